@@ -16,6 +16,6 @@ export function spawnWorker(callerUrl: string, moduleBaseName: string, options: 
 
 /** Inside a worker: the workerData the spawner passed, whether or not it went through the shim. */
 export function unwrapWorkerData<T>(raw: unknown): T {
-  if (raw !== null && typeof raw === 'object' && '__tsEntry' in raw) return (raw as { data: T }).data
+  if (raw !== null && typeof raw === 'object' && '__tsEntry' in raw) return (raw as unknown as { data: T }).data
   return raw as T
 }

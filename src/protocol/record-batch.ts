@@ -1,0 +1,198 @@
+/**
+ * RecordBatch v2 (magic 2), the unit Kafka stores, replicates and serves.
+ *
+ *   0 baseOffset i64 | 8 batchLength i32 | 12 partitionLeaderEpoch i32 | 16 magic i8 | 17 crc u32
+ *  21 attributes i16 | 23 lastOffsetDelta i32 | 27 baseTimestamp i64 | 35 maxTimestamp i64
+ *  43 producerId i64 | 51 producerEpoch i16 | 53 baseSequence i32 | 57 recordCount i32 | 61 records
+ *
+ * The CRC-32C covers attributes..end, so baseOffset and partitionLeaderEpoch can be stamped by
+ * the broker without recomputing it. Offsets, timestamps and producer ids are JS numbers (exact
+ * to 2^53). Every reader here checks lengths against the bytes present before using them.
+ */
+import { CorruptRecordError, UnsupportedCompressionError } from '../errors.js'
+import { compress, Compression, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES } from './compression.js'
+import { crc32c } from './crc32c.js'
+import { decodeRecords, encodeRecords, type DecodedRecord, type RecordInput } from './records.js'
+
+export const BATCH_HEADER_SIZE = 61
+/** baseOffset + batchLength: the bytes not counted by batchLength. */
+export const LOG_OVERHEAD = 12
+/** Smallest legal batchLength: the header after the length field, zero records. */
+export const MIN_BATCH_LENGTH = BATCH_HEADER_SIZE - LOG_OVERHEAD
+export const CRC_OFFSET = 17
+export const ATTRIBUTES_OFFSET = 21
+export const MAGIC_OFFSET = 16
+
+export const enum BatchAttribute {
+  CompressionMask = 0x07,
+  LogAppendTime = 0x08,
+  Transactional = 0x10,
+  Control = 0x20,
+}
+
+export interface BatchHeader {
+  baseOffset: number
+  batchLength: number
+  partitionLeaderEpoch: number
+  magic: number
+  crc: number
+  attributes: number
+  lastOffsetDelta: number
+  baseTimestamp: number
+  maxTimestamp: number
+  producerId: number
+  producerEpoch: number
+  baseSequence: number
+  recordCount: number
+}
+
+export function readInt64(buf: Buffer, offset: number): number {
+  return buf.readInt32BE(offset) * 4294967296 + buf.readUInt32BE(offset + 4)
+}
+
+export function writeInt64(buf: Buffer, offset: number, value: number): void {
+  const high = Math.floor(value / 4294967296)
+  buf.writeInt32BE(high, offset)
+  buf.writeUInt32BE(value - high * 4294967296, offset + 4)
+}
+
+/** Total size in bytes (LOG_OVERHEAD + batchLength) of the batch at `offset`, or -1 if the 12-byte prefix is not all there. */
+export function batchSizeAt(buf: Buffer, offset: number): number {
+  if (offset + LOG_OVERHEAD > buf.length) return -1
+  return LOG_OVERHEAD + buf.readInt32BE(offset + 8)
+}
+
+export function readBatchHeader(buf: Buffer, offset = 0): BatchHeader {
+  if (offset + BATCH_HEADER_SIZE > buf.length) throw new CorruptRecordError('record batch header truncated')
+  return {
+    baseOffset: readInt64(buf, offset),
+    batchLength: buf.readInt32BE(offset + 8),
+    partitionLeaderEpoch: buf.readInt32BE(offset + 12),
+    magic: buf.readInt8(offset + 16),
+    crc: buf.readUInt32BE(offset + 17),
+    attributes: buf.readInt16BE(offset + 21),
+    lastOffsetDelta: buf.readInt32BE(offset + 23),
+    baseTimestamp: readInt64(buf, offset + 27),
+    maxTimestamp: readInt64(buf, offset + 35),
+    producerId: readInt64(buf, offset + 43),
+    producerEpoch: buf.readInt16BE(offset + 51),
+    baseSequence: buf.readInt32BE(offset + 53),
+    recordCount: buf.readInt32BE(offset + 57),
+  }
+}
+
+export function computeBatchCrc(buf: Buffer, offset: number, size: number): number {
+  return crc32c(buf.subarray(offset + ATTRIBUTES_OFFSET, offset + size))
+}
+
+/**
+ * Checks the batch at `offset` is whole and intact: magic 2, a sane length that fits in the
+ * buffer, a record count and offset delta that agree, and a matching CRC. Returns its total
+ * size. Throws CorruptRecordError otherwise.
+ */
+export function validateBatch(buf: Buffer, offset = 0, end = buf.length): number {
+  if (offset + BATCH_HEADER_SIZE > end) throw new CorruptRecordError('record batch truncated before its header ends')
+  const batchLength = buf.readInt32BE(offset + 8)
+  if (batchLength < MIN_BATCH_LENGTH) throw new CorruptRecordError(`batch length ${batchLength} below the minimum`)
+  const size = LOG_OVERHEAD + batchLength
+  if (offset + size > end) throw new CorruptRecordError(`batch of ${size} bytes runs past the ${end - offset} bytes present`)
+  const magic = buf.readInt8(offset + MAGIC_OFFSET)
+  if (magic !== 2) throw new CorruptRecordError(`unsupported record batch magic ${magic}`)
+  const recordCount = buf.readInt32BE(offset + 57)
+  const lastOffsetDelta = buf.readInt32BE(offset + 23)
+  if (recordCount < 0 || lastOffsetDelta < 0 || (recordCount > 0 && lastOffsetDelta < recordCount - 1)) {
+    throw new CorruptRecordError(`record count ${recordCount} disagrees with last offset delta ${lastOffsetDelta}`)
+  }
+  const stored = buf.readUInt32BE(offset + CRC_OFFSET)
+  const actual = computeBatchCrc(buf, offset, size)
+  if (stored !== actual) throw new CorruptRecordError(`batch CRC mismatch (stored ${stored}, computed ${actual})`)
+  return size
+}
+
+/** Stamps baseOffset in place (outside the CRC). */
+export function setBaseOffset(buf: Buffer, offset: number, baseOffset: number): void {
+  writeInt64(buf, offset, baseOffset)
+}
+
+/** Stamps partitionLeaderEpoch in place (outside the CRC). */
+export function setPartitionLeaderEpoch(buf: Buffer, offset: number, epoch: number): void {
+  buf.writeInt32BE(epoch, offset + 12)
+}
+
+export interface EncodeBatchOptions {
+  records: readonly RecordInput[]
+  baseOffset?: number
+  compression?: number
+  partitionLeaderEpoch?: number
+  producerId?: number
+  producerEpoch?: number
+  baseSequence?: number
+  transactional?: boolean
+  logAppendTime?: boolean
+  /** Defaults to the first record's timestamp, else now. */
+  baseTimestamp?: number
+}
+
+/** Builds one RecordBatch v2 with its CRC. At least one record is required. */
+export function encodeRecordBatch(options: EncodeBatchOptions): Buffer {
+  const { records } = options
+  if (records.length === 0) throw new CorruptRecordError('a record batch needs at least one record')
+  const now = Date.now()
+  const baseTimestamp = options.baseTimestamp ?? records[0].timestamp ?? now
+  let maxTimestamp = -Infinity
+  for (const r of records) maxTimestamp = Math.max(maxTimestamp, r.timestamp ?? baseTimestamp)
+  const codec = options.compression ?? Compression.none
+  const body = compress(codec, encodeRecords(records, baseTimestamp))
+  const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + body.length)
+  writeInt64(out, 0, options.baseOffset ?? 0)
+  out.writeInt32BE(out.length - LOG_OVERHEAD, 8)
+  out.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12)
+  out.writeInt8(2, 16)
+  let attributes = codec
+  if (options.logAppendTime) attributes |= BatchAttribute.LogAppendTime
+  if (options.transactional) attributes |= BatchAttribute.Transactional
+  out.writeInt16BE(attributes, 21)
+  out.writeInt32BE(records.length - 1, 23)
+  writeInt64(out, 27, baseTimestamp)
+  writeInt64(out, 35, maxTimestamp)
+  writeInt64(out, 43, options.producerId ?? -1)
+  out.writeInt16BE(options.producerEpoch ?? -1, 51)
+  out.writeInt32BE(options.baseSequence ?? -1, 53)
+  out.writeInt32BE(records.length, 57)
+  body.copy(out, BATCH_HEADER_SIZE)
+  out.writeUInt32BE(computeBatchCrc(out, 0, out.length), CRC_OFFSET)
+  return out
+}
+
+export interface DecodedBatch {
+  header: BatchHeader
+  records: DecodedRecord[]
+}
+
+/**
+ * Validates and decodes the batch at `offset`, decompressing its records (capped at
+ * `maxDecompressedBytes`). Snappy and zstd throw UnsupportedCompressionError.
+ */
+export function decodeRecordBatch(buf: Buffer, offset = 0, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): DecodedBatch {
+  const size = validateBatch(buf, offset)
+  const header = readBatchHeader(buf, offset)
+  const codec = header.attributes & BatchAttribute.CompressionMask
+  if (codec === Compression.snappy || codec === Compression.zstd || codec > Compression.zstd) {
+    throw new UnsupportedCompressionError(`batch compressed with codec ${codec}: stored and served, not decoded`)
+  }
+  const body = decompress(codec, buf.subarray(offset + BATCH_HEADER_SIZE, offset + size), maxDecompressedBytes)
+  return { header, records: decodeRecords(body, header.recordCount) }
+}
+
+/** Splits a records blob (as in a Produce request or a segment) into whole batches; a partial tail is reported, not returned. */
+export function splitBatches(buf: Buffer): { batches: { offset: number; size: number }[]; trailingBytes: number } {
+  const batches: { offset: number; size: number }[] = []
+  let o = 0
+  while (o < buf.length) {
+    const size = batchSizeAt(buf, o)
+    if (size < BATCH_HEADER_SIZE || o + size > buf.length) break
+    batches.push({ offset: o, size })
+    o += size
+  }
+  return { batches, trailingBytes: buf.length - o }
+}

@@ -1,0 +1,130 @@
+/**
+ * Records inside a RecordBatch v2 (the part after the 61-byte batch header, possibly compressed).
+ * Each record: length, attributes, timestampDelta, offsetDelta, key, value, headers.
+ */
+import { CorruptRecordError } from '../errors.js'
+import { VarintReader, writeZigzag, zigzagSize } from './varint.js'
+
+export interface RecordHeader { key: string; value: Buffer | null }
+
+/** A record as a producer gives it. */
+export interface RecordInput {
+  key?: Buffer | string | null
+  value: Buffer | string | null
+  headers?: RecordHeader[] | Record<string, Buffer | string | null>
+  timestamp?: number
+}
+
+/** A decoded record (key, value and header values are views into the decoded buffer). */
+export interface DecodedRecord {
+  offsetDelta: number
+  timestampDelta: number
+  attributes: number
+  key: Buffer | null
+  value: Buffer | null
+  headers: RecordHeader[]
+}
+
+function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
+  if (v === null || v === undefined) return null
+  return typeof v === 'string' ? Buffer.from(v) : v
+}
+
+export function normalizeHeaders(headers: RecordInput['headers']): RecordHeader[] {
+  if (!headers) return []
+  if (Array.isArray(headers)) return headers
+  return Object.entries(headers).map(([key, value]) => ({ key, value: toBuffer(value) }))
+}
+
+interface PreparedRecord {
+  key: Buffer | null
+  value: Buffer | null
+  headers: { key: Buffer; value: Buffer | null }[]
+  timestampDelta: number
+  offsetDelta: number
+  bodySize: number
+}
+
+function prepare(record: RecordInput, offsetDelta: number, baseTimestamp: number): PreparedRecord {
+  const key = toBuffer(record.key)
+  const value = toBuffer(record.value)
+  const headers = normalizeHeaders(record.headers).map((h) => ({ key: Buffer.from(h.key), value: h.value }))
+  const timestampDelta = (record.timestamp ?? baseTimestamp) - baseTimestamp
+  let bodySize = 1 + zigzagSize(timestampDelta) + zigzagSize(offsetDelta)
+  bodySize += key ? zigzagSize(key.length) + key.length : 1
+  bodySize += value ? zigzagSize(value.length) + value.length : 1
+  bodySize += zigzagSize(headers.length)
+  for (const h of headers) {
+    bodySize += zigzagSize(h.key.length) + h.key.length
+    bodySize += h.value ? zigzagSize(h.value.length) + h.value.length : 1
+  }
+  return { key, value, headers, timestampDelta, offsetDelta, bodySize }
+}
+
+/** Encodes records (offset deltas 0..n-1) into one buffer, uncompressed. */
+export function encodeRecords(records: readonly RecordInput[], baseTimestamp: number): Buffer {
+  const prepared = records.map((r, i) => prepare(r, i, baseTimestamp))
+  let total = 0
+  for (const p of prepared) total += zigzagSize(p.bodySize) + p.bodySize
+  const out = Buffer.allocUnsafe(total)
+  let o = 0
+  for (const p of prepared) {
+    o = writeZigzag(out, o, p.bodySize)
+    out[o++] = 0 // record attributes: unused
+    o = writeZigzag(out, o, p.timestampDelta)
+    o = writeZigzag(out, o, p.offsetDelta)
+    o = writeBytes(out, o, p.key)
+    o = writeBytes(out, o, p.value)
+    o = writeZigzag(out, o, p.headers.length)
+    for (const h of p.headers) {
+      o = writeBytes(out, o, h.key)
+      o = writeBytes(out, o, h.value)
+    }
+  }
+  return out
+}
+
+function writeBytes(out: Buffer, o: number, b: Buffer | null): number {
+  if (b === null) return writeZigzag(out, o, -1)
+  o = writeZigzag(out, o, b.length)
+  b.copy(out, o)
+  return o + b.length
+}
+
+/**
+ * Decodes exactly `count` records from `buf`. The count is checked against the bytes present
+ * (a record takes at least 7 bytes) before any array is sized from it.
+ */
+export function decodeRecords(buf: Buffer, count: number): DecodedRecord[] {
+  if (count < 0 || count * 7 > buf.length) throw new CorruptRecordError(`record count ${count} does not fit in ${buf.length} bytes`)
+  const records: DecodedRecord[] = []
+  const outer = new VarintReader(buf, 0, buf.length)
+  for (let i = 0; i < count; i++) {
+    const length = outer.zigzag()
+    if (length < 0 || length > buf.length - outer.offset) throw new CorruptRecordError(`record length ${length} exceeds the batch`)
+    const end = outer.offset + length
+    const r = new VarintReader(buf, outer.offset, end)
+    const attributes = r.int8()
+    const timestampDelta = r.zigzag()
+    const offsetDelta = r.zigzag()
+    const key = asBuffer(r.bytes())
+    const value = asBuffer(r.bytes())
+    const headerCount = r.zigzag()
+    if (headerCount < 0 || headerCount * 2 > end - r.offset) throw new CorruptRecordError(`header count ${headerCount} exceeds the record`)
+    const headers: RecordHeader[] = []
+    for (let h = 0; h < headerCount; h++) {
+      const hk = r.bytes()
+      if (hk === null) throw new CorruptRecordError('null header key')
+      headers.push({ key: Buffer.from(hk.buffer, hk.byteOffset, hk.byteLength).toString('utf8'), value: asBuffer(r.bytes()) })
+    }
+    if (r.offset !== end) throw new CorruptRecordError('record length does not match its fields')
+    records.push({ offsetDelta, timestampDelta, attributes, key, value, headers })
+    outer.offset = end
+  }
+  if (outer.offset !== buf.length) throw new CorruptRecordError('bytes left over after the last record')
+  return records
+}
+
+function asBuffer(v: Uint8Array | null): Buffer | null {
+  return v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+}
