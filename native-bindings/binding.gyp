@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "ringlog_native",
+      "sources": ["src/sendfile.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none", "sources!": ["src/sendfile.c"] }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,18 @@
+/** The sendfile addon's exports (see src/sendfile.c); null when the addon is not available. */
+export interface NativeBinding {
+  /**
+   * Sends `length` bytes of `fileFd` from `position` to `socketFd` (a non-blocking socket).
+   * Resolves with the bytes sent; rejects with an errno-bearing error (`code` 'EPIPE',
+   * 'ECONNRESET', 'ETIMEDOUT' after `idleTimeoutMs` without progress, default 30 s) or
+   * 'ERR_FILE_TOO_SHORT'.
+   */
+  sendFile(socketFd: number, fileFd: number, position: number, length: number, idleTimeoutMs?: number): Promise<number>
+  /** dup() with close-on-exec; throws an errno-bearing error. */
+  dup(fd: number): number
+  close(fd: number): void
+  /** shutdown(SHUT_RDWR); ignores errors. Cancels a transfer running on that socket. */
+  shutdown(fd: number): void
+}
+
+declare const nativeBinding: NativeBinding | null
+export default nativeBinding
