@@ -1,0 +1,11 @@
+/** The benchmark harness: statistics, histograms, runner, reports, regression comparison, plots. */
+export * from './stats.js'
+export * from './histogram.js'
+export * from './scenario.js'
+export * from './runner.js'
+export * from './report.js'
+export * from './report-schema.js'
+export * from './compare.js'
+export * from './plot.js'
+export * from './process-cpu.js'
+export * from './scenarios/file-append.js'
