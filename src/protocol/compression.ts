@@ -31,20 +31,29 @@ export function compress(codec: number, data: Buffer): Buffer {
 export function decompress(codec: number, data: Buffer, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Buffer {
   switch (codec) {
     case Compression.none: return data
-    case Compression.gzip:
+    case Compression.gzip: {
+      // zlib stops once its output passes maxOutputLength, so a bomb costs at most the cap.
+      let out: Buffer
       try {
-        return gunzipSync(data, { maxOutputLength: maxBytes })
+        out = gunzipSync(data, { maxOutputLength: Math.max(1, maxBytes) })
       } catch (e) {
         throw new CorruptRecordError(`gzip batch does not decompress within ${maxBytes} bytes: ${(e as Error).message}`)
       }
+      if (out.length > maxBytes) throw new CorruptRecordError(`gzip batch decompresses past the ${maxBytes} byte cap`)
+      return out
+    }
     case Compression.lz4: {
+      // lz4-napi has no output limit: bound the frame from its block table before decompressing.
       const bound = lz4FrameOutputBound(data)
       if (bound > maxBytes) throw new CorruptRecordError(`lz4 batch may decompress to ${bound} bytes, over the ${maxBytes} cap`)
+      let out: Buffer
       try {
-        return decompressFrameSync(data)
+        out = decompressFrameSync(data)
       } catch (e) {
         throw new CorruptRecordError(`lz4 batch does not decompress: ${(e as Error).message}`)
       }
+      if (out.length > bound) throw new CorruptRecordError(`lz4 batch decompressed to ${out.length} bytes, past its ${bound} byte bound`)
+      return out
     }
     default: throw new UnsupportedCompressionError(`cannot decompress codec ${compressionName(codec) ?? codec}`)
   }
@@ -54,9 +63,18 @@ const LZ4_MAGIC = 0x184d2204
 const LZ4_BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20]
 
 /**
+ * An LZ4 block of n compressed bytes decodes to at most 255n bytes: the densest sequence is a
+ * token, a 2-byte offset and match-length bytes of 255 each, every byte adding at most 255.
+ */
+const LZ4_MAX_BLOCK_EXPANSION = 255
+
+/**
  * Upper bound of an LZ4 frame's decompressed size, read from its structure without
- * decompressing (lz4-napi has no output limit): the number of blocks times the block size
- * the descriptor declares. Throws on a malformed frame.
+ * decompressing (lz4-napi has no output limit). Per block: the stored size for an uncompressed
+ * block, else min(declared block maximum, 255 x compressed size), so a frame of tiny blocks
+ * that declares 4 MiB blocks is not over-counted and a frame of many dense blocks is counted
+ * in full. lz4-napi rejects a block that decodes past the declared maximum, which keeps the
+ * bound sound. Only the first frame counts: lz4-napi stops there. Throws on a malformed frame.
  */
 export function lz4FrameOutputBound(frame: Buffer): number {
   if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new CorruptRecordError('not an LZ4 frame')
@@ -67,7 +85,7 @@ export function lz4FrameOutputBound(frame: Buffer): number {
   if (!blockMax) throw new CorruptRecordError('invalid LZ4 block size')
   const blockChecksum = (flg & 0x10) !== 0
   let o = 6 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0) + 1
-  let blocks = 0
+  let bound = 0
   for (;;) {
     if (o + 4 > frame.length) throw new CorruptRecordError('LZ4 frame truncated')
     const word = frame.readUInt32LE(o)
@@ -75,8 +93,11 @@ export function lz4FrameOutputBound(frame: Buffer): number {
     if (word === 0) break
     const size = word & 0x7fffffff
     if (size > blockMax) throw new CorruptRecordError('LZ4 block larger than its declared maximum')
+    const uncompressed = (word & 0x80000000) !== 0
     o += size + (blockChecksum ? 4 : 0)
-    blocks++
+    if (o > frame.length) throw new CorruptRecordError('LZ4 block runs past the end of the frame')
+    bound += uncompressed ? size : Math.min(blockMax, size * LZ4_MAX_BLOCK_EXPANSION)
   }
-  return blocks * blockMax
+  if ((flg & 0x04) && o + 4 > frame.length) throw new CorruptRecordError('LZ4 frame content checksum truncated')
+  return bound
 }

@@ -9,7 +9,7 @@
  * the broker without recomputing it. Offsets, timestamps and producer ids are JS numbers (exact
  * to 2^53). Every reader here checks lengths against the bytes present before using them.
  */
-import { CorruptRecordError, UnsupportedCompressionError } from '../errors.js'
+import { CorruptRecordError, InvalidRecordError, UnsupportedCompressionError } from '../errors.js'
 import { compress, Compression, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES } from './compression.js'
 import { crc32c } from './crc32c.js'
 import { decodeRecords, encodeRecords, type DecodedRecord, type RecordInput } from './records.js'
@@ -28,6 +28,26 @@ export const enum BatchAttribute {
   LogAppendTime = 0x08,
   Transactional = 0x10,
   Control = 0x20,
+}
+
+/** Timestamp type, attributes bit 3: producer's create time or the broker's append time. */
+export type TimestampType = 'CreateTime' | 'LogAppendTime'
+
+/** The attribute bits of a batch, spelled out. */
+export interface BatchAttributes {
+  compression: number
+  timestampType: TimestampType
+  transactional: boolean
+  control: boolean
+}
+
+export function parseBatchAttributes(attributes: number): BatchAttributes {
+  return {
+    compression: attributes & BatchAttribute.CompressionMask,
+    timestampType: attributes & BatchAttribute.LogAppendTime ? 'LogAppendTime' : 'CreateTime',
+    transactional: (attributes & BatchAttribute.Transactional) !== 0,
+    control: (attributes & BatchAttribute.Control) !== 0,
+  }
 }
 
 export interface BatchHeader {
@@ -91,6 +111,8 @@ export function computeBatchCrc(buf: Buffer, offset: number, size: number): numb
  * size. Throws CorruptRecordError otherwise.
  */
 export function validateBatch(buf: Buffer, offset = 0, end = buf.length): number {
+  if (!Number.isInteger(offset) || offset < 0) throw new CorruptRecordError(`invalid batch position ${offset}`)
+  if (end > buf.length) end = buf.length
   if (offset + BATCH_HEADER_SIZE > end) throw new CorruptRecordError('record batch truncated before its header ends')
   const batchLength = buf.readInt32BE(offset + 8)
   if (batchLength < MIN_BATCH_LENGTH) throw new CorruptRecordError(`batch length ${batchLength} below the minimum`)
@@ -128,6 +150,8 @@ export interface EncodeBatchOptions {
   producerEpoch?: number
   baseSequence?: number
   transactional?: boolean
+  /** Marks a control batch (transaction markers); the caller supplies the control records. */
+  control?: boolean
   logAppendTime?: boolean
   /** Defaults to the first record's timestamp, else now. */
   baseTimestamp?: number
@@ -139,8 +163,15 @@ export function encodeRecordBatch(options: EncodeBatchOptions): Buffer {
   if (records.length === 0) throw new CorruptRecordError('a record batch needs at least one record')
   const now = Date.now()
   const baseTimestamp = options.baseTimestamp ?? records[0].timestamp ?? now
+  if (!Number.isSafeInteger(baseTimestamp)) throw new InvalidRecordError(`base timestamp ${baseTimestamp} is not an integer`)
   let maxTimestamp = -Infinity
   for (const r of records) maxTimestamp = Math.max(maxTimestamp, r.timestamp ?? baseTimestamp)
+  // Fail before any byte is written: writeInt32BE and friends would throw RangeError mid-encode.
+  checkIntField('baseOffset', options.baseOffset ?? 0, -(2 ** 53), 2 ** 53)
+  checkIntField('partitionLeaderEpoch', options.partitionLeaderEpoch ?? -1, -(2 ** 31), 2 ** 31 - 1)
+  checkIntField('producerId', options.producerId ?? -1, -(2 ** 53), 2 ** 53)
+  checkIntField('producerEpoch', options.producerEpoch ?? -1, -(2 ** 15), 2 ** 15 - 1)
+  checkIntField('baseSequence', options.baseSequence ?? -1, -(2 ** 31), 2 ** 31 - 1)
   const codec = options.compression ?? Compression.none
   const body = compress(codec, encodeRecords(records, baseTimestamp))
   const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + body.length)
@@ -151,6 +182,7 @@ export function encodeRecordBatch(options: EncodeBatchOptions): Buffer {
   let attributes = codec
   if (options.logAppendTime) attributes |= BatchAttribute.LogAppendTime
   if (options.transactional) attributes |= BatchAttribute.Transactional
+  if (options.control) attributes |= BatchAttribute.Control
   out.writeInt16BE(attributes, 21)
   out.writeInt32BE(records.length - 1, 23)
   writeInt64(out, 27, baseTimestamp)
@@ -162,6 +194,10 @@ export function encodeRecordBatch(options: EncodeBatchOptions): Buffer {
   body.copy(out, BATCH_HEADER_SIZE)
   out.writeUInt32BE(computeBatchCrc(out, 0, out.length), CRC_OFFSET)
   return out
+}
+
+function checkIntField(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new InvalidRecordError(`${name} ${value} is out of range`)
 }
 
 export interface DecodedBatch {
@@ -195,4 +231,18 @@ export function splitBatches(buf: Buffer): { batches: { offset: number; size: nu
     o += size
   }
   return { batches, trailingBytes: buf.length - o }
+}
+
+/** A record's absolute offset: the batch's base offset plus its offset delta. */
+export function recordOffset(header: BatchHeader, record: DecodedRecord): number {
+  return header.baseOffset + record.offsetDelta
+}
+
+/**
+ * A record's timestamp as Kafka reports it: with LogAppendTime every record carries the
+ * batch's maxTimestamp (the broker's append time), else base timestamp plus its delta.
+ */
+export function recordTimestamp(header: BatchHeader, record: DecodedRecord): number {
+  if (header.attributes & BatchAttribute.LogAppendTime) return header.maxTimestamp
+  return header.baseTimestamp + record.timestampDelta
 }

@@ -2,7 +2,7 @@
  * Records inside a RecordBatch v2 (the part after the 61-byte batch header, possibly compressed).
  * Each record: length, attributes, timestampDelta, offsetDelta, key, value, headers.
  */
-import { CorruptRecordError } from '../errors.js'
+import { CorruptRecordError, InvalidRecordError } from '../errors.js'
 import { VarintReader, writeZigzag, zigzagSize } from './varint.js'
 
 export interface RecordHeader { key: string; value: Buffer | null }
@@ -30,6 +30,19 @@ function toBuffer(v: Buffer | string | null | undefined): Buffer | null {
   return typeof v === 'string' ? Buffer.from(v) : v
 }
 
+/** Strings stay strings until written straight into the output: no intermediate Buffer per field. */
+type Field = Buffer | string | null
+
+function fieldOf(v: Buffer | string | null | undefined): Field {
+  return v === undefined ? null : v
+}
+
+function fieldSize(f: Field): number {
+  if (f === null) return 1
+  const n = typeof f === 'string' ? Buffer.byteLength(f) : f.length
+  return zigzagSize(n) + n
+}
+
 export function normalizeHeaders(headers: RecordInput['headers']): RecordHeader[] {
   if (!headers) return []
   if (Array.isArray(headers)) return headers
@@ -37,27 +50,24 @@ export function normalizeHeaders(headers: RecordInput['headers']): RecordHeader[
 }
 
 interface PreparedRecord {
-  key: Buffer | null
-  value: Buffer | null
-  headers: { key: Buffer; value: Buffer | null }[]
+  key: Field
+  value: Field
+  headers: readonly { key: string; value: Buffer | null }[]
   timestampDelta: number
   offsetDelta: number
   bodySize: number
 }
 
 function prepare(record: RecordInput, offsetDelta: number, baseTimestamp: number): PreparedRecord {
-  const key = toBuffer(record.key)
-  const value = toBuffer(record.value)
-  const headers = normalizeHeaders(record.headers).map((h) => ({ key: Buffer.from(h.key), value: h.value }))
+  const key = fieldOf(record.key)
+  const value = fieldOf(record.value)
+  const headers = normalizeHeaders(record.headers)
   const timestampDelta = (record.timestamp ?? baseTimestamp) - baseTimestamp
-  let bodySize = 1 + zigzagSize(timestampDelta) + zigzagSize(offsetDelta)
-  bodySize += key ? zigzagSize(key.length) + key.length : 1
-  bodySize += value ? zigzagSize(value.length) + value.length : 1
+  // A fractional or huge delta would produce a malformed varint (zigzag doubles it), not an error.
+  if (!Number.isSafeInteger(timestampDelta) || !Number.isSafeInteger(timestampDelta * 2)) throw new InvalidRecordError(`record timestamp ${record.timestamp} is not an integer near the base timestamp`)
+  let bodySize = 1 + zigzagSize(timestampDelta) + zigzagSize(offsetDelta) + fieldSize(key) + fieldSize(value)
   bodySize += zigzagSize(headers.length)
-  for (const h of headers) {
-    bodySize += zigzagSize(h.key.length) + h.key.length
-    bodySize += h.value ? zigzagSize(h.value.length) + h.value.length : 1
-  }
+  for (const h of headers) bodySize += fieldSize(h.key) + fieldSize(h.value)
   return { key, value, headers, timestampDelta, offsetDelta, bodySize }
 }
 
@@ -73,22 +83,27 @@ export function encodeRecords(records: readonly RecordInput[], baseTimestamp: nu
     out[o++] = 0 // record attributes: unused
     o = writeZigzag(out, o, p.timestampDelta)
     o = writeZigzag(out, o, p.offsetDelta)
-    o = writeBytes(out, o, p.key)
-    o = writeBytes(out, o, p.value)
+    o = writeField(out, o, p.key)
+    o = writeField(out, o, p.value)
     o = writeZigzag(out, o, p.headers.length)
     for (const h of p.headers) {
-      o = writeBytes(out, o, h.key)
-      o = writeBytes(out, o, h.value)
+      o = writeField(out, o, h.key)
+      o = writeField(out, o, h.value)
     }
   }
   return out
 }
 
-function writeBytes(out: Buffer, o: number, b: Buffer | null): number {
-  if (b === null) return writeZigzag(out, o, -1)
-  o = writeZigzag(out, o, b.length)
-  b.copy(out, o)
-  return o + b.length
+function writeField(out: Buffer, o: number, f: Field): number {
+  if (f === null) return writeZigzag(out, o, -1)
+  if (typeof f === 'string') {
+    const n = Buffer.byteLength(f)
+    o = writeZigzag(out, o, n)
+    return o + out.write(f, o, n, 'utf8')
+  }
+  o = writeZigzag(out, o, f.length)
+  f.copy(out, o)
+  return o + f.length
 }
 
 /**
