@@ -1,0 +1,734 @@
+import { randomUUID } from 'node:crypto'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { realClock, type GroupClock, type TimerHandle } from './clock.js'
+import { Group, GroupMember, type GroupProtocol, type GroupSummary, type JoinGroupResult, type SyncGroupResult } from './group.js'
+import { GroupState, parseGroupState, type GroupStateName } from './group-state.js'
+import type { OffsetsStore, OffsetToCommit, TopicPartition } from './offsets-store.js'
+
+/**
+ * Kafka's classic GroupCoordinator (JoinGroup / SyncGroup / Heartbeat / LeaveGroup,
+ * OffsetCommit / OffsetFetch, DescribeGroups / ListGroups) as plain objects, with no wire
+ * format. Each method returns a promise that resolves when Kafka would send its response:
+ * JoinGroup and SyncGroup are long polls parked until the join phase ends or the leader's
+ * assignment arrives. All state changes happen synchronously inside a call or a timer
+ * callback, so there are no interleavings to reason about.
+ *
+ * Left out: group.max.size (GROUP_MAX_SIZE_REACHED), transactional offset commits,
+ * JoinGroup v9 skipAssignment, KIP-848 (the new consumer protocol), and per-topic offset
+ * expiry for live groups. Group membership is not persisted: after a restart members
+ * rejoin (their offsets are durable in the OffsetsStore).
+ */
+
+export interface GroupCoordinatorConfig {
+  /** group.initial.rebalance.delay.ms */
+  initialRebalanceDelayMs: number
+  /** group.min.session.timeout.ms */
+  minSessionTimeoutMs: number
+  /** group.max.session.timeout.ms */
+  maxSessionTimeoutMs: number
+  /** offset.metadata.max.bytes (compared against the string length, as Kafka does) */
+  offsetMetadataMaxBytes: number
+  /** offsets.retention.minutes, in ms */
+  offsetsRetentionMs: number
+  /** offsets.retention.check.interval.ms */
+  offsetsRetentionCheckIntervalMs: number
+}
+
+export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
+  initialRebalanceDelayMs: 3000,
+  minSessionTimeoutMs: 6000,
+  maxSessionTimeoutMs: 1_800_000,
+  offsetMetadataMaxBytes: 4096,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  offsetsRetentionCheckIntervalMs: 600_000,
+}
+
+export interface GroupCoordinatorOptions {
+  /** Where committed offsets live; the caller opens and closes it. */
+  offsets: OffsetsStore
+  clock?: GroupClock
+  config?: Partial<GroupCoordinatorConfig>
+}
+
+export interface JoinGroupRequest {
+  groupId: string
+  /** '' for a member joining for the first time. */
+  memberId: string
+  groupInstanceId?: string | null
+  sessionTimeoutMs: number
+  /** JoinGroup v0 has none: pass the session timeout, as Kafka does. */
+  rebalanceTimeoutMs: number
+  protocolType: string
+  protocols: GroupProtocol[]
+  clientId: string
+  clientHost: string
+  /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED and its id. */
+  requireKnownMemberId?: boolean
+}
+
+export interface SyncGroupRequest {
+  groupId: string
+  memberId: string
+  generationId: number
+  groupInstanceId?: string | null
+  /** SyncGroup v5+; checked against the group's when given. */
+  protocolType?: string | null
+  protocolName?: string | null
+  /** The leader's assignment; followers send none. */
+  assignments?: { memberId: string; assignment: Buffer }[]
+}
+
+export interface HeartbeatRequest {
+  groupId: string
+  memberId: string
+  generationId: number
+  groupInstanceId?: string | null
+}
+
+export interface LeaveGroupRequest {
+  groupId: string
+  /** One entry for LeaveGroup v0-2; a batch for v3+ (memberId may be '' with an instance id). */
+  members: { memberId: string; groupInstanceId?: string | null }[]
+}
+
+export interface LeaveGroupResult {
+  errorCode: number
+  members: { memberId: string; groupInstanceId: string | null; errorCode: number }[]
+}
+
+export interface OffsetCommitRequest {
+  groupId: string
+  /** '' and generation -1 for a simple (non-member) consumer. */
+  memberId: string
+  generationId: number
+  groupInstanceId?: string | null
+  offsets: { topic: string; partition: number; offset: number; leaderEpoch?: number; metadata?: string | null }[]
+}
+
+export interface PartitionErrorCode { topic: string; partition: number; errorCode: number }
+
+export interface FetchedOffset {
+  topic: string
+  partition: number
+  /** -1 when nothing is committed. */
+  offset: number
+  leaderEpoch: number
+  metadata: string
+  errorCode: number
+}
+
+export interface OffsetFetchResult { errorCode: number; partitions: FetchedOffset[] }
+
+export interface DescribedGroup extends GroupSummary { errorCode: number }
+
+export interface ListedGroup { groupId: string; protocolType: string; state: GroupStateName }
+
+const noGeneration = -1
+
+export class GroupCoordinator {
+  readonly config: GroupCoordinatorConfig
+  private readonly groups = new Map<string, Group>()
+  private readonly offsets: OffsetsStore
+  private readonly clock: GroupClock
+  private retentionTimer: TimerHandle | null = null
+  private closed = false
+
+  constructor(options: GroupCoordinatorOptions) {
+    this.config = { ...defaultGroupCoordinatorConfig, ...options.config }
+    this.offsets = options.offsets
+    this.clock = options.clock ?? realClock
+    // Groups known only by their committed offsets exist (Empty), as after Kafka loads
+    // __consumer_offsets. Their retention counts from now: never expire earlier than Kafka would.
+    const now = this.clock.now()
+    for (const groupId of this.offsets.groupIds()) this.groups.set(groupId, new Group(groupId, now))
+    this.scheduleRetentionCheck()
+  }
+
+  /** Clears every timer and answers parked JoinGroup/SyncGroup calls with NOT_COORDINATOR. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.retentionTimer !== null) this.clock.clearTimer(this.retentionTimer)
+    this.retentionTimer = null
+    for (const group of this.groups.values()) {
+      this.clearJoinTimer(group)
+      this.clearSyncTimer(group)
+      for (const timer of group.pendingMembers.values()) if (timer !== null) this.clock.clearTimer(timer)
+      group.pendingMembers.clear()
+      for (const member of group.members.values()) {
+        this.clearSessionTimer(member)
+        this.answerJoin(member, joinError(ErrorCode.NOT_COORDINATOR, member.memberId))
+        this.answerSync(member, syncError(ErrorCode.NOT_COORDINATOR))
+      }
+    }
+  }
+
+  /** The group's state object, for inspection (tests, CLI); undefined if unknown. */
+  group(groupId: string): Group | undefined {
+    return this.groups.get(groupId)
+  }
+
+  // ---------------------------------------------------------------- JoinGroup
+
+  joinGroup(request: JoinGroupRequest): Promise<JoinGroupResult> {
+    const groupInstanceId = request.groupInstanceId ?? null
+    if (this.closed) return Promise.resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, request.memberId))
+    if (request.groupId === '') return Promise.resolve(joinError(ErrorCode.INVALID_GROUP_ID, request.memberId))
+    if (request.sessionTimeoutMs < this.config.minSessionTimeoutMs || request.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
+      return Promise.resolve(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, request.memberId))
+    }
+    const isNewMember = request.memberId === ''
+    let group = this.groups.get(request.groupId)
+    if (!group) {
+      if (!isNewMember) return Promise.resolve(joinError(ErrorCode.UNKNOWN_MEMBER_ID, request.memberId))
+      group = new Group(request.groupId, this.clock.now())
+      this.groups.set(request.groupId, group)
+    }
+    const g = group
+    return new Promise((resolve) => {
+      if (isNewMember) this.joinNewMember(g, request, groupInstanceId, resolve)
+      else this.joinKnownMember(g, request, groupInstanceId, resolve)
+    })
+  }
+
+  private joinNewMember(group: Group, request: JoinGroupRequest, groupInstanceId: string | null, respond: (r: JoinGroupResult) => void): void {
+    if (group.is(GroupState.Dead)) return respond(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, ''))
+    if (!group.supportsProtocols(request.protocolType, request.protocols)) return respond(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, ''))
+    // Kafka prefixes the id with the instance id for static members, else the client id.
+    const newMemberId = `${groupInstanceId ?? request.clientId}-${randomUUID()}`
+    if (groupInstanceId !== null) {
+      const oldMemberId = group.staticMemberId(groupInstanceId)
+      if (oldMemberId === undefined) return this.addMemberAndRebalance(group, newMemberId, groupInstanceId, request, respond)
+      return this.replaceStaticMemberAndJoin(group, oldMemberId, newMemberId, groupInstanceId, request, respond)
+    }
+    if (request.requireKnownMemberId) {
+      // The id is reserved; the member must come back with it within its session timeout.
+      const timer = this.clock.setTimer(() => this.expirePendingMember(group, newMemberId), request.sessionTimeoutMs)
+      group.pendingMembers.set(newMemberId, timer)
+      return respond(joinError(ErrorCode.MEMBER_ID_REQUIRED, newMemberId))
+    }
+    this.addMemberAndRebalance(group, newMemberId, null, request, respond)
+  }
+
+  private joinKnownMember(group: Group, request: JoinGroupRequest, groupInstanceId: string | null, respond: (r: JoinGroupResult) => void): void {
+    const memberId = request.memberId
+    if (group.is(GroupState.Dead)) return respond(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, memberId))
+    if (!group.supportsProtocols(request.protocolType, request.protocols)) return respond(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId))
+    if (group.pendingMembers.has(memberId)) {
+      const timer = group.pendingMembers.get(memberId)
+      if (timer !== null && timer !== undefined) this.clock.clearTimer(timer)
+      group.pendingMembers.delete(memberId)
+      return this.addMemberAndRebalance(group, memberId, groupInstanceId, request, respond)
+    }
+    if (group.isStaticMemberFenced(memberId, groupInstanceId)) return respond(joinError(ErrorCode.FENCED_INSTANCE_ID, memberId))
+    const member = group.get(memberId)
+    if (!member || (groupInstanceId !== null && group.staticMemberId(groupInstanceId) === undefined)) {
+      return respond(joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId))
+    }
+    switch (group.state) {
+      case GroupState.PreparingRebalance:
+        return this.updateMemberAndRebalance(group, member, request, respond)
+      case GroupState.CompletingRebalance:
+        // A duplicate join (the response was lost): answer with the current generation.
+        if (member.sameProtocols(request.protocols)) return respond(this.joinResponse(group, member))
+        return this.updateMemberAndRebalance(group, member, request, respond)
+      case GroupState.Stable:
+        // The leader rejoining, or anyone with new metadata, means a new assignment is needed.
+        if (group.isLeader(memberId) || !member.sameProtocols(request.protocols)) return this.updateMemberAndRebalance(group, member, request, respond)
+        return respond(this.joinResponse(group, member))
+      default:
+        return respond(joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId))
+    }
+  }
+
+  private joinResponse(group: Group, member: GroupMember): JoinGroupResult {
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: group.generationId,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      leader: group.leaderId ?? '',
+      memberId: member.memberId,
+      members: group.isLeader(member.memberId) ? group.currentMemberMetadata() : [],
+    }
+  }
+
+  private addMemberAndRebalance(group: Group, memberId: string, groupInstanceId: string | null, request: JoinGroupRequest, respond: (r: JoinGroupResult) => void): void {
+    const member = new GroupMember({
+      memberId,
+      groupInstanceId,
+      clientId: request.clientId,
+      clientHost: request.clientHost,
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+      protocolType: request.protocolType,
+      protocols: request.protocols,
+    })
+    // A member arriving during a new group's initial delay extends the delay once more.
+    if (group.is(GroupState.PreparingRebalance) && group.generationId === 0) group.newMemberAdded = true
+    group.add(member)
+    member.joinWaiter = respond
+    this.maybePrepareRebalance(group)
+    this.tryCompleteJoin(group)
+  }
+
+  private updateMemberAndRebalance(group: Group, member: GroupMember, request: JoinGroupRequest, respond: (r: JoinGroupResult) => void): void {
+    this.updateMember(member, request, respond)
+    this.maybePrepareRebalance(group)
+    this.tryCompleteJoin(group)
+  }
+
+  private updateMember(member: GroupMember, request: JoinGroupRequest, respond: (r: JoinGroupResult) => void): void {
+    member.protocols = request.protocols
+    member.rebalanceTimeoutMs = request.rebalanceTimeoutMs
+    member.sessionTimeoutMs = request.sessionTimeoutMs
+    member.clientId = request.clientId
+    member.clientHost = request.clientHost
+    // A client only re-sends JoinGroup after giving up on the previous one.
+    this.answerJoin(member, joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId))
+    member.joinWaiter = respond
+  }
+
+  private replaceStaticMemberAndJoin(group: Group, oldMemberId: string, newMemberId: string, groupInstanceId: string, request: JoinGroupRequest, respond: (r: JoinGroupResult) => void): void {
+    const previousLeader = group.leaderId
+    const oldMember = group.get(oldMemberId)!
+    // The old incarnation is fenced: whatever it waits on is answered with FENCED_INSTANCE_ID.
+    this.answerJoin(oldMember, joinError(ErrorCode.FENCED_INSTANCE_ID, oldMemberId))
+    this.answerSync(oldMember, syncError(ErrorCode.FENCED_INSTANCE_ID))
+    const unchanged = oldMember.sameProtocols(request.protocols)
+    const member = group.replaceStaticMember(groupInstanceId, oldMemberId, newMemberId)
+    this.scheduleSessionExpiry(group, member)
+    const selectedBefore = group.protocolName
+    this.updateMember(member, request, respond)
+    switch (group.state) {
+      case GroupState.Stable:
+        if (unchanged && group.selectProtocol() === selectedBefore) {
+          // Kafka (JoinGroup < v9) names the previous leader id here, so a static leader
+          // coming back takes the follower path and gets its stored assignment from SyncGroup.
+          member.joinWaiter = null
+          return respond({ ...this.joinResponse(group, member), leader: previousLeader ?? '', members: [] })
+        }
+        this.prepareRebalance(group)
+        return
+      case GroupState.CompletingRebalance:
+        // The leader may be assigning to the old id: start over so the new id gets a share.
+        this.prepareRebalance(group)
+        return
+      default:
+        // PreparingRebalance: the new id simply waits for the join phase like everyone else.
+        this.tryCompleteJoin(group)
+    }
+  }
+
+  private expirePendingMember(group: Group, memberId: string): void {
+    if (!group.pendingMembers.delete(memberId)) return
+    if (group.is(GroupState.PreparingRebalance)) this.tryCompleteJoin(group)
+  }
+
+  // ---------------------------------------------------------------- rebalance
+
+  private maybePrepareRebalance(group: Group): void {
+    if (group.canRebalance()) this.prepareRebalance(group)
+  }
+
+  private prepareRebalance(group: Group): void {
+    if (group.is(GroupState.CompletingRebalance)) this.resetAndPropagateAssignmentError(group, ErrorCode.REBALANCE_IN_PROGRESS)
+    this.clearSyncTimer(group)
+    group.pendingSyncMembers.clear()
+    const wasEmpty = group.is(GroupState.Empty)
+    group.transitionTo(GroupState.PreparingRebalance, this.clock.now())
+    this.clearJoinTimer(group)
+    if (wasEmpty) {
+      // A new group waits a little for more members so it does not rebalance once per arrival.
+      const delay = this.config.initialRebalanceDelayMs
+      group.inInitialDelay = true
+      this.scheduleInitialDelayedJoin(group, delay, Math.max(group.rebalanceTimeoutMs() - delay, 0))
+    } else {
+      group.joinTimer = this.clock.setTimer(() => { group.joinTimer = null; this.completeJoin(group) }, group.rebalanceTimeoutMs())
+      // Kafka's tryCompleteElseWatch: done at once if everyone already waits (or no one is left).
+      this.tryCompleteJoin(group)
+    }
+  }
+
+  private scheduleInitialDelayedJoin(group: Group, delayMs: number, remainingMs: number): void {
+    group.joinTimer = this.clock.setTimer(() => {
+      group.joinTimer = null
+      if (group.newMemberAdded && remainingMs > 0) {
+        group.newMemberAdded = false
+        const next = Math.min(this.config.initialRebalanceDelayMs, remainingMs)
+        this.scheduleInitialDelayedJoin(group, next, Math.max(remainingMs - delayMs, 0))
+      } else {
+        group.newMemberAdded = false
+        this.completeJoin(group)
+      }
+    }, delayMs)
+  }
+
+  /** DelayedJoin.tryComplete: the join phase ends early once every member has rejoined. */
+  private tryCompleteJoin(group: Group): void {
+    if (!group.is(GroupState.PreparingRebalance) || group.joinTimer === null) return
+    // The initial delay never ends early: it exists to let more members arrive.
+    if (group.inInitialDelay) return
+    if (group.hasAllMembersJoined()) {
+      this.clearJoinTimer(group)
+      this.completeJoin(group)
+    }
+  }
+
+  private completeJoin(group: Group): void {
+    if (!group.is(GroupState.PreparingRebalance)) return
+    group.inInitialDelay = false
+    // Dynamic members that did not rejoin in time are out; static ones stay until their
+    // session expires (they may be restarting).
+    for (const member of [...group.members.values()]) {
+      if (!member.isAwaitingJoin && !member.isStatic) this.removeMember(group, member)
+    }
+    if (!group.maybeElectNewJoinedLeader() && group.members.size > 0) {
+      // Nobody rejoined: wait another rebalance timeout for sessions to expire the rest.
+      group.joinTimer = this.clock.setTimer(() => { group.joinTimer = null; this.completeJoin(group) }, group.rebalanceTimeoutMs())
+      return
+    }
+    group.initNextGeneration(this.clock.now())
+    if (group.is(GroupState.Empty)) return
+    const leaderView = group.currentMemberMetadata()
+    for (const member of group.members.values()) {
+      if (!member.isAwaitingJoin) continue
+      const response = this.joinResponse(group, member)
+      if (group.isLeader(member.memberId)) response.members = leaderView
+      group.pendingSyncMembers.add(member.memberId)
+      this.answerJoin(member, response)
+      this.scheduleSessionExpiry(group, member)
+    }
+    this.scheduleSyncExpiry(group)
+  }
+
+  /** Members that never send SyncGroup after joining are removed after the rebalance timeout. */
+  private scheduleSyncExpiry(group: Group): void {
+    this.clearSyncTimer(group)
+    const generation = group.generationId
+    group.syncTimer = this.clock.setTimer(() => {
+      group.syncTimer = null
+      if (group.generationId !== generation) return
+      if (!group.is(GroupState.CompletingRebalance) && !group.is(GroupState.Stable)) return
+      const laggards = [...group.pendingSyncMembers].map((id) => group.get(id)).filter((m): m is GroupMember => m !== undefined)
+      group.pendingSyncMembers.clear()
+      for (const member of laggards) this.removeMemberAndUpdateGroup(group, member)
+    }, group.rebalanceTimeoutMs())
+  }
+
+  private resetAndPropagateAssignmentError(group: Group, errorCode: number): void {
+    for (const member of group.members.values()) {
+      member.assignment = Buffer.alloc(0)
+      this.answerSync(member, syncError(errorCode))
+    }
+  }
+
+  private removeMember(group: Group, member: GroupMember): void {
+    this.clearSessionTimer(member)
+    this.answerJoin(member, joinError(ErrorCode.UNKNOWN_MEMBER_ID, member.memberId))
+    this.answerSync(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    group.remove(member.memberId)
+  }
+
+  private removeMemberAndUpdateGroup(group: Group, member: GroupMember): void {
+    this.removeMember(group, member)
+    switch (group.state) {
+      case GroupState.Stable:
+      case GroupState.CompletingRebalance:
+        this.prepareRebalance(group)
+        break
+      case GroupState.PreparingRebalance:
+        this.tryCompleteJoin(group)
+        break
+      default:
+        break
+    }
+  }
+
+  private scheduleSessionExpiry(group: Group, member: GroupMember): void {
+    this.clearSessionTimer(member)
+    member.sessionTimer = this.clock.setTimer(() => {
+      member.sessionTimer = null
+      if (group.get(member.memberId) !== member) return
+      // A member parked in JoinGroup/SyncGroup is bounded by the rebalance timeout instead.
+      if (member.isAwaitingJoin || member.isAwaitingSync) return
+      this.removeMemberAndUpdateGroup(group, member)
+    }, member.sessionTimeoutMs)
+  }
+
+  // ---------------------------------------------------------------- SyncGroup
+
+  syncGroup(request: SyncGroupRequest): Promise<SyncGroupResult> {
+    const groupInstanceId = request.groupInstanceId ?? null
+    if (this.closed) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE))
+    if (request.groupId === '') return Promise.resolve(syncError(ErrorCode.INVALID_GROUP_ID))
+    const group = this.groups.get(request.groupId)
+    if (!group) return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    if (group.is(GroupState.Dead)) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE))
+    if (group.isStaticMemberFenced(request.memberId, groupInstanceId)) return Promise.resolve(syncError(ErrorCode.FENCED_INSTANCE_ID))
+    const member = group.get(request.memberId)
+    if (!member) return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    if (request.generationId !== group.generationId) return Promise.resolve(syncError(ErrorCode.ILLEGAL_GENERATION))
+    if ((request.protocolType != null && request.protocolType !== group.protocolType) ||
+        (request.protocolName != null && request.protocolName !== group.protocolName)) {
+      return Promise.resolve(syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL))
+    }
+    switch (group.state) {
+      case GroupState.PreparingRebalance:
+        return Promise.resolve(syncError(ErrorCode.REBALANCE_IN_PROGRESS))
+      case GroupState.Stable:
+        group.pendingSyncMembers.delete(member.memberId)
+        this.scheduleSessionExpiry(group, member)
+        return Promise.resolve(this.syncResponse(group, member))
+      case GroupState.CompletingRebalance:
+        return new Promise((resolve) => {
+          group.pendingSyncMembers.delete(member.memberId)
+          this.answerSync(member, syncError(ErrorCode.REBALANCE_IN_PROGRESS))
+          member.syncWaiter = resolve
+          this.scheduleSessionExpiry(group, member)
+          if (group.isLeader(member.memberId)) this.applyLeaderAssignment(group, request.assignments ?? [])
+        })
+      default:
+        return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID))
+    }
+  }
+
+  private applyLeaderAssignment(group: Group, assignments: readonly { memberId: string; assignment: Buffer }[]): void {
+    const byMember = new Map(assignments.map((a) => [a.memberId, a.assignment]))
+    for (const member of group.members.values()) {
+      // Members the leader left out get an empty assignment (Kafka fills them in too).
+      member.assignment = byMember.get(member.memberId) ?? Buffer.alloc(0)
+    }
+    group.transitionTo(GroupState.Stable, this.clock.now())
+    for (const member of group.members.values()) {
+      if (!member.isAwaitingSync) continue
+      this.answerSync(member, this.syncResponse(group, member))
+      this.scheduleSessionExpiry(group, member)
+    }
+  }
+
+  private syncResponse(group: Group, member: GroupMember): SyncGroupResult {
+    return { errorCode: ErrorCode.NONE, protocolType: group.protocolType, protocolName: group.protocolName, assignment: member.assignment }
+  }
+
+  // ---------------------------------------------------------------- Heartbeat
+
+  heartbeat(request: HeartbeatRequest): Promise<number> {
+    return Promise.resolve(this.doHeartbeat(request))
+  }
+
+  private doHeartbeat(request: HeartbeatRequest): number {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if (request.groupId === '') return ErrorCode.INVALID_GROUP_ID
+    const group = this.groups.get(request.groupId)
+    if (!group) return ErrorCode.UNKNOWN_MEMBER_ID
+    if (group.is(GroupState.Dead)) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if (group.isStaticMemberFenced(request.memberId, request.groupInstanceId ?? null)) return ErrorCode.FENCED_INSTANCE_ID
+    const member = group.get(request.memberId)
+    if (!member) return ErrorCode.UNKNOWN_MEMBER_ID
+    if (request.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
+    switch (group.state) {
+      case GroupState.PreparingRebalance:
+        this.scheduleSessionExpiry(group, member)
+        return ErrorCode.REBALANCE_IN_PROGRESS
+      case GroupState.CompletingRebalance:
+      case GroupState.Stable:
+        // Consumers may heartbeat between JoinGroup and SyncGroup: a normal heartbeat.
+        this.scheduleSessionExpiry(group, member)
+        return ErrorCode.NONE
+      default:
+        return ErrorCode.UNKNOWN_MEMBER_ID
+    }
+  }
+
+  // ---------------------------------------------------------------- LeaveGroup
+
+  leaveGroup(request: LeaveGroupRequest): Promise<LeaveGroupResult> {
+    const group = this.groups.get(request.groupId)
+    const results: LeaveGroupResult['members'] = []
+    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] })
+    if (request.groupId === '') return Promise.resolve({ errorCode: ErrorCode.INVALID_GROUP_ID, members: [] })
+    if (group?.is(GroupState.Dead)) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] })
+    for (const leaving of request.members) {
+      const groupInstanceId = leaving.groupInstanceId ?? null
+      const result: LeaveGroupResult['members'][number] = { memberId: leaving.memberId, groupInstanceId, errorCode: ErrorCode.NONE }
+      results.push(result)
+      if (!group) { result.errorCode = ErrorCode.UNKNOWN_MEMBER_ID; continue }
+      // LeaveGroup v3+ may name a static member by instance id alone.
+      const memberId = leaving.memberId === '' && groupInstanceId !== null ? (group.staticMemberId(groupInstanceId) ?? '') : leaving.memberId
+      if (group.isStaticMemberFenced(memberId, groupInstanceId)) { result.errorCode = ErrorCode.FENCED_INSTANCE_ID; continue }
+      if (group.pendingMembers.has(memberId)) {
+        const timer = group.pendingMembers.get(memberId)
+        if (timer !== null && timer !== undefined) this.clock.clearTimer(timer)
+        group.pendingMembers.delete(memberId)
+        this.tryCompleteJoin(group)
+        continue
+      }
+      const member = group.get(memberId)
+      if (!member) { result.errorCode = ErrorCode.UNKNOWN_MEMBER_ID; continue }
+      this.removeMemberAndUpdateGroup(group, member)
+    }
+    return Promise.resolve({ errorCode: ErrorCode.NONE, members: results })
+  }
+
+  // ---------------------------------------------------------------- Describe / List
+
+  describeGroups(groupIds: readonly string[]): Promise<DescribedGroup[]> {
+    return Promise.resolve(groupIds.map((groupId) => {
+      const group = this.groups.get(groupId)
+      if (!group) return { errorCode: ErrorCode.NONE, groupId, state: GroupState.Dead, protocolType: '', protocolName: '', members: [] }
+      return { errorCode: ErrorCode.NONE, ...group.summary() }
+    }))
+  }
+
+  /** Kafka's ListGroups; `statesFilter` (v4+) matches state names case-insensitively. */
+  listGroups(statesFilter?: readonly string[] | null): Promise<ListedGroup[]> {
+    const wanted = statesFilter && statesFilter.length > 0
+      ? new Set(statesFilter.map(parseGroupState).filter((s): s is GroupStateName => s !== null))
+      : null
+    const out: ListedGroup[] = []
+    for (const group of this.groups.values()) {
+      if (wanted && !wanted.has(group.state)) continue
+      out.push({ groupId: group.groupId, protocolType: group.protocolType ?? '', state: group.state })
+    }
+    return Promise.resolve(out)
+  }
+
+  // ---------------------------------------------------------------- offsets
+
+  async commitOffsets(request: OffsetCommitRequest): Promise<PartitionErrorCode[]> {
+    const everyone = (errorCode: number): PartitionErrorCode[] => request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
+    if (this.closed) return everyone(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    let group = this.groups.get(request.groupId)
+    if (!group) {
+      // A group that only stores offsets (no group management) comes into being here.
+      if (request.generationId >= 0) return everyone(ErrorCode.ILLEGAL_GENERATION)
+      group = new Group(request.groupId, this.clock.now())
+      this.groups.set(request.groupId, group)
+    }
+    const groupInstanceId = request.groupInstanceId ?? null
+    if (group.is(GroupState.Dead)) return everyone(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (group.isStaticMemberFenced(request.memberId, groupInstanceId)) return everyone(ErrorCode.FENCED_INSTANCE_ID)
+    if (!(request.generationId < 0 && group.is(GroupState.Empty))) {
+      const member = group.get(request.memberId)
+      if (!member) return everyone(ErrorCode.UNKNOWN_MEMBER_ID)
+      if (request.generationId !== group.generationId) return everyone(ErrorCode.ILLEGAL_GENERATION)
+      // Joined but not synced: the member knows the generation but not its partitions yet.
+      if (group.is(GroupState.CompletingRebalance)) return everyone(ErrorCode.REBALANCE_IN_PROGRESS)
+      // Commits during PreparingRebalance are allowed; the heartbeat tells the member to rejoin.
+      this.scheduleSessionExpiry(group, member)
+    }
+    const results = everyone(ErrorCode.NONE)
+    const accepted: OffsetToCommit[] = []
+    for (let i = 0; i < request.offsets.length; i++) {
+      const o = request.offsets[i]
+      const metadata = o.metadata ?? ''
+      if (metadata.length > this.config.offsetMetadataMaxBytes) { results[i].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE; continue }
+      accepted.push({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch ?? -1, metadata })
+    }
+    if (accepted.length === 0) return results
+    try {
+      await this.offsets.commit(request.groupId, this.clock.now(), accepted)
+    } catch {
+      for (const r of results) if (r.errorCode === ErrorCode.NONE) r.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    }
+    return results
+  }
+
+  /** OffsetFetch: the given partitions (offset -1 when none committed), or all when null. */
+  fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): Promise<OffsetFetchResult> {
+    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, partitions: [] })
+    if (partitions === null) {
+      return Promise.resolve({
+        errorCode: ErrorCode.NONE,
+        partitions: this.offsets.list(groupId).map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: c.metadata, errorCode: ErrorCode.NONE })),
+      })
+    }
+    return Promise.resolve({
+      errorCode: ErrorCode.NONE,
+      partitions: partitions.map(({ topic, partition }) => {
+        const c = this.offsets.get(groupId, topic, partition)
+        return c
+          ? { topic, partition, offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: c.metadata, errorCode: ErrorCode.NONE }
+          : { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE }
+      }),
+    })
+  }
+
+  /**
+   * Deletes offsets of groups that have been Empty for the retention period (each offset
+   * also waits out the retention since its own commit), and drops Empty groups left with
+   * no offsets.
+   * Runs every offsetsRetentionCheckIntervalMs; returns how many offsets expired.
+   */
+  async expireOffsets(): Promise<number> {
+    const now = this.clock.now()
+    const retention = this.config.offsetsRetentionMs
+    let expired = 0
+    for (const groupId of this.offsets.groupIds()) {
+      const group = this.groups.get(groupId)
+      if (group && !group.is(GroupState.Empty)) continue
+      const emptySince = group?.stateSinceMs ?? 0
+      const stale = this.offsets.list(groupId).filter((c) => Math.max(c.commitTimestamp, emptySince) + retention <= now)
+      if (stale.length === 0) continue
+      await this.offsets.delete(groupId, stale.map(({ topic, partition }) => ({ topic, partition })))
+      expired += stale.length
+    }
+    for (const [groupId, group] of this.groups) {
+      // Like Kafka's cleanup: an Empty group with nothing committed is gone at the next check.
+      if (group.is(GroupState.Empty) && !this.offsets.hasOffsets(groupId) && group.pendingMembers.size === 0) {
+        group.transitionTo(GroupState.Dead, now)
+        this.groups.delete(groupId)
+      }
+    }
+    return expired
+  }
+
+  private scheduleRetentionCheck(): void {
+    if (this.closed) return
+    this.retentionTimer = this.clock.setTimer(() => {
+      this.retentionTimer = null
+      this.expireOffsets().catch(() => undefined).finally(() => this.scheduleRetentionCheck())
+    }, this.config.offsetsRetentionCheckIntervalMs)
+    this.clock.unrefTimer?.(this.retentionTimer)
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private answerJoin(member: GroupMember, result: JoinGroupResult): void {
+    const waiter = member.joinWaiter
+    if (!waiter) return
+    member.joinWaiter = null
+    waiter(result)
+  }
+
+  private answerSync(member: GroupMember, result: SyncGroupResult): void {
+    const waiter = member.syncWaiter
+    if (!waiter) return
+    member.syncWaiter = null
+    waiter(result)
+  }
+
+  private clearSessionTimer(member: GroupMember): void {
+    if (member.sessionTimer !== null) this.clock.clearTimer(member.sessionTimer)
+    member.sessionTimer = null
+  }
+
+  private clearJoinTimer(group: Group): void {
+    if (group.joinTimer !== null) this.clock.clearTimer(group.joinTimer)
+    group.joinTimer = null
+  }
+
+  private clearSyncTimer(group: Group): void {
+    if (group.syncTimer !== null) this.clock.clearTimer(group.syncTimer)
+    group.syncTimer = null
+  }
+}
+
+function joinError(errorCode: number, memberId: string): JoinGroupResult {
+  return { errorCode, generationId: noGeneration, protocolType: null, protocolName: null, leader: '', memberId, members: [] }
+}
+
+function syncError(errorCode: number): SyncGroupResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) }
+}
