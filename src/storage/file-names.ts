@@ -1,0 +1,45 @@
+/**
+ * Kafka's segment file names: the segment's base offset as 20 zero-padded digits plus a suffix,
+ * so a plain directory listing sorts segments by offset.
+ */
+import { basename } from 'node:path'
+
+export const LOG_SUFFIX = '.log'
+export const INDEX_SUFFIX = '.index'
+export const TIME_INDEX_SUFFIX = '.timeindex'
+/** Appended to a retired segment's files until they are removed (Kafka's `.deleted`). */
+export const DELETED_SUFFIX = '.deleted'
+export const TEMP_SUFFIX = '.tmp'
+
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint'
+export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint'
+/** Present only while the log is closed cleanly: its indexes and tail were written and flushed. */
+export const CLEAN_SHUTDOWN_MARKER = '.ringlog-clean-shutdown'
+
+const OFFSET_DIGITS = 20
+
+export function offsetFileStem(baseOffset: number): string {
+  if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw new RangeError(`bad segment base offset ${baseOffset}`)
+  return String(baseOffset).padStart(OFFSET_DIGITS, '0')
+}
+
+export function logFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + LOG_SUFFIX }
+export function indexFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + INDEX_SUFFIX }
+export function timeIndexFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + TIME_INDEX_SUFFIX }
+
+/** The base offset encoded in a segment file name with the given suffix, or undefined if the name is not one. */
+export function parseSegmentFileName(name: string, suffix = LOG_SUFFIX): number | undefined {
+  if (!name.endsWith(suffix)) return undefined
+  const stem = name.slice(0, -suffix.length)
+  if (stem.length !== OFFSET_DIGITS || !/^\d+$/.test(stem)) return undefined
+  const offset = Number(stem)
+  return Number.isSafeInteger(offset) ? offset : undefined
+}
+
+/** Splits a `<topic>-<partition>` directory name; other names become partition 0 of a topic named after the directory. */
+export function parseTopicPartitionDir(dir: string): { topic: string; partition: number } {
+  const name = basename(dir)
+  const match = /^(.+)-(\d+)$/.exec(name)
+  if (match) return { topic: match[1], partition: Number(match[2]) }
+  return { topic: name, partition: 0 }
+}

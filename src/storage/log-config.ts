@@ -1,0 +1,69 @@
+/**
+ * Per-partition log settings, named after Kafka's topic configs (segment.bytes, segment.ms,
+ * retention.ms, retention.bytes, max.message.bytes, index.interval.bytes, flush.*).
+ */
+import { InvalidRequestError } from '../errors.js'
+
+/**
+ * When appended bytes are forced to disk (fdatasync):
+ * - 'always': group commit; an append is acknowledged once an fdatasync covering it completes.
+ * - { intervalMs }: an fdatasync runs at most intervalMs after an unflushed write.
+ * - 'never': only on segment roll and close (page cache otherwise, Kafka's default).
+ */
+export type FlushPolicy = 'always' | 'never' | { intervalMs: number }
+
+export interface LogConfig {
+  /** Roll to a new segment when the active one would grow past this (segment.bytes). */
+  segmentBytes: number
+  /** Roll when the active segment's first batch is older than this (segment.ms). */
+  segmentMs: number
+  /** Delete closed segments whose newest timestamp is older than this; -1 keeps forever (retention.ms). */
+  retentionMs: number
+  /** Delete the oldest closed segments while the log is larger than this; -1 is off (retention.bytes). */
+  retentionBytes: number
+  /** Largest accepted batch, log overhead included (max.message.bytes). */
+  maxMessageBytes: number
+  /** Bytes of log between two offset-index entries (index.interval.bytes). */
+  indexIntervalBytes: number
+  flush: FlushPolicy
+  /** How long a retired segment's files and fd stay usable for readers (file.delete.delay.ms). */
+  fileDeleteDelayMs: number
+}
+
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 60 * 60 * 1000,
+  retentionMs: 168 * 60 * 60 * 1000,
+  retentionBytes: -1,
+  maxMessageBytes: 1048588,
+  indexIntervalBytes: 4096,
+  flush: 'never' as FlushPolicy,
+  fileDeleteDelayMs: 60_000,
+})
+
+/** Segment positions are stored as u32 in the offset index; Kafka caps segment.bytes at Int.MaxValue too. */
+const MAX_SEGMENT_BYTES = 0x7fffffff
+
+function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidRequestError(`log config ${name} must be an integer in [${min}, ${max}], got ${value}`)
+  }
+}
+
+/** Fills defaults and rejects values the log cannot honour. */
+export function resolveLogConfig(partial: Partial<LogConfig> = {}): LogConfig {
+  const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...partial }
+  requireInteger('segmentBytes', config.segmentBytes, 128, MAX_SEGMENT_BYTES)
+  requireInteger('segmentMs', config.segmentMs, 1)
+  requireInteger('retentionMs', config.retentionMs, -1)
+  requireInteger('retentionBytes', config.retentionBytes, -1)
+  requireInteger('maxMessageBytes', config.maxMessageBytes, 0, MAX_SEGMENT_BYTES)
+  requireInteger('indexIntervalBytes', config.indexIntervalBytes, 0)
+  requireInteger('fileDeleteDelayMs', config.fileDeleteDelayMs, 0)
+  const { flush } = config
+  if (flush !== 'always' && flush !== 'never') {
+    if (typeof flush !== 'object' || flush === null) throw new InvalidRequestError(`log config flush must be 'always', 'never' or { intervalMs }`)
+    requireInteger('flush.intervalMs', flush.intervalMs, 0)
+  }
+  return config
+}

@@ -1,0 +1,545 @@
+/**
+ * PartitionLog: one partition's durable log, driven by exactly one thread (its partition
+ * worker), so nothing here locks. Appends validate and stamp whole RecordBatch v2 batches and
+ * write them with writeSync; durability comes from the group commit (flush-policy.ts) running
+ * fdatasync on the threadpool while appends continue. Reads return a file range of whole
+ * batches for the caller to stream.
+ *
+ * Readers and retention: a retired segment is renamed to `.deleted` and its fd stays open for
+ * `fileDeleteDelayMs` before it is closed and unlinked (Kafka's file.delete.delay.ms). Stream
+ * from the returned `fd` within that time, or open `path` yourself at once and rely on POSIX
+ * unlink-while-open semantics.
+ */
+import { join } from 'node:path'
+import { LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, CorruptRecordError, DiskFullError, StorageOfflineError, UnsupportedCompressionError } from '../errors.js'
+import {
+  BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64,
+  setBaseOffset, setPartitionLeaderEpoch, validateBatch, writeInt64,
+} from '../protocol/record-batch.js'
+import { readOffsetCheckpoint, writeOffsetCheckpoint, fsyncDirectory } from './checkpoints.js'
+import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
+import { GroupCommit } from './flush-policy.js'
+import { resolveLogConfig, type LogConfig } from './log-config.js'
+import { recoverSegments } from './recovery.js'
+import { countSegmentsToDelete } from './retention.js'
+import { Segment } from './segment.js'
+import { isDiskFull, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
+
+/** ListOffsets' special timestamps. */
+export const LATEST_TIMESTAMP = -1
+export const EARLIEST_TIMESTAMP = -2
+
+export interface PartitionLogOptions {
+  /** File-system seam (tests inject failures); node:fs by default. */
+  fs?: StorageFs
+  /** Wall clock for segment.ms and retention (tests inject one). */
+  clock?: () => number
+}
+
+export interface AppendOptions {
+  /** Stamped into every batch's partitionLeaderEpoch. */
+  leaderEpoch: number
+  /** For LogAppendTime topics: becomes each batch's maxTimestamp (the CRC is recomputed, attributes being covered). */
+  logAppendTime?: number
+  /** The caller already ran validateBatch on every batch; only lengths are checked again. */
+  validated?: boolean
+}
+
+export interface AppendResult {
+  baseOffset: number
+  lastOffset: number
+  /** The stamped time, or -1 for CreateTime. */
+  logAppendTime: number
+  logStartOffset: number
+}
+
+export interface ReadOptions {
+  /** Exclusive upper bound; defaults to the high watermark (followers pass logEndOffset). */
+  maxOffset?: number
+}
+
+/** A file range of whole batches. `length` 0 means nothing to read yet. */
+export interface ReadSlice {
+  path: string
+  /** Owned by the log: never close it. Valid at least fileDeleteDelayMs after retention retires the segment. */
+  fd: number
+  position: number
+  length: number
+  /** -1 when empty. */
+  baseOffsetOfFirstBatch: number
+  /** Offset after the last batch in the range (where the next read continues). */
+  nextOffset: number
+  segmentBaseOffset: number
+}
+
+export interface TimestampOffset { offset: number; timestamp: number }
+
+export interface RetentionResult { deletedSegments: number; deletedBytes: number; logStartOffset: number }
+
+interface HighWatermarkMark { endOffset: number; segment: Segment; position: number }
+
+const NO_LOG_APPEND_TIME = -1
+
+export class PartitionLog {
+  private readonly segments: Segment[]
+  private readonly committer: GroupCommit
+  private readonly durableListeners = new Set<(durableEndOffset: number) => void>()
+  private readonly retiring = new Map<Segment, NodeJS.Timeout>()
+  /** Appends not yet flushed, so a read bounded by the high watermark knows its byte position. */
+  private readonly pendingMarks: HighWatermarkMark[] = []
+  private pendingHead = 0
+  private flushedMark: HighWatermarkMark | undefined
+  private nextOffset: number
+  private startOffset: number
+  private recoveryPoint: number
+  private truncations = 0
+  private offline: StorageOfflineError | undefined
+  private closed = false
+  private readonly topic: string
+  private readonly partition: number
+
+  private constructor(
+    readonly dir: string,
+    readonly config: LogConfig,
+    private readonly fsi: StorageFs,
+    private readonly clock: () => number,
+    private readonly dirFd: number,
+    segments: Segment[],
+    logStartOffset: number,
+    recoveryPoint: number,
+    private readonly checkpointed: { recoveryPoint: number | undefined; logStartOffset: number | undefined },
+  ) {
+    this.segments = segments
+    this.nextOffset = segments[segments.length - 1].nextOffset
+    this.startOffset = logStartOffset
+    this.recoveryPoint = recoveryPoint
+    ;({ topic: this.topic, partition: this.partition } = parseTopicPartitionDir(dir))
+    this.committer = new GroupCommit(fsi, config.flush, this.nextOffset, {
+      onFlushed: (offset) => this.onFlushed(offset),
+      onFailure: (error) => { this.offline = error },
+    })
+  }
+
+  /** Opens (creating if needed) the log in `dir`, recovering it from its checkpoints. */
+  static async open(dir: string, config: Partial<LogConfig> = {}, options: PartitionLogOptions = {}): Promise<PartitionLog> {
+    const resolved = resolveLogConfig(config)
+    const fsi = options.fs ?? nodeStorageFs
+    const clock = options.clock ?? Date.now
+    fsi.mkdirSync(dir)
+    const markerPath = join(dir, CLEAN_SHUTDOWN_MARKER)
+    const cleanShutdown = fsi.existsSync(markerPath)
+    const savedRecoveryPoint = readOffsetCheckpoint(fsi, join(dir, RECOVERY_POINT_CHECKPOINT))?.[0]?.offset
+    const savedStart = readOffsetCheckpoint(fsi, join(dir, LOG_START_OFFSET_CHECKPOINT))?.[0]?.offset
+    const recoveryPoint = savedRecoveryPoint ?? 0
+    const checkpointedStart = savedStart ?? 0
+    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown })
+    const segments = recovered.segments
+    if (segments.length === 0) segments.push(Segment.create(fsi, dir, checkpointedStart, resolved.indexIntervalBytes))
+    const active = segments[segments.length - 1]
+    // Scanned segments that are no longer active become trusted: give them flushed indexes.
+    for (const segment of recovered.scanned) {
+      if (segment === active) continue
+      for (const fd of segment.writeIndexFiles()) { fsi.fsyncSync(fd); fsi.closeSync(fd) }
+      fsi.fsyncSync(segment.fd)
+    }
+    // What a killed process left in the page cache counts as flushed only once it is.
+    fsi.fsyncSync(active.fd)
+    const logStartOffset = Math.min(Math.max(checkpointedStart, segments[0].baseOffset), active.nextOffset)
+    const dirFd = fsi.openSync(dir, 'r')
+    const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
+      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart })
+    log.writeCheckpoints()
+    if (cleanShutdown) fsi.unlinkSync(markerPath)
+    fsi.fsyncSync(dirFd)
+    return log
+  }
+
+  get logStartOffset(): number { return this.startOffset }
+  get logEndOffset(): number { return this.nextOffset }
+  /** End offset (exclusive) covered by a completed fdatasync. */
+  get flushedOffset(): number { return this.committer.flushedOffset }
+  /** With one replica: the flushed end under 'always' (consumers never see unflushed data), else the log end. */
+  get highWatermark(): number {
+    return this.config.flush === 'always' ? Math.max(this.startOffset, this.committer.flushedOffset) : this.nextOffset
+  }
+  /** Bytes in all segments. */
+  get size(): number { return this.segments.reduce((sum, s) => sum + s.size, 0) }
+  get segmentCount(): number { return this.segments.length }
+  get isOffline(): boolean { return this.offline !== undefined }
+
+  /**
+   * Appends one or more whole batches (as received). Stamps baseOffset and partitionLeaderEpoch
+   * in place, writes them to the active segment (rolling first if needed) and returns the
+   * assigned offsets. Durability follows: see whenDurable / whenAcknowledged / onDurable.
+   */
+  append(batches: Buffer, options: AppendOptions): AppendResult {
+    this.checkWritable()
+    if (batches.length === 0) throw new CorruptRecordError('append of zero bytes')
+    if (batches.length > this.config.segmentBytes) {
+      throw new RecordTooLargeError(`append of ${batches.length} bytes exceeds segment.bytes ${this.config.segmentBytes}`)
+    }
+    let at = 0
+    let offsetCount = 0
+    while (at < batches.length) {
+      const size = batchSizeAt(batches, at)
+      if (size < BATCH_HEADER_SIZE || at + size > batches.length) throw new CorruptRecordError(`incomplete record batch at byte ${at}`)
+      if (size > this.config.maxMessageBytes) {
+        throw new RecordTooLargeError(`batch of ${size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`)
+      }
+      if (!options.validated) validateBatch(batches, at, at + size)
+      offsetCount += batches.readInt32BE(at + 23) + 1
+      at += size
+    }
+    const now = this.clock()
+    let active = this.active
+    if (active.size > 0 && (
+      active.size + batches.length > this.config.segmentBytes ||
+      now - active.rollStartMs >= this.config.segmentMs ||
+      this.nextOffset + offsetCount - 1 - active.baseOffset > 0x7fffffff
+    )) active = this.roll()
+
+    const baseOffset = this.nextOffset
+    let offset = baseOffset
+    const logAppendTime = options.logAppendTime ?? NO_LOG_APPEND_TIME
+    for (at = 0; at < batches.length;) {
+      const size = batches.readInt32BE(at + 8) + 12
+      setBaseOffset(batches, at, offset)
+      setPartitionLeaderEpoch(batches, at, options.leaderEpoch)
+      if (options.logAppendTime !== undefined) {
+        batches.writeInt16BE(batches.readInt16BE(at + 21) | BatchAttribute.LogAppendTime, at + 21)
+        writeInt64(batches, at + 35, options.logAppendTime)
+        batches.writeUInt32BE(computeBatchCrc(batches, at, size), at + CRC_OFFSET)
+      }
+      offset += batches.readInt32BE(at + 23) + 1
+      at += size
+    }
+    try {
+      active.append(batches, now)
+    } catch (error) {
+      if (isDiskFull(error)) throw new DiskFullError(`disk full appending to ${active.logPath}; nothing was written`)
+      throw this.goOffline(error, `write to ${active.logPath} failed`)
+    }
+    this.nextOffset = offset
+    if (this.config.flush === 'always') this.pendingMarks.push({ endOffset: offset, segment: active, position: active.size })
+    this.committer.noteWrite(active.fd, offset)
+    return { baseOffset, lastOffset: offset - 1, logAppendTime, logStartOffset: this.startOffset }
+  }
+
+  /** Resolves once `offset` (inclusive) is on disk by fdatasync. Under 'never' only a roll, flush() or close() gets it there. */
+  whenDurable(offset: number): Promise<void> {
+    if (this.offline) return Promise.reject(this.offline)
+    return this.committer.whenFlushed(offset + 1)
+  }
+
+  /** Resolves when the batch ending at `offset` may be acknowledged under the flush policy (see README). */
+  whenAcknowledged(offset: number): Promise<void> {
+    if (this.offline) return Promise.reject(this.offline)
+    return this.config.flush === 'always' ? this.whenDurable(offset) : Promise.resolve()
+  }
+
+  /** Calls `listener(durableEndOffset)` after each completed group commit; returns an unsubscribe function. */
+  onDurable(listener: (durableEndOffset: number) => void): () => void {
+    this.durableListeners.add(listener)
+    return () => { this.durableListeners.delete(listener) }
+  }
+
+  /** Flushes everything appended so far, whatever the policy. */
+  flush(): Promise<void> {
+    if (this.offline) return Promise.reject(this.offline)
+    return this.committer.flushAll()
+  }
+
+  /**
+   * A range of whole batches starting with the one that holds `offset`: up to `maxBytes` but at
+   * least one batch (KIP-74), from one segment, never past `maxOffset` (default: high watermark).
+   */
+  read(offset: number, maxBytes: number, options: ReadOptions = {}): ReadSlice {
+    this.checkReadable()
+    if (offset < this.startOffset || offset > this.nextOffset) {
+      throw new OffsetOutOfRangeError(`offset ${offset} is outside the log [${this.startOffset}, ${this.nextOffset}]`)
+    }
+    const limit = Math.min(options.maxOffset ?? this.highWatermark, this.nextOffset)
+    try {
+      for (let i = this.segmentIndexFor(offset); i < this.segments.length && offset < limit; i++) {
+        const segment = this.segments[i]
+        const first = segment.findBatch(offset)
+        if (!first) continue
+        if (first.lastOffset >= limit) break
+        const limitPosition = this.positionOf(segment, limit)
+        const budgetEnd = Math.min(first.position + Math.max(0, maxBytes), limitPosition)
+        let end = first.position + first.size
+        if (end < budgetEnd) {
+          // Batches before an index entry at or below the budget all fit: walk only the rest.
+          end = Math.max(end, segment.offsetIndex.lookupByPosition(budgetEnd).position)
+          while (end < limitPosition) {
+            const next = segment.locationAt(end)
+            if (!next) throw new CorruptRecordError(`unreadable batch header at ${end} in ${segment.logPath}`)
+            if (end + next.size > budgetEnd) break
+            end += next.size
+          }
+        }
+        const nextOffset = end >= segment.size ? segment.nextOffset : segment.locationAt(end)?.baseOffset ?? segment.nextOffset
+        return {
+          path: segment.logPath, fd: segment.fd, position: first.position, length: end - first.position,
+          baseOffsetOfFirstBatch: first.baseOffset, nextOffset, segmentBaseOffset: segment.baseOffset,
+        }
+      }
+    } catch (error) {
+      if (error instanceof RinglogError) throw error
+      throw this.goOffline(error, 'read failed')
+    }
+    const active = this.active
+    return {
+      path: active.logPath, fd: active.fd, position: active.size, length: 0,
+      baseOffsetOfFirstBatch: -1, nextOffset: offset, segmentBaseOffset: active.baseOffset,
+    }
+  }
+
+  /** Reads a slice into memory (tests, tools, the embedded consumer). */
+  readBytes(slice: ReadSlice): Buffer {
+    const out = Buffer.allocUnsafe(slice.length)
+    const n = readFully(this.fsi, slice.fd, out, 0, slice.length, slice.position)
+    if (n !== slice.length) throw this.goOffline(new Error(`short read ${n}/${slice.length}`), 'read failed')
+    return out
+  }
+
+  /**
+   * ListOffsets by time: the first offset whose record timestamp is >= `timestamp`, below the
+   * high watermark; undefined if there is none. LATEST_TIMESTAMP / EARLIEST_TIMESTAMP give the
+   * high watermark / log start.
+   */
+  offsetForTimestamp(timestamp: number): TimestampOffset | undefined {
+    this.checkReadable()
+    if (timestamp === LATEST_TIMESTAMP) return { offset: this.highWatermark, timestamp: -1 }
+    if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.startOffset, timestamp: -1 }
+    const limit = this.highWatermark
+    for (const segment of this.segments) {
+      if (segment.size === 0 || segment.maxTimestamp < timestamp) continue
+      let position = segment.offsetIndex.lookup(segment.timeIndex.lookupBefore(timestamp)).position
+      while (position < segment.size) {
+        const batch = segment.locationAt(position)
+        if (!batch || batch.baseOffset >= limit) return undefined
+        if (batch.maxTimestamp >= timestamp && batch.lastOffset >= this.startOffset) {
+          const found = this.firstRecordAtOrAfter(segment, batch.position, batch.size, timestamp)
+          if (found) return found
+        }
+        position += batch.size
+      }
+    }
+    return undefined
+  }
+
+  private firstRecordAtOrAfter(segment: Segment, position: number, size: number, timestamp: number): TimestampOffset | undefined {
+    const bytes = Buffer.allocUnsafe(size)
+    readFully(this.fsi, segment.fd, bytes, 0, size, position)
+    const baseOffset = readInt64(bytes, 0)
+    const maxTimestamp = readInt64(bytes, 35)
+    if (bytes.readInt16BE(21) & BatchAttribute.LogAppendTime) {
+      return { offset: Math.max(baseOffset, this.startOffset), timestamp: maxTimestamp }
+    }
+    try {
+      const { header, records } = decodeRecordBatch(bytes)
+      for (const r of records) {
+        const recordOffset = header.baseOffset + r.offsetDelta
+        const recordTimestamp = header.baseTimestamp + r.timestampDelta
+        if (recordTimestamp >= timestamp && recordOffset >= this.startOffset) return { offset: recordOffset, timestamp: recordTimestamp }
+      }
+      return undefined
+    } catch (error) {
+      // Snappy/zstd batches are stored, not decoded: answer at batch granularity.
+      if (error instanceof UnsupportedCompressionError) return { offset: Math.max(baseOffset, this.startOffset), timestamp: maxTimestamp }
+      throw error
+    }
+  }
+
+  /**
+   * Deletes closed segments past retention.ms / retention.bytes (never the active one) and
+   * advances the log start offset. Their files become `.deleted` and go after fileDeleteDelayMs.
+   */
+  applyRetention(now: number = this.clock()): RetentionResult {
+    this.checkWritable()
+    const count = countSegmentsToDelete(this.segments, this.config, now, (i) => this.fsi.fstatSync(this.segments[i].fd).mtimeMs)
+    let deletedBytes = 0
+    if (count > 0) {
+      const removed = this.segments.splice(0, count)
+      this.startOffset = Math.max(this.startOffset, this.segments[0].baseOffset)
+      // Log start first: a crash between the two leaves only files recovery removes.
+      this.writeCheckpoints()
+      for (const segment of removed) {
+        deletedBytes += segment.size
+        this.retire(segment, this.config.fileDeleteDelayMs)
+      }
+    }
+    return { deletedSegments: count, deletedBytes, logStartOffset: this.startOffset }
+  }
+
+  /** Removes every batch at or past `offset` (a follower truncating to its leader). */
+  truncateTo(offset: number): void {
+    this.checkWritable()
+    if (offset >= this.nextOffset) return
+    this.truncations++
+    if (offset <= this.startOffset) {
+      // Retire first: the new segment may take the name of one being removed.
+      const removed = this.segments.splice(0, this.segments.length)
+      for (const segment of removed) this.retire(segment, 0)
+      try {
+        this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes))
+      } catch (error) {
+        throw this.goOffline(error, `creating a segment at ${offset} failed`)
+      }
+      this.startOffset = offset
+    } else {
+      while (this.active.baseOffset >= offset) {
+        const segment = this.segments.pop()
+        if (segment) this.retire(segment, 0)
+      }
+      this.active.truncateTo(offset)
+      this.committer.syncFile(this.active.fd)
+    }
+    this.nextOffset = this.active.nextOffset
+    this.committer.truncate(this.nextOffset)
+    this.pendingMarks.length = 0
+    this.pendingHead = 0
+    this.flushedMark = undefined
+    this.recoveryPoint = Math.min(this.recoveryPoint, this.active.baseOffset)
+    this.writeCheckpoints()
+    this.committer.syncFile(this.dirFd)
+    if (this.config.flush === 'always') void this.committer.flushAll().catch(() => undefined)
+  }
+
+  /** Flushes and closes; the next open trusts the saved indexes (clean shutdown). */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    let failure: unknown
+    if (!this.offline) {
+      try {
+        const active = this.active
+        for (const fd of active.writeIndexFiles()) this.committer.syncFile(fd, () => this.fsi.closeSync(fd))
+        this.committer.syncFile(active.fd)
+        await this.committer.flushAll()
+        this.recoveryPoint = this.nextOffset
+        this.writeCheckpoints()
+        this.fsi.closeSync(this.fsi.openSync(join(this.dir, CLEAN_SHUTDOWN_MARKER), 'w'))
+        fsyncDirectory(this.fsi, this.dir)
+      } catch (error) {
+        failure = error
+      }
+    }
+    this.committer.stop(new LogClosedError())
+    for (const [segment, timer] of this.retiring) { clearTimeout(timer); segment.destroy() }
+    this.retiring.clear()
+    for (const segment of this.segments) segment.close()
+    this.fsi.closeSync(this.dirFd)
+    this.durableListeners.clear()
+    if (failure) throw failure
+  }
+
+  private get active(): Segment { return this.segments[this.segments.length - 1] }
+
+  private roll(): Segment {
+    const old = this.active
+    const newBase = this.nextOffset
+    let indexFds: number[]
+    let created: Segment
+    try {
+      indexFds = old.writeIndexFiles()
+      try {
+        created = Segment.create(this.fsi, this.dir, newBase, this.config.indexIntervalBytes)
+      } catch (error) {
+        for (const fd of indexFds) this.fsi.closeSync(fd)
+        throw error
+      }
+    } catch (error) {
+      if (isDiskFull(error)) throw new DiskFullError(`disk full rolling to a new segment at ${newBase}`)
+      throw this.goOffline(error, `rolling to a new segment at ${newBase} failed`)
+    }
+    this.segments.push(created)
+    // Like Kafka, a rolled segment is flushed whatever the policy; then the recovery point moves past it.
+    this.committer.syncFile(old.fd)
+    for (const fd of indexFds) this.committer.syncFile(fd, () => this.fsi.closeSync(fd))
+    this.committer.syncFile(this.dirFd)
+    const truncations = this.truncations
+    this.committer.flushAll().then(() => {
+      if (this.closed || this.offline || truncations !== this.truncations || newBase <= this.recoveryPoint) return
+      this.recoveryPoint = newBase
+      try {
+        this.writeCheckpoints()
+      } catch (error) {
+        this.goOffline(error, 'writing the recovery point failed')
+      }
+    }, () => undefined)
+    return created
+  }
+
+  private retire(segment: Segment, delayMs: number): void {
+    try {
+      segment.retire()
+    } catch (error) {
+      throw this.goOffline(error, `retiring ${segment.logPath} failed`)
+    }
+    const destroy = (): void => {
+      this.retiring.delete(segment)
+      this.committer.release(segment.fd, () => segment.destroy())
+    }
+    if (delayMs === 0) destroy()
+    // Unref'd: a pending delete must not keep the process alive; the next open removes leftovers.
+    else this.retiring.set(segment, setTimeout(destroy, delayMs).unref())
+  }
+
+  private onFlushed(durableEnd: number): void {
+    const marks = this.pendingMarks
+    while (this.pendingHead < marks.length && marks[this.pendingHead].endOffset <= durableEnd) this.flushedMark = marks[this.pendingHead++]
+    if (this.pendingHead > 1024 && this.pendingHead * 2 > marks.length) { marks.splice(0, this.pendingHead); this.pendingHead = 0 }
+    for (const listener of this.durableListeners) listener(durableEnd)
+  }
+
+  /** Byte position in `segment` where offsets >= `limit` begin (its size if it ends below). */
+  private positionOf(segment: Segment, limit: number): number {
+    if (segment.nextOffset <= limit) return segment.size
+    const mark = this.flushedMark
+    if (mark && mark.segment === segment && mark.endOffset === limit) return mark.position
+    return segment.findBatch(limit)?.position ?? segment.size
+  }
+
+  /** Index of the last segment whose base offset is <= offset (0 if none). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0
+    let hi = this.segments.length - 1
+    let found = 0
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.segments[mid].baseOffset <= offset) { found = mid; lo = mid + 1 } else hi = mid - 1
+    }
+    return found
+  }
+
+  /** Rewrites whichever checkpoint changed (each write costs two fsyncs). */
+  private writeCheckpoints(): void {
+    const entry = { topic: this.topic, partition: this.partition }
+    if (this.recoveryPoint !== this.checkpointed.recoveryPoint) {
+      writeOffsetCheckpoint(this.fsi, join(this.dir, RECOVERY_POINT_CHECKPOINT), [{ ...entry, offset: this.recoveryPoint }])
+      this.checkpointed.recoveryPoint = this.recoveryPoint
+    }
+    if (this.startOffset !== this.checkpointed.logStartOffset) {
+      writeOffsetCheckpoint(this.fsi, join(this.dir, LOG_START_OFFSET_CHECKPOINT), [{ ...entry, offset: this.startOffset }])
+      this.checkpointed.logStartOffset = this.startOffset
+    }
+  }
+
+  private goOffline(error: unknown, what: string): StorageOfflineError {
+    if (!this.offline) {
+      const detail = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)
+      this.offline = new StorageOfflineError(`${what} (${detail}); the partition is offline`)
+      this.committer.stop(this.offline)
+    }
+    return this.offline
+  }
+
+  private checkWritable(): void {
+    if (this.closed) throw new LogClosedError()
+    if (this.offline) throw this.offline
+  }
+
+  private checkReadable(): void { this.checkWritable() }
+}

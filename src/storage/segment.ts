@@ -1,0 +1,282 @@
+/**
+ * One segment: a `.log` file of RecordBatch v2 batches plus its sparse `.index` and
+ * `.timeindex`. The log file's fd stays open for the segment's whole life; readers are handed
+ * it, and it is closed only after the segment is retired and its delete delay has passed.
+ */
+import { join } from 'node:path'
+import { CorruptRecordError } from '../errors.js'
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64 } from '../protocol/record-batch.js'
+import { DELETED_SUFFIX, indexFileName, logFileName, timeIndexFileName } from './file-names.js'
+import { OffsetIndex } from './offset-index.js'
+import type { SegmentScan } from './recovery.js'
+import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
+import { errnoCode, readFully, writeFully, type StorageFs } from './storage-fs.js'
+import { TimeIndex } from './time-index.js'
+
+/** Where a batch sits in its segment, from its header alone. */
+export interface BatchLocation {
+  baseOffset: number
+  lastOffset: number
+  position: number
+  size: number
+  maxTimestamp: number
+  attributes: number
+}
+
+/** The header fields a location needs end at maxTimestamp (offset 43). */
+const LOCATION_HEADER_BYTES = 43
+const headerScratch = Buffer.alloc(BATCH_HEADER_SIZE)
+
+export class Segment {
+  logPath: string
+  indexPath: string
+  timeIndexPath: string
+  /** Bytes of whole batches in the file. */
+  size: number
+  /** Offset the next appended batch gets if it lands here. */
+  nextOffset: number
+  /** Clock time the segment's age counts from (segment.ms); NO_TIMESTAMP until the first append. */
+  rollStartMs: number
+  retired = false
+
+  private constructor(
+    private readonly fsi: StorageFs,
+    readonly dir: string,
+    readonly baseOffset: number,
+    readonly fd: number,
+    size: number,
+    nextOffset: number,
+    readonly indexer: SegmentIndexer,
+    rollStartMs: number,
+  ) {
+    this.logPath = join(dir, logFileName(baseOffset))
+    this.indexPath = join(dir, indexFileName(baseOffset))
+    this.timeIndexPath = join(dir, timeIndexFileName(baseOffset))
+    this.size = size
+    this.nextOffset = nextOffset
+    this.rollStartMs = rollStartMs
+  }
+
+  /** A new, empty segment (an existing file of that name is emptied). */
+  static create(fsi: StorageFs, dir: string, baseOffset: number, indexIntervalBytes: number): Segment {
+    const fd = fsi.openSync(join(dir, logFileName(baseOffset)), 'w+')
+    return new Segment(fsi, dir, baseOffset, fd, 0, baseOffset, new SegmentIndexer(baseOffset, indexIntervalBytes), NO_TIMESTAMP)
+  }
+
+  /** Opens a segment recovery has scanned, cutting the file back to its last intact batch. */
+  static fromScan(fsi: StorageFs, dir: string, scan: SegmentScan, indexIntervalBytes: number): Segment {
+    const fd = fsi.openSync(join(dir, logFileName(scan.baseOffset)), 'r+')
+    try {
+      if (scan.fileBytes !== scan.validBytes) fsi.ftruncateSync(fd, scan.validBytes)
+      const offsetIndex = OffsetIndex.fromBytes(scan.baseOffset, Buffer.from(scan.offsetIndex), Math.max(1, scan.validBytes))
+      const timeIndex = TimeIndex.fromBytes(scan.baseOffset, Buffer.from(scan.timeIndex), Math.max(scan.nextOffset, scan.baseOffset + 1))
+      if (!offsetIndex || !timeIndex) throw new CorruptRecordError(`rebuilt index of ${scan.logPath} is inconsistent`)
+      const indexer = new SegmentIndexer(scan.baseOffset, indexIntervalBytes, offsetIndex, timeIndex)
+      indexer.maxTimestamp = scan.maxTimestamp
+      indexer.offsetOfMaxTimestamp = scan.offsetOfMaxTimestamp
+      indexer.bytesSinceLastIndexEntry = scan.bytesSinceLastIndexEntry
+      const segment = new Segment(fsi, dir, scan.baseOffset, fd, scan.validBytes, scan.nextOffset, indexer, scan.firstBatchMaxTimestamp)
+      if (segment.rollStartMs < 0 && scan.validBytes > 0) segment.rollStartMs = fsi.fstatSync(fd).mtimeMs
+      return segment
+    } catch (error) {
+      fsi.closeSync(fd)
+      throw error
+    }
+  }
+
+  /**
+   * Opens a segment below the recovery point (or after a clean shutdown) from its saved
+   * indexes, checking them and walking only the batch headers after the last index entry.
+   * Returns undefined when anything looks wrong, and the caller recovers the segment instead.
+   */
+  static openTrusted(fsi: StorageFs, dir: string, baseOffset: number, indexIntervalBytes: number): Segment | undefined {
+    const indexPath = join(dir, indexFileName(baseOffset))
+    const timeIndexPath = join(dir, timeIndexFileName(baseOffset))
+    if (!fsi.existsSync(indexPath) || !fsi.existsSync(timeIndexPath)) return undefined
+    const fd = fsi.openSync(join(dir, logFileName(baseOffset)), 'r+')
+    let keep = false
+    try {
+      const { size, mtimeMs } = fsi.fstatSync(fd)
+      const offsetIndex = OffsetIndex.fromBytes(baseOffset, fsi.readFileSync(indexPath), Math.max(1, size))
+      if (!offsetIndex) return undefined
+      const start = offsetIndex.lastEntry() ?? { offset: baseOffset, position: 0 }
+      let position = start.position
+      let nextOffset = start.offset
+      let walkedMaxTimestamp = NO_TIMESTAMP
+      let walkedOffsetOfMax = baseOffset
+      while (position < size) {
+        const batch = readLocation(fsi, fd, position, size)
+        if (!batch || batch.baseOffset < nextOffset) return undefined
+        if (batch.maxTimestamp > walkedMaxTimestamp) { walkedMaxTimestamp = batch.maxTimestamp; walkedOffsetOfMax = batch.lastOffset }
+        nextOffset = batch.lastOffset + 1
+        position += batch.size
+      }
+      if (size === 0) nextOffset = baseOffset
+      const timeIndex = TimeIndex.fromBytes(baseOffset, fsi.readFileSync(timeIndexPath), Math.max(nextOffset, baseOffset + 1))
+      if (!timeIndex) return undefined
+      const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes, offsetIndex, timeIndex)
+      if (walkedMaxTimestamp > indexer.maxTimestamp) {
+        indexer.maxTimestamp = walkedMaxTimestamp
+        indexer.offsetOfMaxTimestamp = walkedOffsetOfMax
+      }
+      indexer.bytesSinceLastIndexEntry = size - start.position
+      let rollStartMs = NO_TIMESTAMP
+      if (size > 0) {
+        const first = readLocation(fsi, fd, 0, size)
+        if (!first) return undefined
+        rollStartMs = first.maxTimestamp >= 0 ? first.maxTimestamp : mtimeMs
+      }
+      keep = true
+      return new Segment(fsi, dir, baseOffset, fd, size, nextOffset, indexer, rollStartMs)
+    } finally {
+      if (!keep) fsi.closeSync(fd)
+    }
+  }
+
+  get maxTimestamp(): number { return this.indexer.maxTimestamp }
+  get offsetIndex(): OffsetIndex { return this.indexer.offsetIndex }
+  get timeIndex(): TimeIndex { return this.indexer.timeIndex }
+
+  /**
+   * Writes whole, already stamped batches at the end of the file, then indexes them. A failed
+   * write is cut back so the file again ends at a batch boundary; the error is rethrown.
+   */
+  append(batches: Buffer, rollClockMs: number): void {
+    const start = this.size
+    try {
+      writeFully(this.fsi, this.fd, batches, 0, batches.length, start)
+    } catch (error) {
+      try {
+        this.fsi.ftruncateSync(this.fd, start)
+      } catch (truncateError) {
+        throw new AggregateError([error, truncateError], 'write failed and the partial write could not be removed')
+      }
+      throw error
+    }
+    if (this.rollStartMs < 0) this.rollStartMs = rollClockMs
+    let at = 0
+    while (at < batches.length) {
+      const size = LOG_OVERHEAD + batches.readInt32BE(at + 8)
+      const baseOffset = readInt64(batches, at)
+      const lastOffset = baseOffset + batches.readInt32BE(at + 23)
+      this.indexer.onBatch(baseOffset, lastOffset, start + at, size, readInt64(batches, at + 35))
+      this.nextOffset = lastOffset + 1
+      at += size
+    }
+    this.size = start + batches.length
+  }
+
+  /** The header of the batch at `position`, or undefined past the end or when it does not fit. */
+  locationAt(position: number): BatchLocation | undefined {
+    return readLocation(this.fsi, this.fd, position, this.size)
+  }
+
+  /** The first batch whose last offset is >= `offset` (the batch holding it, or the next one). */
+  findBatch(offset: number): BatchLocation | undefined {
+    let position = this.offsetIndex.lookup(offset).position
+    while (position < this.size) {
+      const batch = this.locationAt(position)
+      if (!batch) throw new CorruptRecordError(`unreadable batch header at ${position} in ${this.logPath}`)
+      if (batch.lastOffset >= offset) return batch
+      position += batch.size
+    }
+    return undefined
+  }
+
+  /** Removes the batch holding `offset` and everything after it; returns the new end offset. */
+  truncateTo(offset: number): number {
+    const cut = this.findBatch(offset)
+    if (!cut) return this.nextOffset
+    this.fsi.ftruncateSync(this.fd, cut.position)
+    this.size = cut.position
+    this.nextOffset = cut.position === 0 ? this.baseOffset : cut.baseOffset
+    this.offsetIndex.truncateTo(cut.baseOffset)
+    this.timeIndex.truncateTo(cut.baseOffset)
+    // Recompute the maximum timestamp from the last surviving time entry onwards.
+    const lastTime = this.timeIndex.lastEntry()
+    this.indexer.maxTimestamp = lastTime ? lastTime.timestamp : NO_TIMESTAMP
+    this.indexer.offsetOfMaxTimestamp = lastTime ? lastTime.offset : this.baseOffset
+    let position = lastTime ? this.offsetIndex.lookup(lastTime.offset).position : 0
+    while (position < this.size) {
+      const batch = this.locationAt(position)
+      if (!batch) break
+      if (batch.maxTimestamp > this.indexer.maxTimestamp) {
+        this.indexer.maxTimestamp = batch.maxTimestamp
+        this.indexer.offsetOfMaxTimestamp = batch.lastOffset
+      }
+      position += batch.size
+    }
+    this.indexer.bytesSinceLastIndexEntry = this.size - (this.offsetIndex.lastEntry()?.position ?? 0)
+    if (this.size === 0) this.rollStartMs = NO_TIMESTAMP
+    return this.nextOffset
+  }
+
+  /**
+   * Writes both index files whole (on roll and close). Returns their open fds: the caller has
+   * them flushed and closed, so the write does not wait for the disk.
+   */
+  writeIndexFiles(): number[] {
+    this.indexer.finish()
+    const fds: number[] = []
+    try {
+      for (const [path, bytes] of [[this.indexPath, this.offsetIndex.toBytes()], [this.timeIndexPath, this.timeIndex.toBytes()]] as const) {
+        const fd = this.fsi.openSync(path, 'w')
+        fds.push(fd)
+        writeFully(this.fsi, fd, bytes, 0, bytes.length, 0)
+      }
+    } catch (error) {
+      for (const fd of fds) this.fsi.closeSync(fd)
+      throw error
+    }
+    return fds
+  }
+
+  /** Renames the files to `.deleted`; the fd stays open for readers until `destroy`. */
+  retire(): void {
+    if (this.retired) return
+    this.retired = true
+    for (const key of ['logPath', 'indexPath', 'timeIndexPath'] as const) {
+      const from = this[key]
+      const to = from + DELETED_SUFFIX
+      try {
+        this.fsi.renameSync(from, to)
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error
+      }
+      this[key] = to
+    }
+  }
+
+  /** Closes the fd and removes the files (ignoring ones already gone). */
+  destroy(): void {
+    this.fsi.closeSync(this.fd)
+    for (const path of [this.logPath, this.indexPath, this.timeIndexPath]) {
+      try {
+        this.fsi.unlinkSync(path)
+      } catch (error) {
+        if (errnoCode(error) !== 'ENOENT') throw error
+      }
+    }
+  }
+
+  close(): void { this.fsi.closeSync(this.fd) }
+}
+
+/** Reads the header of the batch at `position` of a file holding `end` bytes of batches. */
+export function readLocation(fsi: StorageFs, fd: number, position: number, end: number): BatchLocation | undefined {
+  if (position + BATCH_HEADER_SIZE > end) return undefined
+  if (readFully(fsi, fd, headerScratch, 0, LOCATION_HEADER_BYTES, position) < LOCATION_HEADER_BYTES) return undefined
+  const size = LOG_OVERHEAD + headerScratch.readInt32BE(8)
+  if (size < BATCH_HEADER_SIZE || position + size > end || headerScratch.readInt8(16) !== 2) return undefined
+  const baseOffset = readInt64(headerScratch, 0)
+  const lastOffsetDelta = headerScratch.readInt32BE(23)
+  if (lastOffsetDelta < 0) return undefined
+  return {
+    baseOffset,
+    lastOffset: baseOffset + lastOffsetDelta,
+    position,
+    size,
+    maxTimestamp: readInt64(headerScratch, 35),
+    attributes: headerScratch.readInt16BE(21),
+  }
+}

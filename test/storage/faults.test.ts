@@ -1,0 +1,177 @@
+import { statSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { DiskFullError, StorageOfflineError } from '../../src/errors.js'
+import { PartitionLog } from '../../src/storage/log.js'
+import type { LogConfig } from '../../src/storage/log-config.js'
+import { nodeStorageFs, type StorageFs } from '../../src/storage/storage-fs.js'
+import { tempPartitionDir, testBatch } from './log-test-helpers.js'
+
+const cleanups: (() => void)[] = []
+afterEach(() => { for (const c of cleanups.splice(0)) c() })
+
+function errno(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: injected`), { code })
+}
+
+/** node:fs with switchable faults, and manual control over when fdatasync completes. */
+class FaultyFs {
+  /** When set, the next segment-log write stores half its bytes, then every write fails with this code. */
+  writeFailure: string | undefined
+  openFailure: string | undefined
+  fdatasyncFailure: string | undefined
+  holdFdatasync = false
+  readonly held: (() => void)[] = []
+  fdatasyncCalls = 0
+  readonly fs: StorageFs
+
+  constructor() {
+    let shortWriteDone = false
+    this.fs = {
+      ...nodeStorageFs,
+      openSync: (path, flags) => {
+        if (this.openFailure && path.endsWith('.log')) throw errno(this.openFailure)
+        return nodeStorageFs.openSync(path, flags)
+      },
+      writeSync: (fd, buffer, offset, length, position) => {
+        if (this.writeFailure) {
+          if (!shortWriteDone && length > 1) {
+            shortWriteDone = true
+            return nodeStorageFs.writeSync(fd, buffer, offset, length >> 1, position)
+          }
+          throw errno(this.writeFailure)
+        }
+        shortWriteDone = false
+        return nodeStorageFs.writeSync(fd, buffer, offset, length, position)
+      },
+      fdatasync: (fd, callback) => {
+        this.fdatasyncCalls++
+        const run = (): void => {
+          if (this.fdatasyncFailure) { callback(errno(this.fdatasyncFailure)); return }
+          nodeStorageFs.fdatasync(fd, callback)
+        }
+        if (this.holdFdatasync) this.held.push(run)
+        else run()
+      },
+    }
+  }
+
+  releaseHeld(): void { for (const run of this.held.splice(0)) run() }
+}
+
+async function openFaulty(config: Partial<LogConfig> = {}): Promise<{ log: PartitionLog; faults: FaultyFs; dir: string }> {
+  const { dir, cleanup } = tempPartitionDir()
+  cleanups.push(cleanup)
+  const faults = new FaultyFs()
+  const log = await PartitionLog.open(dir, { segmentBytes: 4096, ...config }, { fs: faults.fs })
+  cleanups.unshift(() => { void log.close().catch(() => undefined) })
+  return { log, faults, dir }
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20))
+
+describe('storage faults', () => {
+  it('refuses an append on ENOSPC, removes the partial write and stays readable and writable', async () => {
+    const { log, faults, dir } = await openFaulty()
+    log.append(testBatch(1), { leaderEpoch: 0 })
+    const file = `${dir}/${'0'.repeat(20)}.log`
+    const sizeBefore = statSync(file).size
+    faults.writeFailure = 'ENOSPC'
+    expect(() => log.append(testBatch(2, 5), { leaderEpoch: 0 })).toThrow(DiskFullError)
+    expect(statSync(file).size).toBe(sizeBefore)
+    expect(log.logEndOffset).toBe(1)
+    expect(log.readBytes(log.read(0, 1000)).length).toBe(sizeBefore)
+    faults.writeFailure = undefined
+    expect(log.append(testBatch(3), { leaderEpoch: 0 }).baseOffset).toBe(1)
+    await log.close()
+    const reopened = await PartitionLog.open(dir, { segmentBytes: 4096 })
+    expect(reopened.logEndOffset).toBe(2)
+    await reopened.close()
+  })
+
+  it('refuses an append with DiskFullError when the new segment cannot be created', async () => {
+    const { log, faults } = await openFaulty({ segmentBytes: 256 })
+    log.append(testBatch(1, 2), { leaderEpoch: 0 })
+    log.append(testBatch(2, 2), { leaderEpoch: 0 })
+    faults.openFailure = 'ENOSPC'
+    expect(() => log.append(testBatch(3, 2), { leaderEpoch: 0 })).toThrow(DiskFullError)
+    faults.openFailure = undefined
+    expect(log.append(testBatch(4, 2), { leaderEpoch: 0 }).baseOffset).toBe(4)
+    expect(log.segmentCount).toBe(2)
+  })
+
+  it('takes the partition offline on a write I/O error', async () => {
+    const { log, faults } = await openFaulty()
+    log.append(testBatch(1), { leaderEpoch: 0 })
+    faults.writeFailure = 'EIO'
+    expect(() => log.append(testBatch(2), { leaderEpoch: 0 })).toThrow(StorageOfflineError)
+    faults.writeFailure = undefined
+    expect(log.isOffline).toBe(true)
+    expect(() => log.append(testBatch(3), { leaderEpoch: 0 })).toThrow(StorageOfflineError)
+    expect(() => log.read(0, 100)).toThrow(StorageOfflineError)
+  })
+
+  it('takes the partition offline when fdatasync fails and never acknowledges the writes', async () => {
+    const { log, faults } = await openFaulty({ flush: 'always' })
+    faults.fdatasyncFailure = 'EIO'
+    const r = log.append(testBatch(1), { leaderEpoch: 0 })
+    await expect(log.whenAcknowledged(r.lastOffset)).rejects.toBeInstanceOf(StorageOfflineError)
+    expect(log.highWatermark).toBe(0)
+    expect(() => log.append(testBatch(2), { leaderEpoch: 0 })).toThrow(StorageOfflineError)
+    expect(() => log.read(0, 100)).toThrow(StorageOfflineError)
+  })
+})
+
+describe('group commit', () => {
+  it("covers everything appended during a running fdatasync with one more fdatasync ('always')", async () => {
+    const { log, faults } = await openFaulty({ flush: 'always', segmentBytes: 1 << 20 })
+    faults.holdFdatasync = true
+    const first = log.append(testBatch(0), { leaderEpoch: 0 })
+    const acked: number[] = []
+    void log.whenDurable(first.lastOffset).then(() => acked.push(first.lastOffset))
+    await settle()
+    expect(faults.fdatasyncCalls).toBe(1)
+    // Intake continues while the flush runs.
+    for (let i = 1; i <= 10; i++) {
+      const r = log.append(testBatch(i), { leaderEpoch: 0 })
+      void log.whenDurable(r.lastOffset).then(() => acked.push(r.lastOffset))
+    }
+    await settle()
+    expect(faults.fdatasyncCalls).toBe(1)
+    expect(acked).toEqual([])
+    expect(log.highWatermark).toBe(0)
+    faults.releaseHeld()
+    await settle()
+    expect(acked).toEqual([0])
+    expect(log.highWatermark).toBe(1)
+    expect(faults.fdatasyncCalls).toBe(2)
+    faults.releaseHeld()
+    await settle()
+    expect(acked).toEqual(Array.from({ length: 11 }, (_, i) => i))
+    expect(log.highWatermark).toBe(11)
+    expect(faults.fdatasyncCalls).toBe(2)
+  })
+
+  it('flushes within the interval and only when something was written ({ intervalMs })', async () => {
+    const { log, faults } = await openFaulty({ flush: { intervalMs: 5 } })
+    await settle()
+    expect(faults.fdatasyncCalls).toBe(0)
+    const r = log.append(testBatch(0), { leaderEpoch: 0 })
+    expect(log.highWatermark).toBe(1)
+    await log.whenAcknowledged(r.lastOffset)
+    await log.whenDurable(r.lastOffset)
+    expect(faults.fdatasyncCalls).toBe(1)
+    expect(log.flushedOffset).toBe(1)
+  })
+
+  it("flushes only on demand under 'never'", async () => {
+    const { log, faults } = await openFaulty({ flush: 'never' })
+    const r = log.append(testBatch(0), { leaderEpoch: 0 })
+    await settle()
+    expect(faults.fdatasyncCalls).toBe(0)
+    expect(log.flushedOffset).toBe(0)
+    expect(log.highWatermark).toBe(1)
+    await log.flush()
+    await log.whenDurable(r.lastOffset)
+    expect(faults.fdatasyncCalls).toBe(1)
+  })
+})
