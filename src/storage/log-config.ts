@@ -4,13 +4,10 @@
  */
 import { InvalidRequestError } from '../errors.js'
 
-/**
- * When appended bytes are forced to disk (fdatasync):
- * - 'always': group commit; an append is acknowledged once an fdatasync covering it completes.
- * - { intervalMs }: an fdatasync runs at most intervalMs after an unflushed write.
- * - 'never': only on segment roll and close (page cache otherwise, Kafka's default).
- */
-export type FlushPolicy = 'always' | 'never' | { intervalMs: number }
+import type { FlushPolicy } from '../config.js'
+
+/** The one flush policy type lives in src/config.ts (what an acknowledgement means under each). */
+export type { FlushPolicy }
 
 export interface LogConfig {
   /** Roll to a new segment when the active one would grow past this (segment.bytes). */
