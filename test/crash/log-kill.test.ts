@@ -14,7 +14,7 @@ const ROUNDS = 20
 const root = mkdtempSync(join(tmpdir(), 'ringlog-kill-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-/** Runs the child until it is ready, lets it append for `appendMs`, SIGKILLs it, returns its acknowledged lines. */
+/** Runs the child until its first acknowledgement, lets it append `appendMs` longer, SIGKILLs it, returns its acknowledged lines. */
 function runAndKill(dir: string, seed: number, appendMs: number): Promise<{ acked: Map<number, string>; killed: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(seed)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -24,7 +24,9 @@ function runAndKill(dir: string, seed: number, appendMs: number): Promise<{ acke
     const guard = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk
-      if (!killTimer && out.includes('ready\n')) killTimer = setTimeout(() => { child.kill('SIGKILL') }, appendMs)
+      // The random kill point is measured from the first acknowledgement, so a slow start-up on a
+      // loaded machine cannot make a round end before anything was acknowledged.
+      if (!killTimer && /^\d+ /m.test(out)) killTimer = setTimeout(() => { child.kill('SIGKILL') }, appendMs)
     })
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
     child.on('error', reject)
