@@ -32,7 +32,15 @@ export interface ReadSlice {
   lastStableOffset: number
   logStartOffset: number
   /** Absent when there is nothing at or after the offset below the high watermark. */
-  segment: { path: string; position: number; length: number } | null
+  segment: {
+    path: string
+    position: number
+    length: number
+    /** The worker's open fd of that segment file (process-wide; valid at least file.delete.delay.ms after retention retires it). */
+    fd?: number
+    /** Offset right after the last batch in the range. */
+    nextOffset?: number
+  } | null
 }
 
 export interface TimestampOffset {

@@ -1,0 +1,123 @@
+/**
+ * Frames between the router (main thread) and a partition worker, carried by the two SPSC
+ * rings of that worker (request ring: router -> worker, reply ring: worker -> router).
+ *
+ * Every frame starts with a 12-byte little-endian head:
+ *   u8 kind | i8 acks | u8 compression | u8 reserved | u32 requestId | u32 slot
+ *
+ * Hot frames (appends and their replies) are fixed binary layouts. Control messages (open,
+ * drop, close, stats, offsetForTimestamp, read) are msgpackr-encoded after the head and go
+ * through the same request ring rather than postMessage: the ring keeps them in order with the
+ * appends before them (a read or close sees every earlier append), and one channel means one
+ * place where a dead worker's pending calls are failed.
+ */
+import { Packr } from 'msgpackr'
+
+export const FRAME_HEAD_BYTES = 12
+
+export const enum FrameKind {
+  AppendBatches = 1,
+  AppendRecords = 2,
+  Control = 3,
+  AppendReply = 4,
+  ControlReply = 5,
+  ControlError = 6,
+}
+
+/** Request id 0 is never used for a call that expects a reply (acks=0 appends use it). */
+export const NO_REPLY = 0
+
+export const packr = new Packr({ useRecords: false, moreTypes: false })
+
+export interface FrameHead {
+  kind: number
+  acks: number
+  compression: number
+  requestId: number
+  slot: number
+}
+
+export function writeHead(view: Uint8Array, kind: number, acks: number, compression: number, requestId: number, slot: number): DataView {
+  const dv = new DataView(view.buffer, view.byteOffset, view.byteLength)
+  dv.setUint8(0, kind)
+  dv.setInt8(1, acks)
+  dv.setUint8(2, compression)
+  dv.setUint8(3, 0)
+  dv.setUint32(4, requestId, true)
+  dv.setUint32(8, slot, true)
+  return dv
+}
+
+export function readHead(view: Uint8Array): FrameHead {
+  const dv = new DataView(view.buffer, view.byteOffset, view.byteLength)
+  return { kind: dv.getUint8(0), acks: dv.getInt8(1), compression: dv.getUint8(2), requestId: dv.getUint32(4, true), slot: dv.getUint32(8, true) }
+}
+
+/** Append reply: head, i16 errorCode, pad, f64 baseOffset, f64 logAppendTimeMs, f64 logStartOffset, utf8 message. */
+export const APPEND_REPLY_FIXED_BYTES = FRAME_HEAD_BYTES + 4 + 24
+
+export interface AppendReply {
+  requestId: number
+  errorCode: number
+  baseOffset: number
+  logAppendTimeMs: number
+  logStartOffset: number
+  errorMessage: string | null
+}
+
+export function appendReplySize(message: string | null): number {
+  return APPEND_REPLY_FIXED_BYTES + (message === null ? 0 : Buffer.byteLength(message))
+}
+
+export function encodeAppendReply(view: Uint8Array, reply: AppendReply): void {
+  const dv = writeHead(view, FrameKind.AppendReply, 0, 0, reply.requestId, 0)
+  dv.setInt16(12, reply.errorCode, true)
+  dv.setUint16(14, reply.errorMessage === null ? 0 : 1, true)
+  dv.setFloat64(16, reply.baseOffset, true)
+  dv.setFloat64(24, reply.logAppendTimeMs, true)
+  dv.setFloat64(32, reply.logStartOffset, true)
+  if (reply.errorMessage !== null) Buffer.from(view.buffer, view.byteOffset, view.byteLength).write(reply.errorMessage, APPEND_REPLY_FIXED_BYTES, 'utf8')
+}
+
+export function decodeAppendReply(view: Uint8Array): AppendReply {
+  const dv = new DataView(view.buffer, view.byteOffset, view.byteLength)
+  const hasMessage = dv.getUint16(14, true) === 1
+  return {
+    requestId: dv.getUint32(4, true),
+    errorCode: dv.getInt16(12, true),
+    baseOffset: dv.getFloat64(16, true),
+    logAppendTimeMs: dv.getFloat64(24, true),
+    logStartOffset: dv.getFloat64(32, true),
+    errorMessage: hasMessage ? Buffer.from(view.buffer, view.byteOffset + APPEND_REPLY_FIXED_BYTES, view.byteLength - APPEND_REPLY_FIXED_BYTES).toString('utf8') : null,
+  }
+}
+
+/** Control requests the worker understands (msgpackr body of a Control frame). */
+export type ControlRequest =
+  | { op: 'open'; slot: number; topic: string; partition: number; settings: WorkerPartitionSettings }
+  | { op: 'drop'; slot: number }
+  | { op: 'closePartition'; slot: number }
+  | { op: 'read'; slot: number; offset: number; maxBytes: number }
+  | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
+  | { op: 'stats' }
+  | { op: 'shutdown' }
+  /** Test hook: the worker exits abruptly (process-level crash simulation of one thread). */
+  | { op: 'crash'; mode: 'exit' | 'throw' }
+
+/** Settings a worker opens a partition with (log config plus the embedded batcher's). */
+export interface WorkerPartitionSettings {
+  segmentBytes?: number
+  segmentMs?: number
+  retentionMs?: number
+  retentionBytes?: number
+  maxMessageBytes?: number
+  logAppendTime?: boolean
+}
+
+export function controlFrameSize(body: Uint8Array): number {
+  return FRAME_HEAD_BYTES + body.byteLength
+}
+
+export function bodyOf(view: Uint8Array): Uint8Array {
+  return view.subarray(FRAME_HEAD_BYTES)
+}

@@ -1,0 +1,450 @@
+/**
+ * One partition inside its owning worker: validation, idempotent-producer dedupe, offset
+ * stamping and append (through PartitionLog), the embedded-producer batcher, acks, and the
+ * offsets it publishes to shared memory.
+ *
+ * Acks: 0 never replies (failures are still counted), 1 replies after the write, -1 replies
+ * once the log says the batch may be acknowledged under the flush policy (under 'always':
+ * after the group commit covering it). Producer state is snapshotted to `<offset>.snapshot`
+ * on clean close and on segment roll, and rebuilt on open from the newest snapshot plus the
+ * batches after it.
+ */
+import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { RinglogError } from '../errors.js'
+import { Compression } from '../protocol/compression.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
+import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
+import type { FlushPolicy } from '../storage/log-config.js'
+import { PartitionLog } from '../storage/log.js'
+import { ProducerStateManager } from '../storage/producer-state.js'
+import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
+import { NO_REPLY, type AppendReply, type WorkerPartitionSettings } from './engine-frames.js'
+import type { ReadSlice, TimestampOffset } from './log-engine.js'
+import { largestRecordBytes, RECORDS_PREFIX_BYTES } from './record-frames.js'
+import type { SharedPartitionState } from './shared-state.js'
+
+export interface ReplyTarget {
+  append(reply: AppendReply): void
+}
+
+export interface RuntimeOptions {
+  dataDir: string
+  topic: string
+  partition: number
+  slot: number
+  settings: WorkerPartitionSettings
+  flush: FlushPolicy
+  batchSize: number
+  lingerMs: number
+  shared: SharedPartitionState
+  replies: ReplyTarget
+}
+
+export interface PartitionStats {
+  topic: string
+  partition: number
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them. */
+  recovered: boolean
+  appendedBatches: number
+  appendedRecords: number
+  failedAppends: number
+  duplicateBatches: number
+}
+
+/** An appendRecords call whose records are (partly) in batches not yet appended. */
+interface RecordsCall {
+  requestId: number
+  acks: number
+  baseOffset: number
+  error: { code: number; message: string } | null
+}
+
+/** Calls whose first record (with its index) or last record sits in the open batch. */
+interface BatchMembers {
+  starts: { call: RecordsCall; index: number }[]
+  ends: RecordsCall[]
+}
+
+const LEADER_EPOCH = 0
+const REPLAY_READ_BYTES = 1024 * 1024
+/** Room a record needs beyond its key, value and headers inside a batch (header, varints). */
+const RECORD_OVERHEAD_ESTIMATE = 61 + 32
+
+export class PartitionRuntime {
+  readonly topic: string
+  readonly partition: number
+  readonly dir: string
+  private readonly slot: number
+  private readonly log: PartitionLog
+  private readonly producers = new ProducerStateManager()
+  private readonly shared: SharedPartitionState
+  private readonly replies: ReplyTarget
+  private readonly settings: WorkerPartitionSettings
+  private readonly batchSize: number
+  private readonly lingerMs: number
+  private readonly maxMessageBytes: number
+  private batcher: RecordBatcher | undefined
+  /** Calls touching the open batch, and those of each sealed batch not yet appended (in order). */
+  private members: BatchMembers = { starts: [], ends: [] }
+  private sealedMembers: BatchMembers[] = []
+  private readonly unsubscribe: () => void
+  private segmentCount: number
+  private closed = false
+  private readonly counters = { recovered: false, appendedBatches: 0, appendedRecords: 0, failedAppends: 0, duplicateBatches: 0 }
+
+  private constructor(options: RuntimeOptions, dir: string, log: PartitionLog, recovered: boolean) {
+    this.topic = options.topic
+    this.partition = options.partition
+    this.dir = dir
+    this.slot = options.slot
+    this.log = log
+    this.shared = options.shared
+    this.replies = options.replies
+    this.settings = options.settings
+    this.batchSize = options.batchSize
+    this.lingerMs = options.lingerMs
+    this.maxMessageBytes = log.config.maxMessageBytes
+    this.counters.recovered = recovered
+    this.segmentCount = log.segmentCount
+    this.unsubscribe = log.onDurable(() => this.publish())
+  }
+
+  static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
+    const dir = join(options.dataDir, `${options.topic}-${options.partition}`)
+    const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith('.log'))
+    const recovered = hadFiles && !existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))
+    const { settings } = options
+    const log = await PartitionLog.open(dir, {
+      flush: options.flush,
+      ...(settings.segmentBytes !== undefined && { segmentBytes: settings.segmentBytes }),
+      ...(settings.segmentMs !== undefined && { segmentMs: settings.segmentMs }),
+      ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }),
+      ...(settings.retentionBytes !== undefined && { retentionBytes: settings.retentionBytes }),
+      ...(settings.maxMessageBytes !== undefined && { maxMessageBytes: settings.maxMessageBytes }),
+    })
+    const runtime = new PartitionRuntime(options, dir, log, recovered)
+    try {
+      runtime.rebuildProducerState()
+    } catch (error) {
+      await log.close().catch(() => undefined)
+      throw error
+    }
+    runtime.publish()
+    return runtime
+  }
+
+  /** Newest snapshot at or below the log end, then every batch after it. */
+  private rebuildProducerState(): void {
+    const end = this.log.logEndOffset
+    const fromSnapshot = this.producers.loadLatestSnapshot(this.dir, end)
+    let offset = Math.max(fromSnapshot, this.log.logStartOffset)
+    while (offset < end) {
+      const slice = this.log.read(offset, REPLAY_READ_BYTES, { maxOffset: end })
+      if (slice.length === 0) break
+      const bytes = this.log.readBytes(slice)
+      for (let at = 0; at + LOG_OVERHEAD <= bytes.length;) {
+        const size = LOG_OVERHEAD + bytes.readInt32BE(at + 8)
+        this.producers.replayBatch(
+          { producerId: readInt64(bytes, at + 43), producerEpoch: bytes.readInt16BE(at + 51), baseSequence: bytes.readInt32BE(at + 53), lastOffsetDelta: bytes.readInt32BE(at + 23) },
+          readInt64(bytes, at),
+          readInt64(bytes, at + 35),
+        )
+        at += size
+      }
+      if (slice.nextOffset <= offset) break
+      offset = slice.nextOffset
+    }
+  }
+
+  /** Writes the current offsets to shared memory (wakes long polls if the high watermark moved). */
+  private publish(): void {
+    if (this.closed) return
+    this.shared.publish(this.slot, this.log.logStartOffset, this.log.logEndOffset, this.log.highWatermark, -1)
+  }
+
+  // ------------------------------------------------------------------ network batches
+
+  /** Batches as received (a Produce request's records for this partition), from `offset` to the end of `frame`. */
+  appendBatches(frame: Buffer, offset: number, requestId: number, acks: number): void {
+    const end = frame.length
+    let count = 0
+    let idempotent = false
+    try {
+      if (offset >= end) throw new RinglogError(ErrorCode.CORRUPT_MESSAGE, 'no record batch in the request')
+      for (let at = offset; at < end;) {
+        const size = validateBatch(frame, at, end)
+        if (size > this.maxMessageBytes) {
+          throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
+        }
+        if (readInt64(frame, at + 43) >= 0) idempotent = true
+        count++
+        at += size
+      }
+      if (idempotent && count > 1) throw new RinglogError(ErrorCode.INVALID_RECORD, 'an idempotent produce request must carry exactly one batch per partition')
+    } catch (error) {
+      this.fail(requestId, error)
+      return
+    }
+    const batches = frame.subarray(offset)
+    if (idempotent) {
+      const info = { producerId: readInt64(batches, 43), producerEpoch: batches.readInt16BE(51), baseSequence: batches.readInt32BE(53), lastOffsetDelta: batches.readInt32BE(23) }
+      const verdict = this.producers.check(info)
+      if (verdict.kind === 'error') {
+        this.fail(requestId, new RinglogError(verdict.code, verdict.message))
+        return
+      }
+      if (verdict.kind === 'duplicate') {
+        this.counters.duplicateBatches++
+        this.reply(requestId, acks, verdict.firstOffset, verdict.lastOffset, -1)
+        return
+      }
+      const result = this.appendToLog(batches, requestId)
+      if (!result) return
+      this.producers.update(info, result.baseOffset, readInt64(batches, 35))
+      this.snapshotOnRoll()
+      this.reply(requestId, acks, result.baseOffset, result.lastOffset, result.logAppendTime)
+      return
+    }
+    const result = this.appendToLog(batches, requestId)
+    if (!result) return
+    this.snapshotOnRoll()
+    this.reply(requestId, acks, result.baseOffset, result.lastOffset, result.logAppendTime)
+  }
+
+  /** Appends validated bytes; on failure replies (or counts) the error and returns undefined. */
+  private appendToLog(batches: Buffer, requestId: number): { baseOffset: number; lastOffset: number; logAppendTime: number } | undefined {
+    try {
+      const result = this.log.append(batches, { leaderEpoch: LEADER_EPOCH, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
+      this.afterAppend(batches)
+      return result
+    } catch (error) {
+      this.fail(requestId, error)
+      return undefined
+    }
+  }
+
+  private afterAppend(batches: Buffer): void {
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + 8)) {
+      this.counters.appendedBatches++
+      this.counters.appendedRecords += batches.readInt32BE(at + 57)
+    }
+    this.publish()
+  }
+
+  /** After a roll (and after the producer state took the appended batch): snapshot it, so recovery replays at most one segment. */
+  private snapshotOnRoll(): void {
+    if (this.log.segmentCount === this.segmentCount) return
+    this.segmentCount = this.log.segmentCount
+    this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
+  }
+
+  private reply(requestId: number, acks: number, baseOffset: number, lastOffset: number, logAppendTimeMs: number): void {
+    if (requestId === NO_REPLY || acks === 0) return
+    const send = (): void => this.replies.append({
+      requestId, errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs, logStartOffset: this.log.logStartOffset,
+    })
+    if (acks === 1) {
+      send()
+      return
+    }
+    this.log.whenAcknowledged(lastOffset).then(send, (error: unknown) => this.fail(requestId, error))
+  }
+
+  private fail(requestId: number, error: unknown): void {
+    this.counters.failedAppends++
+    if (requestId === NO_REPLY) return
+    const code = error instanceof RinglogError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR
+    const message = error instanceof Error ? error.message : String(error)
+    this.replies.append({ requestId, errorCode: code, errorMessage: message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: this.closed ? -1 : this.log.logStartOffset })
+  }
+
+  // ------------------------------------------------------------------ embedded producer
+
+  /** Single records (record-frames.ts encoding) from `offset` to the end of `frame`. */
+  appendRecords(frame: Buffer, offset: number, requestId: number, acks: number, compression: number): void {
+    const largest = largestRecordBytes(frame, offset) + RECORD_OVERHEAD_ESTIMATE
+    if (largest > this.maxMessageBytes) {
+      this.fail(requestId, new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${largest} bytes exceeds max.message.bytes ${this.maxMessageBytes}`))
+      return
+    }
+    if (compression !== Compression.none && compression !== Compression.gzip && compression !== Compression.lz4) {
+      this.fail(requestId, new RinglogError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `the embedded producer compresses with none, gzip or lz4, not codec ${compression}`))
+      return
+    }
+    if (this.batcher && this.batcher.compression !== compression) {
+      this.sealOpenBatch()
+      this.batcher = undefined
+    }
+    this.batcher ??= new RecordBatcher({ batchSize: this.batchSize, compression })
+    const batcher = this.batcher
+    const call: RecordsCall = { requestId, acks, baseOffset: -1, error: null }
+    let outcome: FrameOutcome
+    try {
+      outcome = batcher.addFrame(frame, offset + RECORDS_PREFIX_BYTES, frame.length)
+    } catch (error) {
+      // Only a router bug produces a malformed frame; whatever of it was added stays.
+      this.fail(requestId, new RinglogError(ErrorCode.CORRUPT_MESSAGE, (error as Error).message))
+      return
+    }
+    // Seals happen in record order: maybe one before the call's first record, then each one
+    // closes a batch holding part of this call; its last record sits in the open batch.
+    let seals = outcome.seals
+    if (outcome.firstSealed) {
+      this.rotateMembers()
+      seals--
+    }
+    this.members.starts.push({ call, index: outcome.firstIndex })
+    for (; seals > 0; seals--) this.rotateMembers()
+    this.members.ends.push(call)
+    if (batcher.sealedBytes >= ARENA_FLUSH_BYTES) this.appendSealed()
+  }
+
+  private rotateMembers(): void {
+    this.sealedMembers.push(this.members)
+    this.members = { starts: [], ends: [] }
+  }
+
+  /** Appends every sealed batch with one write and settles the calls whose first/last record they hold. */
+  private appendSealed(): void {
+    const taken = this.batcher?.takeSealed() ?? null
+    if (taken === null) return
+    const members = this.sealedMembers
+    this.sealedMembers = []
+    let result: { baseOffset: number; lastOffset: number } | undefined
+    let error: { code: number; message: string } | null = null
+    try {
+      result = this.log.append(taken.bytes, { leaderEpoch: LEADER_EPOCH, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
+      this.afterAppend(taken.bytes)
+      this.snapshotOnRoll()
+    } catch (failure) {
+      error = {
+        code: failure instanceof RinglogError ? failure.code : ErrorCode.UNKNOWN_SERVER_ERROR,
+        message: failure instanceof Error ? failure.message : String(failure),
+      }
+    }
+    let base = result ? result.baseOffset : -1
+    for (let i = 0; i < members.length; i++) {
+      const batch = members[i]
+      const count = taken.recordCounts[i]
+      for (const { call, index } of batch.starts) {
+        if (result) call.baseOffset = base + index
+        if (error && !call.error) call.error = error
+      }
+      for (const call of batch.ends) {
+        if (error && !call.error) call.error = error
+        this.finishCall(call, result ? base + count - 1 : -1)
+      }
+      if (result) base += count
+    }
+  }
+
+  private finishCall(call: RecordsCall, lastOffset: number): void {
+    if (call.error) {
+      this.fail(call.requestId, new RinglogError(call.error.code, call.error.message))
+      return
+    }
+    this.reply(call.requestId, call.acks, call.baseOffset, lastOffset, -1)
+  }
+
+  /** Seals the open batch (if any) and appends everything sealed. */
+  private sealOpenBatch(): void {
+    if (this.batcher?.seal()) this.rotateMembers()
+    this.appendSealed()
+  }
+
+  /**
+   * End of a ring burst: appends the batches sealed during it (one write), and seals the open
+   * batch if its linger has passed (or `idle`, the ring being empty, with linger 0). Returns
+   * milliseconds until the open batch's linger ends, or Infinity if none is open.
+   */
+  afterBurst(idle: boolean): number {
+    const batcher = this.batcher
+    if (!batcher) return Infinity
+    if (batcher.pending === 0) {
+      this.appendSealed()
+      return Infinity
+    }
+    const waited = performance.now() - batcher.openedAt
+    if (waited >= this.lingerMs || (idle && this.lingerMs <= 0)) {
+      this.sealOpenBatch()
+      return Infinity
+    }
+    this.appendSealed()
+    return this.lingerMs - waited
+  }
+
+  // ------------------------------------------------------------------ reads and lifecycle
+
+  read(offset: number, maxBytes: number): ReadSlice {
+    const base = { highWatermark: this.log.highWatermark, lastStableOffset: this.log.highWatermark, logStartOffset: this.log.logStartOffset }
+    try {
+      const slice = this.log.read(offset, maxBytes)
+      return {
+        errorCode: ErrorCode.NONE, ...base,
+        segment: slice.length === 0 ? null : { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset },
+      }
+    } catch (error) {
+      if (error instanceof RinglogError) return { errorCode: error.code, ...base, segment: null }
+      throw error
+    }
+  }
+
+  /** Deletes closed segments past retention.ms / retention.bytes; returns segments deleted. */
+  applyRetention(): number {
+    if (this.closed) return 0
+    const result = this.log.applyRetention()
+    if (result.deletedSegments > 0) this.publish()
+    return result.deletedSegments
+  }
+
+  offsetForTimestamp(timestamp: number): TimestampOffset | null {
+    return this.log.offsetForTimestamp(timestamp) ?? null
+  }
+
+  stats(): PartitionStats {
+    return {
+      topic: this.topic, partition: this.partition,
+      logStartOffset: this.log.logStartOffset, logEndOffset: this.log.logEndOffset, highWatermark: this.log.highWatermark,
+      recovered: this.counters.recovered,
+      appendedBatches: this.counters.appendedBatches, appendedRecords: this.counters.appendedRecords,
+      failedAppends: this.counters.failedAppends, duplicateBatches: this.counters.duplicateBatches,
+    }
+  }
+
+  /** Seals pending records, flushes, snapshots producer state and closes the log cleanly. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.sealOpenBatch()
+    await this.log.flush().catch(() => undefined)
+    this.publish()
+    this.closed = true
+    this.unsubscribe()
+    let snapshotError: unknown
+    try {
+      this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
+    } catch (error) {
+      snapshotError = error
+    }
+    await this.log.close()
+    if (snapshotError) throw snapshotError
+  }
+
+  /** Closes and deletes the partition's files. */
+  async drop(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true
+      this.unsubscribe()
+      const pending = [...this.sealedMembers, this.members].flatMap((m) => m.ends)
+      this.sealedMembers = []
+      this.members = { starts: [], ends: [] }
+      for (const call of pending) this.fail(call.requestId, new RinglogError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'partition dropped'))
+      await this.log.close().catch(() => undefined)
+    }
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}

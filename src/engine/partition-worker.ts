@@ -1,0 +1,214 @@
+/**
+ * Partition worker entry (one thread, the only writer of the partitions it owns). Started by
+ * the router with `spawnWorker(import.meta.url, 'partition-worker', ...)`.
+ *
+ * Loop: drain the request ring in bursts (frames are handled in ring order), then yield one
+ * macrotask so fdatasync completions and timers run (group commit is pipelined: intake never
+ * waits for a flush), seal embedded-producer batches whose linger has passed, and sleep on the
+ * ring (Atomics.waitAsync with a ref'd handle) when there is nothing to do.
+ */
+import { workerData } from 'node:worker_threads'
+import { setImmediate as yieldMacrotask } from 'node:timers/promises'
+import { toErrorPayload, UnknownTopicOrPartitionError } from '../errors.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+import {
+  appendReplySize, bodyOf, encodeAppendReply, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, readHead, writeHead,
+  type AppendReply, type ControlRequest, type FrameHead,
+} from './engine-frames.js'
+import { PartitionRuntime, type ReplyTarget } from './partition-runtime.js'
+import { Ring } from './ring.js'
+import { SharedPartitionState } from './shared-state.js'
+import { unwrapWorkerData } from './spawn-worker.js'
+import type { WorkerInit } from './workers.js'
+
+const init = unwrapWorkerData<WorkerInit>(workerData)
+const requests = Ring.attach(init.requestRing)
+const replies = Ring.attach(init.replyRing)
+const shared = new SharedPartitionState(init.sharedState, init.slots)
+const partitions = new Map<number, PartitionRuntime>()
+const DRAIN_MAX = 256
+/** Set once a shutdown request arrives: the loop ends after it has replied. */
+let shutdown: Promise<void> | undefined
+
+function writeReply(length: number, fill: (view: Uint8Array) => void): void {
+  for (;;) {
+    const view = replies.tryReserve(length)
+    if (view !== null) {
+      fill(view)
+      replies.commit(length)
+      return
+    }
+    // The router drains replies whenever calls are pending, so this wait is short.
+    replies.waitForSpaceBlocking(length)
+  }
+}
+
+const replyTarget: ReplyTarget = {
+  append(reply: AppendReply): void {
+    if (reply.requestId === NO_REPLY) return
+    writeReply(appendReplySize(reply.errorMessage), (view) => encodeAppendReply(view, reply))
+  },
+}
+
+function replyControl(requestId: number, value: unknown): void {
+  const body = packr.pack(value ?? null)
+  writeReply(FRAME_HEAD_BYTES + body.length, (view) => {
+    writeHead(view, FrameKind.ControlReply, 0, 0, requestId, 0)
+    view.set(body, FRAME_HEAD_BYTES)
+  })
+}
+
+function replyControlError(requestId: number, error: unknown): void {
+  const body = packr.pack(toErrorPayload(error))
+  writeReply(FRAME_HEAD_BYTES + body.length, (view) => {
+    writeHead(view, FrameKind.ControlError, 0, 0, requestId, 0)
+    view.set(body, FRAME_HEAD_BYTES)
+  })
+}
+
+function appendError(head: FrameHead, code: number, message: string): void {
+  replyTarget.append({ requestId: head.requestId, errorCode: code, errorMessage: message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 })
+}
+
+function handleFrame(frame: Uint8Array): void {
+  const head = readHead(frame)
+  const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+  if (head.kind === FrameKind.AppendBatches || head.kind === FrameKind.AppendRecords) {
+    const runtime = partitions.get(head.slot)
+    if (!runtime) {
+      appendError(head, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no partition open in slot ${head.slot} of this worker`)
+      return
+    }
+    if (head.kind === FrameKind.AppendBatches) runtime.appendBatches(buf, FRAME_HEAD_BYTES, head.requestId, head.acks)
+    else runtime.appendRecords(buf, FRAME_HEAD_BYTES, head.requestId, head.acks, head.compression)
+    return
+  }
+  if (head.kind === FrameKind.Control) {
+    const request = packr.unpack(bodyOf(frame)) as ControlRequest
+    const done = handleControl(head.requestId, request)
+    if (request.op === 'shutdown') shutdown = done
+    else if (request.op === 'open' || request.op === 'drop' || request.op === 'closePartition') barrier = done
+  }
+}
+
+async function handleControl(requestId: number, request: ControlRequest): Promise<void> {
+  try {
+    const result = await runControl(request)
+    if (requestId !== NO_REPLY) replyControl(requestId, result)
+  } catch (error) {
+    if (requestId !== NO_REPLY) replyControlError(requestId, error)
+  }
+}
+
+function runtimeAt(slot: number): PartitionRuntime {
+  const runtime = partitions.get(slot)
+  if (!runtime) throw new UnknownTopicOrPartitionError(`no partition open in slot ${slot} of this worker`)
+  return runtime
+}
+
+async function runControl(request: ControlRequest): Promise<unknown> {
+  switch (request.op) {
+    case 'open': {
+      // Frames behind an open wait for it (see barrier), so they find the partition ready.
+      const previous = partitions.get(request.slot)
+      if (previous) await previous.close()
+      const runtime = await PartitionRuntime.open({
+        dataDir: init.dataDir, topic: request.topic, partition: request.partition, slot: request.slot,
+        settings: request.settings, flush: init.flush, batchSize: init.batchSize, lingerMs: init.lingerMs,
+        shared, replies: replyTarget,
+      })
+      partitions.set(request.slot, runtime)
+      return null
+    }
+    case 'drop': {
+      const runtime = runtimeAt(request.slot)
+      partitions.delete(request.slot)
+      await runtime.drop()
+      shared.clear(request.slot)
+      return null
+    }
+    case 'closePartition': {
+      const runtime = runtimeAt(request.slot)
+      partitions.delete(request.slot)
+      await runtime.close()
+      shared.clear(request.slot)
+      return null
+    }
+    case 'read':
+      return runtimeAt(request.slot).read(request.offset, request.maxBytes)
+    case 'offsetForTimestamp':
+      return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
+    case 'stats':
+      return [...partitions.values()].map((runtime) => runtime.stats())
+    case 'shutdown': {
+      const closing = [...partitions.values()].map((runtime) => runtime.close())
+      partitions.clear()
+      await Promise.all(closing)
+      return null
+    }
+    case 'crash':
+      if (request.mode === 'exit') process.exit(70)
+      setImmediate(() => { throw new Error('partition worker crash requested by a test') })
+      return null
+  }
+}
+
+/** A control request later frames must wait for (open, drop, close): draining pauses until it settles. */
+let barrier: Promise<void> | undefined
+
+/** Handles up to DRAIN_MAX frames, stopping early behind a barrier; releases them in one tail update. */
+function drainRequests(): number {
+  let handled = 0
+  try {
+    while (handled < DRAIN_MAX && barrier === undefined && shutdown === undefined) {
+      const frame = requests.read()
+      if (frame === null) break
+      handled++
+      handleFrame(frame)
+    }
+  } finally {
+    if (handled > 0) requests.release()
+  }
+  return handled
+}
+
+// Retention runs on the owning thread (the log's only writer); the ring wait keeps the thread alive, not this timer.
+setInterval(() => {
+  for (const runtime of partitions.values()) {
+    try {
+      runtime.applyRetention()
+    } catch (error) {
+      process.stderr.write(`ringlog partition worker ${init.workerIndex}: retention of ${runtime.topic}-${runtime.partition} failed: ${(error as Error).message}\n`)
+    }
+  }
+}, init.retentionCheckMs).unref()
+
+async function run(): Promise<void> {
+  for (;;) {
+    const handled = drainRequests()
+    if (barrier) {
+      await barrier
+      barrier = undefined
+    }
+    let nextLinger = Infinity
+    for (const runtime of partitions.values()) nextLinger = Math.min(nextLinger, runtime.afterBurst(handled === 0))
+    if (shutdown) {
+      await shutdown
+      return
+    }
+    if (handled > 0) {
+      await yieldMacrotask()
+      continue
+    }
+    await requests.waitForData(nextLinger === Infinity ? undefined : { timeoutMs: nextLinger })
+  }
+}
+
+run().then(
+  () => { process.exit(0) },
+  (error: unknown) => {
+    // The ring was closed under us (router gone) or a bug: end the thread; the router sees the exit.
+    process.stderr.write(`ringlog partition worker ${init.workerIndex}: ${(error as Error)?.stack ?? String(error)}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,51 @@
+/**
+ * A small piscina pool (1 thread by default, the machine having 2 cores) for coarse start-up
+ * work: one task per partition directory that needs recovery (CRC checks of every batch from
+ * the recovery point, index rebuilds). Never used on the append or fetch path: piscina has no
+ * thread affinity, so it cannot own partitions.
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Piscina } from 'piscina'
+import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
+import type { LogConfig } from '../storage/log-config.js'
+import type { PartitionSettings } from './log-engine.js'
+import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
+
+/** The task module next to this file: the .ts shim under tests/tsx, the compiled .js otherwise. */
+function taskFilename(): string {
+  const fromSources = import.meta.url.endsWith('.ts')
+  return fileURLToPath(new URL(fromSources ? './recovery-task-shim.mjs' : './recovery-task.js', import.meta.url))
+}
+
+/** True if `dir` holds segments and no clean-shutdown marker (so opening it would scan). */
+export function needsRecovery(dir: string): boolean {
+  if (!existsSync(dir) || existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))) return false
+  return readdirSync(dir).some((name) => name.endsWith('.log'))
+}
+
+export class RecoveryPool {
+  private readonly pool: Piscina<RecoveryTask, RecoveryTaskResult>
+  /** Partitions recovered by the pool so far. */
+  recoveredCount = 0
+
+  constructor(threads = 1) {
+    this.pool = new Piscina({ filename: taskFilename(), minThreads: 0, maxThreads: Math.max(1, threads), idleTimeout: 1000 })
+  }
+
+  /** Recovers `dir` on the pool if it needs it; resolves with null if it was clean. */
+  async recover(dir: string, settings: PartitionSettings, flush: LogConfig['flush']): Promise<RecoveryTaskResult | null> {
+    if (!needsRecovery(dir)) return null
+    const config: Partial<LogConfig> = { flush }
+    if (settings.segmentBytes !== undefined) config.segmentBytes = settings.segmentBytes
+    if (settings.maxMessageBytes !== undefined) config.maxMessageBytes = settings.maxMessageBytes
+    const result = await this.pool.run({ dir, config })
+    if (result.recovered) this.recoveredCount++
+    return result
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy()
+  }
+}

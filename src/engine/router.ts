@@ -1,0 +1,484 @@
+/**
+ * The main-thread side of the partition engine (`LogEngine`): maps (topic, partition) to the
+ * one worker that owns it, writes work into that worker's request ring, and resolves callers
+ * from its reply ring. One worker per partition up to `maxWorkers`; beyond the cap a new
+ * partition goes to the least-loaded worker (it shares the thread, never the ownership).
+ *
+ * A worker that dies fails its pending callers (StorageOfflineError, KAFKA_STORAGE_ERROR), is
+ * reported (an 'error' event if anyone listens, else a line on stderr), and is replaced by a
+ * new thread that reopens the same partitions, which runs log recovery.
+ */
+import { EventEmitter } from 'node:events'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { InvalidRequestError, LogClosedError, StorageOfflineError, UnknownTopicOrPartitionError } from '../errors.js'
+import { Compression } from '../protocol/compression.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { splitBatches } from '../protocol/record-batch.js'
+import type { RecordInput } from '../protocol/records.js'
+import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from './batcher.js'
+import {
+  FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeHead,
+  type AppendReply, type ControlRequest, type WorkerPartitionSettings,
+} from './engine-frames.js'
+import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
+import { RecoveryPool } from './pool.js'
+import { encodedRecordSize, encodeRecordsInto, RECORDS_PREFIX_BYTES } from './record-frames.js'
+import { waitAsyncHeld } from './ring-wait.js'
+import { SharedPartitionState } from './shared-state.js'
+import { WorkerChannel, type WorkerInit } from './workers.js'
+
+export interface LogEngineConfig {
+  dataDir: string
+  /** When an acknowledged append is durable (see config.ts). Default 'always'. */
+  flush?: WorkerInit['flush']
+  /** Cap on partition worker threads. Default: 1 per partition, at most the CPU count. */
+  maxWorkers?: number
+  /** Defaults for every partition (overridden per partition by openPartition's settings). */
+  defaults?: PartitionSettings
+  /** Embedded producer batch.size in bytes. Default 16384. */
+  batchSize?: number
+  /** Embedded producer linger.ms. Default 1. */
+  lingerMs?: number
+  /** Bytes of each worker's request ring. Default 8 MiB. */
+  requestRingBytes?: number
+  /** Bytes of each worker's reply ring. Default 1 MiB. */
+  replyRingBytes?: number
+  /** Partition slots per worker in the shared offsets array. Default 4096. */
+  slotsPerWorker?: number
+  /** Threads for start-up recovery (piscina). Default 1. */
+  recoveryThreads?: number
+  /** How often workers apply retention (log.retention.check.interval.ms). Default 300000. */
+  retentionCheckIntervalMs?: number
+}
+
+export interface EngineStats {
+  workers: number
+  /** Workers that died and were replaced since start. */
+  workerRestarts: number
+  /** Partitions whose recovery scan ran on the piscina pool (openPartitions). */
+  recoveredByPool: number
+  partitions: number
+  /** Per-partition counters from the workers. */
+  perPartition: WorkerPartitionStats[]
+}
+
+export interface WorkerPartitionStats {
+  topic: string
+  partition: number
+  worker: number
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  /** Whether opening this partition ran a recovery scan (false after a clean shutdown). */
+  recovered: boolean
+  appendedBatches: number
+  appendedRecords: number
+  /** Appends refused (any error, acks=0 included). */
+  failedAppends: number
+  duplicateBatches: number
+}
+
+interface PartitionEntry {
+  topic: string
+  partition: number
+  worker: number
+  slot: number
+  settings: WorkerPartitionSettings
+  /** Resolves when the (re)open in the worker finished; rejects if it failed. */
+  ready: Promise<void>
+}
+
+const DEFAULT_MAX_WORKERS = Math.max(1, availableParallelism())
+const DEFAULT_REQUEST_RING_BYTES = 8 * 1024 * 1024
+const DEFAULT_REPLY_RING_BYTES = 1024 * 1024
+const DEFAULT_SLOTS_PER_WORKER = 4096
+/** Records per appendRecords frame at most, so one call never monopolises a ring. */
+const MAX_RECORDS_FRAME_BYTES = 1024 * 1024
+
+function key(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`
+}
+
+export class PartitionRouter extends EventEmitter implements LogEngine {
+  private readonly config: Required<Omit<LogEngineConfig, 'defaults'>> & { defaults: PartitionSettings }
+  private readonly channels: (WorkerChannel | undefined)[] = []
+  private readonly states: SharedPartitionState[] = []
+  private readonly freeSlots: number[][] = []
+  private readonly load: number[] = []
+  private readonly partitions = new Map<string, PartitionEntry>()
+  private closed = false
+  private restarts = 0
+  private pool: RecoveryPool | undefined
+
+  constructor(config: LogEngineConfig) {
+    super()
+    const maxWorkers = config.maxWorkers ?? DEFAULT_MAX_WORKERS
+    if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new InvalidRequestError(`maxWorkers must be a positive integer, got ${maxWorkers}`)
+    this.config = {
+      dataDir: config.dataDir,
+      flush: config.flush ?? 'always',
+      maxWorkers,
+      defaults: config.defaults ?? {},
+      batchSize: config.batchSize ?? DEFAULT_BATCH_SIZE,
+      lingerMs: config.lingerMs ?? DEFAULT_LINGER_MS,
+      requestRingBytes: config.requestRingBytes ?? DEFAULT_REQUEST_RING_BYTES,
+      replyRingBytes: config.replyRingBytes ?? DEFAULT_REPLY_RING_BYTES,
+      slotsPerWorker: config.slotsPerWorker ?? DEFAULT_SLOTS_PER_WORKER,
+      recoveryThreads: config.recoveryThreads ?? 1,
+      retentionCheckIntervalMs: config.retentionCheckIntervalMs ?? 300_000,
+    }
+  }
+
+  // ------------------------------------------------------------------ partitions
+
+  /** Where a partition's files live. */
+  partitionDir(topic: string, partition: number): string {
+    return join(this.config.dataDir, `${topic}-${partition}`)
+  }
+
+  async openPartition(topic: string, partition: number, settings: PartitionSettings = {}): Promise<void> {
+    this.assertOpen()
+    const existing = this.partitions.get(key(topic, partition))
+    if (existing) return existing.ready
+    const worker = this.pickWorker()
+    const slot = this.freeSlots[worker].pop()
+    if (slot === undefined) throw new InvalidRequestError(`worker ${worker} has no free partition slot (slotsPerWorker ${this.config.slotsPerWorker})`)
+    this.load[worker]++
+    const entry: PartitionEntry = { topic, partition, worker, slot, settings: { ...this.config.defaults, ...settings }, ready: Promise.resolve() }
+    this.partitions.set(key(topic, partition), entry)
+    entry.ready = this.sendOpen(entry)
+    try {
+      await entry.ready
+    } catch (error) {
+      this.release(entry)
+      throw error
+    }
+  }
+
+  /**
+   * Opens many partitions at start-up: logs that need recovery are scanned in parallel on the
+   * piscina pool first (CRC checks and index rebuilds of whole segments), then opened by their
+   * workers, which find them clean.
+   */
+  async openPartitions(list: readonly { topic: string; partition: number; settings?: PartitionSettings }[]): Promise<void> {
+    this.assertOpen()
+    this.pool ??= new RecoveryPool(this.config.recoveryThreads)
+    await Promise.all(list.map((p) => this.pool!.recover(this.partitionDir(p.topic, p.partition), { ...this.config.defaults, ...p.settings }, this.config.flush)))
+    await Promise.all(list.map((p) => this.openPartition(p.topic, p.partition, p.settings)))
+  }
+
+  async dropPartition(topic: string, partition: number): Promise<void> {
+    const entry = this.entry(topic, partition)
+    await entry.ready.catch(() => undefined)
+    await this.control(entry.worker, { op: 'drop', slot: entry.slot })
+    this.release(entry)
+  }
+
+  private release(entry: PartitionEntry): void {
+    if (this.partitions.get(key(entry.topic, entry.partition)) !== entry) return
+    this.partitions.delete(key(entry.topic, entry.partition))
+    this.load[entry.worker]--
+    this.freeSlots[entry.worker].push(entry.slot)
+  }
+
+  private sendOpen(entry: PartitionEntry): Promise<void> {
+    return this.control(entry.worker, { op: 'open', slot: entry.slot, topic: entry.topic, partition: entry.partition, settings: entry.settings }).then(() => undefined)
+  }
+
+  /** One worker per partition until the cap; then the least-loaded one. */
+  private pickWorker(): number {
+    for (let i = 0; i < this.config.maxWorkers; i++) {
+      if (this.channels[i] === undefined) {
+        this.startWorker(i)
+        return i
+      }
+    }
+    let best = 0
+    for (let i = 1; i < this.config.maxWorkers; i++) if (this.load[i] < this.load[best]) best = i
+    return best
+  }
+
+  private startWorker(index: number): WorkerChannel {
+    if (!this.states[index]) {
+      this.states[index] = SharedPartitionState.create(this.config.slotsPerWorker)
+      this.freeSlots[index] = Array.from({ length: this.config.slotsPerWorker }, (_, i) => this.config.slotsPerWorker - 1 - i)
+      this.load[index] = 0
+    }
+    const channel = new WorkerChannel(index, this.states[index], {
+      dataDir: this.config.dataDir,
+      flush: this.config.flush,
+      batchSize: this.config.batchSize,
+      lingerMs: this.config.lingerMs,
+      retentionCheckMs: this.config.retentionCheckIntervalMs,
+      requestRingBytes: this.config.requestRingBytes,
+      replyRingBytes: this.config.replyRingBytes,
+    }, (dead, reason) => this.onWorkerDeath(dead, reason))
+    this.channels[index] = channel
+    return channel
+  }
+
+  private onWorkerDeath(dead: WorkerChannel, reason: Error): void {
+    if (this.channels[dead.index] !== dead) return
+    if (this.listenerCount('error') > 0) this.emit('error', reason)
+    else process.stderr.write(`ringlog: partition worker ${dead.index} died (${reason.message}); restarting it and recovering its partitions\n`)
+    if (this.closed) {
+      this.channels[dead.index] = undefined
+      return
+    }
+    this.restarts++
+    this.startWorker(dead.index)
+    for (const entry of this.partitions.values()) {
+      if (entry.worker !== dead.index) continue
+      entry.ready = this.sendOpen(entry)
+      entry.ready.catch((error: Error) => {
+        if (this.listenerCount('error') > 0) this.emit('error', error)
+        else process.stderr.write(`ringlog: reopening ${entry.topic}-${entry.partition} failed: ${error.message}\n`)
+      })
+    }
+    this.emit('workerRestarted', dead.index)
+  }
+
+  private entry(topic: string, partition: number): PartitionEntry {
+    this.assertOpen()
+    const entry = this.partitions.get(key(topic, partition))
+    if (!entry) throw new UnknownTopicOrPartitionError(`${topic}-${partition} is not open on this engine`)
+    return entry
+  }
+
+  private channel(index: number): WorkerChannel {
+    const channel = this.channels[index]
+    if (!channel) throw new StorageOfflineError(`partition worker ${index} is not running`)
+    return channel
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LogClosedError('the log engine is closed')
+  }
+
+  // ------------------------------------------------------------------ appends
+
+  async appendBatches(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<AppendResult> {
+    const entry = this.entry(topic, partition)
+    const channel = this.channel(entry.worker)
+    const chunks = this.chunkBatches(batches, channel.maxFrameLength - FRAME_HEAD_BYTES)
+    if (chunks === null) return failure(ErrorCode.MESSAGE_TOO_LARGE, `a record batch is larger than the worker ring's largest frame (${channel.maxFrameLength} bytes)`)
+    const replies = chunks.map((chunk) => this.sendAppend(channel, FrameKind.AppendBatches, acks, 0, entry.slot, chunk.length, (view) => view.set(chunk, FRAME_HEAD_BYTES)))
+    return combine(replies, acks)
+  }
+
+  /** Splits at batch boundaries into frames that fit the ring (one frame in the usual case). */
+  private chunkBatches(batches: Buffer, maxBytes: number): Buffer[] | null {
+    if (batches.length <= maxBytes) return [batches]
+    const { batches: spans, trailingBytes } = splitBatches(batches)
+    if (trailingBytes > 0) return [batches] // malformed: one frame, the worker reports it
+    const chunks: Buffer[] = []
+    let start = 0
+    let end = 0
+    for (const span of spans) {
+      if (span.size > maxBytes) return null
+      if (span.offset + span.size - start > maxBytes) {
+        chunks.push(batches.subarray(start, end))
+        start = span.offset
+      }
+      end = span.offset + span.size
+    }
+    chunks.push(batches.subarray(start, end))
+    return chunks
+  }
+
+  async appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult> {
+    const entry = this.entry(topic, partition)
+    const channel = this.channel(entry.worker)
+    if (records.length === 0) return failure(ErrorCode.INVALID_REQUEST, 'appendRecords needs at least one record')
+    const compression = options.compression ?? Compression.lz4
+    const now = Date.now()
+    const maxBytes = Math.min(MAX_RECORDS_FRAME_BYTES, channel.maxFrameLength - FRAME_HEAD_BYTES) - RECORDS_PREFIX_BYTES
+    const replies: Promise<AppendReply | null>[] = []
+    let from = 0
+    let bytes = 0
+    let largest = 0
+    for (let i = 0; i < records.length; i++) {
+      const size = encodedRecordSize(records[i])
+      if (size > maxBytes) {
+        return failure(ErrorCode.MESSAGE_TOO_LARGE, `a record of ${size} bytes is larger than the worker ring's largest frame`)
+      }
+      if (bytes + size > maxBytes && i > from) {
+        replies.push(this.sendRecords(channel, entry.slot, options.acks, compression, records, from, i, bytes, largest, now))
+        from = i
+        bytes = 0
+        largest = 0
+      }
+      bytes += size
+      if (size > largest) largest = size
+    }
+    replies.push(this.sendRecords(channel, entry.slot, options.acks, compression, records, from, records.length, bytes, largest, now))
+    return combine(replies, options.acks)
+  }
+
+  private sendRecords(channel: WorkerChannel, slot: number, acks: Acks, compression: number, records: readonly RecordInput[], from: number, to: number, bytes: number, largest: number, now: number): Promise<AppendReply | null> {
+    return this.sendAppend(channel, FrameKind.AppendRecords, acks, compression, slot, RECORDS_PREFIX_BYTES + bytes, (view) => {
+      const out = Buffer.from(view.buffer, view.byteOffset, view.byteLength)
+      encodeRecordsInto(out, FRAME_HEAD_BYTES, records, from, to, now, largest)
+    })
+  }
+
+  private sendAppend(channel: WorkerChannel, kind: FrameKind, acks: Acks, compression: number, slot: number, bodyBytes: number, fill: (view: Uint8Array) => void): Promise<AppendReply | null> {
+    const length = FRAME_HEAD_BYTES + bodyBytes
+    if (acks === 0) {
+      channel.post(length, (view) => { writeHead(view, kind, 0, compression, NO_REPLY, slot); fill(view) })
+      return Promise.resolve(null)
+    }
+    const requestId = channel.allocateRequestId()
+    return channel.call<AppendReply>(requestId, 'append', length, (view) => { writeHead(view, kind, acks, compression, requestId, slot); fill(view) })
+  }
+
+  // ------------------------------------------------------------------ reads and offsets
+
+  async read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'read', slot: entry.slot, offset, maxBytes }) as ReadSlice
+  }
+
+  offsets(topic: string, partition: number): PartitionOffsets | undefined {
+    const entry = this.partitions.get(key(topic, partition))
+    if (!entry) return undefined
+    const published = this.states[entry.worker].read(entry.slot)
+    if (!published || published.logEndOffset < 0) return undefined
+    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark: published.highWatermark }
+  }
+
+  async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'offsetForTimestamp', slot: entry.slot, timestamp }) as TimestampOffset | null
+  }
+
+  /**
+   * Long-poll wake-up. Waits with Atomics.waitAsync on the partition's high-watermark change
+   * counter in shared memory rather than asking the worker: no reply traffic per parked fetch,
+   * one Atomics.notify per high-watermark move wakes every waiter, and `ring-wait` keeps a
+   * ref'd handle while it waits (a bare waitAsync would let Node exit under it).
+   */
+  async waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void> {
+    const entry = this.entry(topic, partition)
+    const deadline = performance.now() + Math.max(0, timeoutMs)
+    const state = this.states[entry.worker]
+    const { words, index } = state.hwCounter(entry.slot)
+    for (;;) {
+      const seen = Atomics.load(words, index)
+      const published = state.read(entry.slot)
+      if (published && published.highWatermark > offset) return
+      const left = deadline - performance.now()
+      if (left <= 0 || this.closed) return
+      await waitAsyncHeld(words, index, seen, left)
+    }
+  }
+
+  // ------------------------------------------------------------------ control
+
+  private async control(worker: number, request: ControlRequest): Promise<unknown> {
+    const channel = this.channel(worker)
+    const body = packr.pack(request)
+    const requestId = channel.allocateRequestId()
+    return channel.call(requestId, 'control', FRAME_HEAD_BYTES + body.length, (view) => {
+      writeHead(view, FrameKind.Control, 0, 0, requestId, 0)
+      view.set(body, FRAME_HEAD_BYTES)
+    })
+  }
+
+  /** Counters from every worker, including whether each partition's open ran recovery. */
+  async stats(): Promise<EngineStats> {
+    this.assertOpen()
+    const perPartition: WorkerPartitionStats[] = []
+    for (const channel of this.channels) {
+      if (!channel || !channel.alive) continue
+      const rows = await this.control(channel.index, { op: 'stats' }) as Omit<WorkerPartitionStats, 'worker'>[]
+      for (const row of rows) perPartition.push({ ...row, worker: channel.index })
+    }
+    return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition }
+  }
+
+  /** Which worker owns a partition (tests and diagnostics). */
+  ownerOf(topic: string, partition: number): number | undefined {
+    return this.partitions.get(key(topic, partition))?.worker
+  }
+
+  /** Thread id of a worker (tests and diagnostics). */
+  workerThreadId(index: number): number | undefined {
+    return this.channels[index]?.threadId
+  }
+
+  /** Resolves once a partition's current (re)open has finished (after a worker restart). */
+  async whenReady(topic: string, partition: number): Promise<void> {
+    await this.entry(topic, partition).ready
+  }
+
+  /**
+   * Test hook: makes a worker die the way a bug would ('exit': process.exit inside the
+   * thread; 'throw': an uncaught exception; 'terminate': Worker.terminate from outside).
+   */
+  async crashWorker(index: number, mode: 'exit' | 'throw' | 'terminate'): Promise<void> {
+    const channel = this.channel(index)
+    if (mode === 'terminate') {
+      await channel.terminate(false)
+      return
+    }
+    const body = packr.pack({ op: 'crash', mode } satisfies ControlRequest)
+    channel.post(FRAME_HEAD_BYTES + body.length, (view) => {
+      writeHead(view, FrameKind.Control, 0, 0, NO_REPLY, 0)
+      view.set(body, FRAME_HEAD_BYTES)
+    })
+    await channel.waitForExit()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    await Promise.all([...this.partitions.values()].map((entry) => entry.ready.catch(() => undefined)))
+    this.closed = true
+    const stopping = this.channels.filter((c): c is WorkerChannel => c !== undefined && c.alive).map(async (channel) => {
+      channel.expectExit()
+      const body = packr.pack({ op: 'shutdown' } satisfies ControlRequest)
+      const requestId = channel.allocateRequestId()
+      try {
+        await channel.call(requestId, 'control', FRAME_HEAD_BYTES + body.length, (view) => {
+          writeHead(view, FrameKind.Control, 0, 0, requestId, 0)
+          view.set(body, FRAME_HEAD_BYTES)
+        })
+        await channel.waitForExit()
+      } catch (error) {
+        await channel.terminate(true)
+        throw error
+      }
+    })
+    const results = await Promise.allSettled(stopping)
+    await this.pool?.close()
+    this.channels.length = 0
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
+  }
+}
+
+function failure(errorCode: number, errorMessage: string): AppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+}
+
+/** One result for a call split into several frames: the first frame's offsets, the first error. */
+async function combine(replies: Promise<AppendReply | null>[], acks: Acks): Promise<AppendResult> {
+  const settled = await Promise.all(replies)
+  if (acks === 0) return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+  const first = settled[0]!
+  const failed = settled.find((r) => r !== null && r.errorCode !== ErrorCode.NONE)
+  const chosen = failed ?? first
+  return {
+    errorCode: chosen.errorCode,
+    errorMessage: chosen.errorMessage,
+    baseOffset: failed ? -1 : first.baseOffset,
+    logAppendTimeMs: first.logAppendTimeMs,
+    logStartOffset: chosen.logStartOffset,
+  }
+}
+
+/** The engine behind `LogEngine`, with worker threads owning the partitions. */
+export function createLogEngine(config: LogEngineConfig): PartitionRouter {
+  return new PartitionRouter(config)
+}

@@ -1,0 +1,88 @@
+/**
+ * Offsets a partition worker publishes for the router, one SharedArrayBuffer per worker with
+ * a fixed number of partition slots, so `offsets()` on the main thread is a plain memory read.
+ *
+ * Per slot: Float64 logStartOffset, logEndOffset, highWatermark, committed byte position of the
+ * active segment (exact up to 2^53), and two Int32 words:
+ * - a sequence word the worker makes odd while it writes the four numbers and even after, so a
+ *   reader never sees a torn mix of old and new values (a seqlock);
+ * - a change counter bumped, with Atomics.notify, only when the high watermark moves: long
+ *   polls wait on it with Atomics.waitAsync (see router.waitForData).
+ */
+import type { PartitionOffsets } from './log-engine.js'
+
+const F64_PER_SLOT = 4
+const I32_PER_SLOT = 2
+const LOG_START = 0
+const LOG_END = 1
+const HIGH_WATERMARK = 2
+const COMMITTED_POSITION = 3
+const SEQ = 0
+const HW_COUNTER = 1
+const READ_ATTEMPTS = 64
+
+export interface PublishedOffsets extends PartitionOffsets {
+  committedPosition: number
+}
+
+export class SharedPartitionState {
+  readonly buffer: SharedArrayBuffer
+  readonly capacity: number
+  private readonly numbers: Float64Array
+  private readonly words: Int32Array
+
+  constructor(buffer: SharedArrayBuffer, capacity: number) {
+    this.buffer = buffer
+    this.capacity = capacity
+    this.numbers = new Float64Array(buffer, 0, capacity * F64_PER_SLOT)
+    this.words = new Int32Array(buffer, capacity * F64_PER_SLOT * 8, capacity * I32_PER_SLOT)
+  }
+
+  static create(capacity: number): SharedPartitionState {
+    return new SharedPartitionState(new SharedArrayBuffer(capacity * (F64_PER_SLOT * 8 + I32_PER_SLOT * 4)), capacity)
+  }
+
+  /** Worker side: publishes a slot's offsets; wakes long polls only if the high watermark moved. */
+  publish(slot: number, logStartOffset: number, logEndOffset: number, highWatermark: number, committedPosition: number): void {
+    const base = slot * F64_PER_SLOT
+    const seqIndex = slot * I32_PER_SLOT + SEQ
+    const hwMoved = this.numbers[base + HIGH_WATERMARK] !== highWatermark
+    Atomics.add(this.words, seqIndex, 1)
+    this.numbers[base + LOG_START] = logStartOffset
+    this.numbers[base + LOG_END] = logEndOffset
+    this.numbers[base + HIGH_WATERMARK] = highWatermark
+    this.numbers[base + COMMITTED_POSITION] = committedPosition
+    Atomics.add(this.words, seqIndex, 1)
+    if (hwMoved) {
+      const counterIndex = slot * I32_PER_SLOT + HW_COUNTER
+      Atomics.add(this.words, counterIndex, 1)
+      Atomics.notify(this.words, counterIndex)
+    }
+  }
+
+  /** Worker side: marks a slot unused (all -1) and wakes its waiters so they re-check. */
+  clear(slot: number): void {
+    this.publish(slot, -1, -1, -1, -1)
+  }
+
+  /** A consistent read of a slot, or undefined if the writer kept it busy (never in practice). */
+  read(slot: number): PublishedOffsets | undefined {
+    const base = slot * F64_PER_SLOT
+    const seqIndex = slot * I32_PER_SLOT + SEQ
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.words, seqIndex)
+      if (before & 1) continue
+      const logStartOffset = this.numbers[base + LOG_START]
+      const logEndOffset = this.numbers[base + LOG_END]
+      const highWatermark = this.numbers[base + HIGH_WATERMARK]
+      const committedPosition = this.numbers[base + COMMITTED_POSITION]
+      if (Atomics.load(this.words, seqIndex) === before) return { logStartOffset, logEndOffset, highWatermark, committedPosition }
+    }
+    return undefined
+  }
+
+  /** The Int32Array and index of a slot's high-watermark change counter (for Atomics.waitAsync). */
+  hwCounter(slot: number): { words: Int32Array; index: number } {
+    return { words: this.words, index: slot * I32_PER_SLOT + HW_COUNTER }
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Main-thread side of one partition worker: the Worker, its request ring (router -> worker),
+ * its reply ring (worker -> router), its shared offsets and the calls waiting on it.
+ *
+ * - Writes go straight into the request ring; when it is full they queue here in order and a
+ *   single flusher waits (without blocking the event loop) for space.
+ * - Replies are drained by a pump that only runs while calls are pending: its ring wait holds
+ *   a ref'd handle (a bare Atomics.waitAsync would not keep Node alive), and an idle engine
+ *   must not keep the process alive (the Worker itself is unref'd).
+ * - A worker that throws, exits or is terminated fails every pending call with a
+ *   StorageOfflineError (KAFKA_STORAGE_ERROR) at once; the owner (router) is told through
+ *   `onDeath` and starts a replacement.
+ */
+import type { Worker } from 'node:worker_threads'
+import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload } from '../errors.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { bodyOf, decodeAppendReply, FrameKind, packr, readHead, type AppendReply } from './engine-frames.js'
+import { Ring, RingClosedError } from './ring.js'
+import type { SharedPartitionState } from './shared-state.js'
+import { spawnWorker } from './spawn-worker.js'
+
+export interface WorkerInit {
+  requestRing: SharedArrayBuffer
+  replyRing: SharedArrayBuffer
+  sharedState: SharedArrayBuffer
+  slots: number
+  dataDir: string
+  flush: 'always' | 'never' | { intervalMs: number }
+  batchSize: number
+  lingerMs: number
+  /** How often the worker applies retention to its partitions (Kafka's log.retention.check.interval.ms). */
+  retentionCheckMs: number
+  workerIndex: number
+}
+
+interface PendingCall {
+  resolve(value: unknown): void
+  reject(error: Error): void
+  kind: 'append' | 'control'
+}
+
+interface QueuedWrite {
+  length: number
+  fill(view: Uint8Array): void
+}
+
+const REPLY_DRAIN_MAX = 1024
+
+export class WorkerChannel {
+  readonly index: number
+  readonly state: SharedPartitionState
+  private readonly worker: Worker
+  private readonly requests: Ring
+  private readonly replies: Ring
+  private readonly pending = new Map<number, PendingCall>()
+  private readonly queue: QueuedWrite[] = []
+  private flushing = false
+  private pumping = false
+  private nextRequestId = 1
+  private dead = false
+  /** Set by `shutdown()`: the exit that follows is expected. */
+  private stopping = false
+  private readonly exited: Promise<number>
+
+  constructor(
+    index: number,
+    state: SharedPartitionState,
+    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; requestRingBytes: number; replyRingBytes: number },
+    private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
+  ) {
+    this.index = index
+    this.state = state
+    this.requests = Ring.create(options.requestRingBytes)
+    this.replies = Ring.create(options.replyRingBytes)
+    const init: WorkerInit = {
+      requestRing: this.requests.sab,
+      replyRing: this.replies.sab,
+      sharedState: state.buffer,
+      slots: state.capacity,
+      dataDir: options.dataDir,
+      flush: options.flush,
+      batchSize: options.batchSize,
+      lingerMs: options.lingerMs,
+      retentionCheckMs: options.retentionCheckMs,
+      workerIndex: index,
+    }
+    this.worker = spawnWorker(import.meta.url, 'partition-worker', { workerData: init, name: `ringlog-partition-worker-${index}` })
+    this.worker.unref()
+    let failure: Error | undefined
+    this.worker.on('error', (error) => { failure = error })
+    this.exited = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        this.die(failure ?? new StorageOfflineError(`partition worker ${index} exited with code ${code}`))
+        resolve(code)
+      })
+    })
+  }
+
+  get alive(): boolean {
+    return !this.dead
+  }
+
+  get threadId(): number {
+    return this.worker.threadId
+  }
+
+  /** Largest frame the request ring takes. */
+  get maxFrameLength(): number {
+    return this.requests.maxFrameLength
+  }
+
+  /** A fresh id for a call that expects a reply (never 0). */
+  allocateRequestId(): number {
+    const id = this.nextRequestId
+    this.nextRequestId = id >= 0xfffffffe ? 1 : id + 1
+    return id
+  }
+
+  /** Registers a pending call under `requestId`, then writes its frame. */
+  call<T>(requestId: number, kind: PendingCall['kind'], length: number, fill: (view: Uint8Array) => void): Promise<T> {
+    if (this.dead) return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
+      this.startPump()
+      this.send(length, fill)
+    })
+  }
+
+  /** Writes a frame that expects no reply (acks=0). */
+  post(length: number, fill: (view: Uint8Array) => void): void {
+    if (this.dead) throw new StorageOfflineError(`partition worker ${this.index} is not running`)
+    this.send(length, fill)
+  }
+
+  private send(length: number, fill: (view: Uint8Array) => void): void {
+    if (this.queue.length === 0) {
+      const view = this.requests.tryReserve(length)
+      if (view !== null) {
+        fill(view)
+        this.requests.commit(length)
+        return
+      }
+    }
+    this.queue.push({ length, fill })
+    if (!this.flushing) void this.flushQueue()
+  }
+
+  private async flushQueue(): Promise<void> {
+    this.flushing = true
+    try {
+      while (this.queue.length > 0 && !this.dead) {
+        const next = this.queue[0]
+        await this.requests.waitForSpace(next.length)
+        const view = this.requests.tryReserve(next.length)
+        if (view === null) continue
+        this.queue.shift()
+        next.fill(view)
+        this.requests.commit(next.length)
+      }
+    } catch (error) {
+      if (!(error instanceof RingClosedError)) this.die(error instanceof Error ? error : new Error(String(error)))
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private startPump(): void {
+    if (this.pumping) return
+    this.pumping = true
+    void this.pump()
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.pending.size > 0 && !this.dead) {
+        if (this.replies.drain(REPLY_DRAIN_MAX, (frame) => this.onReply(frame)) > 0) continue
+        await this.replies.waitForData()
+      }
+    } catch (error) {
+      if (!(error instanceof RingClosedError)) this.die(error instanceof Error ? error : new Error(String(error)))
+    } finally {
+      this.pumping = false
+    }
+    if (this.pending.size > 0 && !this.dead) this.startPump()
+  }
+
+  private onReply(frame: Uint8Array): void {
+    const head = readHead(frame)
+    const call = this.pending.get(head.requestId)
+    if (!call) return
+    this.pending.delete(head.requestId)
+    if (head.kind === FrameKind.AppendReply) {
+      call.resolve(decodeAppendReply(frame) satisfies AppendReply)
+    } else if (head.kind === FrameKind.ControlReply) {
+      call.resolve(packr.unpack(bodyOf(frame)))
+    } else if (head.kind === FrameKind.ControlError) {
+      call.reject(errorFromPayload(packr.unpack(bodyOf(frame)) as ErrorPayload))
+    } else {
+      call.reject(new RinglogError(ErrorCode.UNKNOWN_SERVER_ERROR, `unexpected reply frame kind ${head.kind}`))
+    }
+  }
+
+  /** Fails everything pending and stops using the rings; idempotent. */
+  private die(reason: Error): void {
+    if (this.dead) return
+    this.dead = true
+    // Replies the worker committed before it went away still count (a shutdown reply, acks).
+    try {
+      this.replies.drain(Number.MAX_SAFE_INTEGER, (frame) => this.onReply(frame))
+    } catch {
+      // A damaged reply ring: the remaining calls are failed below.
+    }
+    this.requests.close()
+    this.replies.close()
+    const error = reason instanceof RinglogError ? reason : new StorageOfflineError(`partition worker ${this.index} crashed: ${reason.message}`)
+    const calls = [...this.pending.values()]
+    this.pending.clear()
+    this.queue.length = 0
+    for (const call of calls) call.reject(error)
+    if (!this.stopping) this.onDeath(this, error)
+  }
+
+  /** Marks the coming exit as expected (call before sending the shutdown request). */
+  expectExit(): void {
+    this.stopping = true
+  }
+
+  /** Resolves with the exit code once the thread has ended. */
+  waitForExit(): Promise<number> {
+    // The thread is unref'd while idle; whoever waits for its end keeps the process up meanwhile.
+    this.worker.ref()
+    return this.exited
+  }
+
+  /** Kills the thread (used after a failed shutdown, and by tests to simulate a crash). */
+  async terminate(expected: boolean): Promise<void> {
+    if (expected) this.stopping = true
+    await this.worker.terminate()
+    await this.exited
+  }
+
+  /** Number of calls waiting for a reply. */
+  get pendingCalls(): number {
+    return this.pending.size
+  }
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { RecordBatcher } from '../../src/engine/batcher.js'
+import { encodedRecordSize, encodeRecordsInto, RECORDS_PREFIX_BYTES } from '../../src/engine/record-frames.js'
+import { Compression } from '../../src/protocol/compression.js'
+import { decodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
+import type { RecordInput } from '../../src/protocol/records.js'
+
+function frameOf(records: RecordInput[], now: number): Buffer {
+  const sizes = records.map(encodedRecordSize)
+  const size = 4 + sizes.reduce((n, s) => n + s, 0)
+  const out = Buffer.alloc(size)
+  expect(encodeRecordsInto(out, 0, records, 0, records.length, now, Math.max(...sizes))).toBe(size)
+  return out
+}
+
+interface Packed { bytes: Buffer; recordCount: number }
+
+/** Packs in two frames, taking sealed batches midway like the worker does at a burst's end. */
+function pack(records: RecordInput[], compression: number, batchSize = 16384): Packed[] {
+  const batcher = new RecordBatcher({ batchSize, compression })
+  const out: Packed[] = []
+  const take = (): void => {
+    const taken = batcher.takeSealed()
+    if (!taken) return
+    let at = 0
+    for (const recordCount of taken.recordCounts) {
+      const size = 12 + taken.bytes.readInt32BE(at + 8)
+      out.push({ bytes: Buffer.from(taken.bytes.subarray(at, at + size)), recordCount })
+      at += size
+    }
+    expect(at).toBe(taken.bytes.length)
+  }
+  const half = Math.ceil(records.length / 2)
+  for (const part of [records.slice(0, half), records.slice(half)]) {
+    if (part.length === 0) continue
+    const frame = frameOf(part, 1_700_000_000_000)
+    batcher.addFrame(frame, RECORDS_PREFIX_BYTES, frame.length)
+    take()
+  }
+  batcher.seal()
+  take()
+  return out
+}
+
+describe('RecordBatcher', () => {
+  for (const [name, codec] of [['none', Compression.none], ['gzip', Compression.gzip], ['lz4', Compression.lz4]] as const) {
+    it(`packs 100-byte records into ~16 KiB ${name} batches that decode back exactly`, () => {
+      const records: RecordInput[] = Array.from({ length: 1000 }, (_, i) => ({
+        key: i % 3 === 0 ? null : `key-${i}`,
+        value: Buffer.from(`value-${i}-`.padEnd(100, String.fromCharCode(97 + (i % 26)))),
+        timestamp: 1_700_000_000_000 + i,
+        headers: i % 10 === 0 ? [{ key: 'h', value: Buffer.from([i & 255]) }, { key: 'n', value: null }] : undefined,
+      }))
+      const batches = pack(records, codec)
+      expect(batches.length).toBeGreaterThan(5)
+      let next = 0
+      for (const sealed of batches) {
+        expect(validateBatch(sealed.bytes)).toBe(sealed.bytes.length)
+        const decoded = decodeRecordBatch(sealed.bytes)
+        expect(decoded.header.attributes & 7).toBe(codec)
+        expect(decoded.header.recordCount).toBe(sealed.recordCount)
+        if (codec === Compression.none) expect(sealed.bytes.length).toBeLessThanOrEqual(16384)
+        for (const record of decoded.records) {
+          const want = records[next]
+          expect(record.key?.toString() ?? null).toBe(want.key ?? null)
+          expect(record.value).toEqual(want.value)
+          expect(decoded.header.baseTimestamp + record.timestampDelta).toBe(want.timestamp)
+          expect(record.headers.length).toBe(want.headers ? 2 : 0)
+          if (want.headers) {
+            expect(record.headers[0].value).toEqual(Buffer.from([next & 255]))
+            expect(record.headers[1].value).toBeNull()
+          }
+          next++
+        }
+      }
+      expect(next).toBe(records.length)
+      // Every batch but the last is close to full.
+      if (codec === Compression.none) for (const b of batches.slice(0, -1)) expect(b.bytes.length).toBeGreaterThan(16384 - 200)
+    })
+  }
+
+  it('gives a record larger than batch.size a batch of its own', () => {
+    const big = Buffer.alloc(40_000, 7)
+    const batches = pack([{ value: 'a' }, { value: big }, { value: 'b' }], Compression.none)
+    expect(batches.map((b) => b.recordCount)).toEqual([1, 1, 1])
+    expect(decodeRecordBatch(batches[1].bytes).records[0].value).toEqual(big)
+  })
+
+  it('keeps records intact when rewritten batches outgrow the staged frame (tiny batches, far-apart timestamps)', () => {
+    const records: RecordInput[] = Array.from({ length: 300 }, (_, i) => ({
+      value: Buffer.from([i & 255]),
+      key: i % 2 ? null : Buffer.from([1, 2, 3]),
+      timestamp: 1_000_000 + (i % 5) * 2 ** 40,
+      headers: i % 7 === 0 ? [{ key: 'x', value: Buffer.from('y') }] : undefined,
+    }))
+    const batches = pack(records, Compression.none, 90)
+    expect(batches.length).toBeGreaterThan(100)
+    let next = 0
+    for (const sealed of batches) {
+      const decoded = decodeRecordBatch(sealed.bytes)
+      for (const record of decoded.records) {
+        const want = records[next++]
+        expect(record.value).toEqual(want.value)
+        expect(record.key).toEqual(want.key)
+        expect(decoded.header.baseTimestamp + record.timestampDelta).toBe(want.timestamp)
+        expect(record.headers.length).toBe(want.headers ? 1 : 0)
+      }
+    }
+    expect(next).toBe(records.length)
+  })
+
+  it('stores incompressible records plain instead of growing the batch', () => {
+    const records: RecordInput[] = Array.from({ length: 400 }, () => ({ value: randomBytes(120) }))
+    const batches = pack(records, Compression.lz4)
+    let next = 0
+    for (const sealed of batches) {
+      const decoded = decodeRecordBatch(sealed.bytes)
+      expect(decoded.header.attributes & 7).toBe(Compression.none)
+      for (const record of decoded.records) expect(record.value).toEqual(records[next++].value)
+    }
+    expect(next).toBe(records.length)
+  })
+})
