@@ -1,0 +1,301 @@
+/**
+ * One client connection: size-prefixed frames in, request header, dispatch, and responses
+ * out strictly in request order (Kafka clients match responses by position and fail on an
+ * out-of-order correlation id), even though requests complete out of order: each request
+ * takes a slot in a reorder queue when it arrives and the writer sends slots from the head as
+ * they complete. Fetch responses mix bytes with segment-file ranges; the writer streams those
+ * with sendFileRange and writes nothing else meanwhile.
+ *
+ * Failure policy (the broker keeps serving everyone else):
+ * - a bad frame size, a malformed header or body, an unknown API key or an unsupported
+ *   version of any API but ApiVersions: the connection is closed and the reason logged;
+ * - an unsupported ApiVersions version: a v0 body with UNSUPPORTED_VERSION and the supported
+ *   list (KIP-511), connection kept;
+ * - before the first request decodes, frames are limited to PRE_REQUEST_MAX_FRAME_BYTES (a
+ *   stranger cannot make the broker buffer 100 MiB); after it, config.socketRequestMaxBytes.
+ * Back-pressure: reading pauses while too many requests are unanswered or too many response
+ * bytes wait in the socket, and resumes as they drain.
+ */
+import type { Socket } from 'node:net'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { FrameDecoder } from '../protocol/frame.js'
+import { decodeRequestHeader, encodeResponseHeader, responseHeaderVersion, type RequestHeader } from '../protocol/headers.js'
+import { encodeApiVersionsResponse } from '../protocol/messages/api-versions.js'
+import { Reader, Writer } from '../protocol/primitives.js'
+import type { ApiRegistry, ApiRoute } from './api-registry.js'
+import type { BrokerContext } from './context.js'
+import { apiVersionsBody } from './handlers/18-api-versions.js'
+import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
+import type { BrokerLogger } from './logger.js'
+import { sendFileRange } from './send-file.js'
+
+/** Largest frame accepted before any request has decoded (Kafka: 512 KiB before SASL). */
+export const PRE_REQUEST_MAX_FRAME_BYTES = 512 * 1024
+const API_VERSIONS_KEY = 18
+/** Unanswered requests per connection before reading pauses. */
+const MAX_IN_FLIGHT = 1024
+/** Response bytes queued in the socket before reading pauses. */
+const MAX_QUEUED_RESPONSE_BYTES = 16 * 1024 * 1024
+
+interface Slot {
+  done: boolean
+  parts: ResponsePart[] | null
+  closeReason: string | null
+}
+
+export interface ConnectionOptions {
+  id: number
+  broker: BrokerContext
+  registry: ApiRegistry
+  log: BrokerLogger
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
+
+export class Connection {
+  readonly info: ConnectionInfo
+  private readonly decoder: FrameDecoder
+  private readonly queue: Slot[] = []
+  private readonly abort = new AbortController()
+  private sawRequest = false
+  private writing = false
+  private paused = false
+  private stopping = false
+  private closed = false
+  private readonly closedPromise: Promise<void>
+  private idleWaiters: (() => void)[] = []
+
+  constructor(private readonly socket: Socket, private readonly options: ConnectionOptions) {
+    const { config } = options.broker
+    const local = (socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '')
+    this.info = {
+      id: options.id,
+      remoteAddress: socket.remoteAddress ?? '?',
+      remotePort: socket.remotePort ?? 0,
+      advertisedHost: WILDCARD_HOSTS.has(config.host) ? local : config.host,
+      advertisedPort: socket.localPort ?? config.port,
+    }
+    this.decoder = new FrameDecoder(config.socketRequestMaxBytes)
+    socket.setNoDelay(true)
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => {
+      this.closed = true
+      this.abort.abort()
+      this.notifyIdle()
+      resolve()
+    }))
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') this.options.log.warn(`${this.describe()}: socket error ${error.message}`)
+    })
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('drain', () => this.updateFlow())
+  }
+
+  /** Stops reading, lets long polls answer now, waits (up to timeoutMs) for every accepted request's response, then closes. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    if (this.closed) return
+    this.stopping = true
+    this.socket.pause()
+    this.abort.abort()
+    const idle = new Promise<void>((resolve) => this.whenIdle(resolve))
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+    await Promise.race([idle, timeout])
+    clearTimeout(timer)
+    if (!this.closed) {
+      this.socket.end()
+      const destroyTimer = setTimeout(() => this.socket.destroy(), Math.min(timeoutMs, 1000))
+      await this.closedPromise
+      clearTimeout(destroyTimer)
+    }
+  }
+
+  get closedOnce(): Promise<void> {
+    return this.closedPromise
+  }
+
+  private describe(): string {
+    return `connection ${this.info.id} from ${this.info.remoteAddress}:${this.info.remotePort}`
+  }
+
+  private fail(reason: string): void {
+    if (this.closed) return
+    this.options.log.warn(`${this.describe()}: ${reason}; closing it`)
+    this.closed = true
+    this.queue.length = 0
+    this.abort.abort()
+    this.socket.destroy()
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed || this.stopping) return
+    const buffered = this.decoder.bufferedBytes + chunk.length
+    let frames: Buffer[]
+    try {
+      frames = this.decoder.push(chunk)
+    } catch (error) {
+      this.fail((error as Error).message)
+      return
+    }
+    if (!this.sawRequest && frames.length === 0 && buffered > PRE_REQUEST_MAX_FRAME_BYTES + 4) {
+      this.fail(`first request is larger than ${PRE_REQUEST_MAX_FRAME_BYTES} bytes`)
+      return
+    }
+    for (const frame of frames) {
+      if (this.closed || this.stopping) return
+      if (!this.sawRequest && frame.length > PRE_REQUEST_MAX_FRAME_BYTES) {
+        this.fail(`first request is larger than ${PRE_REQUEST_MAX_FRAME_BYTES} bytes`)
+        return
+      }
+      this.onFrame(frame)
+    }
+    this.updateFlow()
+  }
+
+  private onFrame(frame: Buffer): void {
+    const reader = new Reader(frame)
+    let header: RequestHeader
+    try {
+      header = decodeRequestHeader(reader)
+    } catch (error) {
+      this.fail(`malformed request header (${(error as Error).message})`)
+      return
+    }
+    const { registry } = this.options
+    const route = registry.route(header.apiKey, header.apiVersion)
+    if (!route) {
+      if (header.apiKey === API_VERSIONS_KEY) {
+        this.sawRequest = true
+        this.unsupportedApiVersions(header)
+        return
+      }
+      this.fail(`unsupported request ${registry.name(header.apiKey)} v${header.apiVersion}`)
+      return
+    }
+    let request: unknown
+    try {
+      request = route.codec.decodeRequest(reader, header.apiVersion)
+    } catch (error) {
+      this.fail(`malformed ${route.codec.name} v${header.apiVersion} request (${(error as Error).message})`)
+      return
+    }
+    this.sawRequest = true
+    const slot: Slot = { done: false, parts: null, closeReason: null }
+    this.queue.push(slot)
+    const ctx: RequestContext = {
+      broker: this.options.broker,
+      header,
+      version: header.apiVersion,
+      connection: this.info,
+      log: this.options.log,
+      supportedApis: registry.supported,
+      signal: this.abort.signal,
+    }
+    let result: HandlerReply<unknown> | Promise<HandlerReply<unknown>>
+    try {
+      result = route.handler.handle(request, ctx)
+    } catch (error) {
+      this.internalError(route, header, error)
+      return
+    }
+    if (result instanceof Promise) {
+      result.then((reply) => this.complete(slot, route, header, reply), (error: unknown) => this.internalError(route, header, error))
+    } else {
+      this.complete(slot, route, header, result)
+    }
+  }
+
+  private internalError(route: ApiRoute, header: RequestHeader, error: unknown): void {
+    const detail = error instanceof Error ? error.stack ?? error.message : String(error)
+    this.options.log.error(`${this.describe()}: ${route.codec.name} v${header.apiVersion} handler failed: ${detail}`)
+    this.fail(`internal error in ${route.codec.name}`)
+  }
+
+  private unsupportedApiVersions(header: RequestHeader): void {
+    const w = new Writer(512)
+    w.int32(0)
+    encodeResponseHeader(w, 0, header.correlationId)
+    encodeApiVersionsResponse(w, 0, apiVersionsBody(ErrorCode.UNSUPPORTED_VERSION, this.options.registry.supported))
+    w.setInt32(0, w.length - 4)
+    this.queue.push({ done: true, parts: [w.finish()], closeReason: null })
+    void this.pump()
+  }
+
+  private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>): void {
+    if (this.closed) return
+    const headerVersion = responseHeaderVersion(header.apiKey, header.apiVersion)
+    try {
+      if (reply.kind === 'message') {
+        const w = new Writer(256)
+        w.int32(0)
+        encodeResponseHeader(w, headerVersion, header.correlationId)
+        route.codec.encodeResponse(w, header.apiVersion, reply.message)
+        w.setInt32(0, w.length - 4)
+        slot.parts = [w.finish()]
+      } else if (reply.kind === 'parts') {
+        const bodyBytes = reply.parts.reduce((sum, p) => sum + (isFileRangePart(p) ? p.length : p.length), 0)
+        const w = new Writer(16)
+        w.int32(0)
+        encodeResponseHeader(w, headerVersion, header.correlationId)
+        w.setInt32(0, w.length - 4 + bodyBytes)
+        slot.parts = [w.finish(), ...reply.parts]
+      } else if (reply.kind === 'close') {
+        slot.closeReason = reply.reason
+      }
+    } catch (error) {
+      this.internalError(route, header, error)
+      return
+    }
+    slot.done = true
+    void this.pump()
+  }
+
+  /** The only writer: sends completed slots from the head of the queue, in order. */
+  private async pump(): Promise<void> {
+    if (this.writing) return
+    this.writing = true
+    const socket = this.socket
+    try {
+      while (!this.closed && this.queue.length > 0 && this.queue[0].done) {
+        const slot = this.queue.shift()!
+        if (slot.closeReason !== null) {
+          this.fail(slot.closeReason)
+          return
+        }
+        if (!slot.parts) continue
+        for (const part of slot.parts) {
+          if (isFileRangePart(part)) await sendFileRange(socket, part.file, part.position, part.length)
+          else socket.write(part)
+        }
+      }
+    } catch (error) {
+      this.fail(`writing a response failed (${(error as Error).message})`)
+    } finally {
+      this.writing = false
+    }
+    this.updateFlow()
+    if (this.queue.length === 0) this.notifyIdle()
+  }
+
+  private updateFlow(): void {
+    if (this.closed || this.stopping) return
+    const busy = this.queue.length >= MAX_IN_FLIGHT || this.socket.writableLength >= MAX_QUEUED_RESPONSE_BYTES
+    if (busy && !this.paused) {
+      this.paused = true
+      this.socket.pause()
+    } else if (!busy && this.paused) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
+
+  private whenIdle(resolve: () => void): void {
+    if (this.closed || (this.queue.length === 0 && !this.writing)) resolve()
+    else this.idleWaiters.push(resolve)
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const w of waiters) w()
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The contract between the connection (framing, ordering, writing) and one API's handler.
+ *
+ * A handler module exports `apiKey`, `minVersion`, `maxVersion` and `handle`; adding an API is
+ * a new file in handlers/ plus one line in handlers/index.ts. The connection decodes the
+ * request body with the generated codec for `apiKey`, calls `handle`, and encodes a
+ * `{ kind: 'message' }` reply with the same codec, in the request's version. `handle` must
+ * start any work whose order matters (appends) synchronously, before its first `await`:
+ * requests of one connection are dispatched in arrival order but may complete out of order.
+ */
+import type { RequestHeader } from '../protocol/headers.js'
+import type { EncodeInput } from '../protocol/primitives.js'
+import type { SendFileSource } from './send-file.js'
+import type { BrokerContext } from './context.js'
+import type { BrokerLogger } from './logger.js'
+
+/** One API version range as ApiVersions advertises it. */
+export interface ApiVersionRange {
+  apiKey: number
+  minVersion: number
+  maxVersion: number
+}
+
+export interface ConnectionInfo {
+  /** Unique per broker process, for logs. */
+  id: number
+  remoteAddress: string
+  remotePort: number
+  /** The address and port this broker is reached at on this connection (what Metadata advertises). */
+  advertisedHost: string
+  advertisedPort: number
+}
+
+export interface RequestContext {
+  readonly broker: BrokerContext
+  readonly header: RequestHeader
+  /** `header.apiVersion`, for brevity. */
+  readonly version: number
+  readonly connection: ConnectionInfo
+  readonly log: BrokerLogger
+  /** What this broker implements (handlers/index.ts): ApiVersions answers with it. */
+  readonly supportedApis: readonly ApiVersionRange[]
+  /** Aborted when the connection closes or the server stops: long polls stop waiting. */
+  readonly signal: AbortSignal
+}
+
+/** A byte range of a segment file, streamed into the response where it stands. */
+export interface FileRangePart {
+  file: SendFileSource
+  position: number
+  length: number
+}
+
+export type ResponsePart = Buffer | FileRangePart
+
+export type HandlerReply<Res> =
+  /** Encoded with the API's response codec in the request's version. */
+  | { kind: 'message'; message: EncodeInput<Res> }
+  /** The response body already split into bytes and file ranges (Fetch). */
+  | { kind: 'parts'; parts: ResponsePart[] }
+  /** No response at all (Produce with acks=0). */
+  | { kind: 'none' }
+  /** No response, and the connection closes once earlier responses are written (acks=0 failures, as Kafka does). */
+  | { kind: 'close'; reason: string }
+
+export interface ApiHandler<Req, Res> {
+  readonly apiKey: number
+  readonly minVersion: number
+  readonly maxVersion: number
+  handle(request: Req, ctx: RequestContext): HandlerReply<Res> | Promise<HandlerReply<Res>>
+}
+
+/** The handler list's element type (each handler's own request/response types erased). */
+export type AnyApiHandler = ApiHandler<unknown, unknown>
+
+export function reply<Res>(message: EncodeInput<Res>): HandlerReply<Res> {
+  return { kind: 'message', message }
+}
+
+export function isFileRangePart(part: ResponsePart): part is FileRangePart {
+  return !Buffer.isBuffer(part)
+}

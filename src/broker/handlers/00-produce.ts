@@ -1,0 +1,99 @@
+/**
+ * Produce v3-9.
+ *
+ * Parses only down to each partition's records bytes and hands them, untouched, to
+ * `engine.appendBatches` (the owning worker checks CRC, lengths, compression bombs and
+ * producer sequences; this thread never decompresses). Every append starts synchronously, in
+ * request order, so a connection's batches for one partition land in the order sent.
+ * acks 1 and -1 answer per partition with baseOffset, logAppendTimeMs and logStartOffset;
+ * acks 0 sends no response, and closes the connection if an append failed (as Kafka does, so
+ * the client notices); any other acks value gets INVALID_REQUIRED_ACKS for every partition.
+ * Unknown topic or partition: UNKNOWN_TOPIC_OR_PARTITION (produce never creates topics; the
+ * client's Metadata request does). A missing or empty record set: CORRUPT_MESSAGE. Engine
+ * errors keep their Kafka codes (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
+ * DUPLICATE_SEQUENCE_NUMBER, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, ...).
+ *
+ * Left out: transactions (a transactionalId is not checked; InitProducerId refuses
+ * transactional ids, so conforming clients never send one), per-record errors (recordErrors is
+ * always empty), the request timeout (acks=-1 waits for the flush policy, which is local).
+ */
+import type { Acks, AppendResult } from '../../engine/log-engine.js'
+import { toErrorPayload } from '../../errors.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { PartitionProduceResponse, ProduceRequest, ProduceResponse } from '../../protocol/messages/produce.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/produce.js'
+import type { EncodeInput } from '../../protocol/primitives.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 0
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+function isAcks(value: number): value is Acks {
+  return value === -1 || value === 0 || value === 1
+}
+
+function failed(errorCode: number, errorMessage: string | null): AppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+}
+
+export function handle(request: ProduceRequest, ctx: RequestContext): HandlerReply<ProduceResponse> | Promise<HandlerReply<ProduceResponse>> {
+  const { broker } = ctx
+  const acks = request.acks
+  const appends: { topic: string; partition: number; result: Promise<AppendResult> }[] = []
+  for (const t of request.topicData) {
+    const info = broker.topics.get(t.name)
+    for (const p of t.partitionData) {
+      let result: Promise<AppendResult>
+      if (!isAcks(acks)) {
+        result = Promise.resolve(failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`))
+      } else if (!info || p.index < 0 || p.index >= info.partitions) {
+        result = Promise.resolve(failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`))
+      } else if (p.records === null || p.records.length === 0) {
+        result = Promise.resolve(failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set'))
+      } else {
+        // Called now, not after an await: this is what keeps the connection's append order.
+        result = broker.engine.appendBatches(t.name, p.index, p.records, acks)
+          .catch((error: unknown) => {
+            const payload = toErrorPayload(error)
+            return failed(payload.code, payload.message)
+          })
+      }
+      appends.push({ topic: t.name, partition: p.index, result })
+    }
+  }
+  if (acks === 0) return closeOnFailure(appends)
+  return respond(appends)
+}
+
+async function closeOnFailure(appends: readonly { topic: string; partition: number; result: Promise<AppendResult> }[]): Promise<HandlerReply<ProduceResponse>> {
+  const results = await Promise.all(appends.map((a) => a.result))
+  const i = results.findIndex((r) => r.errorCode !== ErrorCode.NONE)
+  if (i < 0) return { kind: 'none' }
+  return { kind: 'close', reason: `acks=0 produce to ${appends[i].topic}-${appends[i].partition} failed: ${results[i].errorMessage ?? results[i].errorCode}` }
+}
+
+async function respond(appends: readonly { topic: string; partition: number; result: Promise<AppendResult> }[]): Promise<HandlerReply<ProduceResponse>> {
+  const results = await Promise.all(appends.map((a) => a.result))
+  const responses: { name: string; partitionResponses: EncodeInput<PartitionProduceResponse>[] }[] = []
+  for (let i = 0; i < appends.length; i++) {
+    const { topic, partition } = appends[i]
+    const r = results[i]
+    let entry = responses[responses.length - 1]
+    if (!entry || entry.name !== topic) {
+      entry = { name: topic, partitionResponses: [] }
+      responses.push(entry)
+    }
+    const ok = r.errorCode === ErrorCode.NONE
+    entry.partitionResponses.push({
+      index: partition,
+      errorCode: r.errorCode,
+      baseOffset: ok ? r.baseOffset : -1,
+      logAppendTimeMs: ok ? r.logAppendTimeMs : -1,
+      logStartOffset: r.logStartOffset,
+      recordErrors: [],
+      errorMessage: ok ? null : r.errorMessage,
+    })
+  }
+  return { kind: 'message', message: { responses, throttleTimeMs: 0 } }
+}

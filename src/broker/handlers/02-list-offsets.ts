@@ -1,0 +1,55 @@
+/**
+ * ListOffsets v1-7 (v1+ semantics: one offset per partition, with its timestamp).
+ *
+ * timestamp -2 (earliest): the log start offset; -1 (latest): the high watermark (what a
+ * consumer can read, as Kafka answers read_uncommitted clients; read_committed gets the same,
+ * since last stable offset = high watermark without transactions); >= 0: the first offset
+ * whose timestamp is at or after it (`engine.offsetForTimestamp`), or offset -1 and timestamp
+ * -1 when no visible record qualifies. Earliest/latest answer timestamp -1. leaderEpoch is 0.
+ * UNKNOWN_TOPIC_OR_PARTITION for a topic or partition this broker lacks.
+ *
+ * Left out: -3 (max timestamp, KIP-734) is answered INVALID_REQUEST since no per-partition
+ * max-timestamp index exists; -4 / -5 (tiered storage) are not in these versions.
+ */
+import { toErrorPayload } from '../../errors.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/list-offsets.js'
+import { MAX_VERSION } from '../../protocol/messages/list-offsets.js'
+import type { EncodeInput } from '../../protocol/primitives.js'
+import type { BrokerContext } from '../context.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 2
+export const minVersion = 1
+export const maxVersion = MAX_VERSION
+
+const EARLIEST = -2
+const LATEST = -1
+
+export async function handle(request: ListOffsetsRequest, ctx: RequestContext): Promise<HandlerReply<ListOffsetsResponse>> {
+  const topics = await Promise.all(request.topics.map(async (t) => ({
+    name: t.name,
+    partitions: await Promise.all(t.partitions.map((p) => lookup(ctx.broker, ctx.version, t.name, p))),
+  })))
+  return { kind: 'message', message: { throttleTimeMs: 0, topics } }
+}
+
+async function lookup(broker: BrokerContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {
+  const answer = (errorCode: number, offset = -1, timestamp = -1): EncodeInput<ListOffsetsPartitionResponse> =>
+    ({ partitionIndex: p.partitionIndex, errorCode, timestamp, offset, leaderEpoch: errorCode === ErrorCode.NONE && version >= 4 ? 0 : -1 })
+  const info = broker.topics.get(topic)
+  const offsets = info && p.partitionIndex >= 0 && p.partitionIndex < info.partitions ? broker.engine.offsets(topic, p.partitionIndex) : undefined
+  if (!offsets) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  if (p.timestamp === EARLIEST) return answer(ErrorCode.NONE, offsets.logStartOffset)
+  if (p.timestamp === LATEST) return answer(ErrorCode.NONE, offsets.highWatermark)
+  if (p.timestamp < 0) return answer(ErrorCode.INVALID_REQUEST)
+  try {
+    const found = await broker.engine.offsetForTimestamp(topic, p.partitionIndex, p.timestamp)
+    // Offsets at or past the high watermark are not visible to consumers yet.
+    const highWatermark = broker.engine.offsets(topic, p.partitionIndex)?.highWatermark ?? offsets.highWatermark
+    if (!found || found.offset >= highWatermark) return answer(ErrorCode.NONE)
+    return answer(ErrorCode.NONE, found.offset, found.timestamp)
+  } catch (error) {
+    return answer(toErrorPayload(error).code)
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Metadata v0-12.
+ *
+ * One broker: this one (nodeId from config; host and port as the client reached it, see
+ * ConnectionInfo), which is the controller and the leader of every partition (leaderEpoch 0,
+ * replicas and isr [nodeId], no offline replicas). All topics for v0 with an empty list and
+ * for v1+ with a null list. Topics requested by id (v10+) are looked up by id
+ * (UNKNOWN_TOPIC_ID if absent). A requested topic that does not exist is created when
+ * config.autoCreateTopics is on and the request allows it (always for v0-3,
+ * allowAutoTopicCreation for v4+), with config.numPartitions partitions; like Kafka, this
+ * answer says LEADER_NOT_AVAILABLE for it and the client asks again. A topic still being
+ * created answers LEADER_NOT_AVAILABLE, an illegal name INVALID_TOPIC_EXCEPTION, otherwise
+ * UNKNOWN_TOPIC_OR_PARTITION.
+ *
+ * Left out: authorized operations (no ACLs: the fields keep their "not provided" value),
+ * racks, internal topics (none exist).
+ */
+import { validateTopicName, type TopicInfo } from '../../cluster/topic-registry.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from '../../protocol/messages/metadata.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/metadata.js'
+import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
+import { topicIdFromWire, topicIdToWire } from '../topic-ids.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 3
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+export function handle(request: MetadataRequest, ctx: RequestContext): HandlerReply<MetadataResponse> {
+  const { broker, version } = ctx
+  const { config } = broker
+  const all = request.topics === null || (version === 0 && request.topics.length === 0)
+  const topics: EncodeInput<MetadataResponseTopic>[] = []
+  if (all) {
+    for (const info of broker.topics.list()) topics.push(describe(info, config.nodeId))
+  } else {
+    const mayCreate = config.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
+    for (const wanted of request.topics ?? []) {
+      if (wanted.name === null) {
+        const info = broker.topics.byId(topicIdFromWire(wanted.topicId))
+        topics.push(info ? describe(info, config.nodeId) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] })
+        continue
+      }
+      const name = wanted.name
+      const info = broker.topics.get(name)
+      if (info) {
+        topics.push(describe(info, config.nodeId))
+        continue
+      }
+      topics.push({ errorCode: missingTopic(name, mayCreate, ctx), name, topicId: ZERO_UUID, partitions: [] })
+    }
+  }
+  return {
+    kind: 'message',
+    message: {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: config.nodeId, host: ctx.connection.advertisedHost, port: ctx.connection.advertisedPort, rack: null }],
+      clusterId: config.clusterId,
+      controllerId: config.nodeId,
+      topics,
+    },
+  }
+}
+
+function missingTopic(name: string, mayCreate: boolean, ctx: RequestContext): number {
+  const { broker } = ctx
+  if (broker.isCreating(name)) return ErrorCode.LEADER_NOT_AVAILABLE
+  try {
+    validateTopicName(name)
+  } catch {
+    return ErrorCode.INVALID_TOPIC_EXCEPTION
+  }
+  if (!mayCreate) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+  broker.createTopic(name, broker.config.numPartitions).then(
+    () => ctx.log.info(`auto-created topic "${name}" with ${broker.config.numPartitions} partition(s)`),
+    (error: Error) => ctx.log.warn(`auto-creating topic "${name}" failed: ${error.message}`),
+  )
+  return ErrorCode.LEADER_NOT_AVAILABLE
+}
+
+function describe(info: TopicInfo, nodeId: number): EncodeInput<MetadataResponseTopic> {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: info.name,
+    topicId: topicIdToWire(info.topicId),
+    isInternal: false,
+    partitions: Array.from({ length: info.partitions }, (_, partitionIndex) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex,
+      leaderId: nodeId,
+      leaderEpoch: 0,
+      replicaNodes: [nodeId],
+      isrNodes: [nodeId],
+      offlineReplicas: [],
+    })),
+  }
+}

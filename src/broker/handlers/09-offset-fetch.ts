@@ -1,0 +1,58 @@
+/**
+ * OffsetFetch v1-7: a group's committed offsets, for the partitions asked or (v2+, topics
+ * null) for every partition the group has committed.
+ *
+ * - A partition with nothing committed answers offset -1, metadata '' and no error (Kafka's
+ *   answer, also for topics that do not exist).
+ * - v5+ returns the committed leader epoch (-1 when none was committed).
+ * - Group-level errors (INVALID_GROUP_ID for an empty id, COORDINATOR_NOT_AVAILABLE) go in the
+ *   top-level errorCode from v2 on; v1 has none, so they are repeated on every partition.
+ * - v7 requireStable: this broker has no transactions, so no offset is ever pending and
+ *   UNSTABLE_OFFSET_COMMIT is never returned.
+ *
+ * Left out: throttling (0), OffsetFetch v8+ (batched groups).
+ */
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { OffsetFetchRequest, OffsetFetchResponse, OffsetFetchResponsePartition, OffsetFetchResponseTopic } from '../../protocol/messages/offset-fetch.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/offset-fetch.js'
+import type { EncodeInput } from '../../protocol/primitives.js'
+import type { FetchedOffset } from '../../groups/group-coordinator.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 9
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+const TOP_LEVEL_ERROR_VERSION = 2
+
+export async function handle(request: OffsetFetchRequest, ctx: RequestContext): Promise<HandlerReply<OffsetFetchResponse>> {
+  const groups = ctx.broker.groups
+  const wanted = request.topics === null
+    ? null
+    : request.topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })))
+  let errorCode: number = !groups ? ErrorCode.COORDINATOR_NOT_AVAILABLE : request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+  let fetched: FetchedOffset[] = []
+  if (groups && errorCode === ErrorCode.NONE) {
+    const result = await groups.fetchOffsets(request.groupId, wanted)
+    errorCode = result.errorCode
+    fetched = result.partitions
+  }
+  if (errorCode !== ErrorCode.NONE) {
+    // Every asked partition carries the error too: v1 clients only look there.
+    fetched = (wanted ?? []).map(({ topic, partition }) => ({ topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode }))
+  }
+  return {
+    kind: 'message',
+    message: { throttleTimeMs: 0, errorCode: ctx.version >= TOP_LEVEL_ERROR_VERSION ? errorCode : ErrorCode.NONE, topics: byTopic(fetched) },
+  }
+}
+
+function byTopic(partitions: readonly FetchedOffset[]): EncodeInput<OffsetFetchResponseTopic>[] {
+  const topics = new Map<string, EncodeInput<OffsetFetchResponsePartition>[]>()
+  for (const p of partitions) {
+    let list = topics.get(p.topic)
+    if (!list) { list = []; topics.set(p.topic, list) }
+    list.push({ partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode })
+  }
+  return [...topics].map(([name, list]) => ({ name, partitions: list }))
+}

@@ -1,0 +1,62 @@
+/**
+ * FindCoordinator v0-4. This single broker is the coordinator for every group: each key is
+ * answered with this node (nodeId from config, host and port as the client reached it, like
+ * Metadata). v4 batches keys (coordinatorKeys), one answer per key.
+ *
+ * Key type 0 (group): this node for any key. An empty group id still gets this node, as in
+ * Kafka (the group call that follows answers INVALID_GROUP_ID).
+ * Key type 1 (transaction): also this node, so a transactional producer moves on to
+ * InitProducerId and fails there with a clear, fatal INVALID_REQUEST; answering the retriable
+ * COORDINATOR_NOT_AVAILABLE would only make it retry until its timeout.
+ * Other key types: INVALID_REQUEST.
+ *
+ * v0 must stay advertised: librdkafka enables its group consumer (and lz4) only when it is.
+ * Left out: throttling (throttleTimeMs is 0), authorization.
+ */
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { Coordinator, FindCoordinatorRequest, FindCoordinatorResponse } from '../../protocol/messages/find-coordinator.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/find-coordinator.js'
+import type { EncodeInput } from '../../protocol/primitives.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 10
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+const GROUP_KEY_TYPE = 0
+const TRANSACTION_KEY_TYPE = 1
+const BATCHED_VERSION = 4
+
+export function handle(request: FindCoordinatorRequest, ctx: RequestContext): HandlerReply<FindCoordinatorResponse> {
+  if (ctx.version >= BATCHED_VERSION) {
+    const coordinators = request.coordinatorKeys.map((key) => coordinatorFor(key, request.keyType, ctx))
+    return { kind: 'message', message: { throttleTimeMs: 0, coordinators } }
+  }
+  const answer = coordinatorFor(request.key, request.keyType, ctx)
+  return {
+    kind: 'message',
+    message: {
+      throttleTimeMs: 0,
+      errorCode: answer.errorCode,
+      // v0 has no message field; v1-3 make it nullable.
+      errorMessage: answer.errorMessage,
+      nodeId: answer.nodeId,
+      host: answer.host,
+      port: answer.port,
+    },
+  }
+}
+
+function coordinatorFor(key: string, keyType: number, ctx: RequestContext): EncodeInput<Coordinator> {
+  if (keyType !== GROUP_KEY_TYPE && keyType !== TRANSACTION_KEY_TYPE) {
+    return { key, nodeId: -1, host: '', port: -1, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${keyType}` }
+  }
+  return {
+    key,
+    nodeId: ctx.broker.config.nodeId,
+    host: ctx.connection.advertisedHost,
+    port: ctx.connection.advertisedPort,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * LeaveGroup v0-4: members leave at once instead of waiting for their session to expire;
+ * the group rebalances without them.
+ *
+ * - v0-2: one member (memberId); the response's only error code is that member's outcome
+ *   (or the group-level error), as Kafka answers these versions.
+ * - v3+: a batch of members, each by member id or (static members) by group instance id,
+ *   each with its own error code; the top-level code is for group-level errors.
+ * - Errors: INVALID_GROUP_ID, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE.
+ *
+ * Left out: throttling (0), LeaveGroup v5 (reason).
+ */
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { LeaveGroupRequest, LeaveGroupResponse } from '../../protocol/messages/leave-group.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/leave-group.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 13
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+const BATCHED_VERSION = 3
+
+export async function handle(request: LeaveGroupRequest, ctx: RequestContext): Promise<HandlerReply<LeaveGroupResponse>> {
+  const groups = ctx.broker.groups
+  if (!groups) return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] } }
+  const batched = ctx.version >= BATCHED_VERSION
+  const members = batched
+    ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
+    : [{ memberId: request.memberId, groupInstanceId: null }]
+  const result = await groups.leaveGroup({ groupId: request.groupId, members })
+  if (!batched) {
+    const errorCode = result.errorCode !== ErrorCode.NONE ? result.errorCode : (result.members[0]?.errorCode ?? ErrorCode.NONE)
+    return { kind: 'message', message: { throttleTimeMs: 0, errorCode, members: [] } }
+  }
+  return {
+    kind: 'message',
+    message: {
+      throttleTimeMs: 0,
+      errorCode: result.errorCode,
+      members: result.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: m.errorCode })),
+    },
+  }
+}

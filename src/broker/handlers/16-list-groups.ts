@@ -1,0 +1,31 @@
+/**
+ * ListGroups v0-4: every group this broker coordinates (all of them: it is the only broker),
+ * including groups that only hold committed offsets (state Empty).
+ * v4: statesFilter (state names, case-insensitive; empty = all) and each group's state.
+ *
+ * Left out: throttling (0), v5 types filter.
+ */
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { ListGroupsRequest, ListGroupsResponse } from '../../protocol/messages/list-groups.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/list-groups.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 16
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+const STATES_VERSION = 4
+
+export async function handle(request: ListGroupsRequest, ctx: RequestContext): Promise<HandlerReply<ListGroupsResponse>> {
+  const groups = ctx.broker.groups
+  if (!groups) return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] } }
+  const listed = await groups.listGroups(ctx.version >= STATES_VERSION ? request.statesFilter : null)
+  return {
+    kind: 'message',
+    message: {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      groups: listed.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: ctx.version >= STATES_VERSION ? g.state : '' })),
+    },
+  }
+}

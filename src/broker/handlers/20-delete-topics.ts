@@ -1,0 +1,46 @@
+/**
+ * DeleteTopics v0-6.
+ *
+ * By name (v0-5 topicNames; v6 topics with a name) or by topic id (v6 topics with a null
+ * name). The topic leaves the registry at once and its partitions' files are deleted
+ * (engine.dropPartition). Unknown name: UNKNOWN_TOPIC_OR_PARTITION; unknown id:
+ * UNKNOWN_TOPIC_ID. errorMessage from v5, topic id in results from v6.
+ *
+ * Left out: timeoutMs (deletion is local and awaited), delete.topic.enable (always allowed).
+ */
+import { toErrorPayload } from '../../errors.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import type { DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse } from '../../protocol/messages/delete-topics.js'
+import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/delete-topics.js'
+import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
+import { topicIdFromWire, topicIdToWire } from '../topic-ids.js'
+import type { BrokerContext } from '../context.js'
+import type { HandlerReply, RequestContext } from '../handler.js'
+
+export const apiKey = 20
+export const minVersion = MIN_VERSION
+export const maxVersion = MAX_VERSION
+
+export async function handle(request: DeleteTopicsRequest, ctx: RequestContext): Promise<HandlerReply<DeleteTopicsResponse>> {
+  const wanted = ctx.version >= 6
+    ? request.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
+    : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }))
+  const responses = await Promise.all(wanted.map((w) => deleteOne(ctx.broker, w.name, w.topicId)))
+  return { kind: 'message', message: { throttleTimeMs: 0, responses } }
+}
+
+async function deleteOne(broker: BrokerContext, name: string | null, topicId: string): Promise<EncodeInput<DeletableTopicResult>> {
+  let target = name
+  if (target === null) {
+    const info = broker.topics.byId(topicIdFromWire(topicId))
+    if (!info) return { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: `no topic with id ${topicId}` }
+    target = info.name
+  }
+  try {
+    const info = await broker.deleteTopic(target)
+    return { name: info.name, topicId: topicIdToWire(info.topicId), errorCode: ErrorCode.NONE, errorMessage: null }
+  } catch (error) {
+    const payload = toErrorPayload(error)
+    return { name: target, topicId, errorCode: payload.code, errorMessage: payload.message }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The one list of implemented APIs: dispatch routes by it and ApiVersions advertises exactly
+ * it. Adding an API: a handler file exporting { apiKey, minVersion, maxVersion, handle } (see
+ * ../handler.ts) and one line below. The API's wire codec must exist in protocol/messages.
+ */
+import type { AnyApiHandler } from '../handler.js'
+
+export const HANDLERS: readonly AnyApiHandler[] = [
+  await import('./00-produce.js'),
+  await import('./01-fetch.js'),
+  await import('./02-list-offsets.js'),
+  await import('./03-metadata.js'),
+  await import('./08-offset-commit.js'),
+  await import('./09-offset-fetch.js'),
+  await import('./10-find-coordinator.js'),
+  await import('./11-join-group.js'),
+  await import('./12-heartbeat.js'),
+  await import('./13-leave-group.js'),
+  await import('./14-sync-group.js'),
+  await import('./15-describe-groups.js'),
+  await import('./16-list-groups.js'),
+  await import('./18-api-versions.js'),
+  await import('./19-create-topics.js'),
+  await import('./20-delete-topics.js'),
+  await import('./22-init-producer-id.js'),
+]

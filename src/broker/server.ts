@@ -1,0 +1,111 @@
+/**
+ * The Kafka wire-protocol server: a net server on config.host/config.port whose connections
+ * (connection.ts) dispatch to the handlers in handlers/index.ts against one BrokerContext.
+ *
+ * stop(): stop accepting, stop reading from every connection, let parked long polls answer,
+ * write every response already owed (bounded by timeoutMs), close the sockets, then close the
+ * context (engine flush + checkpoints) if this server opened it.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import type { RinglogConfig } from '../config.js'
+import { ApiRegistry } from './api-registry.js'
+import { Connection } from './connection.js'
+import { openBrokerContext, type BrokerContext, type OpenBrokerContextOptions } from './context.js'
+import type { AnyApiHandler } from './handler.js'
+import { HANDLERS } from './handlers/index.js'
+import { stderrLogger, type BrokerLogger } from './logger.js'
+
+export interface BrokerServerOptions {
+  logger?: BrokerLogger
+  /** The APIs served (default: handlers/index.ts). */
+  handlers?: readonly AnyApiHandler[]
+}
+
+export interface StopOptions {
+  /** How long in-flight requests get to be answered before sockets are destroyed. Default 10 s. */
+  timeoutMs?: number
+}
+
+export class BrokerServer {
+  private readonly server: Server
+  private readonly connections = new Set<Connection>()
+  private readonly registry: ApiRegistry
+  private readonly log: BrokerLogger
+  private nextConnectionId = 1
+  private stopping: Promise<void> | undefined
+
+  private constructor(readonly context: BrokerContext, private readonly ownsContext: boolean, options: BrokerServerOptions) {
+    this.log = options.logger ?? stderrLogger
+    this.registry = new ApiRegistry(options.handlers ?? HANDLERS)
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
+  }
+
+  /** Serves an already open context; stop() leaves it open. */
+  static async listen(context: BrokerContext, options: BrokerServerOptions = {}): Promise<BrokerServer> {
+    const broker = new BrokerServer(context, false, options)
+    await broker.bind()
+    return broker
+  }
+
+  /** Opens a context from `config` and serves it; stop() closes it. */
+  static async start(config: RinglogConfig, options: BrokerServerOptions & OpenBrokerContextOptions = {}): Promise<BrokerServer> {
+    const context = await openBrokerContext(config, options)
+    const broker = new BrokerServer(context, true, options)
+    try {
+      await broker.bind()
+    } catch (error) {
+      await context.close()
+      throw error
+    }
+    return broker
+  }
+
+  /** The bound address (the real port when config.port is 0). */
+  address(): { host: string; port: number } {
+    const a = this.server.address() as AddressInfo
+    return { host: a.address, port: a.port }
+  }
+
+  /** The APIs and versions this server answers (what ApiVersions advertises). */
+  get supportedApis(): ApiRegistry['supported'] {
+    return this.registry.supported
+  }
+
+  get connectionCount(): number {
+    return this.connections.size
+  }
+
+  stop(options: StopOptions = {}): Promise<void> {
+    this.stopping ??= this.stopOnce(options.timeoutMs ?? 10_000)
+    return this.stopping
+  }
+
+  private bind(): Promise<void> {
+    const { host, port } = this.context.config
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        this.server.on('error', (error) => this.log.error(`server error: ${error.message}`))
+        resolve()
+      })
+    })
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy()
+      return
+    }
+    const connection = new Connection(socket, { id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log })
+    this.connections.add(connection)
+    void connection.closedOnce.then(() => this.connections.delete(connection))
+  }
+
+  private async stopOnce(timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await Promise.all([...this.connections].map((c) => c.shutdown(timeoutMs)))
+    await closed
+    if (this.ownsContext) await this.context.close()
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Kafka topic configs (CreateTopics `configs`, kept in the topic registry) → the partition
+ * settings the engine understands. Every Kafka topic config name is accepted and stored so
+ * tools that set them do not fail; only the ones below change behaviour:
+ * segment.bytes, segment.ms, retention.ms, retention.bytes, max.message.bytes,
+ * message.timestamp.type (LogAppendTime).
+ */
+import { RinglogError } from '../errors.js'
+import type { PartitionSettings } from '../engine/log-engine.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+
+export class InvalidConfigError extends RinglogError {
+  constructor(message: string) { super(ErrorCode.INVALID_CONFIG, message) }
+}
+
+const NUMERIC: Record<string, keyof PartitionSettings> = {
+  'segment.bytes': 'segmentBytes',
+  'segment.ms': 'segmentMs',
+  'retention.ms': 'retentionMs',
+  'retention.bytes': 'retentionBytes',
+  'max.message.bytes': 'maxMessageBytes',
+}
+
+/** Kafka 3.8 topic-level config names (accepted and stored; the ones above take effect). */
+const KNOWN_TOPIC_CONFIGS = new Set([
+  ...Object.keys(NUMERIC), 'message.timestamp.type', 'cleanup.policy', 'compression.type', 'delete.retention.ms',
+  'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'index.interval.bytes', 'max.compaction.lag.ms',
+  'message.timestamp.difference.max.ms', 'message.timestamp.before.max.ms', 'message.timestamp.after.max.ms',
+  'min.cleanable.dirty.ratio', 'min.compaction.lag.ms', 'min.insync.replicas', 'preallocate',
+  'segment.index.bytes', 'segment.jitter.ms', 'unclean.leader.election.enable', 'message.downconversion.enable',
+  'message.format.version', 'local.retention.ms', 'local.retention.bytes', 'remote.storage.enable',
+  'follower.replication.throttled.replicas', 'leader.replication.throttled.replicas',
+])
+
+/** Throws InvalidConfigError for an unknown name or a bad value of a config that takes effect. */
+export function validateTopicConfigs(configs: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(configs)) {
+    if (!KNOWN_TOPIC_CONFIGS.has(name)) throw new InvalidConfigError(`unknown topic config "${name}"`)
+    if (name in NUMERIC) {
+      const n = Number(value)
+      if (!Number.isSafeInteger(n) || (n < 0 && !(n === -1 && name.startsWith('retention.')))) {
+        throw new InvalidConfigError(`${name} must be a non-negative integer${name.startsWith('retention.') ? ' or -1' : ''}, got "${value}"`)
+      }
+    }
+    if (name === 'message.timestamp.type' && value !== 'CreateTime' && value !== 'LogAppendTime') {
+      throw new InvalidConfigError(`message.timestamp.type must be CreateTime or LogAppendTime, got "${value}"`)
+    }
+  }
+}
+
+export function partitionSettingsFromConfigs(configs: Readonly<Record<string, string>>): PartitionSettings {
+  const settings: PartitionSettings = {}
+  for (const [name, key] of Object.entries(NUMERIC)) {
+    const value = configs[name]
+    if (value !== undefined) (settings as Record<string, number>)[key] = Number(value)
+  }
+  if (configs['message.timestamp.type'] === 'LogAppendTime') settings.logAppendTime = true
+  return settings
+}

@@ -1,0 +1,124 @@
+/**
+ * `ringlog serve`: runs the Kafka wire-protocol broker until SIGTERM/SIGINT.
+ * Every setting comes from a flag, a RINGLOG_* environment variable, a JSON config file
+ * (--config or RINGLOG_CONFIG) or its default, in that order of precedence.
+ */
+import { readFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, resolveConfig, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
+import { BrokerServer } from '../broker/server.js'
+import { stderrLogger } from '../broker/logger.js'
+
+const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
+  dataDir: 'directory for logs and metadata',
+  flush: 'when an ack means durable: always | never | <ms> (see below)',
+  host: 'address to listen on (0.0.0.0: all; Metadata then advertises the address each client used)',
+  port: 'TCP port (0: any free port)',
+  nodeId: 'broker id reported in Metadata',
+  clusterId: 'cluster id reported in Metadata',
+  numPartitions: 'partitions of auto-created topics and CreateTopics with -1',
+  autoCreateTopics: 'create unknown topics on first Metadata request (true|false)',
+  maxWorkers: 'cap on partition worker threads (partitions beyond it share threads)',
+  segmentBytes: 'segment file size before rolling (segment.bytes)',
+  segmentMs: 'segment age before rolling (segment.ms)',
+  retentionMs: 'delete closed segments older than this (retention.ms)',
+  retentionBytes: 'delete closed segments beyond this size per partition, -1 = off (retention.bytes)',
+  maxMessageBytes: 'largest record batch accepted (message.max.bytes)',
+  socketRequestMaxBytes: 'largest request frame accepted (socket.request.max.bytes)',
+  groupInitialRebalanceDelayMs: 'group.initial.rebalance.delay.ms',
+  groupMinSessionTimeoutMs: 'group.min.session.timeout.ms',
+  groupMaxSessionTimeoutMs: 'group.max.session.timeout.ms',
+  offsetsRetentionMinutes: 'offsets.retention.minutes',
+}
+
+/** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
+const FLAG_NAMES: Partial<Record<keyof RinglogConfig, string>> = { numPartitions: 'partitions' }
+
+function flagName(key: keyof RinglogConfig): string {
+  return FLAG_NAMES[key] ?? key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
+}
+
+/** Commander's camel-case attribute for a flag. */
+function attributeName(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+}
+
+const FLUSH_HELP = `
+Flush policy (what an acknowledged produce means):
+  always   acks=-1/all is answered after an fdatasync covering the batch (group commit: one
+           fdatasync covers every append that arrived while the previous one ran); acks=1 is
+           answered once the batch is in the log (page cache). Consumers see a batch once it
+           is durable (high watermark).
+  never    appends stay in the page cache; the OS writes them back when it likes (Kafka's
+           default). A machine crash can lose acknowledged data; a process crash cannot.
+  <ms>     acks are answered after the write; an fdatasync runs every <ms> milliseconds, so a
+           machine crash loses at most about that much.
+
+Environment: every option also reads RINGLOG_<NAME> (e.g. ${envName('dataDir')}, ${envName('flush')},
+${envName('numPartitions')}); RINGLOG_CONFIG names a JSON config file with the same keys as
+the options in camel case (e.g. {"dataDir": "/var/lib/ringlog", "flush": "always"}).
+Precedence: flag > environment > config file > default.
+SIGTERM/SIGINT: stop accepting, answer in-flight requests, flush, exit 0.`
+
+export function register(program: Command): void {
+  const serve = program
+    .command('serve')
+    .description('run the Kafka wire-protocol broker')
+    .option('-c, --config <file>', 'JSON config file (env RINGLOG_CONFIG)')
+  for (const key of CONFIG_KEYS) {
+    const flag = flagName(key)
+    const fallback = DEFAULT_CONFIG[key]
+    const shown = key === 'flush' ? describeFlushPolicy(DEFAULT_CONFIG.flush) : String(fallback)
+    serve.option(`--${flag} <value>`, `${DESCRIPTIONS[key]} [env ${envName(key)}; default ${shown}]`)
+  }
+  serve.addHelpText('after', FLUSH_HELP)
+  serve.action(async (options: Record<string, string | undefined>) => {
+    await runServe(options)
+  })
+}
+
+/** Resolves the config from flags, environment and file, as the help text describes. */
+export function serveConfig(options: Record<string, string | undefined>, env: NodeJS.ProcessEnv): RinglogConfig {
+  const configFile = options.config ?? env.RINGLOG_CONFIG
+  let fileLayer: Record<string, unknown> | undefined
+  if (configFile) {
+    const parsed: unknown = JSON.parse(readFileSync(configFile, 'utf8'))
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${configFile} must hold a JSON object`)
+    fileLayer = parsed as Record<string, unknown>
+  }
+  const flagLayer: Record<string, unknown> = {}
+  for (const key of CONFIG_KEYS) {
+    const value = options[attributeName(flagName(key))]
+    if (value !== undefined) flagLayer[key] = value
+  }
+  return resolveConfig(fileLayer, configFromEnv(env), flagLayer)
+}
+
+async function runServe(options: Record<string, string | undefined>): Promise<void> {
+  const config = serveConfig(options, process.env)
+  const broker = await BrokerServer.start(config, { logger: stderrLogger })
+  const { host, port } = broker.address()
+  process.stdout.write(`ringlog listening on ${host}:${port} (data dir ${broker.context.config.dataDir}, flush ${describeFlushPolicy(config.flush)}, node ${config.nodeId})\n`)
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`ringlog: ${signal} again, exiting without waiting\n`)
+      process.exit(1)
+    }
+    stopping = true
+    stderrLogger.info(`${signal}: shutting down`)
+    broker.stop().then(
+      () => {
+        stderrLogger.info('stopped cleanly')
+        // Parked long-poll waits hold timers until their deadline; nothing is left to do.
+        process.exit(0)
+      },
+      (error: unknown) => {
+        stderrLogger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
