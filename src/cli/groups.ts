@@ -1,0 +1,251 @@
+/**
+ * `ringlog groups list` and `ringlog groups describe <group>`: inspect consumer groups of a
+ * running broker over the Kafka wire protocol (ListGroups, DescribeGroups, OffsetFetch and
+ * ListOffsets through the generated codecs), like kafka-consumer-groups.sh.
+ *
+ * describe prints the members (member id, client id, host, assigned partitions decoded from
+ * their ConsumerProtocol assignment) and, per partition the group is assigned or has
+ * committed, the committed offset, the log end offset (high watermark) and the lag.
+ * `--json` prints the same as one JSON document.
+ */
+import type { Command } from 'commander'
+import { WireConnection } from '../bench/loadgen/wire-connection.js'
+import { decodeAssignment, consumerProtocolType } from '../groups/consumer-protocol.js'
+import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
+import { API_CODECS, type ApiCodec } from '../protocol/messages/index.js'
+import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../protocol/messages/describe-groups.js'
+import type { ListGroupsRequest, ListGroupsResponse } from '../protocol/messages/list-groups.js'
+import type { ListOffsetsRequest, ListOffsetsResponse } from '../protocol/messages/list-offsets.js'
+import type { OffsetFetchRequest, OffsetFetchResponse } from '../protocol/messages/offset-fetch.js'
+
+export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092'
+
+/** Versions spoken: the newest non-flexible ones that carry everything shown here (ListGroups v4 for states). */
+const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5 } as const
+const LATEST_TIMESTAMP = -1
+const NO_OFFSET = -1
+
+export interface GroupListing {
+  groupId: string
+  protocolType: string
+  state: string
+}
+
+export interface GroupMemberDescription {
+  memberId: string
+  groupInstanceId: string | null
+  clientId: string
+  host: string
+  assignment: { topic: string; partitions: number[] }[]
+}
+
+export interface GroupPartitionDescription {
+  topic: string
+  partition: number
+  /** The member the partition is assigned to, or null. */
+  memberId: string | null
+  clientId: string | null
+  host: string | null
+  /** null when the group has committed nothing for the partition. */
+  committedOffset: number | null
+  /** The high watermark; null if the broker does not know the partition. */
+  logEndOffset: number | null
+  /** logEndOffset - committedOffset, null when either is unknown. */
+  lag: number | null
+}
+
+export interface GroupDescription {
+  groupId: string
+  state: string
+  protocolType: string
+  /** The assignor the group settled on ('' unless Stable). */
+  protocol: string
+  members: GroupMemberDescription[]
+  partitions: GroupPartitionDescription[]
+}
+
+export class GroupCommandError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'GroupCommandError'
+  }
+}
+
+function codec<Req, Res>(apiKey: number): ApiCodec<Req, Res> {
+  const api = API_CODECS.get(apiKey)
+  if (!api) throw new Error(`no codec for api key ${apiKey}`)
+  return api as unknown as ApiCodec<Req, Res>
+}
+
+const listGroupsApi = codec<ListGroupsRequest, ListGroupsResponse>(16)
+const describeGroupsApi = codec<DescribeGroupsRequest, DescribeGroupsResponse>(15)
+const offsetFetchApi = codec<OffsetFetchRequest, OffsetFetchResponse>(9)
+const listOffsetsApi = codec<ListOffsetsRequest, ListOffsetsResponse>(2)
+
+/** "host:port" or "[v6addr]:port"; with a comma-separated list, the first entry. */
+export function parseBootstrap(bootstrap: string): { host: string; port: number } {
+  const first = bootstrap.split(',')[0].trim()
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(first)
+  const port = match ? Number(match[3]) : NaN
+  if (!match || port < 1 || port > 65535) throw new GroupCommandError(`bootstrap must be host:port, got "${bootstrap}"`)
+  return { host: match[1] ?? match[2], port }
+}
+
+async function withConnection<T>(bootstrap: string, use: (connection: WireConnection) => Promise<T>): Promise<T> {
+  const { host, port } = parseBootstrap(bootstrap)
+  const connection = await WireConnection.connect(host, port, { clientId: 'ringlog-groups', connectTimeoutMs: 5000 })
+  try {
+    return await use(connection)
+  } finally {
+    await connection.close()
+  }
+}
+
+function check(errorCode: number, what: string): void {
+  if (errorCode !== ErrorCode.NONE) throw new GroupCommandError(`${what} failed: ${errorCodeName(errorCode)} (${errorCode})`)
+}
+
+/** Every group the broker coordinates, sorted by id; `states` filters by state name. */
+export async function listGroups(bootstrap: string, states: readonly string[] = []): Promise<GroupListing[]> {
+  return withConnection(bootstrap, async (connection) => {
+    const response = await connection.request(listGroupsApi, VERSIONS.listGroups, { statesFilter: states })
+    check(response.errorCode, 'ListGroups')
+    return response.groups
+      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState }))
+      .sort((a, b) => a.groupId.localeCompare(b.groupId))
+  })
+}
+
+export async function describeGroup(bootstrap: string, groupId: string): Promise<GroupDescription> {
+  return withConnection(bootstrap, async (connection) => {
+    const described = await connection.request(describeGroupsApi, VERSIONS.describeGroups, { groups: [groupId] })
+    const group = described.groups[0]
+    if (!group) throw new GroupCommandError('DescribeGroups returned no group')
+    check(group.errorCode, `DescribeGroups for "${groupId}"`)
+    const committed = await connection.request(offsetFetchApi, VERSIONS.offsetFetch, { groupId, topics: null })
+    check(committed.errorCode, `OffsetFetch for "${groupId}"`)
+    if (group.groupState === 'Dead' && committed.topics.length === 0) throw new GroupCommandError(`group "${groupId}" does not exist`)
+
+    const members: GroupMemberDescription[] = group.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      host: m.clientHost,
+      assignment: group.protocolType === consumerProtocolType ? assignedPartitions(m.memberAssignment) : [],
+    }))
+    const rows = new Map<string, GroupPartitionDescription>()
+    const row = (topic: string, partition: number): GroupPartitionDescription => {
+      const key = `${topic}\u0000${partition}`
+      let found = rows.get(key)
+      if (!found) {
+        found = { topic, partition, memberId: null, clientId: null, host: null, committedOffset: null, logEndOffset: null, lag: null }
+        rows.set(key, found)
+      }
+      return found
+    }
+    for (const member of members) {
+      for (const { topic, partitions } of member.assignment) {
+        for (const partition of partitions) Object.assign(row(topic, partition), { memberId: member.memberId, clientId: member.clientId, host: member.host })
+      }
+    }
+    for (const t of committed.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode === ErrorCode.NONE && p.committedOffset !== NO_OFFSET) row(t.name, p.partitionIndex).committedOffset = p.committedOffset
+        else row(t.name, p.partitionIndex)
+      }
+    }
+    await fillLogEndOffsets(connection, [...rows.values()])
+    for (const r of rows.values()) {
+      if (r.committedOffset !== null && r.logEndOffset !== null) r.lag = Math.max(0, r.logEndOffset - r.committedOffset)
+    }
+    const partitions = [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+    return { groupId: group.groupId, state: group.groupState, protocolType: group.protocolType, protocol: group.protocolData, members, partitions }
+  })
+}
+
+function assignedPartitions(bytes: Buffer): { topic: string; partitions: number[] }[] {
+  if (bytes.length === 0) return []
+  try {
+    return decodeAssignment(bytes).partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions].sort((a, b) => a - b) }))
+  } catch {
+    // Not a ConsumerProtocol assignment after all (a custom protocol under type "consumer").
+    return []
+  }
+}
+
+async function fillLogEndOffsets(connection: WireConnection, rows: GroupPartitionDescription[]): Promise<void> {
+  if (rows.length === 0) return
+  const byTopic = new Map<string, number[]>()
+  for (const r of rows) {
+    const list = byTopic.get(r.topic) ?? []
+    list.push(r.partition)
+    byTopic.set(r.topic, list)
+  }
+  const response = await connection.request(listOffsetsApi, VERSIONS.listOffsets, {
+    replicaId: -1,
+    isolationLevel: 0,
+    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: LATEST_TIMESTAMP, currentLeaderEpoch: -1 })) })),
+  })
+  const ends = new Map<string, number>()
+  for (const t of response.topics) {
+    for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) ends.set(`${t.name}\u0000${p.partitionIndex}`, p.offset)
+  }
+  for (const r of rows) r.logEndOffset = ends.get(`${r.topic}\u0000${r.partition}`) ?? null
+}
+
+/** Left-aligned columns separated by two spaces; `-` for missing values. */
+export function formatTable(header: readonly string[], rows: readonly (readonly (string | number | null)[])[]): string {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))]
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')
+}
+
+export function formatGroupList(groups: readonly GroupListing[]): string {
+  if (groups.length === 0) return 'no groups'
+  return formatTable(['GROUP', 'STATE', 'PROTOCOL-TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType]))
+}
+
+export function formatGroupDescription(d: GroupDescription): string {
+  const lines = [`group ${d.groupId}  state ${d.state}  protocol ${d.protocolType || '-'}/${d.protocol || '-'}  members ${d.members.length}`, '']
+  if (d.members.length > 0) {
+    lines.push(formatTable(['MEMBER-ID', 'CLIENT-ID', 'HOST', 'ASSIGNMENT'], d.members.map((m) => [
+      m.memberId,
+      m.clientId,
+      m.host,
+      m.assignment.map((a) => `${a.topic}:${a.partitions.join(',')}`).join(' ') || '-',
+    ])), '')
+  }
+  if (d.partitions.length > 0) {
+    lines.push(formatTable(['TOPIC', 'PARTITION', 'CURRENT-OFFSET', 'LOG-END-OFFSET', 'LAG', 'MEMBER-ID', 'CLIENT-ID', 'HOST'], d.partitions.map((p) => [
+      p.topic, p.partition, p.committedOffset, p.logEndOffset, p.lag, p.memberId, p.clientId, p.host,
+    ])))
+  } else {
+    lines.push('no assigned partitions and no committed offsets')
+  }
+  return lines.join('\n')
+}
+
+interface GroupsOptions { bootstrap: string; json?: boolean }
+
+export function register(program: Command): void {
+  const groups = program.command('groups').description('inspect consumer groups of a running broker')
+  groups
+    .command('list')
+    .description('list consumer groups with their state')
+    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
+    .option('--state <states...>', 'only groups in these states (Empty, Stable, PreparingRebalance, ...)')
+    .option('--json', 'print JSON')
+    .action(async (options: GroupsOptions & { state?: string[] }) => {
+      const listed = await listGroups(options.bootstrap, options.state ?? [])
+      process.stdout.write((options.json ? JSON.stringify(listed, null, 2) : formatGroupList(listed)) + '\n')
+    })
+  groups
+    .command('describe <group>')
+    .description('members, assignments, committed offsets and lag of one group')
+    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
+    .option('--json', 'print JSON')
+    .action(async (groupId: string, options: GroupsOptions) => {
+      const described = await describeGroup(options.bootstrap, groupId)
+      process.stdout.write((options.json ? JSON.stringify(described, null, 2) : formatGroupDescription(described)) + '\n')
+    })
+}
