@@ -1,0 +1,133 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Consumer, GroupJoinEvent, Ringlog } from '../../src/index.js'
+import { FAST_CONSUMER, openLog, removeDir, sleep, tempDataDir, waitFor } from './helpers.js'
+
+interface Member {
+  name: string
+  consumer: Consumer
+  joins: GroupJoinEvent[]
+  handled: string[]
+}
+
+function partitionsOf(member: Member): number[] {
+  const last = member.joins[member.joins.length - 1]
+  return last ? [...(last.memberAssignment.events ?? [])] : []
+}
+
+/** Every live member saw the same (latest) generation and together they hold all partitions once. */
+function stable(members: Member[], partitions: number): boolean {
+  const generations = new Set(members.map((m) => m.joins[m.joins.length - 1]?.generationId ?? -1))
+  if (generations.size !== 1 || generations.has(-1)) return false
+  const all = members.flatMap(partitionsOf).sort((a, b) => a - b)
+  return all.length === partitions && all.every((p, i) => p === i) && members.every((m) => m.consumer.assignment().length === partitionsOf(m).length)
+}
+
+describe('consumer groups (in-process, through the GroupCoordinator)', () => {
+  let dir: string
+  let log: Ringlog
+
+  beforeEach(async () => {
+    dir = tempDataDir()
+    log = await openLog(dir)
+    await log.admin().createTopics({ topics: [{ topic: 'events', numPartitions: 6 }] })
+  })
+
+  afterEach(async () => {
+    await log.close()
+    removeDir(dir)
+  })
+
+  async function startMember(name: string, assigner: 'range' | 'roundrobin', owner: Map<string, string[]>): Promise<Member> {
+    const consumer = log.consumer({ groupId: 'shared', ...FAST_CONSUMER, partitionAssigners: [assigner], autoCommitInterval: 100 })
+    const member: Member = { name, consumer, joins: [], handled: [] }
+    consumer.on('consumer.group_join', (event) => member.joins.push(event))
+    await consumer.subscribe({ topics: ['events'], fromBeginning: true })
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const id = message.value!.toString()
+        member.handled.push(id)
+        if (!owner.has(id)) owner.set(id, [])
+        owner.get(id)!.push(`${name}@${partition}`)
+      },
+    })
+    return member
+  }
+
+  async function produce(from: number, count: number): Promise<void> {
+    const producer = log.producer()
+    await producer.send({ topic: 'events', messages: Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: `r${from + i}` })) })
+  }
+
+  for (const assigner of ['range', 'roundrobin'] as const) {
+    it(`3 consumers share 6 partitions (${assigner}); each record is handled once; a leaver's partitions move`, async () => {
+      const owner = new Map<string, string[]>()
+      const members = [await startMember('a', assigner, owner), await startMember('b', assigner, owner), await startMember('c', assigner, owner)]
+      await waitFor(() => stable(members, 6), 'a stable 3-member generation')
+      for (const m of members) expect(partitionsOf(m).length).toBe(2)
+      expect(members.filter((m) => m.joins[m.joins.length - 1].isLeader).length).toBe(1)
+      expect(members[0].joins[members[0].joins.length - 1].groupProtocol).toBe(assigner)
+
+      await produce(0, 600)
+      await waitFor(() => owner.size === 600, '600 records handled')
+      await sleep(200)
+      for (const [id, handlers] of owner) expect(handlers, id).toHaveLength(1)
+      // Each member handled only records of its own partitions.
+      for (const m of members) {
+        const mine = new Set(partitionsOf(m))
+        for (const [, handlers] of owner) for (const h of handlers) if (h.startsWith(`${m.name}@`)) expect(mine.has(Number(h.split('@')[1]))).toBe(true)
+      }
+
+      const leaver = members[2]
+      const movedPartitions = partitionsOf(leaver)
+      await leaver.consumer.disconnect()
+      const remaining = members.slice(0, 2)
+      await waitFor(() => stable(remaining, 6), 'a stable 2-member generation after the leave')
+      const nowOwned = remaining.flatMap(partitionsOf)
+      for (const p of movedPartitions) expect(nowOwned).toContain(p)
+
+      const handledByLeaver = leaver.handled.length
+      await produce(600, 600)
+      await waitFor(() => owner.size === 1200, '1200 records handled')
+      await sleep(200)
+      // Offsets were committed before partitions changed hands: nothing handled twice.
+      for (const [id, handlers] of owner) expect(handlers, id).toHaveLength(1)
+      expect(leaver.handled.length).toBe(handledByLeaver)
+      const described = await log.admin().describeGroups(['shared'])
+      expect(described.groups[0].state).toBe('Stable')
+      expect(described.groups[0].members).toHaveLength(2)
+    })
+  }
+
+  it('a member that stops heartbeating (stuck in its handler) loses its partitions to the others', async () => {
+    let release: () => void = () => undefined
+    const stuck = new Promise<void>((resolve) => { release = resolve })
+    const handledBy = new Map<string, string>()
+    const make = async (name: string, blocking: boolean): Promise<{ consumer: Consumer; joins: GroupJoinEvent[] }> => {
+      const consumer = log.consumer({ groupId: 'hb', ...FAST_CONSUMER, sessionTimeout: 600 })
+      const joins: GroupJoinEvent[] = []
+      consumer.on('consumer.group_join', (e) => joins.push(e))
+      await consumer.subscribe({ topic: 'events', fromBeginning: true })
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          if (blocking) await stuck
+          if (!handledBy.has(message.value!.toString())) handledBy.set(message.value!.toString(), name)
+        },
+      })
+      return { consumer, joins }
+    }
+    const healthy = await make('healthy', false)
+    const blocked = await make('blocked', true)
+    await waitFor(() => {
+      const h = healthy.joins.at(-1)
+      const b = blocked.joins.at(-1)
+      return !!h && !!b && h.generationId === b.generationId && (h.memberAssignment.events?.length ?? 0) === 3
+    }, 'both members in one generation')
+    await produce(0, 120)
+    // The blocked member never returns from its handler, so it stops heartbeating; after the
+    // session timeout the group drops it and the healthy member takes every partition.
+    await waitFor(() => (healthy.joins.at(-1)?.memberAssignment.events?.length ?? 0) === 6, 'healthy member owns all 6 partitions')
+    await waitFor(() => handledBy.size === 120, 'all records handled by the healthy member')
+    expect([...handledBy.values()].every((name) => name === 'healthy')).toBe(true)
+    release()
+  })
+})
