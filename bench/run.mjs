@@ -28,9 +28,20 @@ const params = (defaults, overrides) => bench.parseBenchParams(overrides, bench.
  * The suite. Add a scenario by adding an entry: `make(overrides)` gets the --params string
  * (may be empty) and returns a Scenario (see src/bench/scenario.ts).
  */
+const registry = await import(resolve(here, '../dist/bench/scenarios/registry.js'))
+const scenario = (name, defaults) => ({ make: (overrides) => registry.makeScenario(name, params(defaults, overrides)) })
 const SUITE = [
   { make: (overrides) => bench.fileAppendScenario(params('records=2M,flush=never', overrides)) },
   { make: (overrides) => bench.fileAppendScenario(params('records=300k,flush=always', overrides)) },
+  // Embedded (`open()` in this process) and tcp (the wire load generator against a broker
+  // started as a child process, CPU measured apart).
+  scenario('produce', 'mode=embedded,records=1M,flush=never,acks=all'),
+  scenario('produce', 'mode=embedded,records=300k,flush=always,acks=all'),
+  scenario('produce', 'mode=embedded,records=300k,flush=always,acks=all,compression=lz4'),
+  scenario('consume', 'mode=embedded,records=1M,flush=never'),
+  scenario('produce', 'mode=tcp,records=1M,flush=never,acks=1'),
+  scenario('produce', 'mode=tcp,records=1M,flush=always,acks=all'),
+  scenario('consume', 'mode=tcp,records=2M,flush=never'),
 ]
 
 function usage(message) {

@@ -1,0 +1,92 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { assertValidReport, type BenchReport } from '../../src/bench/index.js'
+import { runBenchCommand, type BenchCommandOptions } from '../../src/cli/bench.js'
+
+function captureIo(): { io: { stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  let out = ''
+  let err = ''
+  stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
+  return { io: { stdout, stderr }, out: () => out, err: () => err }
+}
+
+async function bench(scenarios: string[], options: BenchCommandOptions): Promise<{ code: number; out: string; err: string }> {
+  const capture = captureIo()
+  const code = await runBenchCommand(scenarios, { progress: false, ...options }, capture.io)
+  return { code, out: capture.out(), err: capture.err() }
+}
+
+function readReport(path: string): BenchReport {
+  const document: unknown = JSON.parse(readFileSync(path, 'utf8'))
+  assertValidReport(document)
+  return document
+}
+
+describe('ringlog bench', () => {
+  let dir: string
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'ringlog-cli-bench-')) })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('an embedded produce run writes a schema-valid report, a table and a plot', async () => {
+    const json = join(dir, 'embedded.json')
+    const plot = join(dir, 'embedded.svg')
+    const { code, out } = await bench(['produce'], { mode: 'embedded', records: '3000', reps: '3', warmups: '0', json, plot })
+    expect(code).toBe(0)
+    const report = readReport(json)
+    expect(report.scenarios).toHaveLength(1)
+    const scenario = report.scenarios[0]
+    expect(scenario.params.mode).toBe('embedded')
+    expect(scenario.repetitions).toHaveLength(3)
+    for (const rep of scenario.repetitions) expect(rep.records).toBeGreaterThanOrEqual(3000)
+    expect(scenario.summary.latencyMs.count).toBeGreaterThan(0)
+    expect(out).toContain('produce embedded')
+    expect(readFileSync(plot, 'utf8')).toContain('<svg')
+  })
+
+  it('a tcp produce run against a broker it starts as a child process reports broker and client CPU apart', async () => {
+    const json = join(dir, 'tcp.json')
+    const { code } = await bench(['produce'], { mode: 'tcp', records: '4000', reps: '3', warmups: '0', acks: '1', json })
+    expect(code).toBe(0)
+    const scenario = readReport(json).scenarios[0]
+    expect(scenario.params.mode).toBe('tcp')
+    expect(scenario.repetitions).toHaveLength(3)
+    for (const rep of scenario.repetitions) expect(rep.records).toBeGreaterThanOrEqual(4000)
+    // The broker is another process: its CPU comes from /proc (10 ms ticks, may read 0 on a
+    // tiny run), the client's from this process alone.
+    for (const rep of scenario.repetitions) {
+      expect(rep.cpu.client).toBeGreaterThan(0)
+      expect(Number.isFinite(rep.cpu.broker) && rep.cpu.broker >= 0).toBe(true)
+    }
+  })
+
+  it('regression mode flags an injected slowdown and not a report compared with itself', async () => {
+    const baseline = join(dir, 'baseline.json')
+    const options: BenchCommandOptions = { mode: 'embedded', records: '20000', reps: '5', warmups: '1', acks: '1' }
+    expect((await bench(['produce'], { ...options, json: baseline })).code).toBe(0)
+
+    const same = await bench([], { baseline, current: baseline })
+    expect(same.code).toBe(0)
+    expect(same.out).toMatch(/unchanged/)
+    expect(same.out).not.toMatch(/regression\s*$/m)
+
+    const slowed = join(dir, 'slowed.json')
+    const slow = await bench(['produce'], { ...options, json: slowed, baseline, injectSlowdown: '4' })
+    expect(slow.code).toBe(1)
+    expect(slow.err).toContain('regression flagged')
+    expect(slow.out).toMatch(/regression/)
+  })
+
+  it('usage errors exit with 2 and say why', async () => {
+    expect((await bench(['nonsense'], {})).code).toBe(2)
+    const bad = await bench(['produce'], { acks: '7' })
+    expect(bad.code).toBe(2)
+    expect(bad.err).toMatch(/acks/)
+    expect((await bench(['e2e-latency'], { mode: 'tcp', client: 'kcat', records: '10' })).code).toBe(2)
+  })
+})
