@@ -1,0 +1,224 @@
+/**
+ * `ringlog topics list | create | delete | describe`: topic administration over the Kafka wire
+ * protocol, like kafka-topics.sh. list and describe use Metadata (describe adds ListOffsets for
+ * each partition's log start and end offsets), create uses CreateTopics, delete DeleteTopics.
+ * Versions are negotiated with ApiVersions; any error code in an answer is a failure (exit 1).
+ */
+import type { Command } from 'commander'
+import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
+import { ApiKey, DEFAULT_BOOTSTRAP, withWireClient, type KafkaWireClient, type RequestOf } from './wire-client.js'
+
+const EARLIEST_TIMESTAMP = -2
+const LATEST_TIMESTAMP = -1
+/** DeleteTopics v6 names topics in `topics` (name or id); older versions in `topicNames`. */
+const DELETE_BY_STATE_VERSION = 6
+
+export class TopicCommandError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TopicCommandError'
+  }
+}
+
+export interface PartitionDescription {
+  partition: number
+  leader: number
+  replicas: number[]
+  isr: number[]
+  /** null when ListOffsets failed for the partition (see `error`). */
+  logStartOffset: number | null
+  logEndOffset: number | null
+  error: string | null
+}
+
+export interface TopicDescription {
+  name: string
+  topicId: string | null
+  internal: boolean
+  partitions: PartitionDescription[]
+}
+
+export interface CreateTopicOptions {
+  /** -1 (the default): the broker's default partition count. */
+  partitions?: number
+  replicationFactor?: number
+  configs?: Record<string, string>
+}
+
+function failIf(errorCode: number, what: string, message?: string | null): void {
+  if (errorCode !== ErrorCode.NONE) throw new TopicCommandError(`${what}: ${errorCodeName(errorCode)}${message ? ` (${message})` : ''}`)
+}
+
+/**
+ * A Metadata request body for `version`: all topics (v0: empty list, v1+: null) when `names`
+ * is null; allowAutoTopicCreation only where the version carries it (v4+; older versions
+ * auto-create whenever the broker does, and refuse to encode a non-default value).
+ */
+export function metadataRequest(version: number, names: readonly string[] | null, allowAutoCreate: boolean): RequestOf<typeof ApiKey.Metadata> {
+  const topics = names === null ? (version === 0 ? [] : null) : names.map((name) => ({ name }))
+  return version >= 4 ? { topics, allowAutoTopicCreation: allowAutoCreate } : { topics }
+}
+
+/** Every topic name on the broker, sorted. */
+export async function listTopics(client: KafkaWireClient): Promise<string[]> {
+  const version = client.version(ApiKey.Metadata)
+  const response = await client.request(ApiKey.Metadata, version, metadataRequest(version, null, false))
+  return response.topics.map((t) => t.name ?? '').filter((name) => name !== '').sort()
+}
+
+export async function createTopic(client: KafkaWireClient, name: string, options: CreateTopicOptions = {}): Promise<{ partitions: number | null }> {
+  const version = client.version(ApiKey.CreateTopics)
+  const response = await client.request(ApiKey.CreateTopics, version, {
+    topics: [{
+      name,
+      numPartitions: options.partitions ?? -1,
+      replicationFactor: options.replicationFactor ?? -1,
+      assignments: [],
+      configs: Object.entries(options.configs ?? {}).map(([key, value]) => ({ name: key, value })),
+    }],
+    timeoutMs: 30_000,
+    validateOnly: false,
+  })
+  const result = response.topics.find((t) => t.name === name)
+  if (!result) throw new TopicCommandError(`CreateTopics returned no result for "${name}"`)
+  failIf(result.errorCode, `cannot create topic "${name}"`, result.errorMessage)
+  // v5+ results carry the partition count; older ones do not.
+  return { partitions: version >= 5 ? result.numPartitions : null }
+}
+
+export async function deleteTopic(client: KafkaWireClient, name: string): Promise<void> {
+  const version = client.version(ApiKey.DeleteTopics)
+  const body = version >= DELETE_BY_STATE_VERSION
+    ? { topics: [{ name }], timeoutMs: 30_000 }
+    : { topicNames: [name], timeoutMs: 30_000 }
+  const response = await client.request(ApiKey.DeleteTopics, version, body)
+  const result = response.responses.find((r) => r.name === name) ?? response.responses[0]
+  if (!result) throw new TopicCommandError(`DeleteTopics returned no result for "${name}"`)
+  failIf(result.errorCode, `cannot delete topic "${name}"`, result.errorMessage)
+}
+
+export async function describeTopic(client: KafkaWireClient, name: string): Promise<TopicDescription> {
+  const metadataVersion = client.version(ApiKey.Metadata)
+  const metadata = await client.request(ApiKey.Metadata, metadataVersion, metadataRequest(metadataVersion, [name], false))
+  const topic = metadata.topics.find((t) => t.name === name)
+  if (!topic) throw new TopicCommandError(`Metadata returned nothing for "${name}"`)
+  if (topic.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new TopicCommandError(`topic "${name}" does not exist`)
+  failIf(topic.errorCode, `cannot describe topic "${name}"`)
+  const partitions = [...topic.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex)
+  const offsetsVersion = client.version(ApiKey.ListOffsets)
+  const listOffsets = (timestamp: number) => client.request(ApiKey.ListOffsets, offsetsVersion, {
+    replicaId: -1,
+    isolationLevel: 0,
+    topics: [{ name, partitions: partitions.map((p) => ({ partitionIndex: p.partitionIndex, currentLeaderEpoch: -1, timestamp })) }],
+  })
+  // Pipelined: both requests are on the wire before either answer arrives.
+  const [earliest, latest] = await Promise.all([listOffsets(EARLIEST_TIMESTAMP), listOffsets(LATEST_TIMESTAMP)])
+  const offsetsOf = (response: typeof earliest) => new Map(response.topics.filter((t) => t.name === name).flatMap((t) => t.partitions).map((p) => [p.partitionIndex, p]))
+  const starts = offsetsOf(earliest)
+  const ends = offsetsOf(latest)
+  return {
+    name,
+    topicId: metadataVersion >= 10 ? topic.topicId : null,
+    internal: topic.isInternal,
+    partitions: partitions.map((p) => {
+      const start = starts.get(p.partitionIndex)
+      const end = ends.get(p.partitionIndex)
+      const errors = [p.errorCode, start?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR, end?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR]
+        .filter((code) => code !== ErrorCode.NONE)
+      return {
+        partition: p.partitionIndex,
+        leader: p.leaderId,
+        replicas: p.replicaNodes,
+        isr: p.isrNodes,
+        logStartOffset: start && start.errorCode === ErrorCode.NONE ? start.offset : null,
+        logEndOffset: end && end.errorCode === ErrorCode.NONE ? end.offset : null,
+        error: errors.length > 0 ? errors.map(errorCodeName).join(', ') : null,
+      }
+    }),
+  }
+}
+
+/** kafka-topics.sh --describe style: a topic line, then one line per partition. */
+export function formatTopicDescription(d: TopicDescription): string {
+  const lines = [`Topic: ${d.name}\tTopicId: ${d.topicId ?? '-'}\tPartitionCount: ${d.partitions.length}\tReplicationFactor: ${d.partitions[0]?.replicas.length ?? 0}`]
+  for (const p of d.partitions) {
+    lines.push(`\tTopic: ${d.name}\tPartition: ${p.partition}\tLeader: ${p.leader}\tReplicas: ${p.replicas.join(',')}\tIsr: ${p.isr.join(',')}` +
+      `\tLogStartOffset: ${p.logStartOffset ?? '-'}\tLogEndOffset: ${p.logEndOffset ?? '-'}${p.error ? `\tError: ${p.error}` : ''}`)
+  }
+  return lines.join('\n')
+}
+
+/** `k=v` pairs (repeatable options) into an object; the first `=` splits. */
+export function parseKeyValues(pairs: readonly string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    if (at <= 0) throw new TopicCommandError(`${what} must be key=value, got "${pair}"`)
+    out[pair.slice(0, at)] = pair.slice(at + 1)
+  }
+  return out
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+function integer(what: string, min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new TopicCommandError(`${what} must be an integer >= ${min}, got "${value}"`)
+    return n
+  }
+}
+
+interface CommonOptions { bootstrap: string }
+
+export function register(program: Command): void {
+  const topics = program.command('topics').description('list, create, delete and describe topics of a running broker')
+  const bootstrapOption = ['-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP] as const
+
+  topics
+    .command('list')
+    .description('print every topic name, one per line')
+    .option(...bootstrapOption)
+    .option('--json', 'print a JSON array')
+    .action(async (options: CommonOptions & { json?: boolean }) => {
+      const names = await withWireClient(options.bootstrap, listTopics, { clientId: 'ringlog-topics' })
+      const text = options.json ? JSON.stringify(names) : names.join('\n')
+      if (text) process.stdout.write(text + '\n')
+    })
+
+  topics
+    .command('create <name>')
+    .description('create a topic')
+    .option(...bootstrapOption)
+    .option('-p, --partitions <n>', 'partition count (default: the broker\'s)', integer('--partitions', 1))
+    .option('--replication-factor <n>', 'replication factor (a single broker accepts only 1)', integer('--replication-factor', 1))
+    .option('--config <key=value>', 'topic config, e.g. retention.ms=3600000 (repeatable)', collect)
+    .action(async (name: string, options: CommonOptions & { partitions?: number; replicationFactor?: number; config?: string[] }) => {
+      const configs = parseKeyValues(options.config ?? [], '--config')
+      const created = await withWireClient(options.bootstrap, (client) => createTopic(client, name, {
+        partitions: options.partitions, replicationFactor: options.replicationFactor, configs,
+      }), { clientId: 'ringlog-topics' })
+      process.stdout.write(`created topic ${name}${created.partitions === null ? '' : ` with ${created.partitions} partition${created.partitions === 1 ? '' : 's'}`}\n`)
+    })
+
+  topics
+    .command('delete <name>')
+    .description('delete a topic and its data')
+    .option(...bootstrapOption)
+    .action(async (name: string, options: CommonOptions) => {
+      await withWireClient(options.bootstrap, (client) => deleteTopic(client, name), { clientId: 'ringlog-topics' })
+      process.stdout.write(`deleted topic ${name}\n`)
+    })
+
+  topics
+    .command('describe <name>')
+    .description('partitions, leader, replicas and log start/end offsets of a topic')
+    .option(...bootstrapOption)
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: CommonOptions & { json?: boolean }) => {
+      const described = await withWireClient(options.bootstrap, (client) => describeTopic(client, name), { clientId: 'ringlog-topics' })
+      process.stdout.write((options.json ? JSON.stringify(described, null, 2) : formatTopicDescription(described)) + '\n')
+    })
+}

@@ -1,0 +1,409 @@
+/**
+ * A small promise-based Kafka client for tools (CLI commands, tests), built on the generated
+ * codecs. Not the hot path: one fresh encode per request, one timer per request.
+ *
+ * - Requests may be pipelined. Kafka answers a connection's requests in the order they were
+ *   sent, so pending requests form a FIFO; each response must carry the correlation id of the
+ *   oldest pending request, anything else is a protocol failure that ends the connection.
+ * - A request that times out is rejected but stays in the queue (marked abandoned), so its
+ *   late response is still matched and dropped instead of desynchronising later requests.
+ * - ApiVersions responses use header v0 (headers.ts); a broker that does not know the version
+ *   asked answers with a v0 body and UNSUPPORTED_VERSION, which `negotiate()` handles by
+ *   retrying with the highest ApiVersions version both sides know (KIP-511).
+ * - `negotiate()` records the broker's ranges; `version(apiKey)` then picks the highest version
+ *   both this client's codecs and the broker support.
+ */
+import { connect, type Socket } from 'node:net'
+import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
+import { FrameDecoder } from '../protocol/frame.js'
+import { decodeResponseHeader, encodeRequestHeader, responseHeaderVersion } from '../protocol/headers.js'
+import { API_CODECS, type ApiCodec } from '../protocol/messages/index.js'
+import type { ApiVersionsRequest, ApiVersionsResponse } from '../protocol/messages/api-versions.js'
+import type { CreateTopicsRequest, CreateTopicsResponse } from '../protocol/messages/create-topics.js'
+import type { DeleteTopicsRequest, DeleteTopicsResponse } from '../protocol/messages/delete-topics.js'
+import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../protocol/messages/describe-groups.js'
+import type { FetchRequest, FetchResponse } from '../protocol/messages/fetch.js'
+import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../protocol/messages/find-coordinator.js'
+import type { HeartbeatRequest, HeartbeatResponse } from '../protocol/messages/heartbeat.js'
+import type { InitProducerIdRequest, InitProducerIdResponse } from '../protocol/messages/init-producer-id.js'
+import type { JoinGroupRequest, JoinGroupResponse } from '../protocol/messages/join-group.js'
+import type { LeaveGroupRequest, LeaveGroupResponse } from '../protocol/messages/leave-group.js'
+import type { ListGroupsRequest, ListGroupsResponse } from '../protocol/messages/list-groups.js'
+import type { ListOffsetsRequest, ListOffsetsResponse } from '../protocol/messages/list-offsets.js'
+import type { MetadataRequest, MetadataResponse } from '../protocol/messages/metadata.js'
+import type { OffsetCommitRequest, OffsetCommitResponse } from '../protocol/messages/offset-commit.js'
+import type { OffsetFetchRequest, OffsetFetchResponse } from '../protocol/messages/offset-fetch.js'
+import type { ProduceRequest, ProduceResponse } from '../protocol/messages/produce.js'
+import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/messages/sync-group.js'
+import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
+
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  InitProducerId: 22,
+} as const
+
+/** Request and response types per api key, so `request()` is typed by the key it is given. */
+export interface ApiMessages {
+  0: { request: ProduceRequest; response: ProduceResponse }
+  1: { request: FetchRequest; response: FetchResponse }
+  2: { request: ListOffsetsRequest; response: ListOffsetsResponse }
+  3: { request: MetadataRequest; response: MetadataResponse }
+  8: { request: OffsetCommitRequest; response: OffsetCommitResponse }
+  9: { request: OffsetFetchRequest; response: OffsetFetchResponse }
+  10: { request: FindCoordinatorRequest; response: FindCoordinatorResponse }
+  11: { request: JoinGroupRequest; response: JoinGroupResponse }
+  12: { request: HeartbeatRequest; response: HeartbeatResponse }
+  13: { request: LeaveGroupRequest; response: LeaveGroupResponse }
+  14: { request: SyncGroupRequest; response: SyncGroupResponse }
+  15: { request: DescribeGroupsRequest; response: DescribeGroupsResponse }
+  16: { request: ListGroupsRequest; response: ListGroupsResponse }
+  18: { request: ApiVersionsRequest; response: ApiVersionsResponse }
+  19: { request: CreateTopicsRequest; response: CreateTopicsResponse }
+  20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse }
+  22: { request: InitProducerIdRequest; response: InitProducerIdResponse }
+}
+
+export type KnownApiKey = keyof ApiMessages
+export type RequestOf<K extends KnownApiKey> = EncodeInput<ApiMessages[K]['request']>
+export type ResponseOf<K extends KnownApiKey> = ApiMessages[K]['response']
+
+export type WireClientErrorKind = 'connect' | 'timeout' | 'closed' | 'protocol' | 'unsupported-version'
+
+export class WireClientError extends Error {
+  constructor(readonly kind: WireClientErrorKind, message: string) {
+    super(message)
+    this.name = 'WireClientError'
+  }
+}
+
+export interface WireClientOptions {
+  clientId?: string
+  /** Default 10000 ms. */
+  connectTimeoutMs?: number
+  /** Default for every request, 30000 ms. */
+  requestTimeoutMs?: number
+  /** Largest response frame accepted, default 256 MiB. */
+  maxResponseBytes?: number
+}
+
+export interface VersionRange {
+  minVersion: number
+  maxVersion: number
+}
+
+interface Pending {
+  correlationId: number
+  headerVersion: 0 | 1
+  /** Set when the caller gave up (timeout): the response is matched and dropped. */
+  abandoned: boolean
+  settle(error: Error | null, frame: Buffer | null, bodyOffset: number): void
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+const MAX_CORRELATION_ID = 0x7fffffff
+
+function codecFor(apiKey: number): ApiCodec {
+  const codec = API_CODECS.get(apiKey)
+  if (!codec) throw new WireClientError('unsupported-version', `no codec for api key ${apiKey}`)
+  return codec
+}
+
+/** Where the command-line tools connect unless told otherwise (`--bootstrap`). */
+export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092'
+
+/**
+ * Splits `host:port` (IPv6 as `[::1]:9092`); a missing port means 9092. Of a comma-separated
+ * bootstrap list the first entry is used: ringlog is a single broker.
+ */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const spec = address.split(',')[0].trim()
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec)
+  const match = bracketed ?? /^([^:]+)(?::(\d+))?$/.exec(spec)
+  if (!match) throw new WireClientError('connect', `bad address "${spec}": expected host:port`)
+  const port = match[2] === undefined ? 9092 : Number(match[2])
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new WireClientError('connect', `bad port in "${spec}"`)
+  return { host: match[1], port }
+}
+
+export class KafkaWireClient {
+  private readonly decoder: FrameDecoder
+  private readonly pending: Pending[] = []
+  private nextCorrelationId = 1
+  private failure: Error | null = null
+  private readonly requestTimeoutMs: number
+  private brokerRanges: Map<number, VersionRange> | null = null
+
+  private constructor(private readonly socket: Socket, readonly host: string, readonly port: number, readonly clientId: string, options: WireClientOptions) {
+    this.decoder = new FrameDecoder(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES)
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', (error) => this.fail(new WireClientError('closed', `connection to ${host}:${port} failed: ${error.message}`)))
+    socket.on('close', () => this.fail(new WireClientError('closed', `connection to ${host}:${port} closed`)))
+  }
+
+  static connect(host: string, port: number, options: WireClientOptions = {}): Promise<KafkaWireClient> {
+    const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port })
+      const timer = setTimeout(() => {
+        socket.destroy()
+        reject(new WireClientError('connect', `connect to ${host}:${port} timed out after ${timeoutMs} ms`))
+      }, timeoutMs)
+      socket.once('connect', () => {
+        clearTimeout(timer)
+        socket.removeAllListeners('error')
+        resolve(new KafkaWireClient(socket, host, port, options.clientId ?? 'ringlog-cli', options))
+      })
+      socket.once('error', (error) => {
+        clearTimeout(timer)
+        reject(new WireClientError('connect', `cannot connect to ${host}:${port}: ${error.message}`))
+      })
+    })
+  }
+
+  /** True once the connection failed or was closed; every later request rejects. */
+  get closed(): boolean {
+    return this.failure !== null
+  }
+
+  /** Requests sent and not yet answered (abandoned ones included). */
+  get inFlight(): number {
+    return this.pending.length
+  }
+
+  /** The broker's advertised ranges, after `negotiate()`. */
+  get brokerVersions(): ReadonlyMap<number, VersionRange> | null {
+    return this.brokerRanges
+  }
+
+  /** Encodes and sends a request in `version`; resolves with the decoded response body. */
+  request<K extends KnownApiKey>(apiKey: K, version: number, body: RequestOf<K>, options: { timeoutMs?: number } = {}): Promise<ResponseOf<K>> {
+    let codec: ApiCodec
+    let frame: Buffer
+    let correlationId: number
+    try {
+      codec = this.checkedCodec(apiKey, version)
+      correlationId = this.allocateCorrelationId()
+      frame = this.encode(codec, version, correlationId, body)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    if (this.failure) return Promise.reject(this.failure)
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs
+    const name = `${codec.name} v${version}`
+    return new Promise<ResponseOf<K>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        entry.abandoned = true
+        reject(new WireClientError('timeout', `${name} to ${this.host}:${this.port} got no response within ${timeoutMs} ms`))
+      }, timeoutMs)
+      timer.unref()
+      const entry: Pending = {
+        correlationId,
+        headerVersion: responseHeaderVersion(apiKey, version),
+        abandoned: false,
+        settle: (error, response, bodyOffset) => {
+          clearTimeout(timer)
+          if (error) return reject(error)
+          try {
+            resolve(decodeBody(codec, version, response!, bodyOffset) as ResponseOf<K>)
+          } catch (decodeError) {
+            reject(new WireClientError('protocol', `cannot decode ${name} response: ${(decodeError as Error).message}`))
+          }
+        },
+      }
+      this.pending.push(entry)
+      this.socket.write(frame)
+    })
+  }
+
+  /**
+   * Sends a request that gets no response (Produce with acks=0); resolves once the bytes were
+   * handed to the kernel.
+   */
+  send<K extends KnownApiKey>(apiKey: K, version: number, body: RequestOf<K>): Promise<void> {
+    let frame: Buffer
+    try {
+      const codec = this.checkedCodec(apiKey, version)
+      frame = this.encode(codec, version, this.allocateCorrelationId(), body)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => {
+      this.socket.write(frame, (error) => (error ? reject(new WireClientError('closed', error.message)) : resolve()))
+    })
+  }
+
+  /**
+   * Asks the broker for its ApiVersions and remembers them. Starts with the newest ApiVersions
+   * this client knows; a broker that does not know it answers UNSUPPORTED_VERSION with its
+   * list, and the request is repeated in the highest version both know.
+   */
+  async negotiate(): Promise<ReadonlyMap<number, VersionRange>> {
+    const own = codecFor(ApiKey.ApiVersions)
+    let version = own.maxVersion
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const response = await this.request(ApiKey.ApiVersions, version, { clientSoftwareName: 'ringlog-cli', clientSoftwareVersion: '0' })
+      const ranges = new Map<number, VersionRange>()
+      for (const api of response.apiKeys) ranges.set(api.apiKey, { minVersion: api.minVersion, maxVersion: api.maxVersion })
+      if (response.errorCode === ErrorCode.NONE) {
+        this.brokerRanges = ranges
+        return ranges
+      }
+      const theirs = ranges.get(ApiKey.ApiVersions)
+      if (response.errorCode !== ErrorCode.UNSUPPORTED_VERSION || !theirs || attempt > 0) {
+        throw new WireClientError('protocol', `ApiVersions failed: ${errorCodeName(response.errorCode)}`)
+      }
+      const common = Math.min(theirs.maxVersion, own.maxVersion)
+      if (common < Math.max(theirs.minVersion, own.minVersion)) {
+        throw new WireClientError('unsupported-version', 'the broker shares no ApiVersions version with this client')
+      }
+      version = common
+    }
+    throw new WireClientError('protocol', 'ApiVersions negotiation did not settle')
+  }
+
+  /**
+   * The highest version of `apiKey` both sides support, optionally within [min, max] (for
+   * callers that fill only the fields of some versions). Requires `negotiate()` first.
+   */
+  version(apiKey: KnownApiKey, limits: { min?: number; max?: number } = {}): number {
+    if (!this.brokerRanges) throw new WireClientError('protocol', 'version() needs negotiate() first')
+    const codec = codecFor(apiKey)
+    const theirs = this.brokerRanges.get(apiKey)
+    if (!theirs) throw new WireClientError('unsupported-version', `the broker does not support ${codec.name}`)
+    const low = Math.max(codec.minVersion, theirs.minVersion, limits.min ?? 0)
+    const high = Math.min(codec.maxVersion, theirs.maxVersion, limits.max ?? Number.MAX_SAFE_INTEGER)
+    if (high < low) {
+      throw new WireClientError('unsupported-version', `no common ${codec.name} version: broker ${theirs.minVersion}-${theirs.maxVersion}, client ${low}-${Math.min(codec.maxVersion, limits.max ?? codec.maxVersion)}`)
+    }
+    return high
+  }
+
+  /** Closes the connection; pending requests reject with a 'closed' error. */
+  close(): Promise<void> {
+    this.fail(new WireClientError('closed', `connection to ${this.host}:${this.port} closed by the client`))
+    return new Promise((resolve) => {
+      if (this.socket.closed) return resolve()
+      this.socket.once('close', () => resolve())
+    })
+  }
+
+  private checkedCodec(apiKey: number, version: number): ApiCodec {
+    const codec = codecFor(apiKey)
+    if (!Number.isInteger(version) || version < codec.minVersion || version > codec.maxVersion) {
+      throw new WireClientError('unsupported-version', `${codec.name} v${version} is outside this client's ${codec.minVersion}-${codec.maxVersion}`)
+    }
+    return codec
+  }
+
+  private allocateCorrelationId(): number {
+    const id = this.nextCorrelationId
+    this.nextCorrelationId = id >= MAX_CORRELATION_ID ? 1 : id + 1
+    return id
+  }
+
+  private encode(codec: ApiCodec, version: number, correlationId: number, body: unknown): Buffer {
+    const w = new Writer(1024)
+    w.int32(0)
+    encodeRequestHeader(w, { apiKey: codec.apiKey, apiVersion: version, correlationId, clientId: this.clientId })
+    codec.encodeRequest(w, version, body as never)
+    w.setInt32(0, w.length - 4)
+    // A fresh writer per request: its buffer is handed to the socket as is.
+    return w.finish()
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Buffer[]
+    try {
+      frames = this.decoder.push(chunk)
+    } catch (error) {
+      this.fail(new WireClientError('protocol', `bad response frame: ${(error as Error).message}`))
+      return
+    }
+    for (const frame of frames) {
+      const head = this.pending.shift()
+      if (!head) {
+        this.fail(new WireClientError('protocol', 'response without a pending request'))
+        return
+      }
+      const r = new Reader(frame)
+      let correlationId: number
+      try {
+        correlationId = decodeResponseHeader(r, head.headerVersion)
+      } catch (error) {
+        this.pending.unshift(head)
+        this.fail(new WireClientError('protocol', `bad response header: ${(error as Error).message}`))
+        return
+      }
+      if (correlationId !== head.correlationId) {
+        this.pending.unshift(head)
+        this.fail(new WireClientError('protocol', `response correlation id ${correlationId}, expected ${head.correlationId}`))
+        return
+      }
+      if (!head.abandoned) head.settle(null, frame, r.offset)
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return
+    this.failure = error
+    for (const p of this.pending.splice(0)) {
+      if (!p.abandoned) p.settle(error, null, 0)
+    }
+    if (!this.socket.destroyed) this.socket.destroy()
+  }
+}
+
+/**
+ * Decodes a response body. ApiVersions is the exception to "the body has the version asked":
+ * a broker that does not know the version replies with a v0 body and UNSUPPORTED_VERSION.
+ * Its error code is the first field in every version, so it can be read before choosing.
+ */
+function decodeBody(codec: ApiCodec, version: number, frame: Buffer, bodyOffset: number): unknown {
+  if (codec.apiKey === ApiKey.ApiVersions && version > 0 && frame.length >= bodyOffset + 2 && frame.readInt16BE(bodyOffset) === ErrorCode.UNSUPPORTED_VERSION) {
+    return codec.decodeResponse(new Reader(frame, bodyOffset), 0)
+  }
+  return codec.decodeResponse(new Reader(frame, bodyOffset), version)
+}
+
+/** Connects to `host:port` and negotiates versions: the usual start of a tool. */
+export async function connectNegotiated(address: string, options: WireClientOptions = {}): Promise<KafkaWireClient> {
+  const { host, port } = parseHostPort(address)
+  const client = await KafkaWireClient.connect(host, port, options)
+  try {
+    await client.negotiate()
+  } catch (error) {
+    await client.close()
+    throw error
+  }
+  return client
+}
+
+/** Runs `use` with a negotiated connection and closes it afterwards, whatever happens. */
+export async function withWireClient<T>(address: string, use: (client: KafkaWireClient) => Promise<T>, options: WireClientOptions = {}): Promise<T> {
+  const client = await connectNegotiated(address, options)
+  try {
+    return await use(client)
+  } finally {
+    await client.close()
+  }
+}
