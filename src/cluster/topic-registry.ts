@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
-import { pack, unpack } from 'msgpackr'
+import { pack, unpack } from '../msgpack.js'
 import { RinglogError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { writeFileAtomicSync } from './atomic-file.js'

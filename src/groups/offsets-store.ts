@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pack, unpack } from 'msgpackr'
+import { pack, unpack } from '../msgpack.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
 

@@ -17,7 +17,7 @@
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { pack, unpack } from 'msgpackr'
+import { pack, unpack } from '../msgpack.js'
 import { writeFileAtomicSync } from '../cluster/atomic-file.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { ErrorCode } from '../protocol/error-codes.js'
