@@ -39,7 +39,7 @@ describe('ApiVersions', () => {
       expect(res.apiKeys).toEqual(expected)
     }
     expect(expected.find((a) => a.apiKey === 1)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 12 })
-    expect(expected.find((a) => a.apiKey === 0)).toEqual({ apiKey: 0, minVersion: 3, maxVersion: 9 })
+    expect(expected.find((a) => a.apiKey === 0)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 })
   })
 
   it('answers an unsupported version with a v0 UNSUPPORTED_VERSION body and keeps the connection', async () => {
@@ -118,6 +118,16 @@ describe('Produce and Fetch', () => {
       expect(records[1].headers[0].value?.toString()).toBe('hv-1')
       expect(records[1].timestamp).toBe(1_700_000_000_001)
     }
+  })
+
+  it('refuses Produce v0-2 (message format v0/v1) per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT and stores nothing', async () => {
+    await createTopic('old-format', 1)
+    for (let v = 0; v <= 2; v++) {
+      const res = await client.request<Msg>(0, v, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'old-format', partitionData: [{ index: 0, records: batch(['old']) }] }] })
+      expect(res.responses[0].partitionResponses[0].errorCode).toBe(43)
+    }
+    const offsets = await client.request<Msg>(2, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'old-format', partitions: [{ partitionIndex: 0, timestamp: -1 }] }] })
+    expect(offsets.topics[0].partitions[0].offset).toBe(0)
   })
 
   it('returns at least one batch beyond partitionMaxBytes and maxBytes (KIP-74), and respects maxBytes for later partitions', async () => {

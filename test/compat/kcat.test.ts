@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Compression } from '../../src/protocol/compression.js'
+import { BatchAttribute, readBatchHeader, splitBatches } from '../../src/protocol/record-batch.js'
 import { startCliBroker, type CliBroker } from './cli-broker.js'
 
 const run = promisify(execFile)
@@ -41,6 +43,13 @@ describe.skipIf(!hasKcat)('kcat', () => {
     writeFileSync(file, input)
     await kcat(['-P', '-t', 'kc', '-K:', '-X', 'compression.codec=lz4', '-X', 'acks=all', '-l', file])
     expect(await kcat(['-C', '-t', 'kc', '-K:', '-e', '-o', 'beginning', '-q'])).toBe(input)
+
+    // librdkafka really compressed (it silently sends plain batches to a broker it thinks cannot
+    // take lz4): every stored batch carries the lz4 codec bits.
+    const segment = readFileSync(join(dir, 'data', 'kc-0', '00000000000000000000.log'))
+    const { batches } = splitBatches(segment)
+    expect(batches.length).toBeGreaterThan(0)
+    for (const b of batches) expect(readBatchHeader(segment, b.offset).attributes & BatchAttribute.CompressionMask).toBe(Compression.lz4)
 
     const meta = await kcat(['-L', '-t', 'kc'])
     expect(meta).toContain(`broker 0 at 127.0.0.1:${broker.port}`)

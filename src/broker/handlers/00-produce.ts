@@ -1,5 +1,10 @@
 /**
- * Produce v3-9.
+ * Produce v3-9 (v0-2 advertised, refused per partition).
+ *
+ * Why v0-2 are advertised: librdkafka (kcat, confluent-kafka; checked with 2.0.2) enables gzip and
+ * lz4 only when the broker supports Produce v0, and otherwise silently sends uncompressed batches.
+ * Real clients produce with v3+ (RecordBatch v2); a v0-2 request, whose message sets are format
+ * v0/v1, gets UNSUPPORTED_FOR_MESSAGE_FORMAT for every partition and nothing is stored.
  *
  * Parses only down to each partition's records bytes and hands them, untouched, to
  * `engine.appendBatches` (the owning worker checks CRC, lengths, compression bombs and
@@ -45,7 +50,9 @@ export function handle(request: ProduceRequest, ctx: RequestContext): HandlerRep
     const info = broker.topics.get(t.name)
     for (const p of t.partitionData) {
       let result: Promise<AppendResult>
-      if (!isAcks(acks)) {
+      if (ctx.version < 3) {
+        result = Promise.resolve(failed(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'Produce v0-2 carries message format v0/v1; ringlog stores RecordBatch v2 (Produce v3+) only'))
+      } else if (!isAcks(acks)) {
         result = Promise.resolve(failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`))
       } else if (!info || p.index < 0 || p.index >= info.partitions) {
         result = Promise.resolve(failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`))

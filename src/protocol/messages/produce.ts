@@ -3,7 +3,7 @@
 import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVersion, type EncodeInput } from '../primitives.js'
 
 export const API_KEY = 0
-export const MIN_VERSION = 3
+export const MIN_VERSION = 0
 export const MAX_VERSION = 9
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 9
@@ -11,25 +11,25 @@ export const FIRST_FLEXIBLE_VERSION = 9
 export interface ProduceRequest {
   /** The transactional ID, or null if the producer is not transactional. (v3+; nullable v3+) */
   transactionalId: string | null
-  /** The number of acknowledgments the producer requires the leader to have received before considering a request complete. Allowed values: 0 for no acknowledgments, 1 for only the leader and -1 for the full ISR. (v3+) */
+  /** The number of acknowledgments the producer requires the leader to have received before considering a request complete. Allowed values: 0 for no acknowledgments, 1 for only the leader and -1 for the full ISR. (v0+) */
   acks: number
-  /** The timeout to await a response in milliseconds. (v3+) */
+  /** The timeout to await a response in milliseconds. (v0+) */
   timeoutMs: number
-  /** Each topic to produce to. (v3+) */
+  /** Each topic to produce to. (v0+) */
   topicData: TopicProduceData[]
 }
 
 export interface TopicProduceData {
-  /** The topic name. (v3+) */
+  /** The topic name. (v0+) */
   name: string
-  /** Each partition to produce to. (v3+) */
+  /** Each partition to produce to. (v0+) */
   partitionData: PartitionProduceData[]
 }
 
 export interface PartitionProduceData {
-  /** The partition index. (v3+) */
+  /** The partition index. (v0+) */
   index: number
-  /** The record data to be produced. (v3+; nullable v3+) */
+  /** The record data to be produced. (v0+; nullable v0+) */
   records: Buffer | null
 }
 
@@ -57,7 +57,7 @@ export function decodeProduceRequest(r: Reader, version: number): ProduceRequest
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolDecodeError(`ProduceRequest v${version} is not supported`)
   const flexible = version >= 9
   const m: ProduceRequest = {
-    transactionalId: r.nullableString(flexible),
+    transactionalId: version >= 3 ? r.nullableString(flexible) : null,
     acks: r.int16(),
     timeoutMs: r.int32(),
     topicData: r.array(flexible, 1, () => readTopicProduceData(r, version)),
@@ -83,7 +83,8 @@ function writePartitionProduceData(w: Writer, version: number, m: EncodeInput<Pa
 export function encodeProduceRequest(w: Writer, version: number, m: EncodeInput<ProduceRequest>): void {
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`ProduceRequest v${version} is not supported`)
   const flexible = version >= 9
-  w.string(flexible, m.transactionalId ?? null, true)
+  if (version >= 3) w.string(flexible, m.transactionalId ?? null, true)
+  else if (m.transactionalId !== undefined && m.transactionalId !== null) throw fieldNotInVersion('ProduceRequest.TransactionalId', version)
   w.int16(m.acks ?? 0)
   w.int32(m.timeoutMs ?? 0)
   w.array(flexible, m.topicData ?? [], (e) => writeTopicProduceData(w, version, e))
@@ -91,27 +92,27 @@ export function encodeProduceRequest(w: Writer, version: number, m: EncodeInput<
 }
 
 export interface ProduceResponse {
-  /** Each produce response (v3+) */
+  /** Each produce response (v0+) */
   responses: TopicProduceResponse[]
-  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3+) */
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v1+) */
   throttleTimeMs: number
 }
 
 export interface TopicProduceResponse {
-  /** The topic name (v3+) */
+  /** The topic name (v0+) */
   name: string
-  /** Each partition that we produced to within the topic. (v3+) */
+  /** Each partition that we produced to within the topic. (v0+) */
   partitionResponses: PartitionProduceResponse[]
 }
 
 export interface PartitionProduceResponse {
-  /** The partition index. (v3+) */
+  /** The partition index. (v0+) */
   index: number
-  /** The error code, or 0 if there was no error. (v3+) */
+  /** The error code, or 0 if there was no error. (v0+) */
   errorCode: number
-  /** The base offset. (v3+) */
+  /** The base offset. (v0+) */
   baseOffset: number
-  /** The timestamp returned by broker after appending the messages. If CreateTime is used for the topic, the timestamp will be -1. If LogAppendTime is used for the topic, the timestamp will be the broker local time when the messages are appended. (v3+) */
+  /** The timestamp returned by broker after appending the messages. If CreateTime is used for the topic, the timestamp will be -1. If LogAppendTime is used for the topic, the timestamp will be the broker local time when the messages are appended. (v2+) */
   logAppendTimeMs: number
   /** The log start offset. (v5+) */
   logStartOffset: number
@@ -144,7 +145,7 @@ function readPartitionProduceResponse(r: Reader, version: number): PartitionProd
     index: r.int32(),
     errorCode: r.int16(),
     baseOffset: r.int64(),
-    logAppendTimeMs: r.int64(),
+    logAppendTimeMs: version >= 2 ? r.int64() : -1,
     logStartOffset: version >= 5 ? r.int64() : -1,
     recordErrors: version >= 8 ? r.array(flexible, 1, () => readBatchIndexAndErrorMessage(r, version)) : [],
     errorMessage: version >= 8 ? r.nullableString(flexible) : null,
@@ -168,7 +169,7 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
   const flexible = version >= 9
   const m: ProduceResponse = {
     responses: r.array(flexible, 1, () => readTopicProduceResponse(r, version)),
-    throttleTimeMs: r.int32(),
+    throttleTimeMs: version >= 1 ? r.int32() : 0,
   }
   if (flexible) r.taggedFields()
   return m
@@ -186,7 +187,7 @@ function writePartitionProduceResponse(w: Writer, version: number, m: EncodeInpu
   w.int32(m.index ?? 0)
   w.int16(m.errorCode ?? 0)
   w.int64(m.baseOffset ?? 0)
-  w.int64(m.logAppendTimeMs ?? -1)
+  if (version >= 2) w.int64(m.logAppendTimeMs ?? -1)
   if (version >= 5) w.int64(m.logStartOffset ?? -1)
   if (version >= 8) w.array(flexible, m.recordErrors ?? [], (e) => writeBatchIndexAndErrorMessage(w, version, e))
   if (version >= 8) w.string(flexible, m.errorMessage ?? null, true)
@@ -206,6 +207,6 @@ export function encodeProduceResponse(w: Writer, version: number, m: EncodeInput
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`ProduceResponse v${version} is not supported`)
   const flexible = version >= 9
   w.array(flexible, m.responses ?? [], (e) => writeTopicProduceResponse(w, version, e))
-  w.int32(m.throttleTimeMs ?? 0)
+  if (version >= 1) w.int32(m.throttleTimeMs ?? 0)
   if (flexible) w.uvarint(0)
 }
