@@ -2,20 +2,21 @@
  * The embedded API end to end: `producer.send` throughput and per-send latency, and
  * `consumer.run({ eachBatch })` throughput from the page cache, against a naive baseline
  * measured in the same run:
- * - produce baseline: a plain loop copying the same 100-byte records into 16 KiB buffers and
- *   writeSync-ing them (fdatasync every 1 MiB for the durable row);
+ * - produce baseline: the naive loop of src/bench/scenarios/file-append.ts, copying 100-byte
+ *   records into 16 KiB buffers and writeSync-ing them (fdatasync every 1 MiB for the durable row);
  * - consume baseline: reading that file back in 1 MiB chunks and slicing out each record.
  *
  * Run: npx tsx bench/embedded.bench.ts [--runs 5] [--records 1000000] [--call 1000] [--window 16] [--partitions 2] [--filter text] [--json out.json]
  * Keyless 100-byte values (sticky partitioning over `--partitions`), `--window` sends of
  * `--call` messages in flight, acks -1 (under 'never' that means appended). Medians of the runs.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHistogram, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { formatTable } from '../src/bench/report.js'
+import { runFileAppend } from '../src/bench/scenarios/file-append.js'
 import { median } from '../src/bench/stats.js'
 import { open, type CompressionName, type FlushPolicy, type Message, type Ringlog } from '../src/index.js'
 
@@ -37,8 +38,6 @@ const PER_CALL = Number(args.call)
 const WINDOW = Number(args.window)
 const PARTITIONS = Number(args.partitions)
 const RECORD_BYTES = 100
-const BUFFER_BYTES = 16 * 1024
-const SYNC_EVERY = 1024 * 1024
 const READ_CHUNK = 1024 * 1024
 
 interface RunResult { recordsPerSec: number; mbPerSec: number; p50Ms: number; p99Ms: number }
@@ -129,48 +128,18 @@ async function consumeRun(): Promise<RunResult> {
   }
 }
 
-/** Plain loop: copy records into 16 KiB buffers, writeSync each; fdatasync every 1 MiB if durable. */
-function baselineProduce(durable: boolean, keepFile?: string): RunResult {
-  const dir = freshDir()
-  const path = keepFile ?? join(dir, 'baseline.log')
-  const fd = openSync(path, 'w')
-  const histogram = createHistogram()
-  const buffer = Buffer.allocUnsafe(BUFFER_BYTES)
-  let used = 0
-  let sinceSync = 0
-  let syncStarted = performance.now()
-  const started = performance.now()
-  try {
-    for (let i = 0; i < TOTAL; i++) {
-      if (used + RECORD_BYTES > BUFFER_BYTES) {
-        writeSync(fd, buffer, 0, used)
-        sinceSync += used
-        used = 0
-        if (durable && sinceSync >= SYNC_EVERY) {
-          fdatasyncSync(fd)
-          histogram.record(Math.max(1, Math.round((performance.now() - syncStarted) * 1e6)))
-          syncStarted = performance.now()
-          sinceSync = 0
-        }
-      }
-      buffer.set(VALUES[i % VALUES.length], used)
-      used += RECORD_BYTES
-    }
-    writeSync(fd, buffer, 0, used)
-    if (durable) fdatasyncSync(fd)
-  } finally {
-    closeSync(fd)
-    rmSync(dir, { recursive: true, force: true })
-  }
-  return result(TOTAL, (performance.now() - started) / 1000, histogram)
+/** The naive baseline (src/bench/scenarios/file-append.ts) with the same record count; `keepPath` keeps its file. */
+async function baselineProduce(durable: boolean, keepPath?: string): Promise<RunResult> {
+  const run = await runFileAppend({ recordSize: RECORD_BYTES, flush: durable ? 'always' : 'never', records: TOTAL }, { keepPath })
+  return result(run.records, run.seconds, run.latency)
 }
 
 /** Plain loop: read the baseline file back in 1 MiB chunks, slicing out each 100-byte record. */
-function baselineConsume(): RunResult {
+async function baselineConsume(): Promise<RunResult> {
   const dir = freshDir()
   const path = join(dir, 'baseline.log')
   try {
-    baselineProduce(false, path)
+    await baselineProduce(false, path)
     const fd = openSync(path, 'r')
     const started = performance.now()
     let records = 0
@@ -247,7 +216,7 @@ const report = {
   partitions: PARTITIONS,
   runs: RUNS,
   node: process.version,
-  note: 'Shared 2-core machine with other work running: absolute numbers are noisy; ratios come from the same run. Latency is per producer.send (or per 1 MiB fdatasync for the durable baseline).',
+  note: 'Shared 2-core machine with other work running: absolute numbers are noisy; ratios come from the same run. Latency is per producer.send (for the baselines: per 16 KiB buffer write, and the fdatasync it triggered).',
   rows: summary,
 }
 console.log(formatTable(

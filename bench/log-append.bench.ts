@@ -1,17 +1,21 @@
 /**
- * PartitionLog append throughput and append-to-durable latency per flush policy, against a
- * naive baseline measured in the same run: a plain loop writing the same 16 KiB batches with
- * writeSync (and an fdatasync every 1 MiB for the durable row).
+ * PartitionLog append throughput and append-to-durable latency per flush policy, against the
+ * naive baseline measured in the same run (src/bench/scenarios/file-append.ts): a plain loop
+ * copying the same 100-byte records into 16 KiB buffers and writeSync-ing them (and an
+ * fdatasync every 1 MiB for the durable row).
  *
  * Run: npx tsx bench/log-append.bench.ts [--runs 5] [--seconds 2]
  * 100-byte records in ~16 KiB batches, encoded up front; each append still validates the CRC.
  * Latency is from append() to the fdatasync that covers it; 'never' has no durable point.
  */
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHistogram, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import { formatTable } from '../src/bench/report.js'
+import { runFileAppend } from '../src/bench/scenarios/file-append.js'
+import { median } from '../src/bench/stats.js'
 import { encodeRecordBatch } from '../src/protocol/record-batch.js'
 import { PartitionLog } from '../src/storage/log.js'
 import type { FlushPolicy } from '../src/storage/log-config.js'
@@ -90,35 +94,10 @@ async function runLog(policy: FlushPolicy): Promise<RunResult> {
   }
 }
 
-function runNaive(durable: boolean): RunResult {
-  const root = mkdtempSync(join(tmpdir(), 'ringlog-bench-'))
-  try {
-    const fd = openSync(join(root, 'naive.log'), 'w')
-    let written = 0
-    let sinceSync = 0
-    const start = performance.now()
-    const end = start + RUN_MS
-    while (performance.now() < end) {
-      for (let k = 0; k < 32; k++) {
-        writeSync(fd, batches[written % batches.length])
-        written++
-        sinceSync += batchBytes
-        if (durable && sinceSync >= 1024 * 1024) { fdatasyncSync(fd); sinceSync = 0 }
-      }
-    }
-    if (durable) fdatasyncSync(fd)
-    const elapsedSec = (performance.now() - start) / 1000
-    closeSync(fd)
-    return { recordsPerSec: (written * recordsPerBatch) / elapsedSec, mbPerSec: (written * batchBytes) / elapsedSec / 1e6, p50Ms: null, p99Ms: null }
-  } finally {
-    rmSync(root, { recursive: true, force: true })
-  }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+/** The naive baseline (src/bench/scenarios/file-append.ts) for as long as a log run; its latency is not comparable (no durable point per append). */
+async function runNaive(durable: boolean): Promise<RunResult> {
+  const run = await runFileAppend({ recordSize: RECORD_BYTES, flush: durable ? 'always' : 'never', durationMs: RUN_MS })
+  return { recordsPerSec: run.records / run.seconds, mbPerSec: run.bytes / run.seconds / 1e6, p50Ms: null, p99Ms: null }
 }
 
 function medianOf(results: RunResult[]): RunResult {
@@ -138,8 +117,8 @@ async function main(): Promise<void> {
   const policies: [string, FlushPolicy][] = [['always', 'always'], ['interval-5ms', { intervalMs: 5 }], ['never', 'never']]
   // Interleave so background noise spreads over every row.
   for (let run = 0; run < RUNS; run++) {
-    naiveDurable.push(runNaive(true))
-    naivePlain.push(runNaive(false))
+    naiveDurable.push(await runNaive(true))
+    naivePlain.push(await runNaive(false))
     for (const [name, policy] of policies) logRuns[name].push(await runLog(policy))
   }
   const nd = medianOf(naiveDurable)
@@ -157,11 +136,10 @@ async function main(): Promise<void> {
   }
   const fmt = (x: number | null, digits = 2): string => (x === null ? 'n/a' : x.toFixed(digits))
   console.log(`log append: ${recordsPerBatch} x ${RECORD_BYTES} B records per ${batchBytes} B batch, medians of ${RUNS} runs x ${RUN_MS / 1000}s`)
-  console.log('row'.padEnd(38) + 'records/s'.padStart(12) + 'MB/s'.padStart(9) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + '  ratio to baseline')
-  for (const r of rows) {
-    console.log(r.name.padEnd(38) + Math.round(r.result.recordsPerSec).toString().padStart(12) + fmt(r.result.mbPerSec, 1).padStart(9) +
-      fmt(r.result.p50Ms).padStart(9) + fmt(r.result.p99Ms).padStart(9) + (r.ratioToBaseline === null ? '' : `  ${r.ratioToBaseline.toFixed(2)}x ${r.baseline}`))
-  }
+  console.log(formatTable(['row', 'records/s', 'MB/s', 'p50 ms', 'p99 ms', 'ratio to baseline'], rows.map((r) => [
+    r.name, String(Math.round(r.result.recordsPerSec)), fmt(r.result.mbPerSec, 1), fmt(r.result.p50Ms), fmt(r.result.p99Ms),
+    r.ratioToBaseline === null ? '' : `${r.ratioToBaseline.toFixed(2)}x ${r.baseline}`,
+  ])))
   console.log(JSON.stringify({ bench: 'log-append', runs: RUNS, runSeconds: RUN_MS / 1000, recordBytes: RECORD_BYTES, batchBytes, recordsPerBatch, rows }, null, 2))
 }
 

@@ -9,16 +9,10 @@
  * `--json` prints the same as one JSON document.
  */
 import type { Command } from 'commander'
-import { WireConnection } from '../bench/loadgen/wire-connection.js'
 import { decodeAssignment, consumerProtocolType } from '../groups/consumer-protocol.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
-import { API_CODECS, type ApiCodec } from '../protocol/messages/index.js'
-import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../protocol/messages/describe-groups.js'
-import type { ListGroupsRequest, ListGroupsResponse } from '../protocol/messages/list-groups.js'
-import type { ListOffsetsRequest, ListOffsetsResponse } from '../protocol/messages/list-offsets.js'
-import type { OffsetFetchRequest, OffsetFetchResponse } from '../protocol/messages/offset-fetch.js'
-
-export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092'
+import { ApiKey, type KafkaWireClient } from '../protocol/wire-client.js'
+import { DEFAULT_BOOTSTRAP, withWireClient } from './wire-client.js'
 
 /** Versions spoken: the newest non-flexible ones that carry everything shown here (ListGroups v4 for states). */
 const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5 } as const
@@ -71,34 +65,8 @@ export class GroupCommandError extends Error {
   }
 }
 
-function codec<Req, Res>(apiKey: number): ApiCodec<Req, Res> {
-  const api = API_CODECS.get(apiKey)
-  if (!api) throw new Error(`no codec for api key ${apiKey}`)
-  return api as unknown as ApiCodec<Req, Res>
-}
-
-const listGroupsApi = codec<ListGroupsRequest, ListGroupsResponse>(16)
-const describeGroupsApi = codec<DescribeGroupsRequest, DescribeGroupsResponse>(15)
-const offsetFetchApi = codec<OffsetFetchRequest, OffsetFetchResponse>(9)
-const listOffsetsApi = codec<ListOffsetsRequest, ListOffsetsResponse>(2)
-
-/** "host:port" or "[v6addr]:port"; with a comma-separated list, the first entry. */
-export function parseBootstrap(bootstrap: string): { host: string; port: number } {
-  const first = bootstrap.split(',')[0].trim()
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(first)
-  const port = match ? Number(match[3]) : NaN
-  if (!match || port < 1 || port > 65535) throw new GroupCommandError(`bootstrap must be host:port, got "${bootstrap}"`)
-  return { host: match[1] ?? match[2], port }
-}
-
-async function withConnection<T>(bootstrap: string, use: (connection: WireConnection) => Promise<T>): Promise<T> {
-  const { host, port } = parseBootstrap(bootstrap)
-  const connection = await WireConnection.connect(host, port, { clientId: 'ringlog-groups', connectTimeoutMs: 5000 })
-  try {
-    return await use(connection)
-  } finally {
-    await connection.close()
-  }
+function withConnection<T>(bootstrap: string, use: (connection: KafkaWireClient) => Promise<T>): Promise<T> {
+  return withWireClient(bootstrap, use, { clientId: 'ringlog-groups', connectTimeoutMs: 5000 })
 }
 
 function check(errorCode: number, what: string): void {
@@ -108,7 +76,7 @@ function check(errorCode: number, what: string): void {
 /** Every group the broker coordinates, sorted by id; `states` filters by state name. */
 export async function listGroups(bootstrap: string, states: readonly string[] = []): Promise<GroupListing[]> {
   return withConnection(bootstrap, async (connection) => {
-    const response = await connection.request(listGroupsApi, VERSIONS.listGroups, { statesFilter: states })
+    const response = await connection.request(ApiKey.ListGroups, VERSIONS.listGroups, { statesFilter: states })
     check(response.errorCode, 'ListGroups')
     return response.groups
       .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState }))
@@ -118,11 +86,11 @@ export async function listGroups(bootstrap: string, states: readonly string[] = 
 
 export async function describeGroup(bootstrap: string, groupId: string): Promise<GroupDescription> {
   return withConnection(bootstrap, async (connection) => {
-    const described = await connection.request(describeGroupsApi, VERSIONS.describeGroups, { groups: [groupId] })
+    const described = await connection.request(ApiKey.DescribeGroups, VERSIONS.describeGroups, { groups: [groupId] })
     const group = described.groups[0]
     if (!group) throw new GroupCommandError('DescribeGroups returned no group')
     check(group.errorCode, `DescribeGroups for "${groupId}"`)
-    const committed = await connection.request(offsetFetchApi, VERSIONS.offsetFetch, { groupId, topics: null })
+    const committed = await connection.request(ApiKey.OffsetFetch, VERSIONS.offsetFetch, { groupId, topics: null })
     check(committed.errorCode, `OffsetFetch for "${groupId}"`)
     if (group.groupState === 'Dead' && committed.topics.length === 0) throw new GroupCommandError(`group "${groupId}" does not exist`)
 
@@ -173,7 +141,7 @@ function assignedPartitions(bytes: Buffer): { topic: string; partitions: number[
   }
 }
 
-async function fillLogEndOffsets(connection: WireConnection, rows: GroupPartitionDescription[]): Promise<void> {
+async function fillLogEndOffsets(connection: KafkaWireClient, rows: GroupPartitionDescription[]): Promise<void> {
   if (rows.length === 0) return
   const byTopic = new Map<string, number[]>()
   for (const r of rows) {
@@ -181,7 +149,7 @@ async function fillLogEndOffsets(connection: WireConnection, rows: GroupPartitio
     list.push(r.partition)
     byTopic.set(r.topic, list)
   }
-  const response = await connection.request(listOffsetsApi, VERSIONS.listOffsets, {
+  const response = await connection.request(ApiKey.ListOffsets, VERSIONS.listOffsets, {
     replicaId: -1,
     isolationLevel: 0,
     topics: [...byTopic].map(([name, partitions]) => ({ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: LATEST_TIMESTAMP, currentLeaderEpoch: -1 })) })),

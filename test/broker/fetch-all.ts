@@ -1,16 +1,10 @@
 /** Reads partitions back through raw Fetch requests and decodes every record (test helper). */
 import { decodeRecordBatch, recordOffset, recordTimestamp, splitBatches } from '../../src/protocol/record-batch.js'
-import type { RecordHeader } from '../../src/protocol/records.js'
+import type { ConsumedRecord } from '../../src/cli/consume.js'
 import type { RawClient } from './raw-client.js'
 
-export interface FetchedRecord {
-  partition: number
-  offset: number
-  timestamp: number
-  key: Buffer | null
-  value: Buffer | null
-  headers: RecordHeader[]
-}
+/** A record as `ringlog consume` hands it out, without the topic (one topic per call here). */
+export type FetchedRecord = Omit<ConsumedRecord, 'topic'>
 
 export function decodeRecordSet(partition: number, records: Buffer | null): FetchedRecord[] {
   const out: FetchedRecord[] = []

@@ -3,38 +3,17 @@
  * rebalance state machine's answers and the handlers' version mapping and error codes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WireConnection } from '../../src/bench/loadgen/wire-connection.js'
 import type { BrokerServer } from '../../src/broker/server.js'
 import { decodeAssignment, encodeAssignment, encodeSubscription } from '../../src/groups/consumer-protocol.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
-import { API_CODECS, type ApiCodec } from '../../src/protocol/messages/index.js'
-import type { ApiVersionsRequest, ApiVersionsResponse } from '../../src/protocol/messages/api-versions.js'
-import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../../src/protocol/messages/describe-groups.js'
-import type { FindCoordinatorRequest, FindCoordinatorResponse } from '../../src/protocol/messages/find-coordinator.js'
-import type { HeartbeatRequest, HeartbeatResponse } from '../../src/protocol/messages/heartbeat.js'
-import type { JoinGroupRequest, JoinGroupResponse } from '../../src/protocol/messages/join-group.js'
-import type { LeaveGroupRequest, LeaveGroupResponse } from '../../src/protocol/messages/leave-group.js'
-import type { ListGroupsRequest, ListGroupsResponse } from '../../src/protocol/messages/list-groups.js'
-import type { OffsetCommitRequest, OffsetCommitResponse } from '../../src/protocol/messages/offset-commit.js'
-import type { OffsetFetchRequest, OffsetFetchResponse } from '../../src/protocol/messages/offset-fetch.js'
-import type { SyncGroupRequest, SyncGroupResponse } from '../../src/protocol/messages/sync-group.js'
+import type { HeartbeatResponse } from '../../src/protocol/messages/heartbeat.js'
+import type { JoinGroupRequest } from '../../src/protocol/messages/join-group.js'
 import type { EncodeInput } from '../../src/protocol/primitives.js'
+import { ApiKey, KafkaWireClient } from '../../src/protocol/wire-client.js'
 import { describeGroup, formatGroupDescription, listGroups } from '../../src/cli/groups.js'
 import { startBroker, tempDir } from '../compat/groups-harness.js'
 
-function api<Req, Res>(key: number): ApiCodec<Req, Res> {
-  return API_CODECS.get(key) as unknown as ApiCodec<Req, Res>
-}
-const FindCoordinator = api<FindCoordinatorRequest, FindCoordinatorResponse>(10)
-const JoinGroup = api<JoinGroupRequest, JoinGroupResponse>(11)
-const Heartbeat = api<HeartbeatRequest, HeartbeatResponse>(12)
-const LeaveGroup = api<LeaveGroupRequest, LeaveGroupResponse>(13)
-const SyncGroup = api<SyncGroupRequest, SyncGroupResponse>(14)
-const DescribeGroups = api<DescribeGroupsRequest, DescribeGroupsResponse>(15)
-const ListGroups = api<ListGroupsRequest, ListGroupsResponse>(16)
-const OffsetCommit = api<OffsetCommitRequest, OffsetCommitResponse>(8)
-const OffsetFetch = api<OffsetFetchRequest, OffsetFetchResponse>(9)
-const ApiVersions = api<ApiVersionsRequest, ApiVersionsResponse>(18)
+const { FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups, OffsetCommit, OffsetFetch, ApiVersions } = ApiKey
 
 const TOPIC = 'wire-topic'
 const metadata = encodeSubscription({ topics: [TOPIC] })
@@ -54,10 +33,10 @@ function join(memberId: string, overrides: Partial<EncodeInput<JoinGroupRequest>
 describe('group APIs on the wire', () => {
   const dir = tempDir('groups-wire')
   let server: BrokerServer
-  const connections: WireConnection[] = []
-  const connect = async (clientId: string): Promise<WireConnection> => {
+  const connections: KafkaWireClient[] = []
+  const connect = async (clientId: string): Promise<KafkaWireClient> => {
     const { host, port } = server.address()
-    const c = await WireConnection.connect(host, port, { clientId })
+    const c = await KafkaWireClient.connect(host, port, { clientId })
     connections.push(c)
     return c
   }

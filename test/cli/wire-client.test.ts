@@ -5,7 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { ApiKey, connectNegotiated, KafkaWireClient, parseHostPort, WireClientError } from '../../src/cli/wire-client.js'
+import { connectNegotiated } from '../../src/cli/wire-client.js'
+import { ApiKey, KafkaWireClient, parseHostPort, WireClientError } from '../../src/protocol/wire-client.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { FrameDecoder } from '../../src/protocol/frame.js'
 import { decodeRequestHeader, encodeResponseHeader } from '../../src/protocol/headers.js'
@@ -39,7 +40,7 @@ describe('against the broker', () => {
       expect(client.brokerVersions?.get(ApiKey.Metadata)).toEqual({ minVersion: 0, maxVersion: 12 })
       expect(client.version(ApiKey.Metadata)).toBe(12)
       expect(client.version(ApiKey.Metadata, { max: 4 })).toBe(4)
-      expect(() => client.version(ApiKey.Produce, { max: 1 })).toThrow(/no common Produce version/)
+      expect(() => client.version(ApiKey.Fetch, { max: 3 })).toThrow(/no common Fetch version/)
       const created = await client.request(ApiKey.CreateTopics, client.version(ApiKey.CreateTopics), {
         topics: [{ name: 'wc', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false,
       })

@@ -1,41 +1,23 @@
 /**
- * The load generator's bootstrap: connect, ApiVersions (v0, which every broker answers),
- * pick the highest version both sides speak for each API, read Metadata, create the topic
+ * The load generator's bootstrap: connect, negotiate ApiVersions (the shared wire client picks
+ * the highest version both sides speak for each API), read Metadata, create the topic
  * through CreateTopics when asked, and open the connections the producers and fetchers use.
  * Single-leader view: the generator targets the leaders Metadata names, one address per node.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { API_CODECS, type ApiCodec } from '../../protocol/messages/index.js'
-import type { ApiVersionsRequest, ApiVersionsResponse } from '../../protocol/messages/api-versions.js'
-import type { CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/messages/create-topics.js'
-import type { FetchRequest, FetchResponse } from '../../protocol/messages/fetch.js'
-import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/metadata.js'
-import type { ProduceRequest, ProduceResponse } from '../../protocol/messages/produce.js'
-import type { ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/list-offsets.js'
-import { WireConnection, WireConnectionError } from './wire-connection.js'
+import type { MetadataResponse } from '../../protocol/messages/metadata.js'
+import { ApiKey, codecFor, KafkaWireClient, parseHostPort, type KnownApiKey } from '../../protocol/wire-client.js'
 
-function typedCodec<Req, Res>(apiKey: number): ApiCodec<Req, Res> {
-  const api = API_CODECS.get(apiKey)
-  if (!api) throw new Error(`no codec for api key ${apiKey}`)
-  return api as unknown as ApiCodec<Req, Res>
-}
-
-export const PRODUCE_API = typedCodec<ProduceRequest, ProduceResponse>(0)
-export const FETCH_API = typedCodec<FetchRequest, FetchResponse>(1)
-export const LIST_OFFSETS_API = typedCodec<ListOffsetsRequest, ListOffsetsResponse>(2)
-export const METADATA_API = typedCodec<MetadataRequest, MetadataResponse>(3)
-export const API_VERSIONS_API = typedCodec<ApiVersionsRequest, ApiVersionsResponse>(18)
-export const CREATE_TOPICS_API = typedCodec<CreateTopicsRequest, CreateTopicsResponse>(19)
+export const PRODUCE_API = codecFor(ApiKey.Produce)
+export const FETCH_API = codecFor(ApiKey.Fetch)
+export const LIST_OFFSETS_API = codecFor(ApiKey.ListOffsets)
+export const METADATA_API = codecFor(ApiKey.Metadata)
+export const API_VERSIONS_API = codecFor(ApiKey.ApiVersions)
+export const CREATE_TOPICS_API = codecFor(ApiKey.CreateTopics)
 
 export interface BrokerAddress {
   host: string
   port: number
-}
-
-export function parseBrokerAddress(text: string): BrokerAddress {
-  const match = /^\[?([^\]\s]+?)\]?:(\d+)$/.exec(text.trim())
-  if (!match) throw new RangeError(`broker address must be host:port, got "${text}"`)
-  return { host: match[1], port: Number(match[2]) }
 }
 
 export interface TopicLayout {
@@ -60,41 +42,30 @@ export class LoadgenError extends Error {
 
 /** A bootstrapped view of one cluster: negotiated versions, metadata, connections. */
 export class LoadgenCluster {
-  private readonly opened: WireConnection[] = []
+  private readonly opened: KafkaWireClient[] = []
 
-  private constructor(
-    readonly bootstrapAddress: BrokerAddress,
-    readonly bootstrap: WireConnection,
-    private readonly brokerRanges: ReadonlyMap<number, { min: number; max: number }>,
-    readonly clientId: string,
-  ) {}
+  private constructor(readonly bootstrapAddress: BrokerAddress, readonly bootstrap: KafkaWireClient, readonly clientId: string) {}
 
   static async connect(address: string | BrokerAddress, clientId = 'ringlog-loadgen'): Promise<LoadgenCluster> {
-    const target = typeof address === 'string' ? parseBrokerAddress(address) : address
-    const connection = await WireConnection.connect(target.host, target.port, { clientId })
+    const target = typeof address === 'string' ? parseHostPort(address) : address
+    const connection = await KafkaWireClient.connect(target.host, target.port, { clientId })
     try {
-      const response = await connection.request(API_VERSIONS_API, 0, {})
-      if (response.errorCode !== ErrorCode.NONE) throw new LoadgenError(`ApiVersions failed with error ${response.errorCode}`, response.errorCode)
-      const ranges = new Map(response.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]))
-      return new LoadgenCluster(target, connection, ranges, clientId)
+      await connection.negotiate()
+      return new LoadgenCluster(target, connection, clientId)
     } catch (error) {
       await connection.close()
       throw error
     }
   }
 
-  /** The highest version of `api` both the broker and ringlog's codecs speak. */
-  versionFor(api: ApiCodec<unknown, unknown> | ApiCodec<never, never>): number {
-    const broker = this.brokerRanges.get(api.apiKey)
-    if (!broker) throw new LoadgenError(`the broker does not support ${api.name}`)
-    const version = Math.min(broker.max, api.maxVersion)
-    if (version < Math.max(broker.min, api.minVersion)) throw new LoadgenError(`no common ${api.name} version (broker ${broker.min}-${broker.max}, ours ${api.minVersion}-${api.maxVersion})`)
-    return version
+  /** The highest version of `apiKey` both the broker and ringlog's codecs speak. */
+  versionFor(apiKey: KnownApiKey): number {
+    return this.bootstrap.version(apiKey)
   }
 
   async metadata(topics: readonly string[]): Promise<MetadataResponse> {
-    const version = this.versionFor(METADATA_API)
-    return this.bootstrap.request(METADATA_API, version, {
+    const version = this.versionFor(ApiKey.Metadata)
+    return this.bootstrap.request(ApiKey.Metadata, version, {
       topics: topics.map((name) => ({ name })),
       ...(version >= 4 ? { allowAutoTopicCreation: false } : {}),
     })
@@ -128,8 +99,8 @@ export class LoadgenCluster {
   }
 
   async createTopic(topic: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
-    const version = this.versionFor(CREATE_TOPICS_API)
-    const response = await this.bootstrap.request(CREATE_TOPICS_API, version, {
+    const version = this.versionFor(ApiKey.CreateTopics)
+    const response = await this.bootstrap.request(ApiKey.CreateTopics, version, {
       topics: [{ name: topic, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
       timeoutMs: 30_000,
     })
@@ -142,8 +113,8 @@ export class LoadgenCluster {
 
   /** The log end offset (latest) of each partition, via ListOffsets. */
   async endOffsets(topic: string, partitions: number): Promise<number[]> {
-    const version = this.versionFor(LIST_OFFSETS_API)
-    const response = await this.bootstrap.request(LIST_OFFSETS_API, version, {
+    const version = this.versionFor(ApiKey.ListOffsets)
+    const response = await this.bootstrap.request(ApiKey.ListOffsets, version, {
       replicaId: -1,
       topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: -1 })) }],
     })
@@ -158,8 +129,8 @@ export class LoadgenCluster {
   }
 
   /** Opens `count` new connections to `address` (default: the bootstrap broker); closed with the cluster. */
-  async openConnections(count: number, address: BrokerAddress = this.bootstrapAddress): Promise<WireConnection[]> {
-    const connections = await Promise.all(Array.from({ length: count }, () => WireConnection.connect(address.host, address.port, { clientId: this.clientId })))
+  async openConnections(count: number, address: BrokerAddress = this.bootstrapAddress): Promise<KafkaWireClient[]> {
+    const connections = await Promise.all(Array.from({ length: count }, () => KafkaWireClient.connect(address.host, address.port, { clientId: this.clientId })))
     this.opened.push(...connections)
     return connections
   }
@@ -179,7 +150,7 @@ export class LoadgenCluster {
       leaders[p.partitionIndex] = response.brokers.length <= 1 || !advertised ? this.bootstrapAddress : advertised
     }
     for (let i = 0; i < leaders.length; i++) {
-      if (!leaders[i]) throw new WireConnectionError(`Metadata lists no partition ${i} of ${topic}`)
+      if (!leaders[i]) throw new LoadgenError(`Metadata lists no partition ${i} of ${topic}`)
     }
     return { topic, leaders }
   }

@@ -9,8 +9,8 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import { batchSizeAt, BATCH_HEADER_SIZE, readInt64 } from '../../protocol/record-batch.js'
-import { FETCH_API, LoadgenError, type LoadgenCluster } from './cluster.js'
-import type { WireConnection } from './wire-connection.js'
+import { ApiKey, type KafkaWireClient } from '../../protocol/wire-client.js'
+import { LoadgenError, type LoadgenCluster } from './cluster.js'
 
 export interface LoadFetcherOptions {
   topic: string
@@ -47,7 +47,7 @@ export interface FetchResult {
 }
 
 interface Lane {
-  connection: WireConnection
+  connection: KafkaWireClient
   partitions: number[]
 }
 
@@ -55,7 +55,7 @@ export class LoadFetcher {
   private readonly version: number
 
   private constructor(private readonly cluster: LoadgenCluster, readonly options: Required<LoadFetcherOptions>, private readonly lanes: Lane[]) {
-    this.version = cluster.versionFor(FETCH_API)
+    this.version = cluster.versionFor(ApiKey.Fetch)
   }
 
   static async create(cluster: LoadgenCluster, options: LoadFetcherOptions): Promise<LoadFetcher> {
@@ -84,7 +84,7 @@ export class LoadFetcher {
       while (!stop) {
         const wanted = lane.partitions.filter((p) => !partitionDone(p))
         if (wanted.length === 0) return
-        const response = await lane.connection.request(FETCH_API, this.version, {
+        const response = await lane.connection.request(ApiKey.Fetch, this.version, {
           replicaId: -1,
           maxWaitMs: this.options.maxWaitMs,
           minBytes: 1,

@@ -1,5 +1,4 @@
-/** The load generator: a minimal, fast Kafka wire client for benchmarks, and a discarding sink to measure it alone. */
-export * from './wire-connection.js'
+/** The load generator: producers and fetchers over the shared wire client, and a discarding sink to measure them alone. */
 export * from './cluster.js'
 export * from './batch-templates.js'
 export * from './pacer.js'

@@ -16,14 +16,14 @@
 import type { RecordableHistogram } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { encodeRequestHeader, responseHeaderVersion } from '../../protocol/headers.js'
-import { Reader, Writer } from '../../protocol/primitives.js'
+import { responseHeaderVersion } from '../../protocol/headers.js'
+import { Reader } from '../../protocol/primitives.js'
+import { ApiKey, encodeRequestFrame, type KafkaWireClient } from '../../protocol/wire-client.js'
 import { recordLatencyNs } from '../histogram.js'
 import type { Acks, Compression as CompressionName } from '../scenario.js'
 import { buildBatchTemplates, recordsPerBatch, StampedBatchEncoder, type BatchTemplate } from './batch-templates.js'
 import { LoadgenError, PRODUCE_API, type LoadgenCluster } from './cluster.js'
 import { runPacer } from './pacer.js'
-import type { WireConnection } from './wire-connection.js'
 
 export interface LoadProducerOptions {
   topic: string
@@ -86,7 +86,7 @@ interface Slot {
 }
 
 interface Lane {
-  connection: WireConnection
+  connection: KafkaWireClient
   slots: Slot[]
   partitions: number[]
   /** Next slot index to consider. */
@@ -97,7 +97,6 @@ interface Lane {
 export class LoadProducer {
   private readonly produceVersion: number
   private readonly responseHeaderVersion: 0 | 1
-  private readonly writer = new Writer(32 * 1024)
   private stamped: StampedBatchEncoder | null = null
 
   private constructor(
@@ -106,7 +105,7 @@ export class LoadProducer {
     private readonly lanes: Lane[],
     readonly templates: BatchTemplate[],
   ) {
-    this.produceVersion = cluster.versionFor(PRODUCE_API)
+    this.produceVersion = cluster.versionFor(ApiKey.Produce)
     this.responseHeaderVersion = responseHeaderVersion(PRODUCE_API.apiKey, this.produceVersion)
   }
 
@@ -154,18 +153,14 @@ export class LoadProducer {
 
   /** A whole request frame (size prefix, header with correlation id 0, body) carrying `batch` for `partition`. */
   private encodeFrame(partition: number, batch: Buffer): Buffer {
-    const w = this.writer
-    w.reset()
-    w.int32(0)
-    encodeRequestHeader(w, { apiKey: PRODUCE_API.apiKey, apiVersion: this.produceVersion, correlationId: 0, clientId: this.cluster.clientId })
-    PRODUCE_API.encodeRequest(w, this.produceVersion, {
+    const body = {
       transactionalId: null,
       acks: this.options.acks,
       timeoutMs: this.options.timeoutMs,
       topicData: [{ name: this.options.topic, partitionData: [{ index: partition, records: batch }] }],
-    })
-    w.setInt32(0, w.length - 4)
-    return Buffer.from(w.finish())
+    }
+    // Room for the header and topic name up front: the frame is encoded without regrowing.
+    return encodeRequestFrame(ApiKey.Produce, this.produceVersion, 0, this.cluster.clientId, body, batch.length + 1024)
   }
 
   /** Sends as fast as the broker acknowledges, until `control.shouldContinue` says stop. */

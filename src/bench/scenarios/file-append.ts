@@ -17,13 +17,16 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, unlinkSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { recordLatencyNs } from '../histogram.js'
+import type { RecordableHistogram } from 'node:perf_hooks'
+import { createLatencyHistogram, recordLatencyNs } from '../histogram.js'
 import { DEFAULT_BENCH_PARAMS, parseBenchParams, type BenchParamInput, type BenchParams, type RunContext, type RunOutcome, type Scenario } from '../scenario.js'
 
 const SYNC_EVERY_BYTES = 1 << 20
 
 export interface FileAppendState {
   dir: string
+  /** Write here and keep the file (to read it back); default a file in `dir`, removed after the run. */
+  keepPath?: string
 }
 
 export interface FileAppendOptions {
@@ -42,7 +45,7 @@ async function appendRecords(context: RunContext, state: FileAppendState): Promi
   const perBuffer = Math.max(1, Math.floor(batchSize / recordSize))
   const buffer = Buffer.alloc(perBuffer * recordSize)
   const record = Buffer.alloc(recordSize, 0x61)
-  const path = join(state.dir, `append-${process.pid}-${context.repetition}.log`)
+  const path = state.keepPath ?? join(state.dir, `append-${process.pid}-${context.repetition}.log`)
   const fd = openSync(path, 'w')
   const intervalNs = rate === null ? 0 : 1e9 / rate
   let records = 0
@@ -100,7 +103,7 @@ async function appendRecords(context: RunContext, state: FileAppendState): Promi
   } finally {
     closeSync(fd)
     // Each repetition starts from an empty file and the disk does not fill up over a suite.
-    unlinkSync(path)
+    if (state.keepPath === undefined) unlinkSync(path)
   }
   return { records, bytes: records * recordSize }
 }
@@ -130,4 +133,36 @@ export function fileAppendReferenceFor(subject: Readonly<BenchParams>, options: 
   const { recordSize, batchSize, flush, durationMs, records } = subject
   const durable = flush !== 'never'
   return fileAppendScenario({ recordSize, batchSize, flush: durable ? 'always' : 'never', durationMs, records }, { name: options.name ?? `file-append ${durable ? 'durable' : 'page-cache'} (reference)`, dir: options.dir })
+}
+
+export interface FileAppendRun extends RunOutcome {
+  seconds: number
+  /** Per buffer write, as in the scenario. */
+  latency: RecordableHistogram
+}
+
+/**
+ * One run of the baseline outside the scenario runner (the bench scripts' baseline rows): the
+ * same loop, until `params.records` records or `params.durationMs` (as the runner stops it).
+ */
+export async function runFileAppend(params: BenchParamInput, options: FileAppendOptions & { keepPath?: string } = {}): Promise<FileAppendRun> {
+  const resolved = parseBenchParams(params, DEFAULT_BENCH_PARAMS)
+  const dir = mkdtempSync(join(options.dir ?? tmpdir(), 'ringlog-bench-'))
+  const latency = createLatencyHistogram()
+  const deadlineNs = resolved.durationMs === null ? null : BigInt(Math.round(resolved.durationMs * 1e6))
+  const startNs = process.hrtime.bigint()
+  const context: RunContext = {
+    params: resolved,
+    latency,
+    progress: () => undefined,
+    shouldContinue: (done) => (resolved.records === null || done < resolved.records) && (deadlineNs === null || process.hrtime.bigint() - startNs < deadlineNs),
+    startNs,
+    repetition: 0,
+  }
+  try {
+    const outcome = await appendRecords(context, { dir, keepPath: options.keepPath })
+    return { ...outcome, seconds: Number(process.hrtime.bigint() - startNs) / 1e9, latency }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
