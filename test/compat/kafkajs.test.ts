@@ -6,17 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import kafkajs from 'kafkajs'
-import { compressFrameSync, decompressFrameSync } from 'lz4-napi'
 import { RawClient } from '../broker/raw-client.js'
 import { fetchAll, type FetchedRecord } from '../broker/fetch-all.js'
 import { eventually, startTestBroker, type TestBroker } from '../broker/test-broker.js'
+import './kafkajs-lz4.js'
 
-const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = kafkajs
-
-CompressionCodecs[CompressionTypes.LZ4] = () => ({
-  compress: async (encoder: { buffer: Buffer }) => compressFrameSync(encoder.buffer),
-  decompress: async (buffer: Buffer) => decompressFrameSync(buffer),
-})
+const { Kafka, CompressionTypes, logLevel } = kafkajs
 
 const TOTAL_RECORDS = 100_000
 const PARTITIONS = 6

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BrokerServer } from '../../src/broker/server.js'
 import { bootstrapOf, kafkaClient, startBroker, tempDir, waitFor } from './groups-harness.js'
+import './kafkajs-lz4.js'
 
 const PYTHON = '/usr/bin/python3'
 const hasModule = (name: string): boolean => spawnSync(PYTHON, ['-c', `import ${name}`]).status === 0
