@@ -59,6 +59,7 @@ export class Connection {
   private readonly abort = new AbortController()
   private sawRequest = false
   private writing = false
+  private pumpScheduled = false
   private paused = false
   private stopping = false
   private closed = false
@@ -217,7 +218,7 @@ export class Connection {
     encodeApiVersionsResponse(w, 0, apiVersionsBody(ErrorCode.UNSUPPORTED_VERSION, this.options.registry.supported))
     w.setInt32(0, w.length - 4)
     this.queue.push({ done: true, parts: [w.finish()], closeReason: null })
-    void this.pump()
+    this.schedulePump()
   }
 
   private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>): void {
@@ -246,32 +247,83 @@ export class Connection {
       return
     }
     slot.done = true
-    void this.pump()
+    this.schedulePump()
   }
 
-  /** The only writer: sends completed slots from the head of the queue, in order. */
-  private async pump(): Promise<void> {
+  /**
+   * Writes the completed head of the queue soon, once per tick: completions that arrive
+   * together (a worker's reply batch resolves many appends in one microtask run) leave in
+   * one corked write, one syscall and one TCP segment instead of one each.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.writing) return
+    this.pumpScheduled = true
+    process.nextTick(this.runPump)
+  }
+
+  private readonly runPump = (): void => {
+    this.pumpScheduled = false
+    this.pump()
+  }
+
+  /**
+   * The only writer: sends completed slots from the head of the queue, in order. Byte parts
+   * go out synchronously (corked together); a file range hands over to sendFileRange and the
+   * pump resumes when it settles.
+   */
+  private pump(): void {
     if (this.writing) return
-    this.writing = true
     const socket = this.socket
+    let corked = false
     try {
       while (!this.closed && this.queue.length > 0 && this.queue[0].done) {
         const slot = this.queue.shift()!
         if (slot.closeReason !== null) {
+          if (corked) { socket.uncork(); corked = false }
           this.fail(slot.closeReason)
           return
         }
-        if (!slot.parts) continue
-        for (const part of slot.parts) {
-          if (isFileRangePart(part)) await sendFileRange(socket, part.file, part.position, part.length)
-          else socket.write(part)
+        const parts = slot.parts
+        if (!parts) continue
+        for (let i = 0; i < parts.length; i++) {
+          const part = parts[i]
+          if (!isFileRangePart(part)) {
+            if (!corked) { socket.cork(); corked = true }
+            socket.write(part)
+            continue
+          }
+          // sendfile needs everything before it handed to the kernel first.
+          if (corked) { socket.uncork(); corked = false }
+          this.writing = true
+          void this.finishFileSlot(parts, i)
+          return
         }
       }
-    } catch (error) {
-      this.fail(`writing a response failed (${(error as Error).message})`)
     } finally {
-      this.writing = false
+      if (corked) socket.uncork()
     }
+    this.afterWrites()
+  }
+
+  /** Streams `parts[from]` (a file range) and the rest of its slot, then resumes the pump. */
+  private async finishFileSlot(parts: readonly ResponsePart[], from: number): Promise<void> {
+    const socket = this.socket
+    try {
+      for (let i = from; i < parts.length && !this.closed; i++) {
+        const part = parts[i]
+        if (isFileRangePart(part)) await sendFileRange(socket, part.file, part.position, part.length)
+        else socket.write(part)
+      }
+    } catch (error) {
+      this.writing = false
+      this.fail(`writing a response failed (${(error as Error).message})`)
+      return
+    }
+    this.writing = false
+    this.pump()
+  }
+
+  private afterWrites(): void {
     this.updateFlow()
     if (this.queue.length === 0) this.notifyIdle()
   }

@@ -42,46 +42,61 @@ function failed(errorCode: number, errorMessage: string | null): AppendResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
 }
 
+/** One shared rejection handler (no closure per partition): engine errors keep their Kafka code. */
+function appendFailed(error: unknown): AppendResult {
+  const payload = toErrorPayload(error)
+  return failed(payload.code, payload.message)
+}
+
+interface Append {
+  topic: string
+  partition: number
+  result: Promise<AppendResult> | AppendResult
+}
+
 export function handle(request: ProduceRequest, ctx: RequestContext): HandlerReply<ProduceResponse> | Promise<HandlerReply<ProduceResponse>> {
   const { broker } = ctx
   const acks = request.acks
-  const appends: { topic: string; partition: number; result: Promise<AppendResult> }[] = []
+  const appends: Append[] = []
   for (const t of request.topicData) {
     const info = broker.topics.get(t.name)
     for (const p of t.partitionData) {
-      let result: Promise<AppendResult>
+      let result: Promise<AppendResult> | AppendResult
       if (ctx.version < 3) {
-        result = Promise.resolve(failed(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'Produce v0-2 carries message format v0/v1; ringlog stores RecordBatch v2 (Produce v3+) only'))
+        result = failed(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'Produce v0-2 carries message format v0/v1; ringlog stores RecordBatch v2 (Produce v3+) only')
       } else if (!isAcks(acks)) {
-        result = Promise.resolve(failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`))
+        result = failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`)
       } else if (!info || p.index < 0 || p.index >= info.partitions) {
-        result = Promise.resolve(failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`))
+        result = failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`)
       } else if (p.records === null || p.records.length === 0) {
-        result = Promise.resolve(failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set'))
+        result = failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set')
       } else {
         // Called now, not after an await: this is what keeps the connection's append order.
-        result = broker.engine.appendBatches(t.name, p.index, p.records, acks)
-          .catch((error: unknown) => {
-            const payload = toErrorPayload(error)
-            return failed(payload.code, payload.message)
-          })
+        result = broker.engine.appendBatches(t.name, p.index, p.records, acks).catch(appendFailed)
       }
       appends.push({ topic: t.name, partition: p.index, result })
     }
   }
-  if (acks === 0) return closeOnFailure(appends)
-  return respond(appends)
+  if (acks === 0) return settleAll(appends).then((results) => closeOnFailure(appends, results))
+  // The common case, one appending partition: one promise reaction, no Promise.all. Refusals
+  // still answer through a promise, as before, so they never overtake an earlier acks=0 append
+  // by more than they used to.
+  const only = appends.length === 1 ? appends[0].result : null
+  if (only instanceof Promise) return only.then((r) => respond(appends, [r]))
+  return settleAll(appends).then((results) => respond(appends, results))
 }
 
-async function closeOnFailure(appends: readonly { topic: string; partition: number; result: Promise<AppendResult> }[]): Promise<HandlerReply<ProduceResponse>> {
-  const results = await Promise.all(appends.map((a) => a.result))
+function settleAll(appends: readonly Append[]): Promise<AppendResult[]> {
+  return Promise.all(appends.map((a) => a.result))
+}
+
+function closeOnFailure(appends: readonly Append[], results: readonly AppendResult[]): HandlerReply<ProduceResponse> {
   const i = results.findIndex((r) => r.errorCode !== ErrorCode.NONE)
   if (i < 0) return { kind: 'none' }
   return { kind: 'close', reason: `acks=0 produce to ${appends[i].topic}-${appends[i].partition} failed: ${results[i].errorMessage ?? results[i].errorCode}` }
 }
 
-async function respond(appends: readonly { topic: string; partition: number; result: Promise<AppendResult> }[]): Promise<HandlerReply<ProduceResponse>> {
-  const results = await Promise.all(appends.map((a) => a.result))
+function respond(appends: readonly Append[], results: readonly AppendResult[]): HandlerReply<ProduceResponse> {
   const responses: { name: string; partitionResponses: EncodeInput<PartitionProduceResponse>[] }[] = []
   for (let i = 0; i < appends.length; i++) {
     const { topic, partition } = appends[i]
@@ -98,9 +113,12 @@ async function respond(appends: readonly { topic: string; partition: number; res
       baseOffset: ok ? r.baseOffset : -1,
       logAppendTimeMs: ok ? r.logAppendTimeMs : -1,
       logStartOffset: r.logStartOffset,
-      recordErrors: [],
+      recordErrors: NO_RECORD_ERRORS,
       errorMessage: ok ? null : r.errorMessage,
     })
   }
   return { kind: 'message', message: { responses, throttleTimeMs: 0 } }
 }
+
+/** Shared and never mutated: per-record errors are not reported (see the header). */
+const NO_RECORD_ERRORS: readonly never[] = []

@@ -39,34 +39,62 @@ interface PartitionRead {
   range: FileRangePart | null
 }
 
-export async function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> {
+export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
   const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  let reads = await readAll(broker, request)
-  for (;;) {
-    const bytes = reads.reduce((sum, r) => sum + (r.range?.length ?? 0), 0)
-    const failed = reads.some((r) => r.errorCode !== ErrorCode.NONE)
-    const left = deadline - Date.now()
-    if (bytes >= request.minBytes || failed || left <= 0 || ctx.signal.aborted || reads.length === 0) break
-    const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
-    await waitForAnyData(broker.engine, waits, left, ctx.signal)
-    reads = await readAll(broker, request)
+  const first = readAll(broker, request)
+  // Nothing to read (the usual long-poll case at the log end): decide without a promise.
+  if (!(first instanceof Promise)) {
+    if (isReady(request, first, deadline, ctx)) return { kind: 'parts', parts: encode(ctx.version, first) }
+    return pollUntilReady(request, ctx, first, deadline)
   }
+  return first.then((reads) => isReady(request, reads, deadline, ctx)
+    ? { kind: 'parts', parts: encode(ctx.version, reads) }
+    : pollUntilReady(request, ctx, reads, deadline))
+}
+
+function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadline: number, ctx: RequestContext): boolean {
+  if (reads.length === 0 || ctx.signal.aborted || deadline - Date.now() <= 0) return true
+  let bytes = 0
+  for (const r of reads) {
+    if (r.errorCode !== ErrorCode.NONE) return true
+    if (r.range) bytes += r.range.length
+  }
+  return bytes >= request.minBytes
+}
+
+async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads: PartitionRead[], deadline: number): Promise<HandlerReply<FetchResponse>> {
+  const { broker } = ctx
+  const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
+  do {
+    await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
+    reads = await readAll(broker, request)
+  } while (!isReady(request, reads, deadline, ctx))
   return { kind: 'parts', parts: encode(ctx.version, reads) }
 }
 
-async function readAll(broker: BrokerContext, request: FetchRequest): Promise<PartitionRead[]> {
-  const pending: Promise<PartitionRead>[] = []
+/** Every partition's read; a promise only when some partition has bytes to locate in the worker. */
+function readAll(broker: BrokerContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
+  const reads: PartitionRead[] = []
+  let located: Promise<void>[] | null = null
   for (const t of request.topics) {
-    for (const p of t.partitions) pending.push(readPartition(broker, t.topic, p))
+    for (const p of t.partitions) {
+      const read = readPartition(broker, t.topic, p)
+      reads.push(read)
+      if (needsLocate(read)) (located ??= []).push(locate(broker, read))
+    }
   }
-  const reads = await Promise.all(pending)
-  // Whole-response limit (KIP-74): the first partition with data is always sent whole.
+  if (located === null) return reads
+  return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
+}
+
+// Whole-response limit (KIP-74): the first partition with data is always sent whole.
+function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[] {
   let total = 0
   let sentAny = false
   for (const r of reads) {
     if (!r.range) continue
-    if (sentAny && total + r.range.length > request.maxBytes) {
+    if (sentAny && total + r.range.length > maxBytes) {
       r.range = null
       continue
     }
@@ -76,7 +104,8 @@ async function readAll(broker: BrokerContext, request: FetchRequest): Promise<Pa
   return reads
 }
 
-async function readPartition(broker: BrokerContext, topic: string, p: FetchPartition): Promise<PartitionRead> {
+/** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
+function readPartition(broker: BrokerContext, topic: string, p: FetchPartition): PartitionRead {
   const read: PartitionRead = { topic, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
@@ -86,13 +115,19 @@ async function readPartition(broker: BrokerContext, topic: string, p: FetchParti
   }
   read.highWatermark = offsets.highWatermark
   read.logStartOffset = offsets.logStartOffset
-  if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) {
-    read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
-    return read
-  }
-  if (p.fetchOffset >= offsets.highWatermark || p.partitionMaxBytes <= 0) return read
+  if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
+  return read
+}
+
+function needsLocate(read: PartitionRead): boolean {
+  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < read.highWatermark && read.request.partitionMaxBytes > 0
+}
+
+/** Asks the owning worker for the file range of whole batches from the fetch offset. */
+async function locate(broker: BrokerContext, read: PartitionRead): Promise<void> {
+  const p = read.request
   try {
-    const slice = await broker.engine.read(topic, p.partition, p.fetchOffset, p.partitionMaxBytes)
+    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes)
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
     read.logStartOffset = slice.logStartOffset
@@ -103,7 +138,6 @@ async function readPartition(broker: BrokerContext, topic: string, p: FetchParti
   } catch (error) {
     read.errorCode = toErrorPayload(error).code
   }
-  return read
 }
 
 function encode(version: number, reads: readonly PartitionRead[]): ReturnType<FetchResponseBuilder['encode']> {
@@ -123,8 +157,11 @@ function encode(version: number, reads: readonly PartitionRead[]): ReturnType<Fe
       logStartOffset: r.logStartOffset,
       abortedTransactions: [],
       preferredReadReplica: -1,
-      records: r.range ? builder.placeholder(r.range) : Buffer.alloc(0),
+      records: r.range ? builder.placeholder(r.range) : NO_RECORDS,
     })
   }
   return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })
 }
+
+/** Shared by every partition answered without records (never written to: zero bytes). */
+const NO_RECORDS = Buffer.alloc(0)
