@@ -1,10 +1,17 @@
 import { defineConfig } from 'vitest/config'
 
-// Long soaks and big fault loops: `npm run test:soak`, never part of `npm test`.
+// `npm run test:soak`: the kill -9 loops and the wire fuzzer, run long. Never part of `npm test`,
+// which runs the same tests with short defaults. Roughly 40-60 minutes on 2 cores.
 export default defineConfig({
   test: {
-    include: ['test/soak/**/*.test.ts'],
-    testTimeout: 30 * 60_000,
+    include: ['test/crash/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/groups/offsets-crash.test.ts'],
+    env: {
+      RINGLOG_KILL_ROUNDS: '200',
+      RINGLOG_FUZZ_MS: '600000',
+      RINGLOG_FUZZ_CASES: '2000000',
+    },
+    testTimeout: 60 * 60_000,
+    hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 1,
   },

@@ -8,7 +8,8 @@ import { readAllRecords, tempDir } from '../engine/helpers.js'
 import { crashRecordValue } from './engine-kill-values.js'
 
 const CHILD = fileURLToPath(new URL('./engine-kill-child.ts', import.meta.url))
-const ROUNDS = 10
+// Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
+const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 10)
 const dataDir = tempDir('ringlog-engine-kill-')
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
@@ -62,5 +63,5 @@ describe('engine crash safety (kill -9)', () => {
         await engine.close()
       }
     }
-  }, 240_000)
+  }, Math.max(240_000, ROUNDS * 12_000))
 })

@@ -14,7 +14,7 @@ import { startTestBroker, type TestBroker } from '../broker/test-broker.js'
 
 const { Kafka, logLevel } = kafkajs
 const FUZZ_MS = Number(process.env.RINGLOG_FUZZ_MS ?? 12_000)
-const MAX_CASES = 20_000
+const MAX_CASES = Number(process.env.RINGLOG_FUZZ_CASES ?? 20_000)
 /** CreateTopics/DeleteTopics frames are left out of the corpus: a mutated partition count
  * would legitimately create thousands of partitions, which tests nothing about robustness. */
 const SKIPPED_API_KEYS = new Set([19, 20])
