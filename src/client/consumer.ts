@@ -22,10 +22,11 @@ import { CorruptRecordError, InvalidRequestError, LogClosedError, RinglogError }
 import type { ReadSlice } from '../engine/log-engine.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
+import { LOG_OVERHEAD } from '../protocol/record-batch.js'
 import { errorForCode } from './error-for-code.js'
 import { GroupMembership, type JoinedGeneration } from './group-membership.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
-import { decodeMessages } from './message-decoder.js'
+import { decodeMessages, type DecodedRange } from './message-decoder.js'
 import { readByPath, readRange } from './segment-reader.js'
 import type {
   Batch, ConsumerEvents, ConsumerOptions, EachBatchPayload, KafkaMessage, PartitionAssignerName, RunOptions,
@@ -33,6 +34,8 @@ import type {
 } from './types.js'
 
 const EARLIEST = -2
+/** Messages decoded and handed over at a time from one read (young-generation sized). */
+const DELIVERY_CHUNK_MESSAGES = 4096
 const LATEST = -1
 
 interface PartitionState {
@@ -433,27 +436,45 @@ export class Consumer {
     if (slice.errorCode !== ErrorCode.NONE) throw errorForCode(slice.errorCode, null, `reading ${state.topic}-${state.partition} at ${from}`)
     if (!slice.segment || !bytes) return
     if (slice.segment.nextOffset !== undefined) this.prefetch(state, slice.segment.nextOffset, slice.highWatermark)
-    let decoded
-    try {
-      decoded = decodeMessages(bytes, from, DEFAULT_MAX_DECOMPRESSED_BYTES)
-    } catch (error) {
-      // The worker's fd may have been retired and its number reused: read by path once.
-      const retry = error instanceof CorruptRecordError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string')
-      if (slice.segment.fd === undefined || !retry) throw error
-      decoded = decodeMessages(await readByPath(slice.segment), from, DEFAULT_MAX_DECOMPRESSED_BYTES)
-    }
-    if (!this.owns(state, generation, epoch)) return
-    if (slice.segment.nextOffset === undefined) this.prefetch(state, decoded.nextOffset, slice.highWatermark)
-    if (decoded.messages.length === 0) {
-      // Only control batches (or records below the position): step over them.
-      if (decoded.nextOffset > state.position) {
-        state.position = decoded.nextOffset
-        if (state.resolved < state.position && state.resolved === from) state.resolved = state.position
+    const segment = slice.segment
+    let source = bytes
+    const decodeChunk = async (fromOffset: number, start: number): Promise<DecodedRange> => {
+      try {
+        return decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES)
+      } catch (error) {
+        // The worker's fd may have been retired and its number reused: read by path once.
+        const retry = error instanceof CorruptRecordError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string')
+        if (segment.fd === undefined || !retry || source !== bytes) throw error
+        source = await readByPath(segment)
+        return decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES)
       }
-      return
     }
-    if (this.handlers!.eachBatch) await this.deliverBatch(state, generation, epoch, decoded.messages, slice.highWatermark)
-    else await this.deliverMessages(state, generation, epoch, decoded.messages)
+    // A large range is decoded and handed over a piece at a time: each piece's message objects
+    // are garbage before the next is made, instead of one read's worth surviving into old space.
+    let decoded = await decodeChunk(from, 0)
+    for (;;) {
+      if (!this.owns(state, generation, epoch)) return
+      const last = decoded.messages.length < DELIVERY_CHUNK_MESSAGES || decoded.consumedBytes + LOG_OVERHEAD > source.length
+      if (last && segment.nextOffset === undefined) this.prefetch(state, decoded.nextOffset, slice.highWatermark)
+      const messages = decoded.messages
+      if (messages.length === 0) {
+        // Only control batches (or records below the position): step over them.
+        if (decoded.nextOffset > state.position) {
+          const stepFrom = state.position
+          state.position = decoded.nextOffset
+          if (state.resolved < state.position && state.resolved === stepFrom) state.resolved = state.position
+        }
+      } else if (this.handlers!.eachBatch) {
+        await this.deliverBatch(state, generation, epoch, messages, slice.highWatermark)
+      } else {
+        await this.deliverMessages(state, generation, epoch, messages)
+      }
+      if (last) return
+      // Go on with the same bytes only if the handler took everything and nothing moved the partition.
+      if (!this.owns(state, generation, epoch) || this.isPaused(state)) return
+      if (messages.length > 0 && state.position < Number(messages[messages.length - 1].offset) + 1) return
+      decoded = await decodeChunk(state.position, decoded.consumedBytes)
+    }
   }
 
   private async deliverMessages(state: PartitionState, generation: JoinedGeneration | null, epoch: number, messages: KafkaMessage[]): Promise<void> {

@@ -13,17 +13,21 @@ export interface DecodedRange {
   messages: KafkaMessage[]
   /** The offset after the last whole batch decoded (where the next read starts). */
   nextOffset: number
+  /** Bytes of `bytes` consumed (whole batches); decoding more starts here. */
+  consumedBytes: number
 }
 
 /**
- * Decodes whole batches from `bytes`, keeping records at or after `fromOffset`. A partial batch
- * at the end (a read cut short) is left for the next read.
+ * Decodes whole batches from `bytes` (starting at byte `start`), keeping records at or after
+ * `fromOffset`. A partial batch at the end (a read cut short) is left for the next read.
+ * Decoding stops after the batch that brings the messages to `maxMessages`, so a large read
+ * can be handed over in pieces whose objects die young (cheap for the garbage collector).
  */
-export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompressedBytes: number): DecodedRange {
+export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompressedBytes: number, start = 0, maxMessages = Infinity): DecodedRange {
   const messages: KafkaMessage[] = []
   let nextOffset = fromOffset
-  let at = 0
-  while (at + LOG_OVERHEAD <= bytes.length) {
+  let at = start
+  while (at + LOG_OVERHEAD <= bytes.length && messages.length < maxMessages) {
     const size = LOG_OVERHEAD + bytes.readInt32BE(at + 8)
     if (at + size > bytes.length) break
     validateBatch(bytes, at, at + size)
@@ -42,8 +46,18 @@ export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompresse
     if (end > nextOffset) nextOffset = end
     at += size
   }
-  return { messages, nextOffset }
+  return { messages, nextOffset, consumedBytes: at }
 }
+
+/**
+ * A Buffer view made without `Buffer#subarray` (which re-checks and clamps its bounds, then
+ * builds the same object): what Node's internal FastBuffer is, a Uint8Array whose prototype
+ * chain runs through Buffer.prototype, so Buffer.isBuffer and every Buffer method work on it.
+ * Bounds are checked by the decoder before each view is made.
+ */
+class BufferView extends Uint8Array<ArrayBufferLike> {}
+Object.setPrototypeOf(BufferView.prototype, Buffer.prototype)
+Object.defineProperty(BufferView.prototype, 'constructor', { value: Buffer, writable: true, configurable: true })
 
 /** Read position inside the records section being decoded (module state: no cursor object per record). */
 let at = 0
@@ -80,7 +94,7 @@ function bytesAt(buf: Buffer, end: number): Buffer | null {
   const o = at
   if (length < 0 || length > end - o) throw new CorruptRecordError(`byte string length ${length} exceeds the record`)
   at = o + length
-  return buf.subarray(o, o + length)
+  return new BufferView(buf.buffer, buf.byteOffset + o, length) as Buffer
 }
 
 function decodeRecords(
