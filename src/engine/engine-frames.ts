@@ -22,6 +22,12 @@ export const enum FrameKind {
   AppendReply = 4,
   ControlReply = 5,
   ControlError = 6,
+  /**
+   * The router's event-loop turn that wrote AppendRecords frames has ended (flush 'always'
+   * only): the worker may now seal its open batch for the next group commit, knowing the
+   * sends made in that turn are all in the ring. No body, no reply.
+   */
+  TurnEnd = 7,
 }
 
 /** Request id 0 is never used for a call that expects a reply (acks=0 appends use it). */

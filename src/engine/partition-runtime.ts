@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   lingerMs: number
   shared: SharedPartitionState
   replies: ReplyTarget
+  /** flush 'always': whether every send the router made so far has reached this worker (see FrameKind.TurnEnd). Default: always true. */
+  routerTurnEnded?: () => boolean
 }
 
 export interface PartitionStats {
@@ -88,6 +90,13 @@ export class PartitionRuntime {
   private readonly batchSize: number
   private readonly lingerMs: number
   private readonly maxMessageBytes: number
+  /**
+   * flush 'always': an uncompressed open batch is sealed when the disk is free instead of after
+   * linger (see afterBurst). Compressed batches keep lingering: measured, the smaller batches
+   * cost ~15% more CPU per record in lz4 calls for no throughput gain.
+   */
+  private readonly sealWithGroupCommit: boolean
+  private readonly routerTurnEnded: () => boolean
   private batcher: RecordBatcher | undefined
   /** Calls touching the open batch, and those of each sealed batch not yet appended (in order). */
   private members: BatchMembers = { starts: [], ends: [] }
@@ -111,7 +120,9 @@ export class PartitionRuntime {
     this.maxMessageBytes = log.config.maxMessageBytes
     this.counters.recovered = recovered
     this.segmentCount = log.segmentCount
-    this.unsubscribe = log.onDurable(() => this.publish())
+    this.sealWithGroupCommit = options.flush === 'always'
+    this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
+    this.unsubscribe = log.onDurable(() => this.onDurable())
   }
 
   static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
@@ -159,6 +170,19 @@ export class PartitionRuntime {
       if (slice.nextOffset <= offset) break
       offset = slice.nextOffset
     }
+  }
+
+  /**
+   * After each group commit: publish, and under 'always' append the open uncompressed batch
+   * at once (unless the router is mid-turn: its TurnEnd will), so the next fdatasync, which
+   * the committer starts right after this, covers the records that gathered while the disk
+   * was busy: they could not have been acknowledged sooner anyway.
+   */
+  private onDurable(): void {
+    this.publish()
+    const batcher = this.batcher
+    if (!this.sealWithGroupCommit || this.closed || batcher === undefined || batcher.compression !== Compression.none) return
+    if (batcher.pending > 0 && this.routerTurnEnded()) this.sealOpenBatch()
   }
 
   /** Writes the current offsets to shared memory (wakes long polls if the high watermark moved). */
@@ -370,7 +394,11 @@ export class PartitionRuntime {
       return Infinity
     }
     const waited = performance.now() - batcher.openedAt
-    if (waited >= this.lingerMs || (idle && this.lingerMs <= 0)) {
+    // Under 'always' an idle ring with a free disk, after the router's turn ended, seals now:
+    // lingering would only delay the fdatasync; with the disk busy the batch keeps filling
+    // until that commit ends (onDurable).
+    const sealForCommit = idle && this.sealWithGroupCommit && batcher.compression === Compression.none && !this.log.flushInProgress && this.routerTurnEnded()
+    if (waited >= this.lingerMs || (idle && this.lingerMs <= 0) || sealForCommit) {
       this.sealOpenBatch()
       return Infinity
     }

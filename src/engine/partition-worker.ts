@@ -23,7 +23,8 @@ import type { WorkerInit } from './workers.js'
 
 const init = unwrapWorkerData<WorkerInit>(workerData)
 const requests = Ring.attach(init.requestRing)
-const replies = Ring.attach(init.replyRing)
+// Replies are committed in bursts (after a write, after a group commit): one wake per burst.
+const replies = Ring.attach(init.replyRing, { coalesceWakes: true })
 const shared = new SharedPartitionState(init.sharedState, init.slots)
 const partitions = new Map<number, PartitionRuntime>()
 const DRAIN_MAX = 256
@@ -70,8 +71,19 @@ function appendError(head: FrameHead, code: number, message: string): void {
   replyTarget.append({ requestId: head.requestId, errorCode: code, errorMessage: message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 })
 }
 
+/**
+ * flush 'always': false between an AppendRecords frame and the router's next TurnEnd, i.e.
+ * while sends of the router's current event-loop turn may still be on their way.
+ */
+let routerTurnEnded = true
+
 function handleFrame(frame: Uint8Array): void {
   const head = readHead(frame)
+  if (head.kind === FrameKind.TurnEnd) {
+    routerTurnEnded = true
+    return
+  }
+  if (head.kind === FrameKind.AppendRecords && init.flush === 'always') routerTurnEnded = false
   const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
   if (head.kind === FrameKind.AppendBatches || head.kind === FrameKind.AppendRecords) {
     const runtime = partitions.get(head.slot)
@@ -115,7 +127,7 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       const runtime = await PartitionRuntime.open({
         dataDir: init.dataDir, topic: request.topic, partition: request.partition, slot: request.slot,
         settings: request.settings, flush: init.flush, batchSize: init.batchSize, lingerMs: init.lingerMs,
-        shared, replies: replyTarget,
+        shared, replies: replyTarget, routerTurnEnded: () => routerTurnEnded,
       })
       partitions.set(request.slot, runtime)
       return null

@@ -118,10 +118,21 @@ export class Ring {
     return new Ring(sab)
   }
 
-  /** The other end of a ring made by `Ring.create` (its `sab` sent through workerData/postMessage). */
-  static attach(sab: SharedArrayBuffer): Ring {
-    return new Ring(sab)
+  /**
+   * The other end of a ring made by `Ring.create` (its `sab` sent through workerData/postMessage).
+   * `coalesceWakes` (producer side): a commit that finds the consumer asleep wakes it at the end
+   * of the current microtask checkpoint rather than at once, so a burst of frames committed in
+   * one go (a worker's replies after a write or a group commit) costs one Atomics.notify, which
+   * is ~10-20 µs for an async waiter, instead of one per frame the consumer slept between.
+   */
+  static attach(sab: SharedArrayBuffer, options: { coalesceWakes?: boolean } = {}): Ring {
+    const ring = new Ring(sab)
+    ring.coalesceWakes = options.coalesceWakes === true
+    return ring
   }
+
+  private coalesceWakes = false
+  private wakeQueued = false
 
   private constructor(sab: SharedArrayBuffer) {
     if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < HEADER_BYTES + MIN_CAPACITY) {
@@ -329,10 +340,22 @@ export class Ring {
     const head = next === this.capacity ? 0 : next
     this.head = head
     Atomics.store(this.control, I_HEAD, head)
+    if (this.coalesceWakes) {
+      if (!this.wakeQueued) {
+        this.wakeQueued = true
+        queueMicrotask(() => {
+          this.wakeQueued = false
+          if (Atomics.load(this.control, I_CONSUMER_SLEEPING) !== 0) this.wake(I_CONSUMER_SLEEPING)
+        })
+      }
+      return
+    }
     if (Atomics.load(this.control, I_CONSUMER_SLEEPING) !== 0) this.wake(I_CONSUMER_SLEEPING)
   }
 
   private producerStep(need: number, deadline: number, spin: number): SleepStep {
+    // A consumer we still owe a wake would never free the space we wait for.
+    if (this.wakeQueued && Atomics.load(this.control, I_CONSUMER_SLEEPING) !== 0) this.wake(I_CONSUMER_SLEEPING)
     for (let i = 0; ; i++) {
       if (this.closed) throw new RingClosedError()
       if (this.findSpace(need) >= 0) return 'ready'

@@ -313,6 +313,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       if (size > largest) largest = size
     }
     replies.push(this.sendRecords(channel, entry.slot, options.acks, compression, records, from, records.length, bytes, largest, now))
+    channel.noteRecordsSent()
     return combine(replies, options.acks)
   }
 

@@ -14,7 +14,7 @@
 import type { Worker } from 'node:worker_threads'
 import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { bodyOf, decodeAppendReply, FrameKind, packr, readHead, type AppendReply } from './engine-frames.js'
+import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, readHead, writeHead, type AppendReply } from './engine-frames.js'
 import { Ring, RingClosedError } from './ring.js'
 import type { SharedPartitionState } from './shared-state.js'
 import { spawnWorker } from './spawn-worker.js'
@@ -56,6 +56,9 @@ export class WorkerChannel {
   private readonly queue: QueuedWrite[] = []
   private flushing = false
   private pumping = false
+  /** flush 'always': a TurnEnd frame follows the AppendRecords frames of each event-loop turn. */
+  private readonly markTurns: boolean
+  private turnEndQueued = false
   private nextRequestId = 1
   private dead = false
   /** Set by `shutdown()`: the exit that follows is expected. */
@@ -70,6 +73,7 @@ export class WorkerChannel {
   ) {
     this.index = index
     this.state = state
+    this.markTurns = options.flush === 'always'
     this.requests = Ring.create(options.requestRingBytes)
     this.replies = Ring.create(options.replyRingBytes)
     const init: WorkerInit = {
@@ -123,6 +127,21 @@ export class WorkerChannel {
       this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
       this.startPump()
       this.send(length, fill)
+    })
+  }
+
+  /**
+   * Called after writing an AppendRecords frame: once this turn's microtasks (the other sends
+   * of the turn) have run, tells the worker with a TurnEnd frame, so it seals one batch for
+   * the whole turn instead of one per send or waiting out the linger.
+   */
+  noteRecordsSent(): void {
+    if (!this.markTurns || this.turnEndQueued) return
+    this.turnEndQueued = true
+    setImmediate(() => {
+      this.turnEndQueued = false
+      if (this.dead) return
+      this.send(FRAME_HEAD_BYTES, (view) => { writeHead(view, FrameKind.TurnEnd, 0, 0, NO_REPLY, 0) })
     })
   }
 

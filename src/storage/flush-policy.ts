@@ -48,6 +48,8 @@ export class GroupCommit {
   /** End offset (exclusive) of what an fdatasync has covered. */
   get flushedOffset(): number { return this.flushedEnd }
   get failed(): StorageOfflineError | undefined { return this.failure }
+  /** An fdatasync job is running (or about to start): bytes written now ride the next one. */
+  get busy(): boolean { return this.current !== undefined || this.startQueued }
 
   /** Called after each append: `fd` holds unflushed bytes up to `endOffset`. */
   noteWrite(fd: number, endOffset: number): void {

@@ -166,6 +166,8 @@ export class PartitionLog {
   get size(): number { return this.segments.reduce((sum, s) => sum + s.size, 0) }
   get segmentCount(): number { return this.segments.length }
   get isOffline(): boolean { return this.offline !== undefined }
+  /** A group commit is running or queued: an append now waits for the one after it anyway. */
+  get flushInProgress(): boolean { return this.committer.busy }
 
   /**
    * Appends one or more whole batches (as received). Stamps baseOffset and partitionLeaderEpoch
