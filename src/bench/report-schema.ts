@@ -88,6 +88,7 @@ export const BENCH_REPORT_JSON_SCHEMA: JsonSchema = {
         flush: { type: ['string', 'number'], description: "'always', 'never' or max ms between syncs" },
         batchSize: { type: 'integer', minimum: 1 },
         lingerMs: num('', 0),
+        inFlight: { type: 'integer', minimum: 1, description: 'embedded produce: sends in flight' },
         mode: { enum: ['embedded', 'tcp'] },
         brokers: { type: 'array', items: { type: 'string' } },
         rate: { type: ['number', 'null'], description: 'offered records/s, null = unbounded' },

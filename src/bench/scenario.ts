@@ -20,6 +20,8 @@ export interface BenchParams {
   flush: FlushPolicy
   batchSize: number
   lingerMs: number
+  /** Embedded produce: sends kept in flight at once (a durable pipeline needs enough to fill a group commit). */
+  inFlight: number
   mode: BenchMode
   /** host:port list for mode 'tcp' (empty: the scenario starts its own broker). */
   brokers: string[]
@@ -38,6 +40,7 @@ export const DEFAULT_BENCH_PARAMS: Readonly<BenchParams> = Object.freeze({
   flush: 'never',
   batchSize: 16384,
   lingerMs: 5,
+  inFlight: 64,
   mode: 'embedded',
   brokers: [],
   rate: null,
@@ -111,6 +114,7 @@ function assign(params: BenchParams, key: keyof BenchParams, raw: string): void 
       break
     }
     case 'lingerMs': params.lingerMs = nonNegative(key, parseScaled(key, raw, TIME_UNITS, 'ms')); break
+    case 'inFlight': params.inFlight = positiveInteger(key, Number(raw)); break
     case 'mode': params.mode = oneOf(key, raw, ['embedded', 'tcp'] as const); break
     case 'brokers': params.brokers = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0); break
     case 'rate': params.rate = raw === '' || raw.toLowerCase() === 'max' ? null : positiveNumber(key, parseScaled(key, raw, SIZE_UNITS, '')); break

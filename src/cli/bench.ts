@@ -29,6 +29,7 @@ export interface BenchCommandOptions {
   flush?: string
   batchBytes?: string
   linger?: string
+  inFlight?: string
   mode?: string
   brokers?: string
   rate?: string
@@ -93,6 +94,7 @@ function benchParamInput(options: BenchCommandOptions): Record<string, string | 
     flush: options.flush,
     batchSize: options.batchBytes,
     linger: options.linger,
+    inFlight: options.inFlight,
     mode: options.mode ?? (options.brokers ? 'tcp' : undefined),
     brokers: options.brokers,
     rate: options.rate,
@@ -189,6 +191,7 @@ export function register(program: Command): void {
     .option('--flush <policy>', 'broker flush policy: always|never|<ms>', 'never')
     .option('--batch-bytes <bytes>', 'producer batch size', '16384')
     .option('--linger <ms>', 'producer linger (paced and embedded runs)', '5')
+    .option('--in-flight <n>', 'embedded produce: sends in flight at once (fills the group commit)', '64')
     .option('--mode <mode>', 'embedded|tcp (tcp when --brokers is given)')
     .option('--brokers <host:port>', 'an existing broker for tcp mode (default: start one as a child process)')
     .option('--rate <records/s>', 'fixed offered load (e2e-latency default 100000; produce: paced when given)')

@@ -3,9 +3,9 @@ import { BenchParamError, DEFAULT_BENCH_PARAMS, parseBenchParams } from '../../s
 
 describe('parseBenchParams', () => {
   it('parses the key=value form with units and aliases', () => {
-    const p = parseBenchParams('record-size=1KiB,partitions=4,acks=all,compression=LZ4,flush=10ms,batch-size=64k,linger=2,mode=tcp,brokers=127.0.0.1:9092;127.0.0.1:9093,rate=50k,duration=5s')
+    const p = parseBenchParams('record-size=1KiB,partitions=4,acks=all,compression=LZ4,flush=10ms,batch-size=64k,linger=2,in-flight=16,mode=tcp,brokers=127.0.0.1:9092;127.0.0.1:9093,rate=50k,duration=5s')
     expect(p).toEqual({
-      recordSize: 1024, partitions: 4, acks: -1, compression: 'lz4', flush: 10, batchSize: 64_000, lingerMs: 2, mode: 'tcp',
+      recordSize: 1024, partitions: 4, acks: -1, compression: 'lz4', flush: 10, batchSize: 64_000, lingerMs: 2, inFlight: 16, mode: 'tcp',
       brokers: ['127.0.0.1:9092', '127.0.0.1:9093'], rate: 50_000, durationMs: 5000, records: null,
     })
   })

@@ -1,5 +1,5 @@
 /** Scenario names that say what differs between rows of one table: mode, acks, flush, compression, size, partitions, client. */
-import type { BenchParams } from '../scenario.js'
+import { DEFAULT_BENCH_PARAMS, type BenchParams } from '../scenario.js'
 
 export function describeParams(params: Readonly<BenchParams>, parts: { acks?: boolean; flush?: boolean; client?: string } = {}): string {
   const out: string[] = [params.mode]
@@ -8,6 +8,7 @@ export function describeParams(params: Readonly<BenchParams>, parts: { acks?: bo
   if (params.compression !== 'none') out.push(params.compression)
   if (params.recordSize !== 100) out.push(`${params.recordSize}B`)
   if (params.partitions !== 1) out.push(`p=${params.partitions}`)
+  if (params.mode === 'embedded' && params.inFlight !== DEFAULT_BENCH_PARAMS.inFlight) out.push(`inflight=${params.inFlight}`)
   if (params.rate !== null) out.push(`rate=${params.rate}`)
   if (parts.client && parts.client !== 'loadgen') out.push(parts.client)
   return out.join(' ')

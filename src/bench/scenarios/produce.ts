@@ -38,9 +38,6 @@ export interface TcpScenarioOptions {
   client?: BenchClient
 }
 
-/** Sends of embedded producers in flight at once. */
-const EMBEDDED_IN_FLIGHT = 8
-
 export function toMessages(set: RecordSet, partition: number): Message[] {
   return set.records.map((r) => ({ key: r.key, value: r.value, partition }))
 }
@@ -84,7 +81,7 @@ async function runEmbeddedProduce(context: RunContext, state: EmbeddedProduceSta
       context.progress(messages.length, messages.length * recordSize)
     }
   }
-  await Promise.all(Array.from({ length: EMBEDDED_IN_FLIGHT }, lane))
+  await Promise.all(Array.from({ length: params.inFlight }, lane))
   return { records: acked, bytes: acked * recordSize }
 }
 
