@@ -12,22 +12,13 @@
  *
  *   npx tsx bench/micro/codec.bench.ts [--runs 3] [--time 300] [--json-only]
  */
-import { parseArgs } from 'node:util'
-import { Bench } from 'tinybench'
 import { Compression, compress, decompress } from '../../src/protocol/compression.js'
 import { crc32c } from '../../src/protocol/crc32c.js'
 import { decodeRecordBatch, encodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
 import { encodeRecords, type RecordInput } from '../../src/protocol/records.js'
+import { parseMicroArgs, printReport, ratio, runSuites } from './tinybench-runs.js'
 
-const { values: args } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '3' },
-    time: { type: 'string', default: '300' },
-    'json-only': { type: 'boolean', default: false },
-  },
-})
-const runs = Math.max(1, Number(args.runs))
-const timeMs = Math.max(50, Number(args.time))
+const { runs, timeMs, jsonOnly } = parseMicroArgs()
 
 const KiB = 1024
 const RECORD_COUNT = 140 // ~16 KiB of records body, the embedded producer's batch.size
@@ -92,80 +83,40 @@ const tasks: TaskDef[] = [
   { name: 'gzip/decompress 16KiB (baseline)', bytes: body.length, fn: () => { sink ^= decompress(Compression.gzip, gzipBody).length } },
 ]
 
-interface Figures { opsPerSec: number; mbPerSec: number; p50Us: number; p99Us: number }
+const suite = await runSuites({ runs, timeMs, jsonOnly, register: (bench) => { for (const t of tasks) bench.add(t.name, t.fn) } })
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
+// MB/s is ops/s times a fixed input size, so its median is the median ops/s scaled the same way.
+const results = Object.fromEntries(tasks.map((t) => {
+  const f = suite.medians[t.name]
+  return [t.name, { opsPerSec: f.opsPerSec, mbPerSec: (f.opsPerSec * t.bytes) / 1e6, p50Us: f.p50Us, p99Us: f.p99Us }]
+}))
 
-async function runOnce(): Promise<Map<string, Figures>> {
-  const bench = new Bench({ time: timeMs, warmupTime: 50 })
-  for (const t of tasks) bench.add(t.name, t.fn)
-  await bench.run()
-  const out = new Map<string, Figures>()
-  for (const task of bench.tasks) {
-    const r = task.result
-    if (r.state !== 'completed') throw new Error(`task ${task.name} ended ${r.state}`)
-    const def = tasks.find((t) => t.name === task.name)!
-    out.set(task.name, {
-      opsPerSec: r.throughput.mean,
-      mbPerSec: (r.throughput.mean * def.bytes) / 1e6,
-      p50Us: r.latency.p50 * 1000,
-      p99Us: r.latency.p99 * 1000,
-    })
-  }
-  return out
-}
-
-const perRun: Map<string, Figures>[] = []
-for (let i = 0; i < runs; i++) {
-  if (!args['json-only']) console.error(`run ${i + 1}/${runs} ...`)
-  perRun.push(await runOnce())
-}
-
-const results: Record<string, Figures> = {}
-for (const t of tasks) {
-  const figs = perRun.map((m) => m.get(t.name)!)
-  results[t.name] = {
-    opsPerSec: median(figs.map((f) => f.opsPerSec)),
-    mbPerSec: median(figs.map((f) => f.mbPerSec)),
-    p50Us: median(figs.map((f) => f.p50Us)),
-    p99Us: median(figs.map((f) => f.p99Us)),
-  }
-}
-
-/** Per-run ratio of two tasks' throughput, then the median over runs. */
-const ratio = (a: string, b: string) => median(perRun.map((m) => m.get(a)!.opsPerSec / m.get(b)!.opsPerSec))
 const ratios = {
-  'crc32c native / js-table': ratio('crc32c/native 16KiB', 'crc32c/js-table 16KiB (baseline)'),
-  'lz4 compress / gzip compress': ratio('lz4/compress 16KiB', 'gzip/compress 16KiB (baseline)'),
-  'lz4 decompress / gzip decompress': ratio('lz4/decompress 16KiB', 'gzip/decompress 16KiB (baseline)'),
-  'decode lz4 / decode none': ratio('decode/lz4', 'decode/none'),
-  'encode lz4 / encode none': ratio('encode/lz4', 'encode/none'),
+  'crc32c native / js-table': ratio(suite, 'crc32c/native 16KiB', 'crc32c/js-table 16KiB (baseline)'),
+  'lz4 compress / gzip compress': ratio(suite, 'lz4/compress 16KiB', 'gzip/compress 16KiB (baseline)'),
+  'lz4 decompress / gzip decompress': ratio(suite, 'lz4/decompress 16KiB', 'gzip/decompress 16KiB (baseline)'),
+  'decode lz4 / decode none': ratio(suite, 'decode/lz4', 'decode/none'),
+  'encode lz4 / encode none': ratio(suite, 'encode/lz4', 'encode/none'),
 }
 
-const report = {
-  bench: 'codec',
-  node: process.version,
-  runs,
-  timeMsPerTask: timeMs,
-  input: {
-    records: RECORD_COUNT, valueBytes: VALUE_BYTES, recordsBodyBytes: body.length,
-    batchBytes: { none: batches.none.length, lz4: batches.lz4.length, gzip: batches.gzip.length },
-  },
-  note: 'medians over runs; 2-core shared machine, absolute figures are noisy, ratios are from the same run',
-  results,
+printReport({
+  jsonOnly,
+  title: `RecordBatch codec, median of ${runs} run(s), ${timeMs} ms per task; body ${body.length} B, batch none/lz4/gzip ${batches.none.length}/${batches.lz4.length}/${batches.gzip.length} B`,
+  header: ['task', 'ops/s', 'MB/s', 'p50 µs', 'p99 µs'],
+  rows: Object.entries(results).map(([name, f]) => [name, String(Math.round(f.opsPerSec)), String(Math.round(f.mbPerSec)), f.p50Us.toFixed(1), f.p99Us.toFixed(1)]),
   ratios,
-}
-
-if (!args['json-only']) {
-  console.log(`\nRecordBatch codec, median of ${runs} run(s), ${timeMs} ms per task; body ${body.length} B, batch none/lz4/gzip ${batches.none.length}/${batches.lz4.length}/${batches.gzip.length} B`)
-  console.table(Object.fromEntries(Object.entries(results).map(([name, f]) => [name, {
-    'ops/s': Math.round(f.opsPerSec), 'MB/s': Math.round(f.mbPerSec), 'p50 µs': f.p50Us.toFixed(1), 'p99 µs': f.p99Us.toFixed(1),
-  }])))
-  console.table(Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, { ratio: v.toFixed(2) }])))
-}
-console.log(JSON.stringify(report, null, 2))
+  report: {
+    bench: 'codec',
+    node: process.version,
+    runs,
+    timeMsPerTask: timeMs,
+    input: {
+      records: RECORD_COUNT, valueBytes: VALUE_BYTES, recordsBodyBytes: body.length,
+      batchBytes: { none: batches.none.length, lz4: batches.lz4.length, gzip: batches.gzip.length },
+    },
+    note: 'medians over runs; 2-core shared machine, absolute figures are noisy, ratios are from the same run',
+    results,
+    ratios,
+  },
+})
 if (sink === 0.5) console.log('') // keeps `sink` observable so no task is optimized away

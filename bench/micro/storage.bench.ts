@@ -18,24 +18,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import { Bench } from 'tinybench'
-import { formatTable } from '../../src/bench/report.js'
-import { median, seededRandom } from '../../src/bench/stats.js'
+import { seededRandom } from '../../src/bench/stats.js'
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
 import { PartitionLog } from '../../src/storage/log.js'
 import { OffsetIndex } from '../../src/storage/offset-index.js'
 import { TimeIndex } from '../../src/storage/time-index.js'
+import { parseMicroArgs, printReport, ratio, runSuites, type SuiteRuns } from './tinybench-runs.js'
 
-const { values: args } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '3' },
-    time: { type: 'string', default: '300' },
-    'json-only': { type: 'boolean', default: false },
-  },
-})
-const runs = Math.max(1, Number(args.runs))
-const timeMs = Math.max(50, Number(args.time))
+const { runs, timeMs, jsonOnly } = parseMicroArgs()
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -111,60 +101,35 @@ const tasks: TaskDef[] = [
   { name: 'log-read/1MiB', fn: () => { sink ^= log.read(readTargets[next()], MiB).length } },
 ]
 
-interface Figures { opsPerSec: number; p50Us: number; p99Us: number }
-
-async function runOnce(): Promise<Map<string, Figures>> {
-  const bench = new Bench({ time: timeMs, warmupTime: 50 })
-  for (const t of tasks) bench.add(t.name, t.fn)
-  await bench.run()
-  const out = new Map<string, Figures>()
-  for (const task of bench.tasks) {
-    const r = task.result
-    if (r.state !== 'completed') throw new Error(`task ${task.name} ended ${r.state}`)
-    out.set(task.name, { opsPerSec: r.throughput.mean, p50Us: r.latency.p50 * 1000, p99Us: r.latency.p99 * 1000 })
-  }
-  return out
-}
-
-const perRun: Map<string, Figures>[] = []
+let suite: SuiteRuns
 try {
-  for (let i = 0; i < runs; i++) {
-    if (!args['json-only']) console.error(`run ${i + 1}/${runs} ...`)
-    perRun.push(await runOnce())
-  }
+  suite = await runSuites({ runs, timeMs, jsonOnly, register: (bench) => { for (const t of tasks) bench.add(t.name, t.fn) } })
 } finally {
   await log.close()
   rmSync(logDir, { recursive: true, force: true })
 }
 
-const results: Record<string, Figures> = {}
-for (const t of tasks) {
-  const figs = perRun.map((m) => m.get(t.name)!)
-  results[t.name] = { opsPerSec: median(figs.map((f) => f.opsPerSec)), p50Us: median(figs.map((f) => f.p50Us)), p99Us: median(figs.map((f) => f.p99Us)) }
-}
-
-/** Per-run ratio of two tasks' throughput, then the median over runs. */
-const ratio = (a: string, b: string): number => median(perRun.map((m) => m.get(a)!.opsPerSec / m.get(b)!.opsPerSec))
+const results = suite.medians
 const ratios = {
-  'OffsetIndex.lookup / typed-array search': ratio(tasks[0].name, tasks[1].name),
-  'log-read locate / OffsetIndex.lookup': ratio(tasks[3].name, tasks[0].name),
+  'OffsetIndex.lookup / typed-array search': ratio(suite, tasks[0].name, tasks[1].name),
+  'log-read locate / OffsetIndex.lookup': ratio(suite, tasks[3].name, tasks[0].name),
 }
 
-const report = {
-  bench: 'storage',
-  node: process.version,
-  runs,
-  timeMsPerTask: timeMs,
-  input: { indexEntries: INDEX_ENTRIES, indexIntervalBytes: INDEX_INTERVAL, logBytes: LOG_BYTES, logSegmentBytes: LOG_SEGMENT_BYTES, logSegments: log.segmentCount, logEndOffset: logEnd },
-  note: 'medians over runs; 2-core shared machine, absolute figures are noisy, ratios are from the same run',
-  results,
+printReport({
+  jsonOnly,
+  title: `storage lookups, median of ${runs} run(s), ${timeMs} ms per task`,
+  header: ['task', 'ops/s', 'p50 µs', 'p99 µs'],
+  rows: Object.entries(results).map(([name, f]) => [name, Math.round(f.opsPerSec).toLocaleString('en-US'), f.p50Us.toFixed(2), f.p99Us.toFixed(2)]),
   ratios,
-}
-
-if (!args['json-only']) {
-  console.log(`\nstorage lookups, median of ${runs} run(s), ${timeMs} ms per task`)
-  console.log(formatTable(['task', 'ops/s', 'p50 µs', 'p99 µs'], Object.entries(results).map(([name, f]) => [name, Math.round(f.opsPerSec).toLocaleString('en-US'), f.p50Us.toFixed(2), f.p99Us.toFixed(2)])))
-  console.log(formatTable(['ratio', 'value'], Object.entries(ratios).map(([k, v]) => [k, v.toFixed(2)])))
-}
-console.log(JSON.stringify(report, null, 2))
+  report: {
+    bench: 'storage',
+    node: process.version,
+    runs,
+    timeMsPerTask: timeMs,
+    input: { indexEntries: INDEX_ENTRIES, indexIntervalBytes: INDEX_INTERVAL, logBytes: LOG_BYTES, logSegmentBytes: LOG_SEGMENT_BYTES, logSegments: log.segmentCount, logEndOffset: logEnd },
+    note: 'medians over runs; 2-core shared machine, absolute figures are noisy, ratios are from the same run',
+    results,
+    ratios,
+  },
+})
 if (sink === 0.5) console.log('') // keeps `sink` observable so no task is optimized away

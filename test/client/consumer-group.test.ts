@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Consumer, GroupJoinEvent, Ringlog } from '../../src/index.js'
-import { FAST_CONSUMER, openLog, removeDir, sleep, tempDataDir, waitFor } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import type { Consumer, GroupJoinEvent } from '../../src/index.js'
+import { FAST_CONSUMER, logPerTest, sleep, waitFor } from './helpers.js'
 
 interface Member {
   name: string
@@ -23,22 +23,10 @@ function stable(members: Member[], partitions: number): boolean {
 }
 
 describe('consumer groups (in-process, through the GroupCoordinator)', () => {
-  let dir: string
-  let log: Ringlog
-
-  beforeEach(async () => {
-    dir = tempDataDir()
-    log = await openLog(dir)
-    await log.admin().createTopics({ topics: [{ topic: 'events', numPartitions: 6 }] })
-  })
-
-  afterEach(async () => {
-    await log.close()
-    removeDir(dir)
-  })
+  const fixture = logPerTest('events', 6)
 
   async function startMember(name: string, assigner: 'range' | 'roundrobin', owner: Map<string, string[]>): Promise<Member> {
-    const consumer = log.consumer({ groupId: 'shared', ...FAST_CONSUMER, partitionAssigners: [assigner], autoCommitInterval: 100 })
+    const consumer = fixture.log.consumer({ groupId: 'shared', ...FAST_CONSUMER, partitionAssigners: [assigner], autoCommitInterval: 100 })
     const member: Member = { name, consumer, joins: [], handled: [] }
     consumer.on('consumer.group_join', (event) => member.joins.push(event))
     await consumer.subscribe({ topics: ['events'], fromBeginning: true })
@@ -54,7 +42,7 @@ describe('consumer groups (in-process, through the GroupCoordinator)', () => {
   }
 
   async function produce(from: number, count: number): Promise<void> {
-    const producer = log.producer()
+    const producer = fixture.log.producer()
     await producer.send({ topic: 'events', messages: Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: `r${from + i}` })) })
   }
 
@@ -92,7 +80,7 @@ describe('consumer groups (in-process, through the GroupCoordinator)', () => {
       // Offsets were committed before partitions changed hands: nothing handled twice.
       for (const [id, handlers] of owner) expect(handlers, id).toHaveLength(1)
       expect(leaver.handled.length).toBe(handledByLeaver)
-      const described = await log.admin().describeGroups(['shared'])
+      const described = await fixture.log.admin().describeGroups(['shared'])
       expect(described.groups[0].state).toBe('Stable')
       expect(described.groups[0].members).toHaveLength(2)
     })
@@ -103,7 +91,7 @@ describe('consumer groups (in-process, through the GroupCoordinator)', () => {
     const stuck = new Promise<void>((resolve) => { release = resolve })
     const handledBy = new Map<string, string>()
     const make = async (name: string, blocking: boolean): Promise<{ consumer: Consumer; joins: GroupJoinEvent[] }> => {
-      const consumer = log.consumer({ groupId: 'hb', ...FAST_CONSUMER, sessionTimeout: 600 })
+      const consumer = fixture.log.consumer({ groupId: 'hb', ...FAST_CONSUMER, sessionTimeout: 600 })
       const joins: GroupJoinEvent[] = []
       consumer.on('consumer.group_join', (e) => joins.push(e))
       await consumer.subscribe({ topic: 'events', fromBeginning: true })

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { partitionForKey, type KafkaMessage, type Ringlog } from '../../src/index.js'
-import { FAST_CONSUMER, openLog, removeDir, tempDataDir, waitFor } from './helpers.js'
+import { FAST_CONSUMER, logPerTest, waitFor } from './helpers.js'
 
 interface Expected {
   key: string
@@ -52,23 +52,11 @@ function checkAgainst(seen: Seen[], expected: Expected[]): void {
 }
 
 describe('embedded produce and consume', () => {
-  let dir: string
-  let log: Ringlog
-
-  beforeEach(async () => {
-    dir = tempDataDir()
-    log = await openLog(dir)
-    await log.admin().createTopics({ topics: [{ topic: 'events', numPartitions: 6 }] })
-  })
-
-  afterEach(async () => {
-    await log.close()
-    removeDir(dir)
-  })
+  const fixture = logPerTest('events', 6)
 
   for (const compression of ['none', 'gzip', 'lz4'] as const) {
     it(`round-trips every offset, key, value, header and timestamp over 6 partitions (${compression})`, async () => {
-      const producer = log.producer({ compression })
+      const producer = fixture.log.producer({ compression })
       const expected: Expected[] = []
       const nextOffset = new Map<number, number>()
       const baseTime = 1_700_000_000_000
@@ -96,17 +84,17 @@ describe('embedded produce and consume', () => {
           nextOffset.set(entry.partition, base + list.length)
         }
       }
-      const seen = await consumeAll(log, 'events', `g-${compression}`, expected.length)
+      const seen = await consumeAll(fixture.log, 'events', `g-${compression}`, expected.length)
       checkAgainst(seen, expected)
       // Key -> partition is Kafka's murmur2, the same choice kafkajs and the Java client make.
       for (const { partition, message } of seen) expect(partition).toBe(partitionForKey(message.key!, 6))
-      const offsets = await log.admin().fetchTopicOffsets('events')
+      const offsets = await fixture.log.admin().fetchTopicOffsets('events')
       for (const o of offsets) expect(o.high).toBe(String(nextOffset.get(o.partition) ?? 0))
     })
   }
 
   it('delivers the same records through eachBatch, with batch fields that agree', async () => {
-    const producer = log.producer({ compression: 'lz4' })
+    const producer = fixture.log.producer({ compression: 'lz4' })
     const expected: Expected[] = []
     for (let p = 0; p < 6; p++) {
       const messages = Array.from({ length: 250 }, (_, i) => ({ key: `p${p}-${i}`, value: `v${p}-${i}`, headers: {}, timestamp: 1_000 + i, partition: p }))
@@ -114,7 +102,7 @@ describe('embedded produce and consume', () => {
       expect(meta.partition).toBe(p)
       messages.forEach((m, i) => expected.push({ key: m.key, value: m.value, headers: {}, timestamp: m.timestamp, partition: p, offset: i }))
     }
-    const consumer = log.consumer({ groupId: 'batches', ...FAST_CONSUMER })
+    const consumer = fixture.log.consumer({ groupId: 'batches', ...FAST_CONSUMER })
     await consumer.subscribe({ topic: 'events', fromBeginning: true })
     const seen: Seen[] = []
     await consumer.run({
@@ -132,7 +120,7 @@ describe('embedded produce and consume', () => {
   })
 
   it('spreads keyless records over partitions (sticky) and keeps explicit partitions', async () => {
-    const producer = log.producer({ batchBytes: 1024 })
+    const producer = fixture.log.producer({ batchBytes: 1024 })
     const value = Buffer.alloc(100, 1)
     const meta = await producer.send({ topic: 'events', messages: Array.from({ length: 300 }, () => ({ value })) })
     // 300 records of ~124 bytes with a 1 KiB sticky budget: more than one partition.
@@ -143,7 +131,7 @@ describe('embedded produce and consume', () => {
 
   for (const acks of [0, 1, -1] as const) {
     it(`acks ${acks}: records are readable, and the metadata says what was acknowledged`, async () => {
-      const producer = log.producer({ acks })
+      const producer = fixture.log.producer({ acks })
       const metas = []
       for (let i = 0; i < 20; i++) metas.push(...await producer.send({ topic: 'events', messages: [{ key: `k${i}`, value: `v${i}` }] }))
       for (const m of metas) {
@@ -152,23 +140,23 @@ describe('embedded produce and consume', () => {
         else expect(Number(m.baseOffset)).toBeGreaterThanOrEqual(0)
       }
       await producer.flush()
-      const seen = await consumeAll(log, 'events', `acks${acks}`, 20)
+      const seen = await consumeAll(fixture.log, 'events', `acks${acks}`, 20)
       expect(seen.map((s) => s.message.value!.toString()).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`).sort())
     })
   }
 
   it('lingerMs merges small sends into one append and still reports each send its own offset', async () => {
-    const producer = log.producer({ lingerMs: 20 })
+    const producer = fixture.log.producer({ lingerMs: 20 })
     const sends = Array.from({ length: 50 }, (_, i) => producer.send({ topic: 'events', messages: [{ value: `m${i}`, partition: 2 }] }))
     const metas = (await Promise.all(sends)).map(([m]) => Number(m.baseOffset))
     expect(metas).toEqual(Array.from({ length: 50 }, (_, i) => i))
-    const seen = await consumeAll(log, 'events', 'linger', 50)
+    const seen = await consumeAll(fixture.log, 'events', 'linger', 50)
     for (const { message } of seen) expect(message.value!.toString()).toBe(`m${message.offset}`)
   })
 
   it('a producer that outruns its in-flight budget waits instead of buffering without bound', async () => {
     const limit = 64 * 1024
-    const producer = log.producer({ acks: -1, maxInFlightBytes: limit })
+    const producer = fixture.log.producer({ acks: -1, maxInFlightBytes: limit })
     const value = Buffer.alloc(1000, 2)
     let peak = 0
     const sends = Array.from({ length: 200 }, (_, i) => {
@@ -180,7 +168,7 @@ describe('embedded produce and consume', () => {
     await Promise.all(sends)
     expect(peak).toBeLessThanOrEqual(limit)
     expect(producer.inFlightBytes).toBe(0)
-    const offsets = await log.admin().fetchTopicOffsets('events')
+    const offsets = await fixture.log.admin().fetchTopicOffsets('events')
     expect(offsets.reduce((sum, o) => sum + Number(o.high), 0)).toBe(2000)
   })
 })
