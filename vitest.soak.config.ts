@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
 // `npm run test:soak`: the kill -9 loops and the wire fuzzer, run long. Never part of `npm test`,
-// which runs the same tests with short defaults. Roughly 40-60 minutes on 2 cores.
+// which runs the same tests with short defaults. About half an hour on 2 cores.
 export default defineConfig({
   test: {
     include: ['test/crash/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/groups/offsets-crash.test.ts'],
