@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { RinglogError } from '../errors.js'
-import { Compression, DEFAULT_MAX_DECOMPRESSED_BYTES, lz4FrameOutputBound } from '../protocol/compression.js'
+import { checkLz4Bound, Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
@@ -480,13 +480,10 @@ export class PartitionRuntime {
 
 /**
  * An lz4 batch whose frame could decompress past the cap every ringlog decoder enforces is
- * refused (CORRUPT_MESSAGE) instead of stored for consumers to choke on. The bound comes from the
- * frame's block table alone (no decompression), so this costs a few reads per batch.
+ * refused (CORRUPT_MESSAGE) instead of stored for consumers to choke on; the check reads only
+ * the frame's block table, so it costs a few reads per batch.
  */
 function refuseLz4Bomb(frame: Buffer, at: number, size: number): void {
   if ((frame.readInt16BE(at + 21) & BatchAttribute.CompressionMask) !== Compression.lz4) return
-  const bound = lz4FrameOutputBound(frame.subarray(at + BATCH_HEADER_SIZE, at + size))
-  if (bound > DEFAULT_MAX_DECOMPRESSED_BYTES) {
-    throw new RinglogError(ErrorCode.CORRUPT_MESSAGE, `lz4 batch may decompress to ${bound} bytes, over the ${DEFAULT_MAX_DECOMPRESSED_BYTES} byte cap`)
-  }
+  checkLz4Bound(frame.subarray(at + BATCH_HEADER_SIZE, at + size))
 }

@@ -43,9 +43,7 @@ export function decompress(codec: number, data: Buffer, maxBytes = DEFAULT_MAX_D
       return out
     }
     case Compression.lz4: {
-      // lz4-napi has no output limit: bound the frame from its block table before decompressing.
-      const bound = lz4FrameOutputBound(data)
-      if (bound > maxBytes) throw new CorruptRecordError(`lz4 batch may decompress to ${bound} bytes, over the ${maxBytes} cap`)
+      const bound = checkLz4Bound(data, maxBytes)
       let out: Buffer
       try {
         out = decompressFrameSync(data)
@@ -76,6 +74,17 @@ const LZ4_MAX_BLOCK_EXPANSION = 255
  * in full. lz4-napi rejects a block that decodes past the declared maximum, which keeps the
  * bound sound. Only the first frame counts: lz4-napi stops there. Throws on a malformed frame.
  */
+/**
+ * Refuses (CorruptRecordError) an lz4 frame that may decompress past `maxBytes`, judged from its
+ * block table alone; returns the bound. lz4-napi has no output limit, so this runs before any
+ * decompression, and the broker runs it on append so it never stores what its decoders refuse.
+ */
+export function checkLz4Bound(frame: Buffer, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): number {
+  const bound = lz4FrameOutputBound(frame)
+  if (bound > maxBytes) throw new CorruptRecordError(`lz4 batch may decompress to ${bound} bytes, over the ${maxBytes} cap`)
+  return bound
+}
+
 export function lz4FrameOutputBound(frame: Buffer): number {
   if (frame.length < 7 || frame.readUInt32LE(0) !== LZ4_MAGIC) throw new CorruptRecordError('not an LZ4 frame')
   const flg = frame[4]
