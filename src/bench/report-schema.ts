@@ -38,6 +38,15 @@ const spread: JsonSchema = {
   additionalProperties: false,
 }
 
+/** A scenario run: what a `run` and a `scenario` (a run plus its same-run reference) share. */
+const RUN_REQUIRED = ['name', 'params', 'repetitions', 'summary']
+const RUN_PROPERTIES: Record<string, JsonSchema> = {
+  name: { type: 'string' },
+  params: { $ref: '#/$defs/params' },
+  repetitions: { type: 'array', items: { $ref: '#/$defs/repetition' }, minItems: 1 },
+  summary: { $ref: '#/$defs/summary' },
+}
+
 export const BENCH_REPORT_JSON_SCHEMA: JsonSchema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://ringlog.dev/schemas/bench-report-1.json',
@@ -162,23 +171,15 @@ export const BENCH_REPORT_JSON_SCHEMA: JsonSchema = {
     },
     run: {
       type: 'object',
-      required: ['name', 'params', 'repetitions', 'summary'],
-      properties: {
-        name: { type: 'string' },
-        params: { $ref: '#/$defs/params' },
-        repetitions: { type: 'array', items: { $ref: '#/$defs/repetition' }, minItems: 1 },
-        summary: { $ref: '#/$defs/summary' },
-      },
+      required: RUN_REQUIRED,
+      properties: RUN_PROPERTIES,
       additionalProperties: false,
     },
     scenario: {
       type: 'object',
-      required: ['name', 'params', 'repetitions', 'summary'],
+      required: RUN_REQUIRED,
       properties: {
-        name: { type: 'string' },
-        params: { $ref: '#/$defs/params' },
-        repetitions: { type: 'array', items: { $ref: '#/$defs/repetition' }, minItems: 1 },
-        summary: { $ref: '#/$defs/summary' },
+        ...RUN_PROPERTIES,
         reference: { $ref: '#/$defs/run' },
         pairRatios: { type: 'array', items: { type: 'number', minimum: 0 }, description: 'subject/reference records/s per adjacent pair' },
         medianPairRatio: num('', 0),
