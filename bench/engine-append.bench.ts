@@ -25,7 +25,8 @@ import { formatTable } from '../src/bench/report.js'
 import { runFileAppend } from '../src/bench/scenarios/file-append.js'
 import { median } from '../src/bench/stats.js'
 import { RecordBatcher } from '../src/engine/batcher.js'
-import { encodedRecordSize, encodeRecordsInto, RECORDS_PREFIX_BYTES } from '../src/engine/record-frames.js'
+import { encodeRecordFrameBuffer, RECORDS_PREFIX_BYTES } from '../src/engine/record-frames.js'
+import { BATCH_HEADER_SIZE } from '../src/protocol/record-batch.js'
 import { createLogEngine } from '../src/engine/router.js'
 import { Compression } from '../src/protocol/compression.js'
 import type { RecordInput } from '../src/protocol/records.js'
@@ -111,19 +112,10 @@ async function singleThreadRun(flush: Flush, compression: number): Promise<RunRe
   const dir = freshDir()
   const log = await PartitionLog.open(join(dir, 'bench-0'), { flush })
   const batcher = new RecordBatcher({ batchSize: 16384, compression })
-  let frame = Buffer.alloc(0)
   try {
     return await drive(1, async (_partition, records) => {
-      let size = RECORDS_PREFIX_BYTES
-      let largest = 0
-      for (const r of records) {
-        const s = encodedRecordSize(r)
-        size += s
-        if (s > largest) largest = s
-      }
-      if (frame.length < size) frame = Buffer.allocUnsafe(size)
-      encodeRecordsInto(frame, 0, records, 0, records.length, Date.now(), largest)
-      batcher.addFrame(frame, RECORDS_PREFIX_BYTES, size)
+      const frame = encodeRecordFrameBuffer(records, Date.now(), 16384 - BATCH_HEADER_SIZE)
+      batcher.addChunks(frame, RECORDS_PREFIX_BYTES, frame.length)
       batcher.seal()
       const taken = batcher.takeSealed()
       if (!taken) return

@@ -3,20 +3,27 @@
  * `batchSize` bytes per partition, as Kafka's producer does with batch.size (16384) and
  * linger.ms, compressing each batch's records section (lz4 frame by default).
  *
+ * Records arrive already in Kafka's record encoding, in chunks of at most one batch's worth
+ * (record-frames.ts). A chunk that starts a batch is copied in whole: its deltas are already
+ * right. A chunk joining a batch that has records gets its timestamp and offset deltas
+ * rewritten record by record (the rest of each record is copied as one block), sealing the
+ * batch when it is full; but a chunk over a quarter of a batch that would overflow the open
+ * batch seals it first and starts the next batch whole, so batch-sized sends stay on the
+ * copy path (the partial batch at the end of one such send is then sealed as it is).
+ *
  * Batches are built back to back in one arena: the worker takes all sealed batches of a ring
  * burst at once (`takeSealed`) and appends them with a single write, instead of one syscall
- * per 16 KiB. A frame of records is copied into the arena in one piece and rewritten in place
- * (see addFrame); the hot loop uses 32-bit varint fast paths and no record objects.
+ * per 16 KiB.
  *
- * A batch is sealed when the next record would push it past `batchSize`, or by the worker
- * when the batch has lingered `lingerMs` (see partition-runtime.ts). One record larger than
- * `batchSize` gets a batch of its own.
+ * A batch is sealed when the next chunk or record would push it past `batchSize`, or by the
+ * worker when the batch has lingered `lingerMs` (see partition-runtime.ts). One record larger
+ * than `batchSize` gets a batch of its own.
  */
 import { compress, Compression } from '../protocol/compression.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../protocol/record-batch.js'
-import { writeZigzag, zigzagSize } from '../protocol/varint.js'
-import { RECORD_FIXED_BYTES } from './record-frames.js'
+import { readUvarint, unzigzag, uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
+import { CHUNK_HEADER_BYTES } from './record-frames.js'
 
 export const DEFAULT_BATCH_SIZE = 16384
 export const DEFAULT_LINGER_MS = 1
@@ -45,44 +52,10 @@ export interface SealedBatches {
   recordCounts: number[]
 }
 
-/** Bytes of the unsigned varint `u` (u < 2^53). */
-function varintSize(u: number): number {
-  if (u < 0x80) return 1
-  if (u < 0x4000) return 2
-  if (u < 0x200000) return 3
-  if (u < 0x10000000) return 4
-  return u < 0x800000000 ? 5 : zigzagSize(u / 2)
-}
-
-/** Writes unsigned varint `u`; the 32-bit path avoids floating-point division. */
-function writeVarint(out: Buffer, o: number, u: number): number {
-  if (u < 0x80) {
-    out[o] = u
-    return o + 1
-  }
-  if (u < 0x100000000) {
-    while (u >= 0x80) {
-      out[o++] = (u & 0x7f) | 0x80
-      u >>>= 7
-    }
-    out[o] = u
-    return o + 1
-  }
-  return writeZigzag(out, o, u / 2)
-}
-
-function zigzag(n: number): number {
-  return n >= 0 ? n * 2 : -n * 2 - 1
-}
-
-/** Gap kept between the write position and staged records (plus 1/8 of what is staged). */
-const STAGE_HEADROOM = 256
-
 export class RecordBatcher {
   private readonly batchSize: number
   readonly compression: number
   private arena: Buffer
-  private view: DataView
   /** End of the sealed batches at the arena's start. */
   private sealedEnd = 0
   private readonly sealedCounts: number[] = []
@@ -100,7 +73,6 @@ export class RecordBatcher {
     this.batchSize = Math.max(BATCH_HEADER_SIZE + 1, options.batchSize)
     this.compression = options.compression
     this.arena = Buffer.allocUnsafe(ARENA_FLUSH_BYTES + 2 * this.batchSize)
-    this.view = new DataView(this.arena.buffer, this.arena.byteOffset, this.arena.byteLength)
   }
 
   /** Records in the open batch. */
@@ -114,120 +86,108 @@ export class RecordBatcher {
   }
 
   /**
-   * Adds every record of one frame body (record-frames.ts encoding, after its prefix) to the
-   * open batch, sealing batches as they fill. The frame is first copied whole into the arena
-   * past the write position; each record is then rewritten in place into Kafka's encoding
-   * (varints) with copyWithin (a memmove, no per-record views or garbage). Kafka's form is
-   * rarely longer than the frame's; if the writer would catch up with the unread staged
-   * records, they are moved further ahead first.
+   * Adds every chunk of one frame body (record-frames.ts, after its prefix) to the open batch,
+   * sealing batches as they fill. `src` is trusted (the engine's own encoding); only the
+   * chunk headers are checked against the frame's end.
    */
-  addFrame(src: Buffer, start: number, end: number): FrameOutcome {
+  addChunks(src: Buffer, start: number, end: number): FrameOutcome {
     this.compact()
-    const frameBytes = end - start
-    let stage = this.length + STAGE_HEADROOM + (frameBytes >> 3)
-    this.ensureCapacity(stage + frameBytes)
-    this.arena.set(src.subarray(start, end), stage)
-    let stageEnd = stage + frameBytes
-    let o = stage
     let seals = 0
     let firstSealed = false
     let firstIndex = -1
-    while (o < stageEnd) {
-      if (o + RECORD_FIXED_BYTES > stageEnd) throw new RangeError('record frame truncated')
-      let view = this.view
-      const timestamp = view.getFloat64(o, true)
-      const keyLength = view.getInt32(o + 8, true)
-      const valueLength = view.getInt32(o + 12, true)
-      const headerCount = view.getInt32(o + 16, true)
-      let keyStart = o + RECORD_FIXED_BYTES
-      let valueStart = keyStart + (keyLength > 0 ? keyLength : 0)
-      let headersStart = valueStart + (valueLength > 0 ? valueLength : 0)
-      let next = headersStart
-      let headersSize = 0
-      for (let i = 0; i < headerCount * 2; i++) {
-        if (next + 4 > stageEnd) throw new RangeError('record frame header truncated')
-        const n = view.getInt32(next, true)
-        next += 4 + (n > 0 ? n : 0)
-        headersSize += n < 0 ? 1 : varintSize(n * 2) + n
-      }
-      if (next > stageEnd) throw new RangeError('record frame runs past its end')
-
-      let fixed = 1 + varintSize(headerCount * 2) + headersSize
-      fixed += keyLength < 0 ? 1 : varintSize(keyLength * 2) + keyLength
-      fixed += valueLength < 0 ? 1 : varintSize(valueLength * 2) + valueLength
-      let timestampDelta = this.count === 0 ? 0 : timestamp - this.baseTimestamp
-      let body = fixed + varintSize(zigzag(timestampDelta)) + varintSize(this.count * 2)
-      let total = varintSize(body * 2) + body
+    const srcView = new DataView(src.buffer, src.byteOffset, src.byteLength)
+    for (let at = start; at < end;) {
+      if (at + CHUNK_HEADER_BYTES > end) throw new RangeError('record chunk header truncated')
+      const bytes = srcView.getUint32(at, true)
+      const count = srcView.getUint32(at + 4, true)
+      const baseTimestamp = srcView.getFloat64(at + 8, true)
+      const maxTimestamp = srcView.getFloat64(at + 16, true)
+      const recordsStart = at + CHUNK_HEADER_BYTES
+      const recordsEnd = recordsStart + bytes
+      if (recordsEnd > end || count === 0 || !Number.isSafeInteger(baseTimestamp) || !Number.isSafeInteger(maxTimestamp)) throw new RangeError('malformed record chunk header')
       let sealedNow = false
-      if (this.count > 0 && this.length - this.sealedEnd + total > this.batchSize) {
+      // A large chunk that does not fit seals the open batch and starts the next one whole
+      // (kept on the copy path); a small one fills the open batch record by record.
+      if (this.count > 0 && this.length - this.sealedEnd + bytes > this.batchSize && bytes > this.batchSize >> 2) {
         this.seal()
         seals++
         sealedNow = true
+      }
+      if (this.count === 0) {
+        // A fresh batch: the chunk's deltas are already relative to its first record.
+        this.ensureCapacity(this.length + bytes)
+        this.arena.set(src.subarray(recordsStart, recordsEnd), this.length)
+        this.length += bytes
+        this.count = count
+        this.baseTimestamp = baseTimestamp
+        this.maxTimestamp = maxTimestamp
+        this.openedAt = performance.now()
+        if (firstIndex < 0) {
+          firstIndex = 0
+          firstSealed = sealedNow
+        }
+      } else {
+        const rebased = this.rebase(src, recordsStart, recordsEnd, baseTimestamp)
+        if (firstIndex < 0) {
+          firstIndex = rebased.firstIndex
+          firstSealed = sealedNow || rebased.firstSealed
+        }
+        seals += rebased.seals
+      }
+      at = recordsEnd
+    }
+    if (firstIndex < 0) throw new RangeError('a record frame without records')
+    return { firstSealed, firstIndex, seals }
+  }
+
+  /**
+   * Appends the chunk's records to the open batch, rewriting each one's timestamp and offset
+   * deltas (their sizes may change, so the length too). Returns the batches sealed on the
+   * way and where the chunk's first record went (a grown first record may seal the batch).
+   */
+  private rebase(src: Buffer, start: number, end: number, chunkBaseTimestamp: number): { seals: number; firstIndex: number; firstSealed: boolean } {
+    const cursor = { at: start }
+    let seals = 0
+    let firstIndex = -1
+    let firstSealed = false
+    while (cursor.at < end) {
+      const bodyLength = readUvarint(src, cursor) / 2
+      const bodyStart = cursor.at
+      cursor.at++ // attributes
+      const timestamp = chunkBaseTimestamp + unzigzag(readUvarint(src, cursor))
+      readUvarint(src, cursor) // the chunk's offset delta
+      const restStart = cursor.at
+      const restEnd = bodyStart + bodyLength
+      const fixed = 1 + (restEnd - restStart)
+      let timestampDelta = this.count === 0 ? 0 : zigzag(timestamp - this.baseTimestamp)
+      let body = fixed + uvarintSize(timestampDelta) + uvarintSize(this.count * 2)
+      let total = uvarintSize(body * 2) + body
+      if (this.count > 0 && this.length - this.sealedEnd + total > this.batchSize) {
+        this.seal()
+        seals++
         timestampDelta = 0
         body = fixed + 2
-        total = varintSize(body * 2) + body
+        total = uvarintSize(body * 2) + body
+        if (firstIndex < 0) firstSealed = true
       }
+      if (firstIndex < 0) firstIndex = this.count
       if (this.count === 0) {
         this.baseTimestamp = timestamp
         this.maxTimestamp = timestamp
         this.openedAt = performance.now()
-      } else if (timestamp > this.maxTimestamp) {
-        this.maxTimestamp = timestamp
-      }
-      if (this.length + total > o) {
-        // The writer would overwrite unread records: move them ahead.
-        const shift = this.length + total - o + STAGE_HEADROOM + ((stageEnd - o) >> 3)
-        this.ensureCapacity(stageEnd + shift)
-        this.arena.copyWithin(o + shift, o, stageEnd)
-        o += shift
-        keyStart += shift
-        valueStart += shift
-        headersStart += shift
-        next += shift
-        stageEnd += shift
-        view = this.view
-      }
+      } else if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp
+      this.ensureCapacity(this.length + total)
       const out = this.arena
-      let w = writeVarint(out, this.length, body * 2)
+      let w = writeUvarint(out, this.length, body * 2)
       out[w++] = 0
-      w = writeVarint(out, w, zigzag(timestampDelta))
-      w = writeVarint(out, w, this.count * 2)
-      if (keyLength < 0) out[w++] = 1
-      else {
-        w = writeVarint(out, w, keyLength * 2)
-        out.copyWithin(w, keyStart, keyStart + keyLength)
-        w += keyLength
-      }
-      if (valueLength < 0) out[w++] = 1
-      else {
-        w = writeVarint(out, w, valueLength * 2)
-        out.copyWithin(w, valueStart, valueStart + valueLength)
-        w += valueLength
-      }
-      w = writeVarint(out, w, headerCount * 2)
-      let h = headersStart
-      for (let i = 0; i < headerCount * 2; i++) {
-        const n = view.getInt32(h, true)
-        h += 4
-        if (n < 0) {
-          out[w++] = 1
-          continue
-        }
-        w = writeVarint(out, w, n * 2)
-        out.copyWithin(w, h, h + n)
-        w += n
-        h += n
-      }
-      this.length = w
+      w = writeUvarint(out, w, timestampDelta)
+      w = writeUvarint(out, w, this.count * 2)
+      out.set(src.subarray(restStart, restEnd), w)
+      this.length = w + (restEnd - restStart)
       this.count++
-      if (firstIndex < 0) {
-        firstIndex = this.count - 1
-        firstSealed = sealedNow
-      }
-      o = next
+      cursor.at = restEnd
     }
-    if (firstIndex < 0) throw new RangeError('a record frame without records')
-    return { firstSealed, firstIndex, seals }
+    return { seals, firstIndex, firstSealed }
   }
 
   private ensureCapacity(need: number): void {
@@ -235,7 +195,6 @@ export class RecordBatcher {
     const grown = Buffer.allocUnsafe(Math.max(need, this.arena.length * 2))
     grown.set(this.arena)
     this.arena = grown
-    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength)
   }
 
   /** Closes the open batch (header, compression, CRC) after the sealed ones; false if empty. */

@@ -74,7 +74,7 @@ interface BatchMembers {
 
 const LEADER_EPOCH = 0
 const REPLAY_READ_BYTES = 1024 * 1024
-/** Room a record needs beyond its key, value and headers inside a batch (header, varints). */
+/** Room a record needs in a batch beyond its own encoding: the batch header, and its deltas growing when it joins an open batch. */
 const RECORD_OVERHEAD_ESTIMATE = 61 + 32
 
 export class PartitionRuntime {
@@ -290,7 +290,7 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ embedded producer
 
-  /** Single records (record-frames.ts encoding) from `offset` to the end of `frame`. */
+  /** Records in chunks (record-frames.ts encoding) from `offset` to the end of `frame`. */
   appendRecords(frame: Buffer, offset: number, requestId: number, acks: number, compression: number): void {
     const largest = largestRecordBytes(frame, offset) + RECORD_OVERHEAD_ESTIMATE
     if (largest > this.maxMessageBytes) {
@@ -310,7 +310,7 @@ export class PartitionRuntime {
     const call: RecordsCall = { requestId, acks, baseOffset: -1, error: null }
     let outcome: FrameOutcome
     try {
-      outcome = batcher.addFrame(frame, offset + RECORDS_PREFIX_BYTES, frame.length)
+      outcome = batcher.addChunks(frame, offset + RECORDS_PREFIX_BYTES, frame.length)
     } catch (error) {
       // Only a router bug produces a malformed frame; whatever of it was added stays.
       this.fail(requestId, new RinglogError(ErrorCode.CORRUPT_MESSAGE, (error as Error).message))

@@ -11,10 +11,10 @@
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { InvalidRequestError, LogClosedError, StorageOfflineError, UnknownTopicOrPartitionError } from '../errors.js'
+import { InvalidRequestError, LogClosedError, RinglogError, StorageOfflineError, UnknownTopicOrPartitionError } from '../errors.js'
 import { Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { splitBatches } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, splitBatches } from '../protocol/record-batch.js'
 import type { RecordInput } from '../protocol/records.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from './batcher.js'
 import {
@@ -23,7 +23,7 @@ import {
 } from './engine-frames.js'
 import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
 import { RecoveryPool } from './pool.js'
-import { encodedRecordSize, encodeRecordsInto, RECORDS_PREFIX_BYTES } from './record-frames.js'
+import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
 import { waitAsyncHeld } from './ring-wait.js'
 import { SharedPartitionState } from './shared-state.js'
 import { WorkerChannel, type WorkerInit } from './workers.js'
@@ -110,6 +110,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   private closed = false
   private restarts = 0
   private pool: RecoveryPool | undefined
+  /** Where appendRecords encodes a frame before copying it into a ring. */
+  private readonly encoder = new RecordFrameEncoder()
 
   constructor(config: LogEngineConfig) {
     super()
@@ -293,35 +295,41 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (records.length === 0) return failure(ErrorCode.INVALID_REQUEST, 'appendRecords needs at least one record')
     const compression = options.compression ?? Compression.lz4
     const now = Date.now()
-    const maxBytes = Math.min(MAX_RECORDS_FRAME_BYTES, channel.maxFrameLength - FRAME_HEAD_BYTES) - RECORDS_PREFIX_BYTES
+    // Frames of up to 1 MiB keep one call from holding the ring; a larger record goes alone.
+    const maxBody = Math.min(MAX_RECORDS_FRAME_BYTES, channel.maxFrameLength) - FRAME_HEAD_BYTES
+    const chunkLimit = this.config.batchSize - BATCH_HEADER_SIZE
+    const encoder = this.encoder
     const replies: Promise<AppendReply | null>[] = []
-    let from = 0
-    let bytes = 0
-    let largest = 0
-    for (let i = 0; i < records.length; i++) {
-      const size = encodedRecordSize(records[i])
-      if (size > maxBytes) {
-        return failure(ErrorCode.MESSAGE_TOO_LARGE, `a record of ${size} bytes is larger than the worker ring's largest frame`)
+    for (let from = 0; from < records.length;) {
+      let frame: EncodedFrame
+      try {
+        frame = encoder.encode(FRAME_HEAD_BYTES, records, from, records.length, now, chunkLimit, maxBody, channel.maxFrameLength - FRAME_HEAD_BYTES)
+      } catch (error) {
+        // A record the producer's checks let through (a timestamp, or a topic max.message.bytes
+        // above the ring's largest frame): the call fails, though frames sent before it stay.
+        if (error instanceof RinglogError) {
+          await Promise.allSettled(replies)
+          return failure(error.code, error.message)
+        }
+        throw error
       }
-      if (bytes + size > maxBytes && i > from) {
-        replies.push(this.sendRecords(channel, entry.slot, options.acks, compression, records, from, i, bytes, largest, now))
-        from = i
-        bytes = 0
-        largest = 0
-      }
-      bytes += size
-      if (size > largest) largest = size
+      replies.push(this.sendFrame(channel, FrameKind.AppendRecords, options.acks, compression, entry.slot, encoder.buffer.subarray(0, frame.end)))
+      from = frame.next
     }
-    replies.push(this.sendRecords(channel, entry.slot, options.acks, compression, records, from, records.length, bytes, largest, now))
     channel.noteRecordsSent()
     return combine(replies, options.acks)
   }
 
-  private sendRecords(channel: WorkerChannel, slot: number, acks: Acks, compression: number, records: readonly RecordInput[], from: number, to: number, bytes: number, largest: number, now: number): Promise<AppendReply | null> {
-    return this.sendAppend(channel, FrameKind.AppendRecords, acks, compression, slot, RECORDS_PREFIX_BYTES + bytes, (view) => {
-      const out = Buffer.from(view.buffer, view.byteOffset, view.byteLength)
-      encodeRecordsInto(out, FRAME_HEAD_BYTES, records, from, to, now, largest)
-    })
+  /** Sends a whole frame built in `frame` (its head room included); `frame` may be reused once this returns. */
+  private sendFrame(channel: WorkerChannel, kind: FrameKind, acks: Acks, compression: number, slot: number, frame: Buffer): Promise<AppendReply | null> {
+    if (acks === 0) {
+      writeHead(frame, kind, 0, compression, NO_REPLY, slot)
+      channel.postCopy(frame)
+      return Promise.resolve(null)
+    }
+    const requestId = channel.allocateRequestId()
+    writeHead(frame, kind, acks, compression, requestId, slot)
+    return channel.callCopy<AppendReply>(requestId, 'append', frame)
   }
 
   private sendAppend(channel: WorkerChannel, kind: FrameKind, acks: Acks, compression: number, slot: number, bodyBytes: number, fill: (view: Uint8Array) => void): Promise<AppendReply | null> {

@@ -39,9 +39,12 @@ interface PendingCall {
   kind: 'append' | 'control'
 }
 
+/** Encodes a frame into the ring's reserved `view`. */
+export type FrameFill = (view: Uint8Array) => void
+
 interface QueuedWrite {
   length: number
-  fill(view: Uint8Array): void
+  fill: FrameFill
 }
 
 const REPLY_DRAIN_MAX = 1024
@@ -121,7 +124,7 @@ export class WorkerChannel {
   }
 
   /** Registers a pending call under `requestId`, then writes its frame. */
-  call<T>(requestId: number, kind: PendingCall['kind'], length: number, fill: (view: Uint8Array) => void): Promise<T> {
+  call<T>(requestId: number, kind: PendingCall['kind'], length: number, fill: FrameFill): Promise<T> {
     if (this.dead) return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
     return new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
@@ -145,23 +148,61 @@ export class WorkerChannel {
     })
   }
 
+  /** `call` with a finished frame, which the caller may reuse once this returns (a full ring queues a copy). */
+  callCopy<T>(requestId: number, kind: PendingCall['kind'], frame: Uint8Array): Promise<T> {
+    if (this.dead) return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
+      this.startPump()
+      this.sendCopy(frame)
+    })
+  }
+
+  /** `post` with a finished frame, which the caller may reuse once this returns. */
+  postCopy(frame: Uint8Array): void {
+    if (this.dead) throw new StorageOfflineError(`partition worker ${this.index} is not running`)
+    this.sendCopy(frame)
+  }
+
+  private sendCopy(frame: Uint8Array): void {
+    if (this.queue.length === 0) {
+      const view = this.requests.tryReserve(frame.length)
+      if (view !== null) {
+        view.set(frame)
+        this.requests.commit(frame.length)
+        return
+      }
+    }
+    const copy = new Uint8Array(frame) // a copy (Buffer#slice would be a view)
+    this.send(copy.length, (view) => view.set(copy))
+  }
+
   /** Writes a frame that expects no reply (acks=0). */
-  post(length: number, fill: (view: Uint8Array) => void): void {
+  post(length: number, fill: FrameFill): void {
     if (this.dead) throw new StorageOfflineError(`partition worker ${this.index} is not running`)
     this.send(length, fill)
   }
 
-  private send(length: number, fill: (view: Uint8Array) => void): void {
+  private send(length: number, fill: FrameFill): void {
     if (this.queue.length === 0) {
       const view = this.requests.tryReserve(length)
       if (view !== null) {
-        fill(view)
-        this.requests.commit(length)
+        this.fillAndCommit(view, length, fill)
         return
       }
     }
     this.queue.push({ length, fill })
     if (!this.flushing) void this.flushQueue()
+  }
+
+  private fillAndCommit(view: Uint8Array, length: number, fill: FrameFill): void {
+    try {
+      fill(view)
+    } catch (error) {
+      this.requests.abandon()
+      throw error
+    }
+    this.requests.commit(length)
   }
 
   private async flushQueue(): Promise<void> {
@@ -173,8 +214,7 @@ export class WorkerChannel {
         const view = this.requests.tryReserve(next.length)
         if (view === null) continue
         this.queue.shift()
-        next.fill(view)
-        this.requests.commit(next.length)
+        this.fillAndCommit(view, next.length, next.fill)
       }
     } catch (error) {
       if (!(error instanceof RingClosedError)) this.die(error instanceof Error ? error : new Error(String(error)))

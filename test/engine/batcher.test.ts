@@ -1,23 +1,19 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { RecordBatcher } from '../../src/engine/batcher.js'
-import { encodedRecordSize, encodeRecordsInto, RECORDS_PREFIX_BYTES } from '../../src/engine/record-frames.js'
+import { encodeRecordFrameBuffer, RECORDS_PREFIX_BYTES } from '../../src/engine/record-frames.js'
 import { Compression } from '../../src/protocol/compression.js'
-import { decodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, decodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
 import type { RecordInput } from '../../src/protocol/records.js'
-
-function frameOf(records: RecordInput[], now: number): Buffer {
-  const sizes = records.map(encodedRecordSize)
-  const size = 4 + sizes.reduce((n, s) => n + s, 0)
-  const out = Buffer.alloc(size)
-  expect(encodeRecordsInto(out, 0, records, 0, records.length, now, Math.max(...sizes))).toBe(size)
-  return out
-}
 
 interface Packed { bytes: Buffer; recordCount: number }
 
-/** Packs in two frames, taking sealed batches midway like the worker does at a burst's end. */
-function pack(records: RecordInput[], compression: number, batchSize = 16384): Packed[] {
+/**
+ * Packs in frames of `perFrame` records (default: two halves), taking sealed batches after
+ * each like the worker does at a burst's end. Small frames mostly join an open batch (their
+ * deltas rewritten); large ones mostly start one (copied whole).
+ */
+function pack(records: RecordInput[], compression: number, batchSize = 16384, perFrame = Math.ceil(records.length / 2)): Packed[] {
   const batcher = new RecordBatcher({ batchSize, compression })
   const out: Packed[] = []
   const take = (): void => {
@@ -31,11 +27,10 @@ function pack(records: RecordInput[], compression: number, batchSize = 16384): P
     }
     expect(at).toBe(taken.bytes.length)
   }
-  const half = Math.ceil(records.length / 2)
-  for (const part of [records.slice(0, half), records.slice(half)]) {
-    if (part.length === 0) continue
-    const frame = frameOf(part, 1_700_000_000_000)
-    batcher.addFrame(frame, RECORDS_PREFIX_BYTES, frame.length)
+  for (let from = 0; from < records.length; from += perFrame) {
+    const frame = encodeRecordFrameBuffer(records.slice(from, from + perFrame), 1_700_000_000_000, batchSize - BATCH_HEADER_SIZE)
+    const outcome = batcher.addChunks(frame, RECORDS_PREFIX_BYTES, frame.length)
+    expect(outcome.firstIndex).toBeGreaterThanOrEqual(0)
     take()
   }
   batcher.seal()
@@ -44,15 +39,15 @@ function pack(records: RecordInput[], compression: number, batchSize = 16384): P
 }
 
 describe('RecordBatcher', () => {
-  for (const [name, codec] of [['none', Compression.none], ['gzip', Compression.gzip], ['lz4', Compression.lz4]] as const) {
-    it(`packs 100-byte records into ~16 KiB ${name} batches that decode back exactly`, () => {
+  for (const [name, codec, perFrame] of [['none', Compression.none, 500], ['gzip', Compression.gzip, 500], ['lz4', Compression.lz4, 500], ['none', Compression.none, 7], ['lz4', Compression.lz4, 1]] as const) {
+    it(`packs 100-byte records into ~16 KiB ${name} batches that decode back exactly (frames of ${perFrame})`, () => {
       const records: RecordInput[] = Array.from({ length: 1000 }, (_, i) => ({
         key: i % 3 === 0 ? null : `key-${i}`,
         value: Buffer.from(`value-${i}-`.padEnd(100, String.fromCharCode(97 + (i % 26)))),
         timestamp: 1_700_000_000_000 + i,
         headers: i % 10 === 0 ? [{ key: 'h', value: Buffer.from([i & 255]) }, { key: 'n', value: null }] : undefined,
       }))
-      const batches = pack(records, codec)
+      const batches = pack(records, codec, 16384, perFrame)
       expect(batches.length).toBeGreaterThan(5)
       let next = 0
       for (const sealed of batches) {
@@ -75,8 +70,14 @@ describe('RecordBatcher', () => {
         }
       }
       expect(next).toBe(records.length)
-      // Every batch but the last is close to full.
-      if (codec === Compression.none) for (const b of batches.slice(0, -1)) expect(b.bytes.length).toBeGreaterThan(16384 - 200)
+      if (codec === Compression.none && perFrame < 50) {
+        // Small frames fill every batch but the last.
+        for (const b of batches.slice(0, -1)) expect(b.bytes.length).toBeGreaterThan(16384 - 200)
+      } else if (codec === Compression.none) {
+        // Large frames: full batches, except each frame's tail, which is sealed when the next frame's first full chunk arrives.
+        const partial = batches.filter((b) => b.bytes.length <= 16384 - 200)
+        expect(partial.length).toBeLessThanOrEqual(Math.ceil(records.length / perFrame))
+      }
     })
   }
 
@@ -94,7 +95,8 @@ describe('RecordBatcher', () => {
       timestamp: 1_000_000 + (i % 5) * 2 ** 40,
       headers: i % 7 === 0 ? [{ key: 'x', value: Buffer.from('y') }] : undefined,
     }))
-    const batches = pack(records, Compression.none, 90)
+    for (const perFrame of [150, 3]) {
+    const batches = pack(records, Compression.none, 90, perFrame)
     expect(batches.length).toBeGreaterThan(100)
     let next = 0
     for (const sealed of batches) {
@@ -108,6 +110,7 @@ describe('RecordBatcher', () => {
       }
     }
     expect(next).toBe(records.length)
+    }
   })
 
   it('stores incompressible records plain instead of growing the batch', () => {

@@ -93,6 +93,41 @@ describe('partition engine: routing and appends', () => {
     expect(records.map((r) => r.key?.toString())).toEqual(values.map((_, i) => `k${i}`))
   })
 
+  it('splits a large appendRecords call into frames, sends a record over the frame cap alone, and queues frames while the ring is full', async () => {
+    // A 4 MiB ring: a 3 MiB call and a 2 MiB record fill it, so later frames wait in the queue
+    // (as copies: the router reuses its encoding buffer for the next frame at once).
+    const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 1, requestRingBytes: 4 * 1024 * 1024, defaults: { maxMessageBytes: 4 * 1024 * 1024 } })
+    await engine.openPartition('big', 0)
+    const small = Array.from({ length: 30_000 }, (_, i) => valueOf(3, i).toString().padEnd(100, 'x'))
+    const huge = Buffer.alloc(2 * 1024 * 1024 + 17, 0x5a)
+    const calls = [
+      engine.appendRecords('big', 0, small.map((value) => ({ value })), { acks: 1, compression: Compression.none }),
+      engine.appendRecords('big', 0, [{ key: 'huge', value: huge }], { acks: -1, compression: Compression.none }),
+      engine.appendRecords('big', 0, small.slice(0, 500).map((value) => ({ value, timestamp: 1_700_000_000_000 })), { acks: 1, compression: Compression.none }),
+    ]
+    const results = await Promise.all(calls)
+    expect(results.map((r) => [r.errorCode, r.baseOffset])).toEqual([[0, 0], [0, 30_000], [0, 30_001]])
+    const records = await readAllRecords(engine, 'big', 0)
+    expect(records.length).toBe(30_501)
+    expect(records.map((r) => r.offset)).toEqual(records.map((_, i) => i))
+    for (let i = 0; i < 30_000; i++) if (records[i].value?.toString() !== small[i]) throw new Error(`record ${i} differs`)
+    expect(records[30_000].key?.toString()).toBe('huge')
+    expect(records[30_000].value?.equals(huge)).toBe(true)
+    for (let i = 0; i < 500; i++) expect(records[30_001 + i].value?.toString()).toBe(small[i])
+    // A record larger than the ring's largest frame is refused whole.
+    const tooBig = await engine.appendRecords('big', 0, [{ value: Buffer.alloc(5 * 1024 * 1024) }], { acks: 1, compression: Compression.none })
+    expect(tooBig.errorCode).toBe(ErrorCode.MESSAGE_TOO_LARGE)
+    expect(engine.offsets('big', 0)?.logEndOffset).toBe(30_501)
+
+    // A ring that holds one frame at a time: every further frame of the call waits in the queue.
+    const narrow = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 1, requestRingBytes: 256 * 1024 })
+    await narrow.openPartition('narrow', 0)
+    expect(await narrow.appendRecords('narrow', 0, small.map((value) => ({ value })), { acks: 1, compression: Compression.none })).toMatchObject({ errorCode: 0, baseOffset: 0 })
+    const narrowRecords = await readAllRecords(narrow, 'narrow', 0)
+    expect(narrowRecords.length).toBe(30_000)
+    for (let i = 0; i < 30_000; i++) if (narrowRecords[i].value?.toString() !== small[i] || narrowRecords[i].offset !== i) throw new Error(`record ${i} differs`)
+  })
+
   it('rejects oversize and corrupt batches with their codes and loses nothing acknowledged', async () => {
     const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'always', maxWorkers: 1 })
     await engine.openPartition('t', 0, { maxMessageBytes: 4096 })
