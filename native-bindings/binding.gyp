@@ -2,11 +2,11 @@
   "targets": [
     {
       "target_name": "ringlog_native",
-      "sources": ["src/sendfile.c"],
+      "sources": ["src/sendfile.c", "src/copy.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
-        ["OS!='linux'", { "type": "none", "sources!": ["src/sendfile.c"] }]
+        ["OS!='linux'", { "type": "none", "sources!": ["src/sendfile.c", "src/copy.c"] }]
       ]
     }
   ]

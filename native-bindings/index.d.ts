@@ -1,4 +1,4 @@
-/** The sendfile addon's exports (see src/sendfile.c); null when the addon is not available. */
+/** The addon's exports (see src/sendfile.c and src/copy.c); null when the addon is not available. */
 export interface NativeBinding {
   /**
    * Sends `length` bytes of `fileFd` from `position` to `socketFd` (a non-blocking socket).
@@ -12,6 +12,12 @@ export interface NativeBinding {
   close(fd: number): void
   /** shutdown(SHUT_RDWR); ignores errors. Cancels a transfer running on that socket. */
   shutdown(fd: number): void
+  /**
+   * memmove of `length` bytes from `source` at `sourceOffset` to `target` at `targetOffset`
+   * (Uint8Arrays, SharedArrayBuffer-backed or not; see src/copy.c). Throws a RangeError if a
+   * range falls outside its array.
+   */
+  copyBytes(target: Uint8Array, targetOffset: number, source: Uint8Array, sourceOffset: number, length: number): void
 }
 
 declare const nativeBinding: NativeBinding | null

@@ -1,6 +1,7 @@
-// Loads the optional sendfile addon built by `npm run build:native`
-// (build/Release/ringlog_native.node). Exports null when it is missing or cannot load
-// (not built, other platform, ABI mismatch): callers then use the fs read-stream path.
+// Loads the optional addon built by `npm run build:native` (build/Release/ringlog_native.node):
+// sendfile for fetches and memcpy for ring copies. Exports null when it is missing or cannot
+// load (not built, other platform, ABI mismatch): callers then use their JS fallbacks (fs read
+// streams, TypedArray#set).
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

@@ -31,6 +31,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "copy.h"
+
 // Largest count Linux transfers in one sendfile() call.
 #define MAX_SENDFILE_CHUNK 0x7ffff000
 #define DEFAULT_IDLE_TIMEOUT_MS 30000
@@ -287,6 +289,7 @@ NAPI_MODULE_INIT() {
     { "dup", NULL, dup_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "shutdown", NULL, shutdown_fd, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "copyBytes", NULL, copy_bytes, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -24,6 +24,7 @@ import { crc32c } from '../protocol/crc32c.js'
 import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../protocol/record-batch.js'
 import { readUvarint, unzigzag, uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
 import { CHUNK_HEADER_BYTES } from './record-frames.js'
+import { copyBytes } from './shared-copy.js'
 
 export const DEFAULT_BATCH_SIZE = 16384
 export const DEFAULT_LINGER_MS = 1
@@ -116,7 +117,7 @@ export class RecordBatcher {
       if (this.count === 0) {
         // A fresh batch: the chunk's deltas are already relative to its first record.
         this.ensureCapacity(this.length + bytes)
-        this.arena.set(src.subarray(recordsStart, recordsEnd), this.length)
+        copyBytes(this.arena, this.length, src, recordsStart, bytes)
         this.length += bytes
         this.count = count
         this.baseTimestamp = baseTimestamp

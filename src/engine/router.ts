@@ -25,6 +25,7 @@ import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings
 import { RecoveryPool } from './pool.js'
 import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
 import { waitAsyncHeld } from './ring-wait.js'
+import { copyBytes } from './shared-copy.js'
 import { SharedPartitionState } from './shared-state.js'
 import { WorkerChannel, type WorkerInit } from './workers.js'
 
@@ -265,7 +266,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const channel = this.channel(entry.worker)
     const chunks = this.chunkBatches(batches, channel.maxFrameLength - FRAME_HEAD_BYTES)
     if (chunks === null) return failure(ErrorCode.MESSAGE_TOO_LARGE, `a record batch is larger than the worker ring's largest frame (${channel.maxFrameLength} bytes)`)
-    const replies = chunks.map((chunk) => this.sendAppend(channel, FrameKind.AppendBatches, acks, 0, entry.slot, chunk.length, (view) => view.set(chunk, FRAME_HEAD_BYTES)))
+    const replies = chunks.map((chunk) => this.sendAppend(channel, FrameKind.AppendBatches, acks, 0, entry.slot, chunk.length, (view) => copyBytes(view, FRAME_HEAD_BYTES, chunk, 0, chunk.length)))
     return combine(replies, acks)
   }
 

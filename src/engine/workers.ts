@@ -16,6 +16,7 @@ import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload 
 import { ErrorCode } from '../protocol/error-codes.js'
 import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, readHead, writeHead, type AppendReply } from './engine-frames.js'
 import { Ring, RingClosedError } from './ring.js'
+import { copyBytes } from './shared-copy.js'
 import type { SharedPartitionState } from './shared-state.js'
 import { spawnWorker } from './spawn-worker.js'
 
@@ -168,13 +169,13 @@ export class WorkerChannel {
     if (this.queue.length === 0) {
       const view = this.requests.tryReserve(frame.length)
       if (view !== null) {
-        view.set(frame)
+        copyBytes(view, 0, frame, 0, frame.length)
         this.requests.commit(frame.length)
         return
       }
     }
     const copy = new Uint8Array(frame) // a copy (Buffer#slice would be a view)
-    this.send(copy.length, (view) => view.set(copy))
+    this.send(copy.length, (view) => copyBytes(view, 0, copy, 0, copy.length))
   }
 
   /** Writes a frame that expects no reply (acks=0). */

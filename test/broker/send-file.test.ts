@@ -129,7 +129,7 @@ it('loads the native addon inside a worker thread', async () => {
     worker.once('error', reject)
   })
   await worker.terminate()
-  expect(message).toBe('close,dup,sendFile,shutdown')
+  expect(message).toBe('close,copyBytes,dup,sendFile,shutdown')
 })
 
 it('rejects invalid arguments and closed sockets', async () => {
