@@ -6,6 +6,7 @@
  * with the file ranges in between, ready to be written and streamed in order. Sizes are exact
  * because the prefix is written for the range's true length.
  */
+import { Buffer } from 'node:buffer'
 import { encodeFetchResponse, type FetchResponse } from '../protocol/messages/fetch.js'
 import { Writer, type EncodeInput } from '../protocol/primitives.js'
 import type { FileRangePart, ResponsePart } from './handler.js'

@@ -8,6 +8,7 @@
  * start any work whose order matters (appends) synchronously, before its first `await`:
  * requests of one connection are dispatched in arrival order but may complete out of order.
  */
+import { Buffer } from 'node:buffer'
 import type { RequestHeader } from '../protocol/headers.js'
 import type { EncodeInput } from '../protocol/primitives.js'
 import type { SendFileSource } from './send-file.js'

@@ -2,6 +2,7 @@
  * Topic ids: the registry keeps them as UUID strings (`randomUUID()`), the wire codecs as
  * Kafka's unpadded base64url of the 16 bytes. These convert between the two.
  */
+import { Buffer } from 'node:buffer'
 import { ZERO_UUID } from '../protocol/primitives.js'
 
 export function topicIdToWire(uuid: string): string {

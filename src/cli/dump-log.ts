@@ -13,6 +13,7 @@
  * and the rest of the file is reported as the tail, with the reason. Nothing is modified.
  * The exit code is 0 whatever the files hold (as kafka-dump-log); the report says what is bad.
  */
+import { Buffer } from 'node:buffer'
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'

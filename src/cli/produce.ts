@@ -18,6 +18,7 @@
  * exit code 1. With --acks 0 nothing is acknowledged: the count is of records written to the
  * socket.
  */
+import { Buffer } from 'node:buffer'
 import { open } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'

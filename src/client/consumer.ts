@@ -17,6 +17,7 @@
  * Offsets: position = next offset to fetch; resolved = next offset to commit (one past the
  * last processed record). Start: committed offset, else earliest (fromBeginning) or latest.
  */
+import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
 import { CorruptRecordError, InvalidRequestError, LogClosedError, RinglogError } from '../errors.js'
 import type { ReadSlice } from '../engine/log-engine.js'

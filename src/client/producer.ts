@@ -12,6 +12,7 @@
  * soon as they are handed over (asked of the engine as acks 1 so the producer still learns
  * when bytes leave its in-flight budget; errors are not reported, as with Kafka's acks 0).
  */
+import { Buffer } from 'node:buffer'
 import { InvalidRecordError, InvalidRequestError, LogClosedError, RecordTooLargeError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { Acks, AppendResult } from '../engine/log-engine.js'
 import { BATCH_HEADER_SIZE } from '../protocol/record-batch.js'

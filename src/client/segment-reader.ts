@@ -4,6 +4,7 @@
  * if it fails, or the bytes do not parse (the fd number may have been reused after the segment
  * was retired), the caller retries with `readByPath`, which opens the file itself.
  */
+import { Buffer } from 'node:buffer'
 import { read } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { promisify } from 'node:util'

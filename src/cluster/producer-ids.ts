@@ -5,6 +5,7 @@
  * reuses one; at most one block of ids is skipped per restart. Kafka's controller does the
  * same with blocks of 1000 (AllocateProducerIds).
  */
+import { Buffer } from 'node:buffer'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomicSync } from './atomic-file.js'

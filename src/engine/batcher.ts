@@ -19,6 +19,8 @@
  * worker when the batch has lingered `lingerMs` (see partition-runtime.ts). One record larger
  * than `batchSize` gets a batch of its own.
  */
+import { Buffer } from 'node:buffer'
+import { performance } from 'node:perf_hooks'
 import { compress, Compression } from '../protocol/compression.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../protocol/record-batch.js'

@@ -11,6 +11,7 @@
  * appends before them (a read or close sees every earlier append), and one channel means one
  * place where a dead worker's pending calls are failed.
  */
+import { Buffer } from 'node:buffer'
 import { Packr } from '../msgpack.js'
 
 export const FRAME_HEAD_BYTES = 12

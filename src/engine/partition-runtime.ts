@@ -9,6 +9,7 @@
  * on clean close and on segment roll, and rebuilt on open from the newest snapshot plus the
  * batches after it.
  */
+import { performance } from 'node:perf_hooks'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { RinglogError } from '../errors.js'

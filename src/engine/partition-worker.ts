@@ -7,6 +7,7 @@
  * waits for a flush), seal embedded-producer batches whose linger has passed, and sleep on the
  * ring (Atomics.waitAsync with a ref'd handle) when there is nothing to do.
  */
+import { Buffer } from 'node:buffer'
 import { workerData } from 'node:worker_threads'
 import { setImmediate as yieldMacrotask } from 'node:timers/promises'
 import { toErrorPayload, UnknownTopicOrPartitionError } from '../errors.js'

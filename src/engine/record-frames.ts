@@ -14,6 +14,7 @@
  * baseTimestamp (its first record's), offsetDelta from the chunk's first record, key, value,
  * headers. A chunk holds at most `chunkLimit` record bytes unless its one record is larger.
  */
+import { Buffer } from 'node:buffer'
 import { InvalidRecordError, RecordTooLargeError } from '../errors.js'
 import { normalizeHeaders, type RecordHeader, type RecordInput } from '../protocol/records.js'
 import { uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'

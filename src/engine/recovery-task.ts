@@ -4,6 +4,7 @@
  * cuts a torn tail and rebuilds indexes) and closing it cleanly, so the owning worker's open
  * afterwards trusts it and starts at once.
  */
+import { performance } from 'node:perf_hooks'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'

@@ -8,6 +8,7 @@
  * reported (an 'error' event if anyone listens, else a line on stderr), and is replaced by a
  * new thread that reopens the same partitions, which runs log recovery.
  */
+import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'

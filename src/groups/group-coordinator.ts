@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { realClock, type GroupClock, type TimerHandle } from './clock.js'

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { assertTransition, GroupState, type GroupStateName } from './group-state.js'
 import type { TimerHandle } from './clock.js'
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { crc32c as nativeCrc32c } from '@node-rs/crc32'
 
 /**

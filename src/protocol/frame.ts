@@ -6,6 +6,7 @@
  * Returned frames are views: they stay valid as long as the caller keeps them (Node does not
  * reuse socket chunks).
  */
+import { Buffer } from 'node:buffer'
 import { ProtocolDecodeError } from './primitives.js'
 
 /** Kafka's default socket.request.max.bytes. */

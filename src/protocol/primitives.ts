@@ -12,6 +12,7 @@
  * actually present before anything is read or allocated, and every failure is a
  * ProtocolDecodeError (never a RangeError from Buffer).
  */
+import { Buffer } from 'node:buffer'
 import { RinglogError } from '../errors.js'
 import { ErrorCode } from './error-codes.js'
 

@@ -9,6 +9,7 @@
  * the broker without recomputing it. Offsets, timestamps and producer ids are JS numbers (exact
  * to 2^53). Every reader here checks lengths against the bytes present before using them.
  */
+import { Buffer } from 'node:buffer'
 import { CorruptRecordError, InvalidRecordError, UnsupportedCompressionError } from '../errors.js'
 import { compress, Compression, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES } from './compression.js'
 import { crc32c } from './crc32c.js'

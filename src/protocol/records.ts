@@ -2,6 +2,7 @@
  * Records inside a RecordBatch v2 (the part after the 61-byte batch header, possibly compressed).
  * Each record: length, attributes, timestampDelta, offsetDelta, key, value, headers.
  */
+import { Buffer } from 'node:buffer'
 import { CorruptRecordError, InvalidRecordError } from '../errors.js'
 import { VarintReader, writeZigzag, zigzagSize } from './varint.js'
 

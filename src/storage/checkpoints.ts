@@ -4,6 +4,7 @@
  * Written atomically: temp file, fsync, rename over the old one, fsync the directory, so a
  * crash leaves either the old or the new checkpoint, never a torn one.
  */
+import { Buffer } from 'node:buffer'
 import { dirname } from 'node:path'
 import { TEMP_SUFFIX } from './file-names.js'
 import { errnoCode, writeFully, type StorageFs } from './storage-fs.js'

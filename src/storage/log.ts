@@ -10,6 +10,7 @@
  * from the returned `fd` within that time, or open `path` yourself at once and rely on POSIX
  * unlink-while-open semantics.
  */
+import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 import { LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, CorruptRecordError, DiskFullError, StorageOfflineError, UnsupportedCompressionError } from '../errors.js'
 import {

@@ -8,6 +8,8 @@
  * the segment rolls or the log closes. After a crash the active segment is past the recovery
  * point, so recovery rebuilds its index from the log rather than trusting a half-written file.
  */
+import { Buffer } from 'node:buffer'
+
 export const OFFSET_INDEX_ENTRY_SIZE = 8
 
 export interface OffsetIndexEntry { offset: number; position: number }

@@ -15,6 +15,7 @@
  * usable snapshot is loaded and the batches from its offset on are replayed through
  * `replayBatch`, which rebuilds the rest.
  */
+import { Buffer } from 'node:buffer'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'

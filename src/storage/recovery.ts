@@ -8,6 +8,7 @@
  * `scanSegmentFile` is a plain function of a file path returning cloneable data, so a piscina
  * pool can run it for many segments at once.
  */
+import { Buffer } from 'node:buffer'
 import { basename, join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'

@@ -3,6 +3,7 @@
  * `.timeindex`. The log file's fd stays open for the segment's whole life; readers are handed
  * it, and it is closed only after the segment is retired and its delete delay has passed.
  */
+import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64 } from '../protocol/record-batch.js'

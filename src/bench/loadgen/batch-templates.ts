@@ -8,6 +8,7 @@
  * Record layout: an 8-byte key, a `recordSize`-byte value, no headers; `recordSize` is the
  * payload that MB/s counts (as kafka-producer-perf-test's --record-size).
  */
+import { Buffer } from 'node:buffer'
 import type { Compression as CompressionName } from '../scenario.js'
 import { Compression } from '../../protocol/compression.js'
 import { crc32c } from '../../protocol/crc32c.js'

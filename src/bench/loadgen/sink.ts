@@ -6,6 +6,7 @@
  * Fetch from memory, so records can be read back; without it, Produce payloads are dropped.
  * It checks no CRC and enforces nothing: it is a test double, not a broker.
  */
+import { Buffer } from 'node:buffer'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import { FrameDecoder } from '../../protocol/frame.js'

@@ -10,6 +10,7 @@
  *   start of the repetition). Consumers see a record once it is below the high watermark,
  *   i.e. durable per the flush policy.
  */
+import { Buffer } from 'node:buffer'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Producer } from '../../client/producer.js'
 import type { Message } from '../../client/types.js'

@@ -13,6 +13,7 @@
  * runs, so a late writer is charged for its lateness) or copied (unpaced runs) until its
  * write, and the fdatasync it triggered, returned.
  */
+import { Buffer } from 'node:buffer'
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -4,6 +4,7 @@
  * /proc stat after kcat exits: its cutime/cstime fields then hold kcat's CPU (a reaped
  * child's time is added to its parent's), the only way to read a finished process's CPU.
  */
+import { Buffer } from 'node:buffer'
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'

@@ -16,6 +16,7 @@
  * transactions), follower fetches (replicaId is ignored), preferred read replicas,
  * diverging-epoch checks (one leader epoch, 0).
  */
+import { Buffer } from 'node:buffer'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'

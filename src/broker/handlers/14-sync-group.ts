@@ -12,6 +12,7 @@
  *
  * Left out: throttling (0).
  */
+import { Buffer } from 'node:buffer'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { SyncGroupRequest, SyncGroupResponse } from '../../protocol/messages/sync-group.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/sync-group.js'

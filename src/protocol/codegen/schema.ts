@@ -3,6 +3,7 @@
  * work from: version ranges already clipped to the range ringlog implements, struct
  * references resolved, defaults turned into values.
  */
+import { Buffer } from 'node:buffer'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
