@@ -126,11 +126,20 @@ export class WorkerChannel {
 
   /** Registers a pending call under `requestId`, then writes its frame. */
   call<T>(requestId: number, kind: PendingCall['kind'], length: number, fill: FrameFill): Promise<T> {
+    return this.expectReply<T>(requestId, kind, () => this.send(length, fill))
+  }
+
+  /** `call` with a finished frame, which the caller may reuse once this returns (a full ring queues a copy). */
+  callCopy<T>(requestId: number, kind: PendingCall['kind'], frame: Uint8Array): Promise<T> {
+    return this.expectReply<T>(requestId, kind, () => this.sendCopy(frame))
+  }
+
+  private expectReply<T>(requestId: number, kind: PendingCall['kind'], write: () => void): Promise<T> {
     if (this.dead) return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
     return new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
       this.startPump()
-      this.send(length, fill)
+      write()
     })
   }
 
@@ -146,16 +155,6 @@ export class WorkerChannel {
       this.turnEndQueued = false
       if (this.dead) return
       this.send(FRAME_HEAD_BYTES, (view) => { writeHead(view, FrameKind.TurnEnd, 0, 0, NO_REPLY, 0) })
-    })
-  }
-
-  /** `call` with a finished frame, which the caller may reuse once this returns (a full ring queues a copy). */
-  callCopy<T>(requestId: number, kind: PendingCall['kind'], frame: Uint8Array): Promise<T> {
-    if (this.dead) return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
-      this.startPump()
-      this.sendCopy(frame)
     })
   }
 

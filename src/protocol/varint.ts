@@ -6,21 +6,12 @@
 import { CorruptRecordError } from '../errors.js'
 
 export function zigzagSize(value: number): number {
-  let v = value >= 0 ? value * 2 : -value * 2 - 1
-  let size = 1
-  while (v >= 128) { v = Math.floor(v / 128); size++ }
-  return size
+  return uvarintSize(zigzag(value))
 }
 
 /** Writes `value` zigzag-encoded at `offset`; returns the offset after it. */
 export function writeZigzag(buf: Uint8Array, offset: number, value: number): number {
-  let v = value >= 0 ? value * 2 : -value * 2 - 1
-  while (v >= 128) {
-    buf[offset++] = (v % 128) | 0x80
-    v = Math.floor(v / 128)
-  }
-  buf[offset++] = v
-  return offset
+  return writeUvarint(buf, offset, zigzag(value))
 }
 
 /** A cursor for reading varints from a bounded view; every read checks the bytes present. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CorruptRecordError } from '../../src/errors.js'
-import { VarintReader, writeZigzag, zigzagSize } from '../../src/protocol/varint.js'
+import { readUvarint, unzigzag, VarintReader, writeZigzag, zigzagSize } from '../../src/protocol/varint.js'
 
 function encode(value: number): Buffer {
   const buf = Buffer.alloc(zigzagSize(value))
@@ -32,6 +32,17 @@ describe('zigzag varints', () => {
         const r = new VarintReader(buf, 0, buf.length)
         expect(r.zigzag()).toBe(v)
         expect(r.offset).toBe(buf.length)
+      }
+    }), { numRuns: 500 })
+  })
+
+  it('reads back through the engine\'s trusted fast reader (readUvarint + unzigzag) as well', () => {
+    fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), fc.double({ min: -(2 ** 52), max: 2 ** 52 - 1, noNaN: true }), (small, big) => {
+      for (const v of [small, Math.trunc(big) + 0]) {
+        const buf = Buffer.concat([Buffer.from([0xaa]), encode(v), Buffer.from([0x55])])
+        const cursor = { at: 1 }
+        expect(unzigzag(readUvarint(buf, cursor))).toBe(v)
+        expect(cursor.at).toBe(buf.length - 1)
       }
     }), { numRuns: 500 })
   })
