@@ -2,7 +2,7 @@
  * `produce`: records into one topic as fast as acknowledgements come back (or at a fixed
  * `rate`), in one of three ways:
  * - embedded: the `open()` producer, sends of one batch's worth of records (batch-size
- *   bytes) to partitions in turn, up to 8 sends in flight; the engine packs and compresses.
+ *   bytes) to partitions in turn, `inFlight` sends (default 64) in flight; the engine packs and compresses.
  *   This process is both broker and client: all its CPU is in the broker column.
  * - tcp, loadgen: the wire load generator (pre-encoded batches, pipelined requests) against
  *   --brokers or a broker it starts as a child process (CPU measured apart).
