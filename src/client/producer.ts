@@ -140,7 +140,8 @@ export class Producer {
     // Everything is checked before anything is written: a bad record fails the send whole.
     const plans: PartitionPlan[] = []
     for (const entry of list) this.plan(entry, plans)
-    const results = await Promise.all(plans.map((plan) => this.dispatch(plan, acks, codec)))
+    // (One partition, the usual case: no Promise.all and its arrays per send.)
+    const results = plans.length === 1 ? [await this.dispatch(plans[0], acks, codec)] : await Promise.all(plans.map((plan) => this.dispatch(plan, acks, codec)))
     return plans.map((plan, i) => ({
       topicName: plan.topic,
       partition: plan.partition,

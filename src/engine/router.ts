@@ -473,8 +473,17 @@ function failure(errorCode: number, errorMessage: string): AppendResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
 }
 
-/** One result for a call split into several frames: the first frame's offsets, the first error. */
-async function combine(replies: Promise<AppendReply | null>[], acks: Acks): Promise<AppendResult> {
+/**
+ * One result for a call's frames: the first frame's offsets, the first error. With one frame
+ * and acks, the worker's reply is the result (a failed append's reply has baseOffset -1 too),
+ * without a Promise.all per send.
+ */
+function combine(replies: Promise<AppendReply | null>[], acks: Acks): Promise<AppendResult> {
+  if (replies.length === 1 && acks !== 0) return replies[0] as Promise<AppendReply>
+  return combineAll(replies, acks)
+}
+
+async function combineAll(replies: Promise<AppendReply | null>[], acks: Acks): Promise<AppendResult> {
   const settled = await Promise.all(replies)
   if (acks === 0) return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
   const first = settled[0]!
