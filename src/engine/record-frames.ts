@@ -77,7 +77,7 @@ function closeChunk(view: DataView, chunkStart: number, end: number, count: numb
  * the ring (no sizing pass over the records), and the many small stores of encoding go to
  * private memory: V8 makes every store and copy into a SharedArrayBuffer a relaxed-atomic
  * one, measured about 1.5x slower for this loop, while one bulk copy of a finished frame
- * costs little.
+ * (native memcpy, see shared-copy.ts) costs little.
  */
 export class RecordFrameEncoder {
   buffer: Buffer
