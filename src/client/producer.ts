@@ -85,6 +85,8 @@ export class Producer {
   /** Scratch per send: each message's partition and estimated size. */
   private partitionOf = new Int32Array(1024)
   private sizeOf = new Float64Array(1024)
+  /** Scratch per send: the plan made so far for each partition (emptied again after the send). */
+  private readonly planOf: (PartitionPlan | undefined)[] = []
 
   constructor(private readonly host: LogHost, options: ProducerOptions = {}) {
     this.acks = validAcks(options.acks ?? -1)
@@ -132,24 +134,30 @@ export class Producer {
     if (this.disconnected) throw new LogClosedError('the producer is disconnected')
   }
 
-  private async sendTopics(list: readonly TopicMessages[], acksOption: Acks | undefined, compression: CompressionOption | undefined): Promise<RecordMetadata[]> {
-    this.assertOpen()
-    if (!Array.isArray(list)) throw new InvalidRequestError('topicMessages must be an array')
-    const acks = acksOption === undefined ? this.acks : validAcks(acksOption)
-    const codec = compression === undefined ? this.codec : resolveCompression(compression)
-    // Everything is checked before anything is written: a bad record fails the send whole.
-    const plans: PartitionPlan[] = []
-    for (const entry of list) this.plan(entry, plans)
-    // (One partition, the usual case: no Promise.all and its arrays per send.)
-    const results = plans.length === 1 ? [await this.dispatch(plans[0], acks, codec)] : await Promise.all(plans.map((plan) => this.dispatch(plan, acks, codec)))
-    return plans.map((plan, i) => ({
-      topicName: plan.topic,
-      partition: plan.partition,
-      errorCode: 0,
-      baseOffset: String(results[i].baseOffset),
-      logAppendTime: String(results[i].logAppendTimeMs),
-      logStartOffset: String(results[i].logStartOffset),
-    }))
+  /**
+   * Not an async function, on purpose: one send to one partition, the usual case, costs one
+   * `then` instead of an async frame and a Promise.all. Checks that fail still reject.
+   */
+  private sendTopics(list: readonly TopicMessages[], acksOption: Acks | undefined, compression: CompressionOption | undefined): Promise<RecordMetadata[]> {
+    let plans: PartitionPlan[]
+    let acks: Acks
+    let codec: number
+    try {
+      this.assertOpen()
+      if (!Array.isArray(list)) throw new InvalidRequestError('topicMessages must be an array')
+      acks = acksOption === undefined ? this.acks : validAcks(acksOption)
+      codec = compression === undefined ? this.codec : resolveCompression(compression)
+      // Everything is checked before anything is written: a bad record fails the send whole.
+      plans = []
+      for (const entry of list) this.plan(entry, plans)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (plans.length === 1) {
+      const only = plans[0]
+      return this.dispatch(only, acks, codec).then((result) => [metadataOf(only, result)])
+    }
+    return Promise.all(plans.map((plan) => this.dispatch(plan, acks, codec))).then((results) => plans.map((plan, i) => metadataOf(plan, results[i])))
   }
 
   private plan(entry: TopicMessages, plans: PartitionPlan[]): void {
@@ -214,23 +222,28 @@ export class Producer {
     this.stickyBytes.set(topic, stickyBytes)
     // Group runs of consecutive records bound for one partition (sticky and explicit sends are long runs).
     const source: readonly RecordInput[] = records ?? (messages as RecordInput[])
-    const byPartition = new Map<number, PartitionPlan>()
+    const planOf = this.planOf
+    const first = plans.length
     for (let start = 0; start < n;) {
       const partition = partitionOf[start]
       let end = start
       let bytes = 0
       while (end < n && partitionOf[end] === partition) bytes += sizeOf[end++]
-      const plan = byPartition.get(partition)
+      const plan = planOf[partition]
       if (!plan) {
-        const created = { topic, partition, records: source.slice(start, end), bytes }
-        byPartition.set(partition, created)
+        // A send wholly to one partition (explicit, one key's, or sticky) goes as given, without
+        // a copy of its array: like kafkajs, the messages are read until send() settles.
+        const created = { topic, partition, records: start === 0 && end === n ? (source as RecordInput[]) : source.slice(start, end), bytes }
+        planOf[partition] = created
         plans.push(created)
       } else {
+        // (Never the caller's array: a whole-array plan has no later run.)
         for (let i = start; i < end; i++) plan.records.push(source[i])
         plan.bytes += bytes
       }
       start = end
     }
+    for (let i = first; i < plans.length; i++) planOf[plans[i].partition] = undefined
   }
 
   /** The quick estimate said "maybe too large": measure exactly (strings in UTF-8). */
@@ -243,16 +256,20 @@ export class Producer {
     }
   }
 
-  private async dispatch(plan: PartitionPlan, acks: Acks, codec: number): Promise<AppendResult> {
+  /** Waits for room in the in-flight budget only when there is none (then appends). */
+  private dispatch(plan: PartitionPlan, acks: Acks, codec: number): Promise<AppendResult> {
     const waiting = this.budget.acquire(plan.bytes)
-    if (waiting) await waiting
+    return waiting ? waiting.then(() => this.dispatchNow(plan, acks, codec)) : this.dispatchNow(plan, acks, codec)
+  }
+
+  private dispatchNow(plan: PartitionPlan, acks: Acks, codec: number): Promise<AppendResult> {
     let append: Promise<AppendResult>
     try {
       this.assertOpen()
       append = this.lingerMs > 0 ? this.linger(plan, acks, codec) : this.append(plan.topic, plan.partition, plan.records, acks, codec)
     } catch (error) {
       this.budget.release(plan.bytes)
-      throw error
+      return Promise.reject(error)
     }
     const tracked = append.finally(() => {
       this.budget.release(plan.bytes)
@@ -261,11 +278,12 @@ export class Producer {
     this.inFlight.add(tracked)
     if (acks === 0) {
       tracked.catch(() => undefined)
-      return { errorCode: 0, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 }
+      return Promise.resolve({ errorCode: 0, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 })
     }
-    const result = await tracked
-    if (result.errorCode !== 0) throw errorForCode(result.errorCode, result.errorMessage, `send to ${plan.topic}-${plan.partition}`)
-    return result
+    return tracked.then((result) => {
+      if (result.errorCode !== 0) throw errorForCode(result.errorCode, result.errorMessage, `send to ${plan.topic}-${plan.partition}`)
+      return result
+    })
   }
 
   private append(topic: string, partition: number, records: RecordInput[], acks: Acks, codec: number): Promise<AppendResult> {
@@ -309,6 +327,17 @@ export class Producer {
       },
       (error: unknown) => { for (const part of buffer.parts) part.reject(error) },
     )
+  }
+}
+
+function metadataOf(plan: PartitionPlan, result: AppendResult): RecordMetadata {
+  return {
+    topicName: plan.topic,
+    partition: plan.partition,
+    errorCode: 0,
+    baseOffset: String(result.baseOffset),
+    logAppendTime: String(result.logAppendTimeMs),
+    logStartOffset: String(result.logStartOffset),
   }
 }
 

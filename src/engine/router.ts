@@ -291,10 +291,22 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     return chunks
   }
 
-  async appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult> {
+  /**
+   * Not an async function, on purpose: in the usual one-frame case a send's result is the
+   * worker's reply promise itself, with no async frame per send. Errors still reject.
+   */
+  appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult> {
+    try {
+      return this.sendRecords(topic, partition, records, options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  private sendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult> {
     const entry = this.entry(topic, partition)
     const channel = this.channel(entry.worker)
-    if (records.length === 0) return failure(ErrorCode.INVALID_REQUEST, 'appendRecords needs at least one record')
+    if (records.length === 0) return Promise.resolve(failure(ErrorCode.INVALID_REQUEST, 'appendRecords needs at least one record'))
     const compression = options.compression ?? Compression.lz4
     const now = Date.now()
     // Frames of up to 1 MiB keep one call from holding the ring; a larger record goes alone.
@@ -310,8 +322,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
         // A record the producer's checks let through (a timestamp, or a topic max.message.bytes
         // above the ring's largest frame): the call fails, though frames sent before it stay.
         if (error instanceof RinglogError) {
-          await Promise.allSettled(replies)
-          return failure(error.code, error.message)
+          const result = failure(error.code, error.message)
+          return Promise.allSettled(replies).then(() => result)
         }
         throw error
       }
