@@ -94,6 +94,7 @@ async function runOnce<State>(scenario: Scenario<State>, state: State, repetitio
   let windowRecords = 0
   let windowStartNs = 0n
 
+  if (scenario.beforeRun) await scenario.beforeRun(state)
   const cpuBefore = process.cpuUsage()
   const startNs = process.hrtime.bigint()
   windowStartNs = startNs

@@ -202,6 +202,8 @@ export interface Scenario<State = unknown> {
   readonly cpuOwner?: 'broker' | 'client'
   /** Once before warm-up (create data dirs, start a broker, create topics). */
   setup?(): Promise<State> | State
+  /** Before each repetition (warm-ups included), outside its timing: e.g. a fresh topic. */
+  beforeRun?(state: State): Promise<void> | void
   /** One measured repetition. */
   run(context: RunContext, state: State): Promise<RunOutcome> | RunOutcome
   /** Once after the last repetition, also after a failure. */
