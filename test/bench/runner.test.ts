@@ -86,6 +86,30 @@ describe('runScenario', () => {
     expect(silent.text()).toBe('') // not a TTY and not asked
   })
 
+  it('prepares every repetition (warm-ups included) with beforeRun, outside its timing', async () => {
+    const events: string[] = []
+    let prepared = 0
+    const scenario: Scenario<{ fresh: number }> = {
+      name: 'prepared',
+      params: fileAppendScenario({ records: 10 }).params,
+      setup: () => ({ fresh: 0 }),
+      async beforeRun(state) {
+        events.push('before')
+        state.fresh = ++prepared
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      },
+      run: (_context, state) => {
+        events.push(`run ${state.fresh}`)
+        return { records: 10, bytes: 1000 }
+      },
+    }
+    const result = await runScenario(scenario, { repetitions: 2, warmups: 1, progress: false })
+    expect(events).toEqual(['before', 'run 1', 'before', 'run 2', 'before', 'run 3'])
+    // The 200 ms preparation is not in any repetition's time (a repetition here does nothing).
+    expect(result.repetitions).toHaveLength(2)
+    for (const rep of result.repetitions) expect(rep.durationNs).toBeLessThan(150e6)
+  })
+
   it('tears down after a failing repetition and rethrows', async () => {
     let tornDown = false
     const failing: Scenario<null> = {
