@@ -190,8 +190,15 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     return this.control(entry.worker, { op: 'open', slot: entry.slot, topic: entry.topic, partition: entry.partition, settings: entry.settings }).then(() => undefined)
   }
 
-  /** One worker per partition until the cap; then the least-loaded one. */
+  /**
+   * One worker per partition until the cap; then the least-loaded one. A running worker left
+   * without partitions (its topics were deleted) is reused before another thread is started:
+   * it is warm (compiled code, buffers) and topic churn should not grow the thread count.
+   */
   private pickWorker(): number {
+    for (let i = 0; i < this.config.maxWorkers; i++) {
+      if (this.channels[i] !== undefined && this.load[i] === 0) return i
+    }
     for (let i = 0; i < this.config.maxWorkers; i++) {
       if (this.channels[i] === undefined) {
         this.startWorker(i)

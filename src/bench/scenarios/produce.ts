@@ -111,10 +111,10 @@ function embeddedProduceScenario(params: BenchParams, options: TcpScenarioOption
     // earlier repetition got slower each time (1.5-2x by the fourth, 3M records each), which
     // the reference never pays.
     async beforeRun(state) {
-      const previous = state.topic
+      // Deleted first, so the new topic's partitions go to the same (warm) worker threads.
+      await state.embedded.log.admin().deleteTopics({ topics: [state.topic] })
       state.topic = benchTopicName('produce')
       await createBenchTopic(state.embedded.log, state.topic, params.partitions)
-      await state.embedded.log.admin().deleteTopics({ topics: [previous] })
     },
     run: runEmbeddedProduce,
     async teardown(state) {
