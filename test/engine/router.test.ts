@@ -128,6 +128,21 @@ describe('partition engine: routing and appends', () => {
     for (let i = 0; i < 30_000; i++) if (narrowRecords[i].value?.toString() !== small[i] || narrowRecords[i].offset !== i) throw new Error(`record ${i} differs`)
   })
 
+  it('reuses a running worker left without partitions instead of starting another thread', async () => {
+    const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 2 })
+    await engine.openPartition('first', 0)
+    const owner = engine.ownerOf('first', 0)!
+    const thread = engine.workerThreadId(owner)
+    await engine.dropPartition('first', 0)
+    await engine.openPartition('second', 0)
+    expect(engine.ownerOf('second', 0)).toBe(owner)
+    expect(engine.workerThreadId(owner)).toBe(thread)
+    // With that worker busy again, the next partition still gets a thread of its own.
+    await engine.openPartition('third', 0)
+    expect(engine.ownerOf('third', 0)).not.toBe(owner)
+    expect((await engine.stats()).workers).toBe(2)
+  })
+
   it('rejects oversize and corrupt batches with their codes and loses nothing acknowledged', async () => {
     const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'always', maxWorkers: 1 })
     await engine.openPartition('t', 0, { maxMessageBytes: 4096 })
