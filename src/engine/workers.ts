@@ -165,16 +165,14 @@ export class WorkerChannel {
   }
 
   private sendCopy(frame: Uint8Array): void {
-    if (this.queue.length === 0) {
-      const view = this.requests.tryReserve(frame.length)
-      if (view !== null) {
-        copyBytes(view, 0, frame, 0, frame.length)
-        this.requests.commit(frame.length)
-        return
-      }
+    const view = this.reserveNow(frame.length)
+    if (view !== null) {
+      copyBytes(view, 0, frame, 0, frame.length)
+      this.requests.commit(frame.length)
+      return
     }
     const copy = new Uint8Array(frame) // a copy (Buffer#slice would be a view)
-    this.send(copy.length, (view) => copyBytes(view, 0, copy, 0, copy.length))
+    this.enqueue(copy.length, (queued) => copyBytes(queued, 0, copy, 0, copy.length))
   }
 
   /** Writes a frame that expects no reply (acks=0). */
@@ -184,13 +182,17 @@ export class WorkerChannel {
   }
 
   private send(length: number, fill: FrameFill): void {
-    if (this.queue.length === 0) {
-      const view = this.requests.tryReserve(length)
-      if (view !== null) {
-        this.fillAndCommit(view, length, fill)
-        return
-      }
-    }
+    const view = this.reserveNow(length)
+    if (view !== null) this.fillAndCommit(view, length, fill)
+    else this.enqueue(length, fill)
+  }
+
+  /** Room for a frame in the ring now, unless earlier frames wait in the queue (order is kept). */
+  private reserveNow(length: number): Uint8Array | null {
+    return this.queue.length === 0 ? this.requests.tryReserve(length) : null
+  }
+
+  private enqueue(length: number, fill: FrameFill): void {
     this.queue.push({ length, fill })
     if (!this.flushing) void this.flushQueue()
   }
