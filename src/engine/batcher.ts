@@ -185,7 +185,7 @@ export class RecordBatcher {
       out[w++] = 0
       w = writeUvarint(out, w, timestampDelta)
       w = writeUvarint(out, w, this.count * 2)
-      out.set(src.subarray(restStart, restEnd), w)
+      copyBytes(out, w, src, restStart, restEnd - restStart)
       this.length = w + (restEnd - restStart)
       this.count++
       cursor.at = restEnd
