@@ -51,10 +51,11 @@ export interface PartitionStats {
   logStartOffset: number
   logEndOffset: number
   highWatermark: number
-  /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them. */
+  /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them (false after a clean shutdown). */
   recovered: boolean
   appendedBatches: number
   appendedRecords: number
+  /** Appends refused (any error, acks=0 included). */
   failedAppends: number
   duplicateBatches: number
 }
@@ -76,7 +77,7 @@ interface BatchMembers {
 const LEADER_EPOCH = 0
 const REPLAY_READ_BYTES = 1024 * 1024
 /** Room a record needs in a batch beyond its own encoding: the batch header, and its deltas growing when it joins an open batch. */
-const RECORD_OVERHEAD_ESTIMATE = 61 + 32
+const RECORD_OVERHEAD_ESTIMATE = BATCH_HEADER_SIZE + 32
 
 export class PartitionRuntime {
   readonly topic: string

@@ -22,6 +22,7 @@ import {
   FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeHead,
   type AppendReply, type ControlRequest, type WorkerPartitionSettings,
 } from './engine-frames.js'
+import type { PartitionStats } from './partition-runtime.js'
 import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
 import { RecoveryPool } from './pool.js'
 import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
@@ -65,20 +66,9 @@ export interface EngineStats {
   perPartition: WorkerPartitionStats[]
 }
 
-export interface WorkerPartitionStats {
-  topic: string
-  partition: number
+/** A partition's counters from its worker (see PartitionStats), and which worker owns it. */
+export interface WorkerPartitionStats extends PartitionStats {
   worker: number
-  logStartOffset: number
-  logEndOffset: number
-  highWatermark: number
-  /** Whether opening this partition ran a recovery scan (false after a clean shutdown). */
-  recovered: boolean
-  appendedBatches: number
-  appendedRecords: number
-  /** Appends refused (any error, acks=0 included). */
-  failedAppends: number
-  duplicateBatches: number
 }
 
 interface PartitionEntry {
@@ -422,7 +412,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const perPartition: WorkerPartitionStats[] = []
     for (const channel of this.channels) {
       if (!channel || !channel.alive) continue
-      const rows = await this.control(channel.index, { op: 'stats' }) as Omit<WorkerPartitionStats, 'worker'>[]
+      const rows = await this.control(channel.index, { op: 'stats' }) as PartitionStats[]
       for (const row of rows) perPartition.push({ ...row, worker: channel.index })
     }
     return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition }
