@@ -108,7 +108,7 @@ function embeddedProduceScenario(params: BenchParams, options: TcpScenarioOption
     },
     // Each repetition appends to a fresh, empty topic and the previous one is deleted, as the
     // reference writes a fresh file each time: measured, appending to a log that grew by every
-    // earlier repetition got slower each time (1.5-2x by the fourth, 3M records each), which
+    // earlier repetition got slower each time (1.6-1.8x by the fourth, 3M records each), which
     // the reference never pays.
     async beforeRun(state) {
       // Deleted first, so the new topic's partitions go to the same (warm) worker threads.
