@@ -50,4 +50,18 @@ describe('decodeMessages (segment bytes -> kafkajs messages)', () => {
     damaged[damaged.length - 2] ^= 0xff
     expect(() => decodeMessages(damaged, 0, MAX)).toThrow(CorruptRecordError)
   })
+
+  it('writes offsets as decimal strings across thousands, and keys and values of every length class', () => {
+    const bases = [0, 995, 999_990, 123_456_999, 2 ** 40 - 3, 2 ** 52 + 5]
+    const values = Array.from({ length: 12 }, (_, i) => 'v'.repeat(i * 13))
+    for (const base of bases) {
+      const { messages } = decodeMessages(batch(base, values), 0, MAX)
+      expect(messages.map((m) => m.offset)).toEqual(values.map((_, i) => String(base + i)))
+    }
+    const keys = [null, Buffer.alloc(0), Buffer.alloc(63, 1), Buffer.alloc(64, 2), Buffer.alloc(9000, 3)]
+    const bytes = encodeRecordBatch({ records: keys.map((key, i) => ({ key, value: i % 2 === 0 ? null : Buffer.alloc(70 * i, i) })) })
+    const decoded = decodeMessages(bytes, 0, MAX).messages
+    expect(decoded.map((m) => m.key)).toEqual(keys)
+    expect(decoded.map((m) => m.value)).toEqual(keys.map((_, i) => (i % 2 === 0 ? null : Buffer.alloc(70 * i, i))))
+  })
 })
