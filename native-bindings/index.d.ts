@@ -18,6 +18,11 @@ export interface NativeBinding {
    * range falls outside its array.
    */
   copyBytes(target: Uint8Array, targetOffset: number, source: Uint8Array, sourceOffset: number, length: number): void
+  /**
+   * CRC-32C of `data`, continuing from the finished CRC `initial` (default 0), as
+   * @node-rs/crc32's crc32c (see src/crc32c.c). Absent on CPUs without SSE4.2.
+   */
+  crc32c?: (data: Uint8Array, initial?: number) => number
 }
 
 declare const nativeBinding: NativeBinding | null

@@ -1,5 +1,5 @@
 // Loads the optional addon built by `npm run build:native` (build/Release/ringlog_native.node):
-// sendfile for fetches and memcpy for ring copies. Exports null when it is missing or cannot
+// sendfile for fetches, memcpy for ring copies and hardware CRC-32C. Exports null when it is missing or cannot
 // load (not built, other platform, ABI mismatch): callers then use their JS fallbacks (fs read
 // streams, TypedArray#set).
 import { createRequire } from 'node:module'

@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "copy.h"
+#include "crc32c.h"
 
 // Largest count Linux transfers in one sendfile() call.
 #define MAX_SENDFILE_CHUNK 0x7ffff000
@@ -290,7 +291,11 @@ NAPI_MODULE_INIT() {
     { "close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "shutdown", NULL, shutdown_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "copyBytes", NULL, copy_bytes, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "crc32c", NULL, crc32c, NULL, NULL, NULL, napi_enumerable, NULL },
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  size_t count = sizeof props / sizeof props[0];
+  // crc32c is last so it can be left out on CPUs without the instruction.
+  if (!crc32c_available()) count--;
+  napi_define_properties(env, exports, count, props);
   return exports;
 }

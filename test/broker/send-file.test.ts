@@ -138,7 +138,9 @@ it('loads the native addon inside a worker thread', async () => {
     worker.once('error', reject)
   })
   await worker.terminate()
-  expect(message).toBe('close,copyBytes,dup,sendFile,shutdown')
+  // crc32c only where the CPU has the instruction (see native-bindings/src/crc32c.c).
+  const withCrc = process.arch === 'x64' ? ',crc32c' : ''
+  expect(message).toBe(`close,copyBytes${withCrc},dup,sendFile,shutdown`)
 })
 
 it('rejects invalid arguments and closed sockets', async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { crc32c } from '../../src/protocol/crc32c.js'
+import { randomBytes } from 'node:crypto'
+import nativeBinding from '../../native-bindings/index.js'
+import { crc32c, portableCrc32cOf } from '../../src/protocol/crc32c.js'
 
 describe('crc32c', () => {
   it('matches the standard check value', () => {
@@ -30,5 +32,29 @@ describe('crc32c', () => {
     const backing = new Uint8Array(20)
     backing.set(Buffer.from('123456789'), 5)
     expect(crc32c(backing.subarray(5, 14))).toBe(0xe3069283)
+  })
+
+  it('gives what @node-rs/crc32 gives at every length and alignment the three-stream loop splits on', () => {
+    // Around the short (3 x 256) and long (3 x 2048) round sizes, at every misalignment.
+    const lengths = [...Array.from({ length: 80 }, (_, i) => i), 767, 768, 769, 1535, 1536, 1537, 6143, 6144, 6145, 16384, 16384 + 61, 100_003]
+    for (const length of lengths) {
+      const backing = randomBytes(length + 8)
+      for (const start of [0, 1, 3, 7]) {
+        const data = backing.subarray(start, start + length)
+        const initial = (length * 2654435761) >>> 0
+        expect(crc32c(data, initial)).toBe(portableCrc32cOf(data, initial))
+      }
+    }
+  })
+
+  it('reads SharedArrayBuffer views (ring frames) like any other', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(20000))
+    shared.set(randomBytes(20000))
+    expect(crc32c(shared.subarray(3, 19001))).toBe(portableCrc32cOf(Buffer.from(shared.subarray(3, 19001))))
+  })
+
+  it.runIf(process.platform === 'linux' && process.arch === 'x64' && process.env.RINGLOG_NO_NATIVE !== '1')('uses the addon on this x64 machine', () => {
+    expect(typeof nativeBinding?.crc32c).toBe('function')
+    expect(() => nativeBinding!.crc32c!('not bytes' as unknown as Uint8Array)).toThrow(TypeError)
   })
 })
