@@ -310,7 +310,9 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const maxBody = Math.min(MAX_RECORDS_FRAME_BYTES, channel.maxFrameLength) - FRAME_HEAD_BYTES
     const chunkLimit = this.config.batchSize - BATCH_HEADER_SIZE
     const encoder = this.encoder
-    const replies: Promise<AppendReply | null>[] = []
+    // Usually one frame: its reply is the call's, with no array or Promise.all around it.
+    let first: Promise<AppendReply | null> | null = null
+    let replies: Promise<AppendReply | null>[] | null = null
     for (let from = 0; from < records.length;) {
       let frame: EncodedFrame
       try {
@@ -320,15 +322,18 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
         // above the ring's largest frame): the call fails, though frames sent before it stay.
         if (error instanceof RinglogError) {
           const result = failure(error.code, error.message)
-          return Promise.allSettled(replies).then(() => result)
+          return Promise.allSettled(replies ?? (first ? [first] : [])).then(() => result)
         }
         throw error
       }
-      replies.push(this.sendFrame(channel, FrameKind.AppendRecords, options.acks, compression, entry.slot, encoder.buffer.subarray(0, frame.end)))
+      const reply = this.sendFrame(channel, FrameKind.AppendRecords, options.acks, compression, entry.slot, encoder.buffer.subarray(0, frame.end))
+      if (first === null) first = reply
+      else (replies ??= [first]).push(reply)
       from = frame.next
     }
     channel.noteRecordsSent()
-    return combine(replies, options.acks)
+    if (replies === null && options.acks !== 0) return first as Promise<AppendReply>
+    return combine(replies ?? [first!], options.acks)
   }
 
   /** Sends a whole frame built in `frame` (its head room included); `frame` may be reused once this returns. */

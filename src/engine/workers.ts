@@ -14,7 +14,7 @@
 import type { Worker } from 'node:worker_threads'
 import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, readHead, writeHead, type AppendReply } from './engine-frames.js'
+import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, frameKind, frameRequestId, FrameKind, NO_REPLY, packr, writeHead, type AppendReply } from './engine-frames.js'
 import { Ring, RingClosedError } from './ring.js'
 import { copyBytes } from './shared-copy.js'
 import type { SharedPartitionState } from './shared-state.js'
@@ -126,21 +126,41 @@ export class WorkerChannel {
 
   /** Registers a pending call under `requestId`, then writes its frame. */
   call<T>(requestId: number, kind: PendingCall['kind'], length: number, fill: FrameFill): Promise<T> {
-    return this.expectReply<T>(requestId, kind, () => this.send(length, fill))
+    if (this.dead) return this.offline()
+    const reply = this.expectReply<T>(requestId, kind)
+    try {
+      this.send(length, fill)
+    } catch (error) {
+      this.pending.delete(requestId)
+      return Promise.reject(error)
+    }
+    return reply
   }
 
   /** `call` with a finished frame, which the caller may reuse once this returns (a full ring queues a copy). */
   callCopy<T>(requestId: number, kind: PendingCall['kind'], frame: Uint8Array): Promise<T> {
-    return this.expectReply<T>(requestId, kind, () => this.sendCopy(frame))
+    if (this.dead) return this.offline()
+    const reply = this.expectReply<T>(requestId, kind)
+    try {
+      this.sendCopy(frame)
+    } catch (error) {
+      this.pending.delete(requestId)
+      return Promise.reject(error)
+    }
+    return reply
   }
 
-  private expectReply<T>(requestId: number, kind: PendingCall['kind'], write: () => void): Promise<T> {
-    if (this.dead) return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
-    return new Promise<T>((resolve, reject) => {
+  private offline<T>(): Promise<T> {
+    return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
+  }
+
+  /** The reply's promise, registered before its frame is written (the worker may answer at once). */
+  private expectReply<T>(requestId: number, kind: PendingCall['kind']): Promise<T> {
+    const reply = new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
-      this.startPump()
-      write()
     })
+    this.startPump()
+    return reply
   }
 
   /**
@@ -246,18 +266,19 @@ export class WorkerChannel {
   }
 
   private onReply(frame: Uint8Array): void {
-    const head = readHead(frame)
-    const call = this.pending.get(head.requestId)
+    const requestId = frameRequestId(frame)
+    const call = this.pending.get(requestId)
     if (!call) return
-    this.pending.delete(head.requestId)
-    if (head.kind === FrameKind.AppendReply) {
+    this.pending.delete(requestId)
+    const kind = frameKind(frame)
+    if (kind === FrameKind.AppendReply) {
       call.resolve(decodeAppendReply(frame) satisfies AppendReply)
-    } else if (head.kind === FrameKind.ControlReply) {
+    } else if (kind === FrameKind.ControlReply) {
       call.resolve(packr.unpack(bodyOf(frame)))
-    } else if (head.kind === FrameKind.ControlError) {
+    } else if (kind === FrameKind.ControlError) {
       call.reject(errorFromPayload(packr.unpack(bodyOf(frame)) as ErrorPayload))
     } else {
-      call.reject(new RinglogError(ErrorCode.UNKNOWN_SERVER_ERROR, `unexpected reply frame kind ${head.kind}`))
+      call.reject(new RinglogError(ErrorCode.UNKNOWN_SERVER_ERROR, `unexpected reply frame kind ${kind}`))
     }
   }
 
