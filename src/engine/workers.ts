@@ -15,6 +15,7 @@ import type { Worker } from 'node:worker_threads'
 import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, frameKind, frameRequestId, FrameKind, NO_REPLY, packr, writeHead, type AppendReply } from './engine-frames.js'
+import { PendingCalls, type PendingCall } from './pending-calls.js'
 import { Ring, RingClosedError } from './ring.js'
 import { copyBytes } from './shared-copy.js'
 import type { SharedPartitionState } from './shared-state.js'
@@ -34,11 +35,6 @@ export interface WorkerInit {
   workerIndex: number
 }
 
-interface PendingCall {
-  resolve(value: unknown): void
-  reject(error: Error): void
-  kind: 'append' | 'control'
-}
 
 /** Encodes a frame into the ring's reserved `view`. */
 export type FrameFill = (view: Uint8Array) => void
@@ -56,7 +52,7 @@ export class WorkerChannel {
   private readonly worker: Worker
   private readonly requests: Ring
   private readonly replies: Ring
-  private readonly pending = new Map<number, PendingCall>()
+  private readonly pending = new PendingCalls()
   private readonly queue: QueuedWrite[] = []
   private flushing = false
   private pumping = false
@@ -131,7 +127,7 @@ export class WorkerChannel {
     try {
       this.send(length, fill)
     } catch (error) {
-      this.pending.delete(requestId)
+      this.pending.take(requestId)
       return Promise.reject(error)
     }
     return reply
@@ -144,7 +140,7 @@ export class WorkerChannel {
     try {
       this.sendCopy(frame)
     } catch (error) {
-      this.pending.delete(requestId)
+      this.pending.take(requestId)
       return Promise.reject(error)
     }
     return reply
@@ -157,7 +153,7 @@ export class WorkerChannel {
   /** The reply's promise, registered before its frame is written (the worker may answer at once). */
   private expectReply<T>(requestId: number, kind: PendingCall['kind']): Promise<T> {
     const reply = new Promise<T>((resolve, reject) => {
-      this.pending.set(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
+      this.pending.add(requestId, { resolve: resolve as (value: unknown) => void, reject, kind })
     })
     this.startPump()
     return reply
@@ -267,9 +263,8 @@ export class WorkerChannel {
 
   private onReply(frame: Uint8Array): void {
     const requestId = frameRequestId(frame)
-    const call = this.pending.get(requestId)
+    const call = this.pending.take(requestId)
     if (!call) return
-    this.pending.delete(requestId)
     const kind = frameKind(frame)
     if (kind === FrameKind.AppendReply) {
       call.resolve(decodeAppendReply(frame) satisfies AppendReply)
@@ -295,8 +290,7 @@ export class WorkerChannel {
     this.requests.close()
     this.replies.close()
     const error = reason instanceof RinglogError ? reason : new StorageOfflineError(`partition worker ${this.index} crashed: ${reason.message}`)
-    const calls = [...this.pending.values()]
-    this.pending.clear()
+    const calls = this.pending.takeAll()
     this.queue.length = 0
     for (const call of calls) call.reject(error)
     if (!this.stopping) this.onDeath(this, error)
