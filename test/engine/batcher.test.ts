@@ -39,6 +39,14 @@ function pack(records: RecordInput[], compression: number, batchSize = 16384, pe
 }
 
 describe('RecordBatcher', () => {
+  it('carries Buffer keys of every short length (the unrolled copy) and longer ones byte for byte', () => {
+    const records: RecordInput[] = Array.from({ length: 60 }, (_, i) => ({ key: randomBytes(i % 30), value: randomBytes(50 + i) }))
+    const batches = pack(records, Compression.none, 16384, 13)
+    const decoded = batches.flatMap((b) => decodeRecordBatch(b.bytes).records)
+    expect(decoded.map((r) => r.key)).toEqual(records.map((r) => r.key))
+    expect(decoded.map((r) => r.value)).toEqual(records.map((r) => r.value))
+  })
+
   for (const [name, codec, perFrame] of [['none', Compression.none, 500], ['gzip', Compression.gzip, 500], ['lz4', Compression.lz4, 500], ['none', Compression.none, 7], ['lz4', Compression.lz4, 1]] as const) {
     it(`packs 100-byte records into ~16 KiB ${name} batches that decode back exactly (frames of ${perFrame})`, () => {
       const records: RecordInput[] = Array.from({ length: 1000 }, (_, i) => ({
