@@ -19,6 +19,7 @@ import { formatTable } from '../src/bench/report.js'
 import { runFileAppend } from '../src/bench/scenarios/file-append.js'
 import { median } from '../src/bench/stats.js'
 import { open, type CompressionName, type FlushPolicy, type Message, type Ringlog } from '../src/index.js'
+import { settlePageCache } from '../src/bench/settle.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -181,6 +182,7 @@ const runs: RunResult[][] = plans.map(() => [])
 // Interleave repetitions so drift on a shared machine spreads over every row.
 for (let run = 0; run < RUNS; run++) {
   for (let i = 0; i < plans.length; i++) {
+    await settlePageCache() // earlier rows' writeback stays out of this one (src/bench/settle.ts)
     runs[i].push(await plans[i].run())
     process.stderr.write('.')
   }

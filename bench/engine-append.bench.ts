@@ -31,6 +31,7 @@ import { createLogEngine } from '../src/engine/router.js'
 import { Compression } from '../src/protocol/compression.js'
 import type { RecordInput } from '../src/protocol/records.js'
 import { PartitionLog } from '../src/storage/log.js'
+import { settlePageCache } from '../src/bench/settle.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -153,6 +154,7 @@ const rows: Row[] = plans.map((p) => ({ name: p.name, flush: p.flush, compressio
 // Interleave repetitions so drift on a shared machine spreads over every row.
 for (let run = 0; run < RUNS; run++) {
   for (let i = 0; i < plans.length; i++) {
+    await settlePageCache() // earlier rows' writeback stays out of this one (src/bench/settle.ts)
     rows[i].runs.push(await plans[i].run())
     process.stderr.write('.')
   }

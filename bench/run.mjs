@@ -88,7 +88,8 @@ if (scenarios.length === 0) usage(`no scenario matches --filter ${args.filter}`)
 
 const runs = []
 for (const scenario of scenarios) {
-  runs.push(await bench.runScenario(scenario, { repetitions, warmups, withReference: args['with-reference'], progress: args.progress }))
+  // settle: the page cache is written back before each repetition (see src/bench/settle.ts).
+  runs.push(await bench.runScenario(scenario, { repetitions, warmups, withReference: args['with-reference'], progress: args.progress, settle: bench.settlePageCache }))
 }
 const report = bench.buildReport(runs)
 console.log(bench.formatReportTable(report))

@@ -52,6 +52,11 @@ export interface RunnerOptions {
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean }
   /** Throughput sample window, default 1000 ms. */
   sampleIntervalMs?: number
+  /**
+   * Called before every repetition (warm-ups and reference ones too), outside the timing:
+   * the benchmark entry points pass `settlePageCache` (settle.ts). Default: nothing.
+   */
+  settle?: () => Promise<void>
 }
 
 export function recordsPerSecond(repetition: RepetitionResult): number {
@@ -83,7 +88,7 @@ function createProgressLine(enabled: boolean, stream: NodeJS.WritableStream): Pr
   }
 }
 
-async function runOnce<State>(scenario: Scenario<State>, state: State, repetition: number, label: string, line: ProgressLine, sampleIntervalMs: number): Promise<RepetitionResult> {
+async function runOnce<State>(scenario: Scenario<State>, state: State, repetition: number, label: string, line: ProgressLine, sampleIntervalMs: number, settle: (() => Promise<void>) | undefined): Promise<RepetitionResult> {
   const params = scenario.params
   const latency = createLatencyHistogram()
   const throughput: ThroughputSample[] = []
@@ -95,6 +100,7 @@ async function runOnce<State>(scenario: Scenario<State>, state: State, repetitio
   let windowStartNs = 0n
 
   if (scenario.beforeRun) await scenario.beforeRun(state)
+  if (settle) await settle()
   const cpuBefore = process.cpuUsage()
   const startNs = process.hrtime.bigint()
   windowStartNs = startNs
@@ -171,13 +177,13 @@ export async function runScenario(scenario: Scenario, options: RunnerOptions = {
     if (referenceScenario) reference = await prepare(referenceScenario)
     const order: Prepared[] = reference ? [subject, reference] : [subject]
     for (let w = 0; w < warmups; w++) {
-      for (const p of order) await runOnce(p.scenario, p.state, -1, `${p.scenario.name} warm-up`, line, sampleIntervalMs)
+      for (const p of order) await runOnce(p.scenario, p.state, -1, `${p.scenario.name} warm-up`, line, sampleIntervalMs, options.settle)
     }
     const results = new Map<Prepared, RepetitionResult[]>(order.map((p) => [p, []]))
     for (let r = 0; r < repetitions; r++) {
       for (const p of order) {
         const label = `${p.scenario.name} rep ${r + 1}/${repetitions}`
-        results.get(p)!.push(await runOnce(p.scenario, p.state, r, label, line, sampleIntervalMs))
+        results.get(p)!.push(await runOnce(p.scenario, p.state, r, label, line, sampleIntervalMs, options.settle))
       }
     }
     line.clear()

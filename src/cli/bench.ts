@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import {
-  assertValidReport, buildReport, compareReports, formatComparisonTable, formatReportTable, hasRegression, renderBenchSvg, runScenario,
+  assertValidReport, buildReport, compareReports, formatComparisonTable, formatReportTable, hasRegression, renderBenchSvg, runScenario, settlePageCache,
   BenchParamError, type BenchReport, type CompareMetric, type ScenarioRunWithReference,
 } from '../bench/index.js'
 import type { BrokerPlacement } from '../bench/scenarios/bench-broker.js'
@@ -169,7 +169,7 @@ async function runScenarios(scenarioNames: readonly string[], options: BenchComm
   })
   const runs: ScenarioRunWithReference[] = []
   for (const scenario of scenarios) {
-    runs.push(await runScenario(scenario, { repetitions, warmups, withReference: options.withReference ?? false, progress: options.progress, progressStream: io.stderr }))
+    runs.push(await runScenario(scenario, { repetitions, warmups, withReference: options.withReference ?? false, progress: options.progress, progressStream: io.stderr, settle: settlePageCache }))
   }
   return buildReport(runs, { argv: io.argv })
 }

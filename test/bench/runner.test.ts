@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { runScenario, recordsPerSecond } from '../../src/bench/runner.js'
 import type { Scenario } from '../../src/bench/scenario.js'
+import { settlePageCache } from '../../src/bench/settle.js'
 import { fileAppendScenario, type FileAppendState } from '../../src/bench/scenarios/file-append.js'
 
 function capture(): { stream: Writable & { isTTY?: boolean }; text: () => string } {
@@ -108,6 +109,31 @@ describe('runScenario', () => {
     // The 200 ms preparation is not in any repetition's time (a repetition here does nothing).
     expect(result.repetitions).toHaveLength(2)
     for (const rep of result.repetitions) expect(rep.durationNs).toBeLessThan(150e6)
+  })
+
+  it('settles before every repetition of the scenario and its reference, after beforeRun and outside the timing', async () => {
+    const events: string[] = []
+    const scenario: Scenario<null> = {
+      name: 'settled',
+      params: fileAppendScenario({ records: 10 }).params,
+      beforeRun: () => { events.push('before') },
+      run: () => {
+        events.push('run')
+        return { records: 10, bytes: 1000 }
+      },
+      reference: () => ({ name: 'ref', params: fileAppendScenario({ records: 10 }).params, run: () => { events.push('ref'); return { records: 10, bytes: 1000 } } }),
+    }
+    const settle = async (): Promise<void> => {
+      events.push('settle')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    const result = await runScenario(scenario, { repetitions: 2, warmups: 1, withReference: true, progress: false, settle })
+    expect(events).toEqual(Array.from({ length: 3 }, () => ['before', 'settle', 'run', 'settle', 'ref']).flat())
+    for (const rep of [...result.repetitions, ...result.reference!.repetitions]) expect(rep.durationNs).toBeLessThan(150e6)
+  })
+
+  it('settlePageCache returns once sync(1) has run', async () => {
+    await expect(settlePageCache()).resolves.toBeUndefined()
   })
 
   it('tears down after a failing repetition and rethrows', async () => {
