@@ -23,6 +23,11 @@ export interface NativeBinding {
    * @node-rs/crc32's crc32c (see src/crc32c.c). Absent on CPUs without SSE4.2.
    */
   crc32c?: (data: Uint8Array, initial?: number) => number
+  /**
+   * One LZ4 frame of `data` in Kafka's layout (see src/lz4.c). Absent where the addon was built
+   * without liblz4's headers.
+   */
+  lz4CompressFrame?: (data: Uint8Array) => Buffer
 }
 
 declare const nativeBinding: NativeBinding | null

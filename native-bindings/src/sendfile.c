@@ -33,6 +33,9 @@
 
 #include "copy.h"
 #include "crc32c.h"
+#ifdef RINGLOG_LZ4
+#include "lz4.h"
+#endif
 
 // Largest count Linux transfers in one sendfile() call.
 #define MAX_SENDFILE_CHUNK 0x7ffff000
@@ -291,11 +294,17 @@ NAPI_MODULE_INIT() {
     { "close", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "shutdown", NULL, shutdown_fd, NULL, NULL, NULL, napi_enumerable, NULL },
     { "copyBytes", NULL, copy_bytes, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "crc32c", NULL, crc32c, NULL, NULL, NULL, napi_enumerable, NULL },
   };
-  size_t count = sizeof props / sizeof props[0];
-  // crc32c is last so it can be left out on CPUs without the instruction.
-  if (!crc32c_available()) count--;
-  napi_define_properties(env, exports, count, props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  // Optional exports: crc32c where the CPU has the instruction, lz4CompressFrame where the
+  // addon was built against liblz4's headers.
+  if (crc32c_available()) {
+    napi_property_descriptor crc = { "crc32c", NULL, crc32c, NULL, NULL, NULL, napi_enumerable, NULL };
+    napi_define_properties(env, exports, 1, &crc);
+  }
+#ifdef RINGLOG_LZ4
+  napi_property_descriptor lz4 = { "lz4CompressFrame", NULL, lz4_compress_frame, NULL, NULL, NULL, napi_enumerable, NULL };
+  napi_define_properties(env, exports, 1, &lz4);
+#endif
   return exports;
 }

@@ -6,6 +6,7 @@
  */
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi'
+import nativeBinding from '../../native-bindings/index.js'
 import { CorruptRecordError, UnsupportedCompressionError } from '../errors.js'
 
 export const Compression = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const
@@ -16,6 +17,13 @@ export function compressionName(code: number): CompressionName | undefined {
   return (Object.keys(Compression) as CompressionName[]).find((n) => Compression[n] === code)
 }
 
+/**
+ * LZ4 frames are made by the addon's liblz4 where it was built with it (3.7x lz4-napi's speed
+ * on 16 KiB batches, see native-bindings/src/lz4.c), else by lz4-napi. Both write Kafka's
+ * frame header and independent 64 KiB blocks.
+ */
+const lz4CompressFrame: (data: Buffer) => Buffer = nativeBinding?.lz4CompressFrame ?? compressFrameSync
+
 /** Default cap on one batch's decompressed records: far above message.max.bytes, far below a bomb. */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 
@@ -23,7 +31,7 @@ export function compress(codec: number, data: Buffer): Buffer {
   switch (codec) {
     case Compression.none: return data
     case Compression.gzip: return gzipSync(data, { level: 6 })
-    case Compression.lz4: return compressFrameSync(data)
+    case Compression.lz4: return lz4CompressFrame(data)
     default: throw new UnsupportedCompressionError(`cannot compress with codec ${compressionName(codec) ?? codec}`)
   }
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import * as zlib from 'node:zlib'
 import * as lz4 from 'lz4-napi'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import nativeBinding from '../../native-bindings/index.js'
 import { CorruptRecordError, UnsupportedCompressionError } from '../../src/errors.js'
 import {
   Compression, DEFAULT_MAX_DECOMPRESSED_BYTES, compress, compressionName, decompress, lz4FrameOutputBound,
@@ -72,6 +73,19 @@ describe('codecs', () => {
   it('writes a Kafka-compatible LZ4 frame header for a 16 KiB batch', () => {
     expect(compress(Compression.lz4, sample(16 * 1024)).subarray(0, 7).equals(KAFKA_FRAME_HEADER)).toBe(true)
   })
+
+  it.runIf(existsSync('/usr/include/lz4frame.h') && process.platform === 'linux' && process.env.RINGLOG_NO_NATIVE !== '1')(
+    'compresses with the addon\'s liblz4 where it was built with it, frames lz4-napi reads like its own', () => {
+      const native = nativeBinding?.lz4CompressFrame
+      expect(typeof native).toBe('function')
+      for (const data of [sample(16 * 1024), sample(300 * 1024), Buffer.alloc(0), Buffer.alloc(70 * 1024, 7)]) {
+        const frame = native!(data)
+        expect(frame.subarray(0, 7).equals(KAFKA_FRAME_HEADER)).toBe(true)
+        expect(lz4.decompressFrameSync(frame).equals(data)).toBe(true)
+        expect(lz4.decompressFrameSync(lz4.compressFrameSync(data)).equals(data)).toBe(true)
+      }
+      expect(() => native!('text' as unknown as Uint8Array)).toThrow(TypeError)
+    })
 
   it('does not compress or decompress snappy, zstd or unknown codecs', () => {
     for (const codec of [Compression.snappy, Compression.zstd, 6]) {
