@@ -35,7 +35,6 @@ export interface WorkerInit {
   workerIndex: number
 }
 
-
 /** Encodes a frame into the ring's reserved `view`. */
 export type FrameFill = (view: Uint8Array) => void
 
@@ -127,8 +126,7 @@ export class WorkerChannel {
     try {
       this.send(length, fill)
     } catch (error) {
-      this.pending.take(requestId)
-      return Promise.reject(error)
+      return this.unregister(requestId, error)
     }
     return reply
   }
@@ -140,14 +138,19 @@ export class WorkerChannel {
     try {
       this.sendCopy(frame)
     } catch (error) {
-      this.pending.take(requestId)
-      return Promise.reject(error)
+      return this.unregister(requestId, error)
     }
     return reply
   }
 
   private offline<T>(): Promise<T> {
     return Promise.reject(new StorageOfflineError(`partition worker ${this.index} is not running`))
+  }
+
+  /** The frame could not be written: forget its call and fail it with `error`. */
+  private unregister<T>(requestId: number, error: unknown): Promise<T> {
+    this.pending.take(requestId)
+    return Promise.reject(error)
   }
 
   /** The reply's promise, registered before its frame is written (the worker may answer at once). */
