@@ -67,7 +67,9 @@ describe('ringlog bench', () => {
 
   it('regression mode flags an injected slowdown and not a report compared with itself', async () => {
     const baseline = join(dir, 'baseline.json')
-    const options: BenchCommandOptions = { mode: 'embedded', records: '20000', reps: '5', warmups: '1', acks: '1' }
+    // Repetitions of ~100k records (tens of ms): short enough for the suite, long enough that
+    // the other test files running in parallel do not blur a 4x slowdown.
+    const options: BenchCommandOptions = { mode: 'embedded', records: '100000', reps: '5', warmups: '1', acks: '1' }
     expect((await bench(['produce'], { ...options, json: baseline })).code).toBe(0)
 
     const same = await bench([], { baseline, current: baseline })
