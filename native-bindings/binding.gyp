@@ -7,12 +7,12 @@
   "targets": [
     {
       "target_name": "ringlog_native",
-      "sources": ["src/sendfile.c", "src/copy.c", "src/crc32c.c"],
+      "sources": ["src/sendfile.c", "src/copy.c", "src/crc32c.c", "src/typed-bytes.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"],
       "conditions": [
         ["has_lz4==1", { "sources": ["src/lz4.c"], "defines": ["RINGLOG_LZ4"], "libraries": ["-llz4"] }],
-        ["OS!='linux'", { "type": "none", "sources!": ["src/sendfile.c", "src/copy.c", "src/crc32c.c", "src/lz4.c"] }]
+        ["OS!='linux'", { "type": "none", "sources!": ["src/sendfile.c", "src/copy.c", "src/crc32c.c", "src/typed-bytes.c", "src/lz4.c"] }]
       ]
     }
   ]

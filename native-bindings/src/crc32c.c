@@ -21,6 +21,7 @@
 #include <node_api.h>
 
 #include "crc32c.h"
+#include "typed-bytes.h"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -142,18 +143,14 @@ napi_value crc32c(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_typedarray_type type;
+  uint8_t* data;
   size_t length;
-  void* data;
-  napi_value buffer;
-  size_t byte_offset;
   uint32_t initial = 0;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &byte_offset) != napi_ok || type != napi_uint8_array ||
-      (argc > 1 && napi_get_value_uint32(env, argv[1], &initial) != napi_ok)) {
+  if (argc < 1 || !typed_bytes(env, argv[0], &data, &length) || (argc > 1 && napi_get_value_uint32(env, argv[1], &initial) != napi_ok)) {
     napi_throw_type_error(env, NULL, "crc32c(data: Uint8Array, initial?: number)");
     return NULL;
   }
-  uint32_t crc = ~crc_register(~initial, (const uint8_t*)data, length);
+  uint32_t crc = ~crc_register(~initial, data, length);
   napi_value result;
   napi_create_uint32(env, crc, &result);
   return result;

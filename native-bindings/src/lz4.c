@@ -13,6 +13,7 @@
 #include <node_api.h>
 
 #include "lz4.h"
+#include "typed-bytes.h"
 
 static const LZ4F_preferences_t KAFKA_FRAME = {
   .frameInfo = {
@@ -33,12 +34,9 @@ napi_value lz4_compress_frame(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  napi_typedarray_type type;
+  uint8_t* data;
   size_t length;
-  void* data;
-  napi_value arraybuffer;
-  size_t byte_offset;
-  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &arraybuffer, &byte_offset) != napi_ok || type != napi_uint8_array) {
+  if (argc < 1 || !typed_bytes(env, argv[0], &data, &length)) {
     napi_throw_type_error(env, NULL, "lz4CompressFrame(data: Uint8Array)");
     return NULL;
   }
