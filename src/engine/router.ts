@@ -310,9 +310,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const maxBody = Math.min(MAX_RECORDS_FRAME_BYTES, channel.maxFrameLength) - FRAME_HEAD_BYTES
     const chunkLimit = this.config.batchSize - BATCH_HEADER_SIZE
     const encoder = this.encoder
-    // Usually one frame: its reply is the call's, with no array or Promise.all around it.
-    let first: Promise<AppendReply | null> | null = null
-    let replies: Promise<AppendReply | null>[] | null = null
+    const replies: Promise<AppendReply | null>[] = []
     for (let from = 0; from < records.length;) {
       let frame: EncodedFrame
       try {
@@ -322,18 +320,15 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
         // above the ring's largest frame): the call fails, though frames sent before it stay.
         if (error instanceof RinglogError) {
           const result = failure(error.code, error.message)
-          return Promise.allSettled(replies ?? (first ? [first] : [])).then(() => result)
+          return Promise.allSettled(replies).then(() => result)
         }
         throw error
       }
-      const reply = this.sendFrame(channel, FrameKind.AppendRecords, options.acks, compression, entry.slot, encoder.buffer.subarray(0, frame.end))
-      if (first === null) first = reply
-      else (replies ??= [first]).push(reply)
+      replies.push(this.sendFrame(channel, FrameKind.AppendRecords, options.acks, compression, entry.slot, encoder.buffer.subarray(0, frame.end)))
       from = frame.next
     }
     channel.noteRecordsSent()
-    if (replies === null && options.acks !== 0) return first as Promise<AppendReply>
-    return combine(replies ?? [first!], options.acks)
+    return combine(replies, options.acks)
   }
 
   /** Sends a whole frame built in `frame` (its head room included); `frame` may be reused once this returns. */
