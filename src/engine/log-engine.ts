@@ -4,6 +4,7 @@
  * coordinator (main) thread; implementations route to the owning worker.
  */
 import type { RecordInput } from '../protocol/records.js'
+import type { EngineStats } from './router.js'
 
 /** 0: no wait; 1: appended to the leader's log; -1: durable per the flush policy (and, later, replicated). */
 export type Acks = -1 | 0 | 1
@@ -75,6 +76,8 @@ export interface LogEngine {
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null>
   /** Resolves once the high watermark passes `offset` or `timeoutMs` elapses (long-poll wake-up). */
   waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
+  /** Counters per worker and partition (appends, recovery, group commit latency). */
+  stats(): Promise<EngineStats>
   /** Flushes, writes checkpoints and stops the workers; the next open needs no recovery scan. */
   close(): Promise<void>
 }

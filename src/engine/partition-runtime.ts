@@ -17,6 +17,7 @@ import { checkLz4Bound, Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
+import type { SyncLatency } from '../storage/flush-policy.js'
 import type { FlushPolicy } from '../storage/log-config.js'
 import { PartitionLog } from '../storage/log.js'
 import { ProducerStateManager } from '../storage/producer-state.js'
@@ -58,6 +59,8 @@ export interface PartitionStats {
   /** Appends refused (any error, acks=0 included). */
   failedAppends: number
   duplicateBatches: number
+  /** Group commits (fdatasync) so far and how long they took: what an acks=-1 append waits for under flush 'always'. */
+  fdatasync: SyncLatency
 }
 
 /** An appendRecords call whose records are (partly) in batches not yet appended. */
@@ -444,6 +447,7 @@ export class PartitionRuntime {
       recovered: this.counters.recovered,
       appendedBatches: this.counters.appendedBatches, appendedRecords: this.counters.appendedRecords,
       failedAppends: this.counters.failedAppends, duplicateBatches: this.counters.duplicateBatches,
+      fdatasync: this.log.syncLatency,
     }
   }
 

@@ -7,6 +7,7 @@
  * close, flush()). An fdatasync error fails the committer for good: the partition goes offline
  * rather than acknowledge writes the disk may have lost (fsyncgate).
  */
+import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks'
 import { StorageOfflineError } from '../errors.js'
 import type { FlushPolicy } from './log-config.js'
 import type { StorageFs } from './storage-fs.js'
@@ -20,7 +21,16 @@ export interface GroupCommitHooks {
 
 interface OffsetWaiter { offset: number; resolve: () => void; reject: (error: Error) => void }
 interface JobWaiter { job: number; resolve: () => void; reject: (error: Error) => void }
-interface Job { number: number; target: number; fds: Set<number> }
+interface Job { number: number; target: number; fds: Set<number>; startedMs: number }
+
+/** How long group commits took, start of a job's fdatasyncs to the last one's completion. */
+export interface SyncLatency {
+  count: number
+  p50Ms: number
+  p90Ms: number
+  p99Ms: number
+  maxMs: number
+}
 
 export class GroupCommit {
   private readonly dirty = new Set<number>()
@@ -34,6 +44,8 @@ export class GroupCommit {
   private startQueued = false
   private timer: NodeJS.Timeout | undefined
   private failure: StorageOfflineError | undefined
+  /** Durations of completed jobs, in microseconds: what an acknowledgement under 'always' waits for. */
+  private readonly durations: RecordableHistogram = createHistogram()
 
   constructor(
     private readonly fsi: StorageFs,
@@ -124,7 +136,7 @@ export class GroupCommit {
     if (this.current || this.failure) return
     if (this.dirty.size === 0 && this.jobWaiters.length === 0 && this.appendedEnd <= this.flushedEnd) return
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined }
-    const job: Job = { number: ++this.jobsStarted, target: this.appendedEnd, fds: new Set(this.dirty) }
+    const job: Job = { number: ++this.jobsStarted, target: this.appendedEnd, fds: new Set(this.dirty), startedMs: performance.now() }
     this.dirty.clear()
     this.current = job
     if (job.fds.size === 0) { queueMicrotask(() => this.finish(job, null)); return }
@@ -138,8 +150,16 @@ export class GroupCommit {
     }
   }
 
+  /** Percentiles of the jobs completed so far (zeros before the first). */
+  syncLatency(): SyncLatency {
+    const h = this.durations
+    if (h.count === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 }
+    return { count: h.count, p50Ms: h.percentile(50) / 1000, p90Ms: h.percentile(90) / 1000, p99Ms: h.percentile(99) / 1000, maxMs: h.max / 1000 }
+  }
+
   private finish(job: Job, error: NodeJS.ErrnoException | null): void {
     this.current = undefined
+    if (job.fds.size > 0) this.durations.record(Math.max(1, Math.round((performance.now() - job.startedMs) * 1000)))
     if (error) {
       this.failure = new StorageOfflineError(`fdatasync failed (${error.code ?? error.message}); the partition is offline`)
       this.stop(this.failure)

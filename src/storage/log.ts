@@ -19,7 +19,7 @@ import {
 } from '../protocol/record-batch.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint, fsyncDirectory } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
-import { GroupCommit } from './flush-policy.js'
+import { GroupCommit, type SyncLatency } from './flush-policy.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'
@@ -169,6 +169,8 @@ export class PartitionLog {
   get isOffline(): boolean { return this.offline !== undefined }
   /** A group commit is running or queued: an append now waits for the one after it anyway. */
   get flushInProgress(): boolean { return this.committer.busy }
+  /** Group commit durations so far (fdatasync of the files a commit covered). */
+  get syncLatency(): SyncLatency { return this.committer.syncLatency() }
 
   /**
    * Appends one or more whole batches (as received). Stamps baseOffset and partitionLeaderEpoch

@@ -67,6 +67,26 @@ describe('partition engine: routing and appends', () => {
     expect(engine.offsets('t', 0)!.logEndOffset).toBe(5)
   })
 
+  it('reports group commit (fdatasync) latency per partition under flush always, and none under never', async () => {
+    const durable = fixture.engine({ dataDir: fixture.dir(), flush: 'always', maxWorkers: 1 })
+    await durable.openPartition('d', 0)
+    for (let i = 0; i < 5; i++) {
+      // Awaited one at a time: each acks=-1 append waits for a commit of its own.
+      expect((await durable.appendRecords('d', 0, [{ value: `v${i}` }], { acks: -1, compression: Compression.none })).errorCode).toBe(0)
+    }
+    const syncs = (await durable.stats()).perPartition[0].fdatasync
+    expect(syncs.count).toBeGreaterThanOrEqual(5)
+    expect(syncs.p50Ms).toBeGreaterThan(0)
+    expect(syncs.p50Ms).toBeLessThanOrEqual(syncs.p90Ms)
+    expect(syncs.p90Ms).toBeLessThanOrEqual(syncs.p99Ms)
+    expect(syncs.p99Ms).toBeLessThanOrEqual(syncs.maxMs)
+
+    const volatile = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 1 })
+    await volatile.openPartition('v', 0)
+    await volatile.appendRecords('v', 0, [{ value: 'x' }], { acks: -1, compression: Compression.none })
+    expect((await volatile.stats()).perPartition[0].fdatasync).toEqual({ count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 })
+  })
+
   it('packs appendRecords into lz4 batches of about 16 KiB that decode back exactly', async () => {
     const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 1 })
     await engine.openPartition('emb', 0)
