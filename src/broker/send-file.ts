@@ -64,7 +64,7 @@ export async function sendFileRange(
   if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`length must be a non-negative integer, got ${length}`)
   const highWaterMark = options.highWaterMark ?? FALLBACK_HIGH_WATER_MARK
   if (!Number.isSafeInteger(highWaterMark) || highWaterMark <= 0) throw new RangeError(`highWaterMark must be a positive integer, got ${highWaterMark}`)
-  if (socket.destroyed || !socket.writable) throw socketClosedError()
+  if (socket.destroyed || !socket.writable) throw socketClosedError(socket)
   if (length === 0) return
 
   const binding = options.native === false ? null : nativeBinding
@@ -103,7 +103,7 @@ async function sendNative(
   highWaterMark: number,
 ): Promise<void> {
   // Re-checked here: opening a path awaited, and the socket may have changed meanwhile.
-  if (socket.destroyed || !socket.writable) throw socketClosedError()
+  if (socket.destroyed || !socket.writable) throw socketClosedError(socket)
   const socketFd = eligibleSocketFd(socket)
   if (socketFd === undefined) return streamRange(socket, { fd: fileFd }, position, length, highWaterMark)
 
@@ -188,10 +188,16 @@ function streamRange(socket: Socket, file: SendFileSource, position: number, len
   })
 }
 
-/** The error that closed the socket (e.g. ECONNRESET seen by Node's read side), else ERR_SOCKET_CLOSED. */
-function socketClosedError(socket?: Socket): NodeJS.ErrnoException {
+/**
+ * Why the socket closed under a transfer: the error that closed it (e.g. ECONNRESET seen by
+ * Node's read side); EPIPE when the peer closed its end gracefully and Node, having read that
+ * end of stream, closed the socket before the transfer noticed (the peer went away, as the
+ * contract says, whichever side saw it first); else ERR_SOCKET_CLOSED (closed locally).
+ */
+function socketClosedError(socket: Socket): NodeJS.ErrnoException {
   const cause: unknown = socket?.errored
   if (cause instanceof Error) return cause
+  if (socket?.readableEnded) return Object.assign(new Error('the peer closed the connection before the file range was sent'), { code: 'EPIPE' })
   return Object.assign(new Error('socket closed before the file range was sent'), { code: 'ERR_SOCKET_CLOSED' })
 }
 

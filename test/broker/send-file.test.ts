@@ -151,6 +151,13 @@ it('rejects invalid arguments and closed sockets', async () => {
   await expect(sendFileRange(server, { path: smallPath }, 0, 1.5)).rejects.toThrow(RangeError)
   server.destroy()
   await expect(sendFileRange(server, { path: smallPath }, 0, 1)).rejects.toMatchObject({ code: 'ERR_SOCKET_CLOSED' })
+  // Closed because the peer ended the connection (Node read its FIN first): the peer went away.
+  const ended = await connectPair()
+  const closed = new Promise<void>((resolve) => ended.server.once('close', () => resolve()))
+  ended.client.end()
+  ended.server.resume()
+  await closed
+  await expect(sendFileRange(ended.server, { path: smallPath }, 0, 1)).rejects.toMatchObject({ code: 'EPIPE' })
 })
 
 it.skipIf(!nativeSendFileAvailable())('leaves half the threadpool free: transfers beyond the limit take the stream path', async () => {
