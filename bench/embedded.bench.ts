@@ -10,35 +10,23 @@
  * Keyless 100-byte values (sticky partitioning over `--partitions`), `--window` sends of
  * `--call` messages in flight, acks -1 (under 'never' that means appended). Medians of the runs.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHistogram, performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import { formatTable } from '../src/bench/report.js'
 import { runFileAppend } from '../src/bench/scenarios/file-append.js'
 import { median } from '../src/bench/stats.js'
 import { open, type CompressionName, type FlushPolicy, type Message, type Ringlog } from '../src/index.js'
 import { settlePageCache } from '../src/bench/settle.js'
+import { freshDir, parseBenchArgs, positiveInteger, RECORD_BYTES, valueCalls } from './bench-common.js'
 
-const { values: args } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '5' },
-    records: { type: 'string', default: '1000000' },
-    call: { type: 'string', default: '1000' },
-    window: { type: 'string', default: '16' },
-    partitions: { type: 'string', default: '2' },
-    /** Only rows whose "name/flush/codec" contains this (for profiling one row with --cpu-prof). */
-    filter: { type: 'string', default: '' },
-    json: { type: 'string' },
-  },
+const { common, extra } = parseBenchArgs({ runs: 5, records: 1_000_000, perCall: 1000, window: 16 }, {
+  partitions: { type: 'string', default: '2' },
+  /** Only rows whose "name/flush/codec" contains this (for profiling one row with --cpu-prof). */
+  filter: { type: 'string', default: '' },
 })
-const RUNS = Number(args.runs)
-const TOTAL = Number(args.records)
-const PER_CALL = Number(args.call)
-const WINDOW = Number(args.window)
-const PARTITIONS = Number(args.partitions)
-const RECORD_BYTES = 100
+const { runs: RUNS, records: TOTAL, perCall: PER_CALL, window: WINDOW } = common
+const PARTITIONS = positiveInteger('--partitions', extra.partitions)
 const READ_CHUNK = 1024 * 1024
 
 /** syncP50Ms/syncP99Ms: the partitions' group commit (fdatasync) durations, for flush 'always' rows. */
@@ -46,13 +34,7 @@ interface RunResult { recordsPerSec: number; mbPerSec: number; p50Ms: number; p9
 type Kind = 'produce' | 'consume'
 interface Plan { name: string; kind: Kind; flush: string; codec: string; baseline: string; run: () => Promise<RunResult> | RunResult }
 
-/** 1000 distinct 100-byte values, reused round-robin. */
-const VALUES = Array.from({ length: 1000 }, (_, i) => Buffer.alloc(RECORD_BYTES, (i * 37) & 0xff))
-const CALLS: Message[][] = Array.from({ length: 8 }, (_, c) => Array.from({ length: PER_CALL }, (_, i) => ({ value: VALUES[(c * PER_CALL + i) % VALUES.length] })))
-
-function freshDir(): string {
-  return mkdtempSync(join(tmpdir(), 'ringlog-bench-embedded-'))
-}
+const CALLS: Message[][] = valueCalls(PER_CALL)
 
 function result(records: number, seconds: number, histogram?: ReturnType<typeof createHistogram>): RunResult {
   const p = (q: number): number => (histogram && histogram.count > 0 ? histogram.percentile(q) / 1e6 : 0)
@@ -83,7 +65,7 @@ async function produce(log: Ringlog, compression: CompressionName, histogram?: R
 }
 
 async function produceRun(flush: FlushPolicy, compression: CompressionName): Promise<RunResult> {
-  const dir = freshDir()
+  const dir = freshDir('embedded')
   const log = await openBenchLog(dir, flush)
   try {
     const histogram = createHistogram()
@@ -102,7 +84,7 @@ async function produceRun(flush: FlushPolicy, compression: CompressionName): Pro
 
 /** Fills the log (untimed, flush never), then times eachBatch consumption from the page cache. */
 async function consumeRun(): Promise<RunResult> {
-  const dir = freshDir()
+  const dir = freshDir('embedded')
   const log = await openBenchLog(dir, 'never')
   try {
     await produce(log, 'none')
@@ -142,7 +124,7 @@ async function baselineProduce(durable: boolean, keepPath?: string): Promise<Run
 
 /** Plain loop: read the baseline file back in 1 MiB chunks, slicing out each 100-byte record. */
 async function baselineConsume(): Promise<RunResult> {
-  const dir = freshDir()
+  const dir = freshDir('embedded')
   const path = join(dir, 'baseline.log')
   try {
     await baselineProduce(false, path)
@@ -182,7 +164,7 @@ const allPlans: Plan[] = [
   { name: 'consumer eachBatch (page cache)', kind: 'consume', flush: '-', codec: 'none', baseline: 'baseline read loop (page cache)', run: () => consumeRun() },
 ]
 
-const plans = allPlans.filter((p) => `${p.name}/${p.flush}/${p.codec}`.includes(args.filter!))
+const plans = allPlans.filter((p) => `${p.name}/${p.flush}/${p.codec}`.includes(extra.filter ?? ''))
 const runs: RunResult[][] = plans.map(() => [])
 // Interleave repetitions so drift on a shared machine spreads over every row.
 for (let run = 0; run < RUNS; run++) {
@@ -239,4 +221,4 @@ console.log(formatTable(
   ]),
 ))
 console.log(JSON.stringify(report, null, 2))
-if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2))
+if (common.json) writeFileSync(common.json, JSON.stringify(report, null, 2))

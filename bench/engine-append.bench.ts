@@ -15,11 +15,9 @@
  * one to two fdatasyncs plus the queue ahead of a call (Little's law): `--window` trades one
  * for the other. Profile with `node --cpu-prof --import tsx bench/engine-append.bench.ts`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHistogram, performance } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
 import { latencyPercentilesMs } from '../src/bench/histogram.js'
 import { formatTable } from '../src/bench/report.js'
 import { runFileAppend } from '../src/bench/scenarios/file-append.js'
@@ -32,21 +30,10 @@ import { Compression } from '../src/protocol/compression.js'
 import type { RecordInput } from '../src/protocol/records.js'
 import { PartitionLog } from '../src/storage/log.js'
 import { settlePageCache } from '../src/bench/settle.js'
+import { freshDir, parseBenchArgs, RECORD_BYTES, valueCalls } from './bench-common.js'
 
-const { values: args } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '5' },
-    records: { type: 'string', default: '1000000' },
-    call: { type: 'string', default: '1000' },
-    window: { type: 'string', default: '16' },
-    json: { type: 'string' },
-  },
-})
-const RUNS = Number(args.runs)
-const TOTAL = Number(args.records)
-const PER_CALL = Number(args.call)
-const WINDOW = Number(args.window)
-const RECORD_BYTES = 100
+const { common } = parseBenchArgs({ runs: 5, records: 1_000_000, perCall: 1000, window: 16 })
+const { runs: RUNS, records: TOTAL, perCall: PER_CALL, window: WINDOW } = common
 
 type Flush = 'always' | 'never'
 
@@ -60,14 +47,7 @@ interface Row {
   runs: RunResult[]
 }
 
-/** 1000 distinct 100-byte values, reused round-robin. */
-const VALUES = Array.from({ length: 1000 }, (_, i) => Buffer.alloc(RECORD_BYTES, (i * 37) & 0xff))
-const CALL_RECORDS: RecordInput[][] = Array.from({ length: 8 }, (_, c) =>
-  Array.from({ length: PER_CALL }, (_, i) => ({ value: VALUES[(c * PER_CALL + i) % VALUES.length] })))
-
-function freshDir(): string {
-  return mkdtempSync(join(tmpdir(), 'ringlog-bench-engine-'))
-}
+const CALL_RECORDS: RecordInput[][] = valueCalls(PER_CALL)
 
 /** Drives `append` with WINDOW calls in flight until TOTAL records are acknowledged. */
 async function drive(partitions: number, append: (partition: number, records: RecordInput[]) => Promise<void>): Promise<RunResult> {
@@ -90,7 +70,7 @@ async function drive(partitions: number, append: (partition: number, records: Re
 }
 
 async function engineRun(flush: Flush, compression: number, partitions: number): Promise<RunResult> {
-  const dir = freshDir()
+  const dir = freshDir('engine')
   const engine = createLogEngine({ dataDir: dir, flush, maxWorkers: Math.min(partitions, 2) })
   try {
     for (let p = 0; p < partitions; p++) await engine.openPartition('bench', p)
@@ -110,7 +90,7 @@ async function engineRun(flush: Flush, compression: number, partitions: number):
  * form, packed by the same batcher, appended to PartitionLog directly, acked per its policy.
  */
 async function singleThreadRun(flush: Flush, compression: number): Promise<RunResult> {
-  const dir = freshDir()
+  const dir = freshDir('engine')
   const log = await PartitionLog.open(join(dir, 'bench-0'), { flush })
   const batcher = new RecordBatcher({ batchSize: 16384, compression })
   try {
@@ -191,4 +171,4 @@ console.log(formatTable(
   summary.map((r) => [r.name, r.flush, r.compression, String(r.partitions), r.recordsPerSec.toLocaleString('en-US'), String(r.p50Ms), String(r.p99Ms), r.ratioToBaseline.toFixed(2)]),
 ))
 console.log(JSON.stringify(report, null, 2))
-if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2))
+if (common.json) writeFileSync(common.json, JSON.stringify(report, null, 2))
