@@ -389,7 +389,8 @@ export class PartitionRuntime {
 
   /**
    * End of a ring burst: appends the batches sealed during it (one write), and seals the open
-   * batch if its linger has passed (or `idle`, the ring being empty, with linger 0). Returns
+   * batch if its linger has passed (or `idle`, the ring being empty, with linger 0; or under
+   * 'always' when the router's turn ended and no commit runs). Returns
    * milliseconds until the open batch's linger ends, or Infinity if none is open.
    */
   afterBurst(idle: boolean): number {
@@ -400,10 +401,12 @@ export class PartitionRuntime {
       return Infinity
     }
     const waited = performance.now() - batcher.openedAt
-    // Under 'always' an idle ring with a free disk, after the router's turn ended, seals now:
-    // lingering would only delay the fdatasync; with the disk busy the batch keeps filling
-    // until that commit ends (onDurable).
-    const sealForCommit = idle && this.sealWithGroupCommit && batcher.compression === Compression.none && !this.log.flushInProgress && this.routerTurnEnded()
+    // Under 'always', once the router's turn ended (its sends so far are all here) and the disk
+    // is free, seal now, before the burst's writes start a commit: lingering would leave the
+    // sends' last records for the commit after it, a whole fdatasync later (measured: sends
+    // one at a time were acknowledged after two commits, not one). With the disk busy the
+    // batch keeps filling until that commit ends (onDurable).
+    const sealForCommit = this.sealWithGroupCommit && batcher.compression === Compression.none && !this.log.flushInProgress && this.routerTurnEnded()
     if (waited >= this.lingerMs || (idle && this.lingerMs <= 0) || sealForCommit) {
       this.sealOpenBatch()
       return Infinity
