@@ -13,6 +13,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { Packr } from '../msgpack.js'
+import type { PartitionSettings } from './log-engine.js'
 
 export const FRAME_HEAD_BYTES = 12
 
@@ -120,7 +121,7 @@ export function decodeAppendReply(view: Uint8Array): AppendReply {
 
 /** Control requests the worker understands (msgpackr body of a Control frame). */
 export type ControlRequest =
-  | { op: 'open'; slot: number; topic: string; partition: number; settings: WorkerPartitionSettings }
+  | { op: 'open'; slot: number; topic: string; partition: number; settings: PartitionSettings }
   | { op: 'drop'; slot: number }
   | { op: 'closePartition'; slot: number }
   | { op: 'read'; slot: number; offset: number; maxBytes: number }
@@ -129,16 +130,6 @@ export type ControlRequest =
   | { op: 'shutdown' }
   /** Test hook: the worker exits abruptly (process-level crash simulation of one thread). */
   | { op: 'crash'; mode: 'exit' | 'throw' }
-
-/** Settings a worker opens a partition with (log config plus the embedded batcher's). */
-export interface WorkerPartitionSettings {
-  segmentBytes?: number
-  segmentMs?: number
-  retentionMs?: number
-  retentionBytes?: number
-  maxMessageBytes?: number
-  logAppendTime?: boolean
-}
 
 export function controlFrameSize(body: Uint8Array): number {
   return FRAME_HEAD_BYTES + body.byteLength

@@ -22,8 +22,8 @@ import type { FlushPolicy } from '../storage/log-config.js'
 import { PartitionLog } from '../storage/log.js'
 import { ProducerStateManager } from '../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
-import { NO_REPLY, type AppendReply, type WorkerPartitionSettings } from './engine-frames.js'
-import type { ReadSlice, TimestampOffset } from './log-engine.js'
+import { NO_REPLY, type AppendReply } from './engine-frames.js'
+import type { PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
 import { largestRecordBytes, RECORDS_PREFIX_BYTES } from './record-frames.js'
 import type { SharedPartitionState } from './shared-state.js'
 
@@ -36,7 +36,7 @@ export interface RuntimeOptions {
   topic: string
   partition: number
   slot: number
-  settings: WorkerPartitionSettings
+  settings: PartitionSettings
   flush: FlushPolicy
   batchSize: number
   lingerMs: number
@@ -91,7 +91,7 @@ export class PartitionRuntime {
   private readonly producers = new ProducerStateManager()
   private readonly shared: SharedPartitionState
   private readonly replies: ReplyTarget
-  private readonly settings: WorkerPartitionSettings
+  private readonly settings: PartitionSettings
   private readonly batchSize: number
   private readonly lingerMs: number
   private readonly maxMessageBytes: number

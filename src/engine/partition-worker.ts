@@ -119,6 +119,14 @@ function runtimeAt(slot: number): PartitionRuntime {
   return runtime
 }
 
+/** Takes the slot's partition out of service (no frame reaches it after this), then ends it with `end` (close or drop). */
+async function removePartition(slot: number, end: (runtime: PartitionRuntime) => Promise<void>): Promise<void> {
+  const runtime = runtimeAt(slot)
+  partitions.delete(slot)
+  await end(runtime)
+  shared.clear(slot)
+}
+
 async function runControl(request: ControlRequest): Promise<unknown> {
   switch (request.op) {
     case 'open': {
@@ -133,20 +141,12 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       partitions.set(request.slot, runtime)
       return null
     }
-    case 'drop': {
-      const runtime = runtimeAt(request.slot)
-      partitions.delete(request.slot)
-      await runtime.drop()
-      shared.clear(request.slot)
+    case 'drop':
+      await removePartition(request.slot, (runtime) => runtime.drop())
       return null
-    }
-    case 'closePartition': {
-      const runtime = runtimeAt(request.slot)
-      partitions.delete(request.slot)
-      await runtime.close()
-      shared.clear(request.slot)
+    case 'closePartition':
+      await removePartition(request.slot, (runtime) => runtime.close())
       return null
-    }
     case 'read':
       return runtimeAt(request.slot).read(request.offset, request.maxBytes)
     case 'offsetForTimestamp':

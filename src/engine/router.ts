@@ -20,7 +20,7 @@ import type { RecordInput } from '../protocol/records.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from './batcher.js'
 import {
   FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeHead,
-  type AppendReply, type ControlRequest, type WorkerPartitionSettings,
+  type AppendReply, type ControlRequest,
 } from './engine-frames.js'
 import type { PartitionStats } from './partition-runtime.js'
 import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
@@ -76,7 +76,7 @@ interface PartitionEntry {
   partition: number
   worker: number
   slot: number
-  settings: WorkerPartitionSettings
+  settings: PartitionSettings
   /** Resolves when the (re)open in the worker finished; rejects if it failed. */
   ready: Promise<void>
 }
