@@ -3,8 +3,9 @@
  * Each record: length, attributes, timestampDelta, offsetDelta, key, value, headers.
  */
 import { Buffer } from 'node:buffer'
-import { CorruptRecordError, InvalidRecordError } from '../errors.js'
-import { VarintReader, writeZigzag, zigzagSize } from './varint.js'
+import { InvalidRecordError } from '../errors.js'
+import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readZigzag, recordAttributes, startRecord, startRecords } from './record-reader.js'
+import { writeZigzag, zigzagSize } from './varint.js'
 
 export interface RecordHeader { key: string; value: Buffer | null }
 
@@ -107,40 +108,23 @@ function writeField(out: Buffer, o: number, f: Field): number {
   return o + f.length
 }
 
-/**
- * Decodes exactly `count` records from `buf`. The count is checked against the bytes present
- * (a record takes at least 7 bytes) before any array is sized from it.
- */
+/** Decodes exactly `count` records from `buf` (the rules and checks of record-reader.ts). */
 export function decodeRecords(buf: Buffer, count: number): DecodedRecord[] {
-  if (count < 0 || count * 7 > buf.length) throw new CorruptRecordError(`record count ${count} does not fit in ${buf.length} bytes`)
+  startRecords(buf, count)
   const records: DecodedRecord[] = []
-  const outer = new VarintReader(buf, 0, buf.length)
   for (let i = 0; i < count; i++) {
-    const length = outer.zigzag()
-    if (length < 0 || length > buf.length - outer.offset) throw new CorruptRecordError(`record length ${length} exceeds the batch`)
-    const end = outer.offset + length
-    const r = new VarintReader(buf, outer.offset, end)
-    const attributes = r.int8()
-    const timestampDelta = r.zigzag()
-    const offsetDelta = r.zigzag()
-    const key = asBuffer(r.bytes())
-    const value = asBuffer(r.bytes())
-    const headerCount = r.zigzag()
-    if (headerCount < 0 || headerCount * 2 > end - r.offset) throw new CorruptRecordError(`header count ${headerCount} exceeds the record`)
+    const end = startRecord(buf)
+    const attributes = recordAttributes(buf)
+    const timestampDelta = readZigzag(buf, end)
+    const offsetDelta = readZigzag(buf, end)
+    const key = readBytes(buf, end)
+    const value = readBytes(buf, end)
+    const headerCount = readHeaderCount(buf, end)
     const headers: RecordHeader[] = []
-    for (let h = 0; h < headerCount; h++) {
-      const hk = r.bytes()
-      if (hk === null) throw new CorruptRecordError('null header key')
-      headers.push({ key: Buffer.from(hk.buffer, hk.byteOffset, hk.byteLength).toString('utf8'), value: asBuffer(r.bytes()) })
-    }
-    if (r.offset !== end) throw new CorruptRecordError('record length does not match its fields')
+    for (let h = 0; h < headerCount; h++) headers.push({ key: readHeaderKey(buf, end), value: readBytes(buf, end) })
+    endRecord(end)
     records.push({ offsetDelta, timestampDelta, attributes, key, value, headers })
-    outer.offset = end
   }
-  if (outer.offset !== buf.length) throw new CorruptRecordError('bytes left over after the last record')
+  endRecords(buf)
   return records
-}
-
-function asBuffer(v: Uint8Array | null): Buffer | null {
-  return v === null ? null : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
 }

@@ -1,9 +1,8 @@
 /**
  * Zigzag varints as RecordBatch v2 records use them. Values stay JS numbers: a varlong is
  * accepted up to 2^53 (timestamps and deltas in practice), and a longer or overlong encoding
- * is rejected rather than silently truncated.
+ * is rejected rather than silently truncated. Records are read with record-reader.ts.
  */
-import { CorruptRecordError } from '../errors.js'
 
 export function zigzagSize(value: number): number {
   return uvarintSize(zigzag(value))
@@ -12,46 +11,6 @@ export function zigzagSize(value: number): number {
 /** Writes `value` zigzag-encoded at `offset`; returns the offset after it. */
 export function writeZigzag(buf: Uint8Array, offset: number, value: number): number {
   return writeUvarint(buf, offset, zigzag(value))
-}
-
-/** A cursor for reading varints from a bounded view; every read checks the bytes present. */
-export class VarintReader {
-  offset: number
-  constructor(readonly buf: Uint8Array, offset: number, readonly end: number) {
-    this.offset = offset
-  }
-
-  zigzag(): number {
-    let result = 0
-    let multiplier = 1
-    for (let i = 0; i < 10; i++) {
-      if (this.offset >= this.end) throw new CorruptRecordError('varint runs past the end of the record')
-      const byte = this.buf[this.offset++]
-      result += (byte & 0x7f) * multiplier
-      if ((byte & 0x80) === 0) {
-        if (result > Number.MAX_SAFE_INTEGER) throw new CorruptRecordError('varint exceeds 2^53')
-        return result % 2 === 0 ? result / 2 : -(result + 1) / 2
-      }
-      multiplier *= 128
-    }
-    throw new CorruptRecordError('varint longer than 10 bytes')
-  }
-
-  int8(): number {
-    if (this.offset >= this.end) throw new CorruptRecordError('record truncated')
-    const v = this.buf[this.offset++]
-    return v > 127 ? v - 256 : v
-  }
-
-  /** A length-prefixed byte string; -1 is null. Never allocates: returns a view. */
-  bytes(): Uint8Array | null {
-    const length = this.zigzag()
-    if (length === -1) return null
-    if (length < 0 || length > this.end - this.offset) throw new CorruptRecordError(`byte string length ${length} exceeds the record`)
-    const view = this.buf.subarray(this.offset, this.offset + length)
-    this.offset += length
-    return view
-  }
 }
 
 // ---------------------------------------------------------------- hot-path helpers

@@ -1,7 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CorruptRecordError } from '../../src/errors.js'
-import { readUvarint, unzigzag, VarintReader, writeZigzag, zigzagSize } from '../../src/protocol/varint.js'
+import { endRecords, readBytes, readZigzag, recordAttributes, startRecord, startRecords } from '../../src/protocol/record-reader.js'
+import { readUvarint, unzigzag, writeZigzag, zigzagSize } from '../../src/protocol/varint.js'
 
 function encode(value: number): Buffer {
   const buf = Buffer.alloc(zigzagSize(value))
@@ -9,9 +10,11 @@ function encode(value: number): Buffer {
   return buf
 }
 
-function decode(bytes: number[]): number {
+/** Reads one zigzag varint with the record decoders' reader (src/protocol/record-reader.ts). */
+function decode(bytes: number[], end = bytes.length): number {
   const buf = Buffer.from(bytes)
-  return new VarintReader(buf, 0, buf.length).zigzag()
+  startRecords(buf, 0)
+  return readZigzag(buf, end)
 }
 
 describe('zigzag varints', () => {
@@ -29,9 +32,9 @@ describe('zigzag varints', () => {
     fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 }), fc.double({ min: -(2 ** 52), max: 2 ** 52 - 1, noNaN: true }), (small, big) => {
       for (const v of [small, Math.trunc(big) + 0]) {
         const buf = encode(v)
-        const r = new VarintReader(buf, 0, buf.length)
-        expect(r.zigzag()).toBe(v)
-        expect(r.offset).toBe(buf.length)
+        startRecords(buf, 0)
+        expect(readZigzag(buf, buf.length)).toBe(v)
+        endRecords(buf) // throws unless the read ended exactly at the buffer's end
       }
     }), { numRuns: 500 })
   })
@@ -58,25 +61,31 @@ describe('zigzag varints', () => {
   })
 
   it('stops at the given end even when the buffer goes on', () => {
-    const buf = Buffer.from([0x80, 0x01])
-    expect(() => new VarintReader(buf, 0, 1).zigzag()).toThrow(CorruptRecordError)
+    expect(() => decode([0x80, 0x01], 1)).toThrow(CorruptRecordError)
   })
 
-  it('reads length-prefixed bytes as views, null for -1, and checks the length', () => {
+  it('reads length-prefixed bytes as Buffer views, null for -1, and checks the length', () => {
     const buf = Buffer.from([0x06, 0x61, 0x62, 0x63, 0x01, 0x08, 0x61])
-    const r = new VarintReader(buf, 0, buf.length)
-    const bytes = r.bytes()
-    expect(Buffer.from(bytes!).toString()).toBe('abc')
+    startRecords(buf, 0)
+    const bytes = readBytes(buf, buf.length)
+    expect(Buffer.isBuffer(bytes)).toBe(true)
+    expect(bytes!.toString()).toBe('abc')
     expect(bytes!.buffer).toBe(buf.buffer)
-    expect(r.bytes()).toBeNull()
-    expect(() => r.bytes()).toThrow(/exceeds the record/)
-    expect(() => new VarintReader(Buffer.from([0x03]), 0, 1).bytes()).toThrow(CorruptRecordError) // -2
+    expect(readBytes(buf, buf.length)).toBeNull()
+    expect(() => readBytes(buf, buf.length)).toThrow(/exceeds the record/)
+    const negative = Buffer.from([0x03]) // -2
+    startRecords(negative, 0)
+    expect(() => readBytes(negative, 1)).toThrow(CorruptRecordError)
   })
 
-  it('reads int8 signed and bounded', () => {
-    const r = new VarintReader(Buffer.from([0xff, 0x05]), 0, 2)
-    expect(r.int8()).toBe(-1)
-    expect(r.int8()).toBe(5)
-    expect(() => r.int8()).toThrow(CorruptRecordError)
+  it('reads record attributes as int8', () => {
+    // Two records: length 1 with attributes 0xff, length 1 with attributes 0x05.
+    const buf = Buffer.from([0x02, 0xff, 0x02, 0x05])
+    startRecords(buf, 0)
+    expect(startRecord(buf)).toBe(2)
+    expect(recordAttributes(buf)).toBe(-1)
+    expect(startRecord(buf)).toBe(4)
+    expect(recordAttributes(buf)).toBe(5)
+    endRecords(buf)
   })
 })
