@@ -7,7 +7,7 @@
 import { Buffer } from 'node:buffer'
 import { decompress } from '../protocol/compression.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
-import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readZigzag, recordAttributes, skipTo, startRecord, startRecords } from '../protocol/record-reader.js'
+import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readInt8, readZigzag, skipTo, startRecord, startRecords } from '../protocol/record-reader.js'
 import type { KafkaMessage } from './types.js'
 
 export interface DecodedRange {
@@ -79,7 +79,7 @@ function decodeRecords(
   let lastTimestampText = ''
   for (let i = 0; i < count; i++) {
     const end = startRecord(buf)
-    const attributes = recordAttributes(buf)
+    const attributes = readInt8(buf, end)
     const timestampDelta = readZigzag(buf, end)
     const offset = baseOffset + readZigzag(buf, end)
     if (offset < fromOffset) {

@@ -38,18 +38,17 @@ export function endRecords(buf: Uint8Array): void {
   if (at !== buf.length) throw new CorruptRecordError('bytes left over after the last record')
 }
 
-/** Reads a record's length and attributes; returns where the record ends. The attributes are `recordAttributes()`. */
+/** Reads a record's length; returns where the record ends (its attributes byte is next). */
 export function startRecord(buf: Uint8Array): number {
   const length = readZigzag(buf, buf.length)
-  if (length <= 0 || length > buf.length - at) throw new CorruptRecordError(`record length ${length} exceeds the batch`)
-  const end = at + length
-  at++
-  return end
+  if (length <= 0 || length > buf.length - at) throw new CorruptRecordError(`record length ${length} exceeds the batch or is not positive`)
+  return at + length
 }
 
-/** The int8 attributes of the record `startRecord` began (the byte just read). */
-export function recordAttributes(buf: Uint8Array): number {
-  const v = buf[at - 1]
+/** Reads an int8 (a record's attributes) below `end`. */
+export function readInt8(buf: Uint8Array, end: number): number {
+  if (at >= end) throw new CorruptRecordError('record truncated')
+  const v = buf[at++]
   return v > 127 ? v - 256 : v
 }
 

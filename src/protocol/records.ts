@@ -4,7 +4,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { InvalidRecordError } from '../errors.js'
-import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readZigzag, recordAttributes, startRecord, startRecords } from './record-reader.js'
+import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readInt8, readZigzag, startRecord, startRecords } from './record-reader.js'
 import { writeZigzag, zigzagSize } from './varint.js'
 
 export interface RecordHeader { key: string; value: Buffer | null }
@@ -114,7 +114,7 @@ export function decodeRecords(buf: Buffer, count: number): DecodedRecord[] {
   const records: DecodedRecord[] = []
   for (let i = 0; i < count; i++) {
     const end = startRecord(buf)
-    const attributes = recordAttributes(buf)
+    const attributes = readInt8(buf, end)
     const timestampDelta = readZigzag(buf, end)
     const offsetDelta = readZigzag(buf, end)
     const key = readBytes(buf, end)

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CorruptRecordError } from '../../src/errors.js'
-import { endRecords, readBytes, readZigzag, recordAttributes, startRecord, startRecords } from '../../src/protocol/record-reader.js'
+import { endRecords, readBytes, readInt8, readZigzag, startRecord, startRecords } from '../../src/protocol/record-reader.js'
 import { readUvarint, unzigzag, writeZigzag, zigzagSize } from '../../src/protocol/varint.js'
 
 function encode(value: number): Buffer {
@@ -83,9 +83,10 @@ describe('zigzag varints', () => {
     const buf = Buffer.from([0x02, 0xff, 0x02, 0x05])
     startRecords(buf, 0)
     expect(startRecord(buf)).toBe(2)
-    expect(recordAttributes(buf)).toBe(-1)
+    expect(readInt8(buf, 2)).toBe(-1)
     expect(startRecord(buf)).toBe(4)
-    expect(recordAttributes(buf)).toBe(5)
+    expect(readInt8(buf, 4)).toBe(5)
+    expect(() => readInt8(buf, 4)).toThrow(/record truncated/)
     endRecords(buf)
   })
 })
