@@ -16,7 +16,7 @@ export interface CommonBenchArgs {
   records: number
   /** Records per send/append call. */
   perCall: number
-  /** Calls in flight. */
+  /** Calls in flight (0 for a script that sets no --window). */
   window: number
   /** Where to write the JSON report as well, if anywhere. */
   json: string | undefined
@@ -25,11 +25,11 @@ export interface CommonBenchArgs {
 type StringOptions = Record<string, { type: 'string'; default?: string }>
 
 /**
- * Parses --runs, --records, --call, --window and --json (defaults as given) plus the script's
- * own string flags, which come back as they were typed.
+ * Parses --runs, --records, --call, --json and (when it has a default) --window, plus the
+ * script's own string flags, which come back as they were typed. Unknown flags are errors.
  */
 export function parseBenchArgs(
-  defaults: { runs: number; records: number; perCall: number; window: number },
+  defaults: { runs: number; records: number; perCall: number; window?: number },
   extra: StringOptions = {},
 ): { common: CommonBenchArgs; extra: Record<string, string | undefined> } {
   const { values } = parseArgs({
@@ -37,7 +37,7 @@ export function parseBenchArgs(
       runs: { type: 'string', default: String(defaults.runs) },
       records: { type: 'string', default: String(defaults.records) },
       call: { type: 'string', default: String(defaults.perCall) },
-      window: { type: 'string', default: String(defaults.window) },
+      ...(defaults.window !== undefined && { window: { type: 'string', default: String(defaults.window) } }),
       json: { type: 'string' },
       ...extra,
     },
@@ -48,7 +48,7 @@ export function parseBenchArgs(
       runs: positiveInteger('--runs', strings.runs),
       records: positiveInteger('--records', strings.records),
       perCall: positiveInteger('--call', strings.call),
-      window: positiveInteger('--window', strings.window),
+      window: defaults.window === undefined ? 0 : positiveInteger('--window', strings.window),
       json: strings.json,
     },
     extra: strings,

@@ -26,7 +26,7 @@ import { median } from '../src/bench/stats.js'
 import { open, type Message } from '../src/index.js'
 import { freshDir, parseBenchArgs, positiveInteger, RECORD_BYTES, valueCalls } from './bench-common.js'
 
-const { common, extra } = parseBenchArgs({ runs: 3, records: 300_000, perCall: 160, window: 1 }, {
+const { common, extra } = parseBenchArgs({ runs: 3, records: 300_000, perCall: 160 }, {
   depths: { type: 'string', default: '1,4,16,64' },
   'probe-sizes': { type: 'string', default: '16384,262144,1048576' },
   'probe-ms': { type: 'string', default: '1500' },
