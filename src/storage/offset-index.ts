@@ -9,17 +9,17 @@
  * point, so recovery rebuilds its index from the log rather than trusting a half-written file.
  */
 import { Buffer } from 'node:buffer'
+import { IndexEntries, relativeOffset } from './index-entries.js'
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
 
 export interface OffsetIndexEntry { offset: number; position: number }
 
 export class OffsetIndex {
-  private entries: Buffer
-  private count = 0
+  private readonly entries: IndexEntries
 
   constructor(readonly baseOffset: number, initialCapacity = 64) {
-    this.entries = Buffer.allocUnsafe(initialCapacity * OFFSET_INDEX_ENTRY_SIZE)
+    this.entries = new IndexEntries(OFFSET_INDEX_ENTRY_SIZE, initialCapacity)
   }
 
   /** Loads a saved index, or returns undefined if it fails the sanity checks (it is then rebuilt). */
@@ -37,64 +37,47 @@ export class OffsetIndex {
     return index
   }
 
-  get entryCount(): number { return this.count }
+  get entryCount(): number { return this.entries.count }
 
   /** Adds an entry; offsets and positions must grow (callers append in log order). */
   append(offset: number, position: number): void {
-    const relative = offset - this.baseOffset
-    if (relative < 0 || relative > 0xffffffff) throw new RangeError(`offset ${offset} does not fit segment ${this.baseOffset}`)
+    const relative = relativeOffset(offset, this.baseOffset)
     const last = this.lastEntry()
     if (last && (offset <= last.offset || position <= last.position)) {
       throw new RangeError(`index entry (${offset}, ${position}) does not follow (${last.offset}, ${last.position})`)
     }
-    if ((this.count + 1) * OFFSET_INDEX_ENTRY_SIZE > this.entries.length) {
-      const grown = Buffer.allocUnsafe(this.entries.length * 2)
-      this.entries.copy(grown, 0, 0, this.count * OFFSET_INDEX_ENTRY_SIZE)
-      this.entries = grown
-    }
-    const at = this.count * OFFSET_INDEX_ENTRY_SIZE
-    this.entries.writeUInt32BE(relative, at)
-    this.entries.writeUInt32BE(position, at + 4)
-    this.count++
+    const at = this.entries.add()
+    this.entries.bytes.writeUInt32BE(relative, at)
+    this.entries.bytes.writeUInt32BE(position, at + 4)
   }
 
-  private offsetAt(i: number): number { return this.baseOffset + this.entries.readUInt32BE(i * OFFSET_INDEX_ENTRY_SIZE) }
-  private positionAt(i: number): number { return this.entries.readUInt32BE(i * OFFSET_INDEX_ENTRY_SIZE + 4) }
+  private offsetAt(i: number): number { return this.baseOffset + this.entries.bytes.readUInt32BE(i * OFFSET_INDEX_ENTRY_SIZE) }
+  private positionAt(i: number): number { return this.entries.bytes.readUInt32BE(i * OFFSET_INDEX_ENTRY_SIZE + 4) }
 
   lastEntry(): OffsetIndexEntry | undefined {
-    if (this.count === 0) return undefined
-    return { offset: this.offsetAt(this.count - 1), position: this.positionAt(this.count - 1) }
-  }
-
-  /** The last entry whose column value is <= target, as an index (-1 if none). */
-  private floor(target: number, column: (i: number) => number): number {
-    let lo = 0
-    let hi = this.count - 1
-    let found = -1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      if (column.call(this, mid) <= target) { found = mid; lo = mid + 1 } else hi = mid - 1
-    }
-    return found
+    const last = this.entries.count - 1
+    return last < 0 ? undefined : { offset: this.offsetAt(last), position: this.positionAt(last) }
   }
 
   /** Largest entry with offset <= target; the segment start if there is none. */
   lookup(targetOffset: number): OffsetIndexEntry {
-    const i = this.floor(targetOffset, this.offsetAt)
-    return i < 0 ? { offset: this.baseOffset, position: 0 } : { offset: this.offsetAt(i), position: this.positionAt(i) }
+    return this.entryOrStart(this.entries.lastWhere((i) => this.offsetAt(i) <= targetOffset))
   }
 
   /** Largest entry with position <= target; the segment start if there is none. */
   lookupByPosition(targetPosition: number): OffsetIndexEntry {
-    const i = this.floor(targetPosition, this.positionAt)
+    return this.entryOrStart(this.entries.lastWhere((i) => this.positionAt(i) <= targetPosition))
+  }
+
+  private entryOrStart(i: number): OffsetIndexEntry {
     return i < 0 ? { offset: this.baseOffset, position: 0 } : { offset: this.offsetAt(i), position: this.positionAt(i) }
   }
 
   /** Drops every entry at or past `offset` (log truncation). */
   truncateTo(offset: number): void {
-    this.count = this.floor(offset - 1, this.offsetAt) + 1
+    this.entries.count = this.entries.lastWhere((i) => this.offsetAt(i) < offset) + 1
   }
 
   /** The entries in file format (a view, valid until the next append). */
-  toBytes(): Buffer { return this.entries.subarray(0, this.count * OFFSET_INDEX_ENTRY_SIZE) }
+  toBytes(): Buffer { return this.entries.toBytes() }
 }

@@ -6,17 +6,17 @@
  */
 import { Buffer } from 'node:buffer'
 import { readInt64, writeInt64 } from '../protocol/record-batch.js'
+import { IndexEntries, relativeOffset } from './index-entries.js'
 
 export const TIME_INDEX_ENTRY_SIZE = 12
 
 export interface TimeIndexEntry { timestamp: number; offset: number }
 
 export class TimeIndex {
-  private entries: Buffer
-  private count = 0
+  private readonly entries: IndexEntries
 
   constructor(readonly baseOffset: number, initialCapacity = 64) {
-    this.entries = Buffer.allocUnsafe(initialCapacity * TIME_INDEX_ENTRY_SIZE)
+    this.entries = new IndexEntries(TIME_INDEX_ENTRY_SIZE, initialCapacity)
   }
 
   /** Loads a saved time index, or undefined if it fails the sanity checks; offsets must be below `nextOffset`. */
@@ -34,32 +34,25 @@ export class TimeIndex {
     return index
   }
 
-  get entryCount(): number { return this.count }
+  get entryCount(): number { return this.entries.count }
 
   /** Records a new maximum timestamp; ignored unless it is larger than the last entry's. */
   maybeAppend(timestamp: number, offset: number): void {
     const last = this.lastEntry()
     if (last && timestamp <= last.timestamp) return
     if (last && offset < last.offset) throw new RangeError(`time index offset ${offset} goes back from ${last.offset}`)
-    const relative = offset - this.baseOffset
-    if (relative < 0 || relative > 0xffffffff) throw new RangeError(`offset ${offset} does not fit segment ${this.baseOffset}`)
-    if ((this.count + 1) * TIME_INDEX_ENTRY_SIZE > this.entries.length) {
-      const grown = Buffer.allocUnsafe(this.entries.length * 2)
-      this.entries.copy(grown, 0, 0, this.count * TIME_INDEX_ENTRY_SIZE)
-      this.entries = grown
-    }
-    const at = this.count * TIME_INDEX_ENTRY_SIZE
-    writeInt64(this.entries, at, timestamp)
-    this.entries.writeUInt32BE(relative, at + 8)
-    this.count++
+    const relative = relativeOffset(offset, this.baseOffset)
+    const at = this.entries.add()
+    writeInt64(this.entries.bytes, at, timestamp)
+    this.entries.bytes.writeUInt32BE(relative, at + 8)
   }
 
-  private timestampAt(i: number): number { return readInt64(this.entries, i * TIME_INDEX_ENTRY_SIZE) }
-  private offsetAt(i: number): number { return this.baseOffset + this.entries.readUInt32BE(i * TIME_INDEX_ENTRY_SIZE + 8) }
+  private timestampAt(i: number): number { return readInt64(this.entries.bytes, i * TIME_INDEX_ENTRY_SIZE) }
+  private offsetAt(i: number): number { return this.baseOffset + this.entries.bytes.readUInt32BE(i * TIME_INDEX_ENTRY_SIZE + 8) }
 
   lastEntry(): TimeIndexEntry | undefined {
-    if (this.count === 0) return undefined
-    return { timestamp: this.timestampAt(this.count - 1), offset: this.offsetAt(this.count - 1) }
+    const last = this.entries.count - 1
+    return last < 0 ? undefined : { timestamp: this.timestampAt(last), offset: this.offsetAt(last) }
   }
 
   /**
@@ -68,20 +61,15 @@ export class TimeIndex {
    * the segment base.
    */
   lookupBefore(targetTimestamp: number): number {
-    let lo = 0
-    let hi = this.count - 1
-    let found = -1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.timestampAt(mid) < targetTimestamp) { found = mid; lo = mid + 1 } else hi = mid - 1
-    }
+    const found = this.entries.lastWhere((i) => this.timestampAt(i) < targetTimestamp)
     return found < 0 ? this.baseOffset : this.offsetAt(found)
   }
 
   /** Drops entries at or past `offset`. */
   truncateTo(offset: number): void {
-    while (this.count > 0 && this.offsetAt(this.count - 1) >= offset) this.count--
+    this.entries.count = this.entries.lastWhere((i) => this.offsetAt(i) < offset) + 1
   }
 
-  toBytes(): Buffer { return this.entries.subarray(0, this.count * TIME_INDEX_ENTRY_SIZE) }
+  /** The entries in file format (a view, valid until the next append). */
+  toBytes(): Buffer { return this.entries.toBytes() }
 }

@@ -61,6 +61,22 @@ describe('TimeIndex', () => {
     expect(TimeIndex.fromBytes(0, Buffer.from(index.toBytes()), 10)?.lastEntry()).toEqual({ timestamp: 200, offset: 9 })
     expect(TimeIndex.fromBytes(0, Buffer.from(index.toBytes()), 9)).toBeUndefined()
   })
+
+  it('grows past its initial capacity, refuses offsets outside its segment, and truncates at an offset', () => {
+    const index = new TimeIndex(1000, 1)
+    // Offsets may repeat (several new maxima inside one batch's offset range).
+    for (let i = 0; i < 50; i++) index.maybeAppend(10_000 + i, 1000 + Math.floor(i / 2) * 10)
+    expect(index.entryCount).toBe(50)
+    expect(index.lookupBefore(10_049)).toBe(1240)
+    expect(() => index.maybeAppend(20_000, 999)).toThrow(RangeError)
+    expect(() => new TimeIndex(1000).maybeAppend(1, 1000 + 2 ** 32)).toThrow(/does not fit segment 1000/)
+    index.truncateTo(1100)
+    expect(index.entryCount).toBe(20)
+    expect(index.lastEntry()).toEqual({ timestamp: 10_019, offset: 1090 })
+    index.truncateTo(1000)
+    expect(index.lastEntry()).toBeUndefined()
+    expect(index.toBytes().length).toBe(0)
+  })
 })
 
 describe('checkpoints', () => {
