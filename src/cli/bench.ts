@@ -1,6 +1,7 @@
 /**
  * `ringlog bench [scenario...]`: runs benchmark scenarios (produce, consume, e2e-latency,
- * file-append; default produce) with the shared parameters, prints a live progress line on
+ * file-append; default produce) with the shared parameters (--in-flight and --rate take a
+ * comma-separated list: a sweep, one row per value), prints a live progress line on
  * stderr and the table on stdout, and optionally writes the JSON report (--json), an SVG
  * plot (--plot) and a regression check against a baseline report (--baseline: exit code 1
  * when a scenario is significantly slower beyond --threshold). --current FILE compares a
@@ -101,6 +102,15 @@ function benchParamInput(options: BenchCommandOptions): Record<string, string | 
   }
 }
 
+/** A flag's comma-separated values, each a row of a sweep; [undefined] when the flag is absent. */
+function sweepValues(flag: string, raw: string | undefined): (string | undefined)[] {
+  if (raw === undefined) return [undefined]
+  const values = raw.split(',').map((value) => value.trim())
+  if (values.some((value) => value.length === 0)) throw new BenchUsageError(`${flag} takes a value or a comma-separated list of them, got "${raw}"`)
+  if (new Set(values).size !== values.length) throw new BenchUsageError(`${flag} lists a value twice: "${raw}"`)
+  return values
+}
+
 function readReport(path: string): BenchReport {
   const document: unknown = JSON.parse(readFileSync(path, 'utf8'))
   assertValidReport(document)
@@ -162,11 +172,20 @@ async function runScenarios(scenarioNames: readonly string[], options: BenchComm
   const slowdown = options.injectSlowdown === undefined ? 1 : Number(options.injectSlowdown)
   if (!(slowdown >= 1)) throw new BenchUsageError(`--inject-slowdown must be a factor >= 1, got "${options.injectSlowdown}"`)
   const input = benchParamInput(options)
+  // A sweep: every scenario once per listed --in-flight and --rate value (each row named by them).
+  const inFlights = sweepValues('--in-flight', options.inFlight)
+  const rates = sweepValues('--rate', options.rate)
   // Build every scenario first, so a bad parameter fails before anything runs.
-  const scenarios = names.map((name) => {
-    const scenario = makeScenario(name as (typeof SCENARIO_NAMES)[number], input, { client, brokerPlacement: placement })
+  const scenarios = names.flatMap((name) => inFlights.flatMap((inFlight) => rates.map((rate) => {
+    const scenario = makeScenario(name as (typeof SCENARIO_NAMES)[number], { ...input, inFlight, rate }, { client, brokerPlacement: placement })
     return slowdown > 1 ? withInjectedSlowdown(scenario, slowdown) : scenario
-  })
+  })))
+  // A swept value the scenario does not use (--in-flight outside embedded produce) would repeat a row.
+  const seen = new Set<string>()
+  for (const { name } of scenarios) {
+    if (seen.has(name)) throw new BenchUsageError(`"${name}" would run twice: a swept --in-flight or --rate does not apply to it`)
+    seen.add(name)
+  }
   const runs: ScenarioRunWithReference[] = []
   for (const scenario of scenarios) {
     runs.push(await runScenario(scenario, { repetitions, warmups, withReference: options.withReference ?? false, progress: options.progress, progressStream: io.stderr, settle: settlePageCache }))
@@ -191,10 +210,10 @@ export function register(program: Command): void {
     .option('--flush <policy>', 'broker flush policy: always|never|<ms>', 'never')
     .option('--batch-bytes <bytes>', 'producer batch size', '16384')
     .option('--linger <ms>', 'producer linger (paced and embedded runs)', '5')
-    .option('--in-flight <n>', 'embedded produce: sends in flight at once (fills the group commit)', '64')
+    .option('--in-flight <n>', 'embedded produce: sends in flight at once (fills the group commit); a list (1,4,16,64) sweeps', '64')
     .option('--mode <mode>', 'embedded|tcp (tcp when --brokers is given)')
     .option('--brokers <host:port>', 'an existing broker for tcp mode (default: start one as a child process)')
-    .option('--rate <records/s>', 'fixed offered load (e2e-latency default 100000; produce: paced when given)')
+    .option('--rate <records/s>', 'fixed offered load (e2e-latency default 100000; produce: paced when given); a list (50k,100k,200k) sweeps')
     .option('--client <client>', 'tcp client: loadgen|kcat', 'loadgen')
     .option('--json <file>', 'write the JSON report')
     .option('--plot <file.svg>', 'write an SVG plot')

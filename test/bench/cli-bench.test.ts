@@ -49,6 +49,17 @@ describe('ringlog bench', () => {
     expect(readFileSync(plot, 'utf8')).toContain('<svg')
   })
 
+  it('a list of --in-flight values sweeps: one row per value, each with its own params, in order', async () => {
+    const json = join(dir, 'sweep.json')
+    const { code, out } = await bench(['produce'], { mode: 'embedded', flush: 'always', records: '3000', reps: '1', warmups: '0', inFlight: '1, 8', json })
+    expect(code).toBe(0)
+    const scenarios = readReport(json).scenarios
+    expect(scenarios.map((scenario) => scenario.params.inFlight)).toEqual([1, 8])
+    expect(scenarios.map((scenario) => scenario.name)).toEqual(['produce embedded acks=all flush=always inflight=1', 'produce embedded acks=all flush=always inflight=8'])
+    for (const scenario of scenarios) expect(scenario.repetitions[0].records).toBeGreaterThanOrEqual(3000)
+    expect(out).toContain('inflight=8')
+  })
+
   it('a tcp produce run against a broker it starts as a child process reports broker and client CPU apart', async () => {
     const json = join(dir, 'tcp.json')
     const { code } = await bench(['produce'], { mode: 'tcp', records: '4000', reps: '3', warmups: '0', acks: '1', json })
@@ -90,5 +101,12 @@ describe('ringlog bench', () => {
     expect(bad.code).toBe(2)
     expect(bad.err).toMatch(/acks/)
     expect((await bench(['e2e-latency'], { mode: 'tcp', client: 'kcat', records: '10' })).code).toBe(2)
+    const empty = await bench(['produce'], { inFlight: '4,,8' })
+    expect(empty.code).toBe(2)
+    expect(empty.err).toMatch(/comma-separated/)
+    // tcp produce has no in-flight depth: sweeping it would run the same row twice.
+    const repeated = await bench(['produce'], { mode: 'tcp', inFlight: '4,8', records: '10' })
+    expect(repeated.code).toBe(2)
+    expect(repeated.err).toMatch(/would run twice/)
   })
 })
