@@ -19,6 +19,13 @@ import { InvalidRecordError, RecordTooLargeError } from '../errors.js'
 import { normalizeHeaders, type RecordHeader, type RecordInput } from '../protocol/records.js'
 import { uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
 
+/**
+ * `TypedArray#set`, called as a known function rather than looked up as `out.set` through
+ * Buffer.prototype: measured on Node 20, a 100-byte copy takes 18 instead of 28 ns
+ * (micro-benchmark) and the encoder 55 instead of 60 ns a record (same-process A/B).
+ */
+const typedArraySet = Uint8Array.prototype.set
+
 export const RECORDS_PREFIX_BYTES = 4
 export const CHUNK_HEADER_BYTES = 24
 
@@ -41,7 +48,7 @@ function writeField(out: Buffer, o: number, v: Buffer | string | null | undefine
   }
   o = writeUvarint(out, o, length * 2)
   if (typeof v === 'string') out.write(v, o, length, 'utf8')
-  else out.set(v as Buffer, o)
+  else typedArraySet.call(out, v as Buffer, o)
   return o + length
 }
 
@@ -189,7 +196,7 @@ export class RecordFrameEncoder {
         u = valueLength * 2
         out[o++] = (u & 0x7f) | 0x80
         out[o++] = u >>> 7
-        out.set(value as Buffer, o)
+        typedArraySet.call(out, value as Buffer, o)
         o += valueLength
       } else o = writeField(out, o, value, valueLength)
       if (headers === null) out[o++] = 0
