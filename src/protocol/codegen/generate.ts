@@ -2,8 +2,9 @@
  * Generates src/protocol/messages/ from Kafka's JSON message schemas:
  *   npm run codegen            (writes the files)
  *   npm run codegen -- --check (exits 1 if a committed file differs from what would be written)
- * Schemas are read from ../shared/kafka-protocol/messages next to the repository, or from
- * $RINGLOG_KAFKA_SCHEMAS. The output is committed, so building ringlog never needs them.
+ * Schemas are read from vendor/kafka-protocol/messages (Apache Kafka's own JSON schemas, vendored
+ * with their LICENSE and NOTICE), or from $RINGLOG_KAFKA_SCHEMAS. The output is committed, so
+ * building ringlog never needs them.
  */
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -17,7 +18,7 @@ export const OUTPUT_DIR = join(REPO_ROOT, 'src/protocol/messages')
 const SCHEMA_RELEASE = 'Apache Kafka 3.8.0'
 
 export function schemaDir(): string {
-  return process.env.RINGLOG_KAFKA_SCHEMAS ?? resolve(REPO_ROOT, '../shared/kafka-protocol/messages')
+  return process.env.RINGLOG_KAFKA_SCHEMAS ?? join(REPO_ROOT, 'vendor/kafka-protocol/messages')
 }
 
 /** The APIs ringlog speaks and the versions of each (DESIGN.md, "first set"). */
