@@ -1,10 +1,11 @@
 /**
  * The error table (src/errors.ts) against docs/errors.md, the sources and the public exports:
  * every RinglogError subclass has a row, every row is documented and every documented row
- * exists; codes cross a real MessageChannel as `{ code, message }` and come back as the class
- * the table gives the code.
+ * exists; codes cross a real MessageChannel (and the recovery pool's threads) as
+ * `{ code, message }` and come back as the class the table gives the code.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel } from 'node:worker_threads'
@@ -13,6 +14,7 @@ import {
   ERROR_TABLE, errorForCode, errorFromCode, errorFromPayload, InvalidFrameSizeError, RinglogError, toErrorPayload,
   type ErrorPayload, type ErrorRow,
 } from '../src/errors.js'
+import { RecoveryPool } from '../src/engine/pool.js'
 import * as publicApi from '../src/index.js'
 import { ErrorCode, errorCodeName, isRetriableCode } from '../src/protocol/error-codes.js'
 
@@ -130,6 +132,21 @@ describe('the error table', () => {
       expect(foreign).toMatchObject({ code: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'not ours' })
     } finally {
       port1.close()
+    }
+  })
+
+  it('comes back from a failed recovery task on the piscina pool as a RinglogError with a code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringlog-errors-'))
+    const pool = new RecoveryPool(1)
+    try {
+      // A directory where the first segment file should be: recovery cannot read it.
+      mkdirSync(join(dir, '00000000000000000000.log'))
+      const failure = await pool.recover(dir, {}, 'never').then(() => null, (error: unknown) => error)
+      expect(failure).toBeInstanceOf(RinglogError)
+      expect(failure).toMatchObject({ code: ErrorCode.UNKNOWN_SERVER_ERROR, message: expect.stringMatching(/EISDIR/) })
+    } finally {
+      await pool.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
