@@ -15,8 +15,8 @@
  * or has waited --linger-ms (so a slow interactive stdin still gets its lines sent).
  *
  * Prints how many records were acknowledged; partition errors make the exit code 1, and the
- * failure line names them. With --acks 0 nothing is acknowledged: the count is of records written to the
- * socket.
+ * failure line names them. With --acks 0 nothing is acknowledged: the count is of records
+ * written to the socket.
  */
 import { Buffer } from 'node:buffer'
 import { open } from 'node:fs/promises'
