@@ -20,6 +20,5 @@ export {
   CorruptRecordError, DiskFullError, DuplicateSequenceError, InvalidProducerEpochError, InvalidRecordError, InvalidRequestError,
   LogClosedError, OffsetOutOfRangeError, OutOfOrderSequenceError, RecordTooLargeError, RinglogError, StorageOfflineError,
   TopicAlreadyExistsError, UnknownTopicOrPartitionError, UnsupportedCompressionError,
+  InvalidConfigError, InvalidPartitionsError, InvalidTopicError, ERROR_TABLE, type ErrorRow,
 } from './errors.js'
-export { InvalidPartitionsError, InvalidTopicError } from './cluster/topic-registry.js'
-export { InvalidConfigError } from './broker/topic-settings.js'

@@ -5,13 +5,11 @@
  * segment.bytes, segment.ms, retention.ms, retention.bytes, max.message.bytes,
  * message.timestamp.type (LogAppendTime).
  */
-import { RinglogError } from '../errors.js'
+import { InvalidConfigError } from '../errors.js'
 import type { PartitionSettings } from '../engine/log-engine.js'
-import { ErrorCode } from '../protocol/error-codes.js'
 
-export class InvalidConfigError extends RinglogError {
-  constructor(message: string) { super(ErrorCode.INVALID_CONFIG, message) }
-}
+// Defined in the error table; re-exported for the importers of this module.
+export { InvalidConfigError }
 
 const NUMERIC: Record<string, keyof PartitionSettings> = {
   'segment.bytes': 'segmentBytes',

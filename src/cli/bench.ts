@@ -5,10 +5,12 @@
  * stderr and the table on stdout, and optionally writes the JSON report (--json), an SVG
  * plot (--plot) and a regression check against a baseline report (--baseline: exit code 1
  * when a scenario is significantly slower beyond --threshold). --current FILE compares a
- * saved report instead of running anything. Usage errors exit with 2.
+ * saved report instead of running anything. A usage error, like any failure of a ringlog
+ * command, is one `ringlog: <message>` line on stderr and exit code 1.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
+import { errorLine } from './error-line.js'
 import {
   assertValidReport, buildReport, compareReports, formatComparisonTable, formatReportTable, hasRegression, renderBenchSvg, runScenario, settlePageCache,
   BenchParamError, type BenchReport, type CompareMetric, type ScenarioRunWithReference,
@@ -117,7 +119,7 @@ function readReport(path: string): BenchReport {
   return document
 }
 
-/** Runs `ringlog bench`; resolves with the exit code (0 ok, 1 regression flagged, 2 usage error). */
+/** Runs `ringlog bench`; resolves with the exit code (0 ok, 1 regression flagged or usage error). */
 export async function runBenchCommand(scenarioNames: readonly string[], options: BenchCommandOptions, io: BenchIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let report: BenchReport
   try {
@@ -146,15 +148,15 @@ export async function runBenchCommand(scenarioNames: readonly string[], options:
       const rows = compareReports(baseline, report, compareOptions)
       io.stdout.write(`\nagainst ${options.baseline}:\n${formatComparisonTable(rows, compareOptions)}\n`)
       if (hasRegression(rows)) {
-        io.stderr.write('ringlog bench: regression flagged\n')
+        io.stderr.write(`ringlog: regression flagged against ${options.baseline}\n`)
         return 1
       }
     }
     return 0
   } catch (error) {
     if (error instanceof BenchUsageError || error instanceof BenchParamError || error instanceof RangeError) {
-      io.stderr.write(`ringlog bench: ${error.message}\n`)
-      return 2
+      io.stderr.write(errorLine(error))
+      return 1
     }
     throw error
   }

@@ -10,12 +10,13 @@
  * reaches the high watermark of an answer (as `kcat -e`); --max-messages stops after N records.
  *
  * Output: one line per record, `--format` with %t topic, %p partition, %o offset, %k key,
- * %v value, %T timestamp, %h headers (k=v,...), %% and \n \t \\ escapes (default %v); or
- * --json: one JSON object per line with offset, timestamp and headers. Keys, values and header
+ * %v value, %T timestamp, %h headers (k=v,...), %% and \n \t \\ escapes (default %v), ended by a
+ * newline unless the format ends with its own; or --json: one JSON object per line with offset,
+ * timestamp and headers. Keys, values and header
  * values print as UTF-8; a null key or value prints as nothing (JSON: null).
  */
 import type { Command } from 'commander'
-import { CorruptRecordError } from '../errors.js'
+import { CorruptRecordError, errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { BatchAttribute, decodeRecordBatch, recordOffset, recordTimestamp, splitBatches } from '../protocol/record-batch.js'
 import type { RecordHeader } from '../protocol/records.js'
@@ -69,7 +70,7 @@ async function topicPartitions(client: KafkaWireClient, topic: string): Promise<
   const response = await client.request(ApiKey.Metadata, version, metadataRequest(version, [topic], false))
   const found = response.topics.find((t) => t.name === topic)
   const code = found?.errorCode ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-  if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new ConsumeCommandError(`topic "${topic}" does not exist`)
+  if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw errorFromCode(code, `topic "${topic}" does not exist`)
   if (code !== ErrorCode.NONE || !found) throw new ConsumeCommandError(`Metadata for "${topic}": ${errorCodeName(code)}`)
   return found.partitions.map((p) => p.partitionIndex).sort((a, b) => a - b)
 }
@@ -211,6 +212,20 @@ export function formatRecord(format: string, r: ConsumedRecord): string {
   })
 }
 
+/** Every field non-empty and without a newline, so only the format's own text can end in one. */
+const PROBE_RECORD: ConsumedRecord = {
+  topic: 't', partition: 0, offset: 0, timestamp: 0, key: Buffer.from('k'), value: Buffer.from('v'), headers: [{ key: 'h', value: Buffer.from('v') }],
+}
+
+/**
+ * What follows each formatted record: a newline, unless the format ends with one of its own
+ * (`-F '%v\n'`, the kcat habit), which then replaces it instead of adding a blank line.
+ * Decided once from the format itself, never from record contents.
+ */
+export function lineEnd(format: string): string {
+  return formatRecord(format, PROBE_RECORD).endsWith('\n') ? '' : '\n'
+}
+
 export function recordToJson(r: ConsumedRecord): string {
   return JSON.stringify({
     topic: r.topic,
@@ -267,7 +282,7 @@ export function register(program: Command): void {
     .option('-o, --offset <n>', 'start at this offset')
     .option('-c, --max-messages <n>', 'exit after this many records')
     .option('-e, --exit-at-end', 'exit once every partition is read up to its high watermark')
-    .option('-F, --format <format>', 'line format: %t %p %o %k %v %T %h %% and \\n \\t escapes', '%v')
+    .option('-F, --format <format>', 'line format: %t %p %o %k %v %T %h %% and \\n \\t escapes; a newline follows unless the format ends with \\n', '%v')
     .option('--json', 'one JSON object per record (topic, partition, offset, timestamp, key, value, headers)')
     .action(async (topic: string, options: ConsumeCliOptions) => {
       if (options.fromBeginning && options.offset !== undefined) throw new ConsumeCommandError('--from-beginning and --offset exclude each other')
@@ -275,6 +290,7 @@ export function register(program: Command): void {
         ? { from: 'offset', offset: nonNegativeInteger(options.offset, '--offset') }
         : options.fromBeginning ? { from: 'beginning' } : { from: 'end' }
       const render = options.json ? recordToJson : (r: ConsumedRecord) => formatRecord(options.format, r)
+      const end = options.json ? '\n' : lineEnd(options.format)
       const stop = new AbortController()
       process.stdout.on('error', (error: NodeJS.ErrnoException) => {
         // The reader went away (`| head`): stop quietly instead of failing on every write.
@@ -287,7 +303,7 @@ export function register(program: Command): void {
         maxMessages: options.maxMessages === undefined ? undefined : nonNegativeInteger(options.maxMessages, '--max-messages'),
         exitAtEnd: options.exitAtEnd,
         signal: stop.signal,
-        onRecords: (records) => (stop.signal.aborted ? undefined : writeStdout(records.map((r) => render(r) + '\n').join(''))),
+        onRecords: (records) => (stop.signal.aborted ? undefined : writeStdout(records.map((r) => render(r) + end).join(''))),
       }), { clientId: 'ringlog-consume' })
     })
 }

@@ -85,7 +85,12 @@ export class DumpLogError extends Error {
 
 /** The segment files a path names: itself if a file, else the directory's `.log` files in offset order. */
 export function segmentFiles(path: string): string[] {
-  const stats = statSync(path)
+  let stats
+  try {
+    stats = statSync(path)
+  } catch (error) {
+    throw new DumpLogError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (error as Error).message}`)
+  }
   if (stats.isFile()) return [path]
   if (!stats.isDirectory()) throw new DumpLogError(`${path} is neither a file nor a directory`)
   return readdirSync(path)

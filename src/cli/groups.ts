@@ -9,6 +9,7 @@
  * `--json` prints the same as one JSON document.
  */
 import type { Command } from 'commander'
+import { errorFromCode } from '../errors.js'
 import { decodeAssignment, consumerProtocolType } from '../groups/consumer-protocol.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../protocol/wire-client.js'
@@ -70,7 +71,7 @@ function withConnection<T>(bootstrap: string, use: (connection: KafkaWireClient)
 }
 
 function check(errorCode: number, what: string): void {
-  if (errorCode !== ErrorCode.NONE) throw new GroupCommandError(`${what} failed: ${errorCodeName(errorCode)} (${errorCode})`)
+  if (errorCode !== ErrorCode.NONE) throw errorFromCode(errorCode, `${what} failed: ${errorCodeName(errorCode)} (${errorCode})`)
 }
 
 /** Every group the broker coordinates, sorted by id; `states` filters by state name. */

@@ -14,9 +14,9 @@
  * (KIP-480), as src/client/partitioner.ts does. A batch is closed when it reaches --batch-bytes
  * or has waited --linger-ms (so a slow interactive stdin still gets its lines sent).
  *
- * Prints how many records were acknowledged; any partition error is printed and makes the
- * exit code 1. With --acks 0 nothing is acknowledged: the count is of records written to the
- * socket.
+ * Prints how many records were acknowledged; partition errors make the exit code 1, and the
+ * failure line names them. With --acks 0 nothing is acknowledged: the count is of records
+ * written to the socket.
  */
 import { Buffer } from 'node:buffer'
 import { open } from 'node:fs/promises'
@@ -24,6 +24,7 @@ import { createInterface } from 'node:readline'
 import type { Readable } from 'node:stream'
 import type { Command } from 'commander'
 import { partitionForKey, StickyPartitioner } from '../client/partitioner.js'
+import { errorFromCode } from '../errors.js'
 import { Compression } from '../protocol/compression.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { encodeRecordBatch } from '../protocol/record-batch.js'
@@ -81,7 +82,7 @@ export async function partitionCount(client: KafkaWireClient, topic: string, all
     const code = found?.errorCode ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     if (code === ErrorCode.NONE && found && found.partitions.length > 0) return found.partitions.length
     if (code !== ErrorCode.LEADER_NOT_AVAILABLE && code !== ErrorCode.NONE) {
-      throw new ProduceCommandError(code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ? `topic "${topic}" does not exist` : `Metadata for "${topic}": ${errorCodeName(code)}`)
+      throw errorFromCode(code, code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ? `topic "${topic}" does not exist` : `Metadata for "${topic}": ${errorCodeName(code)}`)
     }
     await new Promise((resolve) => setTimeout(resolve, METADATA_RETRY_MS))
   }
@@ -254,6 +255,17 @@ interface ProduceCliOptions {
   lingerMs?: string
 }
 
+/** Shown failed batches, at most; the rest are counted. */
+const SHOWN_ERRORS = 3
+
+/** The one line a failed produce ends with: how many records failed and why (distinct reasons first). */
+export function failureMessage(summary: ProduceSummary): string {
+  const reasons = [...new Set(summary.errors)]
+  const shown = reasons.slice(0, SHOWN_ERRORS).join('; ')
+  const more = reasons.length > SHOWN_ERRORS ? `; and ${reasons.length - SHOWN_ERRORS} more` : ''
+  return `${summary.failed} record${summary.failed === 1 ? '' : 's'} not produced: ${shown}${more}`
+}
+
 function nonNegativeInteger(value: string, what: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new ProduceCommandError(`${what} must be a non-negative integer, got "${value}"`)
@@ -294,7 +306,6 @@ export function register(program: Command): void {
       }), { clientId: 'ringlog-produce' })
       const verb = acks === 0 ? 'sent (acks=0, unconfirmed)' : 'produced'
       process.stdout.write(`${verb} ${summary.produced} record${summary.produced === 1 ? '' : 's'} to ${topic}\n`)
-      for (const message of summary.errors) process.stderr.write(`error: ${message}\n`)
-      if (summary.failed > 0) throw new ProduceCommandError(`${summary.failed} record${summary.failed === 1 ? '' : 's'} not produced`)
+      if (summary.failed > 0) throw new ProduceCommandError(failureMessage(summary))
     })
 }

@@ -8,6 +8,8 @@ import type { Command } from 'commander'
 import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, resolveConfig, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
 import { BrokerServer } from '../broker/server.js'
 import { stderrLogger } from '../broker/logger.js'
+import { InvalidConfigError } from '../errors.js'
+import { errorMessage } from './error-line.js'
 
 const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   dataDir: 'directory for logs and metadata',
@@ -82,8 +84,14 @@ export function serveConfig(options: Record<string, string | undefined>, env: No
   const configFile = options.config ?? env.RINGLOG_CONFIG
   let fileLayer: Record<string, unknown> | undefined
   if (configFile) {
-    const parsed: unknown = JSON.parse(readFileSync(configFile, 'utf8'))
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${configFile} must hold a JSON object`)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFileSync(configFile, 'utf8'))
+    } catch (error) {
+      // Without the path, a JSON.parse failure names no file at all.
+      throw new InvalidConfigError(`config file ${configFile}: ${errorMessage(error)}`)
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidConfigError(`config file ${configFile} must hold a JSON object`)
     fileLayer = parsed as Record<string, unknown>
   }
   const flagLayer: Record<string, unknown> = {}
@@ -94,9 +102,22 @@ export function serveConfig(options: Record<string, string | undefined>, env: No
   return resolveConfig(fileLayer, configFromEnv(env), flagLayer)
 }
 
+/** Says what could not be used: the listening address or the data dir. */
+function startFailure(error: unknown, config: RinglogConfig): unknown {
+  if (!(error instanceof Error)) return error
+  const { code, syscall, path } = error as NodeJS.ErrnoException
+  if (syscall === 'listen') {
+    return new Error(`cannot listen on ${config.host}:${config.port}: ${code === 'EADDRINUSE' ? 'address already in use' : errorMessage(error)}`)
+  }
+  if (path !== undefined) return new Error(`cannot use data dir ${config.dataDir}: ${errorMessage(error)}`)
+  return error
+}
+
 async function runServe(options: Record<string, string | undefined>): Promise<void> {
   const config = serveConfig(options, process.env)
-  const broker = await BrokerServer.start(config, { logger: stderrLogger })
+  const broker = await BrokerServer.start(config, { logger: stderrLogger }).catch((error: unknown) => {
+    throw startFailure(error, config)
+  })
   const { host, port } = broker.address()
   process.stdout.write(`ringlog listening on ${host}:${port} (data dir ${broker.context.config.dataDir}, flush ${describeFlushPolicy(config.flush)}, node ${config.nodeId})\n`)
   let stopping = false

@@ -5,6 +5,7 @@
  * Versions are negotiated with ApiVersions; any error code in an answer is a failure (exit 1).
  */
 import type { Command } from 'commander'
+import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient, type RequestOf } from '../protocol/wire-client.js'
 import { DEFAULT_BOOTSTRAP, withWireClient } from './wire-client.js'
@@ -46,8 +47,9 @@ export interface CreateTopicOptions {
   configs?: Record<string, string>
 }
 
+/** A Kafka error code in an answer becomes the typed error the code maps to (TopicAlreadyExistsError, ...). */
 function failIf(errorCode: number, what: string, message?: string | null): void {
-  if (errorCode !== ErrorCode.NONE) throw new TopicCommandError(`${what}: ${errorCodeName(errorCode)}${message ? ` (${message})` : ''}`)
+  if (errorCode !== ErrorCode.NONE) throw errorFromCode(errorCode, `${what}: ${errorCodeName(errorCode)}${message ? ` (${message})` : ''}`)
 }
 
 /**
@@ -103,7 +105,7 @@ export async function describeTopic(client: KafkaWireClient, name: string): Prom
   const metadata = await client.request(ApiKey.Metadata, metadataVersion, metadataRequest(metadataVersion, [name], false))
   const topic = metadata.topics.find((t) => t.name === name)
   if (!topic) throw new TopicCommandError(`Metadata returned nothing for "${name}"`)
-  if (topic.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new TopicCommandError(`topic "${name}" does not exist`)
+  if (topic.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw errorFromCode(topic.errorCode, `topic "${name}" does not exist`)
   failIf(topic.errorCode, `cannot describe topic "${name}"`)
   const partitions = [...topic.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex)
   const offsetsVersion = client.version(ApiKey.ListOffsets)

@@ -5,10 +5,9 @@
  * handlers use.
  */
 import { InvalidPartitionsError, validateTopicName } from '../cluster/topic-registry.js'
-import { InvalidRequestError, TopicAlreadyExistsError } from '../errors.js'
+import { errorForCode, InvalidRequestError, TopicAlreadyExistsError } from '../errors.js'
 import { validateTopicConfigs } from '../broker/topic-settings.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { errorForCode } from './error-for-code.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
 import type {
   CreateTopicsOptions, GroupDescription, GroupOffsets, PartitionOffsetsInfo, TopicMetadata,

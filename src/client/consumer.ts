@@ -19,12 +19,11 @@
  */
 import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
-import { CorruptRecordError, InvalidRequestError, LogClosedError, RinglogError } from '../errors.js'
+import { CorruptRecordError, errorForCode, InvalidRequestError, LogClosedError, RinglogError } from '../errors.js'
 import type { ReadSlice } from '../engine/log-engine.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { LOG_OVERHEAD } from '../protocol/record-batch.js'
-import { errorForCode } from './error-for-code.js'
 import { GroupMembership, type JoinedGeneration } from './group-membership.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
 import { decodeMessages, type DecodedRange } from './message-decoder.js'

@@ -12,7 +12,7 @@ import {
 } from '../groups/consumer-protocol.js'
 import type { TopicRegistry } from '../cluster/topic-registry.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { errorForCode } from './error-for-code.js'
+import { errorForCode } from '../errors.js'
 import type { PartitionAssignerName } from './types.js'
 
 export interface MembershipOptions {

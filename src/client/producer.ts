@@ -13,13 +13,12 @@
  * when bytes leave its in-flight budget; errors are not reported, as with Kafka's acks 0).
  */
 import { Buffer } from 'node:buffer'
-import { InvalidRecordError, InvalidRequestError, LogClosedError, RecordTooLargeError, UnknownTopicOrPartitionError } from '../errors.js'
+import { errorForCode, InvalidRecordError, InvalidRequestError, LogClosedError, RecordTooLargeError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { Acks, AppendResult } from '../engine/log-engine.js'
 import { BATCH_HEADER_SIZE } from '../protocol/record-batch.js'
 import type { RecordInput } from '../protocol/records.js'
 import { ByteBudget } from './byte-budget.js'
 import { resolveCompression } from './compression-option.js'
-import { errorForCode } from './error-for-code.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
 import type { CompressionOption, Message, ProducerBatch, ProducerOptions, ProducerRecord, RecordMetadata, TopicMessages } from './types.js'

@@ -7,8 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
-import { RinglogError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
-import { ErrorCode } from '../protocol/error-codes.js'
+import { InvalidPartitionsError, InvalidTopicError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { writeFileAtomicSync } from './atomic-file.js'
 
 export interface TopicInfo {
@@ -24,12 +23,8 @@ const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
 export const MAX_TOPIC_NAME_LENGTH = 249
 export const MAX_PARTITIONS = 10_000
 
-export class InvalidTopicError extends RinglogError {
-  constructor(message: string) { super(ErrorCode.INVALID_TOPIC_EXCEPTION, message) }
-}
-export class InvalidPartitionsError extends RinglogError {
-  constructor(message: string) { super(ErrorCode.INVALID_PARTITIONS, message) }
-}
+// Defined in the error table; re-exported for the importers of this module.
+export { InvalidPartitionsError, InvalidTopicError }
 
 /** Kafka's topic name rules: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
 export function validateTopicName(name: string): void {

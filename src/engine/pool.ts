@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
+import { errorFromPayload } from '../errors.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
 import type { LogConfig } from '../storage/log-config.js'
 import type { PartitionSettings } from './log-engine.js'
@@ -41,6 +42,7 @@ export class RecoveryPool {
     if (settings.segmentBytes !== undefined) config.segmentBytes = settings.segmentBytes
     if (settings.maxMessageBytes !== undefined) config.maxMessageBytes = settings.maxMessageBytes
     const result = await this.pool.run({ dir, config })
+    if (result.error) throw errorFromPayload(result.error)
     if (result.recovered) this.recoveredCount++
     return result
   }

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { toErrorPayload, type ErrorPayload } from '../errors.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
 import type { LogConfig } from '../storage/log-config.js'
 import { PartitionLog } from '../storage/log.js'
@@ -22,13 +23,19 @@ export interface RecoveryTaskResult {
   recovered: boolean
   logEndOffset: number
   durationMs: number
+  /** Why recovery failed, as a code and a message: a thrown error would lose its class and code crossing the thread. */
+  error?: ErrorPayload
 }
 
 export default async function recoverPartition(task: RecoveryTask): Promise<RecoveryTaskResult> {
   const started = performance.now()
   if (existsSync(join(task.dir, CLEAN_SHUTDOWN_MARKER))) return { dir: task.dir, recovered: false, logEndOffset: -1, durationMs: 0 }
-  const log = await PartitionLog.open(task.dir, task.config)
-  const logEndOffset = log.logEndOffset
-  await log.close()
-  return { dir: task.dir, recovered: true, logEndOffset, durationMs: performance.now() - started }
+  try {
+    const log = await PartitionLog.open(task.dir, task.config)
+    const logEndOffset = log.logEndOffset
+    await log.close()
+    return { dir: task.dir, recovered: true, logEndOffset, durationMs: performance.now() - started }
+  } catch (error) {
+    return { dir: task.dir, recovered: false, logEndOffset: -1, durationMs: performance.now() - started, error: toErrorPayload(error) }
+  }
 }

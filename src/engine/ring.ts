@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { RecordTooLargeError, RinglogError } from '../errors.js'
-import { ErrorCode } from '../protocol/error-codes.js'
+import { RecordTooLargeError, RingClosedError } from '../errors.js'
 import { assertBlockingAllowed, waitAsyncHeld, waitBlocking } from './ring-wait.js'
 
 /**
@@ -30,10 +29,8 @@ import { assertBlockingAllowed, waitAsyncHeld, waitBlocking } from './ring-wait.
  * side, `Ring.attach(sab)` on the other.
  */
 
-/** The ring was closed by its peer or by whoever supervises the peer (a worker that died). */
-export class RingClosedError extends RinglogError {
-  constructor(message = 'the ring is closed') { super(ErrorCode.KAFKA_STORAGE_ERROR, message) }
-}
+/** The ring was closed by its peer or by whoever supervises the peer (a worker that died). Defined in the error table. */
+export { RingClosedError }
 
 export interface RingWaitOptions {
   /** Give up after this many milliseconds (the wait then resolves/returns false). Default: no limit. */

@@ -7,17 +7,13 @@
  * reuse socket chunks).
  */
 import { Buffer } from 'node:buffer'
-import { ProtocolDecodeError } from './primitives.js'
+import { InvalidFrameSizeError } from '../errors.js'
 
 /** Kafka's default socket.request.max.bytes. */
 export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024
 
-/** A size prefix that is negative or above the limit: the connection cannot be resynced. */
-export class InvalidFrameSizeError extends ProtocolDecodeError {
-  constructor(readonly size: number, readonly maxFrameSize: number) {
-    super(size < 0 ? `negative frame size ${size}` : `frame of ${size} bytes exceeds the ${maxFrameSize}-byte limit`)
-  }
-}
+// Defined in the error table; re-exported for the importers of this module.
+export { InvalidFrameSizeError }
 
 const SIZE_PREFIX = 4
 

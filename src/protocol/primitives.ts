@@ -13,19 +13,12 @@
  * ProtocolDecodeError (never a RangeError from Buffer).
  */
 import { Buffer } from 'node:buffer'
-import { RinglogError } from '../errors.js'
-import { ErrorCode } from './error-codes.js'
+import { ProtocolDecodeError, ProtocolEncodeError } from '../errors.js'
 
-/** A malformed request or response: truncated, a bad length, an out-of-range version. */
-export class ProtocolDecodeError extends RinglogError {
-  constructor(message: string) { super(ErrorCode.INVALID_REQUEST, message) }
-}
-
-/** A message that cannot be written in the asked version (a null in a non-nullable field, a
- * non-ignorable field the version lacks, a string too long). A bug on the writing side. */
-export class ProtocolEncodeError extends RinglogError {
-  constructor(message: string) { super(ErrorCode.UNKNOWN_SERVER_ERROR, message) }
-}
+// Defined in the error table; re-exported here, where the codecs have always imported them.
+// ProtocolEncodeError: a null in a non-nullable field, a non-ignorable field the version lacks,
+// a string too long.
+export { ProtocolDecodeError, ProtocolEncodeError }
 
 /** A non-ignorable field set to a non-default value in a version that cannot carry it. */
 export function fieldNotInVersion(field: string, version: number): ProtocolEncodeError {

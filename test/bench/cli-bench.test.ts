@@ -95,18 +95,18 @@ describe('ringlog bench', () => {
     expect(slow.out).toMatch(/regression/)
   })
 
-  it('usage errors exit with 2 and say why', async () => {
-    expect((await bench(['nonsense'], {})).code).toBe(2)
+  it('usage errors exit with 1 and say why on one ringlog: line', async () => {
+    expect((await bench(['nonsense'], {})).code).toBe(1)
     const bad = await bench(['produce'], { acks: '7' })
-    expect(bad.code).toBe(2)
-    expect(bad.err).toMatch(/acks/)
-    expect((await bench(['e2e-latency'], { mode: 'tcp', client: 'kcat', records: '10' })).code).toBe(2)
+    expect(bad.code).toBe(1)
+    expect(bad.err).toMatch(/^ringlog: .*acks.*\n$/)
+    expect((await bench(['e2e-latency'], { mode: 'tcp', client: 'kcat', records: '10' })).code).toBe(1)
     const empty = await bench(['produce'], { inFlight: '4,,8' })
-    expect(empty.code).toBe(2)
+    expect(empty.code).toBe(1)
     expect(empty.err).toMatch(/comma-separated/)
     // tcp produce has no in-flight depth: sweeping it would run the same row twice.
     const repeated = await bench(['produce'], { mode: 'tcp', inFlight: '4,8', records: '10' })
-    expect(repeated.code).toBe(2)
+    expect(repeated.code).toBe(1)
     expect(repeated.err).toMatch(/would run twice/)
   })
 })
