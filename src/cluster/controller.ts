@@ -57,6 +57,12 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private shutdowns: PrefixWatch<number, ShutdownRequest> | undefined
   private passRunning = false
   private passWanted = false
+  /**
+   * Brokers whose registration was deleted since the last pass started. A broker that dies and
+   * registers again before a pass runs (a quick restart) is still handled as a failure, as
+   * Kafka's controller does on a new broker epoch: its leaderships move and it leaves ISRs.
+   */
+  private departed = new Set<number>()
   private retryTimer: NodeJS.Timeout | undefined
   private readonly running: Promise<void>
 
@@ -98,7 +104,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
     try {
       const schedule = (): void => this.schedulePass()
       const onError = (error: unknown): void => { this.report(error) }
-      this.brokers = await this.metadata.watchBrokers(schedule, onError)
+      this.brokers = await this.metadata.watchBrokers((_live, kind, id) => {
+        if (kind === 'delete' && id !== undefined) this.departed.add(id)
+        schedule()
+      }, onError)
       this.shutdowns = await this.metadata.watchShutdownRequests(schedule, onError)
       const topics = await this.metadata.watchTopics(schedule, onError)
       this.fence = fence
@@ -109,6 +118,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
     } finally {
       this.fence = undefined
       this.endLeadership = undefined
+      this.departed = new Set()
       clearTimeout(this.retryTimer)
       await this.brokers?.close().catch(() => undefined)
       await this.shutdowns?.close().catch(() => undefined)
@@ -160,7 +170,17 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const brokers = this.brokers
     const shutdowns = this.shutdowns
     if (!brokers || !shutdowns) return { live: [], changed: [], shutdownsDone: [] }
-    const live = new Set(brokers.current.keys())
+    const departed = this.departed
+    this.departed = new Set()
+    try {
+      return await this.reconcileWith(fence, new Set([...brokers.current.keys()].filter((id) => !departed.has(id))), shutdowns)
+    } catch (error) {
+      for (const id of departed) this.departed.add(id) // the pass did not finish: its successor handles them
+      throw error
+    }
+  }
+
+  private async reconcileWith(fence: WriteFence, live: ReadonlySet<number>, shutdowns: PrefixWatch<number, ShutdownRequest>): Promise<ReconcileSummary> {
     const requests = new Map([...shutdowns.current].filter(([id]) => live.has(id)))
     const shuttingDown = new Set(requests.keys())
     const topics = await this.metadata.listTopics()

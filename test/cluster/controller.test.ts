@@ -56,7 +56,7 @@ describe('controller', () => {
   beforeAll(async () => {
     etcd = await startEtcd()
     metadata = connect()
-    for (let id = 1; id <= 13; id++) await startBroker(id)
+    for (let id = 1; id <= 15; id++) await startBroker(id)
     controller = Controller.start(connect(), { brokerId: 100, ttlSeconds: TTL, retryDelayMs: 200 })
     await nextEvent(controller, 'elected')
   })
@@ -68,7 +68,7 @@ describe('controller', () => {
   })
 
   it('creates topics with leaders and replicas spread over live brokers', async () => {
-    const created = await createClusterTopic(metadata, { name: 'spread', partitions: 26, replicationFactor: 3 })
+    const created = await createClusterTopic(metadata, { name: 'spread', partitions: 30, replicationFactor: 3 })
     const leaders = new Map<number, number>()
     for (const [p, replicas] of created.replicas.entries()) {
       expect(new Set(replicas).size).toBe(3)
@@ -76,8 +76,8 @@ describe('controller', () => {
       expect(view(s.state)).toEqual({ leader: replicas[0], leaderEpoch: 0, isr: replicas })
       leaders.set(replicas[0], (leaders.get(replicas[0]) ?? 0) + 1)
     }
-    expect([...leaders.values()].every((n) => n === 2)).toBe(true) // 26 partitions over 13 brokers
-    await expect(createClusterTopic(metadata, { name: 'too-wide', partitions: 1, replicationFactor: 14 }))
+    expect([...leaders.values()].every((n) => n === 2)).toBe(true) // 30 partitions over 15 brokers
+    await expect(createClusterTopic(metadata, { name: 'too-wide', partitions: 1, replicationFactor: 16 }))
       .rejects.toMatchObject({ code: ErrorCode.INVALID_REPLICATION_FACTOR })
     await expect(createClusterTopic(metadata, { name: 'spread', partitions: 1, replicationFactor: 1 }))
       .rejects.toMatchObject({ code: ErrorCode.TOPIC_ALREADY_EXISTS })
@@ -104,6 +104,13 @@ describe('controller', () => {
     const summary = await passAfterReturn
     expect(summary.changed.filter((tp) => tp.startsWith('a-'))).toEqual([])
     expect(view((await partition('a', 0)).state)).toEqual({ leader: 2, leaderEpoch: 1, isr: [2, 3] })
+  })
+
+  it('a broker that dies and registers again at once is still handled as a failure', async () => {
+    await createClusterTopic(metadata, { name: 'bounce', partitions: 1, replicationFactor: 2, replicaAssignment: [[14, 15]] })
+    await brokers.get(14)?.close() // its registration is deleted...
+    await startBroker(14) // ...and made again before the controller may have run a pass
+    expect(view(await waitForState('bounce', 0, (s) => s.leader !== 14, 'a new leader'))).toEqual({ leader: 15, leaderEpoch: 1, isr: [15] })
   })
 
   it('elects only from the ISR, even when a live replica comes first in replica order', async () => {
