@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events'
 import { type ClusterMetadata, FencedWriteError, type LiveBroker, type VersionedPartitionState, type WriteFence } from './cluster-metadata.js'
 import { ControllerElection } from './controller-election.js'
-import type { ShutdownRequest, TopicRecord } from './metadata-layout.js'
+import { MalformedMetadataError, type ShutdownRequest, type TopicRecord } from './metadata-layout.js'
 import { type ElectionContext, type PartitionChange, electAfterBrokerChange, moveAwayForShutdown } from './partition-leader-election.js'
 import type { Entry, PrefixWatch } from './prefix-watch.js'
 
@@ -103,7 +103,11 @@ export class Controller extends EventEmitter<ControllerEvents> {
     const ended = new Promise<void>((resolve) => { this.endLeadership = resolve })
     try {
       const schedule = (): void => this.schedulePass()
-      const onError = (error: unknown): void => { this.report(error) }
+      const onError = (error: unknown): void => {
+        this.report(error)
+        // A broken watch would leave the controller blind: step down and lead again afresh.
+        if (!(error instanceof MalformedMetadataError)) this.endLeadership?.()
+      }
       this.brokers = await this.metadata.watchBrokers((_live, kind, id) => {
         if (kind === 'delete' && id !== undefined) this.departed.add(id)
         schedule()

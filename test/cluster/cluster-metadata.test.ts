@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BrokerRegistration } from '../../src/cluster/broker-registration.js'
 import { ClusterMetadata, FencedWriteError } from '../../src/cluster/cluster-metadata.js'
+import { controlledShutdown } from '../../src/cluster/controlled-shutdown.js'
 import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { ClusterProducerIdAllocator } from '../../src/cluster/producer-id-blocks.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
@@ -110,6 +112,31 @@ describe('ClusterMetadata', () => {
     expect(await metadata.getTopic('f')).toBeDefined()
   })
 
+  it('watches partition state changes', async () => {
+    const metadata = connect('watch-partitions')
+    await metadata.createTopic('w', { replicas: [[1, 2]] }, [state(1, [1, 2])])
+    const seen: string[] = []
+    const watch = await metadata.watchPartitions((states, kind, key) => {
+      const entry = key === undefined ? undefined : states.get(key)
+      seen.push(kind === 'initial' ? `initial:${[...states.keys()]}` : `${kind}:${key}:${entry ? entry.value.isr.join(',') : '-'}`)
+    })
+    const current = await metadata.readPartition('w', 0)
+    expect((await metadata.casPartition(current!, { leader: 1, leaderEpoch: 0, isr: [1] })).ok).toBe(true)
+    await metadata.deleteTopic('w')
+    await waitForEtcd(metadata, metadata.layout.prefix, async () => (seen.some((e) => e.startsWith('delete:')) ? true : undefined), 'the delete event')
+    await watch.close()
+    expect(seen).toEqual(['initial:w/0', 'put:w/0:1', 'delete:w/0:-'])
+  })
+
+  it('a controlled-shutdown request without a controller times out, and goes with the broker lease', async () => {
+    const metadata = connect('no-controller')
+    const broker = await BrokerRegistration.register(metadata, 1, { host: '127.0.0.1', port: 1 }, { ttlSeconds: 2 })
+    expect(await controlledShutdown(metadata, broker, 300)).toEqual({ done: false, remaining: [] })
+    expect(await metadata.readShutdown(1)).toMatchObject({ state: 'requested' })
+    await broker.close()
+    expect(await metadata.readShutdown(1)).toBeUndefined()
+  })
+
   it('stores JSON that etcdctl reads as-is', async () => {
     const metadata = connect('readable')
     await metadata.createTopic('r', { replicas: [[4, 5]] }, [state(4, [4, 5])])
@@ -122,8 +149,8 @@ describe('ClusterMetadata', () => {
   it('two brokers allocating 10,000 producer ids concurrently never get the same id (issue 14, test 4)', async () => {
     const seed = testSeed('producer-ids')
     const random = rng(seed)
-    const brokerA = new ClusterProducerIdAllocator(connect('pids'), 1 + Math.floor(random() * 100))
-    const brokerB = new ClusterProducerIdAllocator(connect('pids'), 1 + Math.floor(random() * 100))
+    const brokerA = new ClusterProducerIdAllocator(connect('pids'), 10 + Math.floor(random() * 91))
+    const brokerB = new ClusterProducerIdAllocator(connect('pids'), 10 + Math.floor(random() * 91))
     const take = async (allocator: ClusterProducerIdAllocator, count: number): Promise<number[]> => {
       const ids: number[] = []
       // Bursts of concurrent InitProducerId calls, as a busy broker sees them.
