@@ -11,9 +11,9 @@ import { Etcd3, type IOptions, type IOperation } from 'etcd3'
 import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { InvalidPartitionsError, InvalidTopicError } from './cluster-errors.js'
 import {
-  type BrokerRegistration, type PartitionState, type ShutdownRequest, type TopicRecord, MetadataLayout,
-  isValidTopicName, parseBrokerRegistration, parsePartitionState, parseProducerIdsRecord, parseShutdownRequest,
-  parseTopicRecord,
+  type BrokerRegistration, type PartitionState, type PreferredElectionRequest, type ShutdownRequest, type TopicRecord,
+  MetadataLayout, isValidTopicName, parseBrokerRegistration, parsePartitionState, parsePreferredElectionRequest,
+  parseProducerIdsRecord, parseShutdownRequest, parseTopicRecord,
 } from './metadata-layout.js'
 import { type ChangeKind, type Entry, PrefixWatch } from './prefix-watch.js'
 
@@ -330,6 +330,39 @@ export class ClusterMetadata {
       onMalformed: onError,
       onError,
     })
+  }
+
+  // Preferred replica election requests
+
+  /** Files a request; false if one is still pending (the controller deletes it when done). */
+  async requestPreferredElection(partitions: { topic: string; partition: number }[] | null): Promise<boolean> {
+    const key = this.layout.preferredElection
+    const request: PreferredElectionRequest = { partitions, requestedAt: Date.now() }
+    const result = await this.etcd.if(key, 'Create', '==', 0).then(this.etcd.put(key).value(JSON.stringify(request))).commit()
+    return result.succeeded
+  }
+
+  watchPreferredElection(
+    onChange: (requests: ReadonlyMap<string, Entry<PreferredElectionRequest>>, kind: ChangeKind) => void,
+    onError?: (error: unknown) => void,
+  ): Promise<PrefixWatch<string, PreferredElectionRequest>> {
+    const key = this.layout.preferredElection
+    return PrefixWatch.open<string, PreferredElectionRequest>(this.etcd, key, {
+      keyOf: (k) => (k === key ? k : undefined),
+      parse: parsePreferredElectionRequest,
+      onChange: (entries, kind) => onChange(entries, kind),
+      onMalformed: onError,
+      onError,
+    })
+  }
+
+  /** The controller's answer: deletes the request it handled (not a newer one), under its fence. */
+  async completePreferredElection(request: Entry<PreferredElectionRequest>, fence?: WriteFence): Promise<boolean> {
+    const key = this.layout.preferredElection
+    let txn = this.etcd.if(key, 'Mod', '==', request.modRevision)
+    if (fence) txn = txn.and(fence.key, 'Create', '==', fence.createRevision)
+    const result = await txn.then(this.etcd.delete().key(key)).commit()
+    return result.succeeded
   }
 
   /** Reads a topic's record or fails the Kafka way. */

@@ -5,7 +5,8 @@
  * partitions whose leader died get a new leader from ISR ∩ live brokers (epoch + 1), dead
  * followers leave ISRs, partitions with no eligible replica go offline (leader -1) unless the
  * topic enables unclean election, and offline partitions come back when an ISR member returns.
- * Controlled-shutdown requests move the broker's leaderships to other ISR members first.
+ * Controlled-shutdown requests move the broker's leaderships to other ISR members first;
+ * preferred-replica-election requests give leaderships back to each partition's first replica.
  *
  * The controller keeps no decision in memory: each pass reads the state from etcd and writes
  * with CAS fenced on its election, so a new controller resumes from etcd alone, and a pass
@@ -14,8 +15,8 @@
 import { EventEmitter } from 'node:events'
 import { type ClusterMetadata, FencedWriteError, type LiveBroker, type VersionedPartitionState, type WriteFence } from './cluster-metadata.js'
 import { ControllerElection } from './controller-election.js'
-import { MalformedMetadataError, type ShutdownRequest, type TopicRecord } from './metadata-layout.js'
-import { type ElectionContext, type PartitionChange, electAfterBrokerChange, moveAwayForShutdown } from './partition-leader-election.js'
+import { MalformedMetadataError, type PreferredElectionRequest, type ShutdownRequest, type TopicRecord } from './metadata-layout.js'
+import { type ElectionContext, type PartitionChange, electAfterBrokerChange, electPreferred, moveAwayForShutdown } from './partition-leader-election.js'
 import type { Entry, PrefixWatch } from './prefix-watch.js'
 
 export const UNCLEAN_LEADER_ELECTION_CONFIG = 'unclean.leader.election.enable'
@@ -55,6 +56,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
   private endLeadership: (() => void) | undefined
   private brokers: PrefixWatch<number, LiveBroker> | undefined
   private shutdowns: PrefixWatch<number, ShutdownRequest> | undefined
+  private preferred: PrefixWatch<string, PreferredElectionRequest> | undefined
   private passRunning = false
   private passWanted = false
   /**
@@ -113,6 +115,7 @@ export class Controller extends EventEmitter<ControllerEvents> {
         schedule()
       }, onError)
       this.shutdowns = await this.metadata.watchShutdownRequests(schedule, onError)
+      this.preferred = await this.metadata.watchPreferredElection(schedule, onError)
       const topics = await this.metadata.watchTopics(schedule, onError)
       this.fence = fence
       this.emit('elected', fence.createRevision)
@@ -126,8 +129,10 @@ export class Controller extends EventEmitter<ControllerEvents> {
       clearTimeout(this.retryTimer)
       await this.brokers?.close().catch(() => undefined)
       await this.shutdowns?.close().catch(() => undefined)
+      await this.preferred?.close().catch(() => undefined)
       this.brokers = undefined
       this.shutdowns = undefined
+      this.preferred = undefined
       this.emit('deposed')
       // Also after a failure to start leading: never sit on the key without acting.
       if (!this.closed) await this.election.resign()
@@ -222,6 +227,24 @@ export class Controller extends EventEmitter<ControllerEvents> {
       }
       if (await this.metadata.completeShutdown(brokerId, request, remaining, fence)) summary.shutdownsDone.push(brokerId)
       else if (!(await this.metadata.holdsFence(fence))) throw new FencedWriteError(fence)
+    }
+
+    const preferred = this.preferred?.current.get(this.metadata.layout.preferredElection)
+    if (preferred) {
+      const wanted = preferred.value.partitions && new Set(preferred.value.partitions.map((tp) => `${tp.topic}/${tp.partition}`))
+      for (const current of await this.metadata.listPartitions()) {
+        if (wanted && !wanted.has(`${current.topic}/${current.partition}`)) continue
+        const topic = topics.get(current.topic)
+        const replicas = topic?.replicas[current.partition]
+        if (!topic || !replicas) continue
+        const context = contextFor(topic)
+        if (await this.decideAndWrite(current, fence, (state) => electPreferred(state, replicas, context))) {
+          summary.changed.push(`${current.topic}-${current.partition}`)
+        }
+      }
+      if (!(await this.metadata.completePreferredElection(preferred, fence)) && !(await this.metadata.holdsFence(fence))) {
+        throw new FencedWriteError(fence)
+      }
     }
     return summary
   }

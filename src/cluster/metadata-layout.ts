@@ -8,6 +8,7 @@
  *   partitions/<topic>/<p>    PartitionState { leader, leaderEpoch, isr, version }, CAS writes only
  *   producer-ids              ProducerIdsRecord: the next unallocated producer id (block allocator)
  *   shutdown/<id>             ShutdownRequest, bound to the requesting broker's lease
+ *   preferred-replica-election PreferredElectionRequest; the controller deletes it when done
  *
  * Values are JSON, not msgpack: the metadata is small and rarely written, and an operator can
  * read and repair it with plain `etcdctl get --prefix /ringlog/` (as Kafka's state could be
@@ -65,6 +66,13 @@ export interface ShutdownRequest {
   remaining?: string[]
 }
 
+/** Asks the controller to give leadership back to each partition's preferred (first) replica. */
+export interface PreferredElectionRequest {
+  /** The partitions to consider; null means every partition. */
+  partitions: { topic: string; partition: number }[] | null
+  requestedAt: number
+}
+
 /** Key builder for one cluster. */
 export class MetadataLayout {
   readonly prefix: string
@@ -85,6 +93,7 @@ export class MetadataLayout {
   get producerIds(): string { return `${this.prefix}producer-ids` }
   get shutdownPrefix(): string { return `${this.prefix}shutdown/` }
   shutdown(id: number): string { return `${this.shutdownPrefix}${id}` }
+  get preferredElection(): string { return `${this.prefix}preferred-replica-election` }
 
   /** Broker id from a brokers/<id> or shutdown/<id> key, undefined if the key is not one. */
   idFromKey(key: string, prefix: string): number | undefined {
@@ -199,4 +208,19 @@ export function parseShutdownRequest(key: string, text: string): ShutdownRequest
     request.remaining = o.remaining as string[]
   }
   return request
+}
+
+export function parsePreferredElectionRequest(key: string, text: string): PreferredElectionRequest {
+  const o = parseObject(key, text)
+  if (typeof o.requestedAt !== 'number') throw new MalformedMetadataError(key, 'needs requestedAt')
+  if (o.partitions === null) return { partitions: null, requestedAt: o.requestedAt }
+  if (!Array.isArray(o.partitions)) throw new MalformedMetadataError(key, 'partitions is neither null nor a list')
+  const partitions = o.partitions.map((tp: unknown) => {
+    const entry = tp as { topic?: unknown; partition?: unknown } | null
+    if (typeof entry?.topic !== 'string' || !Number.isInteger(entry.partition) || (entry.partition as number) < 0) {
+      throw new MalformedMetadataError(key, 'partitions entries need topic and partition')
+    }
+    return { topic: entry.topic, partition: entry.partition as number }
+  })
+  return { partitions, requestedAt: o.requestedAt }
 }

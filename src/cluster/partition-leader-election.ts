@@ -76,3 +76,14 @@ export function moveAwayForShutdown(
   if (state.leader === NO_LEADER) return undefined
   return { leader: state.leader, leaderEpoch: state.leaderEpoch, isr: isrWithout }
 }
+
+/**
+ * Preferred replica election: the first replica in the assignment takes the leadership back
+ * (epoch + 1) if it is live, in the ISR and not shutting down; otherwise nothing changes.
+ */
+export function electPreferred(state: PartitionState, replicas: readonly number[], context: ElectionContext): PartitionChange | undefined {
+  const preferred = replicas[0]
+  if (preferred === undefined || state.leader === preferred) return undefined
+  if (!state.isr.includes(preferred) || !context.live.has(preferred) || context.shuttingDown.has(preferred)) return undefined
+  return { leader: preferred, leaderEpoch: state.leaderEpoch + 1, isr: state.isr }
+}

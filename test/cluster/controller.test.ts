@@ -5,6 +5,7 @@ import { controlledShutdown } from '../../src/cluster/controlled-shutdown.js'
 import { Controller, type ReconcileSummary } from '../../src/cluster/controller.js'
 import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { NO_LEADER, type PartitionState } from '../../src/cluster/metadata-layout.js'
+import { preferredReplicaElection } from '../../src/cluster/preferred-election.js'
 import { createClusterTopic } from '../../src/cluster/topic-creation.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { nextEvent, waitForEtcd } from './fixtures/etcd-wait.js'
@@ -111,6 +112,23 @@ describe('controller', () => {
     await brokers.get(14)?.close() // its registration is deleted...
     await startBroker(14) // ...and made again before the controller may have run a pass
     expect(view(await waitForState('bounce', 0, (s) => s.leader !== 14, 'a new leader'))).toEqual({ leader: 15, leaderEpoch: 1, isr: [15] })
+  })
+
+  it('gives leadership back to preferred replicas on demand, only where the preferred one is live and in sync', async () => {
+    // Broker 1 is back and its leader has taken it into the ISR again (a CAS write).
+    const a0 = await partition('a', 0)
+    expect((await metadata.casPartition(a0, { leader: 2, leaderEpoch: a0.state.leaderEpoch, isr: [2, 3, 1] })).ok).toBe(true)
+    // p-0's preferred replica (2) is live but out of the ISR: it must not get the leadership.
+    await createClusterTopic(metadata, { name: 'p', partitions: 1, replicationFactor: 2, replicaAssignment: [[2, 3]] })
+    const p0 = await partition('p', 0)
+    expect((await metadata.casPartition(p0, { leader: 3, leaderEpoch: 1, isr: [3] })).ok).toBe(true)
+    const p0Before = (await partition('p', 0)).state
+
+    expect(await preferredReplicaElection(metadata, null, 15_000)).toBe('done')
+    expect(view((await partition('a', 0)).state)).toEqual({ leader: 1, leaderEpoch: 2, isr: [2, 3, 1] })
+    expect((await partition('p', 0)).state).toEqual(p0Before)
+    expect(await preferredReplicaElection(metadata, [{ topic: 'a', partition: 0 }], 15_000)).toBe('done')
+    expect(view((await partition('a', 0)).state)).toEqual({ leader: 1, leaderEpoch: 2, isr: [2, 3, 1] })
   })
 
   it('elects only from the ISR, even when a live replica comes first in replica order', async () => {

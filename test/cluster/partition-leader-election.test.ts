@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { NO_LEADER } from '../../src/cluster/metadata-layout.js'
-import { electAfterBrokerChange, initialPartitionState, moveAwayForShutdown } from '../../src/cluster/partition-leader-election.js'
+import { electAfterBrokerChange, electPreferred, initialPartitionState, moveAwayForShutdown } from '../../src/cluster/partition-leader-election.js'
 
 const ctx = (live: number[], opts: { shuttingDown?: number[]; unclean?: boolean } = {}) => ({
   live: new Set(live), shuttingDown: new Set(opts.shuttingDown ?? []), uncleanElection: opts.unclean ?? false,
@@ -45,5 +45,15 @@ describe('partition leader election rules', () => {
     expect(moveAwayForShutdown(st(1, 3, [1, 2]), [1, 2], 2, ctx([1, 2], { shuttingDown: [2] }))).toEqual({ leader: 1, leaderEpoch: 3, isr: [1] })
     expect(moveAwayForShutdown(st(2, 3, [2]), [2, 1], 2, ctx([1, 2], { shuttingDown: [2] }))).toBe('stuck')
     expect(moveAwayForShutdown(st(1, 3, [1]), [1, 2], 2, ctx([1, 2], { shuttingDown: [2] }))).toBeUndefined()
+  })
+})
+
+describe('preferred replica election', () => {
+  it('moves leadership to the first replica only when it is live, in the ISR and not shutting down', () => {
+    expect(electPreferred(st(2, 3, [2, 1]), [1, 2], ctx([1, 2]))).toEqual({ leader: 1, leaderEpoch: 4, isr: [2, 1] })
+    expect(electPreferred(st(2, 3, [2]), [1, 2], ctx([1, 2]))).toBeUndefined()
+    expect(electPreferred(st(2, 3, [2, 1]), [1, 2], ctx([2]))).toBeUndefined()
+    expect(electPreferred(st(2, 3, [2, 1]), [1, 2], ctx([1, 2], { shuttingDown: [1] }))).toBeUndefined()
+    expect(electPreferred(st(1, 3, [2, 1]), [1, 2], ctx([1, 2]))).toBeUndefined()
   })
 })
