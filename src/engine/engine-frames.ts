@@ -132,6 +132,7 @@ export type ControlRequest =
   | { op: 'read'; slot: number; offset: number; maxBytes: number }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
   | { op: 'truncateTo'; slot: number; offset: number }
+  | { op: 'truncateFullyAndStartAt'; slot: number; offset: number }
   | { op: 'setHighWatermark'; slot: number; offset: number }
   | { op: 'endOffsetForEpoch'; slot: number; epoch: number; currentLeaderEpoch: number }
   | { op: 'setLeaderEpoch'; slot: number; epoch: number }

@@ -91,6 +91,8 @@ export interface LogEngine {
   appendAsFollower(topic: string, partition: number, batches: Buffer): Promise<{ logEndOffset: number }>
   /** Removes every batch at or after `offset` (the whole batch holding it), with its indexes, epochs and producer state. */
   truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }>
+  /** Empties the partition and restarts it at `offset`, even past its end (a follower below the leader's log start). */
+  truncateFullyAndStartAt(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }>
   /**
    * Replication: the high watermark the replica manager computed. From the first call on the
    * partition's high watermark is min(this, what its flush policy allows); long polls wake on it.

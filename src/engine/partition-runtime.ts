@@ -295,6 +295,17 @@ export class PartitionRuntime {
     return { logEndOffset: this.log.logEndOffset }
   }
 
+  /** Empties the log and restarts it at `offset` (see PartitionLog.truncateFullyAndStartAt); producer state goes with it. */
+  truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
+    this.sealOpenBatch()
+    this.log.truncateFullyAndStartAt(offset)
+    this.producers.deleteSnapshotsAbove(this.dir, -1)
+    this.producers.clear()
+    this.segmentCount = this.log.segmentCount
+    this.publish()
+    return { logEndOffset: this.log.logEndOffset }
+  }
+
   /** See LogEngine.setHighWatermark. */
   setHighWatermark(offset: number): void {
     this.log.setReplicatedHighWatermark(offset)

@@ -154,6 +154,8 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
     case 'truncateTo':
       return runtimeAt(request.slot).truncateTo(request.offset)
+    case 'truncateFullyAndStartAt':
+      return runtimeAt(request.slot).truncateFullyAndStartAt(request.offset)
     case 'setHighWatermark':
       runtimeAt(request.slot).setHighWatermark(request.offset)
       return null

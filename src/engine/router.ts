@@ -297,6 +297,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     return await this.control(entry.worker, { op: 'truncateTo', slot: entry.slot, offset }) as { logEndOffset: number }
   }
 
+  async truncateFullyAndStartAt(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'truncateFullyAndStartAt', slot: entry.slot, offset }) as { logEndOffset: number }
+  }
+
   async setHighWatermark(topic: string, partition: number, offset: number): Promise<void> {
     const entry = this.entry(topic, partition)
     await this.control(entry.worker, { op: 'setHighWatermark', slot: entry.slot, offset })

@@ -368,8 +368,9 @@ export class PartitionLog {
    */
   private reconcileLeaderEpochs(intact: boolean): void {
     if (intact) {
-      this.epochs.truncateFromEnd(this.nextOffset)
+      // Start first: for an empty log (start = end) the end cut then leaves nothing.
       this.epochs.truncateFromStart(this.startOffset)
+      this.epochs.truncateFromEnd(this.nextOffset)
       const last = this.lastBatch()
       if (!last || last.partitionLeaderEpoch < 0 || this.epochs.epochForOffset(last.baseOffset) === last.partitionLeaderEpoch) return
     }
@@ -554,15 +555,7 @@ export class PartitionLog {
     if (offset >= this.nextOffset) return
     this.truncations++
     if (offset <= this.startOffset) {
-      // Retire first: the new segment may take the name of one being removed.
-      const removed = this.segments.splice(0, this.segments.length)
-      for (const segment of removed) this.retire(segment, 0)
-      try {
-        this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes))
-      } catch (error) {
-        throw this.goOffline(error, `creating a segment at ${offset} failed`)
-      }
-      this.startOffset = offset
+      this.resetSegmentsAt(offset)
     } else {
       while (this.active.baseOffset >= offset) {
         const segment = this.segments.pop()
@@ -571,6 +564,38 @@ export class PartitionLog {
       this.active.truncateTo(offset)
       this.committer.syncFile(this.active.fd)
     }
+    this.afterTruncation()
+  }
+
+  /**
+   * Empties the log and restarts it at `offset`, which may lie past the old end (Kafka's
+   * truncateFullyAndStartAt: a follower whose log ends below the leader's log start).
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.checkWritable()
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid log start offset ${offset}`)
+    this.truncations++
+    this.resetSegmentsAt(offset)
+    this.epochs.truncateFromEnd(0)
+    this.afterTruncation()
+  }
+
+  /** Retires every segment and starts an empty one at `offset`, the new log start. */
+  private resetSegmentsAt(offset: number): void {
+    // Retire first: the new segment may take the name of one being removed.
+    const removed = this.segments.splice(0, this.segments.length)
+    // Newest first, as a cut from the end does: a crash part-way leaves a shorter prefix.
+    for (const segment of removed.reverse()) this.retire(segment, 0)
+    try {
+      this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes))
+    } catch (error) {
+      throw this.goOffline(error, `creating a segment at ${offset} failed`)
+    }
+    this.startOffset = offset
+  }
+
+  /** What every truncation ends with: offsets, epochs, group commit, marks and checkpoints follow the cut segments. */
+  private afterTruncation(): void {
     this.nextOffset = this.active.nextOffset
     // After the segments: a crash in between leaves entries past the end, which open cuts.
     this.epochs.truncateFromEnd(this.nextOffset)

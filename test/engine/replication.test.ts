@@ -189,6 +189,22 @@ describe('replication through the engine', () => {
     expect(await appendOk(again, idempotentBatch(9, 0, 15, 3))).toBe(offsets[5])
   })
 
+  it('a follower below the leader\'s log start restarts its log there and follows from it', async () => {
+    const { a, b } = await pair()
+    await appendOk(b, idempotentBatch(31, 0, 0, 2))
+    // The leader's log starts at 500 (older segments gone); the follower's ends at 2.
+    const leaderBatch = encodeRecordBatch({ baseOffset: 500, partitionLeaderEpoch: 4, records: [{ value: 'from-500' }, { value: 'from-501' }] })
+    await expect(b.appendAsFollower(T, 0, leaderBatch)).rejects.toThrow(OffsetOutOfRangeError)
+    expect(await b.truncateFullyAndStartAt(T, 0, 500)).toEqual({ logEndOffset: 500 })
+    expect(b.offsets(T, 0)).toMatchObject({ logStartOffset: 500, logEndOffset: 500 })
+    expect(await b.appendAsFollower(T, 0, leaderBatch)).toEqual({ logEndOffset: 502 })
+    expect(await b.endOffsetForEpoch(T, 0, 4)).toEqual({ leaderEpoch: 4, endOffset: 502 })
+    // Producer state went with the old log: the producer's sequence 0 is new again.
+    await b.setLeaderEpoch(T, 0, 4)
+    expect(await appendOk(b, idempotentBatch(31, 0, 0, 2))).toBe(502)
+    expect(a.offsets(T, 0)!.logEndOffset).toBe(0)
+  })
+
   it('setHighWatermark bounds reads and wakes a parked long poll', async () => {
     const next = random(SEED + 2)
     const { b, a } = await pair()

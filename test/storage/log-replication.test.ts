@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CorruptRecordError, OffsetOutOfRangeError, RinglogError } from '../../src/errors.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
-import { readInt64, splitBatches } from '../../src/protocol/record-batch.js'
+import { encodeRecordBatch, readInt64, splitBatches } from '../../src/protocol/record-batch.js'
 import { LEADER_EPOCH_CHECKPOINT } from '../../src/storage/file-names.js'
 import { PartitionLog } from '../../src/storage/log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
@@ -218,6 +218,22 @@ describe('PartitionLog.truncateTo', () => {
     for (let o = 0; o < 34; o++) expect(reopened.log.read(o, 1).baseOffsetOfFirstBatch).toBe(o - (o % 2))
   })
 
+  it('truncateFullyAndStartAt empties the log and restarts it past its old end', async () => {
+    const { log, dir } = await openLog()
+    fillLeader(log)
+    log.truncateFullyAndStartAt(1000)
+    expect([log.logStartOffset, log.logEndOffset, log.segmentCount]).toEqual([1000, 1000, 1])
+    expect(log.leaderEpochEntries).toEqual([])
+    expect(readdirSync(dir).filter((n) => n.endsWith('.log'))).toEqual(['00000000000000001000.log'])
+    const batch = encodeRecordBatch({ baseOffset: 1000, partitionLeaderEpoch: 2, records: [{ value: 'a' }, { value: 'b' }] })
+    expect(log.appendAsFollower(batch)).toEqual({ firstOffset: 1000, lastOffset: 1001, logEndOffset: 1002 })
+    expect(codeOf(() => log.truncateFullyAndStartAt(-1))).toBe(ErrorCode.INVALID_REQUEST)
+    await log.close()
+    const reopened = await openLog(CONFIG, dir)
+    expect([reopened.log.logStartOffset, reopened.log.logEndOffset]).toEqual([1000, 1002])
+    expect(reopened.log.leaderEpochEntries).toEqual([{ epoch: 2, startOffset: 1000 }])
+  })
+
   it('truncating to the log start or below resets the log there, epochs included', async () => {
     const { log } = await openLog()
     fillLeader(log)
@@ -267,7 +283,11 @@ describe('crash during truncation', () => {
     }
   }
 
-  it('reopens to a consistent prefix at every cut point', async () => {
+  /**
+   * Runs `cut` on a filled log with the crash at each file-system call in turn until one run
+   * finishes untouched, reopening after each and checking it with `verify`.
+   */
+  async function crashAtEveryStep(cut: (log: PartitionLog) => void, verify: (log: PartitionLog, original: BatchId[], k: number) => void): Promise<number> {
     let completedAt = -1
     for (let k = 0; k < 200 && completedAt < 0; k++) {
       const { dir, cleanup } = tempPartitionDir()
@@ -279,7 +299,7 @@ describe('crash during truncation', () => {
       crashing.armed = true
       crashing.countdown = k
       try {
-        log.truncateTo(21)
+        cut(log)
         if (!crashing.dead) completedAt = k
       } catch (error) {
         expect(crashing.dead).toBe(true)
@@ -287,18 +307,38 @@ describe('crash during truncation', () => {
       }
       crashing.dead = true // the process is gone: nothing it had scheduled reaches the disk
       const reopened = await PartitionLog.open(dir, CONFIG)
-      const batches = batchesOf(reopened)
-      expect(batches.length, `cut point ${k}`).toBeGreaterThanOrEqual(10)
-      expect(batches, `cut point ${k}`).toEqual(original.slice(0, batches.length))
-      expect(reopened.logEndOffset).toBe(batches.at(-1)!.lastOffset + 1)
-      expect(reopened.leaderEpochEntries, `cut point ${k}`).toEqual(epochsImpliedBy(batches))
-      for (let o = 0; o < reopened.logEndOffset; o += 3) expect(reopened.read(o, 1).baseOffsetOfFirstBatch).toBe(o - (o % 2))
-      reopened.truncateTo(21)
-      expect(reopened.logEndOffset).toBe(20)
-      expect(reopened.leaderEpochEntries).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 3, startOffset: 20 }].filter((e) => e.startOffset < 20))
+      verify(reopened, original, k)
+      for (let o = reopened.logStartOffset; o < reopened.logEndOffset; o += 3) expect(reopened.read(o, 1).baseOffsetOfFirstBatch).toBe(o - (o % 2))
+      cut(reopened)
       reopened.append(testBatch(500, 2), { leaderEpoch: 7 })
+      expect(reopened.leaderEpochEntries.at(-1)).toEqual({ epoch: 7, startOffset: reopened.logEndOffset - 2 })
       await reopened.close()
     }
+    return completedAt
+  }
+
+  /** The reopened log is a prefix of the original (at least `minBatches` long) with the epochs its batches imply. */
+  function expectPrefix(log: PartitionLog, original: BatchId[], k: number, minBatches: number): void {
+    const batches = batchesOf(log)
+    expect(log.logStartOffset, `cut point ${k}`).toBe(0)
+    expect(batches.length, `cut point ${k}`).toBeGreaterThanOrEqual(minBatches)
+    expect(batches, `cut point ${k}`).toEqual(original.slice(0, batches.length))
+    expect(log.logEndOffset).toBe(batches.length === 0 ? 0 : batches.at(-1)!.lastOffset + 1)
+    expect(log.leaderEpochEntries, `cut point ${k}`).toEqual(epochsImpliedBy(batches))
+  }
+
+  it('truncateTo reopens to a consistent prefix at every cut point', async () => {
+    const completedAt = await crashAtEveryStep((log) => log.truncateTo(21), (log, original, k) => expectPrefix(log, original, k, 10))
+    expect(completedAt).toBeGreaterThan(3)
+  })
+
+  it('truncateFullyAndStartAt reopens to a prefix or to the new empty log at every cut point', async () => {
+    const completedAt = await crashAtEveryStep((log) => log.truncateFullyAndStartAt(1000), (log, original, k) => {
+      if (log.logEndOffset < 1000) expectPrefix(log, original, k, 0)
+      else {
+        expect([log.logStartOffset, log.logEndOffset, log.leaderEpochEntries], `cut point ${k}`).toEqual([1000, 1000, []])
+      }
+    })
     expect(completedAt).toBeGreaterThan(3)
   })
 })
