@@ -97,15 +97,14 @@ export class LeaderEpochCache {
    * nothing). Returns whether anything changed (and was written).
    */
   assign(epoch: number, startOffset: number): boolean {
+    const latest = this.latestEntry
+    // Every leader append asks: the common answer (same epoch, later offset) comes first.
+    if (latest && epoch === latest.epoch && startOffset >= latest.startOffset) return false
     if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0x7fffffff || !Number.isSafeInteger(startOffset) || startOffset < 0) {
       throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid leader epoch entry (epoch ${epoch}, start offset ${startOffset})`)
     }
-    const latest = this.latestEntry
-    if (latest) {
-      if (epoch < latest.epoch) {
-        throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${epoch} is older than the log's latest epoch ${latest.epoch}`)
-      }
-      if (epoch === latest.epoch && startOffset >= latest.startOffset) return false
+    if (latest && epoch < latest.epoch) {
+      throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${epoch} is older than the log's latest epoch ${latest.epoch}`)
     }
     const kept = this.entries.filter((e) => e.epoch < epoch && e.startOffset < startOffset)
     kept.push({ epoch, startOffset })

@@ -40,7 +40,7 @@ export interface PartitionLogOptions {
 }
 
 export interface AppendOptions {
-  /** Stamped into every batch's partitionLeaderEpoch. */
+  /** Stamped into every batch's partitionLeaderEpoch; a new one is recorded in the leader-epoch cache, an older one refused. */
   leaderEpoch: number
   /** For LogAppendTime topics: becomes each batch's maxTimestamp (the CRC is recomputed, attributes being covered). */
   logAppendTime?: number
