@@ -18,7 +18,7 @@ const random = (): number => {
 }
 
 // Safety net: the parent kills us long before this.
-setTimeout(() => process.exit(3), 30_000).unref()
+setTimeout(() => process.exit(3), 120_000).unref()
 
 const log = await PartitionLog.open(dir, { flush: 'never', segmentBytes: 4096, indexIntervalBytes: 256 })
 let epoch = Math.max(0, log.latestEpoch)

@@ -97,6 +97,7 @@ describe('truncation under SIGKILL', () => {
       cuts += await runAndKill(dir, seed, killAfterMs, round % 2 === 0 ? 1 + (seed % 25) : Number.POSITIVE_INFINITY)
       await checkConsistent(dir)
     }
-    expect(cuts).toBeGreaterThan(ROUNDS / 2)
+    // Every other round dies only after at least one reported truncation.
+    expect(cuts).toBeGreaterThanOrEqual(Math.floor(ROUNDS / 2))
   })
 })
