@@ -74,8 +74,12 @@ export interface LogEngine {
   appendBatches(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<AppendResult>
   /** Appends single records; the owning worker packs them into ~16 KiB batches (compressed per `compression`). */
   appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult>
-  /** Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the high watermark. */
-  read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice>
+  /**
+   * Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the
+   * high watermark, or below the log end with `upTo: 'logEnd'` (a leader serving its followers,
+   * Kafka's FetchLogEnd: the high watermark only moves once they have fetched past it).
+   */
+  read(topic: string, partition: number, offset: number, maxBytes: number, options?: { upTo?: 'highWatermark' | 'logEnd' }): Promise<ReadSlice>
   /** Current offsets from shared state, without a round trip to the worker; undefined for an unknown partition. */
   offsets(topic: string, partition: number): PartitionOffsets | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */

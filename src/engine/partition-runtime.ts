@@ -503,10 +503,11 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ reads and lifecycle
 
-  read(offset: number, maxBytes: number): ReadSlice {
+  /** `toLogEnd`: a follower's fetch, served past the high watermark up to the log end. */
+  read(offset: number, maxBytes: number, toLogEnd = false): ReadSlice {
     const base = { highWatermark: this.log.highWatermark, lastStableOffset: this.log.highWatermark, logStartOffset: this.log.logStartOffset }
     try {
-      const slice = this.log.read(offset, maxBytes)
+      const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : {})
       return {
         errorCode: ErrorCode.NONE, ...base,
         segment: slice.length === 0 ? null : { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset },

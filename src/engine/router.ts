@@ -404,9 +404,10 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   // ------------------------------------------------------------------ reads and offsets
 
-  async read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice> {
+  async read(topic: string, partition: number, offset: number, maxBytes: number, options: { upTo?: 'highWatermark' | 'logEnd' } = {}): Promise<ReadSlice> {
     const entry = this.entry(topic, partition)
-    return await this.control(entry.worker, { op: 'read', slot: entry.slot, offset, maxBytes }) as ReadSlice
+    const request: ControlRequest = { op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }) }
+    return await this.control(entry.worker, request) as ReadSlice
   }
 
   offsets(topic: string, partition: number): PartitionOffsets | undefined {

@@ -205,6 +205,33 @@ describe('replication through the engine', () => {
     expect(a.offsets(T, 0)!.logEndOffset).toBe(0)
   })
 
+  it('a leader serves its followers past its high watermark, which then moves with their log ends', async () => {
+    const next = random(SEED + 4)
+    const { a, b } = await pair()
+    // Replicated leader: the high watermark is the followers' minimum log end, 0 so far.
+    await a.setHighWatermark(T, 0, 0)
+    await b.setHighWatermark(T, 0, 0)
+    for (let i = 0; i < 6; i++) await appendOk(a, plainBatch(next, `isr-${i}`), 1)
+    const leaderEnd = a.offsets(T, 0)!.logEndOffset
+    expect((await a.read(T, 0, 0, 1 << 20)).segment).toBeNull()
+    let end = 0
+    for (let round = 0; round < 100 && end < leaderEnd; round++) {
+      const slice = await a.read(T, 0, end, 300, { upTo: 'logEnd' })
+      expect(slice.segment).not.toBeNull()
+      const bytes = Buffer.alloc(slice.segment!.length)
+      readSync(slice.segment!.fd!, bytes, 0, bytes.length, slice.segment!.position)
+      end = (await b.appendAsFollower(T, 0, bytes)).logEndOffset
+      // The follower's next fetch reports its log end: the leader's high watermark follows it.
+      await a.setHighWatermark(T, 0, end)
+      await b.setHighWatermark(T, 0, Math.min(end, a.offsets(T, 0)!.highWatermark))
+    }
+    expect(end).toBe(leaderEnd)
+    await settle(a)
+    await b.setHighWatermark(T, 0, a.offsets(T, 0)!.highWatermark)
+    await settle(b)
+    expect(await identities(b)).toEqual(await identities(a))
+  })
+
   it('setHighWatermark bounds reads and wakes a parked long poll', async () => {
     const next = random(SEED + 2)
     const { b, a } = await pair()
