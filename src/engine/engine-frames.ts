@@ -30,6 +30,11 @@ export const enum FrameKind {
    * sends made in that turn are all in the ring. No body, no reply.
    */
   TurnEnd = 7,
+  /**
+   * A follower's append: the leader's batches, stored verbatim (offsets, epochs, CRCs). The reply
+   * is an AppendReply whose `baseOffset` carries the log end offset after the append.
+   */
+  AppendAsFollower = 8,
 }
 
 /** Request id 0 is never used for a call that expects a reply (acks=0 appends use it). */
@@ -124,8 +129,13 @@ export type ControlRequest =
   | { op: 'open'; slot: number; topic: string; partition: number; settings: PartitionSettings }
   | { op: 'drop'; slot: number }
   | { op: 'closePartition'; slot: number }
-  | { op: 'read'; slot: number; offset: number; maxBytes: number }
+  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
+  | { op: 'truncateTo'; slot: number; offset: number }
+  | { op: 'truncateFullyAndStartAt'; slot: number; offset: number }
+  | { op: 'setHighWatermark'; slot: number; offset: number }
+  | { op: 'endOffsetForEpoch'; slot: number; epoch: number; currentLeaderEpoch: number }
+  | { op: 'setLeaderEpoch'; slot: number; epoch: number }
   | { op: 'stats' }
   | { op: 'shutdown' }
   /** Test hook: the worker exits abruptly (process-level crash simulation of one thread). */

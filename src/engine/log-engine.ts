@@ -44,6 +44,12 @@ export interface ReadSlice {
   } | null
 }
 
+/** OffsetForLeaderEpoch's answer (KIP-101/279): the largest epoch <= the requested one and where it ended; -1/-1 if unknown. */
+export interface EpochEndOffset {
+  leaderEpoch: number
+  endOffset: number
+}
+
 export interface TimestampOffset {
   offset: number
   timestamp: number
@@ -68,14 +74,41 @@ export interface LogEngine {
   appendBatches(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<AppendResult>
   /** Appends single records; the owning worker packs them into ~16 KiB batches (compressed per `compression`). */
   appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult>
-  /** Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the high watermark. */
-  read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice>
+  /**
+   * Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the
+   * high watermark, or below the log end with `upTo: 'logEnd'` (a leader serving its followers,
+   * Kafka's FetchLogEnd: the high watermark only moves once they have fetched past it).
+   */
+  read(topic: string, partition: number, offset: number, maxBytes: number, options?: { upTo?: 'highWatermark' | 'logEnd' }): Promise<ReadSlice>
   /** Current offsets from shared state, without a round trip to the worker; undefined for an unknown partition. */
   offsets(topic: string, partition: number): PartitionOffsets | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null>
   /** Resolves once the high watermark passes `offset` or `timeoutMs` elapses (long-poll wake-up). */
   waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
+  /**
+   * Replication, follower side: appends a leader's batches verbatim (its offsets, epochs, bytes
+   * and CRCs). They must continue the log exactly at its end; idempotent-producer state is
+   * rebuilt from them. Rejects with a typed error (CORRUPT_MESSAGE, OFFSET_OUT_OF_RANGE,
+   * FENCED_LEADER_EPOCH, ...) and writes nothing of a refused frame.
+   */
+  appendAsFollower(topic: string, partition: number, batches: Buffer): Promise<{ logEndOffset: number }>
+  /** Removes every batch at or after `offset` (the whole batch holding it), with its indexes, epochs and producer state. */
+  truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }>
+  /** Empties the partition and restarts it at `offset`, even past its end (a follower below the leader's log start). */
+  truncateFullyAndStartAt(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }>
+  /**
+   * Replication: the high watermark the replica manager computed. From the first call on the
+   * partition's high watermark is min(this, what its flush policy allows); long polls wake on it.
+   */
+  setHighWatermark(topic: string, partition: number, offset: number): Promise<void>
+  /**
+   * OffsetForLeaderEpoch. With `currentLeaderEpoch` >= 0 the caller's view is checked against
+   * the partition's leader epoch first: older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+   */
+  endOffsetForEpoch(topic: string, partition: number, epoch: number, options?: { currentLeaderEpoch?: number }): Promise<EpochEndOffset>
+  /** The epoch stamped on this partition's leader appends from now on (0 until set; never lower than the log's latest). */
+  setLeaderEpoch(topic: string, partition: number, epoch: number): Promise<void>
   /** Counters per worker and partition (appends, recovery, group commit latency). */
   stats(): Promise<EngineStats>
   /** Flushes, writes checkpoints and stops the workers; the next open needs no recovery scan. */

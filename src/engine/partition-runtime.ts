@@ -23,7 +23,7 @@ import { PartitionLog } from '../storage/log.js'
 import { ProducerStateManager } from '../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from './engine-frames.js'
-import type { PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
+import type { EpochEndOffset, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
 import { largestRecordBytes, RECORDS_PREFIX_BYTES } from './record-frames.js'
 import type { SharedPartitionState } from './shared-state.js'
 
@@ -77,7 +77,6 @@ interface BatchMembers {
   ends: RecordsCall[]
 }
 
-const LEADER_EPOCH = 0
 const REPLAY_READ_BYTES = 1024 * 1024
 /** Room a record needs in a batch beyond its own encoding: the batch header, and its deltas growing when it joins an open batch. */
 const RECORD_OVERHEAD_ESTIMATE = BATCH_HEADER_SIZE + 32
@@ -108,6 +107,8 @@ export class PartitionRuntime {
   private sealedMembers: BatchMembers[] = []
   private readonly unsubscribe: () => void
   private segmentCount: number
+  /** Stamped on leader appends: 0 on a single node, the controller's epoch in a cluster (setLeaderEpoch). */
+  private leaderEpoch: number
   private closed = false
   private readonly counters = { recovered: false, appendedBatches: 0, appendedRecords: 0, failedAppends: 0, duplicateBatches: 0 }
 
@@ -125,6 +126,8 @@ export class PartitionRuntime {
     this.maxMessageBytes = log.config.maxMessageBytes
     this.counters.recovered = recovered
     this.segmentCount = log.segmentCount
+    // A restarted leader keeps stamping the epoch its log already has until told otherwise.
+    this.leaderEpoch = Math.max(0, log.latestEpoch)
     this.sealWithGroupCommit = options.flush === 'always'
     this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
     this.unsubscribe = log.onDurable(() => this.onDurable())
@@ -246,10 +249,93 @@ export class PartitionRuntime {
     this.reply(requestId, acks, result.baseOffset, result.lastOffset, result.logAppendTime)
   }
 
+  // ------------------------------------------------------------------ replication
+
+  /**
+   * A follower's append of the leader's batches (from `offset` to the end of `frame`), stored
+   * verbatim; the producer state takes every idempotent batch, so after a failover a retry of
+   * a batch the old leader acknowledged is answered with its original offsets. The reply's
+   * baseOffset carries the log end offset (see FrameKind.AppendAsFollower).
+   */
+  appendAsFollower(frame: Buffer, offset: number, requestId: number): void {
+    const batches = frame.subarray(offset)
+    try {
+      this.log.appendAsFollower(batches)
+    } catch (error) {
+      this.fail(requestId, error)
+      return
+    }
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + 8)) {
+      this.producers.replayBatch(
+        { producerId: readInt64(batches, at + 43), producerEpoch: batches.readInt16BE(at + 51), baseSequence: batches.readInt32BE(at + 53), lastOffsetDelta: batches.readInt32BE(at + 23) },
+        readInt64(batches, at),
+        readInt64(batches, at + 35),
+      )
+    }
+    this.afterAppend(batches)
+    this.snapshotOnRoll()
+    if (requestId === NO_REPLY) return
+    this.replies.append({ requestId, errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: this.log.logEndOffset, logAppendTimeMs: -1, logStartOffset: this.log.logStartOffset })
+  }
+
+  /**
+   * Cuts the log at `offset` (KIP-101 truncation of a follower, or a deposed leader's tail).
+   * Records still gathering in the embedded batcher are appended first, so their callers get an
+   * answer. Producer state is rebuilt from the newest snapshot at or below the new end, as the
+   * cut batches may have moved a producer's epoch or sequence.
+   */
+  truncateTo(offset: number): { logEndOffset: number } {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid truncation offset ${offset}`)
+    this.sealOpenBatch()
+    this.log.truncateTo(offset)
+    this.producers.deleteSnapshotsAbove(this.dir, this.log.logEndOffset)
+    this.rebuildProducerState()
+    this.segmentCount = this.log.segmentCount
+    this.publish()
+    return { logEndOffset: this.log.logEndOffset }
+  }
+
+  /** Empties the log and restarts it at `offset` (see PartitionLog.truncateFullyAndStartAt); producer state goes with it. */
+  truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
+    this.sealOpenBatch()
+    this.log.truncateFullyAndStartAt(offset)
+    this.producers.deleteSnapshotsAbove(this.dir, -1)
+    this.producers.clear()
+    this.segmentCount = this.log.segmentCount
+    this.publish()
+    return { logEndOffset: this.log.logEndOffset }
+  }
+
+  /** See LogEngine.setHighWatermark. */
+  setHighWatermark(offset: number): void {
+    this.log.setReplicatedHighWatermark(offset)
+    this.publish()
+  }
+
+  /** See LogEngine.endOffsetForEpoch; `currentLeaderEpoch` -1 skips the fencing check. */
+  endOffsetForEpoch(epoch: number, currentLeaderEpoch: number): EpochEndOffset {
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch < this.leaderEpoch) {
+      throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `current leader epoch ${currentLeaderEpoch} is older than ${this.leaderEpoch}`)
+    }
+    if (currentLeaderEpoch > this.leaderEpoch) {
+      throw new RinglogError(ErrorCode.UNKNOWN_LEADER_EPOCH, `current leader epoch ${currentLeaderEpoch} is newer than ${this.leaderEpoch}`)
+    }
+    return this.log.endOffsetForEpoch(epoch)
+  }
+
+  /** The epoch for leader appends from now on; records already gathering are sealed under the old one first. */
+  setLeaderEpoch(epoch: number): void {
+    if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0x7fffffff) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid leader epoch ${epoch}`)
+    const floor = Math.max(this.leaderEpoch, this.log.latestEpoch)
+    if (epoch < floor) throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${epoch} is older than ${floor}`)
+    this.sealOpenBatch()
+    this.leaderEpoch = epoch
+  }
+
   /** Appends validated bytes; on failure replies (or counts) the error and returns undefined. */
   private appendToLog(batches: Buffer, requestId: number): { baseOffset: number; lastOffset: number; logAppendTime: number } | undefined {
     try {
-      const result = this.log.append(batches, { leaderEpoch: LEADER_EPOCH, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
+      const result = this.log.append(batches, { leaderEpoch: this.leaderEpoch, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
       this.afterAppend(batches)
       return result
     } catch (error) {
@@ -348,7 +434,7 @@ export class PartitionRuntime {
     let result: { baseOffset: number; lastOffset: number } | undefined
     let error: { code: number; message: string } | null = null
     try {
-      result = this.log.append(taken.bytes, { leaderEpoch: LEADER_EPOCH, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
+      result = this.log.append(taken.bytes, { leaderEpoch: this.leaderEpoch, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
       this.afterAppend(taken.bytes)
       this.snapshotOnRoll()
     } catch (failure) {
@@ -417,10 +503,11 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ reads and lifecycle
 
-  read(offset: number, maxBytes: number): ReadSlice {
+  /** `toLogEnd`: a follower's fetch, served past the high watermark up to the log end. */
+  read(offset: number, maxBytes: number, toLogEnd = false): ReadSlice {
     const base = { highWatermark: this.log.highWatermark, lastStableOffset: this.log.highWatermark, logStartOffset: this.log.logStartOffset }
     try {
-      const slice = this.log.read(offset, maxBytes)
+      const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : {})
       return {
         errorCode: ErrorCode.NONE, ...base,
         segment: slice.length === 0 ? null : { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset },

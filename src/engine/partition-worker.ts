@@ -86,13 +86,14 @@ function handleFrame(frame: Uint8Array): void {
   }
   if (head.kind === FrameKind.AppendRecords && init.flush === 'always') routerTurnEnded = false
   const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
-  if (head.kind === FrameKind.AppendBatches || head.kind === FrameKind.AppendRecords) {
+  if (head.kind === FrameKind.AppendBatches || head.kind === FrameKind.AppendRecords || head.kind === FrameKind.AppendAsFollower) {
     const runtime = partitions.get(head.slot)
     if (!runtime) {
       appendError(head, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no partition open in slot ${head.slot} of this worker`)
       return
     }
     if (head.kind === FrameKind.AppendBatches) runtime.appendBatches(buf, FRAME_HEAD_BYTES, head.requestId, head.acks)
+    else if (head.kind === FrameKind.AppendAsFollower) runtime.appendAsFollower(buf, FRAME_HEAD_BYTES, head.requestId)
     else runtime.appendRecords(buf, FRAME_HEAD_BYTES, head.requestId, head.acks, head.compression)
     return
   }
@@ -148,9 +149,21 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       await removePartition(request.slot, (runtime) => runtime.close())
       return null
     case 'read':
-      return runtimeAt(request.slot).read(request.offset, request.maxBytes)
+      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true)
     case 'offsetForTimestamp':
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
+    case 'truncateTo':
+      return runtimeAt(request.slot).truncateTo(request.offset)
+    case 'truncateFullyAndStartAt':
+      return runtimeAt(request.slot).truncateFullyAndStartAt(request.offset)
+    case 'setHighWatermark':
+      runtimeAt(request.slot).setHighWatermark(request.offset)
+      return null
+    case 'endOffsetForEpoch':
+      return runtimeAt(request.slot).endOffsetForEpoch(request.epoch, request.currentLeaderEpoch)
+    case 'setLeaderEpoch':
+      runtimeAt(request.slot).setLeaderEpoch(request.epoch)
+      return null
     case 'stats':
       return [...partitions.values()].map((runtime) => runtime.stats())
     case 'shutdown': {

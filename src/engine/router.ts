@@ -12,7 +12,10 @@ import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { InvalidRequestError, LogClosedError, RinglogError, StorageOfflineError, UnknownTopicOrPartitionError } from '../errors.js'
+import {
+  CorruptRecordError, InvalidRequestError, LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, StorageOfflineError,
+  UnknownTopicOrPartitionError,
+} from '../errors.js'
 import { Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, splitBatches } from '../protocol/record-batch.js'
@@ -23,7 +26,7 @@ import {
   type AppendReply, type ControlRequest,
 } from './engine-frames.js'
 import type { PartitionStats } from './partition-runtime.js'
-import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
+import type { Acks, AppendResult, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
 import { RecoveryPool } from './pool.js'
 import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
 import { waitAsyncHeld } from './ring-wait.js'
@@ -268,6 +271,52 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     return combine(replies, acks)
   }
 
+  /**
+   * Follower appends go through the ring like leader appends (in order with them, no copy into
+   * msgpack), in frames split at batch boundaries. The first refused frame's error is thrown;
+   * frames after it are refused too (they no longer continue the log).
+   */
+  async appendAsFollower(topic: string, partition: number, batches: Buffer): Promise<{ logEndOffset: number }> {
+    const entry = this.entry(topic, partition)
+    const channel = this.channel(entry.worker)
+    const chunks = this.chunkBatches(batches, channel.maxFrameLength - FRAME_HEAD_BYTES)
+    if (chunks === null) throw new RecordTooLargeError(`a record batch is larger than the worker ring's largest frame (${channel.maxFrameLength} bytes)`)
+    const replies = await Promise.all(chunks.map((chunk) =>
+      this.sendAppend(channel, FrameKind.AppendAsFollower, 1, 0, entry.slot, chunk.length, (view) => copyBytes(view, FRAME_HEAD_BYTES, chunk, 0, chunk.length))))
+    let logEndOffset = -1
+    for (const reply of replies) {
+      if (reply === null) continue
+      if (reply.errorCode !== ErrorCode.NONE) throw typedError(reply.errorCode, reply.errorMessage ?? `follower append to ${topic}-${partition} failed`)
+      logEndOffset = reply.baseOffset
+    }
+    return { logEndOffset }
+  }
+
+  async truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'truncateTo', slot: entry.slot, offset }) as { logEndOffset: number }
+  }
+
+  async truncateFullyAndStartAt(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'truncateFullyAndStartAt', slot: entry.slot, offset }) as { logEndOffset: number }
+  }
+
+  async setHighWatermark(topic: string, partition: number, offset: number): Promise<void> {
+    const entry = this.entry(topic, partition)
+    await this.control(entry.worker, { op: 'setHighWatermark', slot: entry.slot, offset })
+  }
+
+  async endOffsetForEpoch(topic: string, partition: number, epoch: number, options: { currentLeaderEpoch?: number } = {}): Promise<EpochEndOffset> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'endOffsetForEpoch', slot: entry.slot, epoch, currentLeaderEpoch: options.currentLeaderEpoch ?? -1 }) as EpochEndOffset
+  }
+
+  async setLeaderEpoch(topic: string, partition: number, epoch: number): Promise<void> {
+    const entry = this.entry(topic, partition)
+    await this.control(entry.worker, { op: 'setLeaderEpoch', slot: entry.slot, epoch })
+  }
+
   /** Splits at batch boundaries into frames that fit the ring (one frame in the usual case). */
   private chunkBatches(batches: Buffer, maxBytes: number): Buffer[] | null {
     if (batches.length <= maxBytes) return [batches]
@@ -355,9 +404,10 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   // ------------------------------------------------------------------ reads and offsets
 
-  async read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice> {
+  async read(topic: string, partition: number, offset: number, maxBytes: number, options: { upTo?: 'highWatermark' | 'logEnd' } = {}): Promise<ReadSlice> {
     const entry = this.entry(topic, partition)
-    return await this.control(entry.worker, { op: 'read', slot: entry.slot, offset, maxBytes }) as ReadSlice
+    const request: ControlRequest = { op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }) }
+    return await this.control(entry.worker, request) as ReadSlice
   }
 
   offsets(topic: string, partition: number): PartitionOffsets | undefined {
@@ -475,6 +525,18 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     this.channels.length = 0
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failed) throw failed.reason
+  }
+}
+
+/** An append reply's code and message as the typed error the storage layer threw (RinglogError for the rest). */
+function typedError(code: number, message: string): RinglogError {
+  switch (code) {
+    case ErrorCode.CORRUPT_MESSAGE: return new CorruptRecordError(message)
+    case ErrorCode.OFFSET_OUT_OF_RANGE: return new OffsetOutOfRangeError(message)
+    case ErrorCode.MESSAGE_TOO_LARGE: return new RecordTooLargeError(message)
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION: return new UnknownTopicOrPartitionError(message)
+    case ErrorCode.KAFKA_STORAGE_ERROR: return new StorageOfflineError(message)
+    default: return new RinglogError(code, message)
   }
 }
 

@@ -13,6 +13,8 @@ export const TEMP_SUFFIX = '.tmp'
 
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint'
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint'
+/** Kafka's per-partition epoch -> start offset file (KIP-101). */
+export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint'
 /** Present only while the log is closed cleanly: its indexes and tail were written and flushed. */
 export const CLEAN_SHUTDOWN_MARKER = '.ringlog-clean-shutdown'
 

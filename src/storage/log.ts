@@ -13,6 +13,7 @@
 import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 import { LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, CorruptRecordError, DiskFullError, StorageOfflineError, UnsupportedCompressionError } from '../errors.js'
+import { ErrorCode } from '../protocol/error-codes.js'
 import {
   BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64,
   setBaseOffset, setPartitionLeaderEpoch, validateBatch, writeInt64,
@@ -20,6 +21,7 @@ import {
 import { readOffsetCheckpoint, writeOffsetCheckpoint, fsyncDirectory } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
 import { GroupCommit, type SyncLatency } from './flush-policy.js'
+import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'
@@ -38,12 +40,19 @@ export interface PartitionLogOptions {
 }
 
 export interface AppendOptions {
-  /** Stamped into every batch's partitionLeaderEpoch. */
+  /** Stamped into every batch's partitionLeaderEpoch; a new one is recorded in the leader-epoch cache, an older one refused. */
   leaderEpoch: number
   /** For LogAppendTime topics: becomes each batch's maxTimestamp (the CRC is recomputed, attributes being covered). */
   logAppendTime?: number
   /** The caller already ran validateBatch on every batch; only lengths are checked again. */
   validated?: boolean
+}
+
+/** What a follower append wrote: the leader's offsets, unchanged. */
+export interface FollowerAppendResult {
+  firstOffset: number
+  lastOffset: number
+  logEndOffset: number
 }
 
 export interface AppendResult {
@@ -96,6 +105,11 @@ export class PartitionLog {
   private truncations = 0
   private offline: StorageOfflineError | undefined
   private closed = false
+  /**
+   * Set once a replica manager drives the high watermark (cluster mode): the high watermark is
+   * then min(what the flush policy allows, this). Undefined on a single node.
+   */
+  private replicatedHighWatermark: number | undefined
   private readonly topic: string
   private readonly partition: number
 
@@ -109,6 +123,7 @@ export class PartitionLog {
     logStartOffset: number,
     recoveryPoint: number,
     private readonly checkpointed: { recoveryPoint: number | undefined; logStartOffset: number | undefined },
+    private readonly epochs: LeaderEpochCache,
   ) {
     this.segments = segments
     this.nextOffset = segments[segments.length - 1].nextOffset
@@ -147,8 +162,10 @@ export class PartitionLog {
     fsi.fsyncSync(active.fd)
     const logStartOffset = Math.min(Math.max(checkpointedStart, segments[0].baseOffset), active.nextOffset)
     const dirFd = fsi.openSync(dir, 'r')
+    const epochs = LeaderEpochCache.load(fsi, dir)
     const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
-      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart })
+      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache)
+    log.reconcileLeaderEpochs(epochs.intact)
     log.writeCheckpoints()
     if (cleanShutdown) fsi.unlinkSync(markerPath)
     fsi.fsyncSync(dirFd)
@@ -159,10 +176,22 @@ export class PartitionLog {
   get logEndOffset(): number { return this.nextOffset }
   /** End offset (exclusive) covered by a completed fdatasync. */
   get flushedOffset(): number { return this.committer.flushedOffset }
-  /** With one replica: the flushed end under 'always' (consumers never see unflushed data), else the log end. */
+  /**
+   * With one replica: the flushed end under 'always' (consumers never see unflushed data), else
+   * the log end. Replicated (after setReplicatedHighWatermark): the lower of that and the
+   * high watermark the replica manager set.
+   */
   get highWatermark(): number {
-    return this.config.flush === 'always' ? Math.max(this.startOffset, this.committer.flushedOffset) : this.nextOffset
+    const local = this.config.flush === 'always' ? Math.max(this.startOffset, this.committer.flushedOffset) : this.nextOffset
+    if (this.replicatedHighWatermark === undefined) return local
+    return Math.max(this.startOffset, Math.min(local, this.replicatedHighWatermark))
   }
+  /** Whether the high watermark is driven by replication (see setReplicatedHighWatermark). */
+  get isReplicated(): boolean { return this.replicatedHighWatermark !== undefined }
+  /** The newest leader epoch that wrote to this log (-1 if none). */
+  get latestEpoch(): number { return this.epochs.latestEpoch }
+  /** The leader-epoch cache's entries, oldest first (a copy). */
+  get leaderEpochEntries(): EpochEntry[] { return this.epochs.all }
   /** Bytes in all segments. */
   get size(): number { return this.segments.reduce((sum, s) => sum + s.size, 0) }
   get segmentCount(): number { return this.segments.length }
@@ -195,13 +224,11 @@ export class PartitionLog {
       offsetCount += batches.readInt32BE(at + 23) + 1
       at += size
     }
+    if (options.leaderEpoch < this.epochs.latestEpoch) {
+      throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `append stamped with leader epoch ${options.leaderEpoch}, older than the log's latest epoch ${this.epochs.latestEpoch}`)
+    }
     const now = this.clock()
-    let active = this.active
-    if (active.size > 0 && (
-      active.size + batches.length > this.config.segmentBytes ||
-      now - active.rollStartMs >= this.config.segmentMs ||
-      this.nextOffset + offsetCount - 1 - active.baseOffset > 0x7fffffff
-    )) active = this.roll()
+    const active = this.activeFor(batches.length, offsetCount, now)
 
     const baseOffset = this.nextOffset
     let offset = baseOffset
@@ -218,16 +245,159 @@ export class PartitionLog {
       offset += batches.readInt32BE(at + 23) + 1
       at += size
     }
+    const newEpoch = this.assignEpoch(options.leaderEpoch, baseOffset)
+    this.writeToActive(active, batches, offset, now, newEpoch ? baseOffset : undefined)
+    return { baseOffset, lastOffset: offset - 1, logAppendTime, logStartOffset: this.startOffset }
+  }
+
+  /**
+   * A follower's append: the leader's batches exactly as the leader stored them (offsets,
+   * partitionLeaderEpoch, bytes, CRC). Every batch's CRC is checked and the first must start at
+   * the log end offset, each next one right after the one before (a follower's log has no gaps:
+   * anything else means it fetched from the wrong place, and nothing is written). Epochs may
+   * only grow; each new one is recorded in the leader-epoch cache. Batches are written in runs
+   * that fit a segment, rolling between them like leader appends.
+   */
+  appendAsFollower(batches: Buffer): FollowerAppendResult {
+    this.checkWritable()
+    if (batches.length === 0) throw new CorruptRecordError('follower append of zero bytes')
+    const spans: { at: number; size: number; baseOffset: number; endOffset: number; epoch: number }[] = []
+    let expected = this.nextOffset
+    let epoch = this.epochs.latestEpoch
+    for (let at = 0; at < batches.length;) {
+      const size = validateBatch(batches, at, batches.length)
+      if (size > this.config.segmentBytes) {
+        throw new RecordTooLargeError(`batch of ${size} bytes at offset ${readInt64(batches, at)} exceeds segment.bytes ${this.config.segmentBytes}`)
+      }
+      const baseOffset = readInt64(batches, at)
+      if (baseOffset !== expected) {
+        throw new OffsetOutOfRangeError(`follower append: batch at byte ${at} starts at offset ${baseOffset}, but the log continues at ${expected}`)
+      }
+      const batchEpoch = batches.readInt32BE(at + 12)
+      if (batchEpoch >= 0 && batchEpoch < epoch) {
+        throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `follower append: batch at offset ${baseOffset} has leader epoch ${batchEpoch}, older than ${epoch} before it`)
+      }
+      if (batchEpoch > epoch) epoch = batchEpoch
+      expected = baseOffset + batches.readInt32BE(at + 23) + 1
+      spans.push({ at, size, baseOffset, endOffset: expected, epoch: batchEpoch })
+      at += size
+    }
+    const firstOffset = this.nextOffset
+    for (let i = 0; i < spans.length;) {
+      // The longest run from span i that fits in one segment (and in its u32 relative offsets).
+      let j = i + 1
+      while (j < spans.length && spans[j].at + spans[j].size - spans[i].at <= this.config.segmentBytes &&
+        spans[j].endOffset - spans[i].baseOffset <= 0x7fffffff) j++
+      const run = batches.subarray(spans[i].at, spans[j - 1].at + spans[j - 1].size)
+      const now = this.clock()
+      const active = this.activeFor(run.length, spans[j - 1].endOffset - spans[i].baseOffset, now)
+      let firstNewEpochAt: number | undefined
+      for (let k = i; k < j; k++) {
+        if (spans[k].epoch >= 0 && this.assignEpoch(spans[k].epoch, spans[k].baseOffset)) firstNewEpochAt ??= spans[k].baseOffset
+      }
+      this.writeToActive(active, run, spans[j - 1].endOffset, now, firstNewEpochAt)
+      i = j
+    }
+    return { firstOffset, lastOffset: this.nextOffset - 1, logEndOffset: this.nextOffset }
+  }
+
+  /**
+   * Cluster mode: the high watermark the replica manager computed (leader: min log end over the
+   * ISR; follower: the leader's, capped by its own log end). From now on reads and ListOffsets
+   * see min(this, what the flush policy made durable). Single-node logs never call it.
+   */
+  setReplicatedHighWatermark(offset: number): void {
+    this.checkWritable()
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid high watermark ${offset}`)
+    this.replicatedHighWatermark = offset
+  }
+
+  /** OffsetForLeaderEpoch (KIP-101/279): see LeaderEpochCache.endOffsetFor. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    this.checkReadable()
+    return this.epochs.endOffsetFor(epoch, this.nextOffset)
+  }
+
+  /** The active segment, rolled first when `bytes` more (holding `offsetCount` offsets) would not fit it or it is too old. */
+  private activeFor(bytes: number, offsetCount: number, now: number): Segment {
+    const active = this.active
+    if (active.size > 0 && (
+      active.size + bytes > this.config.segmentBytes ||
+      now - active.rollStartMs >= this.config.segmentMs ||
+      this.nextOffset + offsetCount - 1 - active.baseOffset > 0x7fffffff
+    )) return this.roll()
+    return active
+  }
+
+  /**
+   * Writes stamped batches ending at `endOffset` to the active segment. `newEpochAt`: where a
+   * leader epoch was assigned for them; a failed write takes that entry back out.
+   */
+  private writeToActive(active: Segment, batches: Buffer, endOffset: number, now: number, newEpochAt: number | undefined): void {
     try {
       active.append(batches, now)
     } catch (error) {
+      try {
+        if (newEpochAt !== undefined) this.epochs.truncateFromEnd(newEpochAt)
+      } catch (epochError) {
+        throw this.goOffline(epochError, `taking back the leader epoch at ${newEpochAt} failed`)
+      }
       if (isDiskFull(error)) throw new DiskFullError(`disk full appending to ${active.logPath}; nothing was written`)
       throw this.goOffline(error, `write to ${active.logPath} failed`)
     }
-    this.nextOffset = offset
-    if (this.config.flush === 'always') this.pendingMarks.push({ endOffset: offset, segment: active, position: active.size })
-    this.committer.noteWrite(active.fd, offset)
-    return { baseOffset, lastOffset: offset - 1, logAppendTime, logStartOffset: this.startOffset }
+    this.nextOffset = endOffset
+    if (this.config.flush === 'always') this.pendingMarks.push({ endOffset, segment: active, position: active.size })
+    this.committer.noteWrite(active.fd, endOffset)
+  }
+
+  /** Records `epoch` starting at `startOffset` if it is new (written before the batches, so a crash never loses it). */
+  private assignEpoch(epoch: number, startOffset: number): boolean {
+    try {
+      return this.epochs.assign(epoch, startOffset)
+    } catch (error) {
+      if (error instanceof RinglogError) throw error
+      if (isDiskFull(error)) throw new DiskFullError(`disk full writing the leader-epoch checkpoint of ${this.dir}; nothing was written`)
+      throw this.goOffline(error, 'writing the leader-epoch checkpoint failed')
+    }
+  }
+
+  /**
+   * On open: a checkpoint the log no longer matches is cut to the log (Kafka's load-time
+   * truncation); a missing or damaged one, or one that lacks the epoch of the log's last batch
+   * (a crash between the two writes), is rebuilt from the batches' partitionLeaderEpoch fields.
+   */
+  private reconcileLeaderEpochs(intact: boolean): void {
+    if (intact) {
+      // Start first: for an empty log (start = end) the end cut then leaves nothing.
+      this.epochs.truncateFromStart(this.startOffset)
+      this.epochs.truncateFromEnd(this.nextOffset)
+      const last = this.lastBatch()
+      if (!last || last.partitionLeaderEpoch < 0 || this.epochs.epochForOffset(last.baseOffset) === last.partitionLeaderEpoch) return
+    }
+    const entries: EpochEntry[] = []
+    for (const segment of this.segments) {
+      for (let position = 0; position < segment.size;) {
+        const batch = segment.locationAt(position)
+        if (!batch) throw new CorruptRecordError(`unreadable batch header at ${position} in ${segment.logPath}`)
+        const latest = entries[entries.length - 1]
+        if (batch.partitionLeaderEpoch >= 0 && (!latest || batch.partitionLeaderEpoch > latest.epoch)) {
+          entries.push({ epoch: batch.partitionLeaderEpoch, startOffset: batch.baseOffset })
+        }
+        position += batch.size
+      }
+    }
+    if (entries.length === 0 && intact === false && !this.fsi.existsSync(this.epochs.path)) return
+    this.epochs.rebuild(entries)
+    this.epochs.truncateFromStart(this.startOffset)
+  }
+
+  /** The header of the log's last batch, or undefined for an empty log. */
+  private lastBatch(): ReturnType<Segment['findBatch']> {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]
+      if (segment.size > 0) return segment.findBatch(segment.nextOffset - 1)
+    }
+    return undefined
   }
 
   /** Resolves once `offset` (inclusive) is on disk by fdatasync. Under 'never' only a roll, flush() or close() gets it there. */
@@ -370,6 +540,7 @@ export class PartitionLog {
       this.startOffset = Math.max(this.startOffset, this.segments[0].baseOffset)
       // Log start first: a crash between the two leaves only files recovery removes.
       this.writeCheckpoints()
+      this.epochs.truncateFromStart(this.startOffset)
       for (const segment of removed) {
         deletedBytes += segment.size
         this.retire(segment, this.config.fileDeleteDelayMs)
@@ -384,15 +555,7 @@ export class PartitionLog {
     if (offset >= this.nextOffset) return
     this.truncations++
     if (offset <= this.startOffset) {
-      // Retire first: the new segment may take the name of one being removed.
-      const removed = this.segments.splice(0, this.segments.length)
-      for (const segment of removed) this.retire(segment, 0)
-      try {
-        this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes))
-      } catch (error) {
-        throw this.goOffline(error, `creating a segment at ${offset} failed`)
-      }
-      this.startOffset = offset
+      this.resetSegmentsAt(offset)
     } else {
       while (this.active.baseOffset >= offset) {
         const segment = this.segments.pop()
@@ -401,7 +564,41 @@ export class PartitionLog {
       this.active.truncateTo(offset)
       this.committer.syncFile(this.active.fd)
     }
+    this.afterTruncation()
+  }
+
+  /**
+   * Empties the log and restarts it at `offset`, which may lie past the old end (Kafka's
+   * truncateFullyAndStartAt: a follower whose log ends below the leader's log start).
+   */
+  truncateFullyAndStartAt(offset: number): void {
+    this.checkWritable()
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid log start offset ${offset}`)
+    this.truncations++
+    this.resetSegmentsAt(offset)
+    this.epochs.truncateFromEnd(0)
+    this.afterTruncation()
+  }
+
+  /** Retires every segment and starts an empty one at `offset`, the new log start. */
+  private resetSegmentsAt(offset: number): void {
+    // Retire first: the new segment may take the name of one being removed.
+    const removed = this.segments.splice(0, this.segments.length)
+    // Newest first, as a cut from the end does: a crash part-way leaves a shorter prefix.
+    for (const segment of removed.reverse()) this.retire(segment, 0)
+    try {
+      this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes))
+    } catch (error) {
+      throw this.goOffline(error, `creating a segment at ${offset} failed`)
+    }
+    this.startOffset = offset
+  }
+
+  /** What every truncation ends with: offsets, epochs, group commit, marks and checkpoints follow the cut segments. */
+  private afterTruncation(): void {
     this.nextOffset = this.active.nextOffset
+    // After the segments: a crash in between leaves entries past the end, which open cuts.
+    this.epochs.truncateFromEnd(this.nextOffset)
     this.committer.truncate(this.nextOffset)
     this.pendingMarks.length = 0
     this.pendingHead = 0

@@ -199,6 +199,13 @@ export class ProducerStateManager {
     return path
   }
 
+  /** Removes snapshots taken past `offset` (the log was truncated below them: they describe batches that are gone). */
+  deleteSnapshotsAbove(dir: string, offset: number): void {
+    for (const snapshot of listSnapshots(dir)) {
+      if (snapshot.offset > offset) rmSync(join(dir, snapshot.name), { force: true })
+    }
+  }
+
   /**
    * Loads the newest intact snapshot whose offset is at most `logEndOffset` and returns its
    * offset (the caller replays batches from there), or -1 with an empty state if none fits.

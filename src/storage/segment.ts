@@ -22,6 +22,8 @@ export interface BatchLocation {
   size: number
   maxTimestamp: number
   attributes: number
+  /** The epoch of the leader that wrote the batch (-1 if none was stamped). */
+  partitionLeaderEpoch: number
 }
 
 /** The header fields a location needs end at maxTimestamp (offset 43). */
@@ -279,5 +281,6 @@ export function readLocation(fsi: StorageFs, fd: number, position: number, end: 
     size,
     maxTimestamp: readInt64(headerScratch, 35),
     attributes: headerScratch.readInt16BE(21),
+    partitionLeaderEpoch: headerScratch.readInt32BE(12),
   }
 }

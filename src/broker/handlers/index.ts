@@ -23,4 +23,5 @@ export const HANDLERS: readonly AnyApiHandler[] = [
   await import('./19-create-topics.js'),
   await import('./20-delete-topics.js'),
   await import('./22-init-producer-id.js'),
+  await import('./23-offset-for-leader-epoch.js'),
 ]

@@ -40,6 +40,7 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'CreateTopics', versions: '0-7' },
   { name: 'DeleteTopics', versions: '0-6' },
   { name: 'InitProducerId', versions: '0-4' },
+  { name: 'OffsetForLeaderEpoch', versions: '0-4' },
 ]
 
 export function fileNameOf(apiName: string): string {

@@ -18,8 +18,9 @@ import * as apiVersions from './api-versions.js'
 import * as createTopics from './create-topics.js'
 import * as deleteTopics from './delete-topics.js'
 import * as initProducerId from './init-producer-id.js'
+import * as offsetForLeaderEpoch from './offset-for-leader-epoch.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, initProducerId }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, initProducerId, offsetForLeaderEpoch }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -137,6 +138,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: initProducerId.FIRST_FLEXIBLE_VERSION,
     decodeRequest: initProducerId.decodeInitProducerIdRequest, encodeRequest: initProducerId.encodeInitProducerIdRequest,
     decodeResponse: initProducerId.decodeInitProducerIdResponse, encodeResponse: initProducerId.encodeInitProducerIdResponse,
+  }],
+  [23, {
+    apiKey: 23, name: 'OffsetForLeaderEpoch', minVersion: offsetForLeaderEpoch.MIN_VERSION, maxVersion: offsetForLeaderEpoch.MAX_VERSION,
+    firstFlexibleVersion: offsetForLeaderEpoch.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: offsetForLeaderEpoch.decodeOffsetForLeaderEpochRequest, encodeRequest: offsetForLeaderEpoch.encodeOffsetForLeaderEpochRequest,
+    decodeResponse: offsetForLeaderEpoch.decodeOffsetForLeaderEpochResponse, encodeResponse: offsetForLeaderEpoch.encodeOffsetForLeaderEpochResponse,
   }],
 ])
 
