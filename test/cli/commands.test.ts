@@ -1,6 +1,6 @@
 /**
  * The topics, produce, consume and dump-log commands, each run as a real `ringlog` process
- * (from sources via tsx) against `ringlog serve` run as a child process on 127.0.0.1:0.
+ * (compiled, or from sources via tsx: test/node-argv.ts) against `ringlog serve` run as a child process on 127.0.0.1:0.
  * Independent commands run concurrently to keep the (process-start dominated) runtime down.
  */
 import { spawn } from 'node:child_process'
@@ -14,6 +14,7 @@ import { formatRecord, type ConsumedRecord } from '../../src/cli/consume.js'
 import type { DumpedFile } from '../../src/cli/dump-log.js'
 import type { TopicDescription } from '../../src/cli/topics.js'
 import { startCliBroker, type CliBroker } from '../compat/cli-broker.js'
+import { ringlogArgv } from '../node-argv.js'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const KCAT = '/usr/bin/kcat'
@@ -48,7 +49,7 @@ let dir: string
 let bootstrap: string
 
 function ringlog(args: string[], input = ''): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], input)
+  return run(process.execPath, ringlogArgv(args), input)
 }
 
 async function ok(args: string[], input = ''): Promise<string> {

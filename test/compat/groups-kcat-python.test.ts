@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BrokerServer } from '../../src/broker/server.js'
 import { describeGroup, listGroups } from '../../src/cli/groups.js'
+import { ringlogArgv } from '../node-argv.js'
 import { bootstrapOf, kafkaClient, produceNumbered, startBroker, tempDir, waitFor } from './groups-harness.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -61,7 +62,7 @@ say(closed=True)
 const execFileAsync = promisify(execFile)
 
 async function runCli(args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, timeout: 30_000 })
+  const { stdout } = await execFileAsync(process.execPath, ringlogArgv(args), { cwd: ROOT, timeout: 30_000 })
   return stdout
 }
 
