@@ -13,6 +13,7 @@ import type { BrokerServer } from '../../src/broker/server.js'
 import { describeGroup, listGroups } from '../../src/cli/groups.js'
 import { ringlogArgv } from '../node-argv.js'
 import { bootstrapOf, kafkaClient, produceNumbered, startBroker, tempDir, waitFor } from './groups-harness.js'
+import { skipWithout } from './required-tool.js'
 
 const PYTHON = '/usr/bin/python3'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -89,7 +90,9 @@ class ChildClient {
   }
 }
 
-describe.skipIf(!hasKcat || !hasKafkaPython)('kcat and kafka-python consumer groups', () => {
+const skip = skipWithout('kcat', hasKcat, 'kcat') || skipWithout('kafka-python', hasKafkaPython, 'python3-kafka')
+
+describe.skipIf(skip)('kcat and kafka-python consumer groups', () => {
   const dir = tempDir('groups-kcat-python')
   let server: BrokerServer
   let bootstrap: string
