@@ -8,7 +8,7 @@
  * saved report instead of running anything. Usage errors exit with 2.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { Command, Option } from 'commander'
+import { type Command, Option } from 'commander'
 import {
   assertValidReport, buildReport, compareReports, formatComparisonTable, formatReportTable, hasRegression, renderBenchSvg, runScenario, settlePageCache,
   BenchParamError, type BenchReport, type CompareMetric, type ScenarioRunWithReference,

@@ -21,6 +21,7 @@ const hasKcat = spawnSync('kcat', ['-V']).status === 0
 const hasKafkaPython = spawnSync(PYTHON, ['-c', 'import kafka']).status === 0
 
 /** A kafka-python consumer driven by a JSON plan; prints one JSON line per event. */
+// biome-ignore lint/complexity/noUselessStringRaw: raw so that Python escapes added later stay literal
 const PYTHON_CONSUMER = String.raw`
 import json, sys, time
 from kafka import KafkaConsumer

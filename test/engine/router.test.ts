@@ -8,7 +8,7 @@ import { Fixture, readAllBatches, readAllRecords } from './helpers.js'
 const fixture = new Fixture()
 afterEach(() => fixture.cleanup())
 
-function valueOf(partition: number, i: number): Buffer {
+function recordValue(partition: number, i: number): Buffer {
   return Buffer.from(`p${partition}-r${i}-`.padEnd(40 + (i % 17), String.fromCharCode(97 + ((partition + i) % 26))))
 }
 
@@ -26,7 +26,7 @@ describe('partition engine: routing and appends', () => {
       const calls: Promise<void>[] = []
       for (let i = 0; i < perPartition; i += 3) {
         for (let p = 0; p < 6; p++) {
-          const values = [valueOf(p, i), valueOf(p, i + 1), valueOf(p, i + 2)]
+          const values = [recordValue(p, i), recordValue(p, i + 1), recordValue(p, i + 2)]
           sent[p].push(...values)
           const acks = (i / 3) % 2 === 0 ? -1 : 1
           calls.push(engine.appendBatches('orders', p, encodeRecordBatch({ records: values.map((value) => ({ value })) }), acks).then((r) => {
@@ -107,7 +107,7 @@ describe('partition engine: routing and appends', () => {
   it('packs appendRecords into lz4 batches of about 16 KiB that decode back exactly', async () => {
     const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 1 })
     await engine.openPartition('emb', 0)
-    const values = Array.from({ length: 3000 }, (_, i) => valueOf(7, i).toString('hex'))
+    const values = Array.from({ length: 3000 }, (_, i) => recordValue(7, i).toString('hex'))
     const firstCall = await engine.appendRecords('emb', 0, values.slice(0, 1000).map((value, i) => ({ value, key: `k${i}` })), { acks: 1, compression: Compression.lz4 })
     expect(firstCall).toMatchObject({ errorCode: 0, baseOffset: 0 })
     const later = await Promise.all([
@@ -135,7 +135,7 @@ describe('partition engine: routing and appends', () => {
     // (as copies: the router reuses its encoding buffer for the next frame at once).
     const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never', maxWorkers: 1, requestRingBytes: 4 * 1024 * 1024, defaults: { maxMessageBytes: 4 * 1024 * 1024 } })
     await engine.openPartition('big', 0)
-    const small = Array.from({ length: 30_000 }, (_, i) => valueOf(3, i).toString().padEnd(100, 'x'))
+    const small = Array.from({ length: 30_000 }, (_, i) => recordValue(3, i).toString().padEnd(100, 'x'))
     const huge = Buffer.alloc(2 * 1024 * 1024 + 17, 0x5a)
     const calls = [
       engine.appendRecords('big', 0, small.map((value) => ({ value })), { acks: 1, compression: Compression.none }),
