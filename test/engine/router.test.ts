@@ -205,7 +205,8 @@ describe('partition engine: routing and appends', () => {
     expect(engine.offsets('t', 0)?.highWatermark).toBe(0)
     let woke = false
     const parked = engine.waitForData('t', 0, 0, 30_000).then(() => { woke = true })
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // A round trip to the worker (stats) instead of a sleep: the wait is parked and still unwoken.
+    await engine.stats()
     expect(woke).toBe(false)
     await engine.appendBatches('t', 0, encodeRecordBatch({ records: [{ value: 'wake' }] }), 0)
     await parked
