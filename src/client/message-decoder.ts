@@ -4,7 +4,7 @@
  * batch, no intermediate record objects. Each batch's CRC is checked before it is decoded;
  * control batches (transaction markers) are skipped, as a consumer never sees them.
  */
-import { Buffer } from 'node:buffer'
+import type { Buffer } from 'node:buffer'
 import { decompress } from '../protocol/compression.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
 import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readInt8, readZigzag, skipTo, startRecord, startRecords } from '../protocol/record-reader.js'

@@ -13,10 +13,13 @@ import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
 import type { LogConfig } from '../storage/log-config.js'
 import type { PartitionSettings } from './log-engine.js'
 import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
+import { compiledTwin, workersFromBuild } from './spawn-worker.js'
 
 /** The task module next to this file: the .ts shim under tests/tsx, the compiled .js otherwise. */
 function taskFilename(): string {
   const fromSources = import.meta.url.endsWith('.ts')
+  const compiled = fromSources && workersFromBuild() ? compiledTwin(new URL('./recovery-task.ts', import.meta.url)) : undefined
+  if (compiled) return fileURLToPath(compiled)
   return fileURLToPath(new URL(fromSources ? './recovery-task-shim.mjs' : './recovery-task.js', import.meta.url))
 }
 

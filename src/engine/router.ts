@@ -461,7 +461,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     this.assertOpen()
     const perPartition: WorkerPartitionStats[] = []
     for (const channel of this.channels) {
-      if (!channel || !channel.alive) continue
+      if (!channel?.alive) continue
       const rows = await this.control(channel.index, { op: 'stats' }) as PartitionStats[]
       for (const row of rows) perPartition.push({ ...row, worker: channel.index })
     }
@@ -505,7 +505,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (this.closed) return
     await Promise.all([...this.partitions.values()].map((entry) => entry.ready.catch(() => undefined)))
     this.closed = true
-    const stopping = this.channels.filter((c): c is WorkerChannel => c !== undefined && c.alive).map(async (channel) => {
+    const stopping = this.channels.filter((c): c is WorkerChannel => c?.alive === true).map(async (channel) => {
       channel.expectExit()
       const body = packr.pack({ op: 'shutdown' } satisfies ControlRequest)
       const requestId = channel.allocateRequestId()

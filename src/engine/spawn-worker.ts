@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 
 /**
@@ -5,13 +7,35 @@ import { Worker, type WorkerOptions } from 'node:worker_threads'
  * Compiled builds (dist/*.js) load the module directly. From TypeScript sources
  * (vitest, tsx) Node 20 workers cannot load `.ts`, so a small `.mjs` shim registers
  * tsx in the worker first and then imports the real module.
+ * With RINGLOG_WORKERS_FROM_BUILD=1 (the test suite sets it once dist/ is current) a caller
+ * loaded from src/ starts the compiled twin in dist/ instead: a worker boots in about 0.2 s
+ * that way against about 1.8 s through the shim.
  */
 export function spawnWorker(callerUrl: string, moduleBaseName: string, options: WorkerOptions = {}): Worker {
   const fromSources = callerUrl.endsWith('.ts')
   const target = new URL(`./${moduleBaseName}${fromSources ? '.ts' : '.js'}`, callerUrl)
   if (!fromSources) return new Worker(target, options)
+  const compiled = workersFromBuild() ? compiledTwin(target) : undefined
+  if (compiled) return new Worker(compiled, options)
   const shim = new URL('./ts-worker-shim.mjs', import.meta.url)
   return new Worker(shim, { ...options, workerData: { __tsEntry: target.href, data: options.workerData } })
+}
+
+/** True when modules loaded from src/ should start their worker threads from dist/. */
+export function workersFromBuild(): boolean {
+  return process.env.RINGLOG_WORKERS_FROM_BUILD === '1'
+}
+
+/**
+ * src/<path>.ts -> dist/<path>.js (tsconfig.build.json: rootDir src, outDir dist); undefined for
+ * a module outside src/ (a test fixture), which has no compiled twin.
+ */
+export function compiledTwin(source: URL): URL | undefined {
+  const at = source.href.lastIndexOf('/src/')
+  if (at < 0) return undefined
+  const built = new URL(`${source.href.slice(0, at)}/dist/${source.href.slice(at + 5).replace(/\.ts$/, '.js')}`)
+  if (!existsSync(built)) throw new Error(`RINGLOG_WORKERS_FROM_BUILD=1 but ${fileURLToPath(source)} has no compiled twin in dist/: run \`npm run build\``)
+  return built
 }
 
 /** Inside a worker: the workerData the spawner passed, whether or not it went through the shim. */

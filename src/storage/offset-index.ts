@@ -8,7 +8,7 @@
  * the segment rolls or the log closes. After a crash the active segment is past the recovery
  * point, so recovery rebuilds its index from the log rather than trusting a half-written file.
  */
-import { Buffer } from 'node:buffer'
+import type { Buffer } from 'node:buffer'
 import { IndexEntries, relativeOffset } from './index-entries.js'
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8

@@ -4,7 +4,7 @@
  * timestamps <= this", so timestamps strictly increase (a new entry only for a new maximum) and
  * offsets never decrease. Kept in memory and written whole like the offset index.
  */
-import { Buffer } from 'node:buffer'
+import type { Buffer } from 'node:buffer'
 import { readInt64, writeInt64 } from '../protocol/record-batch.js'
 import { IndexEntries, relativeOffset } from './index-entries.js'
 

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { compareReports, formatComparisonTable, hasRegression } from '../../src/bench/compare.js'
 import { createLatencyHistogram, serializeHistogram } from '../../src/bench/histogram.js'
@@ -7,28 +6,8 @@ import { runScenario, type RepetitionResult, type ScenarioRunWithReference } fro
 import type { Scenario } from '../../src/bench/scenario.js'
 import { fileAppendScenario } from '../../src/bench/scenarios/file-append.js'
 
-/** The same scenario (same name and params), made `slowdown` slower by sleeping after each run. */
-function slowedBy<S>(inner: Scenario<S>, slowdown: number): Scenario<S> {
-  return {
-    ...inner,
-    async run(context, state) {
-      const start = process.hrtime.bigint()
-      const outcome = await inner.run(context, state)
-      const elapsedMs = Number(process.hrtime.bigint() - start) / 1e6
-      await sleep(elapsedMs * (1 / (1 - slowdown) - 1))
-      return outcome
-    },
-  }
-}
-
-// Paced (fixed offered rate), so a repetition's length is set by the clock, not by how busy
-// the machine is: the test stays robust on a loaded 2-core box.
+// Paced (fixed offered rate), so a repetition's length is set by the clock.
 const paced = (): Scenario => fileAppendScenario('records=4000,rate=40k,linger=2')
-const REPS = 6
-
-async function reportOf(scenario: Scenario): Promise<BenchReport> {
-  return buildReport([await runScenario(scenario, { repetitions: REPS, warmups: 1, progress: false })])
-}
 
 function syntheticRun(name: string, rates: readonly number[]): ScenarioRunWithReference {
   const repetitions: RepetitionResult[] = rates.map((rate) => ({
@@ -38,30 +17,17 @@ function syntheticRun(name: string, rates: readonly number[]): ScenarioRunWithRe
   return { name, params: fileAppendScenario().params, repetitions }
 }
 
-describe('regression mode on real runs', () => {
-  it('flags an injected 30% slowdown and not an identical or repeated run', async () => {
-    const fast = await reportOf(paced())
-    const slow = await reportOf(slowedBy(paced(), 0.3))
-    const again = await reportOf(paced())
-
-    const regressed = compareReports(fast, slow)
-    expect(regressed).toHaveLength(1)
-    expect(regressed[0].verdict).toBe('regression')
-    expect(regressed[0].p!).toBeLessThan(0.05)
-    expect(regressed[0].changePct!).toBeLessThan(-5)
-    expect(regressed[0].ciHighPct!).toBeLessThan(0)
-    expect(hasRegression(regressed)).toBe(true)
-    expect(formatComparisonTable(regressed)).toMatch(/file-append page-cache .* regression/)
-
-    const self = compareReports(fast, fast)
+describe('regression mode on a real run', () => {
+  // Verdicts on real runs against an injected slowdown are statistical: test/soak/bench-compare.test.ts.
+  it('finds a real report unchanged against itself', async () => {
+    const report = buildReport([await runScenario(paced(), { repetitions: 6, warmups: 0, progress: false })])
+    const self = compareReports(report, report)
+    expect(self).toHaveLength(1)
     expect(self[0].verdict).toBe('unchanged')
     expect(self[0].p).toBe(1)
     expect(self[0].changePct).toBe(0)
     expect(hasRegression(self)).toBe(false)
-
-    const rerun = compareReports(fast, again, { threshold: 0.5 })
-    expect(rerun[0].verdict).not.toBe('regression')
-    expect(hasRegression(rerun)).toBe(false)
+    expect(formatComparisonTable(self)).toMatch(/file-append page-cache .* unchanged/)
   })
 })
 

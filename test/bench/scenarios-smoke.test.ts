@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { runScenario } from '../../src/bench/runner.js'
 import { makeScenario } from '../../src/bench/scenarios/registry.js'
+import { skipWithout } from '../compat/required-tool.js'
 
 function hasKcat(): boolean {
   try {
@@ -53,7 +54,7 @@ describe('bench scenarios', () => {
     expect(run.repetitions[0].latency.count).toBeGreaterThan(0)
   })
 
-  it.skipIf(!hasKcat())('the kcat client cross-check produces and consumes exact counts', async () => {
+  it.skipIf(skipWithout('kcat', hasKcat(), 'kcat'))('the kcat client cross-check produces and consumes exact counts', async () => {
     const produce = makeScenario('produce', { mode: 'tcp', records: 2000, acks: 'all' }, { client: 'kcat', brokerPlacement: 'in-process' })
     const produced = await runScenario(produce, { repetitions: 1, warmups: 0, progress: false })
     expect(produced.repetitions[0].records).toBe(2000)

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Consumer, Ringlog } from '../../src/index.js'
-import { FAST_CONSUMER, openLog, removeDir, sleep, tempDataDir, waitFor } from './helpers.js'
+import { FAST_CONSUMER, openLog, removeDir, tempDataDir, waitFor } from './helpers.js'
 
 describe('consumer control: seek, pause/resume, commits and restarts', () => {
   let dir: string
@@ -20,6 +20,17 @@ describe('consumer control: seek, pause/resume, commits and restarts', () => {
   async function fill(partition: number, count: number, from = 0): Promise<void> {
     const producer = log.producer()
     await producer.send({ topic: 't', messages: Array.from({ length: count }, (_, i) => ({ value: `p${partition}-${from + i}`, partition })) })
+  }
+
+  /**
+   * Appends one marker record to `partition` and waits until `seen` holds its offset. Delivery is
+   * in order within a partition, so once the marker is in, every earlier record that was going to
+   * be delivered has been: this replaces sleeping and then asserting that nothing more arrived.
+   */
+  async function marker(partition: number, seen: () => readonly { partition: number; offset: number }[]): Promise<void> {
+    const [meta] = await log.producer().send({ topic: 't', messages: [{ value: `marker-${partition}`, partition }] })
+    const offset = Number(meta.baseOffset)
+    await waitFor(() => seen().some((s) => s.partition === partition && s.offset === offset), `the marker at ${partition}/${offset}`)
   }
 
   function collect(consumer: Consumer, into: { partition: number; offset: number }[]): Promise<void> {
@@ -64,12 +75,15 @@ describe('consumer control: seek, pause/resume, commits and restarts', () => {
     await fill(0, 10)
     await fill(1, 10)
     await waitFor(() => seen.length === 10, 'partition 1 records')
-    await sleep(300)
+    // Two markers on partition 1: between their deliveries the round-robin loop offers partition 0
+    // its turn, so had the pause not held, partition 0's records would have come first.
+    await marker(1, () => seen)
+    await marker(1, () => seen)
     expect(seen.every((s) => s.partition === 1)).toBe(true)
     consumer.resume([{ topic: 't', partitions: [0] }])
     expect(consumer.paused()).toEqual([])
-    await waitFor(() => seen.length === 20, 'partition 0 records after resume')
-    expect(seen.slice(10).map((s) => `${s.partition}/${s.offset}`)).toEqual(Array.from({ length: 10 }, (_, i) => `0/${i}`))
+    await waitFor(() => seen.length === 22, 'partition 0 records after resume')
+    expect(seen.slice(12).map((s) => `${s.partition}/${s.offset}`)).toEqual(Array.from({ length: 10 }, (_, i) => `0/${i}`))
 
     // Pausing a whole topic, from inside the handler (kafkajs's payload.pause()).
     let resumeFromHandler: (() => void) | null = null
@@ -77,17 +91,23 @@ describe('consumer control: seek, pause/resume, commits and restarts', () => {
     const second = log.consumer({ groupId: 'pause-2', ...FAST_CONSUMER })
     await second.subscribe({ topic: 't', fromBeginning: true })
     const got: number[] = []
+    const partition0: { partition: number; offset: number }[] = []
     await second.run({ eachMessage: async ({ partition, message, pause }) => {
-      if (partition !== 1) return
+      if (partition !== 1) {
+        partition0.push({ partition, offset: Number(message.offset) })
+        return
+      }
       got.push(Number(message.offset))
       if (got.length === 3) resumeFromHandler = pause()
     } })
     await waitFor(() => got.length === 3 && resumeFromHandler !== null, 'handler paused its partition')
-    await sleep(300)
+    // Between two markers on partition 0 the loop offers partition 1 its turn (see above).
+    await marker(0, () => partition0)
+    await marker(0, () => partition0)
     expect(got).toEqual([0, 1, 2])
     resumeFromHandler!()
-    await waitFor(() => got.length === 10, 'rest of partition 1 after resume')
-    expect(got).toEqual(Array.from({ length: 10 }, (_, i) => i))
+    await waitFor(() => got.length === 12, 'rest of partition 1 (10 records, 2 markers) after resume')
+    expect(got).toEqual(Array.from({ length: 12 }, (_, i) => i))
     await second.disconnect()
   })
 
@@ -112,9 +132,10 @@ describe('consumer control: seek, pause/resume, commits and restarts', () => {
     const resumed: { partition: number; offset: number }[] = []
     await collect(again, resumed)
     await waitFor(() => resumed.length === 25 + 7, 'records after the committed offsets')
-    await sleep(200)
-    expect(resumed.filter((s) => s.partition === 0).map((s) => s.offset)).toEqual(Array.from({ length: 25 }, (_, i) => 15 + i))
-    expect(resumed.filter((s) => s.partition === 1).map((s) => s.offset)).toEqual(Array.from({ length: 7 }, (_, i) => 33 + i))
+    await marker(0, () => resumed)
+    await marker(1, () => resumed)
+    expect(resumed.filter((s) => s.partition === 0).map((s) => s.offset)).toEqual(Array.from({ length: 26 }, (_, i) => 15 + i))
+    expect(resumed.filter((s) => s.partition === 1).map((s) => s.offset)).toEqual(Array.from({ length: 8 }, (_, i) => 33 + i))
     await again.disconnect()
   })
 
@@ -143,8 +164,8 @@ describe('consumer control: seek, pause/resume, commits and restarts', () => {
     const resumed: { partition: number; offset: number }[] = []
     await collect(again, resumed)
     await waitFor(() => resumed.length === 3, 'records after restart')
-    await sleep(200)
-    expect(resumed.map((s) => s.offset)).toEqual([35, 36, 37])
+    await marker(0, () => resumed)
+    expect(resumed.map((s) => s.offset)).toEqual([35, 36, 37, 38])
     await again.disconnect()
   })
 

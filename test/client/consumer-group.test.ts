@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import type { Consumer, GroupJoinEvent } from '../../src/index.js'
-import { FAST_CONSUMER, logPerTest, sleep, waitFor } from './helpers.js'
+import { FAST_CONSUMER, logPerTest, waitFor } from './helpers.js'
 
 interface Member {
   name: string
@@ -24,11 +24,17 @@ function stable(members: Member[], partitions: number): boolean {
 
 describe('consumer groups (in-process, through the GroupCoordinator)', () => {
   const fixture = logPerTest('events', 6)
+  /** The highest offset any member's auto commit reported, per partition of 'events'. */
+  const committed = new Map<number, number>()
+  beforeEach(() => committed.clear())
 
   async function startMember(name: string, assigner: 'range' | 'roundrobin', owner: Map<string, string[]>): Promise<Member> {
     const consumer = fixture.log.consumer({ groupId: 'shared', ...FAST_CONSUMER, partitionAssigners: [assigner], autoCommitInterval: 100 })
     const member: Member = { name, consumer, joins: [], handled: [] }
     consumer.on('consumer.group_join', (event) => member.joins.push(event))
+    consumer.on('consumer.commit_offsets', (event) => {
+      for (const t of event.topics) for (const p of t.partitions) committed.set(p.partition, Math.max(committed.get(p.partition) ?? 0, Number(p.offset)))
+    })
     await consumer.subscribe({ topics: ['events'], fromBeginning: true })
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
@@ -39,6 +45,18 @@ describe('consumer groups (in-process, through the GroupCoordinator)', () => {
       },
     })
     return member
+  }
+
+  /**
+   * One marker record per partition, then waits until all are handled and committed. Delivery is
+   * in order within a partition, so by then any duplicate of an earlier record would have been
+   * handled too: this replaces sleeping and then asserting that nothing more arrived.
+   */
+  async function markEveryPartition(tag: string, owner: Map<string, string[]>): Promise<void> {
+    const ids = Array.from({ length: 6 }, (_, p) => `marker-${tag}-${p}`)
+    const sent = await fixture.log.producer().send({ topic: 'events', messages: ids.map((value, partition) => ({ value, partition })) })
+    await waitFor(() => ids.every((id) => owner.has(id)), `markers ${tag} on all 6 partitions`)
+    await waitFor(() => sent.every((m) => (committed.get(m.partition) ?? 0) > Number(m.baseOffset)), `commits past the ${tag} markers`)
   }
 
   async function produce(from: number, count: number): Promise<void> {
@@ -57,7 +75,7 @@ describe('consumer groups (in-process, through the GroupCoordinator)', () => {
 
       await produce(0, 600)
       await waitFor(() => owner.size === 600, '600 records handled')
-      await sleep(200)
+      await markEveryPartition('first', owner)
       for (const [id, handlers] of owner) expect(handlers, id).toHaveLength(1)
       // Each member handled only records of its own partitions.
       for (const m of members) {
@@ -75,8 +93,8 @@ describe('consumer groups (in-process, through the GroupCoordinator)', () => {
 
       const handledByLeaver = leaver.handled.length
       await produce(600, 600)
-      await waitFor(() => owner.size === 1200, '1200 records handled')
-      await sleep(200)
+      await waitFor(() => owner.size === 1206, '1200 records and 6 markers handled')
+      await markEveryPartition('second', owner)
       // Offsets were committed before partitions changed hands: nothing handled twice.
       for (const [id, handlers] of owner) expect(handlers, id).toHaveLength(1)
       expect(leaver.handled.length).toBe(handledByLeaver)

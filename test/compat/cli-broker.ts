@@ -1,6 +1,7 @@
-/** Runs `ringlog serve` as a child process (from sources via tsx) for compat tests and benchmarks. */
+/** Runs `ringlog serve` as a child process (compiled, or from sources via tsx: test/node-argv.ts) for compat tests and benchmarks. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { ringlogArgv } from '../node-argv.js'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -14,7 +15,7 @@ export interface CliBroker {
 }
 
 export function startCliBroker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliBroker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+  const child = spawn(process.execPath, ringlogArgv(['serve', '--host', '127.0.0.1', '--port', '0', ...args]), {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

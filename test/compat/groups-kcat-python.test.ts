@@ -11,7 +11,9 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BrokerServer } from '../../src/broker/server.js'
 import { describeGroup, listGroups } from '../../src/cli/groups.js'
+import { ringlogArgv } from '../node-argv.js'
 import { bootstrapOf, kafkaClient, produceNumbered, startBroker, tempDir, waitFor } from './groups-harness.js'
+import { skipWithout } from './required-tool.js'
 
 const PYTHON = '/usr/bin/python3'
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -19,6 +21,7 @@ const hasKcat = spawnSync('kcat', ['-V']).status === 0
 const hasKafkaPython = spawnSync(PYTHON, ['-c', 'import kafka']).status === 0
 
 /** A kafka-python consumer driven by a JSON plan; prints one JSON line per event. */
+// biome-ignore lint/complexity/noUselessStringRaw: raw so that Python escapes added later stay literal
 const PYTHON_CONSUMER = String.raw`
 import json, sys, time
 from kafka import KafkaConsumer
@@ -61,7 +64,7 @@ say(closed=True)
 const execFileAsync = promisify(execFile)
 
 async function runCli(args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, timeout: 30_000 })
+  const { stdout } = await execFileAsync(process.execPath, ringlogArgv(args), { cwd: ROOT, timeout: 30_000 })
   return stdout
 }
 
@@ -88,7 +91,9 @@ class ChildClient {
   }
 }
 
-describe.skipIf(!hasKcat || !hasKafkaPython)('kcat and kafka-python consumer groups', () => {
+const skip = skipWithout('kcat', hasKcat, 'kcat') || skipWithout('kafka-python', hasKafkaPython, 'python3-kafka')
+
+describe.skipIf(skip)('kcat and kafka-python consumer groups', () => {
   const dir = tempDir('groups-kcat-python')
   let server: BrokerServer
   let bootstrap: string

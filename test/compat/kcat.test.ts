@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Compression } from '../../src/protocol/compression.js'
 import { BatchAttribute, readBatchHeader, splitBatches } from '../../src/protocol/record-batch.js'
 import { startCliBroker, type CliBroker } from './cli-broker.js'
+import { skipWithout } from './required-tool.js'
 
 const run = promisify(execFile)
 const KCAT = '/usr/bin/kcat'
@@ -33,7 +34,7 @@ async function kcat(args: string[]): Promise<string> {
   return stdout
 }
 
-describe.skipIf(!hasKcat)('kcat', () => {
+describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat', () => {
   it('produces lz4 with acks=all, consumes byte for byte, lists metadata, survives a restart', async () => {
     broker = await startCliBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'])
     const lines: string[] = []

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BrokerServer } from '../../src/broker/server.js'
 import { bootstrapOf, kafkaClient, startBroker, tempDir, waitFor } from './groups-harness.js'
+import { skipWithout } from './required-tool.js'
 import './kafkajs-lz4.js'
 
 const PYTHON = '/usr/bin/python3'
@@ -44,7 +45,9 @@ left = p.flush(30)
 print(delivered[0] if not failed and left == 0 else 'failed %s %d' % (failed[:3], left))
 `
 
-describe.skipIf(!hasKafkaPython || !hasConfluent)('Python producers', () => {
+const skip = skipWithout('kafka-python', hasKafkaPython, 'python3-kafka') || skipWithout('confluent-kafka', hasConfluent, 'python3-confluent-kafka')
+
+describe.skipIf(skip)('Python producers', () => {
   const dir = tempDir('python-producers')
   let broker: BrokerServer
   let bootstrap: string

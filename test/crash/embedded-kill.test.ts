@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { open, type KafkaMessage } from '../../src/index.js'
+import { randomForTest } from '../seed.js'
 
 const child = fileURLToPath(new URL('./embedded-kill-child.ts', import.meta.url))
 // Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
@@ -52,9 +53,10 @@ describe('embedded API under SIGKILL (flush always)', () => {
 
   it(`every acknowledged record survives ${ROUNDS} kills at random points`, async () => {
     const acked: Ack[] = []
+    const random = randomForTest()
     for (let round = 0; round < ROUNDS; round++) {
       // Some kills land right after start (recovery, first sends), most mid-stream.
-      const killAfterMs = round % 4 === 3 ? Math.floor(Math.random() * 20) : 30 + Math.floor(Math.random() * 300)
+      const killAfterMs = round % 4 === 3 ? random.int(20) : 30 + random.int(300)
       acked.push(...await runAndKill(dataDir, round, killAfterMs))
     }
     expect(acked.length).toBeGreaterThan(100)

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createLogEngine } from '../../src/engine/router.js'
 import { readAllRecords, tempDir } from '../engine/helpers.js'
 import { crashRecordValue } from './engine-kill-values.js'
+import { randomForTest } from '../seed.js'
 
 const CHILD = fileURLToPath(new URL('./engine-kill-child.ts', import.meta.url))
 // Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
@@ -47,8 +48,9 @@ function runAndKill(round: number, ackTarget: number, extraDelayMs: number): Pro
 describe('engine crash safety (kill -9)', () => {
   it(`keeps every acknowledged record, byte for byte, across ${ROUNDS} SIGKILLs at random points`, async () => {
     const acked = new Map<number, string>()
+    const random = randomForTest()
     for (let round = 0; round < ROUNDS; round++) {
-      const acks = await runAndKill(round, 1 + Math.floor(Math.random() * 60), Math.floor(Math.random() * 20))
+      const acks = await runAndKill(round, 1 + random.int(60), random.int(20))
       expect(acks.length).toBeGreaterThan(0)
       for (const ack of acks) for (let i = 0; i < ack.count; i++) acked.set(ack.baseOffset + i, crashRecordValue(ack.tag, i))
 

@@ -8,17 +8,17 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { kafkaClient, tempDir, waitFor } from '../compat/groups-harness.js'
+import { ringlogArgv } from '../node-argv.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 interface ChildBroker { child: ChildProcess; bootstrap: string }
 
 function startChildBroker(dataDir: string): Promise<ChildBroker> {
-  const child = spawn(process.execPath, [
-    '--import', 'tsx', 'src/cli/main.ts', 'serve',
-    '--port', '0', '--data-dir', dataDir, '--flush', 'never', '--max-workers', '2',
+  const child = spawn(process.execPath, ringlogArgv([
+    'serve', '--port', '0', '--data-dir', dataDir, '--flush', 'never', '--max-workers', '2',
     '--group-initial-rebalance-delay-ms', '100', '--group-min-session-timeout-ms', '500',
-  ], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  ]), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     let out = ''
     let err = ''

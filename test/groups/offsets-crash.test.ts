@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { OffsetsStore } from '../../src/groups/offsets-store.js'
+import { randomForTest } from '../seed.js'
 
 const child = fileURLToPath(new URL('./fixtures/commit-child.ts', import.meta.url))
 // Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
@@ -49,8 +50,9 @@ describe('OffsetsStore crash safety', () => {
     const dir = await mkdtemp(join(tmpdir(), 'ringlog-offsets-crash-'))
     dirs.push(dir)
     let totalAcks = 0
+    const random = randomForTest()
     for (let round = 0; round < rounds; round++) {
-      const acked = await runAndKill(dir, 20 + Math.floor(Math.random() * 250))
+      const acked = await runAndKill(dir, 20 + random.int(250))
       const store = await OffsetsStore.open({ dir, compactBytes: 8 * 1024 })
       try {
         for (const [partition, offset] of acked) {

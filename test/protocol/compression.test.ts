@@ -11,6 +11,7 @@ import {
 } from '../../src/protocol/compression.js'
 import { computeBatchCrc, decodeRecordBatch, encodeRecordBatch, LOG_OVERHEAD } from '../../src/protocol/record-batch.js'
 import { encodeRecords } from '../../src/protocol/records.js'
+import { skipWithout } from '../compat/required-tool.js'
 
 // Wrap (not replace) the decompressors so tests can prove a bomb is refused before, or
 // capped inside, the real call.
@@ -195,10 +196,7 @@ describe('LZ4 interop with the lz4 CLI (committed fixtures)', () => {
   })
 })
 
-const haveCli = existsSync(LZ4_CLI)
-if (!haveCli) console.warn(`skipping live LZ4 CLI round trips: ${LZ4_CLI} is not installed (apt-get install lz4)`)
-
-describe.skipIf(!haveCli)('LZ4 interop with the lz4 CLI (live child process)', () => {
+describe.skipIf(skipWithout('the lz4 CLI', existsSync(LZ4_CLI), 'lz4'))('LZ4 interop with the lz4 CLI (live child process)', () => {
   function cli(args: string[], input: Buffer): Buffer {
     const r = spawnSync(LZ4_CLI, args, { input, maxBuffer: 64 * MiB, timeout: 20_000 })
     if (r.status !== 0) throw new Error(`lz4 ${args.join(' ')} failed: ${r.stderr.toString()}`)

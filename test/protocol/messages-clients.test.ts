@@ -14,6 +14,7 @@ import { API_CODECS } from '../../src/protocol/messages/index.js'
 import * as apiVersions from '../../src/protocol/messages/api-versions.js'
 import * as metadata from '../../src/protocol/messages/metadata.js'
 import { Reader, Writer } from '../../src/protocol/primitives.js'
+import { skipWithout } from '../compat/required-tool.js'
 
 const seen: string[] = []
 let server: net.Server
@@ -72,7 +73,7 @@ afterAll(async () => {
 })
 
 describe('real clients read our responses', () => {
-  it.skipIf(!existsSync('/usr/bin/kcat'))('kcat -L (librdkafka, flexible versions)', async () => {
+  it.skipIf(skipWithout('kcat', existsSync('/usr/bin/kcat'), 'kcat'))('kcat -L (librdkafka, flexible versions)', async () => {
     seen.length = 0
     const out = await new Promise<string>((resolve, reject) => {
       const child = execFile('/usr/bin/kcat', ['-b', `127.0.0.1:${port}`, '-L', '-J', '-m', '10'], { timeout: 20_000 }, (error, stdout, stderr) => {

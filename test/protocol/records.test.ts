@@ -25,7 +25,7 @@ describe('records', () => {
     expect(out[0].value!.toString()).toBe('v0')
     expect(out[1].key!.toString()).toBe('k1')
     expect(out[1].value).toBeNull()
-    expect(out[1].headers.map((h) => [h.key, h.value && h.value.toString()])).toEqual([['a', 'x'], ['b', null]])
+    expect(out[1].headers.map((h) => [h.key, h.value?.toString() ?? null])).toEqual([['a', 'x'], ['b', null]])
     expect(out[2].key!.length).toBe(0)
     expect(out[2].value!.length).toBe(0)
     expect(out.every((r) => r.attributes === 0)).toBe(true)

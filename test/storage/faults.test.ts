@@ -69,6 +69,12 @@ async function openFaulty(config: Partial<LogConfig> = {}): Promise<{ log: Parti
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20))
 
+/** Waits for something the code under test will do (bounded: 2000 turns of 5 ms), however loaded the machine. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000 && !condition(); i++) await new Promise((r) => setTimeout(r, 5))
+  if (!condition()) throw new Error(`gave up waiting for ${what}`)
+}
+
 describe('storage faults', () => {
   it('refuses an append on ENOSPC, removes the partial write and stays readable and writable', async () => {
     const { log, faults, dir } = await openFaulty()
@@ -128,8 +134,7 @@ describe('group commit', () => {
     const first = log.append(testBatch(0), { leaderEpoch: 0 })
     const acked: number[] = []
     void log.whenDurable(first.lastOffset).then(() => acked.push(first.lastOffset))
-    await settle()
-    expect(faults.fdatasyncCalls).toBe(1)
+    await until(() => faults.fdatasyncCalls === 1, 'the first fdatasync')
     // Intake continues while the flush runs.
     for (let i = 1; i <= 10; i++) {
       const r = log.append(testBatch(i), { leaderEpoch: 0 })
@@ -140,12 +145,12 @@ describe('group commit', () => {
     expect(acked).toEqual([])
     expect(log.highWatermark).toBe(0)
     faults.releaseHeld()
-    await settle()
+    await until(() => acked.length > 0, 'the first acknowledgement')
     expect(acked).toEqual([0])
     expect(log.highWatermark).toBe(1)
-    expect(faults.fdatasyncCalls).toBe(2)
+    await until(() => faults.fdatasyncCalls === 2, 'the second fdatasync')
     faults.releaseHeld()
-    await settle()
+    await until(() => acked.length === 11, 'all 11 acknowledgements')
     expect(acked).toEqual(Array.from({ length: 11 }, (_, i) => i))
     expect(log.highWatermark).toBe(11)
     expect(faults.fdatasyncCalls).toBe(2)

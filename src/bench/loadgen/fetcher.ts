@@ -54,7 +54,7 @@ interface Lane {
 export class LoadFetcher {
   private readonly version: number
 
-  private constructor(private readonly cluster: LoadgenCluster, readonly options: Required<LoadFetcherOptions>, private readonly lanes: Lane[]) {
+  private constructor(cluster: LoadgenCluster, readonly options: Required<LoadFetcherOptions>, private readonly lanes: Lane[]) {
     this.version = cluster.versionFor(ApiKey.Fetch)
   }
 

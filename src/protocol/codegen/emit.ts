@@ -3,7 +3,6 @@
  * struct, and the exported decode/encode pair per message. Version tests are reduced to what the
  * implemented range needs, so a field present in every implemented version reads unconditionally.
  */
-import { Buffer } from 'node:buffer'
 import {
   contains, isEmpty,
   type FieldDef, type FieldType, type MessageDef, type StructDef, type VersionRange,
