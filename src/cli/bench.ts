@@ -9,7 +9,7 @@
  * command, is one `ringlog: <message>` line on stderr and exit code 1.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { Command, Option } from 'commander'
+import { type Command, Option } from 'commander'
 import { errorLine } from './error-line.js'
 import {
   assertValidReport, buildReport, compareReports, formatComparisonTable, formatReportTable, hasRegression, renderBenchSvg, runScenario, settlePageCache,
