@@ -124,7 +124,7 @@ export type ControlRequest =
   | { op: 'open'; slot: number; topic: string; partition: number; settings: PartitionSettings }
   | { op: 'drop'; slot: number }
   | { op: 'closePartition'; slot: number }
-  | { op: 'read'; slot: number; offset: number; maxBytes: number }
+  | { op: 'read'; slot: number; offset: number; maxBytes: number; holdFile?: boolean }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
   | { op: 'stats' }
   | { op: 'shutdown' }

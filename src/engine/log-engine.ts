@@ -39,9 +39,21 @@ export interface ReadSlice {
     length: number
     /** The worker's open fd of that segment file (process-wide; valid at least file.delete.delay.ms after retention retires it). */
     fd?: number
+    /**
+     * With `read(..., { holdFile: true })`: a descriptor of that file of the caller's own (a
+     * dup, or an open by path in the worker), which the caller must close. Unlike `fd` it stays
+     * on the same file whatever the worker closes meanwhile (topic deletion, retention), so
+     * a slow send can never pick up the bytes of a file that reused the number.
+     */
+    heldFd?: number
     /** Offset right after the last batch in the range. */
     nextOffset?: number
   } | null
+}
+
+export interface ReadOptions {
+  /** Return `segment.heldFd`, a descriptor the caller owns and closes (see ReadSlice). */
+  holdFile?: boolean
 }
 
 export interface TimestampOffset {
@@ -69,7 +81,7 @@ export interface LogEngine {
   /** Appends single records; the owning worker packs them into ~16 KiB batches (compressed per `compression`). */
   appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult>
   /** Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the high watermark. */
-  read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice>
+  read(topic: string, partition: number, offset: number, maxBytes: number, options?: ReadOptions): Promise<ReadSlice>
   /** Current offsets from shared state, without a round trip to the worker; undefined for an unknown partition. */
   offsets(topic: string, partition: number): PartitionOffsets | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */

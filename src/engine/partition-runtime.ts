@@ -10,8 +10,9 @@
  * batches after it.
  */
 import { performance } from 'node:perf_hooks'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import nativeBinding from '../../native-bindings/index.js'
 import { RinglogError } from '../errors.js'
 import { checkLz4Bound, Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
@@ -417,14 +418,16 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ reads and lifecycle
 
-  read(offset: number, maxBytes: number): ReadSlice {
+  /** `holdFile`: the range comes with a descriptor of its own for the caller (see ReadSlice.heldFd). */
+  read(offset: number, maxBytes: number, holdFile = false): ReadSlice {
     const base = { highWatermark: this.log.highWatermark, lastStableOffset: this.log.highWatermark, logStartOffset: this.log.logStartOffset }
     try {
       const slice = this.log.read(offset, maxBytes)
-      return {
-        errorCode: ErrorCode.NONE, ...base,
-        segment: slice.length === 0 ? null : { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset },
-      }
+      if (slice.length === 0) return { errorCode: ErrorCode.NONE, ...base, segment: null }
+      const segment: ReadSlice['segment'] = { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset }
+      // Taken here, on the thread that closes segment files, before any later drop or retention can.
+      if (holdFile) segment.heldFd = holdSegmentFile(slice.fd, slice.path)
+      return { errorCode: ErrorCode.NONE, ...base, segment }
     } catch (error) {
       if (error instanceof RinglogError) return { errorCode: error.code, ...base, segment: null }
       throw error
@@ -484,6 +487,21 @@ export class PartitionRuntime {
       await this.log.close().catch(() => undefined)
     }
     rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A descriptor of the segment file for a reader on another thread: a dup() of the log's own fd
+ * (the addon), else a fresh open of its path, which names that file right now (this thread
+ * owns it: it is neither retired nor deleted while this runs). Out of descriptors, the read
+ * fails with KAFKA_STORAGE_ERROR (the client retries) rather than crash the worker.
+ */
+function holdSegmentFile(fd: number, path: string): number {
+  try {
+    return nativeBinding !== null ? nativeBinding.dup(fd) : openSync(path, 'r')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    throw new RinglogError(ErrorCode.KAFKA_STORAGE_ERROR, `cannot hold ${path} for a reader (${code})`)
   }
 }
 

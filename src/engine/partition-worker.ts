@@ -148,7 +148,7 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       await removePartition(request.slot, (runtime) => runtime.close())
       return null
     case 'read':
-      return runtimeAt(request.slot).read(request.offset, request.maxBytes)
+      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.holdFile === true)
     case 'offsetForTimestamp':
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
     case 'stats':

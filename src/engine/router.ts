@@ -23,7 +23,7 @@ import {
   type AppendReply, type ControlRequest,
 } from './engine-frames.js'
 import type { PartitionStats } from './partition-runtime.js'
-import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
+import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadOptions, ReadSlice, TimestampOffset } from './log-engine.js'
 import { RecoveryPool } from './pool.js'
 import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
 import { waitAsyncHeld } from './ring-wait.js'
@@ -355,9 +355,9 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   // ------------------------------------------------------------------ reads and offsets
 
-  async read(topic: string, partition: number, offset: number, maxBytes: number): Promise<ReadSlice> {
+  async read(topic: string, partition: number, offset: number, maxBytes: number, options?: ReadOptions): Promise<ReadSlice> {
     const entry = this.entry(topic, partition)
-    return await this.control(entry.worker, { op: 'read', slot: entry.slot, offset, maxBytes }) as ReadSlice
+    return await this.control(entry.worker, { op: 'read', slot: entry.slot, offset, maxBytes, ...(options?.holdFile && { holdFile: true }) }) as ReadSlice
   }
 
   offsets(topic: string, partition: number): PartitionOffsets | undefined {
