@@ -81,19 +81,35 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
   return { kind: 'parts', parts: encode(ctx.version, reads) }
 }
 
-/** Every partition's read; a promise only when some partition has bytes to locate in the worker. */
+/**
+ * Every partition's read; a promise only when some partition has bytes to locate in the worker.
+ * A partition named more than once is read once, where it first appears, with its last entry
+ * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
+ * the work or the response.
+ */
 function readAll(broker: BrokerContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
-  for (const t of request.topics) {
-    for (const p of t.partitions) {
-      const read = readPartition(broker, t.topic, p)
-      reads.push(read)
-      if (needsLocate(read)) (located ??= []).push(locate(broker, read))
-    }
+  for (const { topic, partition } of distinctPartitions(request)) {
+    const read = readPartition(broker, topic, partition)
+    reads.push(read)
+    if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
   if (located === null) return reads
   return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
+}
+
+function distinctPartitions(request: FetchRequest): { topic: string; partition: FetchPartition }[] {
+  const byKey = new Map<string, { topic: string; partition: FetchPartition }>()
+  for (const t of request.topics) {
+    for (const p of t.partitions) {
+      const key = `${p.partition}:${t.topic}`
+      const entry = byKey.get(key)
+      if (entry) entry.partition = p
+      else byKey.set(key, { topic: t.topic, partition: p })
+    }
+  }
+  return [...byKey.values()]
 }
 
 // Whole-response limit (KIP-74): the first partition with data is always sent whole.
