@@ -21,7 +21,7 @@ import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
 import type { SyncLatency } from '../storage/flush-policy.js'
 import type { FlushPolicy } from '../storage/log-config.js'
 import { PartitionLog } from '../storage/log.js'
-import { ProducerStateManager } from '../storage/producer-state.js'
+import { ProducerStateManager, snapshotFileName } from '../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from './engine-frames.js'
 import type { PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
@@ -109,6 +109,7 @@ export class PartitionRuntime {
   private sealedMembers: BatchMembers[] = []
   private readonly unsubscribe: () => void
   private segmentCount: number
+  private snapshotFailure: string | undefined
   private closed = false
   private readonly counters = { recovered: false, appendedBatches: 0, appendedRecords: 0, failedAppends: 0, duplicateBatches: 0 }
 
@@ -267,12 +268,27 @@ export class PartitionRuntime {
     this.publish()
   }
 
-  /** After a roll (and after the producer state took the appended batch): snapshot it, so recovery replays at most one segment. */
+  /**
+   * After a roll (and after the producer state took the appended batch): snapshot it, so
+   * recovery replays at most one segment. Advisory: if it cannot be written (disk full), the
+   * older snapshot stays and recovery replays from there; the append it follows was written
+   * and stands, and the next roll tries again. It must never throw: the append is already in
+   * the log, and an exception here would end the worker thread.
+   */
   private snapshotOnRoll(): void {
     if (this.log.segmentCount === this.segmentCount) return
     this.segmentCount = this.log.segmentCount
-    this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
+    try {
+      this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
+      this.snapshotFailure = undefined
+    } catch (error) {
+      this.snapshotFailure = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)
+      rmSync(join(this.dir, `${snapshotFileName(this.log.logEndOffset)}.tmp`), { force: true })
+    }
   }
+
+  /** Why the last producer-state snapshot at a roll failed (e.g. 'ENOSPC'); undefined after one succeeds. */
+  get lastSnapshotFailure(): string | undefined { return this.snapshotFailure }
 
   private reply(requestId: number, acks: number, baseOffset: number, lastOffset: number, logAppendTimeMs: number): void {
     if (requestId === NO_REPLY || acks === 0) return
