@@ -16,7 +16,7 @@ import nativeBinding from '../../native-bindings/index.js'
 import { RinglogError } from '../errors.js'
 import { checkLz4Bound, Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, validateBatchRecords } from '../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
 import type { SyncLatency } from '../storage/flush-policy.js'
 import type { FlushPolicy } from '../storage/log-config.js'
@@ -213,6 +213,7 @@ export class PartitionRuntime {
           throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
         }
         refuseLz4Bomb(frame, at, size)
+        validateBatchRecords(frame, at, size)
         if (readInt64(frame, at + 43) >= 0) idempotent = true
         count++
         at += size
