@@ -3,7 +3,7 @@
  * the partition engine, producer ids, and a slot for the group coordinator. Topic creation
  * and deletion live here so the wire handlers and the embedded admin share one path.
  */
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from '../cluster/producer-ids.js'
@@ -102,6 +102,8 @@ export async function openBrokerContext(config: RinglogConfig, options: OpenBrok
 class Context implements BrokerContext {
   groups?: GroupCoordinator
   private readonly creating = new Set<string>()
+  /** Partitions that creates under way will open (checked against the engine's capacity). */
+  private claimedPartitions = 0
   private readonly closeHooks: (() => Promise<void> | void)[] = []
   private closing: Promise<void> | undefined
 
@@ -116,21 +118,52 @@ class Context implements BrokerContext {
     return this.creating.has(name)
   }
 
+  /**
+   * Every limit is checked before any work: the name, the configs, the partition count against
+   * the documented maximum and against the partitions the engine can still hold (less those
+   * that creates under way have claimed). A create that still fails midway (a disk error, out
+   * of descriptors) undoes itself: the partitions it opened are dropped and the directories it
+   * made removed, so nothing of it stays open or on disk.
+   */
   async createTopic(name: string, partitions: number, configs: Record<string, string> = {}): Promise<TopicInfo> {
     validateTopicName(name)
     validateTopicConfigs(configs)
     if (this.topics.get(name) || this.creating.has(name)) throw new TopicAlreadyExistsError(`topic "${name}" already exists`)
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new InvalidPartitionsError(`partition count must be 1-${MAX_PARTITIONS}, got ${partitions}`)
+    }
+    const capacity = this.engine.partitionCapacity?.()
+    if (capacity !== undefined && partitions > capacity - this.claimedPartitions) {
+      throw new InvalidPartitionsError(`this broker can open ${Math.max(0, capacity - this.claimedPartitions)} more partitions, not ${partitions} (its workers' partition slots are taken)`)
+    }
+    const settings = partitionSettingsFromConfigs(configs)
     this.creating.add(name)
+    this.claimedPartitions += partitions
+    const dirs = Array.from({ length: partitions }, (_, p) => join(this.config.dataDir, `${name}-${p}`))
+    const preexisting = dirs.map((dir) => existsSync(dir))
     try {
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-        throw new InvalidPartitionsError(`partition count must be 1-${MAX_PARTITIONS}, got ${partitions}`)
+      const opened = await Promise.allSettled(dirs.map((_, p) => this.engine.openPartition(name, p, settings)))
+      const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) {
+        await this.undoCreate(name, opened, dirs, preexisting)
+        throw failed.reason
       }
-      const settings = partitionSettingsFromConfigs(configs)
-      await Promise.all(Array.from({ length: partitions }, (_, p) => this.engine.openPartition(name, p, settings)))
-      return this.topics.create(name, partitions, configs)
+      try {
+        return this.topics.create(name, partitions, configs)
+      } catch (error) {
+        await this.undoCreate(name, opened, dirs, preexisting)
+        throw error
+      }
     } finally {
+      this.claimedPartitions -= partitions
       this.creating.delete(name)
     }
+  }
+
+  /** Drops what a failed create opened and removes the partition directories it made. */
+  private async undoCreate(name: string, opened: readonly PromiseSettledResult<void>[], dirs: readonly string[], preexisting: readonly boolean[]): Promise<void> {
+    await Promise.allSettled(opened.map((r, p) => (r.status === 'fulfilled' ? this.engine.dropPartition(name, p) : Promise.resolve())))
+    dirs.forEach((dir, p) => { if (!preexisting[p]) rmSync(dir, { recursive: true, force: true }) })
   }
 
   async deleteTopic(name: string): Promise<TopicInfo> {

@@ -74,6 +74,8 @@ export interface PartitionSettings {
 export interface LogEngine {
   /** Opens (creating if needed) a partition's log; recovery runs if the last shutdown was not clean. */
   openPartition(topic: string, partition: number, settings?: PartitionSettings): Promise<void>
+  /** How many more partitions this engine can open (free slots); absent: no fixed limit. */
+  partitionCapacity?(): number
   /** Closes a partition and deletes its files. */
   dropPartition(topic: string, partition: number): Promise<void>
   /** Appends RecordBatch v2 bytes as received on the wire (one or more batches; never recompressed). */

@@ -126,6 +126,13 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   // ------------------------------------------------------------------ partitions
 
+  /** Free partition slots over every worker the cap allows, started or not (a new partition goes to the least loaded). */
+  partitionCapacity(): number {
+    let free = 0
+    for (let i = 0; i < this.config.maxWorkers; i++) free += this.channels[i] === undefined ? this.config.slotsPerWorker : this.freeSlots[i].length
+    return free
+  }
+
   /** Where a partition's files live. */
   partitionDir(topic: string, partition: number): string {
     return join(this.config.dataDir, `${topic}-${partition}`)
