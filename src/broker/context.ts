@@ -10,10 +10,23 @@ import { ProducerIdAllocator } from '../cluster/producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from '../cluster/topic-registry.js'
 import type { LogEngine, PartitionSettings } from '../engine/log-engine.js'
 import { createLogEngine } from '../engine/router.js'
-import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
+import { InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
-import { partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+import { InvalidConfigError, partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+
+/**
+ * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
+ * transactions), so a topic by these names would only mislead clients and tools.
+ */
+const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state'])
+
+/**
+ * Smallest segment.bytes a topic may set: 1 MiB, Kafka's own minimum since 4.0 (KIP-1030; it
+ * was 14 bytes). Each segment keeps a descriptor open, so 128-byte segments let one topic of
+ * small batches exhaust the open-files limit.
+ */
+export const MIN_SEGMENT_BYTES = 1024 * 1024
 
 export interface BrokerContext {
   readonly config: RinglogConfig
@@ -127,7 +140,12 @@ class Context implements BrokerContext {
    */
   async createTopic(name: string, partitions: number, configs: Record<string, string> = {}): Promise<TopicInfo> {
     validateTopicName(name)
+    if (INTERNAL_TOPICS.has(name)) throw new InvalidRequestError(`"${name}" is one of Kafka's internal topics; ringlog keeps that state itself and does not create it`)
     validateTopicConfigs(configs)
+    const segmentBytes = configs['segment.bytes']
+    if (segmentBytes !== undefined && Number(segmentBytes) < MIN_SEGMENT_BYTES) {
+      throw new InvalidConfigError(`segment.bytes must be at least ${MIN_SEGMENT_BYTES} (1 MiB, Kafka 4.0's minimum), got ${segmentBytes}`)
+    }
     if (this.topics.get(name) || this.creating.has(name)) throw new TopicAlreadyExistsError(`topic "${name}" already exists`)
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
       throw new InvalidPartitionsError(`partition count must be 1-${MAX_PARTITIONS}, got ${partitions}`)

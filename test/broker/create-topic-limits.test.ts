@@ -90,3 +90,21 @@ describe('CreateTopics limits (H5)', () => {
     expect(offsets.topics[0].partitions[0].offset).toBe(1)
   })
 })
+
+describe('CreateTopics rules', () => {
+  it('refuses Kafka\'s internal topic names (INVALID_REQUEST)', async () => {
+    for (const name of ['__consumer_offsets', '__transaction_state']) {
+      const res = await create(name, 1)
+      expect(res.topics[0].errorCode).toBe(42)
+      expect(entriesFor(name)).toEqual([])
+      expect(await metadataError(name)).toBe(3)
+    }
+  })
+
+  it('refuses segment.bytes below 1 MiB (Kafka 4.0\'s minimum) with INVALID_CONFIG and accepts 1 MiB', async () => {
+    const topic = (name: string, value: string): Msg => ({ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'segment.bytes', value }] })
+    const res = await client.request<Msg>(19, 4, { topics: [topic('h5-tiny-seg', '128'), topic('h5-min-seg', String(1024 * 1024))], timeoutMs: 1000 })
+    expect(res.topics.map((t: Msg) => [t.name, t.errorCode])).toEqual([['h5-tiny-seg', 40], ['h5-min-seg', 0]])
+    expect(entriesFor('h5-tiny-seg')).toEqual([])
+  })
+})
