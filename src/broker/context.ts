@@ -3,7 +3,7 @@
  * the partition engine, producer ids, and a slot for the group coordinator. Topic creation
  * and deletion live here so the wire handlers and the embedded admin share one path.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from '../cluster/producer-ids.js'
@@ -27,6 +27,21 @@ const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state'])
  * small batches exhaust the open-files limit.
  */
 export const MIN_SEGMENT_BYTES = 1024 * 1024
+
+/** Suffix of a deleted topic's partition directory until it is removed (Kafka's own). */
+export const DELETED_DIR_SUFFIX = '-delete'
+
+/** Removes the renamed directories of deletes a crash interrupted (see deleteTopic). */
+function removeDeletedDirs(dataDir: string): void {
+  for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name.endsWith(DELETED_DIR_SUFFIX)) rmSync(join(dataDir, entry.name), { recursive: true, force: true })
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}
 
 export interface BrokerContext {
   readonly config: RinglogConfig
@@ -75,6 +90,7 @@ function hasBulkOpen(engine: LogEngine): engine is EngineWithBulkOpen {
 export async function openBrokerContext(config: RinglogConfig, options: OpenBrokerContextOptions = {}): Promise<BrokerContext> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
+  removeDeletedDirs(dataDir)
   const metaDir = join(dataDir, 'meta')
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
@@ -184,12 +200,32 @@ class Context implements BrokerContext {
     dirs.forEach((dir, p) => { if (!preexisting[p]) rmSync(dir, { recursive: true, force: true }) })
   }
 
+  /**
+   * As Kafka: the partition directories are first renamed aside (`<topic>-<p>.<stamp>-delete`,
+   * made durable), then the topic leaves the registry, then the partitions close and the
+   * renamed directories go. A crash anywhere in between leaves no directory under the topic's
+   * own names (so a re-created topic starts empty, never with the old records), and start-up
+   * removes whatever `-delete` directories remain. The workers' open files stay valid across
+   * the rename.
+   */
   async deleteTopic(name: string): Promise<TopicInfo> {
-    if (!this.topics.get(name)) throw new UnknownTopicOrPartitionError(`unknown topic "${name}"`)
+    const info = this.topics.get(name)
+    if (!info) throw new UnknownTopicOrPartitionError(`unknown topic "${name}"`)
+    const stamp = Date.now().toString(36)
+    const renamed: string[] = []
+    for (let p = 0; p < info.partitions; p++) {
+      const dir = join(this.config.dataDir, `${name}-${p}`)
+      if (!existsSync(dir)) continue
+      const aside = `${dir}.${stamp}${DELETED_DIR_SUFFIX}`
+      renameSync(dir, aside)
+      renamed.push(aside)
+    }
+    fsyncDirectory(this.config.dataDir)
     const topic = this.topics.delete(name)
     await Promise.all(Array.from({ length: topic.partitions }, (_, p) => this.engine.dropPartition(name, p).catch((error: unknown) => {
       if (!(error instanceof UnknownTopicOrPartitionError)) throw error
     })))
+    for (const dir of renamed) rmSync(dir, { recursive: true, force: true })
     return topic
   }
 
