@@ -4,7 +4,8 @@
  *                loaded), through @node-rs/crc32 (its fallback), and a plain JS table (baseline)
  *   encode/*     ~16 KiB batches of 140 records with 100-byte values, none / lz4 / gzip
  *   decode/*     the same batches: validate (CRC) + decompress + parse every record
- *   validate     CRC + header checks only (what the partition worker does per append)
+ *   validate     CRC + header checks only, and with every record checked (validateBatchRecords:
+ *                what the partition worker does per produced batch since issue 18, H4)
  *   lz4/gzip     compress and decompress the 16 KiB records body (gzip is the baseline)
  * Each task reports ops/s (throughput.mean), MB/s over its input, latency p50/p99; the whole
  * bench repeats `--runs` times (default 3) and the report gives the median of each figure.
@@ -15,7 +16,7 @@
  */
 import { Compression, compress, decompress } from '../../src/protocol/compression.js'
 import { crc32c, portableCrc32cOf } from '../../src/protocol/crc32c.js'
-import { decodeRecordBatch, encodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
+import { decodeRecordBatch, encodeRecordBatch, validateBatch, validateBatchRecords } from '../../src/protocol/record-batch.js'
 import { encodeRecords, type RecordInput } from '../../src/protocol/records.js'
 import { parseMicroArgs, printReport, ratio, runSuites } from './tinybench-runs.js'
 
@@ -82,6 +83,10 @@ const tasks: TaskDef[] = [
   { name: 'decode/lz4', bytes: body.length, fn: () => { sink ^= decodeRecordBatch(batches.lz4).records.length } },
   { name: 'decode/gzip', bytes: body.length, fn: () => { sink ^= decodeRecordBatch(batches.gzip).records.length } },
   { name: 'validate/none (CRC+header)', bytes: batches.none.length, fn: () => { sink ^= validateBatch(batches.none) } },
+  { name: 'validate/none +records', bytes: batches.none.length, fn: () => { sink ^= validateBatch(batches.none); validateBatchRecords(batches.none, 0, batches.none.length) } },
+  { name: 'validate/lz4 (CRC+header)', bytes: batches.lz4.length, fn: () => { sink ^= validateBatch(batches.lz4) } },
+  { name: 'validate/lz4 +records', bytes: batches.lz4.length, fn: () => { sink ^= validateBatch(batches.lz4); validateBatchRecords(batches.lz4, 0, batches.lz4.length) } },
+  { name: 'validate/gzip +records', bytes: batches.gzip.length, fn: () => { sink ^= validateBatch(batches.gzip); validateBatchRecords(batches.gzip, 0, batches.gzip.length) } },
   { name: 'lz4/compress 16KiB', bytes: body.length, fn: () => { sink ^= compress(Compression.lz4, body).length } },
   { name: 'lz4/decompress 16KiB', bytes: body.length, fn: () => { sink ^= decompress(Compression.lz4, lz4Body).length } },
   { name: 'gzip/compress 16KiB (baseline)', bytes: body.length, fn: () => { sink ^= compress(Compression.gzip, body).length } },
@@ -104,6 +109,8 @@ const ratios = {
   'lz4 decompress / gzip decompress': ratio(suite, 'lz4/decompress 16KiB', 'gzip/decompress 16KiB (baseline)'),
   'decode lz4 / decode none': ratio(suite, 'decode/lz4', 'decode/none'),
   'encode lz4 / encode none': ratio(suite, 'encode/lz4', 'encode/none'),
+  'validate none +records / CRC+header': ratio(suite, 'validate/none +records', 'validate/none (CRC+header)'),
+  'validate lz4 +records / CRC+header': ratio(suite, 'validate/lz4 +records', 'validate/lz4 (CRC+header)'),
 }
 
 printReport({

@@ -27,7 +27,15 @@ import type { BrokerContext } from './context.js'
 import { apiVersionsBody } from './handlers/18-api-versions.js'
 import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
 import type { BrokerLogger } from './logger.js'
-import { sendFileRange } from './send-file.js'
+import { releaseFileSource, sendFileRange } from './send-file.js'
+
+/** Releases the file ranges of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
+function releaseParts(parts: readonly ResponsePart[], from: number): void {
+  for (let i = from; i < parts.length; i++) {
+    const part = parts[i]
+    if (isFileRangePart(part)) releaseFileSource(part.file)
+  }
+}
 
 /** Largest frame accepted before any request has decoded (Kafka: 512 KiB before SASL). */
 export const PRE_REQUEST_MAX_FRAME_BYTES = 512 * 1024
@@ -80,6 +88,7 @@ export class Connection {
     socket.setNoDelay(true)
     this.closedPromise = new Promise((resolve) => socket.once('close', () => {
       this.closed = true
+      this.releaseQueue()
       this.abort.abort()
       this.notifyIdle()
       resolve()
@@ -122,9 +131,14 @@ export class Connection {
     if (this.closed) return
     this.options.log.warn(`${this.describe()}: ${reason}; closing it`)
     this.closed = true
-    this.queue.length = 0
+    this.releaseQueue()
     this.abort.abort()
     this.socket.destroy()
+  }
+
+  /** Drops every queued response, closing the file descriptors held for their unsent ranges. */
+  private releaseQueue(): void {
+    for (const slot of this.queue.splice(0)) if (slot.parts) releaseParts(slot.parts, 0)
   }
 
   private onData(chunk: Buffer): void {
@@ -222,7 +236,10 @@ export class Connection {
   }
 
   private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>): void {
-    if (this.closed) return
+    if (this.closed) {
+      if (reply.kind === 'parts') releaseParts(reply.parts, 0)
+      return
+    }
     const headerVersion = responseHeaderVersion(header.apiKey, header.apiVersion)
     try {
       if (reply.kind === 'message') {
@@ -308,17 +325,26 @@ export class Connection {
   /** Streams `parts[from]` (a file range) and the rest of its slot, then resumes the pump. */
   private async finishFileSlot(parts: readonly ResponsePart[], from: number): Promise<void> {
     const socket = this.socket
+    let i = from
     try {
-      for (let i = from; i < parts.length && !this.closed; i++) {
+      for (; i < parts.length && !this.closed; i++) {
         const part = parts[i]
-        if (isFileRangePart(part)) await sendFileRange(socket, part.file, part.position, part.length)
-        else socket.write(part)
+        if (!isFileRangePart(part)) socket.write(part)
+        else {
+          try {
+            await sendFileRange(socket, part.file, part.position, part.length)
+          } finally {
+            releaseFileSource(part.file)
+          }
+        }
       }
     } catch (error) {
       this.writing = false
+      releaseParts(parts, i)
       this.fail(`writing a response failed (${(error as Error).message})`)
       return
     }
+    releaseParts(parts, i)
     this.writing = false
     this.pump()
   }

@@ -3,17 +3,45 @@
  * the partition engine, producer ids, and a slot for the group coordinator. Topic creation
  * and deletion live here so the wire handlers and the embedded admin share one path.
  */
-import { mkdirSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from '../cluster/producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from '../cluster/topic-registry.js'
 import type { LogEngine, PartitionSettings } from '../engine/log-engine.js'
 import { createLogEngine } from '../engine/router.js'
-import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
+import { InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
-import { partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+import { InvalidConfigError, partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+
+/**
+ * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
+ * transactions), so a topic by these names would only mislead clients and tools.
+ */
+const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state'])
+
+/**
+ * Smallest segment.bytes a topic may set: 1 MiB, Kafka's own minimum since 4.0 (KIP-1030; it
+ * was 14 bytes). Each segment keeps a descriptor open, so 128-byte segments let one topic of
+ * small batches exhaust the open-files limit.
+ */
+export const MIN_SEGMENT_BYTES = 1024 * 1024
+
+/** Suffix of a deleted topic's partition directory until it is removed (Kafka's own). */
+export const DELETED_DIR_SUFFIX = '-delete'
+
+/** Removes the renamed directories of deletes a crash interrupted (see deleteTopic). */
+function removeDeletedDirs(dataDir: string): void {
+  for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name.endsWith(DELETED_DIR_SUFFIX)) rmSync(join(dataDir, entry.name), { recursive: true, force: true })
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}
 
 export interface BrokerContext {
   readonly config: RinglogConfig
@@ -62,6 +90,7 @@ function hasBulkOpen(engine: LogEngine): engine is EngineWithBulkOpen {
 export async function openBrokerContext(config: RinglogConfig, options: OpenBrokerContextOptions = {}): Promise<BrokerContext> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
+  removeDeletedDirs(dataDir)
   const metaDir = join(dataDir, 'meta')
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
@@ -102,6 +131,8 @@ export async function openBrokerContext(config: RinglogConfig, options: OpenBrok
 class Context implements BrokerContext {
   groups?: GroupCoordinator
   private readonly creating = new Set<string>()
+  /** Partitions that creates under way will open (checked against the engine's capacity). */
+  private claimedPartitions = 0
   private readonly closeHooks: (() => Promise<void> | void)[] = []
   private closing: Promise<void> | undefined
 
@@ -116,29 +147,85 @@ class Context implements BrokerContext {
     return this.creating.has(name)
   }
 
+  /**
+   * Every limit is checked before any work: the name, the configs, the partition count against
+   * the documented maximum and against the partitions the engine can still hold (less those
+   * that creates under way have claimed). A create that still fails midway (a disk error, out
+   * of descriptors) undoes itself: the partitions it opened are dropped and the directories it
+   * made removed, so nothing of it stays open or on disk.
+   */
   async createTopic(name: string, partitions: number, configs: Record<string, string> = {}): Promise<TopicInfo> {
     validateTopicName(name)
+    if (INTERNAL_TOPICS.has(name)) throw new InvalidRequestError(`"${name}" is one of Kafka's internal topics; ringlog keeps that state itself and does not create it`)
     validateTopicConfigs(configs)
+    const segmentBytes = configs['segment.bytes']
+    if (segmentBytes !== undefined && Number(segmentBytes) < MIN_SEGMENT_BYTES) {
+      throw new InvalidConfigError(`segment.bytes must be at least ${MIN_SEGMENT_BYTES} (1 MiB, Kafka 4.0's minimum), got ${segmentBytes}`)
+    }
     if (this.topics.get(name) || this.creating.has(name)) throw new TopicAlreadyExistsError(`topic "${name}" already exists`)
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new InvalidPartitionsError(`partition count must be 1-${MAX_PARTITIONS}, got ${partitions}`)
+    }
+    const capacity = this.engine.partitionCapacity?.()
+    if (capacity !== undefined && partitions > capacity - this.claimedPartitions) {
+      throw new InvalidPartitionsError(`this broker can open ${Math.max(0, capacity - this.claimedPartitions)} more partitions, not ${partitions} (its workers' partition slots are taken)`)
+    }
+    const settings = partitionSettingsFromConfigs(configs)
     this.creating.add(name)
+    this.claimedPartitions += partitions
+    const dirs = Array.from({ length: partitions }, (_, p) => join(this.config.dataDir, `${name}-${p}`))
+    const preexisting = dirs.map((dir) => existsSync(dir))
     try {
-      if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-        throw new InvalidPartitionsError(`partition count must be 1-${MAX_PARTITIONS}, got ${partitions}`)
+      const opened = await Promise.allSettled(dirs.map((_, p) => this.engine.openPartition(name, p, settings)))
+      const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) {
+        await this.undoCreate(name, opened, dirs, preexisting)
+        throw failed.reason
       }
-      const settings = partitionSettingsFromConfigs(configs)
-      await Promise.all(Array.from({ length: partitions }, (_, p) => this.engine.openPartition(name, p, settings)))
-      return this.topics.create(name, partitions, configs)
+      try {
+        return this.topics.create(name, partitions, configs)
+      } catch (error) {
+        await this.undoCreate(name, opened, dirs, preexisting)
+        throw error
+      }
     } finally {
+      this.claimedPartitions -= partitions
       this.creating.delete(name)
     }
   }
 
+  /** Drops what a failed create opened and removes the partition directories it made. */
+  private async undoCreate(name: string, opened: readonly PromiseSettledResult<void>[], dirs: readonly string[], preexisting: readonly boolean[]): Promise<void> {
+    await Promise.allSettled(opened.map((r, p) => (r.status === 'fulfilled' ? this.engine.dropPartition(name, p) : Promise.resolve())))
+    dirs.forEach((dir, p) => { if (!preexisting[p]) rmSync(dir, { recursive: true, force: true }) })
+  }
+
+  /**
+   * As Kafka: the partition directories are first renamed aside (`<topic>-<p>.<stamp>-delete`,
+   * made durable), then the topic leaves the registry, then the partitions close and the
+   * renamed directories go. A crash anywhere in between leaves no directory under the topic's
+   * own names (so a re-created topic starts empty, never with the old records), and start-up
+   * removes whatever `-delete` directories remain. The workers' open files stay valid across
+   * the rename.
+   */
   async deleteTopic(name: string): Promise<TopicInfo> {
-    if (!this.topics.get(name)) throw new UnknownTopicOrPartitionError(`unknown topic "${name}"`)
+    const info = this.topics.get(name)
+    if (!info) throw new UnknownTopicOrPartitionError(`unknown topic "${name}"`)
+    const stamp = Date.now().toString(36)
+    const renamed: string[] = []
+    for (let p = 0; p < info.partitions; p++) {
+      const dir = join(this.config.dataDir, `${name}-${p}`)
+      if (!existsSync(dir)) continue
+      const aside = `${dir}.${stamp}${DELETED_DIR_SUFFIX}`
+      renameSync(dir, aside)
+      renamed.push(aside)
+    }
+    fsyncDirectory(this.config.dataDir)
     const topic = this.topics.delete(name)
     await Promise.all(Array.from({ length: topic.partitions }, (_, p) => this.engine.dropPartition(name, p).catch((error: unknown) => {
       if (!(error instanceof UnknownTopicOrPartitionError)) throw error
     })))
+    for (const dir of renamed) rmSync(dir, { recursive: true, force: true })
     return topic
   }
 

@@ -22,15 +22,17 @@
  *   'ERR_SOCKET_CLOSED' (destroyed locally without an error), 'ERR_FILE_TOO_SHORT' (the
  *   file ends before the range does).
  * - A `{ fd }` stays open and owned by the caller; a `{ path }` is opened and closed here.
- *   An fd keeps working after its file is unlinked (retention deletes late).
+ *   An fd keeps working after its file is unlinked (retention deletes late). An fd the caller
+ *   holds for this send only (`owned: true`, a fetch's ReadSlice.heldFd) is closed by
+ *   `releaseFileSource`, once, after the send or when the send will never happen.
  */
-import { createReadStream, type ReadStream } from 'node:fs'
+import { close, createReadStream, type ReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { Socket } from 'node:net'
 import { TLSSocket } from 'node:tls'
 import nativeBinding, { type NativeBinding } from '../../native-bindings/index.js'
 
-export type SendFileSource = { fd: number } | { path: string }
+export type SendFileSource = { fd: number; owned?: boolean } | { path: string }
 
 export interface SendFileOptions {
   /** `false` forces the read-stream path; by default the native path is used when eligible. */
@@ -83,6 +85,16 @@ export async function sendFileRange(
   } finally {
     nativeInFlight--
   }
+}
+
+/**
+ * Closes an owned fd (once; later calls do nothing); other sources are left alone. The close
+ * runs on the threadpool: the last descriptor of a deleted segment frees its blocks there.
+ */
+export function releaseFileSource(file: SendFileSource): void {
+  if (!('fd' in file) || file.owned !== true) return
+  file.owned = false
+  close(file.fd, () => undefined)
 }
 
 /** The socket's fd when sendfile may write to it right now, else undefined. */

@@ -129,7 +129,7 @@ export type ControlRequest =
   | { op: 'open'; slot: number; topic: string; partition: number; settings: PartitionSettings }
   | { op: 'drop'; slot: number }
   | { op: 'closePartition'; slot: number }
-  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean }
+  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean; holdFile?: boolean }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
   | { op: 'truncateTo'; slot: number; offset: number }
   | { op: 'truncateFullyAndStartAt'; slot: number; offset: number }

@@ -39,6 +39,13 @@ export interface ReadSlice {
     length: number
     /** The worker's open fd of that segment file (process-wide; valid at least file.delete.delay.ms after retention retires it). */
     fd?: number
+    /**
+     * With `read(..., { holdFile: true })`: a descriptor of that file of the caller's own (a
+     * dup, or an open by path in the worker), which the caller must close. Unlike `fd` it stays
+     * on the same file whatever the worker closes meanwhile (topic deletion, retention), so
+     * a slow send can never pick up the bytes of a file that reused the number.
+     */
+    heldFd?: number
     /** Offset right after the last batch in the range. */
     nextOffset?: number
   } | null
@@ -48,6 +55,16 @@ export interface ReadSlice {
 export interface EpochEndOffset {
   leaderEpoch: number
   endOffset: number
+}
+
+export interface ReadOptions {
+  /** Return `segment.heldFd`, a descriptor the caller owns and closes (see ReadSlice). */
+  holdFile?: boolean
+  /**
+   * 'highWatermark' (default) for consumers; 'logEnd' for a leader serving its followers (Kafka's
+   * FetchLogEnd: the high watermark only moves once they have fetched past it).
+   */
+  upTo?: 'highWatermark' | 'logEnd'
 }
 
 export interface TimestampOffset {
@@ -68,18 +85,16 @@ export interface PartitionSettings {
 export interface LogEngine {
   /** Opens (creating if needed) a partition's log; recovery runs if the last shutdown was not clean. */
   openPartition(topic: string, partition: number, settings?: PartitionSettings): Promise<void>
+  /** How many more partitions this engine can open (free slots); absent: no fixed limit. */
+  partitionCapacity?(): number
   /** Closes a partition and deletes its files. */
   dropPartition(topic: string, partition: number): Promise<void>
   /** Appends RecordBatch v2 bytes as received on the wire (one or more batches; never recompressed). */
   appendBatches(topic: string, partition: number, batches: Buffer, acks: Acks): Promise<AppendResult>
   /** Appends single records; the owning worker packs them into ~16 KiB batches (compressed per `compression`). */
   appendRecords(topic: string, partition: number, records: readonly RecordInput[], options: { acks: Acks; compression: number }): Promise<AppendResult>
-  /**
-   * Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the
-   * high watermark, or below the log end with `upTo: 'logEnd'` (a leader serving its followers,
-   * Kafka's FetchLogEnd: the high watermark only moves once they have fetched past it).
-   */
-  read(topic: string, partition: number, offset: number, maxBytes: number, options?: { upTo?: 'highWatermark' | 'logEnd' }): Promise<ReadSlice>
+  /** Locates whole batches from `offset` up to `maxBytes` (at least one batch, KIP-74) below the high watermark, or below the log end with `upTo: 'logEnd'`. */
+  read(topic: string, partition: number, offset: number, maxBytes: number, options?: ReadOptions): Promise<ReadSlice>
   /** Current offsets from shared state, without a round trip to the worker; undefined for an unknown partition. */
   offsets(topic: string, partition: number): PartitionOffsets | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */

@@ -10,17 +10,18 @@
  * batches after it.
  */
 import { performance } from 'node:perf_hooks'
-import { existsSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import nativeBinding from '../../native-bindings/index.js'
 import { RinglogError } from '../errors.js'
 import { checkLz4Bound, Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, validateBatchRecords } from '../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
 import type { SyncLatency } from '../storage/flush-policy.js'
 import type { FlushPolicy } from '../storage/log-config.js'
 import { PartitionLog } from '../storage/log.js'
-import { ProducerStateManager } from '../storage/producer-state.js'
+import { ProducerStateManager, snapshotFileName } from '../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from './engine-frames.js'
 import type { EpochEndOffset, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
@@ -109,6 +110,7 @@ export class PartitionRuntime {
   private segmentCount: number
   /** Stamped on leader appends: 0 on a single node, the controller's epoch in a cluster (setLeaderEpoch). */
   private leaderEpoch: number
+  private snapshotFailure: string | undefined
   private closed = false
   private readonly counters = { recovered: false, appendedBatches: 0, appendedRecords: 0, failedAppends: 0, duplicateBatches: 0 }
 
@@ -214,6 +216,7 @@ export class PartitionRuntime {
           throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
         }
         refuseLz4Bomb(frame, at, size)
+        validateBatchRecords(frame, at, size)
         if (readInt64(frame, at + 43) >= 0) idempotent = true
         count++
         at += size
@@ -352,12 +355,27 @@ export class PartitionRuntime {
     this.publish()
   }
 
-  /** After a roll (and after the producer state took the appended batch): snapshot it, so recovery replays at most one segment. */
+  /**
+   * After a roll (and after the producer state took the appended batch): snapshot it, so
+   * recovery replays at most one segment. Advisory: if it cannot be written (disk full), the
+   * older snapshot stays and recovery replays from there; the append it follows was written
+   * and stands, and the next roll tries again. It must never throw: the append is already in
+   * the log, and an exception here would end the worker thread.
+   */
   private snapshotOnRoll(): void {
     if (this.log.segmentCount === this.segmentCount) return
     this.segmentCount = this.log.segmentCount
-    this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
+    try {
+      this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
+      this.snapshotFailure = undefined
+    } catch (error) {
+      this.snapshotFailure = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)
+      rmSync(join(this.dir, `${snapshotFileName(this.log.logEndOffset)}.tmp`), { force: true })
+    }
   }
+
+  /** Why the last producer-state snapshot at a roll failed (e.g. 'ENOSPC'); undefined after one succeeds. */
+  get lastSnapshotFailure(): string | undefined { return this.snapshotFailure }
 
   private reply(requestId: number, acks: number, baseOffset: number, lastOffset: number, logAppendTimeMs: number): void {
     if (requestId === NO_REPLY || acks === 0) return
@@ -503,15 +521,19 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ reads and lifecycle
 
-  /** `toLogEnd`: a follower's fetch, served past the high watermark up to the log end. */
-  read(offset: number, maxBytes: number, toLogEnd = false): ReadSlice {
+  /**
+   * `toLogEnd`: a follower's fetch, served past the high watermark up to the log end.
+   * `holdFile`: the range comes with a descriptor of its own for the caller (see ReadSlice.heldFd).
+   */
+  read(offset: number, maxBytes: number, toLogEnd = false, holdFile = false): ReadSlice {
     const base = { highWatermark: this.log.highWatermark, lastStableOffset: this.log.highWatermark, logStartOffset: this.log.logStartOffset }
     try {
       const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : {})
-      return {
-        errorCode: ErrorCode.NONE, ...base,
-        segment: slice.length === 0 ? null : { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset },
-      }
+      if (slice.length === 0) return { errorCode: ErrorCode.NONE, ...base, segment: null }
+      const segment: ReadSlice['segment'] = { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset }
+      // Taken here, on the thread that closes segment files, before any later drop or retention can.
+      if (holdFile) segment.heldFd = holdSegmentFile(slice.fd, slice.path)
+      return { errorCode: ErrorCode.NONE, ...base, segment }
     } catch (error) {
       if (error instanceof RinglogError) return { errorCode: error.code, ...base, segment: null }
       throw error
@@ -571,6 +593,21 @@ export class PartitionRuntime {
       await this.log.close().catch(() => undefined)
     }
     rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A descriptor of the segment file for a reader on another thread: a dup() of the log's own fd
+ * (the addon), else a fresh open of its path, which names that file right now (this thread
+ * owns it: it is neither retired nor deleted while this runs). Out of descriptors, the read
+ * fails with KAFKA_STORAGE_ERROR (the client retries) rather than crash the worker.
+ */
+function holdSegmentFile(fd: number, path: string): number {
+  try {
+    return nativeBinding !== null ? nativeBinding.dup(fd) : openSync(path, 'r')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    throw new RinglogError(ErrorCode.KAFKA_STORAGE_ERROR, `cannot hold ${path} for a reader (${code})`)
   }
 }
 

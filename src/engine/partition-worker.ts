@@ -149,7 +149,7 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       await removePartition(request.slot, (runtime) => runtime.close())
       return null
     case 'read':
-      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true)
+      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true, request.holdFile === true)
     case 'offsetForTimestamp':
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
     case 'truncateTo':

@@ -26,7 +26,7 @@ import {
   type AppendReply, type ControlRequest,
 } from './engine-frames.js'
 import type { PartitionStats } from './partition-runtime.js'
-import type { Acks, AppendResult, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
+import type { Acks, AppendResult, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, ReadOptions, ReadSlice, TimestampOffset } from './log-engine.js'
 import { RecoveryPool } from './pool.js'
 import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
 import { waitAsyncHeld } from './ring-wait.js'
@@ -128,6 +128,13 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   }
 
   // ------------------------------------------------------------------ partitions
+
+  /** Free partition slots over every worker the cap allows, started or not (a new partition goes to the least loaded). */
+  partitionCapacity(): number {
+    let free = 0
+    for (let i = 0; i < this.config.maxWorkers; i++) free += this.channels[i] === undefined ? this.config.slotsPerWorker : this.freeSlots[i].length
+    return free
+  }
 
   /** Where a partition's files live. */
   partitionDir(topic: string, partition: number): string {
@@ -404,9 +411,9 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   // ------------------------------------------------------------------ reads and offsets
 
-  async read(topic: string, partition: number, offset: number, maxBytes: number, options: { upTo?: 'highWatermark' | 'logEnd' } = {}): Promise<ReadSlice> {
+  async read(topic: string, partition: number, offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadSlice> {
     const entry = this.entry(topic, partition)
-    const request: ControlRequest = { op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }) }
+    const request: ControlRequest = { op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }), ...(options.holdFile && { holdFile: true }) }
     return await this.control(entry.worker, request) as ReadSlice
   }
 

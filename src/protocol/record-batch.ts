@@ -13,6 +13,7 @@ import { Buffer } from 'node:buffer'
 import { CorruptRecordError, InvalidRecordError, UnsupportedCompressionError } from '../errors.js'
 import { compress, Compression, decompress, DEFAULT_MAX_DECOMPRESSED_BYTES } from './compression.js'
 import { crc32c } from './crc32c.js'
+import { checkRecords } from './record-reader.js'
 import { decodeRecords, encodeRecords, type DecodedRecord, type RecordInput } from './records.js'
 
 export const BATCH_HEADER_SIZE = 61
@@ -130,6 +131,25 @@ export function validateBatch(buf: Buffer, offset = 0, end = buf.length): number
   const actual = computeBatchCrc(buf, offset, size)
   if (stored !== actual) throw new CorruptRecordError(`batch CRC mismatch (stored ${stored}, computed ${actual})`)
   return size
+}
+
+/**
+ * Checks every record of the batch at `offset` (already through validateBatch): at least one
+ * record, lastOffsetDelta = recordCount - 1, and the records section parses exactly (see
+ * checkRecords), after decompression for gzip and lz4 (capped at `maxDecompressedBytes`; a
+ * frame that does not decompress is CORRUPT_MESSAGE). Snappy and zstd batches, which ringlog
+ * stores without a decoder, are checked to the header only. A batch claiming 1,000 records
+ * that holds one is refused here (INVALID_RECORD) instead of leaving a 999-offset gap.
+ */
+export function validateBatchRecords(buf: Buffer, offset: number, size: number, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): void {
+  const count = buf.readInt32BE(offset + 57)
+  const lastOffsetDelta = buf.readInt32BE(offset + 23)
+  if (count === 0) throw new InvalidRecordError('a record batch must hold at least one record')
+  if (lastOffsetDelta !== count - 1) throw new InvalidRecordError(`last offset delta ${lastOffsetDelta} does not match record count ${count}`)
+  const codec = buf.readInt16BE(offset + ATTRIBUTES_OFFSET) & BatchAttribute.CompressionMask
+  const section = buf.subarray(offset + BATCH_HEADER_SIZE, offset + size)
+  if (codec === Compression.none) checkRecords(section, count)
+  else if (codec === Compression.gzip || codec === Compression.lz4) checkRecords(decompress(codec, section, maxDecompressedBytes), count)
 }
 
 /** Stamps baseOffset in place (outside the CRC). */

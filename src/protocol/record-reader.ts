@@ -12,7 +12,7 @@
  * `startRecords` to `endRecords` before another begins.
  */
 import { Buffer } from 'node:buffer'
-import { CorruptRecordError } from '../errors.js'
+import { CorruptRecordError, InvalidRecordError } from '../errors.js'
 
 /** Where the next read starts, in the section being read. */
 let at = 0
@@ -128,4 +128,45 @@ export function readHeaderKey(buf: Uint8Array, end: number): string {
   const key = readBytes(buf, end)
   if (key === null) throw new CorruptRecordError('null header key')
   return key.toString('utf8')
+}
+
+/** Steps over a length-prefixed byte string below `end`; false if it is null (length -1). */
+function skipBytes(buf: Uint8Array, end: number): boolean {
+  const length = readZigzag(buf, end)
+  if (length === -1) return false
+  if (length < 0 || length > end - at) throw new CorruptRecordError(`byte string length ${length} exceeds the record`)
+  at += length
+  return true
+}
+
+/**
+ * Checks a records section (decompressed) the way every consumer will read it, making no
+ * views: `count` records whose offset deltas run 0..count-1, each record filled exactly by
+ * its fields (lengths, varints, key, value, headers with non-null keys), nothing left over.
+ * The produce path runs it on every batch before storing it, as Kafka parses every record:
+ * a fault throws InvalidRecordError (INVALID_RECORD), and nothing is stored.
+ */
+export function checkRecords(buf: Uint8Array, count: number): void {
+  try {
+    startRecords(buf, count)
+    for (let i = 0; i < count; i++) {
+      const end = startRecord(buf)
+      readInt8(buf, end)
+      readZigzag(buf, end)
+      const offsetDelta = readZigzag(buf, end)
+      if (offsetDelta !== i) throw new InvalidRecordError(`record ${i} has offset delta ${offsetDelta}; deltas must run 0..${count - 1}`)
+      skipBytes(buf, end)
+      skipBytes(buf, end)
+      const headers = readHeaderCount(buf, end)
+      for (let h = 0; h < headers; h++) {
+        if (!skipBytes(buf, end)) throw new InvalidRecordError(`record ${i} has a null header key`)
+        skipBytes(buf, end)
+      }
+      endRecord(end)
+    }
+    endRecords(buf)
+  } catch (error) {
+    if (error instanceof CorruptRecordError) throw new InvalidRecordError(`invalid record: ${error.message}`)
+    throw error
+  }
 }

@@ -104,6 +104,7 @@ export class PartitionLog {
   private recoveryPoint: number
   private truncations = 0
   private offline: StorageOfflineError | undefined
+  private lastCheckpointFailure: string | undefined
   private closed = false
   /**
    * Set once a replica manager drives the high watermark (cluster mode): the high watermark is
@@ -166,7 +167,7 @@ export class PartitionLog {
     const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
       { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache)
     log.reconcileLeaderEpochs(epochs.intact)
-    log.writeCheckpoints()
+    log.tryWriteCheckpoints()
     if (cleanShutdown) fsi.unlinkSync(markerPath)
     fsi.fsyncSync(dirFd)
     return log
@@ -665,11 +666,9 @@ export class PartitionLog {
     this.committer.flushAll().then(() => {
       if (this.closed || this.offline || truncations !== this.truncations || newBase <= this.recoveryPoint) return
       this.recoveryPoint = newBase
-      try {
-        this.writeCheckpoints()
-      } catch (error) {
-        this.goOffline(error, 'writing the recovery point failed')
-      }
+      // Advisory: a checkpoint that cannot be written (disk full) leaves the older one, which
+      // only makes a recovery scan longer; the next roll or close writes it again.
+      this.tryWriteCheckpoints()
     }, () => undefined)
     return created
   }
@@ -715,6 +714,24 @@ export class PartitionLog {
     }
     return found
   }
+
+  /**
+   * writeCheckpoints for the recovery point's sake only (the log start is unchanged): on failure
+   * the files keep their older, safe values and the error is kept for `checkpointFailure`.
+   */
+  private tryWriteCheckpoints(): boolean {
+    try {
+      this.writeCheckpoints()
+      this.lastCheckpointFailure = undefined
+      return true
+    } catch (error) {
+      this.lastCheckpointFailure = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)
+      return false
+    }
+  }
+
+  /** Why the last advisory checkpoint write failed (e.g. 'ENOSPC'), undefined once one succeeds. */
+  get checkpointFailure(): string | undefined { return this.lastCheckpointFailure }
 
   /** Rewrites whichever checkpoint changed (each write costs two fsyncs). */
   private writeCheckpoints(): void {

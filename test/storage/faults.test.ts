@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { DiskFullError, StorageOfflineError } from '../../src/errors.js'
 import { PartitionLog } from '../../src/storage/log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
+import { RECOVERY_POINT_CHECKPOINT, TEMP_SUFFIX } from '../../src/storage/file-names.js'
+import { readOffsetCheckpoint } from '../../src/storage/checkpoints.js'
 import { nodeStorageFs, type StorageFs } from '../../src/storage/storage-fs.js'
 import { tempPartitionDir, testBatch } from './log-test-helpers.js'
 
@@ -18,6 +20,9 @@ class FaultyFs {
   /** When set, the next segment-log write stores half its bytes, then every write fails with this code. */
   writeFailure: string | undefined
   openFailure: string | undefined
+  /** When set, writes to checkpoint temp files (`*.tmp`) fail with this code (a disk full at a checkpoint). */
+  checkpointWriteFailure: string | undefined
+  private readonly tempFds = new Set<number>()
   fdatasyncFailure: string | undefined
   holdFdatasync = false
   readonly held: (() => void)[] = []
@@ -30,9 +35,16 @@ class FaultyFs {
       ...nodeStorageFs,
       openSync: (path, flags) => {
         if (this.openFailure && path.endsWith('.log')) throw errno(this.openFailure)
-        return nodeStorageFs.openSync(path, flags)
+        const fd = nodeStorageFs.openSync(path, flags)
+        if (path.endsWith(TEMP_SUFFIX)) this.tempFds.add(fd)
+        return fd
+      },
+      closeSync: (fd) => {
+        this.tempFds.delete(fd)
+        nodeStorageFs.closeSync(fd)
       },
       writeSync: (fd, buffer, offset, length, position) => {
+        if (this.checkpointWriteFailure && this.tempFds.has(fd)) throw errno(this.checkpointWriteFailure)
         if (this.writeFailure) {
           if (!shortWriteDone && length > 1) {
             shortWriteDone = true
@@ -103,6 +115,48 @@ describe('storage faults', () => {
     faults.openFailure = undefined
     expect(log.append(testBatch(4, 2), { leaderEpoch: 0 }).baseOffset).toBe(4)
     expect(log.segmentCount).toBe(2)
+  })
+
+  it('stays online when the recovery-point checkpoint cannot be written at a roll (ENOSPC), and writes it once space is back (H3)', async () => {
+    const { log, faults, dir } = await openFaulty({ segmentBytes: 256 })
+    const checkpoint = (): number | undefined => readOffsetCheckpoint(nodeStorageFs, `${dir}/${RECOVERY_POINT_CHECKPOINT}`)?.[0]?.offset
+    faults.checkpointWriteFailure = 'ENOSPC'
+    let next = 0
+    const appendUntilRoll = async (): Promise<void> => {
+      const segments = log.segmentCount
+      for (let i = 0; i < 100 && log.segmentCount === segments; i++) next = log.append(testBatch(next, 2), { leaderEpoch: 0 }).lastOffset + 1
+      expect(log.segmentCount).toBe(segments + 1)
+      // The recovery point moves once the rolled segment's flush completes.
+      await log.flush()
+      await settle()
+    }
+    await appendUntilRoll()
+    expect(log.isOffline).toBe(false)
+    expect(log.checkpointFailure).toBe('ENOSPC')
+    expect(checkpoint()).toBe(0)
+    // Appends and reads go on; what the checkpoint would have said only makes recovery longer.
+    next = log.append(testBatch(next, 2), { leaderEpoch: 0 }).lastOffset + 1
+    expect(log.readBytes(log.read(0, 100_000)).length).toBeGreaterThan(0)
+    faults.checkpointWriteFailure = undefined
+    await appendUntilRoll()
+    expect(log.checkpointFailure).toBeUndefined()
+    expect(checkpoint()).toBeGreaterThan(0)
+    await log.close()
+    const reopened = await PartitionLog.open(dir, { segmentBytes: 256 })
+    expect(reopened.logEndOffset).toBe(next)
+    await reopened.close()
+  })
+
+  it('opens a log whose checkpoints cannot be rewritten (ENOSPC) (H3)', async () => {
+    const { log, dir } = await openFaulty({ segmentBytes: 256 })
+    log.append(testBatch(0, 2), { leaderEpoch: 0 })
+    await log.close()
+    const faults = new FaultyFs()
+    faults.checkpointWriteFailure = 'ENOSPC'
+    const reopened = await PartitionLog.open(dir, { segmentBytes: 256 }, { fs: faults.fs })
+    expect(reopened.logEndOffset).toBe(2)
+    expect(reopened.append(testBatch(1, 2), { leaderEpoch: 0 }).baseOffset).toBe(2)
+    await reopened.close().catch(() => undefined)
   })
 
   it('takes the partition offline on a write I/O error', async () => {

@@ -11,6 +11,11 @@
  * there and no partition failed, the fetch parks until a high watermark moves or maxWaitMs
  * passes (delayed-fetch.ts), then reads again.
  *
+ * Each range comes with a descriptor of its own (ReadSlice.heldFd, taken by the worker when it
+ * located the range), not the worker's fd: a topic deleted while its response still streams
+ * would free that number for the next file opened. The connection closes it after the send;
+ * ranges this handler drops (response limit, a poll that reads again) are released here.
+ *
  * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
  * read_committed (no transactions: lastStableOffset = high watermark, no aborted
  * transactions), follower fetches (replicaId is ignored), preferred read replicas,
@@ -26,6 +31,7 @@ import type { BrokerContext } from '../context.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
 import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
+import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
 export const minVersion = MIN_VERSION
@@ -68,25 +74,42 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
   const { broker } = ctx
   const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
   do {
+    releaseRanges(reads)
     await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
     reads = await readAll(broker, request)
   } while (!isReady(request, reads, deadline, ctx))
   return { kind: 'parts', parts: encode(ctx.version, reads) }
 }
 
-/** Every partition's read; a promise only when some partition has bytes to locate in the worker. */
+/**
+ * Every partition's read; a promise only when some partition has bytes to locate in the worker.
+ * A partition named more than once is read once, where it first appears, with its last entry
+ * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
+ * the work or the response.
+ */
 function readAll(broker: BrokerContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
-  for (const t of request.topics) {
-    for (const p of t.partitions) {
-      const read = readPartition(broker, t.topic, p)
-      reads.push(read)
-      if (needsLocate(read)) (located ??= []).push(locate(broker, read))
-    }
+  for (const { topic, partition } of distinctPartitions(request)) {
+    const read = readPartition(broker, topic, partition)
+    reads.push(read)
+    if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
   if (located === null) return reads
   return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
+}
+
+function distinctPartitions(request: FetchRequest): { topic: string; partition: FetchPartition }[] {
+  const byKey = new Map<string, { topic: string; partition: FetchPartition }>()
+  for (const t of request.topics) {
+    for (const p of t.partitions) {
+      const key = `${p.partition}:${t.topic}`
+      const entry = byKey.get(key)
+      if (entry) entry.partition = p
+      else byKey.set(key, { topic: t.topic, partition: p })
+    }
+  }
+  return [...byKey.values()]
 }
 
 // Whole-response limit (KIP-74): the first partition with data is always sent whole.
@@ -96,6 +119,7 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
   for (const r of reads) {
     if (!r.range) continue
     if (sentAny && total + r.range.length > maxBytes) {
+      releaseFileSource(r.range.file)
       r.range = null
       continue
     }
@@ -128,16 +152,25 @@ function needsLocate(read: PartitionRead): boolean {
 async function locate(broker: BrokerContext, read: PartitionRead): Promise<void> {
   const p = read.request
   try {
-    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes)
+    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, { holdFile: true })
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
     read.logStartOffset = slice.logStartOffset
-    if (slice.errorCode === ErrorCode.NONE && slice.segment && slice.segment.length > 0) {
-      const s = slice.segment
-      read.range = { file: s.fd !== undefined ? { fd: s.fd } : { path: s.path }, position: s.position, length: s.length }
+    const s = slice.segment
+    if (s && s.length > 0) {
+      const file = s.heldFd !== undefined ? { fd: s.heldFd, owned: true } : { path: s.path }
+      if (slice.errorCode === ErrorCode.NONE) read.range = { file, position: s.position, length: s.length }
+      else releaseFileSource(file)
     }
   } catch (error) {
     read.errorCode = toErrorPayload(error).code
+  }
+}
+
+function releaseRanges(reads: readonly PartitionRead[]): void {
+  for (const r of reads) {
+    if (r.range) releaseFileSource(r.range.file)
+    r.range = null
   }
 }
 

@@ -27,11 +27,29 @@ const EARLIEST = -2
 const LATEST = -1
 
 export async function handle(request: ListOffsetsRequest, ctx: RequestContext): Promise<HandlerReply<ListOffsetsResponse>> {
+  const duplicates = duplicatePartitions(request)
   const topics = await Promise.all(request.topics.map(async (t) => ({
     name: t.name,
-    partitions: await Promise.all(t.partitions.map((p) => lookup(ctx.broker, ctx.version, t.name, p))),
+    partitions: await Promise.all(t.partitions.map((p) => duplicates.has(`${p.partitionIndex}:${t.name}`)
+      // As Kafka: a partition named twice is refused (each time) instead of looked up twice.
+      ? { partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }
+      : lookup(ctx.broker, ctx.version, t.name, p))),
   })))
   return { kind: 'message', message: { throttleTimeMs: 0, topics } }
+}
+
+/** `partition:topic` keys named more than once anywhere in the request. */
+function duplicatePartitions(request: ListOffsetsRequest): Set<string> {
+  const seen = new Set<string>()
+  const duplicates = new Set<string>()
+  for (const t of request.topics) {
+    for (const p of t.partitions) {
+      const key = `${p.partitionIndex}:${t.name}`
+      if (seen.has(key)) duplicates.add(key)
+      else seen.add(key)
+    }
+  }
+  return duplicates
 }
 
 async function lookup(broker: BrokerContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {

@@ -12,12 +12,17 @@
  * created answers LEADER_NOT_AVAILABLE, an illegal name INVALID_TOPIC_EXCEPTION, otherwise
  * UNKNOWN_TOPIC_OR_PARTITION.
  *
+ * Bounded work: the requested names (and ids) are folded to a set first, as Kafka does, so a
+ * request naming one topic a million times costs one answer; a request naming more than
+ * MAX_DISTINCT_TOPICS different topics (more than any client asks for, and each would take
+ * a registry lookup and an answer entry) closes the connection instead.
+ *
  * Left out: authorized operations (no ACLs: the fields keep their "not provided" value),
  * racks, internal topics (none exist).
  */
 import { validateTopicName, type TopicInfo } from '../../cluster/topic-registry.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
-import type { MetadataRequest, MetadataResponse, MetadataResponseTopic } from '../../protocol/messages/metadata.js'
+import type { MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseTopic } from '../../protocol/messages/metadata.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/metadata.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import { topicIdFromWire, topicIdToWire } from '../topic-ids.js'
@@ -26,6 +31,9 @@ import type { HandlerReply, RequestContext } from '../handler.js'
 export const apiKey = 3
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
+
+/** Distinct topics one Metadata request may name (Kafka's own topic-count guidance is far below). */
+export const MAX_DISTINCT_TOPICS = 100_000
 
 export function handle(request: MetadataRequest, ctx: RequestContext): HandlerReply<MetadataResponse> {
   const { broker, version } = ctx
@@ -36,7 +44,9 @@ export function handle(request: MetadataRequest, ctx: RequestContext): HandlerRe
     for (const info of broker.topics.list()) topics.push(describe(info, config.nodeId))
   } else {
     const mayCreate = config.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
-    for (const wanted of request.topics ?? []) {
+    const wantedTopics = distinctTopics(request.topics ?? [])
+    if (wantedTopics === undefined) return { kind: 'close', reason: `Metadata request names more than ${MAX_DISTINCT_TOPICS} distinct topics` }
+    for (const wanted of wantedTopics) {
       if (wanted.name === null) {
         const info = broker.topics.byId(topicIdFromWire(wanted.topicId))
         topics.push(info ? describe(info, config.nodeId) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] })
@@ -61,6 +71,20 @@ export function handle(request: MetadataRequest, ctx: RequestContext): HandlerRe
       topics,
     },
   }
+}
+
+/** The requested topics with repeats removed (by name, or by id for unnamed entries); undefined past the cap. */
+function distinctTopics(requested: readonly MetadataRequestTopic[]): MetadataRequestTopic[] | undefined {
+  const seen = new Set<string>()
+  const out: MetadataRequestTopic[] = []
+  for (const wanted of requested) {
+    const key = wanted.name !== null ? `n:${wanted.name}` : `i:${wanted.topicId}`
+    if (seen.has(key)) continue
+    if (seen.size >= MAX_DISTINCT_TOPICS) return undefined
+    seen.add(key)
+    out.push(wanted)
+  }
+  return out
 }
 
 function missingTopic(name: string, mayCreate: boolean, ctx: RequestContext): number {

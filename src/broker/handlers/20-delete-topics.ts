@@ -25,7 +25,13 @@ export async function handle(request: DeleteTopicsRequest, ctx: RequestContext):
   const wanted = ctx.version >= 6
     ? request.topics.map((t) => ({ name: t.name, topicId: t.topicId }))
     : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }))
-  const responses = await Promise.all(wanted.map((w) => deleteOne(ctx.broker, w.name, w.topicId)))
+  // As Kafka: a topic named (or identified) twice is refused each time, not deleted twice.
+  const counts = new Map<string, number>()
+  const keyOf = (w: { name: string | null; topicId: string }): string => (w.name !== null ? `n:${w.name}` : `i:${w.topicId}`)
+  for (const w of wanted) counts.set(keyOf(w), (counts.get(keyOf(w)) ?? 0) + 1)
+  const responses = await Promise.all(wanted.map((w) => (counts.get(keyOf(w)) ?? 0) > 1
+    ? Promise.resolve({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: w.name !== null ? 'Duplicate topic name.' : 'Duplicate topic id.' })
+    : deleteOne(ctx.broker, w.name, w.topicId)))
   return { kind: 'message', message: { throttleTimeMs: 0, responses } }
 }
 
