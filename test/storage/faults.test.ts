@@ -120,8 +120,10 @@ describe('storage faults', () => {
   it('stays online when the recovery-point checkpoint cannot be written at a roll (ENOSPC), and writes it once space is back (H3)', async () => {
     const { log, faults, dir } = await openFaulty({ segmentBytes: 256 })
     const checkpoint = (): number | undefined => readOffsetCheckpoint(nodeStorageFs, `${dir}/${RECOVERY_POINT_CHECKPOINT}`)?.[0]?.offset
+    // The first append records leader epoch 0 in its own checkpoint, which must be durable before
+    // any batch of that epoch (a failure there refuses the append): do it before the fault.
+    let next = log.append(testBatch(0, 2), { leaderEpoch: 0 }).lastOffset + 1
     faults.checkpointWriteFailure = 'ENOSPC'
-    let next = 0
     const appendUntilRoll = async (): Promise<void> => {
       const segments = log.segmentCount
       for (let i = 0; i < 100 && log.segmentCount === segments; i++) next = log.append(testBatch(next, 2), { leaderEpoch: 0 }).lastOffset + 1
