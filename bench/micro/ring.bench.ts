@@ -7,8 +7,8 @@
 // back-pressure through waitForSpace, as the coordinator will.
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
-import { Ring } from '../../src/engine/ring.js'
-import { spawnWorker, unwrapWorkerData } from '../../src/engine/spawn-worker.js'
+import { Ring } from '../../src/engine/channel/ring.js'
+import { spawnWorker, unwrapWorkerData } from '../../src/engine/channel/spawn-worker.js'
 
 type Method = 'ring' | 'postMessage' | 'postMessage+transfer'
 interface BenchTask { method: Method; frames: number; sab?: SharedArrayBuffer }

@@ -10,7 +10,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { RinglogConfig } from '../config.js'
 import { ApiRegistry } from './api-registry.js'
 import { Connection } from './connection.js'
-import { openBrokerContext, type BrokerContext, type OpenBrokerContextOptions } from './context.js'
+import { openBrokerContext, type BrokerContext, type OpenBrokerContextOptions } from '../core/node-context.js'
 import type { AnyApiHandler } from './handler.js'
 import { HANDLERS } from './handlers/index.js'
 import { stderrLogger, type BrokerLogger } from './logger.js'

@@ -4,9 +4,9 @@
  * committed offsets). Topic changes go through the broker context, the same path the wire
  * handlers use.
  */
-import { InvalidPartitionsError, validateTopicName } from '../cluster/topic-registry.js'
+import { InvalidPartitionsError, validateTopicName } from '../core/topic-registry.js'
 import { InvalidRequestError, TopicAlreadyExistsError } from '../errors.js'
-import { validateTopicConfigs } from '../broker/topic-settings.js'
+import { validateTopicConfigs } from '../core/topic-settings.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { errorForCode } from './error-for-code.js'
 import { assertLogOpen, type LogHost } from './log-host.js'

@@ -2,7 +2,7 @@
  * What producers, consumers and the admin share with the log that made them: the broker
  * context (with its group coordinator wired) and whether the log is still open.
  */
-import type { BrokerContext } from '../broker/context.js'
+import type { BrokerContext } from '../core/node-context.js'
 import { LogClosedError } from '../errors.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
 

@@ -4,7 +4,7 @@
  * coordinator (main) thread; implementations route to the owning worker.
  */
 import type { RecordInput } from '../protocol/records.js'
-import type { EngineStats } from './router.js'
+import type { EngineStats } from './main/router.js'
 
 /** 0: no wait; 1: appended to the leader's log; -1: durable per the flush policy (and, later, replicated). */
 export type Acks = -1 | 0 | 1

@@ -19,7 +19,7 @@ import { Buffer } from 'node:buffer'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
-import { writeFileAtomicSync } from '../cluster/atomic-file.js'
+import { writeFileAtomicSync } from './atomic-file.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 

@@ -5,7 +5,7 @@
  * client's (src/protocol/wire-client.ts).
  */
 import { responseHeaderVersion } from '../../src/protocol/headers.js'
-import { decodeResponseBody, encodeRequestFrame, KafkaWireClient } from '../../src/protocol/wire-client.js'
+import { decodeResponseBody, encodeRequestFrame, KafkaWireClient } from '../../src/kafka-client/kafka-wire-client.js'
 
 const CLIENT_ID = 'raw-client'
 

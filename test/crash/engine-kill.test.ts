@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createLogEngine } from '../../src/engine/router.js'
+import { createLogEngine } from '../../src/engine/main/router.js'
 import { readAllRecords, tempDir } from '../engine/helpers.js'
 import { crashRecordValue } from './engine-kill-values.js'
 

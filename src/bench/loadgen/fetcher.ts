@@ -9,7 +9,7 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import { batchSizeAt, BATCH_HEADER_SIZE, readInt64 } from '../../protocol/record-batch.js'
-import { ApiKey, type KafkaWireClient } from '../../protocol/wire-client.js'
+import { ApiKey, type KafkaWireClient } from '../../kafka-client/kafka-wire-client.js'
 import { LoadgenError, type LoadgenCluster } from './cluster.js'
 
 export interface LoadFetcherOptions {

@@ -16,7 +16,7 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/list-offsets.js'
 import { MAX_VERSION } from '../../protocol/messages/list-offsets.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
-import type { BrokerContext } from '../context.js'
+import type { BrokerContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 2

@@ -13,15 +13,15 @@
  * Left out: timeoutMs (creation is local and awaited), default-config listing in v5+ results
  * (only explicitly set configs are returned).
  */
-import { validateTopicName, MAX_PARTITIONS } from '../../cluster/topic-registry.js'
+import { validateTopicName, MAX_PARTITIONS } from '../../core/topic-registry.js'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { CreatableTopic, CreatableTopicResult, CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/messages/create-topics.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/create-topics.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { validateTopicConfigs } from '../topic-settings.js'
-import { topicIdToWire } from '../topic-ids.js'
-import type { BrokerContext } from '../context.js'
+import { validateTopicConfigs } from '../../core/topic-settings.js'
+import { topicIdToWire } from '../../core/topic-ids.js'
+import type { BrokerContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 19

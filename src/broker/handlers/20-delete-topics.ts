@@ -13,8 +13,8 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse } from '../../protocol/messages/delete-topics.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/delete-topics.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { topicIdFromWire, topicIdToWire } from '../topic-ids.js'
-import type { BrokerContext } from '../context.js'
+import { topicIdFromWire, topicIdToWire } from '../../core/topic-ids.js'
+import type { BrokerContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 20

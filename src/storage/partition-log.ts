@@ -19,7 +19,7 @@ import {
 } from '../protocol/record-batch.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint, fsyncDirectory } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
-import { GroupCommit, type SyncLatency } from './flush-policy.js'
+import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'

@@ -21,12 +21,12 @@
  */
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
-import { compress, Compression } from '../protocol/compression.js'
-import { crc32c } from '../protocol/crc32c.js'
-import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../protocol/record-batch.js'
-import { readUvarint, unzigzag, uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
-import { CHUNK_HEADER_BYTES } from './record-frames.js'
-import { copyBytes } from './shared-copy.js'
+import { compress, Compression } from '../../protocol/compression.js'
+import { crc32c } from '../../protocol/crc32c.js'
+import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../../protocol/record-batch.js'
+import { readUvarint, unzigzag, uvarintSize, writeUvarint, zigzag } from '../../protocol/varint.js'
+import { CHUNK_HEADER_BYTES } from '../channel/record-frames.js'
+import { copyBytes } from '../channel/shared-copy.js'
 
 export const DEFAULT_BATCH_SIZE = 16384
 export const DEFAULT_LINGER_MS = 1

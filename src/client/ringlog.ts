@@ -8,7 +8,7 @@
  * producers flush (everything sent is acknowledged first), then the group coordinator, the
  * offsets store and the engine close (flush + checkpoints, so the next open needs no recovery).
  */
-import { openBrokerContext } from '../broker/context.js'
+import { openBrokerContext } from '../core/node-context.js'
 import { resolveConfig, type FlushPolicy, type RinglogConfig } from '../config.js'
 import { InvalidRequestError } from '../errors.js'
 import { Admin } from './admin.js'

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
-import { RecordTooLargeError, RinglogError } from '../errors.js'
-import { ErrorCode } from '../protocol/error-codes.js'
+import { RecordTooLargeError, RinglogError } from '../../errors.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
 import { assertBlockingAllowed, waitAsyncHeld, waitBlocking } from './ring-wait.js'
 
 /**

@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileAtomicSync } from './atomic-file.js'
+import { writeFileAtomicSync } from '../storage/atomic-file.js'
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000
 

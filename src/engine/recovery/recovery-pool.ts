@@ -8,9 +8,9 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
-import type { LogConfig } from '../storage/log-config.js'
-import type { PartitionSettings } from './log-engine.js'
+import { CLEAN_SHUTDOWN_MARKER } from '../../storage/file-names.js'
+import type { LogConfig } from '../../storage/log-config.js'
+import type { PartitionSettings } from '../log-engine.js'
 import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
 
 /** The task module next to this file: the .ts shim under tests/tsx, the compiled .js otherwise. */

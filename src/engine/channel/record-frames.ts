@@ -15,9 +15,9 @@
  * headers. A chunk holds at most `chunkLimit` record bytes unless its one record is larger.
  */
 import { Buffer } from 'node:buffer'
-import { InvalidRecordError, RecordTooLargeError } from '../errors.js'
-import { normalizeHeaders, type RecordHeader, type RecordInput } from '../protocol/records.js'
-import { uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
+import { InvalidRecordError, RecordTooLargeError } from '../../errors.js'
+import { normalizeHeaders, type RecordHeader, type RecordInput } from '../../protocol/records.js'
+import { uvarintSize, writeUvarint, zigzag } from '../../protocol/varint.js'
 
 /**
  * `TypedArray#set`, called as a known function rather than looked up as `out.set` through

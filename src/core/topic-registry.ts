@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { RinglogError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { writeFileAtomicSync } from './atomic-file.js'
+import { writeFileAtomicSync } from '../storage/atomic-file.js'
 
 export interface TopicInfo {
   name: string
