@@ -1,7 +1,8 @@
 /**
- * Everything a broker (or the embedded API) needs besides sockets: config, topic registry,
- * the partition engine, producer ids, and a slot for the group coordinator. Topic creation
- * and deletion live here so the wire handlers and the embedded admin share one path.
+ * One node, whatever its front door: everything the wire server (broker/) and the embedded
+ * API (client/) need besides sockets: config, topic registry, the partition engine, producer
+ * ids and Kafka's group coordinator. Topic creation and deletion live here so the wire
+ * handlers and the embedded admin share one path.
  */
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -9,19 +10,19 @@ import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from './producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from './topic-registry.js'
 import type { LogEngine, PartitionSettings } from '../engine/log-engine.js'
-import { createLogEngine } from '../engine/main/router.js'
+import { createLogEngine, type PartitionRouter } from '../engine/main/router.js'
 import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
 import { partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
 
-export interface BrokerContext {
+export interface NodeContext {
   readonly config: RinglogConfig
   readonly topics: TopicRegistry
   readonly engine: LogEngine
   readonly producerIds: ProducerIdAllocator
-  /** Kafka's group coordinator, set by whoever wires the group APIs; closed with the context. */
-  groups?: GroupCoordinator
+  /** Kafka's group coordinator; closed with the context. */
+  readonly groups: GroupCoordinator
   /** True while `createTopic(name)` runs (its partitions are opening; not yet in the registry). */
   isCreating(name: string): boolean
   /** Opens every partition, then records the topic (so a listed topic is always usable). */
@@ -34,13 +35,8 @@ export interface BrokerContext {
   close(): Promise<void>
 }
 
-export interface OpenBrokerContextOptions {
-  /** Replaces the worker-thread engine (tests use an in-memory double). */
-  engine?: (config: RinglogConfig, defaults: PartitionSettings) => LogEngine
-}
-
-/** The broker-wide partition defaults (topic configs override them per topic). */
-export function brokerPartitionDefaults(config: RinglogConfig): PartitionSettings {
+/** The node-wide partition defaults (topic configs override them per topic). */
+export function nodePartitionDefaults(config: RinglogConfig): PartitionSettings {
   return {
     segmentBytes: config.segmentBytes,
     segmentMs: config.segmentMs,
@@ -50,43 +46,31 @@ export function brokerPartitionDefaults(config: RinglogConfig): PartitionSetting
   }
 }
 
-interface EngineWithBulkOpen extends LogEngine {
-  openPartitions(list: readonly { topic: string; partition: number; settings?: PartitionSettings }[]): Promise<void>
-}
-
-function hasBulkOpen(engine: LogEngine): engine is EngineWithBulkOpen {
-  return typeof (engine as Partial<EngineWithBulkOpen>).openPartitions === 'function'
-}
-
 /** Opens the data dir, the registry, the engine and every partition of every known topic. */
-export async function openBrokerContext(config: RinglogConfig, options: OpenBrokerContextOptions = {}): Promise<BrokerContext> {
+export async function openNodeContext(config: RinglogConfig): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const metaDir = join(dataDir, 'meta')
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
-  const defaults = brokerPartitionDefaults(config)
-  const engine = options.engine
-    ? options.engine({ ...config, dataDir }, defaults)
-    : createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers, defaults })
+  const defaults = nodePartitionDefaults(config)
+  const engine: PartitionRouter = createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers, defaults })
   const all = topics.list().flatMap((t) => {
     const settings = partitionSettingsFromConfigs(t.configs)
     return Array.from({ length: t.partitions }, (_, partition) => ({ topic: t.name, partition, settings }))
   })
   try {
-    if (hasBulkOpen(engine)) await engine.openPartitions(all)
-    else await Promise.all(all.map((p) => engine.openPartition(p.topic, p.partition, p.settings)))
+    await engine.openPartitions(all)
   } catch (error) {
     await engine.close().catch(() => undefined)
     throw error
   }
-  const context = new Context({ ...config, dataDir }, topics, engine, producerIds)
   // Committed offsets are fdatasync'd before OffsetCommit is answered, whatever the flush policy.
   const offsets = await OffsetsStore.open({ dir: join(metaDir, 'group-offsets') }).catch(async (error: unknown) => {
     await engine.close().catch(() => undefined)
     throw error
   })
-  context.groups = new GroupCoordinator({
+  const groups = new GroupCoordinator({
     offsets,
     config: {
       initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
@@ -95,12 +79,12 @@ export async function openBrokerContext(config: RinglogConfig, options: OpenBrok
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     },
   })
+  const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups)
   context.onClose(() => offsets.close())
   return context
 }
 
-class Context implements BrokerContext {
-  groups?: GroupCoordinator
+class Context implements NodeContext {
   private readonly creating = new Set<string>()
   private readonly closeHooks: (() => Promise<void> | void)[] = []
   private closing: Promise<void> | undefined
@@ -110,6 +94,7 @@ class Context implements BrokerContext {
     readonly topics: TopicRegistry,
     readonly engine: LogEngine,
     readonly producerIds: ProducerIdAllocator,
+    readonly groups: GroupCoordinator,
   ) {}
 
   isCreating(name: string): boolean {
@@ -152,7 +137,7 @@ class Context implements BrokerContext {
   }
 
   private async closeOnce(): Promise<void> {
-    this.groups?.close()
+    this.groups.close()
     for (const hook of this.closeHooks) await hook()
     await this.engine.close()
   }

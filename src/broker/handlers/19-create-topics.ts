@@ -21,7 +21,7 @@ import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/create-topics.
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import { validateTopicConfigs } from '../../core/topic-settings.js'
 import { topicIdToWire } from '../../core/topic-ids.js'
-import type { BrokerContext } from '../../core/node-context.js'
+import type { NodeContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 19
@@ -47,7 +47,7 @@ function failure(name: string, errorCode: number, errorMessage: string): EncodeI
   return { name, topicId: ZERO_UUID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null }
 }
 
-async function createOne(broker: BrokerContext, t: CreatableTopic, validateOnly: boolean): Promise<EncodeInput<CreatableTopicResult>> {
+async function createOne(broker: NodeContext, t: CreatableTopic, validateOnly: boolean): Promise<EncodeInput<CreatableTopicResult>> {
   try {
     const partitions = partitionCount(broker, t)
     const configs: Record<string, string> = {}
@@ -68,7 +68,7 @@ async function createOne(broker: BrokerContext, t: CreatableTopic, validateOnly:
   }
 }
 
-function partitionCount(broker: BrokerContext, t: CreatableTopic): number {
+function partitionCount(broker: NodeContext, t: CreatableTopic): number {
   if (t.replicationFactor !== -1 && t.replicationFactor !== 1) {
     throw new TopicRequestError(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor must be 1 (a single broker), got ${t.replicationFactor}`)
   }
