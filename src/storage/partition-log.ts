@@ -46,7 +46,7 @@ export interface AppendOptions {
   validated?: boolean
 }
 
-export interface AppendResult {
+export interface AppendedBatches {
   baseOffset: number
   lastOffset: number
   /** The stamped time, or -1 for CreateTime. */
@@ -60,7 +60,7 @@ export interface ReadOptions {
 }
 
 /** A file range of whole batches. `length` 0 means nothing to read yet. */
-export interface ReadSlice {
+export interface SegmentSlice {
   path: string
   /** Owned by the log: never close it. Valid at least fileDeleteDelayMs after retention retires the segment. */
   fd: number
@@ -177,7 +177,7 @@ export class PartitionLog {
    * in place, writes them to the active segment (rolling first if needed) and returns the
    * assigned offsets. Durability follows: see whenDurable / whenAcknowledged / onDurable.
    */
-  append(batches: Buffer, options: AppendOptions): AppendResult {
+  append(batches: Buffer, options: AppendOptions): AppendedBatches {
     this.checkWritable()
     if (batches.length === 0) throw new CorruptRecordError('append of zero bytes')
     if (batches.length > this.config.segmentBytes) {
@@ -258,7 +258,7 @@ export class PartitionLog {
    * A range of whole batches starting with the one that holds `offset`: up to `maxBytes` but at
    * least one batch (KIP-74), from one segment, never past `maxOffset` (default: high watermark).
    */
-  read(offset: number, maxBytes: number, options: ReadOptions = {}): ReadSlice {
+  read(offset: number, maxBytes: number, options: ReadOptions = {}): SegmentSlice {
     this.checkReadable()
     if (offset < this.startOffset || offset > this.nextOffset) {
       throw new OffsetOutOfRangeError(`offset ${offset} is outside the log [${this.startOffset}, ${this.nextOffset}]`)
@@ -301,7 +301,7 @@ export class PartitionLog {
   }
 
   /** Reads a slice into memory (tests, tools, the embedded consumer). */
-  readBytes(slice: ReadSlice): Buffer {
+  readBytes(slice: SegmentSlice): Buffer {
     const out = Buffer.allocUnsafe(slice.length)
     const n = readFully(this.fsi, slice.fd, out, 0, slice.length, slice.position)
     if (n !== slice.length) throw this.goOffline(new Error(`short read ${n}/${slice.length}`), 'read failed')

@@ -13,29 +13,9 @@ import { basename, join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, offsetFileStem, parseSegmentFileName, TEMP_SUFFIX, TIME_INDEX_SUFFIX } from './file-names.js'
-import { Segment } from './segment.js'
+import { Segment, type SegmentScan } from './segment.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
 import { errnoCode, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
-
-/** What a full scan of one segment file found (plain data: it can cross threads). */
-export interface SegmentScan {
-  baseOffset: number
-  logPath: string
-  fileBytes: number
-  /** Bytes of intact batches from the start; the file is cut here when shorter than fileBytes. */
-  validBytes: number
-  nextOffset: number
-  batchCount: number
-  firstBatchMaxTimestamp: number
-  maxTimestamp: number
-  offsetOfMaxTimestamp: number
-  bytesSinceLastIndexEntry: number
-  /** Rebuilt index contents, in file format. */
-  offsetIndex: Uint8Array
-  timeIndex: Uint8Array
-  /** Why the scan stopped before the end of the file, if it did. */
-  corruption?: string
-}
 
 const SCAN_CHUNK_BYTES = 1024 * 1024
 

@@ -9,10 +9,29 @@ import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64 } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, indexFileName, logFileName, timeIndexFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
-import type { SegmentScan } from './recovery.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
 import { errnoCode, readFully, writeFully, type StorageFs } from './storage-fs.js'
 import { TimeIndex } from './time-index.js'
+
+/** What a full scan of one segment file found (plain data: it can cross threads). */
+export interface SegmentScan {
+  baseOffset: number
+  logPath: string
+  fileBytes: number
+  /** Bytes of intact batches from the start; the file is cut here when shorter than fileBytes. */
+  validBytes: number
+  nextOffset: number
+  batchCount: number
+  firstBatchMaxTimestamp: number
+  maxTimestamp: number
+  offsetOfMaxTimestamp: number
+  bytesSinceLastIndexEntry: number
+  /** Rebuilt index contents, in file format. */
+  offsetIndex: Uint8Array
+  timeIndex: Uint8Array
+  /** Why the scan stopped before the end of the file, if it did. */
+  corruption?: string
+}
 
 /** Where a batch sits in its segment, from its header alone. */
 export interface BatchLocation {

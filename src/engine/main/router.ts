@@ -22,8 +22,7 @@ import {
   FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeHead,
   type AppendReply, type ControlRequest,
 } from '../channel/frames.js'
-import type { PartitionStats } from '../worker/partition-runtime.js'
-import type { Acks, AppendResult, LogEngine, PartitionOffsets, PartitionSettings, ReadSlice, TimestampOffset } from '../log-engine.js'
+import type { Acks, AppendResult, EngineStats, LogEngine, PartitionOffsets, PartitionSettings, PartitionStats, ReadSlice, TimestampOffset, WorkerPartitionStats } from '../log-engine.js'
 import { RecoveryPool } from '../recovery/recovery-pool.js'
 import { RecordFrameEncoder, type EncodedFrame } from '../channel/record-frames.js'
 import { waitAsyncHeld } from '../channel/ring-wait.js'
@@ -53,22 +52,6 @@ export interface LogEngineConfig {
   recoveryThreads?: number
   /** How often workers apply retention (log.retention.check.interval.ms). Default 300000. */
   retentionCheckIntervalMs?: number
-}
-
-export interface EngineStats {
-  workers: number
-  /** Workers that died and were replaced since start. */
-  workerRestarts: number
-  /** Partitions whose recovery scan ran on the piscina pool (openPartitions). */
-  recoveredByPool: number
-  partitions: number
-  /** Per-partition counters from the workers. */
-  perPartition: WorkerPartitionStats[]
-}
-
-/** A partition's counters from its worker (see PartitionStats), and which worker owns it. */
-export interface WorkerPartitionStats extends PartitionStats {
-  worker: number
 }
 
 interface PartitionEntry {

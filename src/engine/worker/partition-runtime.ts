@@ -17,13 +17,12 @@ import { checkLz4Bound, Compression } from '../../protocol/compression.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../../storage/file-names.js'
-import type { SyncLatency } from '../../storage/group-commit.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager } from '../../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
-import type { PartitionSettings, ReadSlice, TimestampOffset } from '../log-engine.js'
+import type { PartitionSettings, PartitionStats, ReadSlice, TimestampOffset } from '../log-engine.js'
 import { largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 
@@ -44,23 +43,6 @@ export interface RuntimeOptions {
   replies: ReplyTarget
   /** flush 'always': whether every send the router made so far has reached this worker (see FrameKind.TurnEnd). Default: always true. */
   routerTurnEnded?: () => boolean
-}
-
-export interface PartitionStats {
-  topic: string
-  partition: number
-  logStartOffset: number
-  logEndOffset: number
-  highWatermark: number
-  /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them (false after a clean shutdown). */
-  recovered: boolean
-  appendedBatches: number
-  appendedRecords: number
-  /** Appends refused (any error, acks=0 included). */
-  failedAppends: number
-  duplicateBatches: number
-  /** Group commits (fdatasync) so far and how long they took: what an acks=-1 append waits for under flush 'always'. */
-  fdatasync: SyncLatency
 }
 
 /** An appendRecords call whose records are (partly) in batches not yet appended. */
