@@ -33,6 +33,10 @@ export class TopicAlreadyExistsError extends RinglogError {
 export class InvalidRequestError extends RinglogError {
   constructor(message: string) { super(ErrorCode.INVALID_REQUEST, message) }
 }
+/** A setting (broker config, topic config) out of range or of the wrong kind. */
+export class InvalidConfigError extends RinglogError {
+  constructor(message: string) { super(ErrorCode.INVALID_CONFIG, message) }
+}
 export class InvalidRecordError extends RinglogError {
   constructor(message: string) { super(ErrorCode.INVALID_RECORD, message) }
 }

@@ -22,4 +22,4 @@ export {
   TopicAlreadyExistsError, UnknownTopicOrPartitionError, UnsupportedCompressionError,
 } from './errors.js'
 export { InvalidPartitionsError, InvalidTopicError } from './core/topic-registry.js'
-export { InvalidConfigError } from './core/topic-settings.js'
+export { InvalidConfigError } from './errors.js'

@@ -10,6 +10,7 @@ import { pack, unpack } from '../msgpack.js'
 import { RinglogError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { MAX_PARTITIONS } from '../config.js'
 
 export interface TopicInfo {
   name: string
@@ -22,7 +23,7 @@ export interface TopicInfo {
 
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
 export const MAX_TOPIC_NAME_LENGTH = 249
-export const MAX_PARTITIONS = 10_000
+export { MAX_PARTITIONS }
 
 export class InvalidTopicError extends RinglogError {
   constructor(message: string) { super(ErrorCode.INVALID_TOPIC_EXCEPTION, message) }

@@ -5,13 +5,8 @@
  * segment.bytes, segment.ms, retention.ms, retention.bytes, max.message.bytes,
  * message.timestamp.type (LogAppendTime).
  */
-import { RinglogError } from '../errors.js'
+import { InvalidConfigError } from '../errors.js'
 import type { PartitionSettings } from '../engine/log-engine.js'
-import { ErrorCode } from '../protocol/error-codes.js'
-
-export class InvalidConfigError extends RinglogError {
-  constructor(message: string) { super(ErrorCode.INVALID_CONFIG, message) }
-}
 
 const NUMERIC: Record<string, keyof PartitionSettings> = {
   'segment.bytes': 'segmentBytes',

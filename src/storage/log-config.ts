@@ -4,7 +4,7 @@
  */
 import { InvalidRequestError } from '../errors.js'
 
-import type { FlushPolicy } from '../config.js'
+import { MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, type FlushPolicy } from '../config.js'
 
 /** The one flush policy type lives in src/config.ts (what an acknowledgement means under each). */
 export type { FlushPolicy }
@@ -38,8 +38,6 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   fileDeleteDelayMs: 60_000,
 })
 
-/** Segment positions are stored as u32 in the offset index; Kafka caps segment.bytes at Int.MaxValue too. */
-const MAX_SEGMENT_BYTES = 0x7fffffff
 
 function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -50,7 +48,7 @@ function requireInteger(name: string, value: number, min: number, max = Number.M
 /** Fills defaults and rejects values the log cannot honour. */
 export function resolveLogConfig(partial: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...partial }
-  requireInteger('segmentBytes', config.segmentBytes, 128, MAX_SEGMENT_BYTES)
+  requireInteger('segmentBytes', config.segmentBytes, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES)
   requireInteger('segmentMs', config.segmentMs, 1)
   requireInteger('retentionMs', config.retentionMs, -1)
   requireInteger('retentionBytes', config.retentionBytes, -1)
