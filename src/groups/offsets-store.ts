@@ -1,8 +1,9 @@
 import { Buffer } from 'node:buffer'
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { crc32c } from '../protocol/crc32c.js'
+import { atomicTempPath, writeFileAtomic } from '../storage/atomic-file.js'
 import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
 
 /**
@@ -259,17 +260,7 @@ export class OffsetsStore {
     const file = Buffer.allocUnsafe(4 + body.length)
     file.writeUInt32BE(crc32c(body), 0)
     body.copy(file, 4)
-    const target = join(this.dir, SNAPSHOT_FILE)
-    const temp = `${target}.tmp`
-    const handle = await open(temp, 'w')
-    try {
-      await handle.writeFile(file)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, target)
-    await this.syncDir()
+    await writeFileAtomic(join(this.dir, SNAPSHOT_FILE), file)
   }
 
   private async syncDir(): Promise<void> {
@@ -296,7 +287,7 @@ export class OffsetsStore {
       throw e
     })
     if (snapshot) firstLog = this.loadSnapshot(snapshot)
-    await unlink(join(this.dir, `${SNAPSHOT_FILE}.tmp`)).catch(() => undefined)
+    await unlink(atomicTempPath(join(this.dir, SNAPSHOT_FILE))).catch(() => undefined)
     await this.deleteLogsBefore(firstLog)
     const sequences = (await this.logSequences()).filter((s) => s >= firstLog)
     for (const seq of sequences) await this.replayLog(seq)

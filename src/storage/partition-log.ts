@@ -17,7 +17,8 @@ import {
   BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64,
   setBaseOffset, setPartitionLeaderEpoch, validateBatch, writeInt64,
 } from '../protocol/record-batch.js'
-import { readOffsetCheckpoint, writeOffsetCheckpoint, fsyncDirectory } from './checkpoints.js'
+import { fsyncDirectory } from './atomic-file.js'
+import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
 import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
