@@ -3,7 +3,7 @@
  * Precedence for the server: command-line flag > environment (RINGLOG_*) > config file (JSON) > default.
  */
 import { availableParallelism } from 'node:os'
-import { InvalidConfigError } from './errors.js'
+import { InvalidConfigError, InvalidRequestError } from './errors.js'
 
 /**
  * When an acknowledged append is on disk:
@@ -173,7 +173,8 @@ export function resolveConfigLayers(layers: readonly ConfigLayer[]): RinglogConf
     if (!layer.values) continue
     for (const [key, value] of Object.entries(layer.values)) {
       if (value === undefined) continue
-      if (!(key in KINDS)) throw new InvalidConfigError(`unknown setting ${layer.name(key)}`)
+      // An unknown key is a malformed call (InvalidRequestError, as before); a bad value of a known one is InvalidConfigError.
+      if (!(key in KINDS)) throw new InvalidRequestError(`unknown setting ${layer.name(key)}`)
       config[key] = coerce(key as keyof RinglogConfig, value, layer.name(key))
       names.set(key, layer.name(key))
     }
