@@ -14,6 +14,7 @@ import { createLogEngine, type PartitionRouter } from '../engine/main/router.js'
 import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
+import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
 import { partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
 
 export interface NodeContext {
@@ -50,7 +51,7 @@ export function nodePartitionDefaults(config: RinglogConfig): PartitionSettings 
 export async function openNodeContext(config: RinglogConfig): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
-  const metaDir = join(dataDir, 'meta')
+  const metaDir = join(dataDir, META_DIR)
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
   const defaults = nodePartitionDefaults(config)
@@ -66,7 +67,7 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
     throw error
   }
   // Committed offsets are fdatasync'd before OffsetCommit is answered, whatever the flush policy.
-  const offsets = await OffsetsStore.open({ dir: join(metaDir, 'group-offsets') }).catch(async (error: unknown) => {
+  const offsets = await OffsetsStore.open({ dir: join(metaDir, GROUP_OFFSETS_DIR) }).catch(async (error: unknown) => {
     await engine.close().catch(() => undefined)
     throw error
   })

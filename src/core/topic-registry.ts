@@ -10,6 +10,7 @@ import { pack, unpack } from '../msgpack.js'
 import { RinglogError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { TOPICS_FILE } from '../storage/file-names.js'
 import { MAX_PARTITIONS } from '../config.js'
 
 export interface TopicInfo {
@@ -44,7 +45,7 @@ export class TopicRegistry {
   private readonly file: string
 
   private constructor(metaDir: string) {
-    this.file = join(metaDir, 'topics.msgpack')
+    this.file = join(metaDir, TOPICS_FILE)
   }
 
   static open(metaDir: string): TopicRegistry {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { atomicTempPath, writeFileAtomic } from '../storage/atomic-file.js'
+import { OFFSETS_LOG_PATTERN, OFFSETS_SNAPSHOT_FILE as SNAPSHOT_FILE, offsetsLogFileName } from '../storage/file-names.js'
 import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
 
 /**
@@ -65,16 +66,15 @@ export interface OffsetsStoreStats {
   truncatedBytes: number
 }
 
-const SNAPSHOT_FILE = 'offsets.snapshot'
 const SNAPSHOT_VERSION = 1
 const RECORD_HEADER_BYTES = 8
 /** A length beyond this is garbage from a torn write, not a record. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024
 const COMMIT_RECORD = 1
 const DELETE_RECORD = 2
-const logPattern = /^offsets-(\d{20})\.log$/
+const logPattern = OFFSETS_LOG_PATTERN
 
-const logFileName = (seq: number): string => `offsets-${String(seq).padStart(20, '0')}.log`
+const logFileName = offsetsLogFileName
 
 type QueueItem =
   | { kind: 'record'; frame: Buffer; apply: () => void; resolve: () => void; reject: (e: Error) => void }

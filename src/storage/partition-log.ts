@@ -13,10 +13,7 @@
 import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 import { LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, CorruptRecordError, DiskFullError, StorageOfflineError, UnsupportedCompressionError } from '../errors.js'
-import {
-  BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64,
-  setBaseOffset, setPartitionLeaderEpoch, validateBatch, writeInt64,
-} from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64, setBaseOffset, setPartitionLeaderEpoch, validateBatch, writeInt64, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, LOG_OVERHEAD } from '../protocol/record-batch.js'
 import { fsyncDirectory } from './atomic-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
@@ -193,7 +190,7 @@ export class PartitionLog {
         throw new RecordTooLargeError(`batch of ${size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`)
       }
       if (!options.validated) validateBatch(batches, at, at + size)
-      offsetCount += batches.readInt32BE(at + 23) + 1
+      offsetCount += batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1
       at += size
     }
     const now = this.clock()
@@ -208,15 +205,15 @@ export class PartitionLog {
     let offset = baseOffset
     const logAppendTime = options.logAppendTime ?? NO_LOG_APPEND_TIME
     for (at = 0; at < batches.length;) {
-      const size = batches.readInt32BE(at + 8) + 12
+      const size = batches.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD
       setBaseOffset(batches, at, offset)
       setPartitionLeaderEpoch(batches, at, options.leaderEpoch)
       if (options.logAppendTime !== undefined) {
-        batches.writeInt16BE(batches.readInt16BE(at + 21) | BatchAttribute.LogAppendTime, at + 21)
-        writeInt64(batches, at + 35, options.logAppendTime)
+        batches.writeInt16BE(batches.readInt16BE(at + ATTRIBUTES_OFFSET) | BatchAttribute.LogAppendTime, at + ATTRIBUTES_OFFSET)
+        writeInt64(batches, at + MAX_TIMESTAMP_OFFSET, options.logAppendTime)
         batches.writeUInt32BE(computeBatchCrc(batches, at, size), at + CRC_OFFSET)
       }
-      offset += batches.readInt32BE(at + 23) + 1
+      offset += batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1
       at += size
     }
     try {

@@ -22,6 +22,7 @@ import { pack, unpack } from '../msgpack.js'
 import { writeFileAtomicSync } from './atomic-file.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { ErrorCode } from '../protocol/error-codes.js'
+import { PRODUCER_SNAPSHOT_SUFFIX, producerSnapshotFileName } from './file-names.js'
 
 /** How many batches per producer are remembered for duplicate detection (Kafka's value). */
 export const PRODUCER_BATCH_CACHE = 5
@@ -29,7 +30,6 @@ const SEQUENCE_MODULUS = 2 ** 31
 const NO_PRODUCER_ID = -1
 const SNAPSHOT_MAGIC = 0x524c5053 // "RLPS"
 const SNAPSHOT_VERSION = 1
-const SNAPSHOT_SUFFIX = '.snapshot'
 
 export interface ProducerBatchMeta {
   firstSeq: number
@@ -225,7 +225,7 @@ export class ProducerStateManager {
 }
 
 export function snapshotFileName(offset: number): string {
-  return String(offset).padStart(20, '0') + SNAPSHOT_SUFFIX
+  return producerSnapshotFileName(offset)
 }
 
 export function listSnapshots(dir: string): { name: string; offset: number }[] {
@@ -237,8 +237,8 @@ export function listSnapshots(dir: string): { name: string; offset: number }[] {
   }
   const out: { name: string; offset: number }[] = []
   for (const name of names) {
-    if (!name.endsWith(SNAPSHOT_SUFFIX)) continue
-    const offset = Number(name.slice(0, -SNAPSHOT_SUFFIX.length))
+    if (!name.endsWith(PRODUCER_SNAPSHOT_SUFFIX)) continue
+    const offset = Number(name.slice(0, -PRODUCER_SNAPSHOT_SUFFIX.length))
     if (Number.isSafeInteger(offset) && offset >= 0) out.push({ name, offset })
   }
   return out

@@ -11,7 +11,7 @@
 import { Buffer } from 'node:buffer'
 import { basename, join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, offsetFileStem, parseSegmentFileName, TEMP_SUFFIX, TIME_INDEX_SUFFIX } from './file-names.js'
 import { Segment, type SegmentScan } from './segment.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
@@ -46,7 +46,7 @@ export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi
     }
     while (position < fileBytes) {
       if (!ensure(LOG_OVERHEAD)) { corruption = `torn batch prefix at ${position}`; break }
-      const size = LOG_OVERHEAD + chunk.readInt32BE(position - chunkStart + 8)
+      const size = LOG_OVERHEAD + chunk.readInt32BE(position - chunkStart + BATCH_LENGTH_OFFSET)
       if (size < BATCH_HEADER_SIZE) { corruption = `batch length ${size} at ${position} below the minimum`; break }
       if (!ensure(size)) { corruption = `batch of ${size} bytes at ${position} runs past the end of the file`; break }
       const at = position - chunkStart
@@ -57,13 +57,13 @@ export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi
         break
       }
       const batchBase = readInt64(chunk, at)
-      const lastOffset = batchBase + chunk.readInt32BE(at + 23)
+      const lastOffset = batchBase + chunk.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
       // Offsets are contiguous because nothing compacts yet; a flipped baseOffset is caught here.
       if (batchBase !== nextOffset || lastOffset - baseOffset > 0xffffffff) {
         corruption = `batch offset ${batchBase} at ${position} does not follow ${nextOffset}`
         break
       }
-      const maxTimestamp = readInt64(chunk, at + 35)
+      const maxTimestamp = readInt64(chunk, at + MAX_TIMESTAMP_OFFSET)
       if (batchCount === 0) firstBatchMaxTimestamp = maxTimestamp
       indexer.onBatch(batchBase, lastOffset, position, size, maxTimestamp)
       nextOffset = lastOffset + 1

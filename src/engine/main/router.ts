@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { partitionDirName } from '../../storage/file-names.js'
 import { InvalidRequestError, LogClosedError, RinglogError, StorageOfflineError, UnknownTopicOrPartitionError } from '../../errors.js'
 import { Compression } from '../../protocol/compression.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -111,7 +112,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   /** Where a partition's files live. */
   partitionDir(topic: string, partition: number): string {
-    return join(this.config.dataDir, `${topic}-${partition}`)
+    return join(this.config.dataDir, partitionDirName(topic, partition))
   }
 
   async openPartition(topic: string, partition: number, settings: PartitionSettings = {}): Promise<void> {

@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import { CLEAN_SHUTDOWN_MARKER } from '../../storage/file-names.js'
+import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX } from '../../storage/file-names.js'
 import type { LogConfig } from '../../storage/log-config.js'
 import type { PartitionSettings } from '../log-engine.js'
 import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
@@ -22,7 +22,7 @@ function taskFilename(): string {
 /** True if `dir` holds segments and no clean-shutdown marker (so opening it would scan). */
 export function needsRecovery(dir: string): boolean {
   if (!existsSync(dir) || existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))) return false
-  return readdirSync(dir).some((name) => name.endsWith('.log'))
+  return readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
 }
 
 export class RecoveryPool {

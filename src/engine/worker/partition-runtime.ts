@@ -15,8 +15,8 @@ import { join } from 'node:path'
 import { RinglogError } from '../../errors.js'
 import { checkLz4Bound, Compression } from '../../protocol/compression.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../../protocol/record-batch.js'
-import { CLEAN_SHUTDOWN_MARKER } from '../../storage/file-names.js'
+import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, ATTRIBUTES_OFFSET, BASE_SEQUENCE_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, RECORD_COUNT_OFFSET } from '../../protocol/record-batch.js'
+import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX, partitionDirName } from '../../storage/file-names.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager } from '../../storage/producer-state.js'
@@ -113,8 +113,8 @@ export class PartitionRuntime {
   }
 
   static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
-    const dir = join(options.dataDir, `${options.topic}-${options.partition}`)
-    const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith('.log'))
+    const dir = join(options.dataDir, partitionDirName(options.topic, options.partition))
+    const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
     const recovered = hadFiles && !existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))
     const { settings } = options
     const log = await PartitionLog.open(dir, {
@@ -146,11 +146,11 @@ export class PartitionRuntime {
       if (slice.length === 0) break
       const bytes = this.log.readBytes(slice)
       for (let at = 0; at + LOG_OVERHEAD <= bytes.length;) {
-        const size = LOG_OVERHEAD + bytes.readInt32BE(at + 8)
+        const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
         this.producers.replayBatch(
-          { producerId: readInt64(bytes, at + 43), producerEpoch: bytes.readInt16BE(at + 51), baseSequence: bytes.readInt32BE(at + 53), lastOffsetDelta: bytes.readInt32BE(at + 23) },
+          { producerId: readInt64(bytes, at + PRODUCER_ID_OFFSET), producerEpoch: bytes.readInt16BE(at + PRODUCER_EPOCH_OFFSET), baseSequence: bytes.readInt32BE(at + BASE_SEQUENCE_OFFSET), lastOffsetDelta: bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) },
           readInt64(bytes, at),
-          readInt64(bytes, at + 35),
+          readInt64(bytes, at + MAX_TIMESTAMP_OFFSET),
         )
         at += size
       }
@@ -193,7 +193,7 @@ export class PartitionRuntime {
           throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
         }
         refuseLz4Bomb(frame, at, size)
-        if (readInt64(frame, at + 43) >= 0) idempotent = true
+        if (readInt64(frame, at + PRODUCER_ID_OFFSET) >= 0) idempotent = true
         count++
         at += size
       }
@@ -241,9 +241,9 @@ export class PartitionRuntime {
   }
 
   private afterAppend(batches: Buffer): void {
-    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + 8)) {
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + BATCH_LENGTH_OFFSET)) {
       this.counters.appendedBatches++
-      this.counters.appendedRecords += batches.readInt32BE(at + 57)
+      this.counters.appendedRecords += batches.readInt32BE(at + RECORD_COUNT_OFFSET)
     }
     this.publish()
   }
@@ -475,6 +475,6 @@ export class PartitionRuntime {
  * the frame's block table, so it costs a few reads per batch.
  */
 function refuseLz4Bomb(frame: Buffer, at: number, size: number): void {
-  if ((frame.readInt16BE(at + 21) & BatchAttribute.CompressionMask) !== Compression.lz4) return
+  if ((frame.readInt16BE(at + ATTRIBUTES_OFFSET) & BatchAttribute.CompressionMask) !== Compression.lz4) return
   checkLz4Bound(frame.subarray(at + BATCH_HEADER_SIZE, at + size))
 }
