@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
 // Tests run against the TypeScript sources; worker threads load through a tsx shim
-// (src/engine/spawn-worker.ts) so a test never runs stale compiled code.
+// (src/engine/channel/spawn-worker.ts) so a test never runs stale compiled code.
 // Under CI a JSON report is written too, from which .ci/run prints its closing line.
 export default defineConfig({
   test: {

@@ -1,4 +1,4 @@
-// Throughput of main -> worker frames: the SAB ring (src/engine/ring.ts) against postMessage,
+// Throughput of main -> worker frames: the SAB ring (src/engine/channel/ring.ts) against postMessage,
 // with and without transferring the buffer, measured in the same run.
 // Run: npx tsx bench/micro/ring.bench.ts [--runs 5] [--json-only]
 // Each run starts a fresh worker, waits until it is ready, then times from the first frame

@@ -1,7 +1,7 @@
 /**
  * The embedded admin, shaped like kafkajs's: topics (create, delete, list, metadata),
  * partition offsets (by position and by timestamp) and consumer groups (describe, list,
- * committed offsets). Topic changes go through the broker context, the same path the wire
+ * committed offsets). Topic changes go through the node context, the same path the wire
  * handlers use.
  */
 import { InvalidPartitionsError, validateTopicName } from '../core/topic-registry.js'

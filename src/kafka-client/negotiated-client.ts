@@ -1,6 +1,6 @@
 /**
  * How the command-line tools reach a broker: the `--bootstrap` address and a negotiated
- * connection of the shared wire client (src/protocol/wire-client.ts) that is closed whatever
+ * connection of the shared wire client (kafka-wire-client.ts) that is closed whatever
  * the command does.
  */
 import { KafkaWireClient, parseHostPort, type WireClientOptions } from './kafka-wire-client.js'

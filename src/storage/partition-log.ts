@@ -1,7 +1,7 @@
 /**
  * PartitionLog: one partition's durable log, driven by exactly one thread (its partition
  * worker), so nothing here locks. Appends validate and stamp whole RecordBatch v2 batches and
- * write them with writeSync; durability comes from the group commit (flush-policy.ts) running
+ * write them with writeSync; durability comes from the group commit (group-commit.ts) running
  * fdatasync on the threadpool while appends continue. Reads return a file range of whole
  * batches for the caller to stream.
  *

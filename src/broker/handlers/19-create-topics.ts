@@ -5,7 +5,7 @@
  * (one broker) else INVALID_REPLICATION_FACTOR; manual assignments are accepted when every
  * partition lists exactly this broker (INVALID_REPLICA_ASSIGNMENT otherwise, INVALID_REQUEST
  * if numPartitions/replicationFactor are set as well); configs must be Kafka topic configs
- * (INVALID_CONFIG otherwise, see topic-settings.ts). Errors: TOPIC_ALREADY_EXISTS,
+ * (INVALID_CONFIG otherwise, see core/topic-settings.ts). Errors: TOPIC_ALREADY_EXISTS,
  * INVALID_PARTITIONS, INVALID_TOPIC_EXCEPTION, INVALID_REQUEST for a name given twice.
  * validateOnly checks all of that and creates nothing. v5+ results carry the partition
  * count, replication factor 1 and the configs that were set; v7 the topic id.

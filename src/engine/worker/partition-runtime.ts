@@ -277,7 +277,7 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ embedded producer
 
-  /** Records in chunks (record-frames.ts encoding) from `offset` to the end of `frame`. */
+  /** Records in chunks (channel/record-frames.ts encoding) from `offset` to the end of `frame`. */
   appendRecords(frame: Buffer, offset: number, requestId: number, acks: number, compression: number): void {
     const largest = largestRecordBytes(frame, offset) + RECORD_OVERHEAD_ESTIMATE
     if (largest > this.maxMessageBytes) {

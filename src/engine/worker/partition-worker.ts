@@ -1,6 +1,6 @@
 /**
  * Partition worker entry (one thread, the only writer of the partitions it owns). Started by
- * the router with `spawnWorker(import.meta.url, 'partition-worker', ...)`.
+ * the router's worker channel with `spawnWorker(import.meta.url, '../worker/partition-worker', ...)`.
  *
  * Loop: drain the request ring in bursts (frames are handled in ring order), then yield one
  * macrotask so fdatasync completions and timers run (group commit is pipelined: intake never
