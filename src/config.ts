@@ -48,6 +48,13 @@ export interface RinglogConfig {
   offsetsRetentionMinutes: number
 }
 
+/**
+ * The flush policy of a storage log opened on its own (PartitionLog.open without `flush`:
+ * tools and storage tests): page cache only, Kafka's own log default. A node never relies on
+ * it: the engine passes the node's `flush` (default 'always', below) to every partition.
+ */
+export const STANDALONE_LOG_FLUSH: FlushPolicy = 'never'
+
 export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   dataDir: './ringlog-data',
   flush: 'always',

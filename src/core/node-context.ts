@@ -9,13 +9,13 @@ import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from './producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from './topic-registry.js'
-import type { LogEngine, PartitionSettings } from '../engine/log-engine.js'
+import type { LogEngine } from '../engine/log-engine.js'
 import { createLogEngine, type PartitionRouter } from '../engine/main/router.js'
 import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
-import { partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
 
 export interface NodeContext {
   readonly config: RinglogConfig
@@ -36,17 +36,6 @@ export interface NodeContext {
   close(): Promise<void>
 }
 
-/** The node-wide partition defaults (topic configs override them per topic). */
-export function nodePartitionDefaults(config: RinglogConfig): PartitionSettings {
-  return {
-    segmentBytes: config.segmentBytes,
-    segmentMs: config.segmentMs,
-    retentionMs: config.retentionMs,
-    retentionBytes: config.retentionBytes,
-    maxMessageBytes: config.maxMessageBytes,
-  }
-}
-
 /** Opens the data dir, the registry, the engine and every partition of every known topic. */
 export async function openNodeContext(config: RinglogConfig): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
@@ -54,10 +43,9 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
   const metaDir = join(dataDir, META_DIR)
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
-  const defaults = nodePartitionDefaults(config)
-  const engine: PartitionRouter = createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers, defaults })
+  const engine: PartitionRouter = createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers })
   const all = topics.list().flatMap((t) => {
-    const settings = partitionSettingsFromConfigs(t.configs)
+    const settings = partitionSettingsFor(config, t.configs)
     return Array.from({ length: t.partitions }, (_, partition) => ({ topic: t.name, partition, settings }))
   })
   try {
@@ -111,7 +99,7 @@ class Context implements NodeContext {
       if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
         throw new InvalidPartitionsError(`partition count must be 1-${MAX_PARTITIONS}, got ${partitions}`)
       }
-      const settings = partitionSettingsFromConfigs(configs)
+      const settings = partitionSettingsFor(this.config, configs)
       await Promise.all(Array.from({ length: partitions }, (_, p) => this.engine.openPartition(name, p, settings)))
       return this.topics.create(name, partitions, configs)
     } finally {

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { DEFAULT_CONFIG } from '../../config.js'
 import { partitionDirName } from '../../storage/file-names.js'
 import { InvalidRequestError, LogClosedError, RinglogError, StorageOfflineError, UnknownTopicOrPartitionError } from '../../errors.js'
 import { Compression } from '../../protocol/compression.js'
@@ -95,7 +96,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new InvalidRequestError(`maxWorkers must be a positive integer, got ${maxWorkers}`)
     this.config = {
       dataDir: config.dataDir,
-      flush: config.flush ?? 'always',
+      flush: config.flush ?? DEFAULT_CONFIG.flush,
       maxWorkers,
       defaults: config.defaults ?? {},
       batchSize: config.batchSize ?? DEFAULT_BATCH_SIZE,

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX } from '../../storage/file-names.js'
 import type { LogConfig } from '../../storage/log-config.js'
+import { logConfigFor } from '../partition-log-config.js'
 import type { PartitionSettings } from '../log-engine.js'
 import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
 
@@ -37,10 +38,7 @@ export class RecoveryPool {
   /** Recovers `dir` on the pool if it needs it; resolves with null if it was clean. */
   async recover(dir: string, settings: PartitionSettings, flush: LogConfig['flush']): Promise<RecoveryTaskResult | null> {
     if (!needsRecovery(dir)) return null
-    const config: Partial<LogConfig> = { flush }
-    if (settings.segmentBytes !== undefined) config.segmentBytes = settings.segmentBytes
-    if (settings.maxMessageBytes !== undefined) config.maxMessageBytes = settings.maxMessageBytes
-    const result = await this.pool.run({ dir, config })
+    const result = await this.pool.run({ dir, config: logConfigFor(settings, flush) })
     if (result.recovered) this.recoveredCount++
     return result
   }

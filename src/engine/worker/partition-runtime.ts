@@ -23,6 +23,7 @@ import { ProducerStateManager } from '../../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
 import type { PartitionSettings, PartitionStats, ReadSlice, TimestampOffset } from '../log-engine.js'
+import { logConfigFor } from '../partition-log-config.js'
 import { largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 
@@ -116,15 +117,7 @@ export class PartitionRuntime {
     const dir = join(options.dataDir, partitionDirName(options.topic, options.partition))
     const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
     const recovered = hadFiles && !existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))
-    const { settings } = options
-    const log = await PartitionLog.open(dir, {
-      flush: options.flush,
-      ...(settings.segmentBytes !== undefined && { segmentBytes: settings.segmentBytes }),
-      ...(settings.segmentMs !== undefined && { segmentMs: settings.segmentMs }),
-      ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }),
-      ...(settings.retentionBytes !== undefined && { retentionBytes: settings.retentionBytes }),
-      ...(settings.maxMessageBytes !== undefined && { maxMessageBytes: settings.maxMessageBytes }),
-    })
+    const log = await PartitionLog.open(dir, logConfigFor(options.settings, options.flush))
     const runtime = new PartitionRuntime(options, dir, log, recovered)
     try {
       runtime.rebuildProducerState()
