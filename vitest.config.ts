@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 // Tests import the TypeScript sources. Partition workers and CLI child processes start from the
 // compiled dist/ instead (0.2 s a worker against 1.8 s through the tsx shim in
-// src/engine/spawn-worker.ts); test/dist-current.ts rebuilds dist/ first if it is older than src/.
+// src/engine/channel/spawn-worker.ts); test/dist-current.ts rebuilds dist/ first if it is older than src/.
 // RINGLOG_TEST_FROM_SOURCES=1 runs everything from sources, slower, with no build.
 // Under CI a JSON report is written too, from which .ci/run prints its closing line.
 const fromSources = process.env.RINGLOG_TEST_FROM_SOURCES === '1'

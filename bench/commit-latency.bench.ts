@@ -163,7 +163,7 @@ const report = {
   recordsPerSend: common.perCall,
   runs: common.runs,
   node: process.version,
-  note: 'Shared 2-core machine: absolute numbers are noisy. Ack latency is per producer.send (acks -1, flush always), from the call to its resolution; fdatasync figures for the send rows are the partition\'s group commits (src/storage/flush-policy.ts).',
+  note: 'Shared 2-core machine: absolute numbers are noisy. Ack latency is per producer.send (acks -1, flush always), from the call to its resolution; fdatasync figures for the send rows are the partition\'s group commits (src/storage/group-commit.ts).',
   disk,
   sends,
 }

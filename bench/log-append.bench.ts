@@ -17,7 +17,7 @@ import { formatTable } from '../src/bench/report.js'
 import { runFileAppend } from '../src/bench/scenarios/file-append.js'
 import { median } from '../src/bench/stats.js'
 import { encodeRecordBatch } from '../src/protocol/record-batch.js'
-import { PartitionLog } from '../src/storage/log.js'
+import { PartitionLog } from '../src/storage/partition-log.js'
 import type { FlushPolicy } from '../src/storage/log-config.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, seconds: { type: 'string', default: '2' } } })

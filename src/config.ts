@@ -3,7 +3,7 @@
  * Precedence for the server: command-line flag > environment (RINGLOG_*) > config file (JSON) > default.
  */
 import { availableParallelism } from 'node:os'
-import { InvalidRequestError } from './errors.js'
+import { InvalidConfigError, InvalidRequestError } from './errors.js'
 
 /**
  * When an acknowledged append is on disk:
@@ -12,6 +12,13 @@ import { InvalidRequestError } from './errors.js'
  * - 'never': page cache only, the OS writes back when it likes (Kafka's default).
  */
 export type FlushPolicy = 'always' | 'never' | { intervalMs: number }
+
+/** Most partitions one topic may have (CreateTopics, auto-created topics, --partitions). */
+export const MAX_PARTITIONS = 10_000
+/** Segment positions are u32 in the offset index; Kafka caps segment.bytes at Int.MaxValue too. */
+export const MAX_SEGMENT_BYTES = 0x7fffffff
+/** The smallest segment.bytes accepted (one batch header and a record must fit). */
+export const MIN_SEGMENT_BYTES = 128
 
 export interface RinglogConfig {
   dataDir: string
@@ -41,6 +48,13 @@ export interface RinglogConfig {
   offsetsRetentionMinutes: number
 }
 
+/**
+ * The flush policy of a storage log opened on its own (PartitionLog.open without `flush`:
+ * tools and storage tests): page cache only, Kafka's own log default. A node never relies on
+ * it: the engine passes the node's `flush` (default 'always', below) to every partition.
+ */
+export const STANDALONE_LOG_FLUSH: FlushPolicy = 'never'
+
 export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   dataDir: './ringlog-data',
   flush: 'always',
@@ -68,7 +82,7 @@ export function parseFlushPolicy(text: string): FlushPolicy {
   if (text === 'always' || text === 'never') return text
   const ms = Number(text)
   if (Number.isInteger(ms) && ms > 0) return { intervalMs: ms }
-  throw new InvalidRequestError(`flush must be "always", "never" or a positive number of milliseconds, got "${text}"`)
+  throw new InvalidConfigError(`flush must be "always", "never" or a positive number of milliseconds, got "${text}"`)
 }
 
 export function describeFlushPolicy(flush: FlushPolicy): string {
@@ -91,35 +105,98 @@ export function envName(key: keyof RinglogConfig): string {
   return 'RINGLOG_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
 }
 
-function coerce(key: keyof RinglogConfig, value: unknown): unknown {
+/** The accepted range of each numeric setting (inclusive). */
+const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: number]>> = {
+  port: [0, 65535],
+  nodeId: [0, 0x7fffffff],
+  numPartitions: [1, MAX_PARTITIONS],
+  maxWorkers: [1, 1024],
+  segmentBytes: [MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES],
+  segmentMs: [1, Number.MAX_SAFE_INTEGER],
+  retentionMs: [-1, Number.MAX_SAFE_INTEGER],
+  retentionBytes: [-1, Number.MAX_SAFE_INTEGER],
+  maxMessageBytes: [0, MAX_SEGMENT_BYTES],
+  socketRequestMaxBytes: [1, 0x7fffffff],
+  groupInitialRebalanceDelayMs: [0, 0x7fffffff],
+  groupMinSessionTimeoutMs: [0, 0x7fffffff],
+  groupMaxSessionTimeoutMs: [0, 0x7fffffff],
+  offsetsRetentionMinutes: [1, 0x7fffffff],
+}
+
+/**
+ * One layer of settings and how to name a key of it in an error: the flag, the environment
+ * variable or the config-file key the user has to fix.
+ */
+export interface ConfigLayer {
+  values: Partial<Record<string, unknown>> | undefined
+  name(key: string): string
+}
+
+/** Plain layers (embedded `open()`, tests): a setting is named by its key. */
+const byKey = (key: string): string => key
+
+function coerce(key: keyof RinglogConfig, value: unknown, name: string): unknown {
   const kind = KINDS[key]
-  if (kind === 'flush') return typeof value === 'object' && value !== null ? value : parseFlushPolicy(String(value))
+  if (kind === 'flush') {
+    if (typeof value === 'object' && value !== null) {
+      const ms = (value as { intervalMs?: unknown }).intervalMs
+      if (typeof ms === 'number' && Number.isInteger(ms) && ms > 0) return { intervalMs: ms }
+      throw new InvalidConfigError(`${name} must be "always", "never" or { intervalMs } with a positive integer, got ${JSON.stringify(value)}`)
+    }
+    try {
+      return parseFlushPolicy(String(value))
+    } catch {
+      throw new InvalidConfigError(`${name} must be "always", "never" or a positive number of milliseconds, got "${String(value)}"`)
+    }
+  }
   if (kind === 'number') {
-    const n = Number(value)
-    if (!Number.isFinite(n)) throw new InvalidRequestError(`${key} must be a number, got "${String(value)}"`)
+    const n = typeof value === 'string' && value.trim() === '' ? Number.NaN : Number(value)
+    if (typeof value === 'boolean' || !Number.isFinite(n)) throw new InvalidConfigError(`${name} must be a number, got "${String(value)}"`)
+    const range = RANGES[key]
+    if (range && (!Number.isSafeInteger(n) || n < range[0] || n > range[1])) {
+      throw new InvalidConfigError(`${name} must be an integer from ${range[0]} to ${range[1]}, got ${String(value)}`)
+    }
     return n
   }
   if (kind === 'boolean') {
     if (typeof value === 'boolean') return value
     if (value === 'true' || value === '1') return true
     if (value === 'false' || value === '0') return false
-    throw new InvalidRequestError(`${key} must be true or false, got "${String(value)}"`)
+    throw new InvalidConfigError(`${name} must be true or false, got "${String(value)}"`)
   }
-  return String(value)
+  if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${name} must be a non-empty string, got ${JSON.stringify(value)}`)
+  return value
 }
 
-/** Layers of partial settings, lowest precedence first; unknown keys are rejected. */
-export function resolveConfig(...layers: (Partial<Record<string, unknown>> | undefined)[]): RinglogConfig {
+/**
+ * Layers of partial settings, lowest precedence first, each coerced and range-checked
+ * before anything acts on them (no data dir is created for an invalid config). Errors are
+ * InvalidConfigError naming the flag, variable or key that holds the bad value.
+ */
+export function resolveConfigLayers(layers: readonly ConfigLayer[]): RinglogConfig {
   const config: Record<string, unknown> = { ...DEFAULT_CONFIG }
+  const names = new Map<string, string>()
   for (const layer of layers) {
-    if (!layer) continue
-    for (const [key, value] of Object.entries(layer)) {
+    if (!layer.values) continue
+    for (const [key, value] of Object.entries(layer.values)) {
       if (value === undefined) continue
-      if (!(key in KINDS)) throw new InvalidRequestError(`unknown setting "${key}"`)
-      config[key] = coerce(key as keyof RinglogConfig, value)
+      // An unknown key is a malformed call (InvalidRequestError, as before); a bad value of a known one is InvalidConfigError.
+      if (!(key in KINDS)) throw new InvalidRequestError(`unknown setting ${layer.name(key)}`)
+      config[key] = coerce(key as keyof RinglogConfig, value, layer.name(key))
+      names.set(key, layer.name(key))
     }
   }
+  if ((config.groupMinSessionTimeoutMs as number) > (config.groupMaxSessionTimeoutMs as number)) {
+    const min = names.get('groupMinSessionTimeoutMs') ?? 'groupMinSessionTimeoutMs'
+    const max = names.get('groupMaxSessionTimeoutMs') ?? 'groupMaxSessionTimeoutMs'
+    throw new InvalidConfigError(`${min} (${String(config.groupMinSessionTimeoutMs)}) must not exceed ${max} (${String(config.groupMaxSessionTimeoutMs)})`)
+  }
   return config as unknown as RinglogConfig
+}
+
+/** Layers of partial settings, lowest precedence first; unknown keys and out-of-range values are rejected. */
+export function resolveConfig(...layers: (Partial<Record<string, unknown>> | undefined)[]): RinglogConfig {
+  return resolveConfigLayers(layers.map((values) => ({ values, name: byKey })))
 }
 
 /** The RINGLOG_* variables present in `env`, as a settings layer. */

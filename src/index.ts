@@ -2,7 +2,7 @@
  * ringlog's public entry: `import { open } from 'ringlog'` gives the embedded log (kafkajs-shaped
  * admin, producer and consumer, in-process). Typed errors carry Kafka error codes in `.code`.
  */
-export { open, Ringlog, type OpenOptions } from './client/log.js'
+export { open, Ringlog, type OpenOptions } from './client/ringlog.js'
 export type { Admin } from './client/admin.js'
 export type { Producer } from './client/producer.js'
 export type { Consumer } from './client/consumer.js'

@@ -14,7 +14,7 @@ import {
   ERROR_TABLE, errorForCode, errorFromCode, errorFromPayload, InvalidFrameSizeError, RinglogError, toErrorPayload,
   type ErrorPayload, type ErrorRow,
 } from '../src/errors.js'
-import { RecoveryPool } from '../src/engine/pool.js'
+import { RecoveryPool } from '../src/engine/recovery/recovery-pool.js'
 import * as publicApi from '../src/index.js'
 import { ErrorCode, errorCodeName, isRetriableCode } from '../src/protocol/error-codes.js'
 

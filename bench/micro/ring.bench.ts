@@ -1,4 +1,4 @@
-// Throughput of main -> worker frames: the SAB ring (src/engine/ring.ts) against postMessage,
+// Throughput of main -> worker frames: the SAB ring (src/engine/channel/ring.ts) against postMessage,
 // with and without transferring the buffer, measured in the same run.
 // Run: npx tsx bench/micro/ring.bench.ts [--runs 5] [--json-only]
 // Each run starts a fresh worker, waits until it is ready, then times from the first frame
@@ -7,8 +7,8 @@
 // back-pressure through waitForSpace, as the coordinator will.
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads'
 import { parseArgs } from 'node:util'
-import { Ring } from '../../src/engine/ring.js'
-import { spawnWorker, unwrapWorkerData } from '../../src/engine/spawn-worker.js'
+import { Ring } from '../../src/engine/channel/ring.js'
+import { spawnWorker, unwrapWorkerData } from '../../src/engine/channel/spawn-worker.js'
 
 type Method = 'ring' | 'postMessage' | 'postMessage+transfer'
 interface BenchTask { method: Method; frames: number; sab?: SharedArrayBuffer }

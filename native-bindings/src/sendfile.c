@@ -11,7 +11,7 @@
 //   never receive the bytes, and shuts that dup down to cancel a transfer whose socket
 //   was destroyed (the poll wakes up and sendfile fails with EPIPE).
 //
-// Safety rules (see TOOLCHAIN.md): the socket's O_NONBLOCK flag is never changed (it is
+// Safety rules (docs/ARCHITECTURE.md, "Data flow"): the socket's O_NONBLOCK flag is never changed (it is
 // shared with libuv through the open file description) and the fd is never handed to
 // uv_poll (libuv already owns an epoll registration for it). The caller guarantees that
 // Node has nothing queued on the socket and writes nothing until the promise settles.

@@ -23,7 +23,7 @@ import { decodeRequestHeader, encodeResponseHeader, responseHeaderVersion, type 
 import { encodeApiVersionsResponse } from '../protocol/messages/api-versions.js'
 import { Reader, Writer } from '../protocol/primitives.js'
 import type { ApiRegistry, ApiRoute } from './api-registry.js'
-import type { BrokerContext } from './context.js'
+import type { NodeContext } from '../core/node-context.js'
 import { apiVersionsBody } from './handlers/18-api-versions.js'
 import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
 import type { BrokerLogger } from './logger.js'
@@ -53,7 +53,7 @@ interface Slot {
 
 export interface ConnectionOptions {
   id: number
-  broker: BrokerContext
+  broker: NodeContext
   registry: ApiRegistry
   log: BrokerLogger
 }

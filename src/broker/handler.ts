@@ -12,7 +12,7 @@ import { Buffer } from 'node:buffer'
 import type { RequestHeader } from '../protocol/headers.js'
 import type { EncodeInput } from '../protocol/primitives.js'
 import type { SendFileSource } from './send-file.js'
-import type { BrokerContext } from './context.js'
+import type { NodeContext } from '../core/node-context.js'
 import type { BrokerLogger } from './logger.js'
 
 /** One API version range as ApiVersions advertises it. */
@@ -33,7 +33,7 @@ export interface ConnectionInfo {
 }
 
 export interface RequestContext {
-  readonly broker: BrokerContext
+  readonly broker: NodeContext
   readonly header: RequestHeader
   /** `header.apiVersion`, for brevity. */
   readonly version: number

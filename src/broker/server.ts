@@ -1,24 +1,21 @@
 /**
  * The Kafka wire-protocol server: a net server on config.host/config.port whose connections
- * (connection.ts) dispatch to the handlers in handlers/index.ts against one BrokerContext.
+ * (connection.ts) dispatch to the handlers in handlers/index.ts against one NodeContext.
  *
  * stop(): stop accepting, stop reading from every connection, let parked long polls answer,
  * write every response already owed (bounded by timeoutMs), close the sockets, then close the
- * context (engine flush + checkpoints) if this server opened it.
+ * context it opened (engine flush + checkpoints).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { RinglogConfig } from '../config.js'
 import { ApiRegistry } from './api-registry.js'
 import { Connection } from './connection.js'
-import { openBrokerContext, type BrokerContext, type OpenBrokerContextOptions } from './context.js'
-import type { AnyApiHandler } from './handler.js'
+import { openNodeContext, type NodeContext } from '../core/node-context.js'
 import { HANDLERS } from './handlers/index.js'
 import { stderrLogger, type BrokerLogger } from './logger.js'
 
 export interface BrokerServerOptions {
   logger?: BrokerLogger
-  /** The APIs served (default: handlers/index.ts). */
-  handlers?: readonly AnyApiHandler[]
 }
 
 export interface StopOptions {
@@ -34,23 +31,16 @@ export class BrokerServer {
   private nextConnectionId = 1
   private stopping: Promise<void> | undefined
 
-  private constructor(readonly context: BrokerContext, private readonly ownsContext: boolean, options: BrokerServerOptions) {
+  private constructor(readonly context: NodeContext, options: BrokerServerOptions) {
     this.log = options.logger ?? stderrLogger
-    this.registry = new ApiRegistry(options.handlers ?? HANDLERS)
+    this.registry = new ApiRegistry(HANDLERS)
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
   }
 
-  /** Serves an already open context; stop() leaves it open. */
-  static async listen(context: BrokerContext, options: BrokerServerOptions = {}): Promise<BrokerServer> {
-    const broker = new BrokerServer(context, false, options)
-    await broker.bind()
-    return broker
-  }
-
   /** Opens a context from `config` and serves it; stop() closes it. */
-  static async start(config: RinglogConfig, options: BrokerServerOptions & OpenBrokerContextOptions = {}): Promise<BrokerServer> {
-    const context = await openBrokerContext(config, options)
-    const broker = new BrokerServer(context, true, options)
+  static async start(config: RinglogConfig, options: BrokerServerOptions = {}): Promise<BrokerServer> {
+    const context = await openNodeContext(config)
+    const broker = new BrokerServer(context, options)
     try {
       await broker.bind()
     } catch (error) {
@@ -106,6 +96,6 @@ export class BrokerServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     await Promise.all([...this.connections].map((c) => c.shutdown(timeoutMs)))
     await closed
-    if (this.ownsContext) await this.context.close()
+    await this.context.close()
   }
 }

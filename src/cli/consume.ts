@@ -21,8 +21,8 @@ import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { BatchAttribute, decodeRecordBatch, recordOffset, recordTimestamp, splitBatches } from '../protocol/record-batch.js'
 import type { RecordHeader } from '../protocol/records.js'
 import { metadataRequest } from './topics.js'
-import { ApiKey, type KafkaWireClient } from '../protocol/wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from './wire-client.js'
+import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
+import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
 
 const EARLIEST_TIMESTAMP = -2
 const LATEST_TIMESTAMP = -1

@@ -18,10 +18,7 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { compressionName } from '../protocol/compression.js'
-import {
-  BATCH_HEADER_SIZE, computeBatchCrc, decodeRecordBatch, LOG_OVERHEAD, MAGIC_OFFSET,
-  parseBatchAttributes, readBatchHeader, recordOffset, recordTimestamp, type BatchHeader,
-} from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, computeBatchCrc, decodeRecordBatch, LOG_OVERHEAD, MAGIC_OFFSET, parseBatchAttributes, readBatchHeader, recordOffset, recordTimestamp, type BatchHeader, BATCH_LENGTH_OFFSET } from '../protocol/record-batch.js'
 import { LOG_SUFFIX, parseSegmentFileName } from '../storage/file-names.js'
 
 const READ_CHUNK_BYTES = 1024 * 1024
@@ -178,7 +175,7 @@ export function dumpSegmentFile(path: string, options: { records?: boolean } = {
     }
     while (position < fileBytes) {
       if (!ensure(LOG_OVERHEAD)) { stop('torn batch prefix (fewer than 12 bytes)'); break }
-      const size = LOG_OVERHEAD + chunk.readInt32BE(position - chunkStart + 8)
+      const size = LOG_OVERHEAD + chunk.readInt32BE(position - chunkStart + BATCH_LENGTH_OFFSET)
       if (size < BATCH_HEADER_SIZE) { stop(`batch length ${size - LOG_OVERHEAD} below the minimum`); break }
       if (!ensure(size)) { stop(`batch of ${size} bytes runs past the end of the file (torn write)`); break }
       const at = position - chunkStart

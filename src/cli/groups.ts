@@ -12,8 +12,8 @@ import type { Command } from 'commander'
 import { errorFromCode } from '../errors.js'
 import { decodeAssignment, consumerProtocolType } from '../groups/consumer-protocol.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
-import { ApiKey, type KafkaWireClient } from '../protocol/wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from './wire-client.js'
+import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
+import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
 
 /** Versions spoken: the newest non-flexible ones that carry everything shown here (ListGroups v4 for states). */
 const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5 } as const

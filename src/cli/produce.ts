@@ -30,8 +30,8 @@ import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { encodeRecordBatch } from '../protocol/record-batch.js'
 import type { RecordHeader, RecordInput } from '../protocol/records.js'
 import { metadataRequest, parseKeyValues } from './topics.js'
-import { ApiKey, type KafkaWireClient } from '../protocol/wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from './wire-client.js'
+import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
+import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
 
 const MAX_IN_FLIGHT = 5
 const DEFAULT_BATCH_BYTES = 64 * 1024

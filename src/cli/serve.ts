@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, resolveConfig, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
+import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, resolveConfigLayers, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
 import { BrokerServer } from '../broker/server.js'
 import { stderrLogger } from '../broker/logger.js'
 import { InvalidConfigError } from '../errors.js'
@@ -79,27 +79,34 @@ export function register(program: Command): void {
   })
 }
 
-/** Resolves the config from flags, environment and file, as the help text describes. */
+/** The JSON object in a config file; InvalidConfigError (with the path) when it cannot be read or parsed. */
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new InvalidConfigError(`config file ${path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidConfigError(`config file ${path} must hold a JSON object`)
+  return parsed as Record<string, unknown>
+}
+
+/**
+ * Resolves the config from flags, environment and file, as the help text describes, and
+ * range-checks it; an error names the flag, variable or file key that holds the bad value.
+ */
 export function serveConfig(options: Record<string, string | undefined>, env: NodeJS.ProcessEnv): RinglogConfig {
   const configFile = options.config ?? env.RINGLOG_CONFIG
-  let fileLayer: Record<string, unknown> | undefined
-  if (configFile) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(readFileSync(configFile, 'utf8'))
-    } catch (error) {
-      // Without the path, a JSON.parse failure names no file at all.
-      throw new InvalidConfigError(`config file ${configFile}: ${errorMessage(error)}`)
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidConfigError(`config file ${configFile} must hold a JSON object`)
-    fileLayer = parsed as Record<string, unknown>
-  }
   const flagLayer: Record<string, unknown> = {}
   for (const key of CONFIG_KEYS) {
     const value = options[attributeName(flagName(key))]
     if (value !== undefined) flagLayer[key] = value
   }
-  return resolveConfig(fileLayer, configFromEnv(env), flagLayer)
+  return resolveConfigLayers([
+    { values: configFile ? readConfigFile(configFile) : undefined, name: (key) => `${key} in config file ${configFile ?? ''}` },
+    { values: configFromEnv(env), name: (key) => envName(key as keyof RinglogConfig) },
+    { values: flagLayer, name: (key) => `--${flagName(key as keyof RinglogConfig)}` },
+  ])
 }
 
 /** Says what could not be used: the listening address or the data dir. */

@@ -7,8 +7,8 @@
 import type { Command } from 'commander'
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
-import { ApiKey, type KafkaWireClient, type RequestOf } from '../protocol/wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from './wire-client.js'
+import { ApiKey, type KafkaWireClient, type RequestOf } from '../kafka-client/kafka-wire-client.js'
+import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
 
 const EARLIEST_TIMESTAMP = -2
 const LATEST_TIMESTAMP = -1

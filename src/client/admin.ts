@@ -1,12 +1,12 @@
 /**
  * The embedded admin, shaped like kafkajs's: topics (create, delete, list, metadata),
  * partition offsets (by position and by timestamp) and consumer groups (describe, list,
- * committed offsets). Topic changes go through the broker context, the same path the wire
+ * committed offsets). Topic changes go through the node context, the same path the wire
  * handlers use.
  */
-import { InvalidPartitionsError, validateTopicName } from '../cluster/topic-registry.js'
+import { InvalidPartitionsError, validateTopicName } from '../core/topic-registry.js'
 import { errorForCode, InvalidRequestError, TopicAlreadyExistsError } from '../errors.js'
-import { validateTopicConfigs } from '../broker/topic-settings.js'
+import { validateTopicConfigs } from '../core/topic-settings.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
 import type {

@@ -10,7 +10,7 @@ import { assignors } from '../groups/assignors.js'
 import {
   consumerProtocolType, decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription, toTopicPartitions,
 } from '../groups/consumer-protocol.js'
-import type { TopicRegistry } from '../cluster/topic-registry.js'
+import type { TopicRegistry } from '../core/topic-registry.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { errorForCode } from '../errors.js'
 import type { PartitionAssignerName } from './types.js'

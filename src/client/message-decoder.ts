@@ -6,7 +6,7 @@
  */
 import type { Buffer } from 'node:buffer'
 import { decompress } from '../protocol/compression.js'
-import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORD_COUNT_OFFSET } from '../protocol/record-batch.js'
 import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readInt8, readZigzag, skipTo, startRecord, startRecords } from '../protocol/record-reader.js'
 import type { KafkaMessage } from './types.js'
 
@@ -29,20 +29,20 @@ export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompresse
   let nextOffset = fromOffset
   let at = start
   while (at + LOG_OVERHEAD <= bytes.length && messages.length < maxMessages) {
-    const size = LOG_OVERHEAD + bytes.readInt32BE(at + 8)
+    const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
     if (at + size > bytes.length) break
     validateBatch(bytes, at, at + size)
     const baseOffset = readInt64(bytes, at)
-    const lastOffsetDelta = bytes.readInt32BE(at + 23)
-    const attributes = bytes.readInt16BE(at + 21)
+    const lastOffsetDelta = bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
+    const attributes = bytes.readInt16BE(at + ATTRIBUTES_OFFSET)
     const end = baseOffset + lastOffsetDelta + 1
     if (end > fromOffset && (attributes & BatchAttribute.Control) === 0) {
       const codec = attributes & BatchAttribute.CompressionMask
       const body = decompress(codec, bytes.subarray(at + BATCH_HEADER_SIZE, at + size), maxDecompressedBytes)
       const logAppendTime = (attributes & BatchAttribute.LogAppendTime) !== 0
-      const baseTimestamp = readInt64(bytes, at + 27)
-      const maxTimestamp = readInt64(bytes, at + 35)
-      decodeRecords(body, bytes.readInt32BE(at + 57), baseOffset, logAppendTime ? maxTimestamp : -1, baseTimestamp, fromOffset, messages)
+      const baseTimestamp = readInt64(bytes, at + BASE_TIMESTAMP_OFFSET)
+      const maxTimestamp = readInt64(bytes, at + MAX_TIMESTAMP_OFFSET)
+      decodeRecords(body, bytes.readInt32BE(at + RECORD_COUNT_OFFSET), baseOffset, logAppendTime ? maxTimestamp : -1, baseTimestamp, fromOffset, messages)
     }
     if (end > nextOffset) nextOffset = end
     at += size

@@ -4,7 +4,10 @@
  * coordinator (main) thread; implementations route to the owning worker.
  */
 import type { RecordInput } from '../protocol/records.js'
-import type { EngineStats } from './router.js'
+import type { SyncLatency } from '../storage/group-commit.js'
+import type { TimestampOffset } from '../storage/partition-log.js'
+
+export type { TimestampOffset }
 
 /** 0: no wait; 1: appended to the leader's log; -1: durable per the flush policy (and, later, replicated). */
 export type Acks = -1 | 0 | 1
@@ -67,11 +70,6 @@ export interface ReadOptions {
   upTo?: 'highWatermark' | 'logEnd'
 }
 
-export interface TimestampOffset {
-  offset: number
-  timestamp: number
-}
-
 /** Per-partition settings a worker needs (topic configs resolved against broker defaults). */
 export interface PartitionSettings {
   segmentBytes?: number
@@ -128,4 +126,37 @@ export interface LogEngine {
   stats(): Promise<EngineStats>
   /** Flushes, writes checkpoints and stops the workers; the next open needs no recovery scan. */
   close(): Promise<void>
+}
+
+export interface PartitionStats {
+  topic: string
+  partition: number
+  logStartOffset: number
+  logEndOffset: number
+  highWatermark: number
+  /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them (false after a clean shutdown). */
+  recovered: boolean
+  appendedBatches: number
+  appendedRecords: number
+  /** Appends refused (any error, acks=0 included). */
+  failedAppends: number
+  duplicateBatches: number
+  /** Group commits (fdatasync) so far and how long they took: what an acks=-1 append waits for under flush 'always'. */
+  fdatasync: SyncLatency
+}
+
+export interface EngineStats {
+  workers: number
+  /** Workers that died and were replaced since start. */
+  workerRestarts: number
+  /** Partitions whose recovery scan ran on the piscina pool (openPartitions). */
+  recoveredByPool: number
+  partitions: number
+  /** Per-partition counters from the workers. */
+  perPartition: WorkerPartitionStats[]
+}
+
+/** A partition's counters from its worker (see PartitionStats), and which worker owns it. */
+export interface WorkerPartitionStats extends PartitionStats {
+  worker: number
 }

@@ -1,8 +1,10 @@
 import { Buffer } from 'node:buffer'
-import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { crc32c } from '../protocol/crc32c.js'
+import { atomicTempPath, writeFileAtomic } from '../storage/atomic-file.js'
+import { OFFSETS_LOG_PATTERN, OFFSETS_SNAPSHOT_FILE as SNAPSHOT_FILE, offsetsLogFileName } from '../storage/file-names.js'
 import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
 
 /**
@@ -64,16 +66,15 @@ export interface OffsetsStoreStats {
   truncatedBytes: number
 }
 
-const SNAPSHOT_FILE = 'offsets.snapshot'
 const SNAPSHOT_VERSION = 1
 const RECORD_HEADER_BYTES = 8
 /** A length beyond this is garbage from a torn write, not a record. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024
 const COMMIT_RECORD = 1
 const DELETE_RECORD = 2
-const logPattern = /^offsets-(\d{20})\.log$/
+const logPattern = OFFSETS_LOG_PATTERN
 
-const logFileName = (seq: number): string => `offsets-${String(seq).padStart(20, '0')}.log`
+const logFileName = offsetsLogFileName
 
 type QueueItem =
   | { kind: 'record'; frame: Buffer; apply: () => void; resolve: () => void; reject: (e: Error) => void }
@@ -259,17 +260,7 @@ export class OffsetsStore {
     const file = Buffer.allocUnsafe(4 + body.length)
     file.writeUInt32BE(crc32c(body), 0)
     body.copy(file, 4)
-    const target = join(this.dir, SNAPSHOT_FILE)
-    const temp = `${target}.tmp`
-    const handle = await open(temp, 'w')
-    try {
-      await handle.writeFile(file)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(temp, target)
-    await this.syncDir()
+    await writeFileAtomic(join(this.dir, SNAPSHOT_FILE), file)
   }
 
   private async syncDir(): Promise<void> {
@@ -296,7 +287,7 @@ export class OffsetsStore {
       throw e
     })
     if (snapshot) firstLog = this.loadSnapshot(snapshot)
-    await unlink(join(this.dir, `${SNAPSHOT_FILE}.tmp`)).catch(() => undefined)
+    await unlink(atomicTempPath(join(this.dir, SNAPSHOT_FILE))).catch(() => undefined)
     await this.deleteLogsBefore(firstLog)
     const sequences = (await this.logSequences()).filter((s) => s >= firstLog)
     for (const seq of sequences) await this.replayLog(seq)

@@ -21,9 +21,19 @@ export const BATCH_HEADER_SIZE = 61
 export const LOG_OVERHEAD = 12
 /** Smallest legal batchLength: the header after the length field, zero records. */
 export const MIN_BATCH_LENGTH = BATCH_HEADER_SIZE - LOG_OVERHEAD
+/** Where each header field starts, from the start of the batch (see the table above). */
+export const BATCH_LENGTH_OFFSET = 8
+export const PARTITION_LEADER_EPOCH_OFFSET = 12
+export const MAGIC_OFFSET = 16
 export const CRC_OFFSET = 17
 export const ATTRIBUTES_OFFSET = 21
-export const MAGIC_OFFSET = 16
+export const LAST_OFFSET_DELTA_OFFSET = 23
+export const BASE_TIMESTAMP_OFFSET = 27
+export const MAX_TIMESTAMP_OFFSET = 35
+export const PRODUCER_ID_OFFSET = 43
+export const PRODUCER_EPOCH_OFFSET = 51
+export const BASE_SEQUENCE_OFFSET = 53
+export const RECORD_COUNT_OFFSET = 57
 
 export const enum BatchAttribute {
   CompressionMask = 0x07,
@@ -81,25 +91,25 @@ export function writeInt64(buf: Buffer, offset: number, value: number): void {
 /** Total size in bytes (LOG_OVERHEAD + batchLength) of the batch at `offset`, or -1 if the 12-byte prefix is not all there. */
 export function batchSizeAt(buf: Buffer, offset: number): number {
   if (offset + LOG_OVERHEAD > buf.length) return -1
-  return LOG_OVERHEAD + buf.readInt32BE(offset + 8)
+  return LOG_OVERHEAD + buf.readInt32BE(offset + BATCH_LENGTH_OFFSET)
 }
 
 export function readBatchHeader(buf: Buffer, offset = 0): BatchHeader {
   if (offset + BATCH_HEADER_SIZE > buf.length) throw new CorruptRecordError('record batch header truncated')
   return {
     baseOffset: readInt64(buf, offset),
-    batchLength: buf.readInt32BE(offset + 8),
-    partitionLeaderEpoch: buf.readInt32BE(offset + 12),
-    magic: buf.readInt8(offset + 16),
-    crc: buf.readUInt32BE(offset + 17),
-    attributes: buf.readInt16BE(offset + 21),
-    lastOffsetDelta: buf.readInt32BE(offset + 23),
-    baseTimestamp: readInt64(buf, offset + 27),
-    maxTimestamp: readInt64(buf, offset + 35),
-    producerId: readInt64(buf, offset + 43),
-    producerEpoch: buf.readInt16BE(offset + 51),
-    baseSequence: buf.readInt32BE(offset + 53),
-    recordCount: buf.readInt32BE(offset + 57),
+    batchLength: buf.readInt32BE(offset + BATCH_LENGTH_OFFSET),
+    partitionLeaderEpoch: buf.readInt32BE(offset + PARTITION_LEADER_EPOCH_OFFSET),
+    magic: buf.readInt8(offset + MAGIC_OFFSET),
+    crc: buf.readUInt32BE(offset + CRC_OFFSET),
+    attributes: buf.readInt16BE(offset + ATTRIBUTES_OFFSET),
+    lastOffsetDelta: buf.readInt32BE(offset + LAST_OFFSET_DELTA_OFFSET),
+    baseTimestamp: readInt64(buf, offset + BASE_TIMESTAMP_OFFSET),
+    maxTimestamp: readInt64(buf, offset + MAX_TIMESTAMP_OFFSET),
+    producerId: readInt64(buf, offset + PRODUCER_ID_OFFSET),
+    producerEpoch: buf.readInt16BE(offset + PRODUCER_EPOCH_OFFSET),
+    baseSequence: buf.readInt32BE(offset + BASE_SEQUENCE_OFFSET),
+    recordCount: buf.readInt32BE(offset + RECORD_COUNT_OFFSET),
   }
 }
 
@@ -116,14 +126,14 @@ export function validateBatch(buf: Buffer, offset = 0, end = buf.length): number
   if (!Number.isInteger(offset) || offset < 0) throw new CorruptRecordError(`invalid batch position ${offset}`)
   if (end > buf.length) end = buf.length
   if (offset + BATCH_HEADER_SIZE > end) throw new CorruptRecordError('record batch truncated before its header ends')
-  const batchLength = buf.readInt32BE(offset + 8)
+  const batchLength = buf.readInt32BE(offset + BATCH_LENGTH_OFFSET)
   if (batchLength < MIN_BATCH_LENGTH) throw new CorruptRecordError(`batch length ${batchLength} below the minimum`)
   const size = LOG_OVERHEAD + batchLength
   if (offset + size > end) throw new CorruptRecordError(`batch of ${size} bytes runs past the ${end - offset} bytes present`)
   const magic = buf.readInt8(offset + MAGIC_OFFSET)
   if (magic !== 2) throw new CorruptRecordError(`unsupported record batch magic ${magic}`)
-  const recordCount = buf.readInt32BE(offset + 57)
-  const lastOffsetDelta = buf.readInt32BE(offset + 23)
+  const recordCount = buf.readInt32BE(offset + RECORD_COUNT_OFFSET)
+  const lastOffsetDelta = buf.readInt32BE(offset + LAST_OFFSET_DELTA_OFFSET)
   if (recordCount < 0 || lastOffsetDelta < 0 || (recordCount > 0 && lastOffsetDelta < recordCount - 1)) {
     throw new CorruptRecordError(`record count ${recordCount} disagrees with last offset delta ${lastOffsetDelta}`)
   }
@@ -159,7 +169,7 @@ export function setBaseOffset(buf: Buffer, offset: number, baseOffset: number): 
 
 /** Stamps partitionLeaderEpoch in place (outside the CRC). */
 export function setPartitionLeaderEpoch(buf: Buffer, offset: number, epoch: number): void {
-  buf.writeInt32BE(epoch, offset + 12)
+  buf.writeInt32BE(epoch, offset + PARTITION_LEADER_EPOCH_OFFSET)
 }
 
 export interface EncodeBatchOptions {
@@ -197,21 +207,21 @@ export function encodeRecordBatch(options: EncodeBatchOptions): Buffer {
   const body = compress(codec, encodeRecords(records, baseTimestamp))
   const out = Buffer.allocUnsafe(BATCH_HEADER_SIZE + body.length)
   writeInt64(out, 0, options.baseOffset ?? 0)
-  out.writeInt32BE(out.length - LOG_OVERHEAD, 8)
-  out.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12)
-  out.writeInt8(2, 16)
+  out.writeInt32BE(out.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET)
+  out.writeInt32BE(options.partitionLeaderEpoch ?? -1, PARTITION_LEADER_EPOCH_OFFSET)
+  out.writeInt8(2, MAGIC_OFFSET)
   let attributes = codec
   if (options.logAppendTime) attributes |= BatchAttribute.LogAppendTime
   if (options.transactional) attributes |= BatchAttribute.Transactional
   if (options.control) attributes |= BatchAttribute.Control
-  out.writeInt16BE(attributes, 21)
-  out.writeInt32BE(records.length - 1, 23)
-  writeInt64(out, 27, baseTimestamp)
-  writeInt64(out, 35, maxTimestamp)
-  writeInt64(out, 43, options.producerId ?? -1)
-  out.writeInt16BE(options.producerEpoch ?? -1, 51)
-  out.writeInt32BE(options.baseSequence ?? -1, 53)
-  out.writeInt32BE(records.length, 57)
+  out.writeInt16BE(attributes, ATTRIBUTES_OFFSET)
+  out.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_OFFSET)
+  writeInt64(out, BASE_TIMESTAMP_OFFSET, baseTimestamp)
+  writeInt64(out, MAX_TIMESTAMP_OFFSET, maxTimestamp)
+  writeInt64(out, PRODUCER_ID_OFFSET, options.producerId ?? -1)
+  out.writeInt16BE(options.producerEpoch ?? -1, PRODUCER_EPOCH_OFFSET)
+  out.writeInt32BE(options.baseSequence ?? -1, BASE_SEQUENCE_OFFSET)
+  out.writeInt32BE(records.length, RECORD_COUNT_OFFSET)
   body.copy(out, BATCH_HEADER_SIZE)
   out.writeUInt32BE(computeBatchCrc(out, 0, out.length), CRC_OFFSET)
   return out

@@ -1,13 +1,12 @@
 /**
  * Offset checkpoint files in Kafka's text format (version line, entry count, then
  * `topic partition offset` lines), as used for the recovery point and the log start offset.
- * Written atomically: temp file, fsync, rename over the old one, fsync the directory, so a
- * crash leaves either the old or the new checkpoint, never a torn one.
+ * Written atomically (atomic-file.ts), so a crash leaves either the old or the new
+ * checkpoint, never a torn one.
  */
 import { Buffer } from 'node:buffer'
-import { dirname } from 'node:path'
-import { TEMP_SUFFIX } from './file-names.js'
-import { errnoCode, writeFully, type StorageFs } from './storage-fs.js'
+import { writeFileAtomicSync } from './atomic-file.js'
+import { errnoCode, type StorageFs } from './storage-fs.js'
 
 export interface CheckpointEntry { topic: string; partition: number; offset: number }
 
@@ -19,17 +18,7 @@ export function writeOffsetCheckpoint(fsi: StorageFs, path: string, entries: rea
     if (/\s/.test(e.topic)) throw new RangeError(`topic name ${JSON.stringify(e.topic)} cannot go in a checkpoint`)
     lines.push(`${e.topic} ${e.partition} ${e.offset}`)
   }
-  const bytes = Buffer.from(lines.join('\n') + '\n')
-  const temp = path + TEMP_SUFFIX
-  const fd = fsi.openSync(temp, 'w')
-  try {
-    writeFully(fsi, fd, bytes, 0, bytes.length, 0)
-    fsi.fsyncSync(fd)
-  } finally {
-    fsi.closeSync(fd)
-  }
-  fsi.renameSync(temp, path)
-  fsyncDirectory(fsi, dirname(path))
+  writeFileAtomicSync(path, Buffer.from(lines.join('\n') + '\n'), fsi)
 }
 
 /**
@@ -58,14 +47,4 @@ export function readOffsetCheckpoint(fsi: StorageFs, path: string): CheckpointEn
     entries.push({ topic: parts[0], partition, offset })
   }
   return entries
-}
-
-/** Makes a rename or a new file in `dir` durable (POSIX: the directory entry needs its own fsync). */
-export function fsyncDirectory(fsi: StorageFs, dir: string): void {
-  const fd = fsi.openSync(dir, 'r')
-  try {
-    fsi.fsyncSync(fd)
-  } finally {
-    fsi.closeSync(fd)
-  }
 }

@@ -1,6 +1,7 @@
 /**
- * Kafka's segment file names: the segment's base offset as 20 zero-padded digits plus a suffix,
- * so a plain directory listing sorts segments by offset.
+ * Every file and directory name ringlog writes, in one place. Segment files use Kafka's
+ * names: the segment's base offset as 20 zero-padded digits plus a suffix, so a plain
+ * directory listing sorts segments by offset.
  */
 import { basename } from 'node:path'
 
@@ -10,6 +11,8 @@ export const TIME_INDEX_SUFFIX = '.timeindex'
 /** Appended to a retired segment's files until they are removed (Kafka's `.deleted`). */
 export const DELETED_SUFFIX = '.deleted'
 export const TEMP_SUFFIX = '.tmp'
+/** Idempotent-producer state valid at the offset in the file name. */
+export const PRODUCER_SNAPSHOT_SUFFIX = '.snapshot'
 
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint'
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint'
@@ -18,7 +21,29 @@ export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint'
 /** Present only while the log is closed cleanly: its indexes and tail were written and flushed. */
 export const CLEAN_SHUTDOWN_MARKER = '.ringlog-clean-shutdown'
 
+/** Node-wide metadata under the data dir: topics, producer ids, group offsets. */
+export const META_DIR = 'meta'
+export const TOPICS_FILE = 'topics.msgpack'
+export const PRODUCER_IDS_FILE = 'producer-ids.json'
+export const GROUP_OFFSETS_DIR = 'group-offsets'
+/** Inside GROUP_OFFSETS_DIR: the compacted snapshot and the `offsets-<seq>.log` files appended since. */
+export const OFFSETS_SNAPSHOT_FILE = 'offsets.snapshot'
+export const OFFSETS_LOG_PATTERN = /^offsets-(\d{20})\.log$/
+
 const OFFSET_DIGITS = 20
+
+/** A partition's directory under the data dir: `<topic>-<partition>`, as Kafka names it. */
+export function partitionDirName(topic: string, partition: number): string {
+  return `${topic}-${partition}`
+}
+
+export function offsetsLogFileName(seq: number): string {
+  return `offsets-${String(seq).padStart(OFFSET_DIGITS, '0')}.log`
+}
+
+export function producerSnapshotFileName(offset: number): string {
+  return String(offset).padStart(OFFSET_DIGITS, '0') + PRODUCER_SNAPSHOT_SUFFIX
+}
 
 export function offsetFileStem(baseOffset: number): string {
   if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw new RangeError(`bad segment base offset ${baseOffset}`)

@@ -13,7 +13,7 @@ import { Buffer } from 'node:buffer'
 import { dirname, join } from 'node:path'
 import { RinglogError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { fsyncDirectory } from './checkpoints.js'
+import { writeFileAtomicSync } from './atomic-file.js'
 import { LEADER_EPOCH_CHECKPOINT, TEMP_SUFFIX } from './file-names.js'
 import { errnoCode, writeFully, type StorageFs } from './storage-fs.js'
 
@@ -180,17 +180,7 @@ export class LeaderEpochCache {
   }
 }
 
-/** Temp file, fsync, rename over the old file, directory fsync: a crash leaves the old or the new file, never a torn one. */
+/** Through the one atomic-replace helper: a crash leaves the old or the new file, never a torn one. */
 export function writeLeaderEpochCheckpoint(fsi: StorageFs, path: string, entries: readonly EpochEntry[]): void {
-  const bytes = encodeLeaderEpochCheckpoint(entries)
-  const temp = path + TEMP_SUFFIX
-  const fd = fsi.openSync(temp, 'w')
-  try {
-    writeFully(fsi, fd, bytes, 0, bytes.length, 0)
-    fsi.fsyncSync(fd)
-  } finally {
-    fsi.closeSync(fd)
-  }
-  fsi.renameSync(temp, path)
-  fsyncDirectory(fsi, dirname(path))
+  writeFileAtomicSync(path, encodeLeaderEpochCheckpoint(entries), fsi)
 }

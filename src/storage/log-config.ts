@@ -4,7 +4,7 @@
  */
 import { InvalidRequestError } from '../errors.js'
 
-import type { FlushPolicy } from '../config.js'
+import { DEFAULT_CONFIG, MAX_SEGMENT_BYTES, MIN_SEGMENT_BYTES, STANDALONE_LOG_FLUSH, type FlushPolicy } from '../config.js'
 
 /** The one flush policy type lives in src/config.ts (what an acknowledgement means under each). */
 export type { FlushPolicy }
@@ -27,19 +27,18 @@ export interface LogConfig {
   fileDeleteDelayMs: number
 }
 
+/** The partition limits default to the node's (config.ts), the flush policy to STANDALONE_LOG_FLUSH there; the rest are storage-only. */
 export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
-  segmentBytes: 1024 * 1024 * 1024,
-  segmentMs: 7 * 24 * 60 * 60 * 1000,
-  retentionMs: 168 * 60 * 60 * 1000,
-  retentionBytes: -1,
-  maxMessageBytes: 1048588,
+  segmentBytes: DEFAULT_CONFIG.segmentBytes,
+  segmentMs: DEFAULT_CONFIG.segmentMs,
+  retentionMs: DEFAULT_CONFIG.retentionMs,
+  retentionBytes: DEFAULT_CONFIG.retentionBytes,
+  maxMessageBytes: DEFAULT_CONFIG.maxMessageBytes,
   indexIntervalBytes: 4096,
-  flush: 'never' as FlushPolicy,
+  flush: STANDALONE_LOG_FLUSH,
   fileDeleteDelayMs: 60_000,
 })
 
-/** Segment positions are stored as u32 in the offset index; Kafka caps segment.bytes at Int.MaxValue too. */
-const MAX_SEGMENT_BYTES = 0x7fffffff
 
 function requireInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -50,7 +49,7 @@ function requireInteger(name: string, value: number, min: number, max = Number.M
 /** Fills defaults and rejects values the log cannot honour. */
 export function resolveLogConfig(partial: Partial<LogConfig> = {}): LogConfig {
   const config: LogConfig = { ...DEFAULT_LOG_CONFIG, ...partial }
-  requireInteger('segmentBytes', config.segmentBytes, 128, MAX_SEGMENT_BYTES)
+  requireInteger('segmentBytes', config.segmentBytes, MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES)
   requireInteger('segmentMs', config.segmentMs, 1)
   requireInteger('retentionMs', config.retentionMs, -1)
   requireInteger('retentionBytes', config.retentionBytes, -1)

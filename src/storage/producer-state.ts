@@ -19,9 +19,10 @@ import { Buffer } from 'node:buffer'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
-import { writeFileAtomicSync } from '../cluster/atomic-file.js'
+import { writeFileAtomicSync } from './atomic-file.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { ErrorCode } from '../protocol/error-codes.js'
+import { PRODUCER_SNAPSHOT_SUFFIX, producerSnapshotFileName } from './file-names.js'
 
 /** How many batches per producer are remembered for duplicate detection (Kafka's value). */
 export const PRODUCER_BATCH_CACHE = 5
@@ -29,7 +30,6 @@ const SEQUENCE_MODULUS = 2 ** 31
 const NO_PRODUCER_ID = -1
 const SNAPSHOT_MAGIC = 0x524c5053 // "RLPS"
 const SNAPSHOT_VERSION = 1
-const SNAPSHOT_SUFFIX = '.snapshot'
 
 export interface ProducerBatchMeta {
   firstSeq: number
@@ -191,7 +191,7 @@ export class ProducerStateManager {
 
   /** Writes `<offset>.snapshot` (crash-safe) and removes older snapshots. */
   writeSnapshot(dir: string, offset: number): string {
-    const path = join(dir, snapshotFileName(offset))
+    const path = join(dir, producerSnapshotFileName(offset))
     writeFileAtomicSync(path, this.encode())
     for (const other of listSnapshots(dir)) {
       if (other.offset !== offset) rmSync(join(dir, other.name), { force: true })
@@ -231,10 +231,6 @@ export class ProducerStateManager {
   }
 }
 
-export function snapshotFileName(offset: number): string {
-  return String(offset).padStart(20, '0') + SNAPSHOT_SUFFIX
-}
-
 export function listSnapshots(dir: string): { name: string; offset: number }[] {
   let names: string[]
   try {
@@ -244,8 +240,8 @@ export function listSnapshots(dir: string): { name: string; offset: number }[] {
   }
   const out: { name: string; offset: number }[] = []
   for (const name of names) {
-    if (!name.endsWith(SNAPSHOT_SUFFIX)) continue
-    const offset = Number(name.slice(0, -SNAPSHOT_SUFFIX.length))
+    if (!name.endsWith(PRODUCER_SNAPSHOT_SUFFIX)) continue
+    const offset = Number(name.slice(0, -PRODUCER_SNAPSHOT_SUFFIX.length))
     if (Number.isSafeInteger(offset) && offset >= 0) out.push({ name, offset })
   }
   return out

@@ -11,31 +11,11 @@
 import { Buffer } from 'node:buffer'
 import { basename, join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, offsetFileStem, parseSegmentFileName, TEMP_SUFFIX, TIME_INDEX_SUFFIX } from './file-names.js'
-import { Segment } from './segment.js'
+import { Segment, type SegmentScan } from './segment.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
 import { errnoCode, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
-
-/** What a full scan of one segment file found (plain data: it can cross threads). */
-export interface SegmentScan {
-  baseOffset: number
-  logPath: string
-  fileBytes: number
-  /** Bytes of intact batches from the start; the file is cut here when shorter than fileBytes. */
-  validBytes: number
-  nextOffset: number
-  batchCount: number
-  firstBatchMaxTimestamp: number
-  maxTimestamp: number
-  offsetOfMaxTimestamp: number
-  bytesSinceLastIndexEntry: number
-  /** Rebuilt index contents, in file format. */
-  offsetIndex: Uint8Array
-  timeIndex: Uint8Array
-  /** Why the scan stopped before the end of the file, if it did. */
-  corruption?: string
-}
 
 const SCAN_CHUNK_BYTES = 1024 * 1024
 
@@ -66,7 +46,7 @@ export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi
     }
     while (position < fileBytes) {
       if (!ensure(LOG_OVERHEAD)) { corruption = `torn batch prefix at ${position}`; break }
-      const size = LOG_OVERHEAD + chunk.readInt32BE(position - chunkStart + 8)
+      const size = LOG_OVERHEAD + chunk.readInt32BE(position - chunkStart + BATCH_LENGTH_OFFSET)
       if (size < BATCH_HEADER_SIZE) { corruption = `batch length ${size} at ${position} below the minimum`; break }
       if (!ensure(size)) { corruption = `batch of ${size} bytes at ${position} runs past the end of the file`; break }
       const at = position - chunkStart
@@ -77,13 +57,13 @@ export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi
         break
       }
       const batchBase = readInt64(chunk, at)
-      const lastOffset = batchBase + chunk.readInt32BE(at + 23)
+      const lastOffset = batchBase + chunk.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
       // Offsets are contiguous because nothing compacts yet; a flipped baseOffset is caught here.
       if (batchBase !== nextOffset || lastOffset - baseOffset > 0xffffffff) {
         corruption = `batch offset ${batchBase} at ${position} does not follow ${nextOffset}`
         break
       }
-      const maxTimestamp = readInt64(chunk, at + 35)
+      const maxTimestamp = readInt64(chunk, at + MAX_TIMESTAMP_OFFSET)
       if (batchCount === 0) firstBatchMaxTimestamp = maxTimestamp
       indexer.onBatch(batchBase, lastOffset, position, size, maxTimestamp)
       nextOffset = lastOffset + 1

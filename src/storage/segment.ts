@@ -6,13 +6,32 @@
 import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64 } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, indexFileName, logFileName, timeIndexFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
-import type { SegmentScan } from './recovery.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
 import { errnoCode, readFully, writeFully, type StorageFs } from './storage-fs.js'
 import { TimeIndex } from './time-index.js'
+
+/** What a full scan of one segment file found (plain data: it can cross threads). */
+export interface SegmentScan {
+  baseOffset: number
+  logPath: string
+  fileBytes: number
+  /** Bytes of intact batches from the start; the file is cut here when shorter than fileBytes. */
+  validBytes: number
+  nextOffset: number
+  batchCount: number
+  firstBatchMaxTimestamp: number
+  maxTimestamp: number
+  offsetOfMaxTimestamp: number
+  bytesSinceLastIndexEntry: number
+  /** Rebuilt index contents, in file format. */
+  offsetIndex: Uint8Array
+  timeIndex: Uint8Array
+  /** Why the scan stopped before the end of the file, if it did. */
+  corruption?: string
+}
 
 /** Where a batch sits in its segment, from its header alone. */
 export interface BatchLocation {
@@ -159,10 +178,10 @@ export class Segment {
     if (this.rollStartMs < 0) this.rollStartMs = rollClockMs
     let at = 0
     while (at < batches.length) {
-      const size = LOG_OVERHEAD + batches.readInt32BE(at + 8)
+      const size = LOG_OVERHEAD + batches.readInt32BE(at + BATCH_LENGTH_OFFSET)
       const baseOffset = readInt64(batches, at)
-      const lastOffset = baseOffset + batches.readInt32BE(at + 23)
-      this.indexer.onBatch(baseOffset, lastOffset, start + at, size, readInt64(batches, at + 35))
+      const lastOffset = baseOffset + batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
+      this.indexer.onBatch(baseOffset, lastOffset, start + at, size, readInt64(batches, at + MAX_TIMESTAMP_OFFSET))
       this.nextOffset = lastOffset + 1
       at += size
     }

@@ -17,6 +17,8 @@ export interface StorageFs {
   /** Runs on the libuv threadpool so appends continue while the disk flushes. */
   fdatasync(fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void
   fsyncSync(fd: number): void
+  /** fsync on the libuv threadpool (file data and metadata, directories too). */
+  fsync(fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void
   renameSync(from: string, to: string): void
   unlinkSync(path: string): void
   readdirSync(path: string): string[]
@@ -34,6 +36,7 @@ export const nodeStorageFs: StorageFs = {
   fstatSync: (fd) => fs.fstatSync(fd),
   fdatasync: (fd, callback) => fs.fdatasync(fd, callback),
   fsyncSync: (fd) => fs.fsyncSync(fd),
+  fsync: (fd, callback) => fs.fsync(fd, callback),
   renameSync: (from, to) => fs.renameSync(from, to),
   unlinkSync: (path) => fs.unlinkSync(path),
   readdirSync: (path) => fs.readdirSync(path),

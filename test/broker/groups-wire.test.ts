@@ -9,7 +9,7 @@ import { ErrorCode } from '../../src/protocol/error-codes.js'
 import type { HeartbeatResponse } from '../../src/protocol/messages/heartbeat.js'
 import type { JoinGroupRequest } from '../../src/protocol/messages/join-group.js'
 import type { EncodeInput } from '../../src/protocol/primitives.js'
-import { ApiKey, KafkaWireClient } from '../../src/protocol/wire-client.js'
+import { ApiKey, KafkaWireClient } from '../../src/kafka-client/kafka-wire-client.js'
 import { describeGroup, formatGroupDescription, listGroups } from '../../src/cli/groups.js'
 import { startBroker, tempDir } from '../compat/groups-harness.js'
 

@@ -2,10 +2,10 @@
  * A loosely typed face of the shared wire client for tests: requests in any version with plain
  * object bodies, raw bytes (whole frames or deliberately broken ones), the order responses
  * arrived in, and whether the broker closed the connection. Framing and correlation are the
- * client's (src/protocol/wire-client.ts).
+ * client's (src/kafka-client/kafka-wire-client.ts).
  */
 import { responseHeaderVersion } from '../../src/protocol/headers.js'
-import { decodeResponseBody, encodeRequestFrame, KafkaWireClient } from '../../src/protocol/wire-client.js'
+import { decodeResponseBody, encodeRequestFrame, KafkaWireClient } from '../../src/kafka-client/kafka-wire-client.js'
 
 const CLIENT_ID = 'raw-client'
 

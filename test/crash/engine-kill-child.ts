@@ -3,7 +3,7 @@
  * flush 'always' and prints `ACK <baseOffset> <count> <tag>` for each acknowledged call, until
  * the parent SIGKILLs it. Alternates the embedded path (appendRecords, lz4) and wire batches.
  */
-import { createLogEngine } from '../../src/engine/router.js'
+import { createLogEngine } from '../../src/engine/main/router.js'
 import { Compression } from '../../src/protocol/compression.js'
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
 import { crashRecordValue } from './engine-kill-values.js'

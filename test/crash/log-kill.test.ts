@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { PartitionLog } from '../../src/storage/log.js'
+import { PartitionLog } from '../../src/storage/partition-log.js'
 
 const CHILD = fileURLToPath(new URL('./log-kill-child.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))

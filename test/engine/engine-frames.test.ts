@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeAppendReply, encodeAppendReply, appendReplySize, FRAME_HEAD_BYTES, frameKind, frameRequestId, FrameKind, readHead, writeHead } from '../../src/engine/engine-frames.js'
+import { decodeAppendReply, encodeAppendReply, appendReplySize, FRAME_HEAD_BYTES, frameKind, frameRequestId, FrameKind, readHead, writeHead } from '../../src/engine/channel/frames.js'
 
 describe('engine frame heads', () => {
   it('round-trip every field at its extremes, in plain and shared memory', () => {

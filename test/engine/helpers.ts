@@ -1,7 +1,7 @@
 import { mkdtempSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLogEngine, type LogEngineConfig, type PartitionRouter } from '../../src/engine/router.js'
+import { createLogEngine, type LogEngineConfig, type PartitionRouter } from '../../src/engine/main/router.js'
 import { decodeRecordBatch, readBatchHeader, splitBatches, type BatchHeader } from '../../src/protocol/record-batch.js'
 
 export function tempDir(prefix = 'ringlog-engine-'): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PendingCalls, type PendingCall } from '../../src/engine/pending-calls.js'
+import { PendingCalls, type PendingCall } from '../../src/engine/main/pending-calls.js'
 
 function call(tag: number): PendingCall & { tag: number } {
   return { tag, kind: 'append', resolve: () => undefined, reject: () => undefined }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
-import { ProducerStateManager, snapshotFileName, type ProducerBatchInfo } from '../../src/storage/producer-state.js'
+import { ProducerStateManager, type ProducerBatchInfo } from '../../src/storage/producer-state.js'
+import { producerSnapshotFileName } from '../../src/storage/file-names.js'
 
 function batch(producerId: number, producerEpoch: number, baseSequence: number, records: number): ProducerBatchInfo {
   return { producerId, producerEpoch, baseSequence, lastOffsetDelta: records - 1 }
@@ -63,7 +64,7 @@ describe('ProducerStateManager', () => {
     expect(loaded.loadLatestSnapshot(dir, 50)).toBe(50)
     expect(loaded.check(batch(5, 1, 0, 10))).toEqual({ kind: 'duplicate', firstOffset: 40, lastOffset: 49 })
 
-    writeFileSync(join(dir, snapshotFileName(60)), Buffer.from('garbage that is not a snapshot'))
+    writeFileSync(join(dir, producerSnapshotFileName(60)), Buffer.from('garbage that is not a snapshot'))
     expect(loaded.loadLatestSnapshot(dir, 70)).toBe(50)
     expect(loaded.loadLatestSnapshot(dir, 45)).toBe(-1)
     expect(loaded.size).toBe(0)

@@ -10,7 +10,7 @@ import { CorruptRecordError, OffsetOutOfRangeError, RinglogError, UnknownTopicOr
 import { Compression } from '../../src/protocol/compression.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
-import type { PartitionRouter } from '../../src/engine/router.js'
+import type { PartitionRouter } from '../../src/engine/main/router.js'
 import { Fixture, readAllBatches } from './helpers.js'
 
 const fixture = new Fixture()

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { Ring, RingClosedError } from '../../src/engine/ring.js'
-import { pendingAsyncWaits } from '../../src/engine/ring-wait.js'
+import { Ring, RingClosedError } from '../../src/engine/channel/ring.js'
+import { pendingAsyncWaits } from '../../src/engine/channel/ring-wait.js'
 import { RecordTooLargeError } from '../../src/errors.js'
 
 /** Deterministic bytes so a misplaced or torn frame shows up as a content mismatch. */

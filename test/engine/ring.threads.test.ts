@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Ring, RingClosedError } from '../../src/engine/ring.js'
-import { pendingAsyncWaits } from '../../src/engine/ring-wait.js'
-import { spawnWorker } from '../../src/engine/spawn-worker.js'
+import { Ring, RingClosedError } from '../../src/engine/channel/ring.js'
+import { pendingAsyncWaits } from '../../src/engine/channel/ring-wait.js'
+import { spawnWorker } from '../../src/engine/channel/spawn-worker.js'
 import { FrameSource, StreamChecksum } from './fixtures/ring-stream.js'
 import type { RingWorkerTask, StreamResult } from './fixtures/ring-worker.js'
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import nativeBinding from '../../native-bindings/index.js'
-import { copyBytes } from '../../src/engine/shared-copy.js'
+import { copyBytes } from '../../src/engine/channel/shared-copy.js'
 
 describe('copyBytes (ring copies)', () => {
   it('has the native memcpy (set RINGLOG_NO_NATIVE=1 to run without it)', () => {

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DiskFullError, StorageOfflineError } from '../../src/errors.js'
-import { PartitionLog } from '../../src/storage/log.js'
+import { PartitionLog } from '../../src/storage/partition-log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { RECOVERY_POINT_CHECKPOINT, TEMP_SUFFIX } from '../../src/storage/file-names.js'
 import { readOffsetCheckpoint } from '../../src/storage/checkpoints.js'

@@ -5,7 +5,7 @@ import { CorruptRecordError, OffsetOutOfRangeError, RinglogError } from '../../s
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { encodeRecordBatch, readInt64, splitBatches } from '../../src/protocol/record-batch.js'
 import { LEADER_EPOCH_CHECKPOINT } from '../../src/storage/file-names.js'
-import { PartitionLog } from '../../src/storage/log.js'
+import { PartitionLog } from '../../src/storage/partition-log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { nodeStorageFs, type StorageFs } from '../../src/storage/storage-fs.js'
 import { tempPartitionDir, testBatch } from './log-test-helpers.js'

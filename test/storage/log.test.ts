@@ -2,7 +2,7 @@ import { closeSync, createReadStream, existsSync, openSync, readdirSync, readSyn
 import { afterEach, describe, expect, it } from 'vitest'
 import { CorruptRecordError, OffsetOutOfRangeError, RecordTooLargeError } from '../../src/errors.js'
 import { decodeRecordBatch, readBatchHeader, splitBatches } from '../../src/protocol/record-batch.js'
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, PartitionLog } from '../../src/storage/log.js'
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, PartitionLog } from '../../src/storage/partition-log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { tempPartitionDir, testBatch } from './log-test-helpers.js'
 

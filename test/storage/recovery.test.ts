@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { PartitionLog } from '../../src/storage/log.js'
+import { PartitionLog } from '../../src/storage/partition-log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { scanSegmentFile } from '../../src/storage/recovery.js'
 import { tempPartitionDir, testBatch } from './log-test-helpers.js'

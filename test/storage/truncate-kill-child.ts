@@ -5,7 +5,7 @@
  * Run as: node --import tsx test/storage/truncate-kill-child.ts <partition-dir> <seed>
  */
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
-import { PartitionLog } from '../../src/storage/log.js'
+import { PartitionLog } from '../../src/storage/partition-log.js'
 
 const [dir, seedArg] = process.argv.slice(2)
 if (!dir) throw new Error('usage: truncate-kill-child.ts <partition-dir> <seed>')

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { encodeRecordBatch, readInt64, splitBatches, validateBatch } from '../../src/protocol/record-batch.js'
-import { PartitionLog } from '../../src/storage/log.js'
+import { PartitionLog } from '../../src/storage/partition-log.js'
 import { tempPartitionDir } from './log-test-helpers.js'
 
 const child = fileURLToPath(new URL('./truncate-kill-child.ts', import.meta.url))

@@ -6,7 +6,7 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { MetadataResponse } from '../../protocol/messages/metadata.js'
-import { ApiKey, codecFor, KafkaWireClient, parseHostPort, type KnownApiKey } from '../../protocol/wire-client.js'
+import { ApiKey, codecFor, KafkaWireClient, parseHostPort, type KnownApiKey } from '../../kafka-client/kafka-wire-client.js'
 
 export const PRODUCE_API = codecFor(ApiKey.Produce)
 export const FETCH_API = codecFor(ApiKey.Fetch)

@@ -8,8 +8,8 @@
  * `onBatch` sees every whole batch (e.g. to decode stamped values for end-to-end latency).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { batchSizeAt, BATCH_HEADER_SIZE, readInt64 } from '../../protocol/record-batch.js'
-import { ApiKey, type KafkaWireClient } from '../../protocol/wire-client.js'
+import { batchSizeAt, BATCH_HEADER_SIZE, readInt64, LAST_OFFSET_DELTA_OFFSET, RECORD_COUNT_OFFSET } from '../../protocol/record-batch.js'
+import { ApiKey, type KafkaWireClient } from '../../kafka-client/kafka-wire-client.js'
 import { LoadgenError, type LoadgenCluster } from './cluster.js'
 
 export interface LoadFetcherOptions {
@@ -123,10 +123,10 @@ export class LoadFetcher {
       const size = batchSizeAt(records, o)
       if (size < BATCH_HEADER_SIZE || o + size > records.length) break
       const baseOffset = readInt64(records, o)
-      const lastOffset = baseOffset + records.readInt32BE(o + 23)
+      const lastOffset = baseOffset + records.readInt32BE(o + LAST_OFFSET_DELTA_OFFSET)
       const fetchOffset = next[partition]
       if (lastOffset >= fetchOffset) {
-        const count = baseOffset >= fetchOffset ? records.readInt32BE(o + 57) : lastOffset - fetchOffset + 1
+        const count = baseOffset >= fetchOffset ? records.readInt32BE(o + RECORD_COUNT_OFFSET) : lastOffset - fetchOffset + 1
         counted += count
         bytes += size
         next[partition] = lastOffset + 1

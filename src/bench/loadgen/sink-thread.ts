@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events'
 import type { Worker } from 'node:worker_threads'
-import { spawnWorker } from '../../engine/spawn-worker.js'
+import { spawnWorker } from '../../engine/channel/spawn-worker.js'
 import type { LoadgenSinkOptions, LoadgenSinkStats } from './sink.js'
 
 export interface SinkThread {

@@ -1,6 +1,6 @@
 /** Worker-thread entry of a LoadgenSink (see sink-thread.ts): starts it, reports its port, closes on 'close'. */
 import { parentPort, workerData } from 'node:worker_threads'
-import { unwrapWorkerData } from '../../engine/spawn-worker.js'
+import { unwrapWorkerData } from '../../engine/channel/spawn-worker.js'
 import { LoadgenSink, type LoadgenSinkOptions } from './sink.js'
 
 const options = unwrapWorkerData<LoadgenSinkOptions>(workerData)

@@ -18,7 +18,7 @@ import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/messages/create-topics.js'
 import type { ProduceRequest, ProduceResponse } from '../../protocol/messages/produce.js'
 import { Reader, Writer, ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { batchSizeAt, BATCH_HEADER_SIZE, setBaseOffset } from '../../protocol/record-batch.js'
+import { batchSizeAt, BATCH_HEADER_SIZE, setBaseOffset, RECORD_COUNT_OFFSET } from '../../protocol/record-batch.js'
 import { API_VERSIONS_API, CREATE_TOPICS_API, FETCH_API, LIST_OFFSETS_API, METADATA_API, PRODUCE_API } from './cluster.js'
 
 export interface LoadgenSinkOptions {
@@ -153,7 +153,7 @@ export class LoadgenSink {
         while (o < records.length) {
           const size = batchSizeAt(records, o)
           if (size < BATCH_HEADER_SIZE || o + size > records.length) break
-          const count = records.readInt32BE(o + 57)
+          const count = records.readInt32BE(o + RECORD_COUNT_OFFSET)
           if (this.retain) {
             const copy = Buffer.from(records.subarray(o, o + size))
             setBaseOffset(copy, 0, partition.nextOffset)

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { open, type Ringlog } from '../../client/log.js'
+import { open, type Ringlog } from '../../client/ringlog.js'
 import type { FlushPolicy as ConfigFlushPolicy } from '../../config.js'
 import type { FlushPolicy } from '../scenario.js'
 

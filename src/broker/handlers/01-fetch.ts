@@ -27,7 +27,7 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
-import type { BrokerContext } from '../context.js'
+import type { NodeContext } from '../../core/node-context.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
 import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
@@ -87,7 +87,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
  * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
  * the work or the response.
  */
-function readAll(broker: BrokerContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: NodeContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
   for (const { topic, partition } of distinctPartitions(request)) {
@@ -130,7 +130,7 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: BrokerContext, topic: string, p: FetchPartition): PartitionRead {
+function readPartition(broker: NodeContext, topic: string, p: FetchPartition): PartitionRead {
   const read: PartitionRead = { topic, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
@@ -149,7 +149,7 @@ function needsLocate(read: PartitionRead): boolean {
 }
 
 /** Asks the owning worker for the file range of whole batches from the fetch offset. */
-async function locate(broker: BrokerContext, read: PartitionRead): Promise<void> {
+async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
   const p = read.request
   try {
     const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, { holdFile: true })

@@ -16,7 +16,7 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { ListOffsetsPartition, ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/list-offsets.js'
 import { MAX_VERSION } from '../../protocol/messages/list-offsets.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
-import type { BrokerContext } from '../context.js'
+import type { NodeContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 2
@@ -52,7 +52,7 @@ function duplicatePartitions(request: ListOffsetsRequest): Set<string> {
   return duplicates
 }
 
-async function lookup(broker: BrokerContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {
+async function lookup(broker: NodeContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {
   const answer = (errorCode: number, offset = -1, timestamp = -1): EncodeInput<ListOffsetsPartitionResponse> =>
     ({ partitionIndex: p.partitionIndex, errorCode, timestamp, offset, leaderEpoch: errorCode === ErrorCode.NONE && version >= 4 ? 0 : -1 })
   const info = broker.topics.get(topic)

@@ -20,12 +20,12 @@
  * Left out: authorized operations (no ACLs: the fields keep their "not provided" value),
  * racks, internal topics (none exist).
  */
-import { validateTopicName, type TopicInfo } from '../../cluster/topic-registry.js'
+import { validateTopicName, type TopicInfo } from '../../core/topic-registry.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataResponseTopic } from '../../protocol/messages/metadata.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/metadata.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { topicIdFromWire, topicIdToWire } from '../topic-ids.js'
+import { topicIdFromWire, topicIdToWire } from '../../core/topic-ids.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 3

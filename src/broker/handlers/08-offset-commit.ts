@@ -43,8 +43,8 @@ export async function handle(request: OffsetCommitRequest, ctx: RequestContext):
   })))
   const errors = new Map<PartitionCommit, number>()
   const groups = ctx.broker.groups
-  const groupError = !groups ? ErrorCode.COORDINATOR_NOT_AVAILABLE : request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
-  if (!groups || groupError !== ErrorCode.NONE) {
+  const groupError = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+  if (groupError !== ErrorCode.NONE) {
     for (const c of all) errors.set(c, groupError)
   } else {
     const known = all.filter((c) => {

@@ -30,9 +30,9 @@ export async function handle(request: OffsetFetchRequest, ctx: RequestContext): 
   const wanted = request.topics === null
     ? null
     : request.topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })))
-  let errorCode: number = !groups ? ErrorCode.COORDINATOR_NOT_AVAILABLE : request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+  let errorCode: number = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
   let fetched: FetchedOffset[] = []
-  if (groups && errorCode === ErrorCode.NONE) {
+  if (errorCode === ErrorCode.NONE) {
     const result = await groups.fetchOffsets(request.groupId, wanted)
     errorCode = result.errorCode
     fetched = result.partitions

@@ -17,7 +17,6 @@
  *
  * Left out: throttling (0), group.max.size, JoinGroup v8+ (reason) and v9 (skipAssignment).
  */
-import { ErrorCode } from '../../protocol/error-codes.js'
 import type { JoinGroupRequest, JoinGroupResponse } from '../../protocol/messages/join-group.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/join-group.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
@@ -32,7 +31,6 @@ const NULLABLE_PROTOCOL_NAME_VERSION = 7
 
 export async function handle(request: JoinGroupRequest, ctx: RequestContext): Promise<HandlerReply<JoinGroupResponse>> {
   const groups = ctx.broker.groups
-  if (!groups) return { kind: 'message', message: errorResponse(ErrorCode.COORDINATOR_NOT_AVAILABLE, request.memberId, ctx.version) }
   const result = await groups.joinGroup({
     groupId: request.groupId,
     memberId: request.memberId,
@@ -57,9 +55,4 @@ export async function handle(request: JoinGroupRequest, ctx: RequestContext): Pr
     members: result.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata })),
   }
   return { kind: 'message', message }
-}
-
-function errorResponse(errorCode: number, memberId: string, version: number): EncodeInput<JoinGroupResponse> {
-  const nullableName = version >= NULLABLE_PROTOCOL_NAME_VERSION
-  return { throttleTimeMs: 0, errorCode, generationId: -1, protocolType: null, protocolName: nullableName ? null : '', leader: '', memberId, members: [] }
 }

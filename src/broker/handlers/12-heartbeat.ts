@@ -6,7 +6,6 @@
  *
  * Left out: throttling (0).
  */
-import { ErrorCode } from '../../protocol/error-codes.js'
 import type { HeartbeatRequest, HeartbeatResponse } from '../../protocol/messages/heartbeat.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/heartbeat.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
@@ -16,9 +15,6 @@ export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
 export async function handle(request: HeartbeatRequest, ctx: RequestContext): Promise<HandlerReply<HeartbeatResponse>> {
-  const groups = ctx.broker.groups
-  const errorCode = groups
-    ? await groups.heartbeat({ groupId: request.groupId, memberId: request.memberId, generationId: request.generationId, groupInstanceId: request.groupInstanceId })
-    : ErrorCode.COORDINATOR_NOT_AVAILABLE
+  const errorCode = await ctx.broker.groups.heartbeat({ groupId: request.groupId, memberId: request.memberId, generationId: request.generationId, groupInstanceId: request.groupInstanceId })
   return { kind: 'message', message: { throttleTimeMs: 0, errorCode } }
 }

@@ -23,7 +23,6 @@ const BATCHED_VERSION = 3
 
 export async function handle(request: LeaveGroupRequest, ctx: RequestContext): Promise<HandlerReply<LeaveGroupResponse>> {
   const groups = ctx.broker.groups
-  if (!groups) return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] } }
   const batched = ctx.version >= BATCHED_VERSION
   const members = batched
     ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))

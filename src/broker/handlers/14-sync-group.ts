@@ -12,8 +12,6 @@
  *
  * Left out: throttling (0).
  */
-import { Buffer } from 'node:buffer'
-import { ErrorCode } from '../../protocol/error-codes.js'
 import type { SyncGroupRequest, SyncGroupResponse } from '../../protocol/messages/sync-group.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/sync-group.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
@@ -26,9 +24,6 @@ const PROTOCOL_FIELDS_VERSION = 5
 
 export async function handle(request: SyncGroupRequest, ctx: RequestContext): Promise<HandlerReply<SyncGroupResponse>> {
   const groups = ctx.broker.groups
-  if (!groups) {
-    return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) } }
-  }
   const withProtocol = ctx.version >= PROTOCOL_FIELDS_VERSION
   const result = await groups.syncGroup({
     groupId: request.groupId,

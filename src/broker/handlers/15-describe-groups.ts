@@ -30,9 +30,6 @@ export async function handle(request: DescribeGroupsRequest, ctx: RequestContext
   const operations = ctx.version >= AUTHORIZED_OPERATIONS_VERSION && request.includeAuthorizedOperations ? GROUP_OPERATIONS : NOT_REQUESTED
   const failed = (groupId: string, errorCode: number): EncodeInput<DescribedGroup> =>
     ({ errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: NOT_REQUESTED })
-  if (!groups) {
-    return { kind: 'message', message: { throttleTimeMs: 0, groups: request.groups.map((id) => failed(id, ErrorCode.COORDINATOR_NOT_AVAILABLE)) } }
-  }
   const valid = request.groups.filter((id) => id !== '')
   const described = new Map((await groups.describeGroups(valid)).map((g) => [g.groupId, g]))
   const out = request.groups.map((groupId): EncodeInput<DescribedGroup> => {

@@ -18,7 +18,6 @@ const STATES_VERSION = 4
 
 export async function handle(request: ListGroupsRequest, ctx: RequestContext): Promise<HandlerReply<ListGroupsResponse>> {
   const groups = ctx.broker.groups
-  if (!groups) return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] } }
   const listed = await groups.listGroups(ctx.version >= STATES_VERSION ? request.statesFilter : null)
   return {
     kind: 'message',

@@ -5,7 +5,7 @@
  * (one broker) else INVALID_REPLICATION_FACTOR; manual assignments are accepted when every
  * partition lists exactly this broker (INVALID_REPLICA_ASSIGNMENT otherwise, INVALID_REQUEST
  * if numPartitions/replicationFactor are set as well); configs must be Kafka topic configs
- * (INVALID_CONFIG otherwise, see topic-settings.ts). Errors: TOPIC_ALREADY_EXISTS,
+ * (INVALID_CONFIG otherwise, see core/topic-settings.ts). Errors: TOPIC_ALREADY_EXISTS,
  * INVALID_PARTITIONS, INVALID_TOPIC_EXCEPTION, INVALID_REQUEST for a name given twice.
  * validateOnly checks all of that and creates nothing. v5+ results carry the partition
  * count, replication factor 1 and the configs that were set; v7 the topic id.
@@ -13,15 +13,15 @@
  * Left out: timeoutMs (creation is local and awaited), default-config listing in v5+ results
  * (only explicitly set configs are returned).
  */
-import { validateTopicName, MAX_PARTITIONS } from '../../cluster/topic-registry.js'
+import { validateTopicName, MAX_PARTITIONS } from '../../core/topic-registry.js'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { CreatableTopic, CreatableTopicResult, CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/messages/create-topics.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/create-topics.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { validateTopicConfigs } from '../topic-settings.js'
-import { topicIdToWire } from '../topic-ids.js'
-import type { BrokerContext } from '../context.js'
+import { validateTopicConfigs } from '../../core/topic-settings.js'
+import { topicIdToWire } from '../../core/topic-ids.js'
+import type { NodeContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 19
@@ -47,7 +47,7 @@ function failure(name: string, errorCode: number, errorMessage: string): EncodeI
   return { name, topicId: ZERO_UUID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null }
 }
 
-async function createOne(broker: BrokerContext, t: CreatableTopic, validateOnly: boolean): Promise<EncodeInput<CreatableTopicResult>> {
+async function createOne(broker: NodeContext, t: CreatableTopic, validateOnly: boolean): Promise<EncodeInput<CreatableTopicResult>> {
   try {
     const partitions = partitionCount(broker, t)
     const configs: Record<string, string> = {}
@@ -68,7 +68,7 @@ async function createOne(broker: BrokerContext, t: CreatableTopic, validateOnly:
   }
 }
 
-function partitionCount(broker: BrokerContext, t: CreatableTopic): number {
+function partitionCount(broker: NodeContext, t: CreatableTopic): number {
   if (t.replicationFactor !== -1 && t.replicationFactor !== 1) {
     throw new TopicRequestError(ErrorCode.INVALID_REPLICATION_FACTOR, `replication factor must be 1 (a single broker), got ${t.replicationFactor}`)
   }

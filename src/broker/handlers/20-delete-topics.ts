@@ -13,8 +13,8 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DeletableTopicResult, DeleteTopicsRequest, DeleteTopicsResponse } from '../../protocol/messages/delete-topics.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/delete-topics.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { topicIdFromWire, topicIdToWire } from '../topic-ids.js'
-import type { BrokerContext } from '../context.js'
+import { topicIdFromWire, topicIdToWire } from '../../core/topic-ids.js'
+import type { NodeContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 20
@@ -35,7 +35,7 @@ export async function handle(request: DeleteTopicsRequest, ctx: RequestContext):
   return { kind: 'message', message: { throttleTimeMs: 0, responses } }
 }
 
-async function deleteOne(broker: BrokerContext, name: string | null, topicId: string): Promise<EncodeInput<DeletableTopicResult>> {
+async function deleteOne(broker: NodeContext, name: string | null, topicId: string): Promise<EncodeInput<DeletableTopicResult>> {
   let target = name
   if (target === null) {
     const info = broker.topics.byId(topicIdFromWire(topicId))

@@ -1,7 +1,7 @@
 /**
  * InitProducerId v0-4, for idempotent producers.
  *
- * Without a transactionalId: a new producer id (src/cluster/producer-ids.ts: never reused,
+ * Without a transactionalId: a new producer id (src/core/producer-ids.ts: never reused,
  * across restarts too) with epoch 0, exactly what Kafka does for non-transactional producers;
  * an existing producerId/epoch sent by v3+ clients (KIP-360 epoch bump) also gets a fresh id,
  * as in Kafka. With a transactionalId: INVALID_REQUEST, since this broker has no transaction

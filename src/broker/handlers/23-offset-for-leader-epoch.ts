@@ -19,7 +19,7 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { EpochEndOffset, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, OffsetForLeaderPartition } from '../../protocol/messages/offset-for-leader-epoch.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/offset-for-leader-epoch.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
-import type { BrokerContext } from '../context.js'
+import type { NodeContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 23
@@ -37,7 +37,7 @@ export async function handle(request: OffsetForLeaderEpochRequest, ctx: RequestC
   return { kind: 'message', message: { throttleTimeMs: 0, topics } }
 }
 
-async function lookup(broker: BrokerContext, topic: string, p: OffsetForLeaderPartition): Promise<EncodeInput<EpochEndOffset>> {
+async function lookup(broker: NodeContext, topic: string, p: OffsetForLeaderPartition): Promise<EncodeInput<EpochEndOffset>> {
   const answer = (errorCode: number, leaderEpoch = UNDEFINED_EPOCH, endOffset = UNDEFINED_EPOCH_OFFSET): EncodeInput<EpochEndOffset> =>
     ({ errorCode, partition: p.partition, leaderEpoch, endOffset })
   const info = broker.topics.get(topic)

@@ -21,7 +21,7 @@ export function schemaDir(): string {
   return process.env.RINGLOG_KAFKA_SCHEMAS ?? join(REPO_ROOT, 'vendor/kafka-protocol/messages')
 }
 
-/** The APIs ringlog speaks and the versions of each (DESIGN.md, "first set"). */
+/** The APIs ringlog speaks and the versions of each (the set kafkajs, librdkafka, kafka-python, franz-go and @platformatic/kafka need). */
 export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }> = [
   { name: 'Produce', versions: '0-9' },
   { name: 'Fetch', versions: '4-12' },

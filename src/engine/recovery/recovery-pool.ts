@@ -8,12 +8,13 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import { errorFromPayload } from '../errors.js'
-import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
-import type { LogConfig } from '../storage/log-config.js'
-import type { PartitionSettings } from './log-engine.js'
+import { errorFromPayload } from '../../errors.js'
+import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX } from '../../storage/file-names.js'
+import type { LogConfig } from '../../storage/log-config.js'
+import { logConfigFor } from '../partition-log-config.js'
+import type { PartitionSettings } from '../log-engine.js'
 import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
-import { compiledTwin, workersFromBuild } from './spawn-worker.js'
+import { compiledTwin, workersFromBuild } from '../channel/spawn-worker.js'
 
 /** The task module next to this file: the .ts shim under tests/tsx, the compiled .js otherwise. */
 function taskFilename(): string {
@@ -26,7 +27,7 @@ function taskFilename(): string {
 /** True if `dir` holds segments and no clean-shutdown marker (so opening it would scan). */
 export function needsRecovery(dir: string): boolean {
   if (!existsSync(dir) || existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))) return false
-  return readdirSync(dir).some((name) => name.endsWith('.log'))
+  return readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
 }
 
 export class RecoveryPool {
@@ -41,10 +42,7 @@ export class RecoveryPool {
   /** Recovers `dir` on the pool if it needs it; resolves with null if it was clean. */
   async recover(dir: string, settings: PartitionSettings, flush: LogConfig['flush']): Promise<RecoveryTaskResult | null> {
     if (!needsRecovery(dir)) return null
-    const config: Partial<LogConfig> = { flush }
-    if (settings.segmentBytes !== undefined) config.segmentBytes = settings.segmentBytes
-    if (settings.maxMessageBytes !== undefined) config.maxMessageBytes = settings.maxMessageBytes
-    const result = await this.pool.run({ dir, config })
+    const result = await this.pool.run({ dir, config: logConfigFor(settings, flush) })
     if (result.error) throw errorFromPayload(result.error)
     if (result.recovered) this.recoveredCount++
     return result

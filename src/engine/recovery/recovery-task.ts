@@ -7,10 +7,10 @@
 import { performance } from 'node:perf_hooks'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { toErrorPayload, type ErrorPayload } from '../errors.js'
-import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
-import type { LogConfig } from '../storage/log-config.js'
-import { PartitionLog } from '../storage/log.js'
+import { toErrorPayload, type ErrorPayload } from '../../errors.js'
+import { CLEAN_SHUTDOWN_MARKER } from '../../storage/file-names.js'
+import type { LogConfig } from '../../storage/log-config.js'
+import { PartitionLog } from '../../storage/partition-log.js'
 
 export interface RecoveryTask {
   dir: string

@@ -12,14 +12,14 @@
  *   `onDeath` and starts a replacement.
  */
 import type { Worker } from 'node:worker_threads'
-import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload } from '../errors.js'
-import { ErrorCode } from '../protocol/error-codes.js'
-import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, frameKind, frameRequestId, FrameKind, NO_REPLY, packr, writeHead, type AppendReply } from './engine-frames.js'
+import { errorFromPayload, RinglogError, StorageOfflineError, type ErrorPayload } from '../../errors.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import { bodyOf, decodeAppendReply, FRAME_HEAD_BYTES, frameKind, frameRequestId, FrameKind, NO_REPLY, packr, writeHead, type AppendReply } from '../channel/frames.js'
 import { PendingCalls, type PendingCall } from './pending-calls.js'
-import { Ring, RingClosedError } from './ring.js'
-import { copyBytes } from './shared-copy.js'
-import type { SharedPartitionState } from './shared-state.js'
-import { spawnWorker } from './spawn-worker.js'
+import { Ring, RingClosedError } from '../channel/ring.js'
+import { copyBytes } from '../channel/shared-copy.js'
+import type { SharedPartitionState } from '../channel/shared-state.js'
+import { spawnWorker } from '../channel/spawn-worker.js'
 
 export interface WorkerInit {
   requestRing: SharedArrayBuffer
@@ -87,7 +87,7 @@ export class WorkerChannel {
       retentionCheckMs: options.retentionCheckMs,
       workerIndex: index,
     }
-    this.worker = spawnWorker(import.meta.url, 'partition-worker', { workerData: init, name: `ringlog-partition-worker-${index}` })
+    this.worker = spawnWorker(import.meta.url, '../worker/partition-worker', { workerData: init, name: `ringlog-partition-worker-${index}` })
     this.worker.unref()
     let failure: Error | undefined
     this.worker.on('error', (error) => { failure = error })

@@ -8,7 +8,8 @@
 import { Buffer } from 'node:buffer'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileAtomicSync } from './atomic-file.js'
+import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { PRODUCER_IDS_FILE } from '../storage/file-names.js'
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000
 
@@ -30,7 +31,7 @@ export class ProducerIdAllocator {
   static open(metaDir: string, blockSize = PRODUCER_ID_BLOCK_SIZE): ProducerIdAllocator {
     if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`blockSize must be a positive integer, got ${blockSize}`)
     mkdirSync(metaDir, { recursive: true })
-    const file = join(metaDir, 'producer-ids.json')
+    const file = join(metaDir, PRODUCER_IDS_FILE)
     let reservedUpTo = 0
     if (existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<SavedState>

@@ -7,7 +7,7 @@
  * JS, where a native call's fixed cost (about 90 ns) would outweigh the gain; without the addon
  * every copy uses `set`.
  */
-import nativeBinding from '../../native-bindings/index.js'
+import nativeBinding from '../../../native-bindings/index.js'
 
 /** Copies shorter than this use TypedArray#set. */
 const NATIVE_COPY_MIN_BYTES = 2048

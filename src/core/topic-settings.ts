@@ -1,11 +1,13 @@
 /**
- * Kafka topic configs (CreateTopics `configs`, kept in the topic registry) → the partition
- * settings the engine understands. Every Kafka topic config name is accepted and stored so
+ * The one mapping from the node config plus a topic's Kafka configs (CreateTopics `configs`,
+ * kept in the topic registry) to the partition settings the engine understands: the
+ * node-wide values (config.ts, where their defaults live) overridden by the topic's. Every Kafka topic config name is accepted and stored so
  * tools that set them do not fail; only the ones below change behaviour:
  * segment.bytes, segment.ms, retention.ms, retention.bytes, max.message.bytes,
  * message.timestamp.type (LogAppendTime).
  */
 import { InvalidConfigError } from '../errors.js'
+import type { RinglogConfig } from '../config.js'
 import type { PartitionSettings } from '../engine/log-engine.js'
 
 // Defined in the error table; re-exported for the importers of this module.
@@ -46,6 +48,23 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string>>):
   }
 }
 
+/** A partition's settings: the node's values, overridden by the topic configs that take effect. */
+export function partitionSettingsFor(config: RinglogConfig, topicConfigs: Readonly<Record<string, string>>): PartitionSettings {
+  return { ...nodePartitionDefaults(config), ...partitionSettingsFromConfigs(topicConfigs) }
+}
+
+/** The node-wide partition values (topic configs override them per topic). */
+export function nodePartitionDefaults(config: RinglogConfig): PartitionSettings {
+  return {
+    segmentBytes: config.segmentBytes,
+    segmentMs: config.segmentMs,
+    retentionMs: config.retentionMs,
+    retentionBytes: config.retentionBytes,
+    maxMessageBytes: config.maxMessageBytes,
+  }
+}
+
+/** Only what the topic configs set (validated by validateTopicConfigs). */
 export function partitionSettingsFromConfigs(configs: Readonly<Record<string, string>>): PartitionSettings {
   const settings: PartitionSettings = {}
   for (const [name, key] of Object.entries(NUMERIC)) {

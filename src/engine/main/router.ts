@@ -12,27 +12,31 @@ import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { DEFAULT_CONFIG } from '../../config.js'
+import { partitionDirName } from '../../storage/file-names.js'
 import {
   CorruptRecordError, InvalidRequestError, LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, StorageOfflineError,
   UnknownTopicOrPartitionError,
-} from '../errors.js'
-import { Compression } from '../protocol/compression.js'
-import { ErrorCode } from '../protocol/error-codes.js'
-import { BATCH_HEADER_SIZE, splitBatches } from '../protocol/record-batch.js'
-import type { RecordInput } from '../protocol/records.js'
-import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from './batcher.js'
+} from '../../errors.js'
+import { Compression } from '../../protocol/compression.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import { BATCH_HEADER_SIZE, splitBatches } from '../../protocol/record-batch.js'
+import type { RecordInput } from '../../protocol/records.js'
+import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from '../worker/batcher.js'
 import {
   FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeHead,
   type AppendReply, type ControlRequest,
-} from './engine-frames.js'
-import type { PartitionStats } from './partition-runtime.js'
-import type { Acks, AppendResult, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, ReadOptions, ReadSlice, TimestampOffset } from './log-engine.js'
-import { RecoveryPool } from './pool.js'
-import { RecordFrameEncoder, type EncodedFrame } from './record-frames.js'
-import { waitAsyncHeld } from './ring-wait.js'
-import { copyBytes } from './shared-copy.js'
-import { SharedPartitionState } from './shared-state.js'
-import { WorkerChannel, type WorkerInit } from './workers.js'
+} from '../channel/frames.js'
+import type {
+  Acks, AppendResult, EngineStats, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, PartitionStats, ReadOptions, ReadSlice, TimestampOffset,
+  WorkerPartitionStats,
+} from '../log-engine.js'
+import { RecoveryPool } from '../recovery/recovery-pool.js'
+import { RecordFrameEncoder, type EncodedFrame } from '../channel/record-frames.js'
+import { waitAsyncHeld } from '../channel/ring-wait.js'
+import { copyBytes } from '../channel/shared-copy.js'
+import { SharedPartitionState } from '../channel/shared-state.js'
+import { WorkerChannel, type WorkerInit } from './worker-channel.js'
 
 export interface LogEngineConfig {
   dataDir: string
@@ -56,22 +60,6 @@ export interface LogEngineConfig {
   recoveryThreads?: number
   /** How often workers apply retention (log.retention.check.interval.ms). Default 300000. */
   retentionCheckIntervalMs?: number
-}
-
-export interface EngineStats {
-  workers: number
-  /** Workers that died and were replaced since start. */
-  workerRestarts: number
-  /** Partitions whose recovery scan ran on the piscina pool (openPartitions). */
-  recoveredByPool: number
-  partitions: number
-  /** Per-partition counters from the workers. */
-  perPartition: WorkerPartitionStats[]
-}
-
-/** A partition's counters from its worker (see PartitionStats), and which worker owns it. */
-export interface WorkerPartitionStats extends PartitionStats {
-  worker: number
 }
 
 interface PartitionEntry {
@@ -114,7 +102,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new InvalidRequestError(`maxWorkers must be a positive integer, got ${maxWorkers}`)
     this.config = {
       dataDir: config.dataDir,
-      flush: config.flush ?? 'always',
+      flush: config.flush ?? DEFAULT_CONFIG.flush,
       maxWorkers,
       defaults: config.defaults ?? {},
       batchSize: config.batchSize ?? DEFAULT_BATCH_SIZE,
@@ -138,7 +126,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   /** Where a partition's files live. */
   partitionDir(topic: string, partition: number): string {
-    return join(this.config.dataDir, `${topic}-${partition}`)
+    return join(this.config.dataDir, partitionDirName(topic, partition))
   }
 
   async openPartition(topic: string, partition: number, settings: PartitionSettings = {}): Promise<void> {

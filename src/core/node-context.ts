@@ -1,19 +1,21 @@
 /**
- * Everything a broker (or the embedded API) needs besides sockets: config, topic registry,
- * the partition engine, producer ids, and a slot for the group coordinator. Topic creation
- * and deletion live here so the wire handlers and the embedded admin share one path.
+ * One node, whatever its front door: everything the wire server (broker/) and the embedded
+ * API (client/) need besides sockets: config, topic registry, the partition engine, producer
+ * ids and Kafka's group coordinator. Topic creation and deletion live here so the wire
+ * handlers and the embedded admin share one path.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
-import { ProducerIdAllocator } from '../cluster/producer-ids.js'
-import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from '../cluster/topic-registry.js'
-import type { LogEngine, PartitionSettings } from '../engine/log-engine.js'
-import { createLogEngine } from '../engine/router.js'
-import { InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
+import { ProducerIdAllocator } from './producer-ids.js'
+import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from './topic-registry.js'
+import type { LogEngine } from '../engine/log-engine.js'
+import { createLogEngine, type PartitionRouter } from '../engine/main/router.js'
+import { InvalidConfigError, InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
-import { InvalidConfigError, partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
+import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
 
 /**
  * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
@@ -43,13 +45,13 @@ function fsyncDirectory(dir: string): void {
   try { fsyncSync(fd) } finally { closeSync(fd) }
 }
 
-export interface BrokerContext {
+export interface NodeContext {
   readonly config: RinglogConfig
   readonly topics: TopicRegistry
   readonly engine: LogEngine
   readonly producerIds: ProducerIdAllocator
-  /** Kafka's group coordinator, set by whoever wires the group APIs; closed with the context. */
-  groups?: GroupCoordinator
+  /** Kafka's group coordinator; closed with the context. */
+  readonly groups: GroupCoordinator
   /** True while `createTopic(name)` runs (its partitions are opening; not yet in the registry). */
   isCreating(name: string): boolean
   /** Opens every partition, then records the topic (so a listed topic is always usable). */
@@ -62,60 +64,31 @@ export interface BrokerContext {
   close(): Promise<void>
 }
 
-export interface OpenBrokerContextOptions {
-  /** Replaces the worker-thread engine (tests use an in-memory double). */
-  engine?: (config: RinglogConfig, defaults: PartitionSettings) => LogEngine
-}
-
-/** The broker-wide partition defaults (topic configs override them per topic). */
-export function brokerPartitionDefaults(config: RinglogConfig): PartitionSettings {
-  return {
-    segmentBytes: config.segmentBytes,
-    segmentMs: config.segmentMs,
-    retentionMs: config.retentionMs,
-    retentionBytes: config.retentionBytes,
-    maxMessageBytes: config.maxMessageBytes,
-  }
-}
-
-interface EngineWithBulkOpen extends LogEngine {
-  openPartitions(list: readonly { topic: string; partition: number; settings?: PartitionSettings }[]): Promise<void>
-}
-
-function hasBulkOpen(engine: LogEngine): engine is EngineWithBulkOpen {
-  return typeof (engine as Partial<EngineWithBulkOpen>).openPartitions === 'function'
-}
-
 /** Opens the data dir, the registry, the engine and every partition of every known topic. */
-export async function openBrokerContext(config: RinglogConfig, options: OpenBrokerContextOptions = {}): Promise<BrokerContext> {
+export async function openNodeContext(config: RinglogConfig): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
   removeDeletedDirs(dataDir)
-  const metaDir = join(dataDir, 'meta')
+  const metaDir = join(dataDir, META_DIR)
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
-  const defaults = brokerPartitionDefaults(config)
-  const engine = options.engine
-    ? options.engine({ ...config, dataDir }, defaults)
-    : createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers, defaults })
+  const engine: PartitionRouter = createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers })
   const all = topics.list().flatMap((t) => {
-    const settings = partitionSettingsFromConfigs(t.configs)
+    const settings = partitionSettingsFor(config, t.configs)
     return Array.from({ length: t.partitions }, (_, partition) => ({ topic: t.name, partition, settings }))
   })
   try {
-    if (hasBulkOpen(engine)) await engine.openPartitions(all)
-    else await Promise.all(all.map((p) => engine.openPartition(p.topic, p.partition, p.settings)))
+    await engine.openPartitions(all)
   } catch (error) {
     await engine.close().catch(() => undefined)
     throw error
   }
-  const context = new Context({ ...config, dataDir }, topics, engine, producerIds)
   // Committed offsets are fdatasync'd before OffsetCommit is answered, whatever the flush policy.
-  const offsets = await OffsetsStore.open({ dir: join(metaDir, 'group-offsets') }).catch(async (error: unknown) => {
+  const offsets = await OffsetsStore.open({ dir: join(metaDir, GROUP_OFFSETS_DIR) }).catch(async (error: unknown) => {
     await engine.close().catch(() => undefined)
     throw error
   })
-  context.groups = new GroupCoordinator({
+  const groups = new GroupCoordinator({
     offsets,
     config: {
       initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
@@ -124,12 +97,12 @@ export async function openBrokerContext(config: RinglogConfig, options: OpenBrok
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     },
   })
+  const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups)
   context.onClose(() => offsets.close())
   return context
 }
 
-class Context implements BrokerContext {
-  groups?: GroupCoordinator
+class Context implements NodeContext {
   private readonly creating = new Set<string>()
   /** Partitions that creates under way will open (checked against the engine's capacity). */
   private claimedPartitions = 0
@@ -141,6 +114,7 @@ class Context implements BrokerContext {
     readonly topics: TopicRegistry,
     readonly engine: LogEngine,
     readonly producerIds: ProducerIdAllocator,
+    readonly groups: GroupCoordinator,
   ) {}
 
   isCreating(name: string): boolean {
@@ -170,7 +144,7 @@ class Context implements BrokerContext {
     if (capacity !== undefined && partitions > capacity - this.claimedPartitions) {
       throw new InvalidPartitionsError(`this broker can open ${Math.max(0, capacity - this.claimedPartitions)} more partitions, not ${partitions} (its workers' partition slots are taken)`)
     }
-    const settings = partitionSettingsFromConfigs(configs)
+    const settings = partitionSettingsFor(this.config, configs)
     this.creating.add(name)
     this.claimedPartitions += partitions
     const dirs = Array.from({ length: partitions }, (_, p) => join(this.config.dataDir, `${name}-${p}`))
@@ -239,7 +213,7 @@ class Context implements BrokerContext {
   }
 
   private async closeOnce(): Promise<void> {
-    this.groups?.close()
+    this.groups.close()
     for (const hook of this.closeHooks) await hook()
     await this.engine.close()
   }

@@ -3,7 +3,7 @@ import { isMainThread } from 'node:worker_threads'
 /**
  * Futex-style waits on one Int32Array word, shared by both ends of a ring.
  *
- * Two facts shape this file (see TOOLCHAIN.md, "Threads and shared memory"):
+ * Two facts shape this file (docs/ARCHITECTURE.md, "Threads"):
  * - a pending `Atomics.waitAsync` does not keep Node 20's event loop alive, so every
  *   async wait holds a ref'd timer until it settles (callers cannot forget it);
  * - `Atomics.wait` would freeze the coordinator's event loop, so the blocking wait

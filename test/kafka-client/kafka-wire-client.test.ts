@@ -5,8 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { connectNegotiated } from '../../src/cli/wire-client.js'
-import { ApiKey, KafkaWireClient, parseHostPort, WireClientError } from '../../src/protocol/wire-client.js'
+import { connectNegotiated } from '../../src/kafka-client/negotiated-client.js'
+import { ApiKey, KafkaWireClient, parseHostPort, WireClientError } from '../../src/kafka-client/kafka-wire-client.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { FrameDecoder } from '../../src/protocol/frame.js'
 import { decodeRequestHeader, encodeResponseHeader } from '../../src/protocol/headers.js'

@@ -1,9 +1,9 @@
 /**
  * How the command-line tools reach a broker: the `--bootstrap` address and a negotiated
- * connection of the shared wire client (src/protocol/wire-client.ts) that is closed whatever
+ * connection of the shared wire client (kafka-wire-client.ts) that is closed whatever
  * the command does.
  */
-import { KafkaWireClient, parseHostPort, type WireClientOptions } from '../protocol/wire-client.js'
+import { KafkaWireClient, parseHostPort, type WireClientOptions } from './kafka-wire-client.js'
 
 /** Where the command-line tools connect unless told otherwise (`--bootstrap`). */
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092'

@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { InvalidPartitionsError, InvalidTopicError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
-import { writeFileAtomicSync } from './atomic-file.js'
+import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { TOPICS_FILE } from '../storage/file-names.js'
+import { MAX_PARTITIONS } from '../config.js'
 
 export interface TopicInfo {
   name: string
@@ -21,7 +23,7 @@ export interface TopicInfo {
 
 const LEGAL_TOPIC = /^[a-zA-Z0-9._-]+$/
 export const MAX_TOPIC_NAME_LENGTH = 249
-export const MAX_PARTITIONS = 10_000
+export { MAX_PARTITIONS }
 
 // Defined in the error table; re-exported for the importers of this module.
 export { InvalidPartitionsError, InvalidTopicError }
@@ -38,7 +40,7 @@ export class TopicRegistry {
   private readonly file: string
 
   private constructor(metaDir: string) {
-    this.file = join(metaDir, 'topics.msgpack')
+    this.file = join(metaDir, TOPICS_FILE)
   }
 
   static open(metaDir: string): TopicRegistry {

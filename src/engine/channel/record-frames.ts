@@ -2,7 +2,7 @@
  * How single records (the embedded producer path) travel from the caller's thread to the
  * owning worker: already in RecordBatch v2's record encoding (varints), cut into chunks that
  * each fit one batch, so the worker turns a chunk into a batch with one copy and a header
- * instead of re-encoding every record (see batcher.ts). The encoding work is done on the
+ * instead of re-encoding every record (see worker/batcher.ts). The encoding work is done on the
  * caller's thread, which the single-writer worker would otherwise have to do alone.
  *
  * A frame body (little-endian) is `u32 largestRecordBytes` (the worker refuses an oversize
@@ -15,9 +15,9 @@
  * headers. A chunk holds at most `chunkLimit` record bytes unless its one record is larger.
  */
 import { Buffer } from 'node:buffer'
-import { InvalidRecordError, RecordTooLargeError } from '../errors.js'
-import { normalizeHeaders, type RecordHeader, type RecordInput } from '../protocol/records.js'
-import { uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
+import { InvalidRecordError, RecordTooLargeError } from '../../errors.js'
+import { normalizeHeaders, type RecordHeader, type RecordInput } from '../../protocol/records.js'
+import { uvarintSize, writeUvarint, zigzag } from '../../protocol/varint.js'
 
 /**
  * `TypedArray#set`, called as a known function rather than looked up as `out.set` through

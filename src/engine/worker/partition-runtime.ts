@@ -12,21 +12,26 @@
 import { performance } from 'node:perf_hooks'
 import { existsSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import nativeBinding from '../../native-bindings/index.js'
-import { RinglogError } from '../errors.js'
-import { checkLz4Bound, Compression } from '../protocol/compression.js'
-import { ErrorCode } from '../protocol/error-codes.js'
-import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, validateBatchRecords } from '../protocol/record-batch.js'
-import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
-import type { SyncLatency } from '../storage/flush-policy.js'
-import type { FlushPolicy } from '../storage/log-config.js'
-import { PartitionLog } from '../storage/log.js'
-import { ProducerStateManager, snapshotFileName } from '../storage/producer-state.js'
+import nativeBinding from '../../../native-bindings/index.js'
+import { RinglogError } from '../../errors.js'
+import { checkLz4Bound, Compression } from '../../protocol/compression.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
+import {
+  BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, validateBatchRecords, ATTRIBUTES_OFFSET, BASE_SEQUENCE_OFFSET,
+  BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, RECORD_COUNT_OFFSET,
+} from '../../protocol/record-batch.js'
+import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX, partitionDirName, producerSnapshotFileName } from '../../storage/file-names.js'
+import { atomicTempPath } from '../../storage/atomic-file.js'
+import type { SyncLatency } from '../../storage/group-commit.js'
+import type { FlushPolicy } from '../../storage/log-config.js'
+import { PartitionLog } from '../../storage/partition-log.js'
+import { ProducerStateManager } from '../../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
-import { NO_REPLY, type AppendReply } from './engine-frames.js'
-import type { EpochEndOffset, PartitionSettings, ReadSlice, TimestampOffset } from './log-engine.js'
-import { largestRecordBytes, RECORDS_PREFIX_BYTES } from './record-frames.js'
-import type { SharedPartitionState } from './shared-state.js'
+import { NO_REPLY, type AppendReply } from '../channel/frames.js'
+import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, TimestampOffset } from '../log-engine.js'
+import { logConfigFor } from '../partition-log-config.js'
+import { largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
+import type { SharedPartitionState } from '../channel/shared-state.js'
 
 export interface ReplyTarget {
   append(reply: AppendReply): void
@@ -45,23 +50,6 @@ export interface RuntimeOptions {
   replies: ReplyTarget
   /** flush 'always': whether every send the router made so far has reached this worker (see FrameKind.TurnEnd). Default: always true. */
   routerTurnEnded?: () => boolean
-}
-
-export interface PartitionStats {
-  topic: string
-  partition: number
-  logStartOffset: number
-  logEndOffset: number
-  highWatermark: number
-  /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them (false after a clean shutdown). */
-  recovered: boolean
-  appendedBatches: number
-  appendedRecords: number
-  /** Appends refused (any error, acks=0 included). */
-  failedAppends: number
-  duplicateBatches: number
-  /** Group commits (fdatasync) so far and how long they took: what an acks=-1 append waits for under flush 'always'. */
-  fdatasync: SyncLatency
 }
 
 /** An appendRecords call whose records are (partly) in batches not yet appended. */
@@ -136,18 +124,10 @@ export class PartitionRuntime {
   }
 
   static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
-    const dir = join(options.dataDir, `${options.topic}-${options.partition}`)
-    const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith('.log'))
+    const dir = join(options.dataDir, partitionDirName(options.topic, options.partition))
+    const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
     const recovered = hadFiles && !existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))
-    const { settings } = options
-    const log = await PartitionLog.open(dir, {
-      flush: options.flush,
-      ...(settings.segmentBytes !== undefined && { segmentBytes: settings.segmentBytes }),
-      ...(settings.segmentMs !== undefined && { segmentMs: settings.segmentMs }),
-      ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }),
-      ...(settings.retentionBytes !== undefined && { retentionBytes: settings.retentionBytes }),
-      ...(settings.maxMessageBytes !== undefined && { maxMessageBytes: settings.maxMessageBytes }),
-    })
+    const log = await PartitionLog.open(dir, logConfigFor(options.settings, options.flush))
     const runtime = new PartitionRuntime(options, dir, log, recovered)
     try {
       runtime.rebuildProducerState()
@@ -169,11 +149,11 @@ export class PartitionRuntime {
       if (slice.length === 0) break
       const bytes = this.log.readBytes(slice)
       for (let at = 0; at + LOG_OVERHEAD <= bytes.length;) {
-        const size = LOG_OVERHEAD + bytes.readInt32BE(at + 8)
+        const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
         this.producers.replayBatch(
-          { producerId: readInt64(bytes, at + 43), producerEpoch: bytes.readInt16BE(at + 51), baseSequence: bytes.readInt32BE(at + 53), lastOffsetDelta: bytes.readInt32BE(at + 23) },
+          { producerId: readInt64(bytes, at + PRODUCER_ID_OFFSET), producerEpoch: bytes.readInt16BE(at + PRODUCER_EPOCH_OFFSET), baseSequence: bytes.readInt32BE(at + BASE_SEQUENCE_OFFSET), lastOffsetDelta: bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) },
           readInt64(bytes, at),
-          readInt64(bytes, at + 35),
+          readInt64(bytes, at + MAX_TIMESTAMP_OFFSET),
         )
         at += size
       }
@@ -217,7 +197,7 @@ export class PartitionRuntime {
         }
         refuseLz4Bomb(frame, at, size)
         validateBatchRecords(frame, at, size)
-        if (readInt64(frame, at + 43) >= 0) idempotent = true
+        if (readInt64(frame, at + PRODUCER_ID_OFFSET) >= 0) idempotent = true
         count++
         at += size
       }
@@ -348,9 +328,9 @@ export class PartitionRuntime {
   }
 
   private afterAppend(batches: Buffer): void {
-    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + 8)) {
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + BATCH_LENGTH_OFFSET)) {
       this.counters.appendedBatches++
-      this.counters.appendedRecords += batches.readInt32BE(at + 57)
+      this.counters.appendedRecords += batches.readInt32BE(at + RECORD_COUNT_OFFSET)
     }
     this.publish()
   }
@@ -370,7 +350,7 @@ export class PartitionRuntime {
       this.snapshotFailure = undefined
     } catch (error) {
       this.snapshotFailure = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)
-      rmSync(join(this.dir, `${snapshotFileName(this.log.logEndOffset)}.tmp`), { force: true })
+      rmSync(atomicTempPath(join(this.dir, producerSnapshotFileName(this.log.logEndOffset))), { force: true })
     }
   }
 
@@ -399,7 +379,7 @@ export class PartitionRuntime {
 
   // ------------------------------------------------------------------ embedded producer
 
-  /** Records in chunks (record-frames.ts encoding) from `offset` to the end of `frame`. */
+  /** Records in chunks (channel/record-frames.ts encoding) from `offset` to the end of `frame`. */
   appendRecords(frame: Buffer, offset: number, requestId: number, acks: number, compression: number): void {
     const largest = largestRecordBytes(frame, offset) + RECORD_OVERHEAD_ESTIMATE
     if (largest > this.maxMessageBytes) {
@@ -617,6 +597,6 @@ function holdSegmentFile(fd: number, path: string): number {
  * the frame's block table, so it costs a few reads per batch.
  */
 function refuseLz4Bomb(frame: Buffer, at: number, size: number): void {
-  if ((frame.readInt16BE(at + 21) & BatchAttribute.CompressionMask) !== Compression.lz4) return
+  if ((frame.readInt16BE(at + ATTRIBUTES_OFFSET) & BatchAttribute.CompressionMask) !== Compression.lz4) return
   checkLz4Bound(frame.subarray(at + BATCH_HEADER_SIZE, at + size))
 }

@@ -9,7 +9,7 @@
  * - a change counter bumped, with Atomics.notify, only when the high watermark moves: long
  *   polls wait on it with Atomics.waitAsync (see router.waitForData).
  */
-import type { PartitionOffsets } from './log-engine.js'
+import type { PartitionOffsets } from '../log-engine.js'
 
 const F64_PER_SLOT = 4
 const I32_PER_SLOT = 2

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks'
-import { RecordTooLargeError, RingClosedError } from '../errors.js'
+import { RecordTooLargeError, RingClosedError } from '../../errors.js'
 import { assertBlockingAllowed, waitAsyncHeld, waitBlocking } from './ring-wait.js'
 
 /**
  * Single-producer single-consumer ring of length-prefixed frames over a SharedArrayBuffer,
- * the coordinator <-> partition-worker channel (DESIGN.md: no per-record postMessage).
+ * the main-thread <-> partition-worker channel: no per-record postMessage, which costs
+ * 25-30 µs a round trip (docs/ARCHITECTURE.md, "Threads").
  *
  * Layout. A 320-byte header of Int32 words, each hot word on its own 64-byte cache line so
  * the producer's and the consumer's stores never share a line:

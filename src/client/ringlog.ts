@@ -1,5 +1,5 @@
 /**
- * `open()`: the embedded log. It opens the same broker context a server uses (registry,
+ * `open()`: the embedded log. It opens the same node context a server uses (registry,
  * partition workers, recovery, Kafka's group coordinator with its durable offsets store
  * under `<dataDir>/meta/group-offsets`), and hands out kafkajs-shaped admin, producers and
  * consumers that talk to it in-process.
@@ -8,12 +8,12 @@
  * producers flush (everything sent is acknowledged first), then the group coordinator, the
  * offsets store and the engine close (flush + checkpoints, so the next open needs no recovery).
  */
-import { openBrokerContext } from '../broker/context.js'
+import { openNodeContext, type NodeContext } from '../core/node-context.js'
 import { resolveConfig, type FlushPolicy, type RinglogConfig } from '../config.js'
 import { InvalidRequestError } from '../errors.js'
 import { Admin } from './admin.js'
 import { Consumer } from './consumer.js'
-import type { EmbeddedContext, LogHost } from './log-host.js'
+import type { LogHost } from './log-host.js'
 import { Producer } from './producer.js'
 import type { ConsumerOptions, ProducerOptions } from './types.js'
 
@@ -31,7 +31,7 @@ export class Ringlog implements LogHost {
   private isClosed = false
 
   /** @internal use `open()` */
-  constructor(readonly context: EmbeddedContext) {}
+  constructor(readonly context: NodeContext) {}
 
   /** The resolved configuration (defaults filled in). */
   get config(): Readonly<RinglogConfig> {
@@ -84,6 +84,6 @@ export async function open(options: OpenOptions): Promise<Ringlog> {
   }
   const config = resolveConfig(options)
   // The context wires the group coordinator and its offsets store, shared with the wire server.
-  const context = await openBrokerContext(config)
-  return new Ringlog(context as EmbeddedContext)
+  const context = await openNodeContext(config)
+  return new Ringlog(context)
 }

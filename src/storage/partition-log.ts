@@ -1,7 +1,7 @@
 /**
  * PartitionLog: one partition's durable log, driven by exactly one thread (its partition
  * worker), so nothing here locks. Appends validate and stamp whole RecordBatch v2 batches and
- * write them with writeSync; durability comes from the group commit (flush-policy.ts) running
+ * write them with writeSync; durability comes from the group commit (group-commit.ts) running
  * fdatasync on the threadpool while appends continue. Reads return a file range of whole
  * batches for the caller to stream.
  *
@@ -15,12 +15,13 @@ import { join } from 'node:path'
 import { LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, CorruptRecordError, DiskFullError, StorageOfflineError, UnsupportedCompressionError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import {
-  BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64,
-  setBaseOffset, setPartitionLeaderEpoch, validateBatch, writeInt64,
+  BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64, setBaseOffset, setPartitionLeaderEpoch,
+  validateBatch, writeInt64, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, LOG_OVERHEAD,
 } from '../protocol/record-batch.js'
-import { readOffsetCheckpoint, writeOffsetCheckpoint, fsyncDirectory } from './checkpoints.js'
+import { fsyncDirectory } from './atomic-file.js'
+import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
-import { GroupCommit, type SyncLatency } from './flush-policy.js'
+import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments } from './recovery.js'
@@ -55,7 +56,7 @@ export interface FollowerAppendResult {
   logEndOffset: number
 }
 
-export interface AppendResult {
+export interface AppendedBatches {
   baseOffset: number
   lastOffset: number
   /** The stamped time, or -1 for CreateTime. */
@@ -69,7 +70,7 @@ export interface ReadOptions {
 }
 
 /** A file range of whole batches. `length` 0 means nothing to read yet. */
-export interface ReadSlice {
+export interface SegmentSlice {
   path: string
   /** Owned by the log: never close it. Valid at least fileDeleteDelayMs after retention retires the segment. */
   fd: number
@@ -207,7 +208,7 @@ export class PartitionLog {
    * in place, writes them to the active segment (rolling first if needed) and returns the
    * assigned offsets. Durability follows: see whenDurable / whenAcknowledged / onDurable.
    */
-  append(batches: Buffer, options: AppendOptions): AppendResult {
+  append(batches: Buffer, options: AppendOptions): AppendedBatches {
     this.checkWritable()
     if (batches.length === 0) throw new CorruptRecordError('append of zero bytes')
     if (batches.length > this.config.segmentBytes) {
@@ -222,7 +223,7 @@ export class PartitionLog {
         throw new RecordTooLargeError(`batch of ${size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`)
       }
       if (!options.validated) validateBatch(batches, at, at + size)
-      offsetCount += batches.readInt32BE(at + 23) + 1
+      offsetCount += batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1
       at += size
     }
     if (options.leaderEpoch < this.epochs.latestEpoch) {
@@ -235,15 +236,15 @@ export class PartitionLog {
     let offset = baseOffset
     const logAppendTime = options.logAppendTime ?? NO_LOG_APPEND_TIME
     for (at = 0; at < batches.length;) {
-      const size = batches.readInt32BE(at + 8) + 12
+      const size = batches.readInt32BE(at + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD
       setBaseOffset(batches, at, offset)
       setPartitionLeaderEpoch(batches, at, options.leaderEpoch)
       if (options.logAppendTime !== undefined) {
-        batches.writeInt16BE(batches.readInt16BE(at + 21) | BatchAttribute.LogAppendTime, at + 21)
-        writeInt64(batches, at + 35, options.logAppendTime)
+        batches.writeInt16BE(batches.readInt16BE(at + ATTRIBUTES_OFFSET) | BatchAttribute.LogAppendTime, at + ATTRIBUTES_OFFSET)
+        writeInt64(batches, at + MAX_TIMESTAMP_OFFSET, options.logAppendTime)
         batches.writeUInt32BE(computeBatchCrc(batches, at, size), at + CRC_OFFSET)
       }
-      offset += batches.readInt32BE(at + 23) + 1
+      offset += batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1
       at += size
     }
     const newEpoch = this.assignEpoch(options.leaderEpoch, baseOffset)
@@ -429,7 +430,7 @@ export class PartitionLog {
    * A range of whole batches starting with the one that holds `offset`: up to `maxBytes` but at
    * least one batch (KIP-74), from one segment, never past `maxOffset` (default: high watermark).
    */
-  read(offset: number, maxBytes: number, options: ReadOptions = {}): ReadSlice {
+  read(offset: number, maxBytes: number, options: ReadOptions = {}): SegmentSlice {
     this.checkReadable()
     if (offset < this.startOffset || offset > this.nextOffset) {
       throw new OffsetOutOfRangeError(`offset ${offset} is outside the log [${this.startOffset}, ${this.nextOffset}]`)
@@ -472,7 +473,7 @@ export class PartitionLog {
   }
 
   /** Reads a slice into memory (tests, tools, the embedded consumer). */
-  readBytes(slice: ReadSlice): Buffer {
+  readBytes(slice: SegmentSlice): Buffer {
     const out = Buffer.allocUnsafe(slice.length)
     const n = readFully(this.fsi, slice.fd, out, 0, slice.length, slice.position)
     if (n !== slice.length) throw this.goOffline(new Error(`short read ${n}/${slice.length}`), 'read failed')

@@ -1,6 +1,6 @@
 /**
  * Partition worker entry (one thread, the only writer of the partitions it owns). Started by
- * the router with `spawnWorker(import.meta.url, 'partition-worker', ...)`.
+ * the router's worker channel with `spawnWorker(import.meta.url, '../worker/partition-worker', ...)`.
  *
  * Loop: drain the request ring in bursts (frames are handled in ring order), then yield one
  * macrotask so fdatasync completions and timers run (group commit is pipelined: intake never
@@ -10,17 +10,17 @@
 import { Buffer } from 'node:buffer'
 import { workerData } from 'node:worker_threads'
 import { setImmediate as yieldMacrotask } from 'node:timers/promises'
-import { toErrorPayload, UnknownTopicOrPartitionError } from '../errors.js'
-import { ErrorCode } from '../protocol/error-codes.js'
+import { toErrorPayload, UnknownTopicOrPartitionError } from '../../errors.js'
+import { ErrorCode } from '../../protocol/error-codes.js'
 import {
   appendReplySize, bodyOf, encodeAppendReply, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, readHead, writeHead,
   type AppendReply, type ControlRequest, type FrameHead,
-} from './engine-frames.js'
+} from '../channel/frames.js'
 import { PartitionRuntime, type ReplyTarget } from './partition-runtime.js'
-import { Ring } from './ring.js'
-import { SharedPartitionState } from './shared-state.js'
-import { unwrapWorkerData } from './spawn-worker.js'
-import type { WorkerInit } from './workers.js'
+import { Ring } from '../channel/ring.js'
+import { SharedPartitionState } from '../channel/shared-state.js'
+import { unwrapWorkerData } from '../channel/spawn-worker.js'
+import type { WorkerInit } from '../main/worker-channel.js'
 
 const init = unwrapWorkerData<WorkerInit>(workerData)
 const requests = Ring.attach(init.requestRing)

@@ -12,8 +12,8 @@
  * place where a dead worker's pending calls are failed.
  */
 import { Buffer } from 'node:buffer'
-import { Packr } from '../msgpack.js'
-import type { PartitionSettings } from './log-engine.js'
+import { Packr } from '../../msgpack.js'
+import type { PartitionSettings } from '../log-engine.js'
 
 export const FRAME_HEAD_BYTES = 12
 

@@ -4,7 +4,7 @@
  * linger.ms, compressing each batch's records section (lz4 frame by default).
  *
  * Records arrive already in Kafka's record encoding, in chunks of at most one batch's worth
- * (record-frames.ts). A chunk that starts a batch is copied in whole: its deltas are already
+ * (channel/record-frames.ts). A chunk that starts a batch is copied in whole: its deltas are already
  * right. A chunk joining a batch that has records gets its timestamp and offset deltas
  * rewritten record by record (the rest of each record is copied as one block), sealing the
  * batch when it is full; but a chunk over a quarter of a batch that would overflow the open
@@ -21,12 +21,12 @@
  */
 import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
-import { compress, Compression } from '../protocol/compression.js'
-import { crc32c } from '../protocol/crc32c.js'
-import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../protocol/record-batch.js'
-import { readUvarint, unzigzag, uvarintSize, writeUvarint, zigzag } from '../protocol/varint.js'
-import { CHUNK_HEADER_BYTES } from './record-frames.js'
-import { copyBytes } from './shared-copy.js'
+import { compress, Compression } from '../../protocol/compression.js'
+import { crc32c } from '../../protocol/crc32c.js'
+import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CRC_OFFSET, LOG_OVERHEAD, writeInt64 } from '../../protocol/record-batch.js'
+import { readUvarint, unzigzag, uvarintSize, writeUvarint, zigzag } from '../../protocol/varint.js'
+import { CHUNK_HEADER_BYTES } from '../channel/record-frames.js'
+import { copyBytes } from '../channel/shared-copy.js'
 
 export const DEFAULT_BATCH_SIZE = 16384
 export const DEFAULT_LINGER_MS = 1
@@ -89,7 +89,7 @@ export class RecordBatcher {
   }
 
   /**
-   * Adds every chunk of one frame body (record-frames.ts, after its prefix) to the open batch,
+   * Adds every chunk of one frame body (channel/record-frames.ts, after its prefix) to the open batch,
    * sealing batches as they fill. `src` is trusted (the engine's own encoding); only the
    * chunk headers are checked against the frame's end.
    */
