@@ -63,6 +63,10 @@ export class InvalidTopicError extends TableError {}
 export class InvalidPartitionsError extends TableError {}
 /** A topic config or setting with a value out of range or of the wrong kind. */
 export class InvalidConfigError extends TableError {}
+/** A replication factor larger than the live brokers, or below 1. */
+export class InvalidReplicationFactorError extends TableError {}
+/** A bounded wait on the cluster (controlled shutdown, registration in etcd) ran out. */
+export class ClusterTimeoutError extends TableError {}
 /** A malformed request or response: truncated, a bad length, an out-of-range version. */
 export class ProtocolDecodeError extends TableError {}
 /** A size prefix that is negative or above the limit: the connection cannot be resynced. */
@@ -104,6 +108,7 @@ export const ERROR_TABLE: readonly ErrorRow[] = [
   row(InvalidTopicError, ErrorCode.INVALID_TOPIC_EXCEPTION, false, true, 'the topic name is not valid'),
   row(TopicAlreadyExistsError, ErrorCode.TOPIC_ALREADY_EXISTS, false, true, 'the topic already exists'),
   row(InvalidPartitionsError, ErrorCode.INVALID_PARTITIONS, false, true, 'the partition count is not valid'),
+  row(InvalidReplicationFactorError, ErrorCode.INVALID_REPLICATION_FACTOR, false, true, 'the replication factor is not valid'),
   row(InvalidConfigError, ErrorCode.INVALID_CONFIG, false, true, 'a config value is not valid'),
   row(InvalidRequestError, ErrorCode.INVALID_REQUEST, false, true, 'the request is not valid'),
   row(ProtocolDecodeError, ErrorCode.INVALID_REQUEST, false, false, 'a message could not be decoded'),
@@ -117,6 +122,7 @@ export const ERROR_TABLE: readonly ErrorRow[] = [
   row(RingClosedError, ErrorCode.KAFKA_STORAGE_ERROR, false, false, 'the ring is closed'),
   row(UnsupportedCompressionError, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, false, true, 'the compression codec is not supported'),
   row(InvalidRecordError, ErrorCode.INVALID_RECORD, false, true, 'the record is not valid'),
+  row(ClusterTimeoutError, ErrorCode.REQUEST_TIMED_OUT, true, true, 'a bounded wait on the cluster ran out'),
   row(ProtocolEncodeError, ErrorCode.UNKNOWN_SERVER_ERROR, false, false, 'a message cannot be written in this version'),
 ]
 

@@ -20,5 +20,5 @@ export {
   CorruptRecordError, DiskFullError, DuplicateSequenceError, InvalidProducerEpochError, InvalidRecordError, InvalidRequestError,
   LogClosedError, OffsetOutOfRangeError, OutOfOrderSequenceError, RecordTooLargeError, RinglogError, StorageOfflineError,
   TopicAlreadyExistsError, UnknownTopicOrPartitionError, UnsupportedCompressionError,
-  InvalidConfigError, InvalidPartitionsError, InvalidTopicError, ERROR_TABLE, type ErrorRow,
+  InvalidConfigError, InvalidPartitionsError, InvalidTopicError, InvalidReplicationFactorError, ClusterTimeoutError, ERROR_TABLE, type ErrorRow,
 } from './errors.js'

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Lease } from 'etcd3'
-import { ClusterTimeoutError } from './cluster-errors.js'
+import { ClusterTimeoutError } from '../errors.js'
 import type { ClusterMetadata } from './cluster-metadata.js'
 import { type BrokerRegistration as RegistrationValue, isBrokerId } from './metadata-layout.js'
 

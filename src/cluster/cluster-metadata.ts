@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { Etcd3, type IOptions, type IOperation } from 'etcd3'
 import { TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
-import { InvalidPartitionsError, InvalidTopicError } from './cluster-errors.js'
+import { InvalidPartitionsError, InvalidTopicError } from '../errors.js'
 import {
   type BrokerRegistration, type PartitionState, type PreferredElectionRequest, type ShutdownRequest, type TopicRecord,
   MetadataLayout, isValidTopicName, parseBrokerRegistration, parsePartitionState, parsePreferredElectionRequest,

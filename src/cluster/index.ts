@@ -5,7 +5,7 @@
 export { BrokerRegistration, type BrokerAddress, type RegistrationOptions } from './broker-registration.js'
 export {
   ClusterTimeoutError, InvalidPartitionsError, InvalidReplicationFactorError, InvalidTopicError,
-} from './cluster-errors.js'
+} from '../errors.js'
 export {
   ClusterMetadata, FencedWriteError, type CasResult, type ClusterMetadataOptions, type LiveBroker, type ProducerIdBlock,
   type VersionedPartitionState, type WriteFence,

@@ -7,7 +7,7 @@
  * (so topics do not all start on the same broker); callers may fix them for reproducible tests.
  */
 import { randomInt } from 'node:crypto'
-import { InvalidPartitionsError, InvalidReplicationFactorError } from './cluster-errors.js'
+import { InvalidPartitionsError, InvalidReplicationFactorError } from '../errors.js'
 
 export interface AssignmentRequest {
   partitions: number

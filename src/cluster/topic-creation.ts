@@ -5,7 +5,7 @@
  * in one etcd transaction. The controller takes over from there.
  */
 import type { ClusterMetadata } from './cluster-metadata.js'
-import { InvalidPartitionsError, InvalidReplicationFactorError } from './cluster-errors.js'
+import { InvalidPartitionsError, InvalidReplicationFactorError } from '../errors.js'
 import { initialPartitionState } from './partition-leader-election.js'
 import { assignReplicas } from './replica-assignment.js'
 
