@@ -126,6 +126,7 @@ export type ControlRequest =
   | { op: 'closePartition'; slot: number }
   | { op: 'read'; slot: number; offset: number; maxBytes: number }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
+  | { op: 'deleteRecords'; slot: number; offset: number }
   | { op: 'stats' }
   | { op: 'shutdown' }
   /** Test hook: the worker exits abruptly (process-level crash simulation of one thread). */

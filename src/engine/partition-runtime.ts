@@ -439,6 +439,13 @@ export class PartitionRuntime {
     return result.deletedSegments
   }
 
+  /** DeleteRecords: advances the log start offset; returns the new one (Kafka's low watermark). */
+  deleteRecordsBefore(offset: number): number {
+    const start = this.log.deleteRecordsBefore(offset)
+    this.publish()
+    return start
+  }
+
   offsetForTimestamp(timestamp: number): TimestampOffset | null {
     return this.log.offsetForTimestamp(timestamp) ?? null
   }

@@ -151,6 +151,8 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       return runtimeAt(request.slot).read(request.offset, request.maxBytes)
     case 'offsetForTimestamp':
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
+    case 'deleteRecords':
+      return runtimeAt(request.slot).deleteRecordsBefore(request.offset)
     case 'stats':
       return [...partitions.values()].map((runtime) => runtime.stats())
     case 'shutdown': {
