@@ -28,7 +28,7 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'ListOffsets', versions: '1-7' },
   { name: 'Metadata', versions: '0-12' },
   { name: 'OffsetCommit', versions: '2-8' },
-  { name: 'OffsetFetch', versions: '1-7' },
+  { name: 'OffsetFetch', versions: '1-9' },
   { name: 'FindCoordinator', versions: '0-4' },
   { name: 'JoinGroup', versions: '0-7' },
   { name: 'Heartbeat', versions: '0-4' },
@@ -40,6 +40,13 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'CreateTopics', versions: '0-7' },
   { name: 'DeleteTopics', versions: '0-6' },
   { name: 'InitProducerId', versions: '0-4' },
+  { name: 'DeleteRecords', versions: '0-2' },
+  { name: 'DescribeConfigs', versions: '0-4' },
+  { name: 'AlterConfigs', versions: '0-2' },
+  { name: 'CreatePartitions', versions: '0-3' },
+  { name: 'DeleteGroups', versions: '0-2' },
+  { name: 'IncrementalAlterConfigs', versions: '0-1' },
+  { name: 'DescribeCluster', versions: '0-1' },
 ]
 
 export function fileNameOf(apiName: string): string {
