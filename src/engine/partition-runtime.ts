@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { RinglogError } from '../errors.js'
-import { checkLz4Bound, Compression } from '../protocol/compression.js'
+import { checkDecompressedBound, Compression } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch } from '../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../storage/file-names.js'
@@ -210,7 +210,7 @@ export class PartitionRuntime {
         if (size > this.maxMessageBytes) {
           throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
         }
-        refuseLz4Bomb(frame, at, size)
+        refuseCompressionBomb(frame, at, size)
         if (readInt64(frame, at + 43) >= 0) idempotent = true
         count++
         at += size
@@ -302,8 +302,8 @@ export class PartitionRuntime {
       this.fail(requestId, new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${largest} bytes exceeds max.message.bytes ${this.maxMessageBytes}`))
       return
     }
-    if (compression !== Compression.none && compression !== Compression.gzip && compression !== Compression.lz4) {
-      this.fail(requestId, new RinglogError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `the embedded producer compresses with none, gzip or lz4, not codec ${compression}`))
+    if (compression < Compression.none || compression > Compression.zstd) {
+      this.fail(requestId, new RinglogError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `the embedded producer compresses with none, gzip, snappy, lz4 or zstd, not codec ${compression}`))
       return
     }
     if (this.batcher && this.batcher.compression !== compression) {
@@ -495,11 +495,13 @@ export class PartitionRuntime {
 }
 
 /**
- * An lz4 batch whose frame could decompress past the cap every ringlog decoder enforces is
- * refused (CORRUPT_MESSAGE) instead of stored for consumers to choke on; the check reads only
- * the frame's block table, so it costs a few reads per batch.
+ * A compressed batch that could decompress past the cap every ringlog decoder enforces, or is
+ * not of its codec's format, is refused (CORRUPT_MESSAGE) instead of stored for consumers to
+ * choke on. lz4 and snappy are judged from their block tables and length preambles (a few
+ * reads per batch), zstd from its frames' declared sizes (else decompressed under the cap).
  */
-function refuseLz4Bomb(frame: Buffer, at: number, size: number): void {
-  if ((frame.readInt16BE(at + 21) & BatchAttribute.CompressionMask) !== Compression.lz4) return
-  checkLz4Bound(frame.subarray(at + BATCH_HEADER_SIZE, at + size))
+function refuseCompressionBomb(frame: Buffer, at: number, size: number): void {
+  const codec = frame.readInt16BE(at + 21) & BatchAttribute.CompressionMask
+  if (codec === Compression.none || codec === Compression.gzip) return
+  checkDecompressedBound(codec, frame.subarray(at + BATCH_HEADER_SIZE, at + size))
 }
