@@ -1,6 +1,9 @@
 /**
- * Fetch v4-12.
+ * Fetch v4-16.
  *
+ * Topics are named up to v12 and given by topic id from v13 (an id this broker does not know:
+ * UNKNOWN_TOPIC_ID on each of its partitions); answers carry the same key back. v15 moves the
+ * replica id into a tagged field, v16 adds node endpoints (none: only leader changes use them).
  * Per partition: UNKNOWN_TOPIC_OR_PARTITION for a topic or partition this broker lacks,
  * OFFSET_OUT_OF_RANGE below the log start or past the log end, an empty record set from the
  * high watermark up to the log end, else `engine.read` locates whole batches (at least one,
@@ -21,18 +24,23 @@ import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
-import type { EncodeInput } from '../../protocol/primitives.js'
+import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import type { BrokerContext } from '../context.js'
+import { topicIdFromWire } from '../topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
 import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 1
+
+const TOPIC_ID_VERSION = 13
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
 interface PartitionRead {
   topic: string
+  /** The topic as the request named it: its id on the wire from v13 (ZERO_UUID before). */
+  topicId: string
   request: FetchPartition
   errorCode: number
   highWatermark: number
@@ -43,7 +51,7 @@ interface PartitionRead {
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
   const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  const first = readAll(broker, request)
+  const first = readAll(broker, request, ctx.version)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
     if (isReady(request, first, deadline, ctx)) return { kind: 'parts', parts: encode(ctx.version, first) }
@@ -69,18 +77,22 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
   const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
   do {
     await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
-    reads = await readAll(broker, request)
+    reads = await readAll(broker, request, ctx.version)
   } while (!isReady(request, reads, deadline, ctx))
   return { kind: 'parts', parts: encode(ctx.version, reads) }
 }
 
 /** Every partition's read; a promise only when some partition has bytes to locate in the worker. */
-function readAll(broker: BrokerContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: BrokerContext, request: FetchRequest, version: number): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
   for (const t of request.topics) {
+    const byId = version >= TOPIC_ID_VERSION
+    const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     for (const p of t.partitions) {
-      const read = readPartition(broker, t.topic, p)
+      const read = name === undefined
+        ? unknownTopicId(t.topicId, p)
+        : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p)
       reads.push(read)
       if (needsLocate(read)) (located ??= []).push(locate(broker, read))
     }
@@ -106,8 +118,8 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: BrokerContext, topic: string, p: FetchPartition): PartitionRead {
-  const read: PartitionRead = { topic, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
+function readPartition(broker: BrokerContext, topic: string, topicId: string, p: FetchPartition): PartitionRead {
+  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
   if (!offsets) {
@@ -118,6 +130,10 @@ function readPartition(broker: BrokerContext, topic: string, p: FetchPartition):
   read.logStartOffset = offsets.logStartOffset
   if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
   return read
+}
+
+function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
+  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null }
 }
 
 function needsLocate(read: PartitionRead): boolean {
@@ -143,11 +159,13 @@ async function locate(broker: BrokerContext, read: PartitionRead): Promise<void>
 
 function encode(version: number, reads: readonly PartitionRead[]): ReturnType<FetchResponseBuilder['encode']> {
   const builder = new FetchResponseBuilder()
-  const responses: { topic: string; partitions: EncodeInput<PartitionData>[] }[] = []
+  const responses: { topic: string; topicId: string; partitions: EncodeInput<PartitionData>[] }[] = []
+  // From v13 the topic is answered by id (the name is not on the wire), before it by name.
+  const byId = version >= TOPIC_ID_VERSION
   for (const r of reads) {
     let topic = responses[responses.length - 1]
-    if (!topic || topic.topic !== r.topic) {
-      topic = { topic: r.topic, partitions: [] }
+    if (!topic || (byId ? topic.topicId !== r.topicId : topic.topic !== r.topic)) {
+      topic = byId ? { topic: '', topicId: r.topicId, partitions: [] } : { topic: r.topic, topicId: ZERO_UUID, partitions: [] }
       responses.push(topic)
     }
     topic.partitions.push({
