@@ -124,3 +124,54 @@ describe('admin APIs on the wire', () => {
     }
   })
 })
+
+describe('older versions and the internal topic', () => {
+  it('ListOffsets v0 answers the old offsets array', async () => {
+    await broker.server.context.createTopic('old-offsets', 1)
+    for (let i = 0; i < 3; i++) await broker.server.context.engine.appendRecords('old-offsets', 0, [{ key: null, value: Buffer.from(`r${i}`), headers: [], timestamp: 5000 + i }], { acks: -1, compression: 0 })
+    const r = await client.request<{ topics: { partitions: { partitionIndex: number; errorCode: number; oldStyleOffsets: number[] }[] }[] }>(2, 0, {
+      replicaId: -1,
+      topics: [{ name: 'old-offsets', partitions: [
+        { partitionIndex: 0, timestamp: -1, maxNumOffsets: 1 },
+        { partitionIndex: 0, timestamp: -2, maxNumOffsets: 1 },
+        { partitionIndex: 0, timestamp: 5001, maxNumOffsets: 1 },
+        { partitionIndex: 0, timestamp: 9000, maxNumOffsets: 1 },
+        { partitionIndex: 0, timestamp: -1, maxNumOffsets: 0 },
+        { partitionIndex: 4, timestamp: -1, maxNumOffsets: 1 },
+      ] }],
+    })
+    expect(r.topics[0].partitions.map((p) => [p.errorCode, p.oldStyleOffsets])).toEqual([
+      [0, [3]], [0, [0]], [0, [1]], [0, []], [0, []], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, []],
+    ])
+  })
+
+  it('OffsetCommit v0 (simple) and v1 (with a generation) store offsets OffsetFetch v1 returns', async () => {
+    const v0 = await client.request<{ topics: { partitions: { errorCode: number }[] }[] }>(OffsetCommit, 0, {
+      groupId: 'old-group', topics: [{ name: 'wire-admin', partitions: [{ partitionIndex: 0, committedOffset: 7, committedMetadata: 'v0' }] }],
+    })
+    expect(v0.topics[0].partitions[0].errorCode).toBe(0)
+    const v1 = await client.request<{ topics: { partitions: { errorCode: number }[] }[] }>(OffsetCommit, 1, {
+      groupId: 'old-group', generationIdOrMemberEpoch: -1, memberId: '',
+      topics: [{ name: 'wire-admin', partitions: [{ partitionIndex: 0, committedOffset: 9, commitTimestamp: 1, committedMetadata: 'v1' }] }],
+    })
+    expect(v1.topics[0].partitions[0].errorCode).toBe(0)
+    // A generation this group never had: the member checks apply to v1 as to later versions.
+    const stale = await client.request<{ topics: { partitions: { errorCode: number }[] }[] }>(OffsetCommit, 1, {
+      groupId: 'old-group', generationIdOrMemberEpoch: 3, memberId: 'nobody',
+      topics: [{ name: 'wire-admin', partitions: [{ partitionIndex: 0, committedOffset: 11, commitTimestamp: -1, committedMetadata: '' }] }],
+    })
+    expect(stale.topics[0].partitions[0].errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)
+    const fetched = await client.request<{ topics: { partitions: { committedOffset: number; metadata: string }[] }[] }>(OffsetFetch, 1, {
+      groupId: 'old-group', topics: [{ name: 'wire-admin', partitionIndexes: [0] }],
+    })
+    expect(fetched.topics[0].partitions[0]).toMatchObject({ committedOffset: 9, metadata: 'v1' })
+  })
+
+  it('Metadata lists __consumer_offsets as internal once it exists, other topics not', async () => {
+    await broker.server.context.createTopic('__consumer_offsets', 1)
+    const r = await client.request<{ topics: { name: string; isInternal: boolean }[] }>(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
+    const internal = new Map(r.topics.map((t) => [t.name, t.isInternal]))
+    expect(internal.get('__consumer_offsets')).toBe(true)
+    expect(internal.get('wire-admin')).toBe(false)
+  })
+})

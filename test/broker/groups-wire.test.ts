@@ -60,7 +60,7 @@ describe('group APIs on the wire', () => {
     expect(ranges.get(14)).toEqual([0, 5])
     expect(ranges.get(12)).toEqual([0, 4])
     expect(ranges.get(13)).toEqual([0, 4])
-    expect(ranges.get(8)).toEqual([2, 8])
+    expect(ranges.get(8)).toEqual([0, 8])
     expect(ranges.get(9)).toEqual([1, 9])
     expect(ranges.get(15)).toEqual([0, 5])
     expect(ranges.get(16)).toEqual([0, 4])

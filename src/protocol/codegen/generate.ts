@@ -25,9 +25,9 @@ export function schemaDir(): string {
 export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }> = [
   { name: 'Produce', versions: '0-9' },
   { name: 'Fetch', versions: '4-16' },
-  { name: 'ListOffsets', versions: '1-7' },
+  { name: 'ListOffsets', versions: '0-7' },
   { name: 'Metadata', versions: '0-12' },
-  { name: 'OffsetCommit', versions: '2-8' },
+  { name: 'OffsetCommit', versions: '0-8' },
   { name: 'OffsetFetch', versions: '1-9' },
   { name: 'FindCoordinator', versions: '0-4' },
   { name: 'JoinGroup', versions: '0-7' },
