@@ -91,7 +91,7 @@ describe('generated codecs round-trip', () => {
     expect(ranges).toEqual([
       'AlterConfigs 0-2', 'ApiVersions 0-3', 'CreatePartitions 0-3', 'CreateTopics 0-7', 'DeleteGroups 0-2',
       'DeleteRecords 0-2', 'DeleteTopics 0-6', 'DescribeCluster 0-1', 'DescribeConfigs 0-4', 'DescribeGroups 0-5',
-      'Fetch 4-16', 'FindCoordinator 0-4', 'Heartbeat 0-4', 'IncrementalAlterConfigs 0-1', 'InitProducerId 0-4',
+      'Fetch 0-16', 'FindCoordinator 0-4', 'Heartbeat 0-4', 'IncrementalAlterConfigs 0-1', 'InitProducerId 0-4',
       'JoinGroup 0-7', 'LeaveGroup 0-4', 'ListGroups 0-4', 'ListOffsets 0-7', 'Metadata 0-12', 'OffsetCommit 0-8',
       'OffsetFetch 1-9', 'Produce 0-9', 'SyncGroup 0-5',
     ])
@@ -117,7 +117,7 @@ describe('generated codecs round-trip', () => {
 
   it('rejects versions outside the implemented range', () => {
     const fetch = API_CODECS.get(1)!
-    expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), 3)).toThrow(ProtocolDecodeError)
+    expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), -1)).toThrow(ProtocolDecodeError)
     expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), 17)).toThrow(ProtocolDecodeError)
     expect(() => fetch.encodeRequest(new Writer(), 17, {})).toThrow(/not supported/)
   })

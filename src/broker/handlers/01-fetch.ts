@@ -1,5 +1,11 @@
 /**
- * Fetch v4-16.
+ * Fetch v0-16.
+ *
+ * v0-3 are for clients that read only the old message formats: their record bytes are read
+ * from the segment and down-converted to magic 0 (v0-1) or magic 1 (v2-3) message sets
+ * (protocol/message-set.ts): uncompressed, headers dropped, control batches left out. That
+ * path reads at most each partition's partitionMaxBytes of segment (and the response's
+ * maxBytes overall); v4+ stays zero-copy.
  *
  * Topics are named up to v12 and given by topic id from v13 (an id this broker does not know:
  * UNKNOWN_TOPIC_ID on each of its partitions); answers carry the same key back. v15 moves the
@@ -20,8 +26,11 @@
  * diverging-epoch checks (one leader epoch, 0).
  */
 import { Buffer } from 'node:buffer'
+import { read as readCallback } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
+import { downConvertBatches } from '../../protocol/message-set.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
@@ -34,6 +43,9 @@ import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
 export const apiKey = 1
 
 const TOPIC_ID_VERSION = 13
+function readAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => readCallback(fd, buffer, offset, length, position, (error, n) => error ? reject(error) : resolve(n)))
+}
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
@@ -54,12 +66,52 @@ export function handle(request: FetchRequest, ctx: RequestContext): Promise<Hand
   const first = readAll(broker, request, ctx.version)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
-    if (isReady(request, first, deadline, ctx)) return { kind: 'parts', parts: encode(ctx.version, first) }
+    if (isReady(request, first, deadline, ctx)) return respond(ctx.version, first)
     return pollUntilReady(request, ctx, first, deadline)
   }
   return first.then((reads) => isReady(request, reads, deadline, ctx)
-    ? { kind: 'parts', parts: encode(ctx.version, reads) }
+    ? respond(ctx.version, reads)
     : pollUntilReady(request, ctx, reads, deadline))
+}
+
+const FIRST_V2_FORMAT_VERSION = 4
+
+function respond(version: number, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
+  if (version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(version, reads) }
+  return downConvertAll(version, reads).then((converted) => ({ kind: 'parts', parts: encode(version, reads, converted) }))
+}
+
+/** Reads each partition's batches and rewrites them in the message format of `version`. */
+async function downConvertAll(version: number, reads: readonly PartitionRead[]): Promise<Map<PartitionRead, Buffer>> {
+  const magic = version >= 2 ? 1 : 0
+  const converted = new Map<PartitionRead, Buffer>()
+  for (const r of reads) {
+    if (!r.range) continue
+    try {
+      converted.set(r, downConvertBatches(await readRange(r.range), magic, r.request.fetchOffset))
+    } catch (error) {
+      r.errorCode = toErrorPayload(error).code
+      r.range = null
+    }
+  }
+  return converted
+}
+
+async function readRange(range: FileRangePart): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(range.length)
+  const handle = 'fd' in range.file ? null : await open(range.file.path, 'r')
+  try {
+    const fd = handle ? handle.fd : (range.file as { fd: number }).fd
+    let done = 0
+    while (done < range.length) {
+      const n = await readAt(fd, bytes, done, range.length - done, range.position + done)
+      if (n === 0) throw new Error(`segment ended ${range.length - done} bytes early`)
+      done += n
+    }
+  } finally {
+    await handle?.close()
+  }
+  return bytes
 }
 
 function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadline: number, ctx: RequestContext): boolean {
@@ -79,7 +131,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
     await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
     reads = await readAll(broker, request, ctx.version)
   } while (!isReady(request, reads, deadline, ctx))
-  return { kind: 'parts', parts: encode(ctx.version, reads) }
+  return respond(ctx.version, reads)
 }
 
 /** Every partition's read; a promise only when some partition has bytes to locate in the worker. */
@@ -157,7 +209,7 @@ async function locate(broker: BrokerContext, read: PartitionRead): Promise<void>
   }
 }
 
-function encode(version: number, reads: readonly PartitionRead[]): ReturnType<FetchResponseBuilder['encode']> {
+function encode(version: number, reads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
   const builder = new FetchResponseBuilder()
   const responses: { topic: string; topicId: string; partitions: EncodeInput<PartitionData>[] }[] = []
   // From v13 the topic is answered by id (the name is not on the wire), before it by name.
@@ -176,7 +228,7 @@ function encode(version: number, reads: readonly PartitionRead[]): ReturnType<Fe
       logStartOffset: r.logStartOffset,
       abortedTransactions: [],
       preferredReadReplica: -1,
-      records: r.range ? builder.placeholder(r.range) : NO_RECORDS,
+      records: converted?.get(r) ?? (r.range ? builder.placeholder(r.range) : NO_RECORDS),
     })
   }
   return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })

@@ -3,7 +3,7 @@
 import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVersion, ZERO_UUID, type EncodeInput } from '../primitives.js'
 
 export const API_KEY = 1
-export const MIN_VERSION = 4
+export const MIN_VERSION = 0
 export const MAX_VERSION = 16
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 12
@@ -11,15 +11,15 @@ export const FIRST_FLEXIBLE_VERSION = 12
 export interface FetchRequest {
   /** The clusterId if known. This is used to validate metadata fetches prior to broker registration. (tagged 0, v12+; nullable v12+) */
   clusterId: string | null
-  /** The broker ID of the follower, of -1 if this request is from a consumer. (v4-14) */
+  /** The broker ID of the follower, of -1 if this request is from a consumer. (v0-14) */
   replicaId: number
   /** (tagged 1, v15+) */
   replicaState: ReplicaState
-  /** The maximum time in milliseconds to wait for the response. (v4+) */
+  /** The maximum time in milliseconds to wait for the response. (v0+) */
   maxWaitMs: number
-  /** The minimum bytes to accumulate in the response. (v4+) */
+  /** The minimum bytes to accumulate in the response. (v0+) */
   minBytes: number
-  /** The maximum bytes to fetch. See KIP-74 for cases where this limit may not be honored. (v4+) */
+  /** The maximum bytes to fetch. See KIP-74 for cases where this limit may not be honored. (v3+) */
   maxBytes: number
   /** This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records (v4+) */
   isolationLevel: number
@@ -27,7 +27,7 @@ export interface FetchRequest {
   sessionId: number
   /** The fetch session epoch, which is used for ordering requests in a session. (v7+) */
   sessionEpoch: number
-  /** The topics to fetch. (v4+) */
+  /** The topics to fetch. (v0+) */
   topics: FetchTopic[]
   /** In an incremental fetch request, the partitions to remove. (v7+) */
   forgottenTopicsData: ForgottenTopic[]
@@ -43,26 +43,26 @@ export interface ReplicaState {
 }
 
 export interface FetchTopic {
-  /** The name of the topic to fetch. (v4-12) */
+  /** The name of the topic to fetch. (v0-12) */
   topic: string
   /** The unique topic ID (v13+) */
   topicId: string
-  /** The partitions to fetch. (v4+) */
+  /** The partitions to fetch. (v0+) */
   partitions: FetchPartition[]
 }
 
 export interface FetchPartition {
-  /** The partition index. (v4+) */
+  /** The partition index. (v0+) */
   partition: number
   /** The current leader epoch of the partition. (v9+) */
   currentLeaderEpoch: number
-  /** The message offset. (v4+) */
+  /** The message offset. (v0+) */
   fetchOffset: number
   /** The epoch of the last fetched record or -1 if there is none (v12+) */
   lastFetchedEpoch: number
   /** The earliest available offset of the follower replica. The field is only used when the request is sent by the follower. (v5+) */
   logStartOffset: number
-  /** The maximum bytes to fetch from this partition. See KIP-74 for cases where this limit may not be honored. (v4+) */
+  /** The maximum bytes to fetch from this partition. See KIP-74 for cases where this limit may not be honored. (v0+) */
   partitionMaxBytes: number
 }
 
@@ -130,8 +130,8 @@ export function decodeFetchRequest(r: Reader, version: number): FetchRequest {
     replicaState: { replicaId: -1, replicaEpoch: -1 },
     maxWaitMs: r.int32(),
     minBytes: r.int32(),
-    maxBytes: r.int32(),
-    isolationLevel: r.int8(),
+    maxBytes: version >= 3 ? r.int32() : 2147483647,
+    isolationLevel: version >= 4 ? r.int8() : 0,
     sessionId: version >= 7 ? r.int32() : 0,
     sessionEpoch: version >= 7 ? r.int32() : -1,
     topics: r.array(flexible, 1, () => readFetchTopic(r, version)),
@@ -193,8 +193,8 @@ export function encodeFetchRequest(w: Writer, version: number, m: EncodeInput<Fe
   if (!(version >= 15) && m.replicaState !== undefined && ((m.replicaState.replicaId !== undefined && m.replicaState.replicaId !== -1) || (m.replicaState.replicaEpoch !== undefined && m.replicaState.replicaEpoch !== -1))) throw fieldNotInVersion('FetchRequest.ReplicaState', version)
   w.int32(m.maxWaitMs ?? 0)
   w.int32(m.minBytes ?? 0)
-  w.int32(m.maxBytes ?? 2147483647)
-  w.int8(m.isolationLevel ?? 0)
+  if (version >= 3) w.int32(m.maxBytes ?? 2147483647)
+  if (version >= 4) w.int8(m.isolationLevel ?? 0)
   if (version >= 7) w.int32(m.sessionId ?? 0)
   if (version >= 7) w.int32(m.sessionEpoch ?? -1)
   w.array(flexible, m.topics ?? [], (e) => writeFetchTopic(w, version, e))
@@ -211,33 +211,33 @@ export function encodeFetchRequest(w: Writer, version: number, m: EncodeInput<Fe
 }
 
 export interface FetchResponse {
-  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v4+) */
+  /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v1+) */
   throttleTimeMs: number
   /** The top level response error code. (v7+) */
   errorCode: number
   /** The fetch session ID, or 0 if this is not part of a fetch session. (v7+) */
   sessionId: number
-  /** The response topics. (v4+) */
+  /** The response topics. (v0+) */
   responses: FetchableTopicResponse[]
   /** Endpoints for all current-leaders enumerated in PartitionData, with errors NOT_LEADER_OR_FOLLOWER & FENCED_LEADER_EPOCH. (tagged 0, v16) */
   nodeEndpoints: NodeEndpoint[]
 }
 
 export interface FetchableTopicResponse {
-  /** The topic name. (v4-12) */
+  /** The topic name. (v0-12) */
   topic: string
   /** The unique topic ID (v13+) */
   topicId: string
-  /** The topic partitions. (v4+) */
+  /** The topic partitions. (v0+) */
   partitions: PartitionData[]
 }
 
 export interface PartitionData {
-  /** The partition index. (v4+) */
+  /** The partition index. (v0+) */
   partitionIndex: number
-  /** The error code, or 0 if there was no fetch error. (v4+) */
+  /** The error code, or 0 if there was no fetch error. (v0+) */
   errorCode: number
-  /** The current high water mark. (v4+) */
+  /** The current high water mark. (v0+) */
   highWatermark: number
   /** The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED) (v4+) */
   lastStableOffset: number
@@ -253,7 +253,7 @@ export interface PartitionData {
   abortedTransactions: AbortedTransaction[] | null
   /** The preferred read replica for the consumer to use on its next fetch request (v11+) */
   preferredReadReplica: number
-  /** The record data. (v4+; nullable v4+) */
+  /** The record data. (v0+; nullable v0+) */
   records: Buffer | null
 }
 
@@ -272,9 +272,9 @@ export interface LeaderIdAndEpoch {
 }
 
 export interface SnapshotId {
-  /** (v4+) */
+  /** (v0+) */
   endOffset: number
-  /** (v4+) */
+  /** (v0+) */
   epoch: number
 }
 
@@ -313,12 +313,12 @@ function readPartitionData(r: Reader, version: number): PartitionData {
     partitionIndex: r.int32(),
     errorCode: r.int16(),
     highWatermark: r.int64(),
-    lastStableOffset: r.int64(),
+    lastStableOffset: version >= 4 ? r.int64() : -1,
     logStartOffset: version >= 5 ? r.int64() : -1,
     divergingEpoch: { epoch: -1, endOffset: -1 },
     currentLeader: { leaderId: -1, leaderEpoch: -1 },
     snapshotId: { endOffset: -1, epoch: -1 },
-    abortedTransactions: r.nullableArray(flexible, 1, () => readAbortedTransaction(r, version)),
+    abortedTransactions: version >= 4 ? r.nullableArray(flexible, 1, () => readAbortedTransaction(r, version)) : [],
     preferredReadReplica: version >= 11 ? r.int32() : -1,
     records: r.nullableRecords(flexible),
   }
@@ -365,8 +365,8 @@ function readSnapshotId(r: Reader, version: number): SnapshotId {
 function readAbortedTransaction(r: Reader, version: number): AbortedTransaction {
   const flexible = version >= 12
   const m: AbortedTransaction = {
-    producerId: r.int64(),
-    firstOffset: r.int64(),
+    producerId: version >= 4 ? r.int64() : 0,
+    firstOffset: version >= 4 ? r.int64() : 0,
   }
   if (flexible) r.taggedFields()
   return m
@@ -388,7 +388,7 @@ export function decodeFetchResponse(r: Reader, version: number): FetchResponse {
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolDecodeError(`FetchResponse v${version} is not supported`)
   const flexible = version >= 12
   const m: FetchResponse = {
-    throttleTimeMs: r.int32(),
+    throttleTimeMs: version >= 1 ? r.int32() : 0,
     errorCode: version >= 7 ? r.int16() : 0,
     sessionId: version >= 7 ? r.int32() : 0,
     responses: r.array(flexible, 1, () => readFetchableTopicResponse(r, version)),
@@ -415,12 +415,12 @@ function writePartitionData(w: Writer, version: number, m: EncodeInput<Partition
   w.int32(m.partitionIndex ?? 0)
   w.int16(m.errorCode ?? 0)
   w.int64(m.highWatermark ?? 0)
-  w.int64(m.lastStableOffset ?? -1)
+  if (version >= 4) w.int64(m.lastStableOffset ?? -1)
   if (version >= 5) w.int64(m.logStartOffset ?? -1)
   if (!(version >= 12) && m.divergingEpoch !== undefined && ((m.divergingEpoch.epoch !== undefined && m.divergingEpoch.epoch !== -1) || (m.divergingEpoch.endOffset !== undefined && m.divergingEpoch.endOffset !== -1))) throw fieldNotInVersion('PartitionData.DivergingEpoch', version)
   if (!(version >= 12) && m.currentLeader !== undefined && ((m.currentLeader.leaderId !== undefined && m.currentLeader.leaderId !== -1) || (m.currentLeader.leaderEpoch !== undefined && m.currentLeader.leaderEpoch !== -1))) throw fieldNotInVersion('PartitionData.CurrentLeader', version)
   if (!(version >= 12) && m.snapshotId !== undefined && ((m.snapshotId.endOffset !== undefined && m.snapshotId.endOffset !== -1) || (m.snapshotId.epoch !== undefined && m.snapshotId.epoch !== -1))) throw fieldNotInVersion('PartitionData.SnapshotId', version)
-  w.array(flexible, (m.abortedTransactions === undefined ? [] : m.abortedTransactions), (e) => writeAbortedTransaction(w, version, e), true)
+  if (version >= 4) w.array(flexible, (m.abortedTransactions === undefined ? [] : m.abortedTransactions), (e) => writeAbortedTransaction(w, version, e), true)
   if (version >= 11) w.int32(m.preferredReadReplica ?? -1)
   else if (m.preferredReadReplica !== undefined && m.preferredReadReplica !== -1) throw fieldNotInVersion('PartitionData.PreferredReadReplica', version)
   w.bytes(flexible, m.records ?? null, true)
@@ -462,8 +462,10 @@ function writeSnapshotId(w: Writer, version: number, m: EncodeInput<SnapshotId>)
 
 function writeAbortedTransaction(w: Writer, version: number, m: EncodeInput<AbortedTransaction>): void {
   const flexible = version >= 12
-  w.int64(m.producerId ?? 0)
-  w.int64(m.firstOffset ?? 0)
+  if (version >= 4) w.int64(m.producerId ?? 0)
+  else if (m.producerId !== undefined && m.producerId !== 0) throw fieldNotInVersion('AbortedTransaction.ProducerId', version)
+  if (version >= 4) w.int64(m.firstOffset ?? 0)
+  else if (m.firstOffset !== undefined && m.firstOffset !== 0) throw fieldNotInVersion('AbortedTransaction.FirstOffset', version)
   if (flexible) w.uvarint(0)
 }
 
@@ -483,7 +485,7 @@ function writeNodeEndpoint(w: Writer, version: number, m: EncodeInput<NodeEndpoi
 export function encodeFetchResponse(w: Writer, version: number, m: EncodeInput<FetchResponse>): void {
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`FetchResponse v${version} is not supported`)
   const flexible = version >= 12
-  w.int32(m.throttleTimeMs ?? 0)
+  if (version >= 1) w.int32(m.throttleTimeMs ?? 0)
   if (version >= 7) w.int16(m.errorCode ?? 0)
   if (version >= 7) w.int32(m.sessionId ?? 0)
   else if (m.sessionId !== undefined && m.sessionId !== 0) throw fieldNotInVersion('FetchResponse.SessionId', version)
