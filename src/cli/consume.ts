@@ -32,6 +32,8 @@ const LARGEST_PARTITION_MAX_BYTES = 128 * 1024 * 1024
 const FETCH_MAX_BYTES = 64 * 1024 * 1024
 const DEFAULT_MAX_WAIT_MS = 500
 
+const FETCH_BY_NAME_MAX_VERSION = 12
+
 export type StartPosition = { from: 'beginning' } | { from: 'end' } | { from: 'offset'; offset: number }
 
 export interface ConsumedRecord {
@@ -112,7 +114,8 @@ export async function consumeRecords(client: KafkaWireClient, options: ConsumeOp
     ? new Map(selected.map((p) => [p, start.offset]))
     : await listOffsets(client, topic, selected, start.from === 'beginning' ? EARLIEST_TIMESTAMP : LATEST_TIMESTAMP)
   const cursors = new Map<number, PartitionCursor>(selected.map((partition) => [partition, { partition, position: positions.get(partition)!, maxBytes: INITIAL_PARTITION_MAX_BYTES }]))
-  const version = client.version(ApiKey.Fetch)
+  // This command names topics; from v13 Fetch takes topic ids instead.
+  const version = client.version(ApiKey.Fetch, { max: FETCH_BY_NAME_MAX_VERSION })
   const maxMessages = options.maxMessages ?? Infinity
   let consumed = 0
 

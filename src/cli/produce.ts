@@ -50,7 +50,7 @@ export interface ProduceLinesOptions {
   /** Every record to this partition; undefined: the partitioner chooses. */
   partition?: number
   acks?: Acks
-  /** Compression codec (Compression.none, gzip or lz4). */
+  /** Compression codec (Compression.none, gzip, snappy, lz4 or zstd). */
   compression?: number
   headers?: readonly RecordHeader[]
   batchBytes?: number
@@ -241,7 +241,7 @@ export async function* readLines(input: Readable): AsyncGenerator<string> {
 }
 
 const ACKS: Record<string, Acks> = { all: -1, '-1': -1, '1': 1, '0': 0 }
-const COMPRESSIONS: Record<string, number> = { none: Compression.none, gzip: Compression.gzip, lz4: Compression.lz4 }
+const COMPRESSIONS: Record<string, number> = { none: Compression.none, gzip: Compression.gzip, snappy: Compression.snappy, lz4: Compression.lz4, zstd: Compression.zstd }
 
 interface ProduceCliOptions {
   bootstrap: string
@@ -280,7 +280,7 @@ export function register(program: Command): void {
     .option('-K, --key-separator <sep>', 'split each line into key and value at the first <sep> (no <sep> in a line: null key)')
     .option('-p, --partition <n>', 'produce every record to this partition')
     .option('--acks <acks>', 'all | 1 | 0', 'all')
-    .option('-z, --compression <codec>', 'none | gzip | lz4', 'none')
+    .option('-z, --compression <codec>', 'none | gzip | snappy | lz4 | zstd', 'none')
     .option('-H, --header <key=value>', 'header added to every record (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-f, --file <path>', 'read lines from this file instead of stdin')
     .option('--batch-bytes <n>', `close a partition's batch at about this many bytes (default ${DEFAULT_BATCH_BYTES})`)
@@ -289,7 +289,7 @@ export function register(program: Command): void {
       const acks = ACKS[options.acks]
       if (acks === undefined) throw new ProduceCommandError(`--acks must be all, 1 or 0, got "${options.acks}"`)
       const compression = COMPRESSIONS[options.compression]
-      if (compression === undefined) throw new ProduceCommandError(`--compression must be none, gzip or lz4, got "${options.compression}"`)
+      if (compression === undefined) throw new ProduceCommandError(`--compression must be none, gzip, snappy, lz4 or zstd, got "${options.compression}"`)
       if (options.keySeparator === '') throw new ProduceCommandError('--key-separator must not be empty')
       const headers = Object.entries(parseKeyValues(options.header ?? [], '--header')).map(([key, value]) => ({ key, value: Buffer.from(value) }))
       // Opened up front so a missing file is a plain error before anything connects.

@@ -58,6 +58,10 @@ export interface NodeContext {
   createTopic(name: string, partitions: number, configs?: Record<string, string>): Promise<TopicInfo>
   /** Removes the topic from the registry, then drops (deletes) its partitions. */
   deleteTopic(name: string): Promise<TopicInfo>
+  /** Replaces the topic's config overrides (validated) and applies them to its open partitions. */
+  setTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicInfo>
+  /** Opens partitions up to `count`, then records the new count (CreatePartitions). */
+  addPartitions(name: string, count: number): Promise<TopicInfo>
   /** Runs `hook` during close, after the group coordinator and before the engine closes. */
   onClose(hook: () => Promise<void> | void): void
   /** Closes groups, hooks and the engine (flush + checkpoints). Idempotent. */
@@ -201,6 +205,25 @@ class Context implements NodeContext {
     })))
     for (const dir of renamed) rmSync(dir, { recursive: true, force: true })
     return topic
+  }
+
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<TopicInfo> {
+    this.topics.require(name)
+    validateTopicConfigs(configs)
+    const topic = this.topics.setConfigs(name, configs)
+    const settings = partitionSettingsFor(this.config, configs)
+    await Promise.all(Array.from({ length: topic.partitions }, (_, p) => this.engine.reconfigurePartition(name, p, settings)))
+    return topic
+  }
+
+  async addPartitions(name: string, count: number): Promise<TopicInfo> {
+    const current = this.topics.require(name)
+    if (!Number.isInteger(count) || count <= current.partitions || count > MAX_PARTITIONS) {
+      throw new InvalidPartitionsError(`topic "${name}" has ${current.partitions} partitions; the new count must be larger and at most ${MAX_PARTITIONS}, got ${count}`)
+    }
+    const settings = partitionSettingsFor(this.config, current.configs)
+    await Promise.all(Array.from({ length: count - current.partitions }, (_, i) => this.engine.openPartition(name, current.partitions + i, settings)))
+    return this.topics.setPartitions(name, count)
   }
 
   onClose(hook: () => Promise<void> | void): void {

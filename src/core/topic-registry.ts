@@ -85,6 +85,26 @@ export class TopicRegistry {
     return topic
   }
 
+  /** Replaces a topic's config overrides (AlterConfigs); the caller validated them. */
+  setConfigs(name: string, configs: Record<string, string>): TopicInfo {
+    const topic = { ...this.require(name), configs: { ...configs } }
+    this.topics.set(name, topic)
+    this.save()
+    return topic
+  }
+
+  /** Raises a topic's partition count (CreatePartitions); the caller opened the new partitions. */
+  setPartitions(name: string, partitions: number): TopicInfo {
+    const current = this.require(name)
+    if (!Number.isInteger(partitions) || partitions <= current.partitions || partitions > MAX_PARTITIONS) {
+      throw new InvalidPartitionsError(`partition count must grow from ${current.partitions} and stay within ${MAX_PARTITIONS}, got ${partitions}`)
+    }
+    const topic = { ...current, partitions }
+    this.topics.set(name, topic)
+    this.save()
+    return topic
+  }
+
   delete(name: string): TopicInfo {
     const topic = this.require(name)
     this.topics.delete(name)

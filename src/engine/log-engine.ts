@@ -85,6 +85,8 @@ export interface LogEngine {
   openPartition(topic: string, partition: number, settings?: PartitionSettings): Promise<void>
   /** How many more partitions this engine can open (free slots); absent: no fixed limit. */
   partitionCapacity?(): number
+  /** Applies new settings (topic configs) to an open partition. */
+  reconfigurePartition(topic: string, partition: number, settings: PartitionSettings): Promise<void>
   /** Closes a partition and deletes its files. */
   dropPartition(topic: string, partition: number): Promise<void>
   /** Appends RecordBatch v2 bytes as received on the wire (one or more batches; never recompressed). */
@@ -97,6 +99,8 @@ export interface LogEngine {
   offsets(topic: string, partition: number): PartitionOffsets | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null>
+  /** DeleteRecords: moves the log start offset to `offset` (at most the high watermark); resolves to the new log start offset. */
+  deleteRecordsBefore(topic: string, partition: number, offset: number): Promise<number>
   /** Resolves once the high watermark passes `offset` or `timeoutMs` elapses (long-poll wake-up). */
   waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
   /**

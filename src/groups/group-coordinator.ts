@@ -595,6 +595,23 @@ export class GroupCoordinator {
     return Promise.resolve(out)
   }
 
+  /**
+   * Kafka's DeleteGroups: a group with members is NON_EMPTY_GROUP, an unknown one
+   * GROUP_ID_NOT_FOUND; otherwise its committed offsets go and the group is Dead.
+   */
+  async deleteGroup(groupId: string): Promise<number> {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID
+    const group = this.groups.get(groupId)
+    if (!group || group.is(GroupState.Dead)) return ErrorCode.GROUP_ID_NOT_FOUND
+    if (!group.is(GroupState.Empty) || group.pendingMembers.size > 0) return ErrorCode.NON_EMPTY_GROUP
+    const committed = this.offsets.list(groupId).map(({ topic, partition }) => ({ topic, partition }))
+    if (committed.length > 0) await this.offsets.delete(groupId, committed)
+    group.transitionTo(GroupState.Dead, this.clock.now())
+    if (this.groups.get(groupId) === group) this.groups.delete(groupId)
+    return ErrorCode.NONE
+  }
+
   // ---------------------------------------------------------------- offsets
 
   async commitOffsets(request: OffsetCommitRequest): Promise<PartitionErrorCode[]> {

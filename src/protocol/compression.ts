@@ -1,11 +1,15 @@
 /**
- * Record batch compression codecs (attributes bits 0-2). ringlog compresses with none, gzip
- * and lz4 (LZ4 *frame* format, as Kafka writes it), and decompresses those three with a hard
- * cap on output size. Snappy and zstd batches are stored and served as received; only
- * decoding them (which the broker never needs) is unsupported.
+ * Record batch compression codecs (attributes bits 0-2): none, gzip, snappy, lz4 (LZ4 *frame*
+ * format, as Kafka writes it) and zstd, each compressed and decompressed here with a hard cap
+ * on decompressed size (decompression bombs). Snappy comes in two forms: Kafka's Java and
+ * librdkafka clients write xerial framing (a 16-byte header, then length-prefixed raw blocks),
+ * others a bare raw block; both are read, xerial is written.
  */
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi'
+import { compressSync as snappyCompressRaw, uncompressSync as snappyUncompressRaw } from 'snappy'
+import { createRequire } from 'node:module'
+import type * as ZstdBinding from 'zstd-napi/binding.js'
 import nativeBinding from '../../native-bindings/index.js'
 import { CorruptRecordError, UnsupportedCompressionError } from '../errors.js'
 
@@ -31,7 +35,9 @@ export function compress(codec: number, data: Buffer): Buffer {
   switch (codec) {
     case Compression.none: return data
     case Compression.gzip: return gzipSync(data, { level: 6 })
+    case Compression.snappy: return snappyCompressXerial(data)
     case Compression.lz4: return lz4CompressFrame(data)
+    case Compression.zstd: return zstdCompress(data)
     default: throw new UnsupportedCompressionError(`cannot compress with codec ${compressionName(codec) ?? codec}`)
   }
 }
@@ -61,8 +67,187 @@ export function decompress(codec: number, data: Buffer, maxBytes = DEFAULT_MAX_D
       if (out.length > bound) throw new CorruptRecordError(`lz4 batch decompressed to ${out.length} bytes, past its ${bound} byte bound`)
       return out
     }
+    case Compression.snappy: return snappyDecompress(data, maxBytes)
+    case Compression.zstd: return zstdDecompress(data, maxBytes)
     default: throw new UnsupportedCompressionError(`cannot decompress codec ${compressionName(codec) ?? codec}`)
   }
+}
+
+/**
+ * Refuses (CorruptRecordError) a compressed records section that may decompress past
+ * `maxBytes` or is not of its codec's format, before it is stored. lz4 and snappy are judged
+ * from their structure alone (block tables, length preambles); zstd from the content sizes its
+ * frames declare, else by decompressing under the cap (the partition worker runs this, never
+ * the coordinator thread).
+ */
+export function checkDecompressedBound(codec: number, data: Buffer, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): void {
+  switch (codec) {
+    case Compression.lz4:
+      checkLz4Bound(data, maxBytes)
+      return
+    case Compression.snappy: {
+      const size = snappyOutputSize(data)
+      if (size > maxBytes) throw new CorruptRecordError(`snappy batch declares ${size} decompressed bytes, over the ${maxBytes} cap`)
+      return
+    }
+    case Compression.zstd: {
+      const declared = zstdDeclaredSize(data)
+      if (declared === null) zstdDecompress(data, maxBytes)
+      else if (declared > maxBytes) throw new CorruptRecordError(`zstd batch declares ${declared} decompressed bytes, over the ${maxBytes} cap`)
+      return
+    }
+    default:
+      // gzip is bounded while it decompresses (maxOutputLength); none needs no bound.
+  }
+}
+
+// ------------------------------------------------------------------ snappy
+
+/** Xerial's snappy-java stream header: magic, then version 1 and minimum compatible version 1 (big-endian int32s). */
+const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
+const XERIAL_HEADER_BYTES = 16
+/** snappy-java's default block size: each block is one raw snappy block of at most this much input. */
+const XERIAL_BLOCK_BYTES = 32 * 1024
+
+function isXerial(data: Buffer): boolean {
+  return data.length >= XERIAL_HEADER_BYTES && data.subarray(0, XERIAL_MAGIC.length).equals(XERIAL_MAGIC)
+}
+
+function snappyCompressXerial(data: Buffer): Buffer {
+  const header = Buffer.alloc(XERIAL_HEADER_BYTES)
+  XERIAL_MAGIC.copy(header)
+  header.writeInt32BE(1, 8)
+  header.writeInt32BE(1, 12)
+  const parts: Buffer[] = [header]
+  for (let at = 0; at < data.length; at += XERIAL_BLOCK_BYTES) {
+    const block = snappyCompressRaw(data.subarray(at, Math.min(data.length, at + XERIAL_BLOCK_BYTES)))
+    const length = Buffer.allocUnsafe(4)
+    length.writeInt32BE(block.length, 0)
+    parts.push(length, block)
+  }
+  return Buffer.concat(parts)
+}
+
+/** A raw snappy block starts with its decompressed length as a little-endian base-128 varint (at most 32 bits). */
+function rawSnappyLength(block: Buffer): number {
+  let value = 0
+  for (let i = 0; i < 5; i++) {
+    if (i >= block.length) throw new CorruptRecordError('snappy block truncated in its length preamble')
+    const byte = block[i]
+    value += (byte & 0x7f) * 2 ** (7 * i)
+    if ((byte & 0x80) === 0) {
+      if (value > 0xffffffff) throw new CorruptRecordError('snappy block length preamble over 32 bits')
+      return value
+    }
+  }
+  throw new CorruptRecordError('snappy block length preamble longer than 5 bytes')
+}
+
+/** The blocks of a xerial stream (each a raw snappy block), or the whole input for raw snappy. */
+function snappyBlocks(data: Buffer): Buffer[] {
+  if (!isXerial(data)) return [data]
+  const blocks: Buffer[] = []
+  let at = XERIAL_HEADER_BYTES
+  while (at < data.length) {
+    if (at + 4 > data.length) throw new CorruptRecordError('xerial snappy block length truncated')
+    const length = data.readInt32BE(at)
+    at += 4
+    if (length < 0 || at + length > data.length) throw new CorruptRecordError('xerial snappy block runs past the end of the batch')
+    blocks.push(data.subarray(at, at + length))
+    at += length
+  }
+  return blocks
+}
+
+/** Total decompressed size the snappy data declares (read from its preambles, nothing decompressed). */
+export function snappyOutputSize(data: Buffer): number {
+  let total = 0
+  for (const block of snappyBlocks(data)) total += rawSnappyLength(block)
+  return total
+}
+
+function snappyDecompress(data: Buffer, maxBytes: number): Buffer {
+  const declared = snappyOutputSize(data)
+  if (declared > maxBytes) throw new CorruptRecordError(`snappy batch declares ${declared} decompressed bytes, over the ${maxBytes} cap`)
+  const blocks = snappyBlocks(data)
+  try {
+    // The decoder allocates what a block's preamble says (checked above) and fails on any mismatch.
+    const parts = blocks.map((block) => snappyUncompressRaw(block, { asBuffer: true }) as Buffer)
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, declared)
+  } catch (e) {
+    throw new CorruptRecordError(`snappy batch does not decompress: ${(e as Error).message}`)
+  }
+}
+
+// ------------------------------------------------------------------ zstd
+
+/**
+ * zstd-napi's thin binding (its high-level Decompressor has no output limit). Loaded with
+ * require: its exports come from a .node file, which an ESM named or namespace import cannot see.
+ */
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding
+const ZSTD_LEVEL = 3
+let zstdCompressContext: ZstdBinding.CCtx | undefined
+let zstdDecompressContext: ZstdBinding.DCtx | undefined
+
+function zstdCompress(data: Buffer): Buffer {
+  zstdCompressContext ??= new zstd.CCtx()
+  const out = Buffer.allocUnsafe(zstd.compressBound(data.length))
+  const written = zstdCompressContext.compress(out, data, ZSTD_LEVEL)
+  return out.subarray(0, written)
+}
+
+/** The sum of the content sizes every frame declares, or null if one does not declare it. */
+function zstdDeclaredSize(data: Buffer): number | null {
+  let total = 0
+  let frame = data
+  try {
+    while (frame.length > 0) {
+      const size = zstd.getFrameContentSize(frame)
+      if (size === null) return null
+      total += size
+      frame = frame.subarray(zstd.findFrameCompressedSize(frame))
+    }
+  } catch (e) {
+    throw new CorruptRecordError(`not a zstd frame: ${(e as Error).message}`)
+  }
+  return total
+}
+
+/**
+ * Streams the frames through one reused context, stopping as soon as the output passes
+ * `maxBytes`: a frame that hides its size (streamed producers) costs at most the cap.
+ */
+function zstdDecompress(data: Buffer, maxBytes: number): Buffer {
+  if (data.length === 0) throw new CorruptRecordError('empty zstd batch')
+  const declared = zstdDeclaredSize(data)
+  if (declared !== null && declared > maxBytes) throw new CorruptRecordError(`zstd batch declares ${declared} decompressed bytes, over the ${maxBytes} cap`)
+  zstdDecompressContext ??= new zstd.DCtx()
+  const dctx = zstdDecompressContext
+  dctx.reset(zstd.ResetDirective.sessionOnly)
+  const chunks: Buffer[] = []
+  let total = 0
+  let input = data
+  let pending = 1
+  try {
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(declared ?? 0, 64 * 1024), maxBytes - total + 1))
+      const [left, produced, consumed] = dctx.decompressStream(chunk, input)
+      pending = left
+      input = input.subarray(consumed)
+      total += produced
+      if (total > maxBytes) throw new CorruptRecordError(`zstd batch decompresses past the ${maxBytes} byte cap`)
+      chunks.push(chunk.subarray(0, produced))
+      if (input.length === 0 && (produced < chunk.length || pending === 0)) break
+      if (consumed === 0 && produced === 0) throw new CorruptRecordError('zstd batch makes no progress')
+    }
+  } catch (e) {
+    dctx.reset(zstd.ResetDirective.sessionOnly)
+    if (e instanceof CorruptRecordError) throw e
+    throw new CorruptRecordError(`zstd batch does not decompress: ${(e as Error).message}`)
+  }
+  if (pending !== 0) throw new CorruptRecordError('zstd batch ends inside a frame')
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total)
 }
 
 const LZ4_MAGIC = 0x184d2204

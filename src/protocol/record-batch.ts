@@ -238,14 +238,14 @@ export interface DecodedBatch {
 
 /**
  * Validates and decodes the batch at `offset`, decompressing its records (capped at
- * `maxDecompressedBytes`). Snappy and zstd throw UnsupportedCompressionError.
+ * `maxDecompressedBytes`). An unknown codec (5-7) throws UnsupportedCompressionError.
  */
 export function decodeRecordBatch(buf: Buffer, offset = 0, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): DecodedBatch {
   const size = validateBatch(buf, offset)
   const header = readBatchHeader(buf, offset)
   const codec = header.attributes & BatchAttribute.CompressionMask
-  if (codec === Compression.snappy || codec === Compression.zstd || codec > Compression.zstd) {
-    throw new UnsupportedCompressionError(`batch compressed with codec ${codec}: stored and served, not decoded`)
+  if (codec > Compression.zstd) {
+    throw new UnsupportedCompressionError(`batch compressed with unknown codec ${codec}`)
   }
   const body = decompress(codec, buf.subarray(offset + BATCH_HEADER_SIZE, offset + size), maxDecompressedBytes)
   return { header, records: decodeRecords(body, header.recordCount) }

@@ -551,6 +551,28 @@ export class PartitionLog {
     return { deletedSegments: count, deletedBytes, logStartOffset: this.startOffset }
   }
 
+  /**
+   * Kafka's DeleteRecords: moves the log start offset up to `offset` (never past the high
+   * watermark, never back) and retires the closed segments wholly below it. Records below the
+   * new start stay in a kept segment's bytes but are no longer readable or listed.
+   */
+  deleteRecordsBefore(offset: number): number {
+    this.checkWritable()
+    const highWatermark = this.highWatermark
+    if (offset < 0 || offset > highWatermark) {
+      throw new OffsetOutOfRangeError(`cannot delete records before ${offset}: the log ends at the high watermark ${highWatermark}`)
+    }
+    if (offset <= this.startOffset) return this.startOffset
+    this.startOffset = offset
+    let count = 0
+    while (count + 1 < this.segments.length && this.segments[count + 1].baseOffset <= offset) count++
+    const removed = this.segments.splice(0, count)
+    // Log start first, as in retention: a crash between the two leaves only files recovery removes.
+    this.writeCheckpoints()
+    for (const segment of removed) this.retire(segment, this.config.fileDeleteDelayMs)
+    return this.startOffset
+  }
+
   /** Removes every batch at or past `offset` (a follower truncating to its leader). */
   truncateTo(offset: number): void {
     this.checkWritable()

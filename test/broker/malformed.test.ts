@@ -67,7 +67,7 @@ describe('malformed input', () => {
   })
 
   it('closes on unknown API keys and unsupported versions', async () => {
-    for (const [apiKey, version] of [[999, 0], [3, 13], [0, 2], [1, 3], [21, 0]]) {
+    for (const [apiKey, version] of [[999, 0], [3, 13], [0, 2], [1, 17], [57, 0]]) {
       const c = await RawClient.connect(broker.port)
       const header = Buffer.alloc(10)
       header.writeInt16BE(apiKey, 0)

@@ -38,7 +38,7 @@ describe('ApiVersions', () => {
       expect(res.errorCode).toBe(0)
       expect(res.apiKeys).toEqual(expected)
     }
-    expect(expected.find((a) => a.apiKey === 1)).toEqual({ apiKey: 1, minVersion: 4, maxVersion: 12 })
+    expect(expected.find((a) => a.apiKey === 1)).toEqual({ apiKey: 1, minVersion: 0, maxVersion: 16 })
     expect(expected.find((a) => a.apiKey === 0)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 })
   })
 

@@ -88,8 +88,8 @@ describe('codecs', () => {
       expect(() => native!('text' as unknown as Uint8Array)).toThrow(TypeError)
     })
 
-  it('does not compress or decompress snappy, zstd or unknown codecs', () => {
-    for (const codec of [Compression.snappy, Compression.zstd, 6]) {
+  it('does not compress or decompress unknown codecs (5-7)', () => {
+    for (const codec of [5, 6, 7]) {
       expect(() => compress(codec, Buffer.from('x'))).toThrow(UnsupportedCompressionError)
       expect(() => decompress(codec, Buffer.from('x'))).toThrow(UnsupportedCompressionError)
     }

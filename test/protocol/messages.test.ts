@@ -86,13 +86,14 @@ function encode(c: Case, message: unknown): Buffer {
 }
 
 describe('generated codecs round-trip', () => {
-  it('covers the 17 APIs of the first set with the versions of DESIGN.md, and OffsetForLeaderEpoch (replication)', () => {
+  it('covers the first set of DESIGN.md, the admin APIs and OffsetForLeaderEpoch (replication), each with its version range', () => {
     const ranges = [...API_CODECS.values()].map((c) => `${c.name} ${c.minVersion}-${c.maxVersion}`).sort()
     expect(ranges).toEqual([
-      'ApiVersions 0-3', 'CreateTopics 0-7', 'DeleteTopics 0-6', 'DescribeGroups 0-5', 'Fetch 4-12',
-      'FindCoordinator 0-4', 'Heartbeat 0-4', 'InitProducerId 0-4', 'JoinGroup 0-7', 'LeaveGroup 0-4',
-      'ListGroups 0-4', 'ListOffsets 1-7', 'Metadata 0-12', 'OffsetCommit 2-8', 'OffsetFetch 1-7',
-      'OffsetForLeaderEpoch 0-4', 'Produce 0-9', 'SyncGroup 0-5',
+      'AlterConfigs 0-2', 'ApiVersions 0-3', 'CreatePartitions 0-3', 'CreateTopics 0-7', 'DeleteGroups 0-2',
+      'DeleteRecords 0-2', 'DeleteTopics 0-6', 'DescribeCluster 0-1', 'DescribeConfigs 0-4', 'DescribeGroups 0-5',
+      'Fetch 0-16', 'FindCoordinator 0-4', 'Heartbeat 0-4', 'IncrementalAlterConfigs 0-1', 'InitProducerId 0-4',
+      'JoinGroup 0-7', 'LeaveGroup 0-4', 'ListGroups 0-4', 'ListOffsets 0-7', 'Metadata 0-12', 'OffsetCommit 0-8',
+      'OffsetFetch 1-9', 'OffsetForLeaderEpoch 0-4', 'Produce 0-9', 'SyncGroup 0-5',
     ])
   })
 
@@ -116,9 +117,9 @@ describe('generated codecs round-trip', () => {
 
   it('rejects versions outside the implemented range', () => {
     const fetch = API_CODECS.get(1)!
-    expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), 3)).toThrow(ProtocolDecodeError)
-    expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), 13)).toThrow(ProtocolDecodeError)
-    expect(() => fetch.encodeRequest(new Writer(), 13, {})).toThrow(/not supported/)
+    expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), -1)).toThrow(ProtocolDecodeError)
+    expect(() => fetch.decodeRequest(new Reader(Buffer.alloc(64)), 17)).toThrow(ProtocolDecodeError)
+    expect(() => fetch.encodeRequest(new Writer(), 17, {})).toThrow(/not supported/)
   })
 })
 

@@ -55,7 +55,8 @@ export class LoadFetcher {
   private readonly version: number
 
   private constructor(cluster: LoadgenCluster, readonly options: Required<LoadFetcherOptions>, private readonly lanes: Lane[]) {
-    this.version = cluster.versionFor(ApiKey.Fetch)
+    // Fetches name topics; from v13 Fetch takes topic ids instead.
+    this.version = Math.min(cluster.versionFor(ApiKey.Fetch), 12)
   }
 
   static async create(cluster: LoadgenCluster, options: LoadFetcherOptions): Promise<LoadFetcher> {

@@ -1,6 +1,15 @@
 /**
- * Fetch v4-12.
+ * Fetch v0-16.
  *
+ * v0-3 are for clients that read only the old message formats: their record bytes are read
+ * from the segment and down-converted to magic 0 (v0-1) or magic 1 (v2-3) message sets
+ * (protocol/message-set.ts): uncompressed, headers dropped, control batches left out. That
+ * path reads at most each partition's partitionMaxBytes of segment (and the response's
+ * maxBytes overall); v4+ stays zero-copy.
+ *
+ * Topics are named up to v12 and given by topic id from v13 (an id this broker does not know:
+ * UNKNOWN_TOPIC_ID on each of its partitions); answers carry the same key back. v15 moves the
+ * replica id into a tagged field, v16 adds node endpoints (none: only leader changes use them).
  * Per partition: UNKNOWN_TOPIC_OR_PARTITION for a topic or partition this broker lacks,
  * OFFSET_OUT_OF_RANGE below the log start or past the log end, an empty record set from the
  * high watermark up to the log end, else `engine.read` locates whole batches (at least one,
@@ -22,23 +31,34 @@
  * diverging-epoch checks (one leader epoch, 0).
  */
 import { Buffer } from 'node:buffer'
+import { read as readCallback } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
+import { downConvertBatches } from '../../protocol/message-set.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
-import type { EncodeInput } from '../../protocol/primitives.js'
+import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import type { NodeContext } from '../../core/node-context.js'
+import { topicIdFromWire } from '../../core/topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
 import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
+
+const TOPIC_ID_VERSION = 13
+function readAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => readCallback(fd, buffer, offset, length, position, (error, n) => error ? reject(error) : resolve(n)))
+}
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
 interface PartitionRead {
   topic: string
+  /** The topic as the request named it: its id on the wire from v13 (ZERO_UUID before). */
+  topicId: string
   request: FetchPartition
   errorCode: number
   highWatermark: number
@@ -49,15 +69,55 @@ interface PartitionRead {
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
   const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  const first = readAll(broker, request)
+  const first = readAll(broker, request, ctx.version)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
-    if (isReady(request, first, deadline, ctx)) return { kind: 'parts', parts: encode(ctx.version, first) }
+    if (isReady(request, first, deadline, ctx)) return respond(ctx.version, first)
     return pollUntilReady(request, ctx, first, deadline)
   }
   return first.then((reads) => isReady(request, reads, deadline, ctx)
-    ? { kind: 'parts', parts: encode(ctx.version, reads) }
+    ? respond(ctx.version, reads)
     : pollUntilReady(request, ctx, reads, deadline))
+}
+
+const FIRST_V2_FORMAT_VERSION = 4
+
+function respond(version: number, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
+  if (version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(version, reads) }
+  return downConvertAll(version, reads).then((converted) => ({ kind: 'parts', parts: encode(version, reads, converted) }))
+}
+
+/** Reads each partition's batches and rewrites them in the message format of `version`. */
+async function downConvertAll(version: number, reads: readonly PartitionRead[]): Promise<Map<PartitionRead, Buffer>> {
+  const magic = version >= 2 ? 1 : 0
+  const converted = new Map<PartitionRead, Buffer>()
+  for (const r of reads) {
+    if (!r.range) continue
+    try {
+      converted.set(r, downConvertBatches(await readRange(r.range), magic, r.request.fetchOffset))
+    } catch (error) {
+      r.errorCode = toErrorPayload(error).code
+      r.range = null
+    }
+  }
+  return converted
+}
+
+async function readRange(range: FileRangePart): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(range.length)
+  const handle = 'fd' in range.file ? null : await open(range.file.path, 'r')
+  try {
+    const fd = handle ? handle.fd : (range.file as { fd: number }).fd
+    let done = 0
+    while (done < range.length) {
+      const n = await readAt(fd, bytes, done, range.length - done, range.position + done)
+      if (n === 0) throw new Error(`segment ended ${range.length - done} bytes early`)
+      done += n
+    }
+  } finally {
+    await handle?.close()
+  }
+  return bytes
 }
 
 function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadline: number, ctx: RequestContext): boolean {
@@ -76,22 +136,26 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
   do {
     releaseRanges(reads)
     await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
-    reads = await readAll(broker, request)
+    reads = await readAll(broker, request, ctx.version)
   } while (!isReady(request, reads, deadline, ctx))
-  return { kind: 'parts', parts: encode(ctx.version, reads) }
+  return respond(ctx.version, reads)
 }
 
 /**
  * Every partition's read; a promise only when some partition has bytes to locate in the worker.
  * A partition named more than once is read once, where it first appears, with its last entry
  * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
- * the work or the response.
+ * the work or the response. From v13 topics are named by id.
  */
-function readAll(broker: NodeContext, request: FetchRequest): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: NodeContext, request: FetchRequest, version: number): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
-  for (const { topic, partition } of distinctPartitions(request)) {
-    const read = readPartition(broker, topic, partition)
+  const byId = version >= TOPIC_ID_VERSION
+  for (const { topic: t, partition: p } of distinctPartitions(request, byId)) {
+    const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
+    const read = name === undefined
+      ? unknownTopicId(t.topicId, p)
+      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
@@ -99,14 +163,14 @@ function readAll(broker: NodeContext, request: FetchRequest): PartitionRead[] | 
   return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
 }
 
-function distinctPartitions(request: FetchRequest): { topic: string; partition: FetchPartition }[] {
-  const byKey = new Map<string, { topic: string; partition: FetchPartition }>()
+function distinctPartitions(request: FetchRequest, byId: boolean): { topic: FetchRequest['topics'][number]; partition: FetchPartition }[] {
+  const byKey = new Map<string, { topic: FetchRequest['topics'][number]; partition: FetchPartition }>()
   for (const t of request.topics) {
     for (const p of t.partitions) {
-      const key = `${p.partition}:${t.topic}`
+      const key = `${p.partition}:${byId ? t.topicId : t.topic}`
       const entry = byKey.get(key)
       if (entry) entry.partition = p
-      else byKey.set(key, { topic: t.topic, partition: p })
+      else byKey.set(key, { topic: t, partition: p })
     }
   }
   return [...byKey.values()]
@@ -130,8 +194,8 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: NodeContext, topic: string, p: FetchPartition): PartitionRead {
-  const read: PartitionRead = { topic, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
+function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition): PartitionRead {
+  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
   if (!offsets) {
@@ -142,6 +206,10 @@ function readPartition(broker: NodeContext, topic: string, p: FetchPartition): P
   read.logStartOffset = offsets.logStartOffset
   if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
   return read
+}
+
+function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
+  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null }
 }
 
 function needsLocate(read: PartitionRead): boolean {
@@ -174,13 +242,15 @@ function releaseRanges(reads: readonly PartitionRead[]): void {
   }
 }
 
-function encode(version: number, reads: readonly PartitionRead[]): ReturnType<FetchResponseBuilder['encode']> {
+function encode(version: number, reads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
   const builder = new FetchResponseBuilder()
-  const responses: { topic: string; partitions: EncodeInput<PartitionData>[] }[] = []
+  const responses: { topic: string; topicId: string; partitions: EncodeInput<PartitionData>[] }[] = []
+  // From v13 the topic is answered by id (the name is not on the wire), before it by name.
+  const byId = version >= TOPIC_ID_VERSION
   for (const r of reads) {
     let topic = responses[responses.length - 1]
-    if (!topic || topic.topic !== r.topic) {
-      topic = { topic: r.topic, partitions: [] }
+    if (!topic || (byId ? topic.topicId !== r.topicId : topic.topic !== r.topic)) {
+      topic = byId ? { topic: '', topicId: r.topicId, partitions: [] } : { topic: r.topic, topicId: ZERO_UUID, partitions: [] }
       responses.push(topic)
     }
     topic.partitions.push({
@@ -191,7 +261,7 @@ function encode(version: number, reads: readonly PartitionRead[]): ReturnType<Fe
       logStartOffset: r.logStartOffset,
       abortedTransactions: [],
       preferredReadReplica: -1,
-      records: r.range ? builder.placeholder(r.range) : NO_RECORDS,
+      records: converted?.get(r) ?? (r.range ? builder.placeholder(r.range) : NO_RECORDS),
     })
   }
   return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })

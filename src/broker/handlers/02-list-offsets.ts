@@ -1,5 +1,10 @@
 /**
- * ListOffsets v1-7 (v1+ semantics: one offset per partition, with its timestamp).
+ * ListOffsets v0-7 (v1+ semantics: one offset per partition, with its timestamp).
+ *
+ * v0 (the old offsets-array form) answers the same lookup as a list in oldStyleOffsets: one
+ * offset when found and maxNumOffsets >= 1, none otherwise. Kafka's v0 also lists the base
+ * offsets of older segments for latest/timestamp queries when maxNumOffsets > 1; ringlog lists
+ * only the one offset (clients ask for 1: kafka-python, Kafka's own old consumers' tools).
  *
  * timestamp -2 (earliest): the log start offset; -1 (latest): the high watermark (what a
  * consumer can read, as Kafka answers read_uncommitted clients; read_committed gets the same,
@@ -20,7 +25,7 @@ import type { NodeContext } from '../../core/node-context.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 2
-export const minVersion = 1
+export const minVersion = 0
 export const maxVersion = MAX_VERSION
 
 const EARLIEST = -2
@@ -30,10 +35,15 @@ export async function handle(request: ListOffsetsRequest, ctx: RequestContext): 
   const duplicates = duplicatePartitions(request)
   const topics = await Promise.all(request.topics.map(async (t) => ({
     name: t.name,
-    partitions: await Promise.all(t.partitions.map((p) => duplicates.has(`${p.partitionIndex}:${t.name}`)
+    partitions: await Promise.all(t.partitions.map(async (p) => {
       // As Kafka: a partition named twice is refused (each time) instead of looked up twice.
-      ? { partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }
-      : lookup(ctx.broker, ctx.version, t.name, p))),
+      if (duplicates.has(`${p.partitionIndex}:${t.name}`)) {
+        const refused = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }
+        return ctx.version === 0 ? toOffsetsArray(refused, p.maxNumOffsets) : refused
+      }
+      const found = await lookup(ctx.broker, ctx.version, t.name, p)
+      return ctx.version === 0 ? toOffsetsArray(found, p.maxNumOffsets) : found
+    })),
   })))
   return { kind: 'message', message: { throttleTimeMs: 0, topics } }
 }
@@ -50,6 +60,16 @@ function duplicatePartitions(request: ListOffsetsRequest): Set<string> {
     }
   }
   return duplicates
+}
+
+/** The v0 answer: the offset found (if any, and if the client wants at least one) as a list. */
+function toOffsetsArray(found: EncodeInput<ListOffsetsPartitionResponse>, maxNumOffsets: number): EncodeInput<ListOffsetsPartitionResponse> {
+  const offset = found.offset ?? -1
+  return {
+    partitionIndex: found.partitionIndex,
+    errorCode: found.errorCode,
+    oldStyleOffsets: found.errorCode === ErrorCode.NONE && offset >= 0 && maxNumOffsets > 0 ? [offset] : [],
+  }
 }
 
 async function lookup(broker: NodeContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {

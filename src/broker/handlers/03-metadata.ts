@@ -103,12 +103,15 @@ function missingTopic(name: string, mayCreate: boolean, ctx: RequestContext): nu
   return ErrorCode.LEADER_NOT_AVAILABLE
 }
 
+const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets'
+
 function describe(info: TopicInfo, nodeId: number): EncodeInput<MetadataResponseTopic> {
   return {
     errorCode: ErrorCode.NONE,
     name: info.name,
     topicId: topicIdToWire(info.topicId),
-    isInternal: false,
+    // Kafka's one internal topic; ringlog lists it as such only once something created it.
+    isInternal: info.name === CONSUMER_OFFSETS_TOPIC,
     partitions: Array.from({ length: info.partitions }, (_, partitionIndex) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex,

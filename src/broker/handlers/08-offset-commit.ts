@@ -1,5 +1,5 @@
 /**
- * OffsetCommit v2-8: stores a group's consumed positions (src/groups/group-coordinator.ts
+ * OffsetCommit v0-8: stores a group's consumed positions (src/groups/group-coordinator.ts
  * validates membership, src/groups/offsets-store.ts makes them durable). The response is sent
  * only after the commit is fdatasync'd: an acknowledged commit survives a crash.
  *
@@ -12,6 +12,10 @@
  * - v6+ committedLeaderEpoch is stored and returned by OffsetFetch.
  * - retentionTimeMs (v2-4) is ignored: offsets follow the broker-wide offsetsRetentionMinutes,
  *   as Kafka 2.1+ mostly does too.
+ * - v0 has no generation or member id: a simple commit (generation -1, member ''), as Kafka
+ *   3.x stores it. v1's per-partition commitTimestamp is not used as the commit time: the
+ *   broker's clock is, so an offset never expires earlier than the client's timestamp implies
+ *   relative to now (a client clock far in the past would otherwise expire it at once).
  *
  * Left out: throttling (0), transactional commits (TxnOffsetCommit).
  */

@@ -1,6 +1,7 @@
 /**
- * OffsetFetch v1-7: a group's committed offsets, for the partitions asked or (v2+, topics
- * null) for every partition the group has committed.
+ * OffsetFetch v1-9: a group's committed offsets, for the partitions asked or (v2+, topics
+ * null) for every partition the group has committed. v8+ asks for several groups at once
+ * (groups[], each with its own topics and errorCode); each is answered as v7 answers one.
  *
  * - A partition with nothing committed answers offset -1, metadata '' and no error (Kafka's
  *   answer, also for topics that do not exist).
@@ -10,7 +11,10 @@
  * - v7 requireStable: this broker has no transactions, so no offset is ever pending and
  *   UNSTABLE_OFFSET_COMMIT is never returned.
  *
- * Left out: throttling (0), OffsetFetch v8+ (batched groups).
+ * - v9 memberId/memberEpoch belong to KIP-848 consumer groups; this broker has only classic
+ *   groups, whose offsets Kafka returns without checking them, and so does this handler.
+ *
+ * Left out: throttling (0).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { OffsetFetchRequest, OffsetFetchResponse, OffsetFetchResponsePartition, OffsetFetchResponseTopic } from '../../protocol/messages/offset-fetch.js'
@@ -25,15 +29,36 @@ export const maxVersion = MAX_VERSION
 
 const TOP_LEVEL_ERROR_VERSION = 2
 
+const BATCHED_GROUPS_VERSION = 8
+
 export async function handle(request: OffsetFetchRequest, ctx: RequestContext): Promise<HandlerReply<OffsetFetchResponse>> {
+  if (ctx.version >= BATCHED_GROUPS_VERSION) {
+    const groups = await Promise.all(request.groups.map(async (g) => {
+      const { errorCode, fetched } = await fetchGroup(ctx, g.groupId, g.topics)
+      return { groupId: g.groupId, errorCode, topics: byTopic(fetched) }
+    }))
+    return { kind: 'message', message: { throttleTimeMs: 0, groups } }
+  }
+  const { errorCode, fetched } = await fetchGroup(ctx, request.groupId, request.topics)
+  return {
+    kind: 'message',
+    message: { throttleTimeMs: 0, errorCode: ctx.version >= TOP_LEVEL_ERROR_VERSION ? errorCode : ErrorCode.NONE, topics: byTopic(fetched) },
+  }
+}
+
+async function fetchGroup(
+  ctx: RequestContext,
+  groupId: string,
+  topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+): Promise<{ errorCode: number; fetched: FetchedOffset[] }> {
   const groups = ctx.broker.groups
-  const wanted = request.topics === null
+  const wanted = topics === null
     ? null
-    : request.topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })))
-  let errorCode: number = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+    : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })))
+  let errorCode: number = groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
   let fetched: FetchedOffset[] = []
   if (errorCode === ErrorCode.NONE) {
-    const result = await groups.fetchOffsets(request.groupId, wanted)
+    const result = await groups.fetchOffsets(groupId, wanted)
     errorCode = result.errorCode
     fetched = result.partitions
   }
@@ -41,10 +66,7 @@ export async function handle(request: OffsetFetchRequest, ctx: RequestContext): 
     // Every asked partition carries the error too: v1 clients only look there.
     fetched = (wanted ?? []).map(({ topic, partition }) => ({ topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode }))
   }
-  return {
-    kind: 'message',
-    message: { throttleTimeMs: 0, errorCode: ctx.version >= TOP_LEVEL_ERROR_VERSION ? errorCode : ErrorCode.NONE, topics: byTopic(fetched) },
-  }
+  return { errorCode, fetched }
 }
 
 function byTopic(partitions: readonly FetchedOffset[]): EncodeInput<OffsetFetchResponseTopic>[] {

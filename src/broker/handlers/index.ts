@@ -22,6 +22,13 @@ export const HANDLERS: readonly AnyApiHandler[] = [
   await import('./18-api-versions.js'),
   await import('./19-create-topics.js'),
   await import('./20-delete-topics.js'),
+  await import('./21-delete-records.js'),
   await import('./22-init-producer-id.js'),
   await import('./23-offset-for-leader-epoch.js'),
+  await import('./32-describe-configs.js'),
+  await import('./33-alter-configs.js'),
+  await import('./37-create-partitions.js'),
+  await import('./42-delete-groups.js'),
+  await import('./44-incremental-alter-configs.js'),
+  await import('./60-describe-cluster.js'),
 ]

@@ -160,6 +160,15 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     await Promise.all(list.map((p) => this.openPartition(p.topic, p.partition, p.settings)))
   }
 
+  /** New topic configs for an open partition: its worker closes and reopens the log with them (a clean close, so no recovery scan). */
+  async reconfigurePartition(topic: string, partition: number, settings: PartitionSettings): Promise<void> {
+    const entry = this.entry(topic, partition)
+    await entry.ready.catch(() => undefined)
+    entry.settings = { ...this.config.defaults, ...settings }
+    entry.ready = this.sendOpen(entry)
+    await entry.ready
+  }
+
   async dropPartition(topic: string, partition: number): Promise<void> {
     const entry = this.entry(topic, partition)
     await entry.ready.catch(() => undefined)
@@ -416,6 +425,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
     const entry = this.entry(topic, partition)
     return await this.control(entry.worker, { op: 'offsetForTimestamp', slot: entry.slot, timestamp }) as TimestampOffset | null
+  }
+
+  async deleteRecordsBefore(topic: string, partition: number, offset: number): Promise<number> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'deleteRecords', slot: entry.slot, offset }) as number
   }
 
   /**

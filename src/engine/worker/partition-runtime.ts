@@ -14,7 +14,7 @@ import { existsSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import nativeBinding from '../../../native-bindings/index.js'
 import { RinglogError } from '../../errors.js'
-import { checkLz4Bound, Compression } from '../../protocol/compression.js'
+import { checkDecompressedBound, Compression } from '../../protocol/compression.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import {
   BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, validateBatchRecords, ATTRIBUTES_OFFSET, BASE_SEQUENCE_OFFSET,
@@ -195,7 +195,7 @@ export class PartitionRuntime {
         if (size > this.maxMessageBytes) {
           throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
         }
-        refuseLz4Bomb(frame, at, size)
+        refuseCompressionBomb(frame, at, size)
         validateBatchRecords(frame, at, size)
         if (readInt64(frame, at + PRODUCER_ID_OFFSET) >= 0) idempotent = true
         count++
@@ -386,8 +386,8 @@ export class PartitionRuntime {
       this.fail(requestId, new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${largest} bytes exceeds max.message.bytes ${this.maxMessageBytes}`))
       return
     }
-    if (compression !== Compression.none && compression !== Compression.gzip && compression !== Compression.lz4) {
-      this.fail(requestId, new RinglogError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `the embedded producer compresses with none, gzip or lz4, not codec ${compression}`))
+    if (compression < Compression.none || compression > Compression.zstd) {
+      this.fail(requestId, new RinglogError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `the embedded producer compresses with none, gzip, snappy, lz4 or zstd, not codec ${compression}`))
       return
     }
     if (this.batcher && this.batcher.compression !== compression) {
@@ -528,6 +528,13 @@ export class PartitionRuntime {
     return result.deletedSegments
   }
 
+  /** DeleteRecords: advances the log start offset; returns the new one (Kafka's low watermark). */
+  deleteRecordsBefore(offset: number): number {
+    const start = this.log.deleteRecordsBefore(offset)
+    this.publish()
+    return start
+  }
+
   offsetForTimestamp(timestamp: number): TimestampOffset | null {
     return this.log.offsetForTimestamp(timestamp) ?? null
   }
@@ -592,11 +599,13 @@ function holdSegmentFile(fd: number, path: string): number {
 }
 
 /**
- * An lz4 batch whose frame could decompress past the cap every ringlog decoder enforces is
- * refused (CORRUPT_MESSAGE) instead of stored for consumers to choke on; the check reads only
- * the frame's block table, so it costs a few reads per batch.
+ * A compressed batch that could decompress past the cap every ringlog decoder enforces, or is
+ * not of its codec's format, is refused (CORRUPT_MESSAGE) instead of stored for consumers to
+ * choke on. lz4 and snappy are judged from their block tables and length preambles (a few
+ * reads per batch), zstd from its frames' declared sizes (else decompressed under the cap).
  */
-function refuseLz4Bomb(frame: Buffer, at: number, size: number): void {
-  if ((frame.readInt16BE(at + ATTRIBUTES_OFFSET) & BatchAttribute.CompressionMask) !== Compression.lz4) return
-  checkLz4Bound(frame.subarray(at + BATCH_HEADER_SIZE, at + size))
+function refuseCompressionBomb(frame: Buffer, at: number, size: number): void {
+  const codec = frame.readInt16BE(at + ATTRIBUTES_OFFSET) & BatchAttribute.CompressionMask
+  if (codec === Compression.none || codec === Compression.gzip) return
+  checkDecompressedBound(codec, frame.subarray(at + BATCH_HEADER_SIZE, at + size))
 }

@@ -164,6 +164,8 @@ async function runControl(request: ControlRequest): Promise<unknown> {
     case 'setLeaderEpoch':
       runtimeAt(request.slot).setLeaderEpoch(request.epoch)
       return null
+    case 'deleteRecords':
+      return runtimeAt(request.slot).deleteRecordsBefore(request.offset)
     case 'stats':
       return [...partitions.values()].map((runtime) => runtime.stats())
     case 'shutdown': {

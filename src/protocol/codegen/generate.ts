@@ -24,11 +24,11 @@ export function schemaDir(): string {
 /** The APIs ringlog speaks and the versions of each (the set kafkajs, librdkafka, kafka-python, franz-go and @platformatic/kafka need). */
 export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }> = [
   { name: 'Produce', versions: '0-9' },
-  { name: 'Fetch', versions: '4-12' },
-  { name: 'ListOffsets', versions: '1-7' },
+  { name: 'Fetch', versions: '0-16' },
+  { name: 'ListOffsets', versions: '0-7' },
   { name: 'Metadata', versions: '0-12' },
-  { name: 'OffsetCommit', versions: '2-8' },
-  { name: 'OffsetFetch', versions: '1-7' },
+  { name: 'OffsetCommit', versions: '0-8' },
+  { name: 'OffsetFetch', versions: '1-9' },
   { name: 'FindCoordinator', versions: '0-4' },
   { name: 'JoinGroup', versions: '0-7' },
   { name: 'Heartbeat', versions: '0-4' },
@@ -41,6 +41,13 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'DeleteTopics', versions: '0-6' },
   { name: 'InitProducerId', versions: '0-4' },
   { name: 'OffsetForLeaderEpoch', versions: '0-4' },
+  { name: 'DeleteRecords', versions: '0-2' },
+  { name: 'DescribeConfigs', versions: '0-4' },
+  { name: 'AlterConfigs', versions: '0-2' },
+  { name: 'CreatePartitions', versions: '0-3' },
+  { name: 'DeleteGroups', versions: '0-2' },
+  { name: 'IncrementalAlterConfigs', versions: '0-1' },
+  { name: 'DescribeCluster', versions: '0-1' },
 ]
 
 export function fileNameOf(apiName: string): string {

@@ -17,10 +17,17 @@ import * as listGroups from './list-groups.js'
 import * as apiVersions from './api-versions.js'
 import * as createTopics from './create-topics.js'
 import * as deleteTopics from './delete-topics.js'
+import * as deleteRecords from './delete-records.js'
 import * as initProducerId from './init-producer-id.js'
 import * as offsetForLeaderEpoch from './offset-for-leader-epoch.js'
+import * as describeConfigs from './describe-configs.js'
+import * as alterConfigs from './alter-configs.js'
+import * as createPartitions from './create-partitions.js'
+import * as deleteGroups from './delete-groups.js'
+import * as incrementalAlterConfigs from './incremental-alter-configs.js'
+import * as describeCluster from './describe-cluster.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, initProducerId, offsetForLeaderEpoch }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, describeCluster }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -133,6 +140,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     decodeRequest: deleteTopics.decodeDeleteTopicsRequest, encodeRequest: deleteTopics.encodeDeleteTopicsRequest,
     decodeResponse: deleteTopics.decodeDeleteTopicsResponse, encodeResponse: deleteTopics.encodeDeleteTopicsResponse,
   }],
+  [21, {
+    apiKey: 21, name: 'DeleteRecords', minVersion: deleteRecords.MIN_VERSION, maxVersion: deleteRecords.MAX_VERSION,
+    firstFlexibleVersion: deleteRecords.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: deleteRecords.decodeDeleteRecordsRequest, encodeRequest: deleteRecords.encodeDeleteRecordsRequest,
+    decodeResponse: deleteRecords.decodeDeleteRecordsResponse, encodeResponse: deleteRecords.encodeDeleteRecordsResponse,
+  }],
   [22, {
     apiKey: 22, name: 'InitProducerId', minVersion: initProducerId.MIN_VERSION, maxVersion: initProducerId.MAX_VERSION,
     firstFlexibleVersion: initProducerId.FIRST_FLEXIBLE_VERSION,
@@ -144,6 +157,42 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: offsetForLeaderEpoch.FIRST_FLEXIBLE_VERSION,
     decodeRequest: offsetForLeaderEpoch.decodeOffsetForLeaderEpochRequest, encodeRequest: offsetForLeaderEpoch.encodeOffsetForLeaderEpochRequest,
     decodeResponse: offsetForLeaderEpoch.decodeOffsetForLeaderEpochResponse, encodeResponse: offsetForLeaderEpoch.encodeOffsetForLeaderEpochResponse,
+  }],
+  [32, {
+    apiKey: 32, name: 'DescribeConfigs', minVersion: describeConfigs.MIN_VERSION, maxVersion: describeConfigs.MAX_VERSION,
+    firstFlexibleVersion: describeConfigs.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: describeConfigs.decodeDescribeConfigsRequest, encodeRequest: describeConfigs.encodeDescribeConfigsRequest,
+    decodeResponse: describeConfigs.decodeDescribeConfigsResponse, encodeResponse: describeConfigs.encodeDescribeConfigsResponse,
+  }],
+  [33, {
+    apiKey: 33, name: 'AlterConfigs', minVersion: alterConfigs.MIN_VERSION, maxVersion: alterConfigs.MAX_VERSION,
+    firstFlexibleVersion: alterConfigs.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: alterConfigs.decodeAlterConfigsRequest, encodeRequest: alterConfigs.encodeAlterConfigsRequest,
+    decodeResponse: alterConfigs.decodeAlterConfigsResponse, encodeResponse: alterConfigs.encodeAlterConfigsResponse,
+  }],
+  [37, {
+    apiKey: 37, name: 'CreatePartitions', minVersion: createPartitions.MIN_VERSION, maxVersion: createPartitions.MAX_VERSION,
+    firstFlexibleVersion: createPartitions.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: createPartitions.decodeCreatePartitionsRequest, encodeRequest: createPartitions.encodeCreatePartitionsRequest,
+    decodeResponse: createPartitions.decodeCreatePartitionsResponse, encodeResponse: createPartitions.encodeCreatePartitionsResponse,
+  }],
+  [42, {
+    apiKey: 42, name: 'DeleteGroups', minVersion: deleteGroups.MIN_VERSION, maxVersion: deleteGroups.MAX_VERSION,
+    firstFlexibleVersion: deleteGroups.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: deleteGroups.decodeDeleteGroupsRequest, encodeRequest: deleteGroups.encodeDeleteGroupsRequest,
+    decodeResponse: deleteGroups.decodeDeleteGroupsResponse, encodeResponse: deleteGroups.encodeDeleteGroupsResponse,
+  }],
+  [44, {
+    apiKey: 44, name: 'IncrementalAlterConfigs', minVersion: incrementalAlterConfigs.MIN_VERSION, maxVersion: incrementalAlterConfigs.MAX_VERSION,
+    firstFlexibleVersion: incrementalAlterConfigs.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: incrementalAlterConfigs.decodeIncrementalAlterConfigsRequest, encodeRequest: incrementalAlterConfigs.encodeIncrementalAlterConfigsRequest,
+    decodeResponse: incrementalAlterConfigs.decodeIncrementalAlterConfigsResponse, encodeResponse: incrementalAlterConfigs.encodeIncrementalAlterConfigsResponse,
+  }],
+  [60, {
+    apiKey: 60, name: 'DescribeCluster', minVersion: describeCluster.MIN_VERSION, maxVersion: describeCluster.MAX_VERSION,
+    firstFlexibleVersion: describeCluster.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: describeCluster.decodeDescribeClusterRequest, encodeRequest: describeCluster.encodeDescribeClusterRequest,
+    decodeResponse: describeCluster.decodeDescribeClusterResponse, encodeResponse: describeCluster.encodeDescribeClusterResponse,
   }],
 ])
 

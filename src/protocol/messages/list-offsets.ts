@@ -3,34 +3,36 @@
 import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVersion, type EncodeInput } from '../primitives.js'
 
 export const API_KEY = 2
-export const MIN_VERSION = 1
+export const MIN_VERSION = 0
 export const MAX_VERSION = 7
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 6
 
 export interface ListOffsetsRequest {
-  /** The broker ID of the requester, or -1 if this request is being made by a normal consumer. (v1+) */
+  /** The broker ID of the requester, or -1 if this request is being made by a normal consumer. (v0+) */
   replicaId: number
   /** This setting controls the visibility of transactional records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED transactional records are visible. To be more concrete, READ_COMMITTED returns all data from offsets smaller than the current LSO (last stable offset), and enables the inclusion of the list of aborted transactions in the result, which allows consumers to discard ABORTED transactional records (v2+) */
   isolationLevel: number
-  /** Each topic in the request. (v1+) */
+  /** Each topic in the request. (v0+) */
   topics: ListOffsetsTopic[]
 }
 
 export interface ListOffsetsTopic {
-  /** The topic name. (v1+) */
+  /** The topic name. (v0+) */
   name: string
-  /** Each partition in the request. (v1+) */
+  /** Each partition in the request. (v0+) */
   partitions: ListOffsetsPartition[]
 }
 
 export interface ListOffsetsPartition {
-  /** The partition index. (v1+) */
+  /** The partition index. (v0+) */
   partitionIndex: number
   /** The current leader epoch. (v4+) */
   currentLeaderEpoch: number
-  /** The current timestamp. (v1+) */
+  /** The current timestamp. (v0+) */
   timestamp: number
+  /** The maximum number of offsets to report. (v0) */
+  maxNumOffsets: number
 }
 
 function readListOffsetsTopic(r: Reader, version: number): ListOffsetsTopic {
@@ -49,6 +51,7 @@ function readListOffsetsPartition(r: Reader, version: number): ListOffsetsPartit
     partitionIndex: r.int32(),
     currentLeaderEpoch: version >= 4 ? r.int32() : -1,
     timestamp: r.int64(),
+    maxNumOffsets: version <= 0 ? r.int32() : 1,
   }
   if (flexible) r.taggedFields()
   return m
@@ -78,6 +81,8 @@ function writeListOffsetsPartition(w: Writer, version: number, m: EncodeInput<Li
   w.int32(m.partitionIndex ?? 0)
   if (version >= 4) w.int32(m.currentLeaderEpoch ?? -1)
   w.int64(m.timestamp ?? 0)
+  if (version <= 0) w.int32(m.maxNumOffsets ?? 1)
+  else if (m.maxNumOffsets !== undefined && m.maxNumOffsets !== 1) throw fieldNotInVersion('ListOffsetsPartition.MaxNumOffsets', version)
   if (flexible) w.uvarint(0)
 }
 
@@ -94,22 +99,24 @@ export function encodeListOffsetsRequest(w: Writer, version: number, m: EncodeIn
 export interface ListOffsetsResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v2+) */
   throttleTimeMs: number
-  /** Each topic in the response. (v1+) */
+  /** Each topic in the response. (v0+) */
   topics: ListOffsetsTopicResponse[]
 }
 
 export interface ListOffsetsTopicResponse {
-  /** The topic name (v1+) */
+  /** The topic name (v0+) */
   name: string
-  /** Each partition in the response. (v1+) */
+  /** Each partition in the response. (v0+) */
   partitions: ListOffsetsPartitionResponse[]
 }
 
 export interface ListOffsetsPartitionResponse {
-  /** The partition index. (v1+) */
+  /** The partition index. (v0+) */
   partitionIndex: number
-  /** The partition error code, or 0 if there was no error. (v1+) */
+  /** The partition error code, or 0 if there was no error. (v0+) */
   errorCode: number
+  /** The result offsets. (v0) */
+  oldStyleOffsets: number[]
   /** The timestamp associated with the returned offset. (v1+) */
   timestamp: number
   /** The returned offset. (v1+) */
@@ -133,8 +140,9 @@ function readListOffsetsPartitionResponse(r: Reader, version: number): ListOffse
   const m: ListOffsetsPartitionResponse = {
     partitionIndex: r.int32(),
     errorCode: r.int16(),
-    timestamp: r.int64(),
-    offset: r.int64(),
+    oldStyleOffsets: version <= 0 ? r.array(flexible, 8, () => r.int64()) : [],
+    timestamp: version >= 1 ? r.int64() : -1,
+    offset: version >= 1 ? r.int64() : -1,
     leaderEpoch: version >= 4 ? r.int32() : -1,
   }
   if (flexible) r.taggedFields()
@@ -163,8 +171,12 @@ function writeListOffsetsPartitionResponse(w: Writer, version: number, m: Encode
   const flexible = version >= 6
   w.int32(m.partitionIndex ?? 0)
   w.int16(m.errorCode ?? 0)
-  w.int64(m.timestamp ?? -1)
-  w.int64(m.offset ?? -1)
+  if (version <= 0) w.array(flexible, m.oldStyleOffsets ?? [], (e) => w.int64(e))
+  else if (m.oldStyleOffsets !== undefined && (m.oldStyleOffsets.length > 0)) throw fieldNotInVersion('ListOffsetsPartitionResponse.OldStyleOffsets', version)
+  if (version >= 1) w.int64(m.timestamp ?? -1)
+  else if (m.timestamp !== undefined && m.timestamp !== -1) throw fieldNotInVersion('ListOffsetsPartitionResponse.Timestamp', version)
+  if (version >= 1) w.int64(m.offset ?? -1)
+  else if (m.offset !== undefined && m.offset !== -1) throw fieldNotInVersion('ListOffsetsPartitionResponse.Offset', version)
   if (version >= 4) w.int32(m.leaderEpoch ?? -1)
   else if (m.leaderEpoch !== undefined && m.leaderEpoch !== -1) throw fieldNotInVersion('ListOffsetsPartitionResponse.LeaderEpoch', version)
   if (flexible) w.uvarint(0)

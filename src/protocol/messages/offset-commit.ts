@@ -3,41 +3,43 @@
 import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVersion, type EncodeInput } from '../primitives.js'
 
 export const API_KEY = 8
-export const MIN_VERSION = 2
+export const MIN_VERSION = 0
 export const MAX_VERSION = 8
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 8
 
 export interface OffsetCommitRequest {
-  /** The unique group identifier. (v2+) */
+  /** The unique group identifier. (v0+) */
   groupId: string
-  /** The generation of the group if using the classic group protocol or the member epoch if using the consumer protocol. (v2+) */
+  /** The generation of the group if using the classic group protocol or the member epoch if using the consumer protocol. (v1+) */
   generationIdOrMemberEpoch: number
-  /** The member ID assigned by the group coordinator. (v2+) */
+  /** The member ID assigned by the group coordinator. (v1+) */
   memberId: string
   /** The unique identifier of the consumer instance provided by end user. (v7+; nullable v7+) */
   groupInstanceId: string | null
   /** The time period in ms to retain the offset. (v2-4) */
   retentionTimeMs: number
-  /** The topics to commit offsets for. (v2+) */
+  /** The topics to commit offsets for. (v0+) */
   topics: OffsetCommitRequestTopic[]
 }
 
 export interface OffsetCommitRequestTopic {
-  /** The topic name. (v2+) */
+  /** The topic name. (v0+) */
   name: string
-  /** Each partition to commit offsets for. (v2+) */
+  /** Each partition to commit offsets for. (v0+) */
   partitions: OffsetCommitRequestPartition[]
 }
 
 export interface OffsetCommitRequestPartition {
-  /** The partition index. (v2+) */
+  /** The partition index. (v0+) */
   partitionIndex: number
-  /** The message offset to be committed. (v2+) */
+  /** The message offset to be committed. (v0+) */
   committedOffset: number
   /** The leader epoch of this partition. (v6+) */
   committedLeaderEpoch: number
-  /** Any associated metadata the client wants to keep. (v2+; nullable v2+) */
+  /** The timestamp of the commit. (v1) */
+  commitTimestamp: number
+  /** Any associated metadata the client wants to keep. (v0+; nullable v0+) */
   committedMetadata: string | null
 }
 
@@ -57,6 +59,7 @@ function readOffsetCommitRequestPartition(r: Reader, version: number): OffsetCom
     partitionIndex: r.int32(),
     committedOffset: r.int64(),
     committedLeaderEpoch: version >= 6 ? r.int32() : -1,
+    commitTimestamp: version === 1 ? r.int64() : -1,
     committedMetadata: r.nullableString(flexible),
   }
   if (flexible) r.taggedFields()
@@ -68,10 +71,10 @@ export function decodeOffsetCommitRequest(r: Reader, version: number): OffsetCom
   const flexible = version >= 8
   const m: OffsetCommitRequest = {
     groupId: r.string(flexible),
-    generationIdOrMemberEpoch: r.int32(),
-    memberId: r.string(flexible),
+    generationIdOrMemberEpoch: version >= 1 ? r.int32() : -1,
+    memberId: version >= 1 ? r.string(flexible) : '',
     groupInstanceId: version >= 7 ? r.nullableString(flexible) : null,
-    retentionTimeMs: version <= 4 ? r.int64() : -1,
+    retentionTimeMs: version >= 2 && version <= 4 ? r.int64() : -1,
     topics: r.array(flexible, 1, () => readOffsetCommitRequestTopic(r, version)),
   }
   if (flexible) r.taggedFields()
@@ -90,6 +93,8 @@ function writeOffsetCommitRequestPartition(w: Writer, version: number, m: Encode
   w.int32(m.partitionIndex ?? 0)
   w.int64(m.committedOffset ?? 0)
   if (version >= 6) w.int32(m.committedLeaderEpoch ?? -1)
+  if (version === 1) w.int64(m.commitTimestamp ?? -1)
+  else if (m.commitTimestamp !== undefined && m.commitTimestamp !== -1) throw fieldNotInVersion('OffsetCommitRequestPartition.CommitTimestamp', version)
   w.string(flexible, (m.committedMetadata === undefined ? '' : m.committedMetadata), true)
   if (flexible) w.uvarint(0)
 }
@@ -98,11 +103,11 @@ export function encodeOffsetCommitRequest(w: Writer, version: number, m: EncodeI
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`OffsetCommitRequest v${version} is not supported`)
   const flexible = version >= 8
   w.string(flexible, m.groupId ?? '')
-  w.int32(m.generationIdOrMemberEpoch ?? -1)
-  w.string(flexible, m.memberId ?? '')
+  if (version >= 1) w.int32(m.generationIdOrMemberEpoch ?? -1)
+  if (version >= 1) w.string(flexible, m.memberId ?? '')
   if (version >= 7) w.string(flexible, m.groupInstanceId ?? null, true)
   else if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldNotInVersion('OffsetCommitRequest.GroupInstanceId', version)
-  if (version <= 4) w.int64(m.retentionTimeMs ?? -1)
+  if (version >= 2 && version <= 4) w.int64(m.retentionTimeMs ?? -1)
   w.array(flexible, m.topics ?? [], (e) => writeOffsetCommitRequestTopic(w, version, e))
   if (flexible) w.uvarint(0)
 }
@@ -110,21 +115,21 @@ export function encodeOffsetCommitRequest(w: Writer, version: number, m: EncodeI
 export interface OffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3+) */
   throttleTimeMs: number
-  /** The responses for each topic. (v2+) */
+  /** The responses for each topic. (v0+) */
   topics: OffsetCommitResponseTopic[]
 }
 
 export interface OffsetCommitResponseTopic {
-  /** The topic name. (v2+) */
+  /** The topic name. (v0+) */
   name: string
-  /** The responses for each partition in the topic. (v2+) */
+  /** The responses for each partition in the topic. (v0+) */
   partitions: OffsetCommitResponsePartition[]
 }
 
 export interface OffsetCommitResponsePartition {
-  /** The partition index. (v2+) */
+  /** The partition index. (v0+) */
   partitionIndex: number
-  /** The error code, or 0 if there was no error. (v2+) */
+  /** The error code, or 0 if there was no error. (v0+) */
   errorCode: number
 }
 

@@ -4,31 +4,73 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 9
 export const MIN_VERSION = 1
-export const MAX_VERSION = 7
+export const MAX_VERSION = 9
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 6
 
 export interface OffsetFetchRequest {
-  /** The group to fetch offsets for. (v1+) */
+  /** The group to fetch offsets for. (v1-7) */
   groupId: string
-  /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v1+; nullable v2+) */
+  /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v1-7; nullable v2-7) */
   topics: OffsetFetchRequestTopic[] | null
-  /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. (v7) */
+  /** Each group we would like to fetch offsets for (v8+) */
+  groups: OffsetFetchRequestGroup[]
+  /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. (v7+) */
   requireStable: boolean
 }
 
 export interface OffsetFetchRequestTopic {
-  /** The topic name. (v1+) */
+  /** The topic name. (v1-7) */
   name: string
-  /** The partition indexes we would like to fetch offsets for. (v1+) */
+  /** The partition indexes we would like to fetch offsets for. (v1-7) */
+  partitionIndexes: number[]
+}
+
+export interface OffsetFetchRequestGroup {
+  /** The group ID. (v8+) */
+  groupId: string
+  /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). (v9; nullable v9) */
+  memberId: string | null
+  /** The member epoch if using the new consumer protocol (KIP-848). (v9) */
+  memberEpoch: number
+  /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v8+; nullable v8+) */
+  topics: OffsetFetchRequestTopics[] | null
+}
+
+export interface OffsetFetchRequestTopics {
+  /** The topic name. (v8+) */
+  name: string
+  /** The partition indexes we would like to fetch offsets for. (v8+) */
   partitionIndexes: number[]
 }
 
 function readOffsetFetchRequestTopic(r: Reader, version: number): OffsetFetchRequestTopic {
   const flexible = version >= 6
   const m: OffsetFetchRequestTopic = {
-    name: r.string(flexible),
-    partitionIndexes: r.array(flexible, 4, () => r.int32()),
+    name: version <= 7 ? r.string(flexible) : '',
+    partitionIndexes: version <= 7 ? r.array(flexible, 4, () => r.int32()) : [],
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
+function readOffsetFetchRequestGroup(r: Reader, version: number): OffsetFetchRequestGroup {
+  const flexible = version >= 6
+  const m: OffsetFetchRequestGroup = {
+    groupId: version >= 8 ? r.string(flexible) : '',
+    memberId: version >= 9 ? r.nullableString(flexible) : null,
+    memberEpoch: version >= 9 ? r.int32() : -1,
+    topics: version >= 8 ? r.nullableArray(flexible, 1, () => readOffsetFetchRequestTopics(r, version)) : [],
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
+function readOffsetFetchRequestTopics(r: Reader, version: number): OffsetFetchRequestTopics {
+  const flexible = version >= 6
+  const m: OffsetFetchRequestTopics = {
+    name: version >= 8 ? r.string(flexible) : '',
+    partitionIndexes: version >= 8 ? r.array(flexible, 4, () => r.int32()) : [],
   }
   if (flexible) r.taggedFields()
   return m
@@ -38,8 +80,9 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolDecodeError(`OffsetFetchRequest v${version} is not supported`)
   const flexible = version >= 6
   const m: OffsetFetchRequest = {
-    groupId: r.string(flexible),
-    topics: version >= 2 ? r.nullableArray(flexible, 1, () => readOffsetFetchRequestTopic(r, version)) : r.array(flexible, 1, () => readOffsetFetchRequestTopic(r, version)),
+    groupId: version <= 7 ? r.string(flexible) : '',
+    topics: version <= 7 ? (version >= 2 ? r.nullableArray(flexible, 1, () => readOffsetFetchRequestTopic(r, version)) : r.array(flexible, 1, () => readOffsetFetchRequestTopic(r, version))) : [],
+    groups: version >= 8 ? r.array(flexible, 1, () => readOffsetFetchRequestGroup(r, version)) : [],
     requireStable: version >= 7 ? r.bool() : false,
   }
   if (flexible) r.taggedFields()
@@ -48,16 +91,42 @@ export function decodeOffsetFetchRequest(r: Reader, version: number): OffsetFetc
 
 function writeOffsetFetchRequestTopic(w: Writer, version: number, m: EncodeInput<OffsetFetchRequestTopic>): void {
   const flexible = version >= 6
-  w.string(flexible, m.name ?? '')
-  w.array(flexible, m.partitionIndexes ?? [], (e) => w.int32(e))
+  if (version <= 7) w.string(flexible, m.name ?? '')
+  else if (m.name !== undefined && m.name !== '') throw fieldNotInVersion('OffsetFetchRequestTopic.Name', version)
+  if (version <= 7) w.array(flexible, m.partitionIndexes ?? [], (e) => w.int32(e))
+  else if (m.partitionIndexes !== undefined && (m.partitionIndexes.length > 0)) throw fieldNotInVersion('OffsetFetchRequestTopic.PartitionIndexes', version)
+  if (flexible) w.uvarint(0)
+}
+
+function writeOffsetFetchRequestGroup(w: Writer, version: number, m: EncodeInput<OffsetFetchRequestGroup>): void {
+  const flexible = version >= 6
+  if (version >= 8) w.string(flexible, m.groupId ?? '')
+  else if (m.groupId !== undefined && m.groupId !== '') throw fieldNotInVersion('OffsetFetchRequestGroup.GroupId', version)
+  if (version >= 9) w.string(flexible, m.memberId ?? null, true)
+  if (version >= 9) w.int32(m.memberEpoch ?? -1)
+  if (version >= 8) w.array(flexible, (m.topics === undefined ? [] : m.topics), (e) => writeOffsetFetchRequestTopics(w, version, e), true)
+  else if (m.topics !== undefined && (m.topics === null || m.topics.length > 0)) throw fieldNotInVersion('OffsetFetchRequestGroup.Topics', version)
+  if (flexible) w.uvarint(0)
+}
+
+function writeOffsetFetchRequestTopics(w: Writer, version: number, m: EncodeInput<OffsetFetchRequestTopics>): void {
+  const flexible = version >= 6
+  if (version >= 8) w.string(flexible, m.name ?? '')
+  else if (m.name !== undefined && m.name !== '') throw fieldNotInVersion('OffsetFetchRequestTopics.Name', version)
+  if (version >= 8) w.array(flexible, m.partitionIndexes ?? [], (e) => w.int32(e))
+  else if (m.partitionIndexes !== undefined && (m.partitionIndexes.length > 0)) throw fieldNotInVersion('OffsetFetchRequestTopics.PartitionIndexes', version)
   if (flexible) w.uvarint(0)
 }
 
 export function encodeOffsetFetchRequest(w: Writer, version: number, m: EncodeInput<OffsetFetchRequest>): void {
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`OffsetFetchRequest v${version} is not supported`)
   const flexible = version >= 6
-  w.string(flexible, m.groupId ?? '')
-  w.array(flexible, (m.topics === undefined ? [] : m.topics), (e) => writeOffsetFetchRequestTopic(w, version, e), version >= 2)
+  if (version <= 7) w.string(flexible, m.groupId ?? '')
+  else if (m.groupId !== undefined && m.groupId !== '') throw fieldNotInVersion('OffsetFetchRequest.GroupId', version)
+  if (version <= 7) w.array(flexible, (m.topics === undefined ? [] : m.topics), (e) => writeOffsetFetchRequestTopic(w, version, e), version >= 2)
+  else if (m.topics !== undefined && (m.topics === null || m.topics.length > 0)) throw fieldNotInVersion('OffsetFetchRequest.Topics', version)
+  if (version >= 8) w.array(flexible, m.groups ?? [], (e) => writeOffsetFetchRequestGroup(w, version, e))
+  else if (m.groups !== undefined && (m.groups.length > 0)) throw fieldNotInVersion('OffsetFetchRequest.Groups', version)
   if (version >= 7) w.bool(m.requireStable ?? false)
   else if (m.requireStable !== undefined && m.requireStable !== false) throw fieldNotInVersion('OffsetFetchRequest.RequireStable', version)
   if (flexible) w.uvarint(0)
@@ -66,37 +135,68 @@ export function encodeOffsetFetchRequest(w: Writer, version: number, m: EncodeIn
 export interface OffsetFetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3+) */
   throttleTimeMs: number
-  /** The responses per topic. (v1+) */
+  /** The responses per topic. (v1-7) */
   topics: OffsetFetchResponseTopic[]
-  /** The top-level error code, or 0 if there was no error. (v2+) */
+  /** The top-level error code, or 0 if there was no error. (v2-7) */
   errorCode: number
+  /** The responses per group id. (v8+) */
+  groups: OffsetFetchResponseGroup[]
 }
 
 export interface OffsetFetchResponseTopic {
-  /** The topic name. (v1+) */
+  /** The topic name. (v1-7) */
   name: string
-  /** The responses per partition (v1+) */
+  /** The responses per partition (v1-7) */
   partitions: OffsetFetchResponsePartition[]
 }
 
 export interface OffsetFetchResponsePartition {
-  /** The partition index. (v1+) */
+  /** The partition index. (v1-7) */
   partitionIndex: number
-  /** The committed message offset. (v1+) */
+  /** The committed message offset. (v1-7) */
   committedOffset: number
-  /** The leader epoch. (v5+) */
+  /** The leader epoch. (v5-7) */
   committedLeaderEpoch: number
-  /** The partition metadata. (v1+; nullable v1+) */
+  /** The partition metadata. (v1-7; nullable v1-7) */
   metadata: string | null
-  /** The error code, or 0 if there was no error. (v1+) */
+  /** The error code, or 0 if there was no error. (v1-7) */
+  errorCode: number
+}
+
+export interface OffsetFetchResponseGroup {
+  /** The group ID. (v8+) */
+  groupId: string
+  /** The responses per topic. (v8+) */
+  topics: OffsetFetchResponseTopics[]
+  /** The group-level error code, or 0 if there was no error. (v8+) */
+  errorCode: number
+}
+
+export interface OffsetFetchResponseTopics {
+  /** The topic name. (v8+) */
+  name: string
+  /** The responses per partition (v8+) */
+  partitions: OffsetFetchResponsePartitions[]
+}
+
+export interface OffsetFetchResponsePartitions {
+  /** The partition index. (v8+) */
+  partitionIndex: number
+  /** The committed message offset. (v8+) */
+  committedOffset: number
+  /** The leader epoch. (v8+) */
+  committedLeaderEpoch: number
+  /** The partition metadata. (v8+; nullable v8+) */
+  metadata: string | null
+  /** The partition-level error code, or 0 if there was no error. (v8+) */
   errorCode: number
 }
 
 function readOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchResponseTopic {
   const flexible = version >= 6
   const m: OffsetFetchResponseTopic = {
-    name: r.string(flexible),
-    partitions: r.array(flexible, 1, () => readOffsetFetchResponsePartition(r, version)),
+    name: version <= 7 ? r.string(flexible) : '',
+    partitions: version <= 7 ? r.array(flexible, 1, () => readOffsetFetchResponsePartition(r, version)) : [],
   }
   if (flexible) r.taggedFields()
   return m
@@ -105,11 +205,45 @@ function readOffsetFetchResponseTopic(r: Reader, version: number): OffsetFetchRe
 function readOffsetFetchResponsePartition(r: Reader, version: number): OffsetFetchResponsePartition {
   const flexible = version >= 6
   const m: OffsetFetchResponsePartition = {
-    partitionIndex: r.int32(),
-    committedOffset: r.int64(),
-    committedLeaderEpoch: version >= 5 ? r.int32() : -1,
-    metadata: r.nullableString(flexible),
-    errorCode: r.int16(),
+    partitionIndex: version <= 7 ? r.int32() : 0,
+    committedOffset: version <= 7 ? r.int64() : 0,
+    committedLeaderEpoch: version >= 5 && version <= 7 ? r.int32() : -1,
+    metadata: version <= 7 ? r.nullableString(flexible) : '',
+    errorCode: version <= 7 ? r.int16() : 0,
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
+function readOffsetFetchResponseGroup(r: Reader, version: number): OffsetFetchResponseGroup {
+  const flexible = version >= 6
+  const m: OffsetFetchResponseGroup = {
+    groupId: version >= 8 ? r.string(flexible) : '',
+    topics: version >= 8 ? r.array(flexible, 1, () => readOffsetFetchResponseTopics(r, version)) : [],
+    errorCode: version >= 8 ? r.int16() : 0,
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
+function readOffsetFetchResponseTopics(r: Reader, version: number): OffsetFetchResponseTopics {
+  const flexible = version >= 6
+  const m: OffsetFetchResponseTopics = {
+    name: version >= 8 ? r.string(flexible) : '',
+    partitions: version >= 8 ? r.array(flexible, 1, () => readOffsetFetchResponsePartitions(r, version)) : [],
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
+function readOffsetFetchResponsePartitions(r: Reader, version: number): OffsetFetchResponsePartitions {
+  const flexible = version >= 6
+  const m: OffsetFetchResponsePartitions = {
+    partitionIndex: version >= 8 ? r.int32() : 0,
+    committedOffset: version >= 8 ? r.int64() : 0,
+    committedLeaderEpoch: version >= 8 ? r.int32() : -1,
+    metadata: version >= 8 ? r.nullableString(flexible) : '',
+    errorCode: version >= 8 ? r.int16() : 0,
   }
   if (flexible) r.taggedFields()
   return m
@@ -120,8 +254,9 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
   const flexible = version >= 6
   const m: OffsetFetchResponse = {
     throttleTimeMs: version >= 3 ? r.int32() : 0,
-    topics: r.array(flexible, 1, () => readOffsetFetchResponseTopic(r, version)),
-    errorCode: version >= 2 ? r.int16() : 0,
+    topics: version <= 7 ? r.array(flexible, 1, () => readOffsetFetchResponseTopic(r, version)) : [],
+    errorCode: version >= 2 && version <= 7 ? r.int16() : 0,
+    groups: version >= 8 ? r.array(flexible, 1, () => readOffsetFetchResponseGroup(r, version)) : [],
   }
   if (flexible) r.taggedFields()
   return m
@@ -129,18 +264,58 @@ export function decodeOffsetFetchResponse(r: Reader, version: number): OffsetFet
 
 function writeOffsetFetchResponseTopic(w: Writer, version: number, m: EncodeInput<OffsetFetchResponseTopic>): void {
   const flexible = version >= 6
-  w.string(flexible, m.name ?? '')
-  w.array(flexible, m.partitions ?? [], (e) => writeOffsetFetchResponsePartition(w, version, e))
+  if (version <= 7) w.string(flexible, m.name ?? '')
+  else if (m.name !== undefined && m.name !== '') throw fieldNotInVersion('OffsetFetchResponseTopic.Name', version)
+  if (version <= 7) w.array(flexible, m.partitions ?? [], (e) => writeOffsetFetchResponsePartition(w, version, e))
+  else if (m.partitions !== undefined && (m.partitions.length > 0)) throw fieldNotInVersion('OffsetFetchResponseTopic.Partitions', version)
   if (flexible) w.uvarint(0)
 }
 
 function writeOffsetFetchResponsePartition(w: Writer, version: number, m: EncodeInput<OffsetFetchResponsePartition>): void {
   const flexible = version >= 6
-  w.int32(m.partitionIndex ?? 0)
-  w.int64(m.committedOffset ?? 0)
-  if (version >= 5) w.int32(m.committedLeaderEpoch ?? -1)
-  w.string(flexible, (m.metadata === undefined ? '' : m.metadata), true)
-  w.int16(m.errorCode ?? 0)
+  if (version <= 7) w.int32(m.partitionIndex ?? 0)
+  else if (m.partitionIndex !== undefined && m.partitionIndex !== 0) throw fieldNotInVersion('OffsetFetchResponsePartition.PartitionIndex', version)
+  if (version <= 7) w.int64(m.committedOffset ?? 0)
+  else if (m.committedOffset !== undefined && m.committedOffset !== 0) throw fieldNotInVersion('OffsetFetchResponsePartition.CommittedOffset', version)
+  if (version >= 5 && version <= 7) w.int32(m.committedLeaderEpoch ?? -1)
+  if (version <= 7) w.string(flexible, (m.metadata === undefined ? '' : m.metadata), true)
+  else if (m.metadata !== undefined && m.metadata !== '') throw fieldNotInVersion('OffsetFetchResponsePartition.Metadata', version)
+  if (version <= 7) w.int16(m.errorCode ?? 0)
+  else if (m.errorCode !== undefined && m.errorCode !== 0) throw fieldNotInVersion('OffsetFetchResponsePartition.ErrorCode', version)
+  if (flexible) w.uvarint(0)
+}
+
+function writeOffsetFetchResponseGroup(w: Writer, version: number, m: EncodeInput<OffsetFetchResponseGroup>): void {
+  const flexible = version >= 6
+  if (version >= 8) w.string(flexible, m.groupId ?? '')
+  else if (m.groupId !== undefined && m.groupId !== '') throw fieldNotInVersion('OffsetFetchResponseGroup.GroupId', version)
+  if (version >= 8) w.array(flexible, m.topics ?? [], (e) => writeOffsetFetchResponseTopics(w, version, e))
+  else if (m.topics !== undefined && (m.topics.length > 0)) throw fieldNotInVersion('OffsetFetchResponseGroup.Topics', version)
+  if (version >= 8) w.int16(m.errorCode ?? 0)
+  else if (m.errorCode !== undefined && m.errorCode !== 0) throw fieldNotInVersion('OffsetFetchResponseGroup.ErrorCode', version)
+  if (flexible) w.uvarint(0)
+}
+
+function writeOffsetFetchResponseTopics(w: Writer, version: number, m: EncodeInput<OffsetFetchResponseTopics>): void {
+  const flexible = version >= 6
+  if (version >= 8) w.string(flexible, m.name ?? '')
+  else if (m.name !== undefined && m.name !== '') throw fieldNotInVersion('OffsetFetchResponseTopics.Name', version)
+  if (version >= 8) w.array(flexible, m.partitions ?? [], (e) => writeOffsetFetchResponsePartitions(w, version, e))
+  else if (m.partitions !== undefined && (m.partitions.length > 0)) throw fieldNotInVersion('OffsetFetchResponseTopics.Partitions', version)
+  if (flexible) w.uvarint(0)
+}
+
+function writeOffsetFetchResponsePartitions(w: Writer, version: number, m: EncodeInput<OffsetFetchResponsePartitions>): void {
+  const flexible = version >= 6
+  if (version >= 8) w.int32(m.partitionIndex ?? 0)
+  else if (m.partitionIndex !== undefined && m.partitionIndex !== 0) throw fieldNotInVersion('OffsetFetchResponsePartitions.PartitionIndex', version)
+  if (version >= 8) w.int64(m.committedOffset ?? 0)
+  else if (m.committedOffset !== undefined && m.committedOffset !== 0) throw fieldNotInVersion('OffsetFetchResponsePartitions.CommittedOffset', version)
+  if (version >= 8) w.int32(m.committedLeaderEpoch ?? -1)
+  if (version >= 8) w.string(flexible, (m.metadata === undefined ? '' : m.metadata), true)
+  else if (m.metadata !== undefined && m.metadata !== '') throw fieldNotInVersion('OffsetFetchResponsePartitions.Metadata', version)
+  if (version >= 8) w.int16(m.errorCode ?? 0)
+  else if (m.errorCode !== undefined && m.errorCode !== 0) throw fieldNotInVersion('OffsetFetchResponsePartitions.ErrorCode', version)
   if (flexible) w.uvarint(0)
 }
 
@@ -148,7 +323,10 @@ export function encodeOffsetFetchResponse(w: Writer, version: number, m: EncodeI
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`OffsetFetchResponse v${version} is not supported`)
   const flexible = version >= 6
   if (version >= 3) w.int32(m.throttleTimeMs ?? 0)
-  w.array(flexible, m.topics ?? [], (e) => writeOffsetFetchResponseTopic(w, version, e))
-  if (version >= 2) w.int16(m.errorCode ?? 0)
+  if (version <= 7) w.array(flexible, m.topics ?? [], (e) => writeOffsetFetchResponseTopic(w, version, e))
+  else if (m.topics !== undefined && (m.topics.length > 0)) throw fieldNotInVersion('OffsetFetchResponse.Topics', version)
+  if (version >= 2 && version <= 7) w.int16(m.errorCode ?? 0)
+  if (version >= 8) w.array(flexible, m.groups ?? [], (e) => writeOffsetFetchResponseGroup(w, version, e))
+  else if (m.groups !== undefined && (m.groups.length > 0)) throw fieldNotInVersion('OffsetFetchResponse.Groups', version)
   if (flexible) w.uvarint(0)
 }
