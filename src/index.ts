@@ -23,3 +23,6 @@ export {
 } from './errors.js'
 export { InvalidPartitionsError, InvalidTopicError } from './cluster/topic-registry.js'
 export { InvalidConfigError } from './broker/topic-settings.js'
+export { startBroker, type StartBrokerOptions, type StartedBroker } from './start-broker.js'
+export type { LogLevel } from './broker/logger.js'
+export type { LogLevel } from './broker/logger.js'
