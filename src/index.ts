@@ -24,5 +24,5 @@ export {
 export { InvalidPartitionsError, InvalidTopicError } from './cluster/topic-registry.js'
 export { InvalidConfigError } from './broker/topic-settings.js'
 export { startBroker, type StartBrokerOptions, type StartedBroker } from './start-broker.js'
-export type { LogLevel } from './broker/logger.js'
+export { RinglogMetrics } from './metrics/ringlog-metrics.js'
 export type { LogLevel } from './broker/logger.js'

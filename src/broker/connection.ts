@@ -27,6 +27,7 @@ import type { BrokerContext } from './context.js'
 import { apiVersionsBody } from './handlers/18-api-versions.js'
 import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
 import type { BrokerLogger } from './logger.js'
+import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { sendFileRange } from './send-file.js'
 
 /** Largest frame accepted before any request has decoded (Kafka: 512 KiB before SASL). */
@@ -48,6 +49,9 @@ export interface ConnectionOptions {
   broker: BrokerContext
   registry: ApiRegistry
   log: BrokerLogger
+  /** Told about the connection and each request (metrics, request logs); optional. */
+  observer?: RequestObserver
+  fetchMeter?: FetchMeter
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
@@ -78,7 +82,9 @@ export class Connection {
     }
     this.decoder = new FrameDecoder(config.socketRequestMaxBytes)
     socket.setNoDelay(true)
+    options.observer?.connectionOpened(this.info)
     this.closedPromise = new Promise((resolve) => socket.once('close', () => {
+      options.observer?.connectionClosed(this.info)
       this.closed = true
       this.abort.abort()
       this.notifyIdle()
@@ -120,7 +126,7 @@ export class Connection {
 
   private fail(reason: string): void {
     if (this.closed) return
-    this.options.log.warn(`${this.describe()}: ${reason}; closing it`)
+    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}` })
     this.closed = true
     this.queue.length = 0
     this.abort.abort()
@@ -180,6 +186,7 @@ export class Connection {
       return
     }
     this.sawRequest = true
+    const startedNs = this.options.observer ? process.hrtime.bigint() : 0n
     const slot: Slot = { done: false, parts: null, closeReason: null }
     this.queue.push(slot)
     const ctx: RequestContext = {
@@ -190,6 +197,7 @@ export class Connection {
       log: this.options.log,
       supportedApis: registry.supported,
       signal: this.abort.signal,
+      fetchMeter: this.options.fetchMeter,
     }
     let result: HandlerReply<unknown> | Promise<HandlerReply<unknown>>
     try {
@@ -199,9 +207,9 @@ export class Connection {
       return
     }
     if (result instanceof Promise) {
-      result.then((reply) => this.complete(slot, route, header, reply), (error: unknown) => this.internalError(route, header, error))
+      result.then((reply) => this.complete(slot, route, header, reply, request, startedNs), (error: unknown) => this.internalError(route, header, error))
     } else {
-      this.complete(slot, route, header, result)
+      this.complete(slot, route, header, result, request, startedNs)
     }
   }
 
@@ -221,8 +229,9 @@ export class Connection {
     this.schedulePump()
   }
 
-  private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>): void {
+  private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>, request: unknown, startedNs: bigint): void {
     if (this.closed) return
+    this.options.observer?.requestDone({ connection: this.info, header, api: route.codec.name, request, reply, startedNs })
     const headerVersion = responseHeaderVersion(header.apiKey, header.apiVersion)
     try {
       if (reply.kind === 'message') {

@@ -14,6 +14,7 @@ import type { EncodeInput } from '../protocol/primitives.js'
 import type { SendFileSource } from './send-file.js'
 import type { BrokerContext } from './context.js'
 import type { BrokerLogger } from './logger.js'
+import type { FetchMeter } from './request-observer.js'
 
 /** One API version range as ApiVersions advertises it. */
 export interface ApiVersionRange {
@@ -43,6 +44,8 @@ export interface RequestContext {
   readonly supportedApis: readonly ApiVersionRange[]
   /** Aborted when the connection closes or the server stops: long polls stop waiting. */
   readonly signal: AbortSignal
+  /** Set when metrics are on: Fetch reports the bytes and records it sends per partition. */
+  readonly fetchMeter?: FetchMeter
 }
 
 /** A byte range of a segment file, streamed into the response where it stands. */

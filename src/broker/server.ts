@@ -14,11 +14,15 @@ import { openBrokerContext, type BrokerContext, type OpenBrokerContextOptions } 
 import type { AnyApiHandler } from './handler.js'
 import { HANDLERS } from './handlers/index.js'
 import { stderrLogger, type BrokerLogger } from './logger.js'
+import { RinglogMetrics } from '../metrics/ringlog-metrics.js'
+import { BrokerObserver } from './broker-observer.js'
 
 export interface BrokerServerOptions {
   logger?: BrokerLogger
   /** The APIs served (default: handlers/index.ts). */
   handlers?: readonly AnyApiHandler[]
+  /** Keep Prometheus metrics (see `metrics`). Default false. */
+  metrics?: boolean
 }
 
 export interface StopOptions {
@@ -31,12 +35,17 @@ export class BrokerServer {
   private readonly connections = new Set<Connection>()
   private readonly registry: ApiRegistry
   private readonly log: BrokerLogger
+  private readonly observer: BrokerObserver
+  /** The broker's metrics registry, when started with `metrics: true`. */
+  readonly metrics: RinglogMetrics | undefined
   private nextConnectionId = 1
   private stopping: Promise<void> | undefined
 
   private constructor(readonly context: BrokerContext, private readonly ownsContext: boolean, options: BrokerServerOptions) {
     this.log = options.logger ?? stderrLogger
     this.registry = new ApiRegistry(options.handlers ?? HANDLERS)
+    this.metrics = options.metrics ? new RinglogMetrics(context) : undefined
+    this.observer = new BrokerObserver(this.log, this.metrics)
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
   }
 
@@ -97,7 +106,9 @@ export class BrokerServer {
       socket.destroy()
       return
     }
-    const connection = new Connection(socket, { id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log })
+    const connection = new Connection(socket, {
+      id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
+    })
     this.connections.add(connection)
     void connection.closedOnce.then(() => this.connections.delete(connection))
   }

@@ -38,6 +38,8 @@ interface PartitionRead {
   highWatermark: number
   logStartOffset: number
   range: FileRangePart | null
+  /** Offset after the range's last batch (-1: unknown), for the records-out metric. */
+  nextOffset: number
 }
 
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
@@ -46,11 +48,11 @@ export function handle(request: FetchRequest, ctx: RequestContext): Promise<Hand
   const first = readAll(broker, request)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
-    if (isReady(request, first, deadline, ctx)) return { kind: 'parts', parts: encode(ctx.version, first) }
+    if (isReady(request, first, deadline, ctx)) return { kind: 'parts', parts: encode(ctx, first) }
     return pollUntilReady(request, ctx, first, deadline)
   }
   return first.then((reads) => isReady(request, reads, deadline, ctx)
-    ? { kind: 'parts', parts: encode(ctx.version, reads) }
+    ? { kind: 'parts', parts: encode(ctx, reads) }
     : pollUntilReady(request, ctx, reads, deadline))
 }
 
@@ -71,7 +73,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
     await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
     reads = await readAll(broker, request)
   } while (!isReady(request, reads, deadline, ctx))
-  return { kind: 'parts', parts: encode(ctx.version, reads) }
+  return { kind: 'parts', parts: encode(ctx, reads) }
 }
 
 /** Every partition's read; a promise only when some partition has bytes to locate in the worker. */
@@ -107,7 +109,7 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
 function readPartition(broker: BrokerContext, topic: string, p: FetchPartition): PartitionRead {
-  const read: PartitionRead = { topic, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
+  const read: PartitionRead = { topic, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
   if (!offsets) {
@@ -135,13 +137,18 @@ async function locate(broker: BrokerContext, read: PartitionRead): Promise<void>
     if (slice.errorCode === ErrorCode.NONE && slice.segment && slice.segment.length > 0) {
       const s = slice.segment
       read.range = { file: s.fd !== undefined ? { fd: s.fd } : { path: s.path }, position: s.position, length: s.length }
+      read.nextOffset = s.nextOffset ?? -1
     }
   } catch (error) {
     read.errorCode = toErrorPayload(error).code
   }
 }
 
-function encode(version: number, reads: readonly PartitionRead[]): ReturnType<FetchResponseBuilder['encode']> {
+function encode(ctx: RequestContext, reads: readonly PartitionRead[]): ReturnType<FetchResponseBuilder['encode']> {
+  const version = ctx.version
+  if (ctx.fetchMeter) {
+    for (const r of reads) if (r.range) ctx.fetchMeter.fetched(r.topic, r.request.partition, r.range.length, r.nextOffset >= 0 ? r.nextOffset - r.request.fetchOffset : 0)
+  }
   const builder = new FetchResponseBuilder()
   const responses: { topic: string; partitions: EncodeInput<PartitionData>[] }[] = []
   for (const r of reads) {
