@@ -44,13 +44,15 @@ export class BrokerObserver implements RequestObserver {
   requestDone(outcome: RequestOutcome): void {
     const { header, reply } = outcome
     const seconds = Number(process.hrtime.bigint() - outcome.startedNs) / 1e9
-    const errors = reply.kind === 'message' ? replyErrorCodes(reply.message) : NO_ERRORS
+    const debug = this.log.debugEnabled === true
+    // The error walk only when something reads it (metrics, debug lines).
+    const errors = reply.kind === 'message' && (this.metrics || debug) ? replyErrorCodes(reply.message) : NO_ERRORS
     if (this.metrics) {
       this.metrics.requestDone(outcome.api, seconds, errors)
       if (header.apiKey === ApiKey.Produce) this.meterProduce(outcome.request as ProduceRequest)
     }
     if (reply.kind === 'message') this.logLifecycle(outcome)
-    if (!this.log.debugEnabled) return
+    if (!debug) return
     if (!this.identified.has(outcome.connection.id)) this.identify(outcome)
     this.log.debug?.('request', {
       conn: outcome.connection.id, api: outcome.api, version: header.apiVersion, correlationId: header.correlationId,
