@@ -9,12 +9,12 @@
  *   group lag from committed offsets against high watermarks.
  * Names and meanings are listed in docs/metrics.md.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { TopicInfo } from '../cluster/topic-registry.js'
 import type { LogEngine, PartitionOffsets } from '../engine/log-engine.js'
 import type { EngineStats } from '../engine/router.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
-import { errorCodeName } from '../protocol/error-codes.js'
+import { RequestInstruments, scrapedMetric } from './request-instruments.js'
 
 /** What the scrape-time gauges read: the same objects the broker and the embedded API share. */
 export interface MetricsSource {
@@ -34,32 +34,20 @@ interface PartitionTraffic {
   recordsOut: number
 }
 
-interface ApiInstruments {
-  count: Counter.Internal
-  duration: Histogram.Internal<'api'>
-}
-
 const PARTITION_LABELS = ['topic', 'partition'] as const
-/** Request latency buckets, seconds: 100 µs to 10 s (long polls end at maxWaitMs). */
-const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const SYNC_QUANTILES: readonly (readonly [string, 'p50Ms' | 'p90Ms' | 'p99Ms'])[] = [['0.5', 'p50Ms'], ['0.9', 'p90Ms'], ['0.99', 'p99Ms']]
 
 export class RinglogMetrics {
   readonly registry = new Registry()
   private readonly traffic = new Map<string, PartitionTraffic[]>()
-  private readonly apis = new Map<string, ApiInstruments>()
-  private readonly requests: Counter<'api'>
-  private readonly requestErrors: Counter<'api' | 'error'>
-  private readonly requestDuration: Histogram<'api'>
+  private readonly requests: RequestInstruments
   private readonly connectionsOpen: Gauge
   private readonly connectionsAccepted: Counter
   private statsInFlight: Promise<EngineStats | null> | null = null
 
   constructor(private readonly source: MetricsSource, options: RinglogMetricsOptions = {}) {
     const registers = [this.registry]
-    this.requests = new Counter({ name: 'ringlog_requests_total', help: 'Requests answered (or dropped, acks=0), per API', labelNames: ['api'], registers })
-    this.requestErrors = new Counter({ name: 'ringlog_request_errors_total', help: 'Error codes in responses (top-level and per partition/topic/group), per API and Kafka error name', labelNames: ['api', 'error'], registers })
-    this.requestDuration = new Histogram({ name: 'ringlog_request_duration_seconds', help: 'Time from a request decoded to its response ready, per API (Fetch includes its long-poll wait)', labelNames: ['api'], buckets: DURATION_BUCKETS, registers })
+    this.requests = new RequestInstruments(this.registry)
     this.connectionsOpen = new Gauge({ name: 'ringlog_connections_open', help: 'Client connections open now', registers })
     this.connectionsAccepted = new Counter({ name: 'ringlog_connections_accepted_total', help: 'Client connections accepted since start', registers })
     this.registerPartitionMetrics(registers)
@@ -89,14 +77,7 @@ export class RinglogMetrics {
   }
 
   requestDone(api: string, seconds: number, errorCodes: readonly number[]): void {
-    let instruments = this.apis.get(api)
-    if (!instruments) {
-      instruments = { count: this.requests.labels(api), duration: this.requestDuration.labels(api) }
-      this.apis.set(api, instruments)
-    }
-    instruments.count.inc()
-    instruments.duration.observe(seconds)
-    for (const code of errorCodes) this.requestErrors.inc({ api, error: errorCodeName(code) })
+    this.requests.observe(api, seconds, errorCodes)
   }
 
   /** Record-batch bytes a Produce request delivered to a partition (accepted or not: what came in). */
@@ -177,7 +158,7 @@ export class RinglogMetrics {
     fromStats('ringlog_partition_failed_appends_total', 'Appends refused since the partition opened (any error)', 'failedAppends')
     fromStats('ringlog_partition_duplicate_batches_total', 'Idempotent-producer retries answered without appending', 'duplicateBatches')
 
-    this.registry.registerMetric(fdatasyncSummary(stats) as unknown as Metric)
+    this.registry.registerMetric(fdatasyncSummary(stats))
   }
 
   private registerEngineMetrics(registers: Registry[]): void {
@@ -219,21 +200,18 @@ export class RinglogMetrics {
  * The workers keep group-commit latency as an HDR histogram and report quantiles, not
  * buckets, so it is exposed as a Prometheus summary (quantiles and count, no sum).
  */
-function fdatasyncSummary(stats: () => Promise<EngineStats | null>): { name: string; help: string; type: string; aggregator: string; get(): Promise<unknown> } {
+function fdatasyncSummary(stats: () => Promise<EngineStats | null>): ReturnType<typeof scrapedMetric> {
   const name = 'ringlog_fdatasync_duration_seconds'
   const help = 'Group-commit fdatasync time per partition (what an acks=-1 produce waits for under flush always), since the partition opened'
-  return {
-    name, help, type: 'summary', aggregator: 'sum',
-    async get() {
-      const s = await stats()
-      const values: { labels: Record<string, string>; value: number; metricName?: string }[] = []
-      for (const p of s?.perPartition ?? []) {
-        const base = { topic: p.topic, partition: String(p.partition) }
-        const sync = p.fdatasync
-        if (sync.count > 0) for (const [quantile, field] of SYNC_QUANTILES) values.push({ labels: { ...base, quantile }, value: sync[field] / 1000 })
-        values.push({ labels: base, value: sync.count, metricName: `${name}_count` })
-      }
-      return { name, help, type: 'summary', values, aggregator: 'sum' }
-    },
-  }
+  return scrapedMetric(name, help, 'summary', async () => {
+    const s = await stats()
+    const values: { labels: Record<string, string>; value: number; metricName?: string }[] = []
+    for (const p of s?.perPartition ?? []) {
+      const base = { topic: p.topic, partition: String(p.partition) }
+      const sync = p.fdatasync
+      if (sync.count > 0) for (const [quantile, field] of SYNC_QUANTILES) values.push({ labels: { ...base, quantile }, value: sync[field] / 1000 })
+      values.push({ labels: base, value: sync.count, metricName: `${name}_count` })
+    }
+    return values
+  })
 }

@@ -3,7 +3,7 @@
  * --metrics-port` every second; after a seeded number of records is produced with kafkajs, a
  * PromQL query through Prometheus's HTTP API returns that count.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -99,5 +99,12 @@ describe.skipIf(!existsSync(PROMETHEUS))('metrics scraped by a real Prometheus',
     expect(await query(promPort, 'sum(ringlog_requests_total{api="Produce"})')).toBeGreaterThan(0)
     expect(await query(promPort, 'sum(ringlog_partition_bytes_in_total{topic="metered"})')).toBeGreaterThan(records)
     expect(await query(promPort, 'count(process_cpu_seconds_total)')).toBe(1)
+    expect(await query(promPort, 'sum(ringlog_request_duration_seconds_count{api="Produce"})')).toBeGreaterThan(0)
+
+    // The broker's own exposition (with requests, so histograms have series) through promtool's strict parser.
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    expect(text).toMatch(/^ringlog_request_duration_seconds_bucket\{le="\+Inf",api="Produce"\} \d+$/m)
+    const check = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 })
+    expect(check.stderr + check.stdout).not.toMatch(/parse error|error while linting/i)
   })
 })
