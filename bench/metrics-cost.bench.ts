@@ -4,7 +4,9 @@
  * `ringlog serve` processes started side by side, one without metrics and one with
  * --metrics-port and a scraper reading /metrics every second (as Prometheus would). The two
  * are run alternately (ABBA order, so drift hits both alike) and only one is loaded at a time.
- * Prints each run's records/s, the medians and on/off.
+ * Prints each run's records/s and the broker's CPU seconds per million records (utime+stime of
+ * the serve process from /proc, all threads: steadier than records/s on a shared machine),
+ * the medians and on/off.
  *
  *   npm run build && npx tsx bench/metrics-cost.bench.ts [--runs 6] [--records 300000]
  */
@@ -44,6 +46,13 @@ async function produce(address: string, reportFile: string): Promise<number> {
   return report.scenarios[0].summary.recordsPerSec.median
 }
 
+/** utime + stime of a process, all threads, in seconds (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
@@ -57,13 +66,18 @@ const scraper = setInterval(() => {
   fetch(`http://127.0.0.1:${on.metricsPort}/metrics`).then((r) => r.text()).then(() => { scrapes++ }, () => undefined)
 }, 1000)
 const results: { off: number[]; on: number[] } = { off: [], on: [] }
+const cpu: { off: number[]; on: number[] } = { off: [], on: [] }
 try {
   for (let i = 0; i < RUNS; i++) {
     const order: ('off' | 'on')[] = i % 2 === 0 ? ['off', 'on'] : ['on', 'off']
     for (const which of order) {
-      const rate = await produce((which === 'on' ? on : off).address, join(dir, `report-${i}-${which}.json`))
+      const broker = which === 'on' ? on : off
+      const cpuBefore = cpuSeconds(broker.child.pid!)
+      const rate = await produce(broker.address, join(dir, `report-${i}-${which}.json`))
+      const cpuPerMillion = (cpuSeconds(broker.child.pid!) - cpuBefore) / (RECORDS / 1e6)
       results[which].push(rate)
-      console.log(`run ${i + 1} metrics ${which}: ${Math.round(rate)} records/s`)
+      cpu[which].push(cpuPerMillion)
+      console.log(`run ${i + 1} metrics ${which}: ${Math.round(rate)} records/s, broker ${cpuPerMillion.toFixed(2)} CPU-s/M`)
     }
   }
 } catch (error) {
@@ -81,4 +95,5 @@ try {
 }
 const mOff = median(results.off)
 const mOn = median(results.on)
+console.log(`broker CPU-s per million records, median: off ${median(cpu.off).toFixed(2)}, on ${median(cpu.on).toFixed(2)} (on/off ${(median(cpu.on) / median(cpu.off)).toFixed(3)})`)
 console.log(`median off ${Math.round(mOff)} records/s, on ${Math.round(mOn)} records/s: on/off ${(mOn / mOff).toFixed(3)} (${RUNS} runs each, ${RECORDS} records a run, ${scrapes} scrapes)`)
