@@ -46,6 +46,11 @@ export interface RinglogConfig {
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
   offsetsRetentionMinutes: number
+  // Operability (ringlog serve): metrics/health HTTP port and log verbosity.
+  /** Port of the HTTP server with /metrics, /health and /ready on `host`; -1: off, 0: any free port. */
+  metricsPort: number
+  /** error | warn | info | debug | trace. */
+  logLevel: string
 }
 
 /**
@@ -75,6 +80,9 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   groupMinSessionTimeoutMs: 6000,
   groupMaxSessionTimeoutMs: 1_800_000,
   offsetsRetentionMinutes: 7 * 24 * 60,
+  // Operability
+  metricsPort: -1,
+  logLevel: 'info',
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -96,6 +104,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   segmentMs: 'number', retentionMs: 'number', retentionBytes: 'number', maxMessageBytes: 'number',
   socketRequestMaxBytes: 'number', groupInitialRebalanceDelayMs: 'number', groupMinSessionTimeoutMs: 'number',
   groupMaxSessionTimeoutMs: 'number', offsetsRetentionMinutes: 'number',
+  // Operability
+  metricsPort: 'number', logLevel: 'string',
 }
 
 export const CONFIG_KEYS = Object.keys(KINDS) as (keyof RinglogConfig)[]

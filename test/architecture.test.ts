@@ -94,9 +94,10 @@ function folderOf(file: string): string {
 }
 
 /** Node built-ins protocol/ may use: buffers and in-memory compression, nothing that reaches a file, socket or process. */
-const PROTOCOL_BUILTINS = new Set(['node:buffer', 'node:zlib', 'node:util'])
+/** node:module only for createRequire, which loads the CommonJS zstd binding (no I/O of its own). */
+const PROTOCOL_BUILTINS = new Set(['node:buffer', 'node:zlib', 'node:util', 'node:module'])
 /** Packages protocol/ may use: checksums and codecs over memory. */
-const PROTOCOL_PACKAGES = new Set(['@node-rs/crc32', 'lz4-napi', 'snappy', 'zstd-napi'])
+const PROTOCOL_PACKAGES = new Set(['@node-rs/crc32', 'lz4-napi', 'snappy', 'zstd-napi', 'zstd-napi/binding.js'])
 /** The codec generator is a build-time tool (reads the vendored schemas, writes messages/); runtime code never loads it. */
 const BUILD_TIME = /^protocol\/codegen\//
 const BELOW_CORE = new Set(['protocol', 'storage', 'engine', 'groups'])

@@ -27,6 +27,7 @@ import type { NodeContext } from '../core/node-context.js'
 import { apiVersionsBody } from './handlers/18-api-versions.js'
 import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
 import type { BrokerLogger } from './logger.js'
+import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { releaseFileSource, sendFileRange } from './send-file.js'
 
 /** Releases the file ranges of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
@@ -56,6 +57,9 @@ export interface ConnectionOptions {
   broker: NodeContext
   registry: ApiRegistry
   log: BrokerLogger
+  /** Told about the connection and each request (metrics, request logs); optional. */
+  observer?: RequestObserver
+  fetchMeter?: FetchMeter
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
@@ -86,7 +90,9 @@ export class Connection {
     }
     this.decoder = new FrameDecoder(config.socketRequestMaxBytes)
     socket.setNoDelay(true)
+    options.observer?.connectionOpened(this.info)
     this.closedPromise = new Promise((resolve) => socket.once('close', () => {
+      options.observer?.connectionClosed(this.info)
       this.closed = true
       this.releaseQueue()
       this.abort.abort()
@@ -129,7 +135,7 @@ export class Connection {
 
   private fail(reason: string): void {
     if (this.closed) return
-    this.options.log.warn(`${this.describe()}: ${reason}; closing it`)
+    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}` })
     this.closed = true
     this.releaseQueue()
     this.abort.abort()
@@ -194,6 +200,7 @@ export class Connection {
       return
     }
     this.sawRequest = true
+    const startedNs = this.options.observer ? process.hrtime.bigint() : 0n
     const slot: Slot = { done: false, parts: null, closeReason: null }
     this.queue.push(slot)
     const ctx: RequestContext = {
@@ -204,6 +211,7 @@ export class Connection {
       log: this.options.log,
       supportedApis: registry.supported,
       signal: this.abort.signal,
+      fetchMeter: this.options.fetchMeter,
     }
     let result: HandlerReply<unknown> | Promise<HandlerReply<unknown>>
     try {
@@ -213,9 +221,9 @@ export class Connection {
       return
     }
     if (result instanceof Promise) {
-      result.then((reply) => this.complete(slot, route, header, reply), (error: unknown) => this.internalError(route, header, error))
+      result.then((reply) => this.complete(slot, route, header, reply, request, startedNs), (error: unknown) => this.internalError(route, header, error))
     } else {
-      this.complete(slot, route, header, result)
+      this.complete(slot, route, header, result, request, startedNs)
     }
   }
 
@@ -235,11 +243,12 @@ export class Connection {
     this.schedulePump()
   }
 
-  private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>): void {
+  private complete(slot: Slot, route: ApiRoute, header: RequestHeader, reply: HandlerReply<unknown>, request: unknown, startedNs: bigint): void {
     if (this.closed) {
       if (reply.kind === 'parts') releaseParts(reply.parts, 0)
       return
     }
+    this.options.observer?.requestDone({ connection: this.info, header, api: route.codec.name, request, reply, startedNs })
     const headerVersion = responseHeaderVersion(header.apiKey, header.apiVersion)
     try {
       if (reply.kind === 'message') {

@@ -32,6 +32,11 @@ export interface ConnectionInfo {
   advertisedPort: number
 }
 
+/** Told what a Fetch response carries from each partition (per partition per response, never per record). */
+export interface FetchMeter {
+  fetched(topic: string, partition: number, bytes: number, records: number): void
+}
+
 export interface RequestContext {
   readonly broker: NodeContext
   readonly header: RequestHeader
@@ -43,6 +48,8 @@ export interface RequestContext {
   readonly supportedApis: readonly ApiVersionRange[]
   /** Aborted when the connection closes or the server stops: long polls stop waiting. */
   readonly signal: AbortSignal
+  /** Set when metrics are on: Fetch reports the bytes and records it sends per partition. */
+  readonly fetchMeter?: FetchMeter
 }
 
 /** A byte range of a segment file, streamed into the response where it stands. */

@@ -13,9 +13,13 @@ import { Connection } from './connection.js'
 import { openNodeContext, type NodeContext } from '../core/node-context.js'
 import { HANDLERS } from './handlers/index.js'
 import { stderrLogger, type BrokerLogger } from './logger.js'
+import { RinglogMetrics } from '../metrics/ringlog-metrics.js'
+import { BrokerObserver } from './broker-observer.js'
 
 export interface BrokerServerOptions {
   logger?: BrokerLogger
+  /** Keep Prometheus metrics (see `metrics`). Default false. */
+  metrics?: boolean
 }
 
 export interface StopOptions {
@@ -28,12 +32,17 @@ export class BrokerServer {
   private readonly connections = new Set<Connection>()
   private readonly registry: ApiRegistry
   private readonly log: BrokerLogger
+  private readonly observer: BrokerObserver
+  /** The broker's metrics registry, when started with `metrics: true`. */
+  readonly metrics: RinglogMetrics | undefined
   private nextConnectionId = 1
   private stopping: Promise<void> | undefined
 
   private constructor(readonly context: NodeContext, options: BrokerServerOptions) {
     this.log = options.logger ?? stderrLogger
     this.registry = new ApiRegistry(HANDLERS)
+    this.metrics = options.metrics ? new RinglogMetrics(context) : undefined
+    this.observer = new BrokerObserver(this.log, this.metrics)
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
   }
 
@@ -87,7 +96,9 @@ export class BrokerServer {
       socket.destroy()
       return
     }
-    const connection = new Connection(socket, { id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log })
+    const connection = new Connection(socket, {
+      id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
+    })
     this.connections.add(connection)
     void connection.closedOnce.then(() => this.connections.delete(connection))
   }

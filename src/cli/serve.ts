@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, resolveConfigLayers, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
 import { BrokerServer } from '../broker/server.js'
-import { stderrLogger } from '../broker/logger.js'
+import { createLogger, isLogLevel, LOG_LEVELS, type BrokerLogger } from '../broker/logger.js'
 import { InvalidConfigError } from '../errors.js'
+import { MetricsServer } from '../metrics/metrics-server.js'
 import { errorMessage } from './error-line.js'
 
 const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
@@ -31,6 +32,8 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   groupMinSessionTimeoutMs: 'group.min.session.timeout.ms',
   groupMaxSessionTimeoutMs: 'group.max.session.timeout.ms',
   offsetsRetentionMinutes: 'offsets.retention.minutes',
+  metricsPort: 'HTTP port for /metrics (Prometheus), /health and /ready on --host; -1 = off, 0 = any free port',
+  logLevel: 'error | warn | info | debug | trace (JSON lines on stderr; readable lines when stderr is a terminal)',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
@@ -122,10 +125,20 @@ function startFailure(error: unknown, config: RinglogConfig): unknown {
 
 async function runServe(options: Record<string, string | undefined>): Promise<void> {
   const config = serveConfig(options, process.env)
-  const broker = await BrokerServer.start(config, { logger: stderrLogger }).catch((error: unknown) => {
+  if (!isLogLevel(config.logLevel)) throw new InvalidConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${config.logLevel}"`)
+  const logger = createLogger({ level: config.logLevel })
+  // Up first, so /health answers and /ready says 503 while recovery runs.
+  const ops = config.metricsPort >= 0 ? await MetricsServer.start({ host: config.host, port: config.metricsPort }) : undefined
+  const broker = await BrokerServer.start(config, { logger, metrics: ops !== undefined }).catch((error: unknown) => {
     throw startFailure(error, config)
   })
   const { host, port } = broker.address()
+  await logStartup(broker, logger, config)
+  if (ops) {
+    ops.serve(broker.metrics!)
+    ops.setReady(true)
+    process.stdout.write(`ringlog metrics on http://${host}:${ops.port}/metrics (also /health, /ready)\n`)
+  }
   process.stdout.write(`ringlog listening on ${host}:${port} (data dir ${broker.context.config.dataDir}, flush ${describeFlushPolicy(config.flush)}, node ${config.nodeId})\n`)
   let stopping = false
   const shutdown = (signal: string): void => {
@@ -134,19 +147,32 @@ async function runServe(options: Record<string, string | undefined>): Promise<vo
       process.exit(1)
     }
     stopping = true
-    stderrLogger.info(`${signal}: shutting down`)
-    broker.stop().then(
+    ops?.setReady(false)
+    logger.info(`${signal}: shutting down`)
+    broker.stop().then(() => ops?.close()).then(
       () => {
-        stderrLogger.info('stopped cleanly')
+        logger.info('stopped cleanly')
         // Parked long-poll waits hold timers until their deadline; nothing is left to do.
         process.exit(0)
       },
       (error: unknown) => {
-        stderrLogger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
+        logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`)
         process.exit(1)
       },
     )
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+/** The start line and the recovery summary (info). */
+async function logStartup(broker: BrokerServer, logger: BrokerLogger, config: RinglogConfig): Promise<void> {
+  const stats = await broker.context.engine.stats()
+  const recovered = stats.perPartition.filter((p) => p.recovered)
+  logger.info('recovery finished', {
+    partitions: stats.partitions, recovered: recovered.length, recoveredByPool: stats.recoveredByPool,
+    recoveredPartitions: recovered.length > 0 ? recovered.map((p) => `${p.topic}-${p.partition}`).join(',') : undefined,
+  })
+  const { host, port } = broker.address()
+  logger.info('started', { host, port, dataDir: broker.context.config.dataDir, flush: describeFlushPolicy(config.flush), nodeId: config.nodeId, workers: stats.workers, topics: broker.context.topics.list().length })
 }

@@ -11,6 +11,7 @@
 import { openNodeContext, type NodeContext } from '../core/node-context.js'
 import { resolveConfig, type FlushPolicy, type RinglogConfig } from '../config.js'
 import { InvalidRequestError } from '../errors.js'
+import { RinglogMetrics } from '../metrics/ringlog-metrics.js'
 import { Admin } from './admin.js'
 import { Consumer } from './consumer.js'
 import type { LogHost } from './log-host.js'
@@ -29,6 +30,7 @@ export class Ringlog implements LogHost {
   private readonly consumers = new Set<Consumer>()
   private closing: Promise<void> | null = null
   private isClosed = false
+  private registry: RinglogMetrics | undefined
 
   /** @internal use `open()` */
   constructor(readonly context: NodeContext) {}
@@ -40,6 +42,16 @@ export class Ringlog implements LogHost {
 
   get closed(): boolean {
     return this.isClosed
+  }
+
+  /**
+   * Prometheus metrics of this log (partition offsets and counters, fdatasync latency, group
+   * lag, Node process metrics), collected when read: mount `metrics().registry` on your own
+   * HTTP server, or serve `await metrics().metrics()` with `metrics().contentType`.
+   */
+  metrics(): RinglogMetrics {
+    this.registry ??= new RinglogMetrics(this.context)
+    return this.registry
   }
 
   release(client: object): void {

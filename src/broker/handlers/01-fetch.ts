@@ -64,6 +64,8 @@ interface PartitionRead {
   highWatermark: number
   logStartOffset: number
   range: FileRangePart | null
+  /** Offset after the range's last batch (-1: unknown), for the records-out metric. */
+  nextOffset: number
 }
 
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
@@ -72,19 +74,19 @@ export function handle(request: FetchRequest, ctx: RequestContext): Promise<Hand
   const first = readAll(broker, request, ctx.version)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
-    if (isReady(request, first, deadline, ctx)) return respond(ctx.version, first)
+    if (isReady(request, first, deadline, ctx)) return respond(ctx, first)
     return pollUntilReady(request, ctx, first, deadline)
   }
   return first.then((reads) => isReady(request, reads, deadline, ctx)
-    ? respond(ctx.version, reads)
+    ? respond(ctx, reads)
     : pollUntilReady(request, ctx, reads, deadline))
 }
 
 const FIRST_V2_FORMAT_VERSION = 4
 
-function respond(version: number, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
-  if (version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(version, reads) }
-  return downConvertAll(version, reads).then((converted) => ({ kind: 'parts', parts: encode(version, reads, converted) }))
+function respond(ctx: RequestContext, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
+  if (ctx.version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(ctx, reads) }
+  return downConvertAll(ctx.version, reads).then((converted) => ({ kind: 'parts', parts: encode(ctx, reads, converted) }))
 }
 
 /** Reads each partition's batches and rewrites them in the message format of `version`. */
@@ -138,7 +140,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
     await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
     reads = await readAll(broker, request, ctx.version)
   } while (!isReady(request, reads, deadline, ctx))
-  return respond(ctx.version, reads)
+  return respond(ctx, reads)
 }
 
 /**
@@ -195,7 +197,7 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
 function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition): PartitionRead {
-  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null }
+  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
   if (!offsets) {
@@ -209,7 +211,7 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, p: F
 }
 
 function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
-  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null }
+  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
 }
 
 function needsLocate(read: PartitionRead): boolean {
@@ -227,8 +229,10 @@ async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
     const s = slice.segment
     if (s && s.length > 0) {
       const file = s.heldFd !== undefined ? { fd: s.heldFd, owned: true } : { path: s.path }
-      if (slice.errorCode === ErrorCode.NONE) read.range = { file, position: s.position, length: s.length }
-      else releaseFileSource(file)
+      if (slice.errorCode === ErrorCode.NONE) {
+        read.range = { file, position: s.position, length: s.length }
+        read.nextOffset = s.nextOffset ?? -1
+      } else releaseFileSource(file)
     }
   } catch (error) {
     read.errorCode = toErrorPayload(error).code
@@ -242,7 +246,11 @@ function releaseRanges(reads: readonly PartitionRead[]): void {
   }
 }
 
-function encode(version: number, reads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
+function encode(ctx: RequestContext, reads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
+  const version = ctx.version
+  if (ctx.fetchMeter) {
+    for (const r of reads) if (r.range) ctx.fetchMeter.fetched(r.topic, r.request.partition, r.range.length, r.nextOffset >= 0 ? r.nextOffset - r.request.fetchOffset : 0)
+  }
   const builder = new FetchResponseBuilder()
   const responses: { topic: string; topicId: string; partitions: EncodeInput<PartitionData>[] }[] = []
   // From v13 the topic is answered by id (the name is not on the wire), before it by name.

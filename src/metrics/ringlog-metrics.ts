@@ -1,0 +1,216 @@
+/**
+ * ringlog's Prometheus metrics (prom-client), one registry per broker or embedded log.
+ *
+ * Two kinds of work, kept apart so metrics cost nothing per record:
+ * - per request (wire server only): a request counter and latency histogram per API, error
+ *   counts by code, connections, and bytes produced/fetched per partition added to plain maps;
+ * - at scrape time: partition offsets from the engine's shared state, appended records and
+ *   fdatasync latency from the workers' stats (one round trip per worker per scrape), consumer
+ *   group lag from committed offsets against high watermarks.
+ * Names and meanings are listed in docs/metrics.md.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { TopicInfo } from '../core/topic-registry.js'
+import type { EngineStats, LogEngine, PartitionOffsets } from '../engine/log-engine.js'
+import type { GroupCoordinator } from '../groups/group-coordinator.js'
+import { RequestInstruments, scrapedMetric } from './request-instruments.js'
+
+/** What the scrape-time gauges read: the same objects the broker and the embedded API share. */
+export interface MetricsSource {
+  readonly engine: Pick<LogEngine, 'offsets' | 'stats'>
+  readonly topics: { list(): TopicInfo[] }
+  readonly groups?: Pick<GroupCoordinator, 'listGroups' | 'fetchOffsets'>
+}
+
+export interface RinglogMetricsOptions {
+  /** prom-client's Node process metrics (CPU, memory, event loop lag, GC). Default true. */
+  processMetrics?: boolean
+}
+
+interface PartitionTraffic {
+  bytesIn: number
+  bytesOut: number
+  recordsOut: number
+}
+
+const PARTITION_LABELS = ['topic', 'partition'] as const
+const SYNC_QUANTILES: readonly (readonly [string, 'p50Ms' | 'p90Ms' | 'p99Ms'])[] = [['0.5', 'p50Ms'], ['0.9', 'p90Ms'], ['0.99', 'p99Ms']]
+
+export class RinglogMetrics {
+  readonly registry = new Registry()
+  private readonly traffic = new Map<string, PartitionTraffic[]>()
+  private readonly requests: RequestInstruments
+  private readonly connectionsOpen: Gauge
+  private readonly connectionsAccepted: Counter
+  private statsInFlight: Promise<EngineStats | null> | null = null
+
+  constructor(private readonly source: MetricsSource, options: RinglogMetricsOptions = {}) {
+    const registers = [this.registry]
+    this.requests = new RequestInstruments(this.registry)
+    this.connectionsOpen = new Gauge({ name: 'ringlog_connections_open', help: 'Client connections open now', registers })
+    this.connectionsAccepted = new Counter({ name: 'ringlog_connections_accepted_total', help: 'Client connections accepted since start', registers })
+    this.registerPartitionMetrics(registers)
+    this.registerEngineMetrics(registers)
+    this.registerGroupMetrics(registers)
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  metrics(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  // ------------------------------------------------------------------ per request (wire)
+
+  connectionOpened(): void {
+    this.connectionsOpen.inc()
+    this.connectionsAccepted.inc()
+  }
+
+  connectionClosed(): void {
+    this.connectionsOpen.dec()
+  }
+
+  requestDone(api: string, seconds: number, errorCodes: readonly number[]): void {
+    this.requests.observe(api, seconds, errorCodes)
+  }
+
+  /** Record-batch bytes a Produce request delivered to a partition (accepted or not: what came in). */
+  produced(topic: string, partition: number, bytes: number): void {
+    this.trafficOf(topic, partition).bytesIn += bytes
+  }
+
+  /** Bytes (and records, by offsets) a Fetch response carried from a partition. */
+  fetched(topic: string, partition: number, bytes: number, records: number): void {
+    const t = this.trafficOf(topic, partition)
+    t.bytesOut += bytes
+    t.recordsOut += records
+  }
+
+  private trafficOf(topic: string, partition: number): PartitionTraffic {
+    let partitions = this.traffic.get(topic)
+    if (!partitions) {
+      partitions = []
+      this.traffic.set(topic, partitions)
+    }
+    return (partitions[partition] ??= { bytesIn: 0, bytesOut: 0, recordsOut: 0 })
+  }
+
+  // ------------------------------------------------------------------ at scrape time
+
+  /** One stats round trip per scrape, shared by every metric collected in it. */
+  private engineStats(): Promise<EngineStats | null> {
+    if (!this.statsInFlight) {
+      const pending = this.source.engine.stats().catch(() => null)
+      this.statsInFlight = pending
+      void pending.then(() => setImmediate(() => { if (this.statsInFlight === pending) this.statsInFlight = null }))
+    }
+    return this.statsInFlight
+  }
+
+  private registerPartitionMetrics(registers: Registry[]): void {
+    const labelNames = PARTITION_LABELS
+    const source = this.source
+    // Read from the engine's shared state (no worker round trip) by each gauge as it is collected.
+    const fromOffsets = (name: string, help: string, field: keyof PartitionOffsets): void => {
+      new Gauge({ name, help, labelNames, registers, collect() {
+        this.reset()
+        for (const topic of source.topics.list()) {
+          for (let partition = 0; partition < topic.partitions; partition++) {
+            const o = source.engine.offsets(topic.name, partition)
+            if (o) this.set({ topic: topic.name, partition: String(partition) }, o[field])
+          }
+        }
+      } })
+    }
+    fromOffsets('ringlog_partition_log_end_offset', 'Offset the next appended record gets', 'logEndOffset')
+    fromOffsets('ringlog_partition_high_watermark', 'Offsets below it are visible to consumers (durable per the flush policy)', 'highWatermark')
+    fromOffsets('ringlog_partition_log_start_offset', 'First offset still in the log (retention moves it)', 'logStartOffset')
+
+    const traffic = this.traffic
+    const fromTraffic = (name: string, help: string, field: keyof PartitionTraffic): void => {
+      new Counter({ name, help, labelNames, registers, collect() {
+        this.reset()
+        for (const [topic, partitions] of traffic) {
+          partitions.forEach((t, partition) => { if (t) this.inc({ topic, partition: String(partition) }, t[field]) })
+        }
+      } })
+    }
+    fromTraffic('ringlog_partition_bytes_in_total', 'Record-batch bytes received in Produce requests (wire only)', 'bytesIn')
+    fromTraffic('ringlog_partition_bytes_out_total', 'Record-batch bytes sent in Fetch responses', 'bytesOut')
+    fromTraffic('ringlog_partition_records_out_total', 'Records sent in Fetch responses (by offsets covered)', 'recordsOut')
+
+    const stats = (): Promise<EngineStats | null> => this.engineStats()
+    const fromStats = (name: string, help: string, field: 'appendedRecords' | 'appendedBatches' | 'failedAppends' | 'duplicateBatches'): void => {
+      new Counter({ name, help, labelNames, registers, async collect() {
+        const s = await stats()
+        this.reset()
+        for (const p of s?.perPartition ?? []) this.inc({ topic: p.topic, partition: String(p.partition) }, p[field])
+      } })
+    }
+    fromStats('ringlog_partition_records_in_total', 'Records appended since the partition opened (wire and embedded producers)', 'appendedRecords')
+    fromStats('ringlog_partition_batches_in_total', 'Record batches appended since the partition opened', 'appendedBatches')
+    fromStats('ringlog_partition_failed_appends_total', 'Appends refused since the partition opened (any error)', 'failedAppends')
+    fromStats('ringlog_partition_duplicate_batches_total', 'Idempotent-producer retries answered without appending', 'duplicateBatches')
+
+    this.registry.registerMetric(fdatasyncSummary(stats))
+  }
+
+  private registerEngineMetrics(registers: Registry[]): void {
+    const stats = (): Promise<EngineStats | null> => this.engineStats()
+    new Gauge({ name: 'ringlog_engine_workers', help: 'Partition worker threads alive', registers, async collect() {
+      const s = await stats()
+      if (s) this.set(s.workers)
+    } })
+    new Counter({ name: 'ringlog_engine_worker_restarts_total', help: 'Partition worker threads that died and were replaced', registers, async collect() {
+      const s = await stats()
+      this.reset()
+      if (s) this.inc(s.workerRestarts)
+    } })
+    new Gauge({ name: 'ringlog_partitions_recovered', help: 'Partitions whose open found no clean-shutdown marker and scanned their segments', registers, async collect() {
+      const s = await stats()
+      if (s) this.set(s.perPartition.filter((p) => p.recovered).length)
+    } })
+  }
+
+  private registerGroupMetrics(registers: Registry[]): void {
+    const source = this.source
+    new Gauge({ name: 'ringlog_consumer_group_lag', help: 'High watermark minus the committed offset, per group and partition (committed partitions only)', labelNames: ['group', 'topic', 'partition'], registers, async collect() {
+      this.reset()
+      const groups = source.groups
+      if (!groups) return
+      for (const { groupId } of await groups.listGroups()) {
+        const committed = await groups.fetchOffsets(groupId, null)
+        for (const c of committed.partitions) {
+          const o = source.engine.offsets(c.topic, c.partition)
+          if (!o || c.offset < 0) continue
+          this.set({ group: groupId, topic: c.topic, partition: String(c.partition) }, Math.max(0, o.highWatermark - c.offset))
+        }
+      }
+    } })
+  }
+}
+
+/**
+ * The workers keep group-commit latency as an HDR histogram and report quantiles, not
+ * buckets, so it is exposed as a Prometheus summary (quantiles and count, no sum).
+ */
+function fdatasyncSummary(stats: () => Promise<EngineStats | null>): ReturnType<typeof scrapedMetric> {
+  const name = 'ringlog_fdatasync_duration_seconds'
+  const help = 'Group-commit fdatasync time per partition (what an acks=-1 produce waits for under flush always), since the partition opened'
+  return scrapedMetric(name, help, 'summary', async () => {
+    const s = await stats()
+    const values: { labels: Record<string, string>; value: number; metricName?: string }[] = []
+    for (const p of s?.perPartition ?? []) {
+      const base = { topic: p.topic, partition: String(p.partition) }
+      const sync = p.fdatasync
+      if (sync.count > 0) for (const [quantile, field] of SYNC_QUANTILES) values.push({ labels: { ...base, quantile }, value: sync[field] / 1000 })
+      values.push({ labels: base, value: sync.count, metricName: `${name}_count` })
+    }
+    return values
+  })
+}
