@@ -45,6 +45,11 @@ function fsyncDirectory(dir: string): void {
   try { fsyncSync(fd) } finally { closeSync(fd) }
 }
 
+export interface CreateTopicOptions {
+  /** The node creates one of Kafka's internal topics for itself (clients may not). */
+  internal?: boolean
+}
+
 export interface NodeContext {
   readonly config: RinglogConfig
   readonly topics: TopicRegistry
@@ -55,7 +60,11 @@ export interface NodeContext {
   /** True while `createTopic(name)` runs (its partitions are opening; not yet in the registry). */
   isCreating(name: string): boolean
   /** Opens every partition, then records the topic (so a listed topic is always usable). */
-  createTopic(name: string, partitions: number, configs?: Record<string, string>): Promise<TopicInfo>
+  /**
+   * Kafka's internal topic names (`__consumer_offsets`, `__transaction_state`) are refused unless
+   * `options.internal` says the node itself creates them.
+   */
+  createTopic(name: string, partitions: number, configs?: Record<string, string>, options?: CreateTopicOptions): Promise<TopicInfo>
   /** Removes the topic from the registry, then drops (deletes) its partitions. */
   deleteTopic(name: string): Promise<TopicInfo>
   /** Replaces the topic's config overrides (validated) and applies them to its open partitions. */
@@ -132,9 +141,9 @@ class Context implements NodeContext {
    * of descriptors) undoes itself: the partitions it opened are dropped and the directories it
    * made removed, so nothing of it stays open or on disk.
    */
-  async createTopic(name: string, partitions: number, configs: Record<string, string> = {}): Promise<TopicInfo> {
+  async createTopic(name: string, partitions: number, configs: Record<string, string> = {}, options: CreateTopicOptions = {}): Promise<TopicInfo> {
     validateTopicName(name)
-    if (INTERNAL_TOPICS.has(name)) throw new InvalidRequestError(`"${name}" is one of Kafka's internal topics; ringlog keeps that state itself and does not create it`)
+    if (INTERNAL_TOPICS.has(name) && options.internal !== true) throw new InvalidRequestError(`"${name}" is one of Kafka's internal topics; ringlog keeps that state itself and does not create it`)
     validateTopicConfigs(configs)
     const segmentBytes = configs['segment.bytes']
     if (segmentBytes !== undefined && Number(segmentBytes) < MIN_SEGMENT_BYTES) {

@@ -129,18 +129,18 @@ describe('older versions and the internal topic', () => {
   it('ListOffsets v0 answers the old offsets array', async () => {
     await broker.server.context.createTopic('old-offsets', 1)
     for (let i = 0; i < 3; i++) await broker.server.context.engine.appendRecords('old-offsets', 0, [{ key: null, value: Buffer.from(`r${i}`), headers: [], timestamp: 5000 + i }], { acks: -1, compression: 0 })
-    const r = await client.request<{ topics: { partitions: { partitionIndex: number; errorCode: number; oldStyleOffsets: number[] }[] }[] }>(2, 0, {
-      replicaId: -1,
-      topics: [{ name: 'old-offsets', partitions: [
-        { partitionIndex: 0, timestamp: -1, maxNumOffsets: 1 },
-        { partitionIndex: 0, timestamp: -2, maxNumOffsets: 1 },
-        { partitionIndex: 0, timestamp: 5001, maxNumOffsets: 1 },
-        { partitionIndex: 0, timestamp: 9000, maxNumOffsets: 1 },
-        { partitionIndex: 0, timestamp: -1, maxNumOffsets: 0 },
-        { partitionIndex: 4, timestamp: -1, maxNumOffsets: 1 },
-      ] }],
-    })
-    expect(r.topics[0].partitions.map((p) => [p.errorCode, p.oldStyleOffsets])).toEqual([
+    // One request per lookup: a partition named twice in one request is refused (INVALID_REQUEST), as Kafka does.
+    const lookup = async (partitionIndex: number, timestamp: number, maxNumOffsets: number): Promise<[number, number[]]> => {
+      const r = await client.request<{ topics: { partitions: { partitionIndex: number; errorCode: number; oldStyleOffsets: number[] }[] }[] }>(2, 0, {
+        replicaId: -1,
+        topics: [{ name: 'old-offsets', partitions: [{ partitionIndex, timestamp, maxNumOffsets }] }],
+      })
+      const p = r.topics[0].partitions[0]
+      return [p.errorCode, p.oldStyleOffsets]
+    }
+    expect([
+      await lookup(0, -1, 1), await lookup(0, -2, 1), await lookup(0, 5001, 1), await lookup(0, 9000, 1), await lookup(0, -1, 0), await lookup(4, -1, 1),
+    ]).toEqual([
       [0, [3]], [0, [0]], [0, [1]], [0, []], [0, []], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, []],
     ])
   })
@@ -168,7 +168,7 @@ describe('older versions and the internal topic', () => {
   })
 
   it('Metadata lists __consumer_offsets as internal once it exists, other topics not', async () => {
-    await broker.server.context.createTopic('__consumer_offsets', 1)
+    await broker.server.context.createTopic('__consumer_offsets', 1, {}, { internal: true })
     const r = await client.request<{ topics: { name: string; isInternal: boolean }[] }>(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
     const internal = new Map(r.topics.map((t) => [t.name, t.isInternal]))
     expect(internal.get('__consumer_offsets')).toBe(true)
