@@ -16,7 +16,7 @@ import { LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogErro
 import { ErrorCode } from '../protocol/error-codes.js'
 import {
   BATCH_HEADER_SIZE, BatchAttribute, batchSizeAt, computeBatchCrc, CRC_OFFSET, decodeRecordBatch, readInt64, setBaseOffset, setPartitionLeaderEpoch,
-  validateBatch, writeInt64, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, LOG_OVERHEAD,
+  validateBatch, writeInt64, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, LOG_OVERHEAD, PARTITION_LEADER_EPOCH_OFFSET,
 } from '../protocol/record-batch.js'
 import { fsyncDirectory } from './atomic-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
@@ -275,12 +275,12 @@ export class PartitionLog {
       if (baseOffset !== expected) {
         throw new OffsetOutOfRangeError(`follower append: batch at byte ${at} starts at offset ${baseOffset}, but the log continues at ${expected}`)
       }
-      const batchEpoch = batches.readInt32BE(at + 12)
+      const batchEpoch = batches.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET)
       if (batchEpoch >= 0 && batchEpoch < epoch) {
         throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `follower append: batch at offset ${baseOffset} has leader epoch ${batchEpoch}, older than ${epoch} before it`)
       }
       if (batchEpoch > epoch) epoch = batchEpoch
-      expected = baseOffset + batches.readInt32BE(at + 23) + 1
+      expected = baseOffset + batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) + 1
       spans.push({ at, size, baseOffset, endOffset: expected, epoch: batchEpoch })
       at += size
     }
@@ -510,8 +510,8 @@ export class PartitionLog {
     const bytes = Buffer.allocUnsafe(size)
     readFully(this.fsi, segment.fd, bytes, 0, size, position)
     const baseOffset = readInt64(bytes, 0)
-    const maxTimestamp = readInt64(bytes, 35)
-    if (bytes.readInt16BE(21) & BatchAttribute.LogAppendTime) {
+    const maxTimestamp = readInt64(bytes, MAX_TIMESTAMP_OFFSET)
+    if (bytes.readInt16BE(ATTRIBUTES_OFFSET) & BatchAttribute.LogAppendTime) {
       return { offset: Math.max(baseOffset, this.startOffset), timestamp: maxTimestamp }
     }
     try {

@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
-import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, MAGIC_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, indexFileName, logFileName, timeIndexFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
@@ -288,18 +288,18 @@ export class Segment {
 export function readLocation(fsi: StorageFs, fd: number, position: number, end: number): BatchLocation | undefined {
   if (position + BATCH_HEADER_SIZE > end) return undefined
   if (readFully(fsi, fd, headerScratch, 0, LOCATION_HEADER_BYTES, position) < LOCATION_HEADER_BYTES) return undefined
-  const size = LOG_OVERHEAD + headerScratch.readInt32BE(8)
-  if (size < BATCH_HEADER_SIZE || position + size > end || headerScratch.readInt8(16) !== 2) return undefined
+  const size = LOG_OVERHEAD + headerScratch.readInt32BE(BATCH_LENGTH_OFFSET)
+  if (size < BATCH_HEADER_SIZE || position + size > end || headerScratch.readInt8(MAGIC_OFFSET) !== 2) return undefined
   const baseOffset = readInt64(headerScratch, 0)
-  const lastOffsetDelta = headerScratch.readInt32BE(23)
+  const lastOffsetDelta = headerScratch.readInt32BE(LAST_OFFSET_DELTA_OFFSET)
   if (lastOffsetDelta < 0) return undefined
   return {
     baseOffset,
     lastOffset: baseOffset + lastOffsetDelta,
     position,
     size,
-    maxTimestamp: readInt64(headerScratch, 35),
-    attributes: headerScratch.readInt16BE(21),
-    partitionLeaderEpoch: headerScratch.readInt32BE(12),
+    maxTimestamp: readInt64(headerScratch, MAX_TIMESTAMP_OFFSET),
+    attributes: headerScratch.readInt16BE(ATTRIBUTES_OFFSET),
+    partitionLeaderEpoch: headerScratch.readInt32BE(PARTITION_LEADER_EPOCH_OFFSET),
   }
 }

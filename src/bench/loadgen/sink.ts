@@ -18,7 +18,7 @@ import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../../protocol/messages/create-topics.js'
 import type { ProduceRequest, ProduceResponse } from '../../protocol/messages/produce.js'
 import { Reader, Writer, ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
-import { batchSizeAt, BATCH_HEADER_SIZE, setBaseOffset, RECORD_COUNT_OFFSET } from '../../protocol/record-batch.js'
+import { batchSizeAt, BATCH_HEADER_SIZE, setBaseOffset, RECORD_COUNT_OFFSET, LAST_OFFSET_DELTA_OFFSET } from '../../protocol/record-batch.js'
 import { API_VERSIONS_API, CREATE_TOPICS_API, FETCH_API, LIST_OFFSETS_API, METADATA_API, PRODUCE_API } from './cluster.js'
 
 export interface LoadgenSinkOptions {
@@ -157,8 +157,8 @@ export class LoadgenSink {
           if (this.retain) {
             const copy = Buffer.from(records.subarray(o, o + size))
             setBaseOffset(copy, 0, partition.nextOffset)
-            partition.batches.push({ baseOffset: partition.nextOffset, lastOffset: partition.nextOffset + copy.readInt32BE(23), bytes: copy })
-            partition.nextOffset += copy.readInt32BE(23) + 1
+            partition.batches.push({ baseOffset: partition.nextOffset, lastOffset: partition.nextOffset + copy.readInt32BE(LAST_OFFSET_DELTA_OFFSET), bytes: copy })
+            partition.nextOffset += copy.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1
           } else {
             partition.nextOffset += count
           }

@@ -208,7 +208,7 @@ export class PartitionRuntime {
     }
     const batches = frame.subarray(offset)
     if (idempotent) {
-      const info = { producerId: readInt64(batches, 43), producerEpoch: batches.readInt16BE(51), baseSequence: batches.readInt32BE(53), lastOffsetDelta: batches.readInt32BE(23) }
+      const info = { producerId: readInt64(batches, PRODUCER_ID_OFFSET), producerEpoch: batches.readInt16BE(PRODUCER_EPOCH_OFFSET), baseSequence: batches.readInt32BE(BASE_SEQUENCE_OFFSET), lastOffsetDelta: batches.readInt32BE(LAST_OFFSET_DELTA_OFFSET) }
       const verdict = this.producers.check(info)
       if (verdict.kind === 'error') {
         this.fail(requestId, new RinglogError(verdict.code, verdict.message))
@@ -221,7 +221,7 @@ export class PartitionRuntime {
       }
       const result = this.appendToLog(batches, requestId)
       if (!result) return
-      this.producers.update(info, result.baseOffset, readInt64(batches, 35))
+      this.producers.update(info, result.baseOffset, readInt64(batches, MAX_TIMESTAMP_OFFSET))
       this.snapshotOnRoll()
       this.reply(requestId, acks, result.baseOffset, result.lastOffset, result.logAppendTime)
       return
@@ -248,11 +248,11 @@ export class PartitionRuntime {
       this.fail(requestId, error)
       return
     }
-    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + 8)) {
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + BATCH_LENGTH_OFFSET)) {
       this.producers.replayBatch(
-        { producerId: readInt64(batches, at + 43), producerEpoch: batches.readInt16BE(at + 51), baseSequence: batches.readInt32BE(at + 53), lastOffsetDelta: batches.readInt32BE(at + 23) },
+        { producerId: readInt64(batches, at + PRODUCER_ID_OFFSET), producerEpoch: batches.readInt16BE(at + PRODUCER_EPOCH_OFFSET), baseSequence: batches.readInt32BE(at + BASE_SEQUENCE_OFFSET), lastOffsetDelta: batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) },
         readInt64(batches, at),
-        readInt64(batches, at + 35),
+        readInt64(batches, at + MAX_TIMESTAMP_OFFSET),
       )
     }
     this.afterAppend(batches)
