@@ -3,7 +3,6 @@
  * in its parent, which needs its own fsync (POSIX), for every level that was created.
  */
 import { dirname } from 'node:path'
-import { fsyncDirectory } from './checkpoints.js'
 import type { StorageFs } from './storage-fs.js'
 
 /** mkdir -p, then fsync the parent of each directory it created (outermost first). */
@@ -14,5 +13,12 @@ export function mkdirDurable(fsi: StorageFs, dir: string): void {
     if (dirname(d) === d) break
   }
   fsi.mkdirSync(dir)
-  for (const created of missing) fsyncDirectory(fsi, dirname(created))
+  for (const created of missing) {
+    const fd = fsi.openSync(dirname(created), 'r')
+    try {
+      fsi.fsyncSync(fd)
+    } finally {
+      fsi.closeSync(fd)
+    }
+  }
 }
