@@ -55,8 +55,10 @@ export class PowerLossFs {
   private readonly rootInode: DirInode
   private readonly fds = new Map<number, Inode>()
   private lastWrite: LastWrite | undefined
+  private crashAtOp: number
 
   constructor(private readonly root: string, private readonly options: PowerLossOptions) {
+    this.crashAtOp = options.crashAtOp
     this.rootInode = this.adopt(root) as DirInode
     const real = nodeStorageFs
     this.fs = {
@@ -149,9 +151,12 @@ export class PowerLossFs {
     }
   }
 
+  /** Moves the crash point (a test that crashes at a chosen step: ops + 1 is the next op). */
+  crashAt(op: number): void { this.crashAtOp = op }
+
   /** Counts an op; at `crashAtOp` the power fails before it runs. */
   private op(): void {
-    if (this.ops + 1 >= this.options.crashAtOp) this.crash()
+    if (this.ops + 1 >= this.crashAtOp) this.crash()
     this.ops++
   }
 
