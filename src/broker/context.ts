@@ -3,7 +3,7 @@
  * the partition engine, producer ids, and a slot for the group coordinator. Topic creation
  * and deletion live here so the wire handlers and the embedded admin share one path.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from '../cluster/producer-ids.js'
@@ -14,6 +14,8 @@ import { InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionEr
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
 import { InvalidConfigError, partitionSettingsFromConfigs, validateTopicConfigs } from './topic-settings.js'
+import { mkdirDurable } from '../storage/durable-dirs.js'
+import { nodeStorageFs } from '../storage/storage-fs.js'
 
 /**
  * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
@@ -89,7 +91,7 @@ function hasBulkOpen(engine: LogEngine): engine is EngineWithBulkOpen {
 /** Opens the data dir, the registry, the engine and every partition of every known topic. */
 export async function openBrokerContext(config: RinglogConfig, options: OpenBrokerContextOptions = {}): Promise<BrokerContext> {
   const dataDir = resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  mkdirDurable(nodeStorageFs, dataDir)
   removeDeletedDirs(dataDir)
   const metaDir = join(dataDir, 'meta')
   const topics = TopicRegistry.open(metaDir)
