@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { crc32c } from '../protocol/crc32c.js'
-import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
+import { CorruptRecordError, DiskFullError, LogClosedError, StorageOfflineError } from '../errors.js'
 
 /**
  * Durable committed offsets of consumer groups.
@@ -198,6 +198,8 @@ export class OffsetsStore {
         try {
           await this.writeAndSync(Buffer.concat(batch.map((item) => item.frame)))
         } catch (error) {
+          // A full disk refused the write and its partial bytes were cut: these commits fail, later ones may succeed.
+          if (error instanceof DiskFullError) { for (const item of batch) item.reject(error); continue }
           // After a failed write or fsync the page cache can't be trusted (fsyncgate): go offline.
           this.failure = new StorageOfflineError(`offsets log write failed: ${(error as Error).message}`)
           for (const item of batch) item.reject(this.failure)
@@ -220,9 +222,17 @@ export class OffsetsStore {
 
   private async writeAndSync(data: Buffer): Promise<void> {
     let written = 0
-    while (written < data.length) {
-      const { bytesWritten } = await this.log.write(data, written, data.length - written, this.logBytes + written)
-      written += bytesWritten
+    try {
+      while (written < data.length) {
+        const { bytesWritten } = await this.log.write(data, written, data.length - written, this.logBytes + written)
+        written += bytesWritten
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error
+      // Nothing was synced yet: cutting the partial record leaves the log as it was (a failed cut goes offline).
+      await this.log.truncate(this.logBytes)
+      throw new DiskFullError(`disk full writing the offsets log in ${this.dir}; nothing was written`)
     }
     this.logBytes += written
     if (this.sync) { await this.log.datasync(); this.counters.syncs++ }
