@@ -19,6 +19,9 @@
  *   `crashAtOp` is about to run, the power fails: the durable state is written into
  *   `imageDir` (with node:fs) and every later call throws EIO (close still closes), every
  *   fdatasync still in flight completes with EIO, so nothing is acknowledged after the crash.
+ * - No real fsync is issued (the model decides what survives): an fdatasync completes 0-3
+ *   event-loop turns after its call, chosen by `randomInt`, so concurrent syncs complete in any
+ *   order, and a run is the same for the same seed.
  */
 import * as fs from 'node:fs'
 import { join, relative, sep } from 'node:path'
@@ -108,8 +111,9 @@ export class PowerLossFs {
         if (this.crashed) { queueMicrotask(() => callback(crashError())); return }
         try { this.op() } catch (error) { queueMicrotask(() => callback(error as NodeJS.ErrnoException)); return }
         const commit = this.snapshot(fd)
-        real.fdatasync(fd, (error) => {
-          if (error) { callback(error); return }
+        // The model, not the disk, decides what survives, so no real fdatasync is needed; its
+        // completion comes 0-3 event-loop turns later, so concurrent syncs finish in any order.
+        afterTurns(this.randomInt(4), () => {
           if (this.crashed) { callback(crashError()); return }
           try { this.op() } catch (crash) { callback(crash as NodeJS.ErrnoException); return }
           commit()
@@ -119,9 +123,7 @@ export class PowerLossFs {
       fsyncSync: (fd) => {
         this.alive()
         this.op()
-        const commit = this.snapshot(fd)
-        real.fsyncSync(fd)
-        commit()
+        this.snapshot(fd)()
       },
       renameSync: (from, to) => {
         this.alive()
@@ -149,6 +151,10 @@ export class PowerLossFs {
       existsSync: (path) => { this.alive(); return real.existsSync(path) },
       readFileSync: (path) => { this.alive(); return real.readFileSync(path) },
     }
+  }
+
+  private randomInt(bound: number): number {
+    return this.options.randomInt ? this.options.randomInt(bound) : Math.floor(Math.random() * bound)
   }
 
   /** Moves the crash point (a test that crashes at a chosen step: ops + 1 is the next op). */
@@ -209,7 +215,7 @@ export class PowerLossFs {
     const cuts = [last.position]
     for (let b = Math.ceil((last.position + 1) / SECTOR_BYTES) * SECTOR_BYTES; b < end; b += SECTOR_BYTES) cuts.push(b)
     cuts.push(end)
-    const cut = cuts[(this.options.randomInt ?? ((n: number) => Math.floor(Math.random() * n)))(cuts.length)]
+    const cut = cuts[this.randomInt(cuts.length)]
     const durable = last.inode.durable
     const contents = Buffer.alloc(Math.max(durable.length, cut))
     durable.copy(contents)
@@ -245,6 +251,11 @@ export class PowerLossFs {
     if (parent?.kind !== 'dir') throw new Error(`no directory holds ${path}`)
     return parent
   }
+}
+
+function afterTurns(turns: number, run: () => void): void {
+  if (turns === 0) setImmediate(run)
+  else setImmediate(() => afterTurns(turns - 1, run))
 }
 
 /** `bytes` cut or zero-extended to `length`. */
