@@ -1,8 +1,8 @@
 /**
  * One simulated power loss of a PartitionLog, checked: a seeded producer appends batches
- * (small segments, so rolls, index writes, leader-epoch and recovery-point checkpoints
- * happen), the power fails at a chosen op (power-loss-fs.ts), and the durable image is
- * reopened with the real fs. The log must open, hold exactly a prefix of what was appended,
+ * (small segments, so rolls, index writes, leader-epoch and recovery-point checkpoints happen,
+ * and now and then a clean close and reopen), the power fails at a chosen op
+ * (power-loss-fs.ts), and the durable image is reopened with the real fs. The log must open, hold exactly a prefix of what was appended,
  * byte for byte, and that prefix must reach every batch the policy promised: under 'always'
  * each acknowledged one, under every policy everything below the last completed flush.
  */
@@ -39,12 +39,21 @@ export async function runWorkload(root: string, flush: FlushPolicy, workloadSeed
   let acknowledged = 0
   let durableEnd = 0
   let log: PartitionLog | undefined
+  const openLog = async (): Promise<PartitionLog> => {
+    const opened = await PartitionLog.open(join(root, 'topic-0'), { segmentBytes: SEGMENT_BYTES, flush }, { fs: disk.fs })
+    opened.onDurable((end) => { if (!disk.crashed) durableEnd = Math.max(durableEnd, end) })
+    return opened
+  }
   try {
-    log = await PartitionLog.open(join(root, 'topic-0'), { segmentBytes: SEGMENT_BYTES, flush }, { fs: disk.fs })
-    log.onDurable((end) => { if (!disk.crashed) durableEnd = Math.max(durableEnd, end) })
+    log = await openLog()
     let epoch = 0
     const batches = 40 + random.int(40)
     for (let i = 0; i < batches && !disk.crashed; i++) {
+      // Now and then a clean close and reopen: the clean-shutdown marker and the saved indexes get crashed into too.
+      if (random.int(20) === 0) {
+        await log.close()
+        log = await openLog()
+      }
       if (random.int(10) === 0) epoch++
       const batch = testBatch(i, 1 + random.int(4), undefined, random.int(200))
       const { baseOffset, lastOffset } = log.append(batch, { leaderEpoch: epoch })
