@@ -4,7 +4,7 @@
  * ids and Kafka's group coordinator. Topic creation and deletion live here so the wire
  * handlers and the embedded admin share one path.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
 import { ProducerIdAllocator } from './producer-ids.js'
@@ -14,7 +14,9 @@ import { createLogEngine, type PartitionRouter } from '../engine/main/router.js'
 import { InvalidConfigError, InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { OffsetsStore } from '../groups/offsets-store.js'
+import { mkdirDurable } from '../storage/durable-dirs.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
+import { nodeStorageFs } from '../storage/storage-fs.js'
 import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
 
 /**
@@ -80,7 +82,7 @@ export interface NodeContext {
 /** Opens the data dir, the registry, the engine and every partition of every known topic. */
 export async function openNodeContext(config: RinglogConfig): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  mkdirDurable(nodeStorageFs, dataDir)
   removeDeletedDirs(dataDir)
   const metaDir = join(dataDir, META_DIR)
   const topics = TopicRegistry.open(metaDir)

@@ -6,10 +6,12 @@
  * same with blocks of 1000 (AllocateProducerIds).
  */
 import { Buffer } from 'node:buffer'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { mkdirDurable } from '../storage/durable-dirs.js'
 import { PRODUCER_IDS_FILE } from '../storage/file-names.js'
+import { nodeStorageFs } from '../storage/storage-fs.js'
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000
 
@@ -30,7 +32,7 @@ export class ProducerIdAllocator {
   /** Opens (or starts) the allocator whose state lives in `metaDir`. */
   static open(metaDir: string, blockSize = PRODUCER_ID_BLOCK_SIZE): ProducerIdAllocator {
     if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`blockSize must be a positive integer, got ${blockSize}`)
-    mkdirSync(metaDir, { recursive: true })
+    mkdirDurable(nodeStorageFs, metaDir)
     const file = join(metaDir, PRODUCER_IDS_FILE)
     let reservedUpTo = 0
     if (existsSync(file)) {

@@ -3,13 +3,15 @@
  * msgpackr snapshot in `<data-dir>/meta/topics.msgpack` (replaced atomically on every change;
  * topic changes are rare, so a whole snapshot is simpler than a log).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { InvalidPartitionsError, InvalidTopicError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { mkdirDurable } from '../storage/durable-dirs.js'
 import { TOPICS_FILE } from '../storage/file-names.js'
+import { nodeStorageFs } from '../storage/storage-fs.js'
 import { MAX_PARTITIONS } from '../config.js'
 
 export interface TopicInfo {
@@ -44,7 +46,7 @@ export class TopicRegistry {
   }
 
   static open(metaDir: string): TopicRegistry {
-    mkdirSync(metaDir, { recursive: true })
+    mkdirDurable(nodeStorageFs, metaDir)
     const registry = new TopicRegistry(metaDir)
     if (existsSync(registry.file)) {
       const saved = unpack(readFileSync(registry.file)) as TopicInfo[]

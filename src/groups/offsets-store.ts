@@ -1,11 +1,11 @@
 import { Buffer } from 'node:buffer'
-import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { crc32c } from '../protocol/crc32c.js'
 import { atomicTempPath, writeFileAtomic } from '../storage/atomic-file.js'
 import { OFFSETS_LOG_PATTERN, OFFSETS_SNAPSHOT_FILE as SNAPSHOT_FILE, offsetsLogFileName } from '../storage/file-names.js'
-import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
+import { CorruptRecordError, DiskFullError, LogClosedError, StorageOfflineError } from '../errors.js'
 
 /**
  * Durable committed offsets of consumer groups.
@@ -54,6 +54,8 @@ export interface OffsetsStoreOptions {
   compactBytes?: number
   /** fdatasync before acknowledging (default true). Off only for throwaway stores. */
   sync?: boolean
+  /** Told about each damaged record skipped while loading (default: a warning on stderr). */
+  onDamage?: (message: string) => void
 }
 
 export interface OffsetsStoreStats {
@@ -64,6 +66,8 @@ export interface OffsetsStoreStats {
   recordsAppended: number
   /** Bytes cut from torn log tails while loading. */
   truncatedBytes: number
+  /** Damaged records skipped while loading (intact records after them were kept). */
+  damagedRecords: number
 }
 
 const SNAPSHOT_VERSION = 1
@@ -95,15 +99,21 @@ export class OffsetsStore {
   private logBytes = 0
   /** Raised after a failed automatic compaction so it is not retried on every flush. */
   private compactThreshold: number
-  private readonly counters = { snapshots: 0, syncs: 0, recordsAppended: 0, truncatedBytes: 0 }
+  private readonly counters = { snapshots: 0, syncs: 0, recordsAppended: 0, truncatedBytes: 0, damagedRecords: 0 }
 
-  private constructor(private readonly dir: string, private readonly compactBytes: number, private readonly sync: boolean) {
+  private constructor(
+    private readonly dir: string,
+    private readonly compactBytes: number,
+    private readonly sync: boolean,
+    private readonly onDamage: (message: string) => void,
+  ) {
     this.compactThreshold = compactBytes
   }
 
   /** Opens (or creates) the store: loads the snapshot, replays the logs, cuts a torn tail. */
   static async open(options: OffsetsStoreOptions): Promise<OffsetsStore> {
-    const store = new OffsetsStore(options.dir, options.compactBytes ?? 16 * 1024 * 1024, options.sync ?? true)
+    const onDamage = options.onDamage ?? ((message: string) => { process.stderr.write(`ringlog warn: ${message}\n`) })
+    const store = new OffsetsStore(options.dir, options.compactBytes ?? 16 * 1024 * 1024, options.sync ?? true, onDamage)
     await store.load()
     return store
   }
@@ -199,6 +209,8 @@ export class OffsetsStore {
         try {
           await this.writeAndSync(Buffer.concat(batch.map((item) => item.frame)))
         } catch (error) {
+          // A full disk refused the write and its partial bytes were cut: these commits fail, later ones may succeed.
+          if (error instanceof DiskFullError) { for (const item of batch) item.reject(error); continue }
           // After a failed write or fsync the page cache can't be trusted (fsyncgate): go offline.
           this.failure = new StorageOfflineError(`offsets log write failed: ${(error as Error).message}`)
           for (const item of batch) item.reject(this.failure)
@@ -221,9 +233,17 @@ export class OffsetsStore {
 
   private async writeAndSync(data: Buffer): Promise<void> {
     let written = 0
-    while (written < data.length) {
-      const { bytesWritten } = await this.log.write(data, written, data.length - written, this.logBytes + written)
-      written += bytesWritten
+    try {
+      while (written < data.length) {
+        const { bytesWritten } = await this.log.write(data, written, data.length - written, this.logBytes + written)
+        written += bytesWritten
+      }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error
+      // Nothing was synced yet: cutting the partial record leaves the log as it was (a failed cut goes offline).
+      await this.log.truncate(this.logBytes)
+      throw new DiskFullError(`disk full writing the offsets log in ${this.dir}; nothing was written`)
     }
     this.logBytes += written
     if (this.sync) { await this.log.datasync(); this.counters.syncs++ }
@@ -314,27 +334,41 @@ export class OffsetsStore {
     return body.firstLogToReplay
   }
 
-  /** Applies every whole, checksummed record; cuts the file at the first that is not. */
+  /**
+   * Applies every whole, checksummed record. A bad record followed by an intact one was damaged
+   * in place (bit rot): it is skipped, copied aside to `<log>.damaged-<position>` and reported,
+   * and replay goes on. A bad record with nothing intact after it is a torn tail: cut there.
+   */
   private async replayLog(seq: number): Promise<void> {
     const path = join(this.dir, logFileName(seq))
     const data = await readFile(path)
     let position = 0
     while (position + RECORD_HEADER_BYTES <= data.length) {
-      const length = data.readUInt32BE(position)
-      const end = position + RECORD_HEADER_BYTES + length
-      if (length > MAX_RECORD_BYTES || end > data.length) break
-      const body = data.subarray(position + RECORD_HEADER_BYTES, end)
-      if (crc32c(body) !== data.readUInt32BE(position + 4)) break
-      let record: unknown[]
-      try { record = unpack(body) as unknown[] } catch { break }
-      this.applyRecord(record)
-      position = end
+      const record = decodeRecordAt(data, position)
+      if (record) {
+        this.applyRecord(record.payload)
+        position = record.end
+        continue
+      }
+      const next = findRecordAfter(data, position + 1)
+      if (next < 0) break
+      await this.quarantine(path, data, position, next)
+      position = next
     }
     if (position < data.length) {
       const handle = await open(path, 'r+')
       try { await handle.truncate(position); await handle.datasync() } finally { await handle.close() }
       this.counters.truncatedBytes += data.length - position
     }
+  }
+
+  private async quarantine(path: string, data: Buffer, from: number, to: number): Promise<void> {
+    const aside = `${path}.damaged-${from}`
+    await writeFile(aside, data.subarray(from, to), { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e
+    })
+    this.counters.damagedRecords++
+    this.onDamage(`offsets log ${path}: damaged record at bytes ${from}-${to} skipped (copied to ${aside}); the records after it are kept`)
   }
 
   private applyRecord(record: unknown[]): void {
@@ -370,4 +404,35 @@ export class OffsetsStore {
     }
     if (topics.size === 0) this.groups.delete(groupId)
   }
+}
+
+/** The record at `position` if it is whole, checksummed and decodable. */
+function decodeRecordAt(data: Buffer, position: number): { payload: unknown[]; end: number } | undefined {
+  if (position + RECORD_HEADER_BYTES > data.length) return undefined
+  const length = data.readUInt32BE(position)
+  const end = position + RECORD_HEADER_BYTES + length
+  if (length > MAX_RECORD_BYTES || end > data.length) return undefined
+  const body = data.subarray(position + RECORD_HEADER_BYTES, end)
+  if (crc32c(body) !== data.readUInt32BE(position + 4)) return undefined
+  try {
+    const payload = unpack(body)
+    return Array.isArray(payload) ? { payload, end } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Where the next intact record starts at or after `from`, or -1. Only positions whose payload
+ * opens like a record (a msgpack array of 3 or 4 with kind 1 or 2) are checksummed, so the scan
+ * stays linear in practice.
+ */
+function findRecordAfter(data: Buffer, from: number): number {
+  for (let p = from; p + RECORD_HEADER_BYTES + 2 <= data.length; p++) {
+    const first = data[p + RECORD_HEADER_BYTES]
+    const kind = data[p + RECORD_HEADER_BYTES + 1]
+    if ((first !== 0x93 && first !== 0x94) || (kind !== COMMIT_RECORD && kind !== DELETE_RECORD)) continue
+    if (decodeRecordAt(data, p)) return p
+  }
+  return -1
 }

@@ -21,6 +21,7 @@ import {
 import { fsyncDirectory } from './atomic-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
+import { mkdirDurable } from './durable-dirs.js'
 import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
@@ -143,7 +144,7 @@ export class PartitionLog {
     const resolved = resolveLogConfig(config)
     const fsi = options.fs ?? nodeStorageFs
     const clock = options.clock ?? Date.now
-    fsi.mkdirSync(dir)
+    mkdirDurable(fsi, dir)
     const markerPath = join(dir, CLEAN_SHUTDOWN_MARKER)
     const cleanShutdown = fsi.existsSync(markerPath)
     const savedRecoveryPoint = readOffsetCheckpoint(fsi, join(dir, RECOVERY_POINT_CHECKPOINT))?.[0]?.offset

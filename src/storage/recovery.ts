@@ -149,8 +149,10 @@ export function recoverSegments(fsi: StorageFs, dir: string, options: RecoveryOp
     for (; i < bases.length; i++) {
       const base = bases[i]
       const previous = segments[segments.length - 1]
-      if (previous && base < previous.nextOffset) {
-        corruption = `segment ${base} starts below the end ${previous.nextOffset} of the one before`
+      // Segments are contiguous (a roll starts the next at the log end), so a gap means a power
+      // loss kept a newer segment but not the unflushed tail before it: cut the log there.
+      if (previous && base !== previous.nextOffset) {
+        corruption = `segment ${base} does not start at the end ${previous.nextOffset} of the one before`
         break
       }
       let segment = i < firstToScan ? Segment.openTrusted(fsi, dir, base, options.indexIntervalBytes) : undefined
