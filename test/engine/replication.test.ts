@@ -2,10 +2,11 @@
  * The replication data path through real partition worker threads: two engines in one
  * process, A leading and B following by appending A's batches verbatim, as a replica fetcher
  * will over the wire. Record values come from a seeded generator (seed printed, replay with
- * RINGLOG_TEST_SEED).
+ * RINGLOG_SEED).
  */
 import { readSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { testSeed } from '../seed.js'
 import { CorruptRecordError, OffsetOutOfRangeError, RinglogError, UnknownTopicOrPartitionError } from '../../src/errors.js'
 import { Compression } from '../../src/protocol/compression.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
@@ -17,8 +18,8 @@ const fixture = new Fixture()
 afterEach(() => fixture.cleanup())
 
 const T = 'rep'
-const SEED = Number(process.env.RINGLOG_TEST_SEED ?? Date.now() % 1_000_000)
-console.log(`replication.test seed ${SEED} (replay: RINGLOG_TEST_SEED=${SEED})`)
+const SEED = testSeed()
+console.log(`replication.test seed=${SEED} (replay: RINGLOG_SEED=${SEED})`)
 
 /** xorshift32: the test's only source of randomness. */
 function random(seed: number): () => number {

@@ -1,6 +1,7 @@
 /** `ringlog serve` from sources in a child process (127.0.0.1, port 0), stopped by PID with SIGTERM. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { testSeed as suiteSeed } from '../seed.js'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -66,10 +67,10 @@ export function serveFailure(args: string[]): Promise<{ code: number | null; std
   return new Promise((resolve) => child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stderr: err }) }))
 }
 
-/** A seed from RINGLOG_TEST_SEED or the clock, printed so a run can be replayed. */
+/** The suite's seed (test/seed.ts: RINGLOG_SEED or fresh), printed so a run can be replayed. */
 export function testSeed(name: string): number {
-  const seed = process.env.RINGLOG_TEST_SEED ? Number(process.env.RINGLOG_TEST_SEED) : Date.now() % 2 ** 31
-  console.log(`${name}: seed ${seed} (replay with RINGLOG_TEST_SEED=${seed})`)
+  const seed = suiteSeed()
+  console.log(`${name}: seed=${seed} (replay with RINGLOG_SEED=${seed})`)
   return seed
 }
 

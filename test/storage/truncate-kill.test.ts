@@ -8,14 +8,15 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { testSeed } from '../seed.js'
 import { encodeRecordBatch, readInt64, splitBatches, validateBatch } from '../../src/protocol/record-batch.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
 import { tempPartitionDir } from './log-test-helpers.js'
 
 const child = fileURLToPath(new URL('./truncate-kill-child.ts', import.meta.url))
 const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 6)
-const SEED = Number(process.env.RINGLOG_TEST_SEED ?? Date.now() % 1_000_000)
-console.log(`truncate-kill seed ${SEED} (replay: RINGLOG_TEST_SEED=${SEED})`)
+const SEED = testSeed()
+console.log(`truncate-kill seed=${SEED} (replay: RINGLOG_SEED=${SEED})`)
 
 /** Runs the child and SIGKILLs it `killAfterMs` after it is ready, or after its `cuts`-th truncation; resolves with how many it made. */
 function runAndKill(dir: string, seed: number, killAfterMs: number, cuts: number): Promise<number> {
