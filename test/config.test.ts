@@ -4,20 +4,17 @@
  * The process tests run `ringlog serve` (from sources via tsx) and check that an invalid
  * setting exits non-zero without creating the data dir.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { serveConfig } from '../src/cli/serve.js'
 import { open } from '../src/client/ringlog.js'
 import { DEFAULT_CONFIG, MAX_PARTITIONS, resolveConfig } from '../src/config.js'
 import { InvalidConfigError, RinglogError } from '../src/errors.js'
+import { runRinglog, type RunResult } from './cli/ringlog-process.js'
 import { ErrorCode } from '../src/protocol/error-codes.js'
 
-const REPO = fileURLToPath(new URL('..', import.meta.url))
-const PROCESS_TIMEOUT_MS = 40_000
 const scratch = mkdtempSync(join(tmpdir(), 'ringlog-config-'))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
@@ -112,30 +109,10 @@ describe('config: range checks name the flag, variable or key', () => {
   })
 })
 
-interface RunResult { code: number | null; stdout: string; stderr: string }
 
 /** Runs `ringlog serve ...` from sources; killed by PID if it does not exit by itself. */
 function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', ...args], {
-      cwd: REPO,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
-      reject(new Error(`serve ${args.join(' ')} did not exit: ${stderr}`))
-    }, PROCESS_TIMEOUT_MS)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runRinglog(['serve', '--host', '127.0.0.1', ...args], { env })
 }
 
 describe('config: ringlog serve refuses invalid settings before any side effect', () => {

@@ -4,7 +4,6 @@
  * Independent commands run concurrently; every step waits on the processes it started, never
  * on a timer.
  */
-import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,29 +12,14 @@ import { partitionForKey } from '../../src/client/partitioner.js'
 import { formatRecord, lineEnd, type ConsumedRecord } from '../../src/cli/consume.js'
 import type { DumpedFile } from '../../src/cli/dump-log.js'
 import type { TopicDescription } from '../../src/cli/topics.js'
-import { assertBuilt, REPO, runRinglog, startRinglogBroker, type RinglogBroker, type RunResult } from './ringlog-process.js'
+import { assertBuilt, runProcess, runRinglog, startRinglogBroker, type RinglogBroker, type RunResult } from './ringlog-process.js'
 
 const KCAT = '/usr/bin/kcat'
 const KCAT_TIMEOUT_MS = 60_000
 
 /** Runs kcat with its output collected; killed by PID if it hangs. */
 function runKcat(args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(KCAT, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
-      reject(new Error(`kcat ${args.join(' ')} did not finish: ${stderr}`))
-    }, KCAT_TIMEOUT_MS)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runProcess(KCAT, args, { timeoutMs: KCAT_TIMEOUT_MS })
 }
 
 let broker: RinglogBroker

@@ -40,18 +40,26 @@ export function assertBuilt(): void {
   }
 }
 
-/** Runs `ringlog <args>` with `input` on stdin; killed by PID if it does not finish. */
-export function runRinglog(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export interface RunOptions {
+  /** Written to stdin, which then closes (default: nothing). */
+  input?: string
+  env?: NodeJS.ProcessEnv
+  /** Only a hung process reaches it, and it is then killed by PID (no assertion on time). */
+  timeoutMs?: number
+}
+
+/** Runs `command` with its output collected; killed by PID if it does not finish. */
+export function runProcess(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const timer = setTimeout(() => {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL')
-      reject(new Error(`ringlog ${args.join(' ')} did not finish: ${stderr}`))
-    }, PROCESS_TIMEOUT_MS)
+      reject(new Error(`${command} ${args.join(' ')} did not finish: ${stderr}`))
+    }, options.timeoutMs ?? PROCESS_TIMEOUT_MS)
     child.on('error', reject)
     child.on('close', (code) => {
       clearTimeout(timer)
@@ -60,6 +68,11 @@ export function runRinglog(args: readonly string[], options: { input?: string; e
     child.stdin.on('error', () => undefined)
     child.stdin.end(options.input ?? '')
   })
+}
+
+/** Runs `ringlog <args>` (the compiled binary) with `input` on stdin. */
+export function runRinglog(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return runProcess(process.execPath, [BIN, ...args], options)
 }
 
 export interface RinglogBroker {
