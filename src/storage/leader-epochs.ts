@@ -10,12 +10,12 @@
  * rarely (a leader election), so the cost is per election, not per append.
  */
 import { Buffer } from 'node:buffer'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { RinglogError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { writeFileAtomicSync } from './atomic-file.js'
-import { LEADER_EPOCH_CHECKPOINT, TEMP_SUFFIX } from './file-names.js'
-import { errnoCode, writeFully, type StorageFs } from './storage-fs.js'
+import { LEADER_EPOCH_CHECKPOINT, } from './file-names.js'
+import { errnoCode, type StorageFs } from './storage-fs.js'
 
 /** Kafka's "no epoch" / "no offset" answers (OffsetForLeaderEpoch's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET). */
 export const UNDEFINED_EPOCH = -1

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   ErrorCode, InvalidPartitionsError, InvalidRecordError, InvalidRequestError, InvalidTopicError, LogClosedError, open,
-  RecordTooLargeError, RinglogError, UnknownTopicOrPartitionError, UnsupportedCompressionError, type Ringlog,
+  RecordTooLargeError, RinglogError, UnknownTopicOrPartitionError, type Ringlog,
 } from '../../src/index.js'
 import { FAST_CONSUMER, openLog, removeDir, tempDataDir, waitFor } from './helpers.js'
 

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { UnsupportedCompressionError } from '../../src/errors.js'
 import { Compression, decompress } from '../../src/protocol/compression.js'
 import {
   BATCH_HEADER_SIZE, decodeRecordBatch, encodeRecordBatch, parseBatchAttributes, readBatchHeader, recordOffset,

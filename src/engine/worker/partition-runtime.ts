@@ -22,7 +22,6 @@ import {
 } from '../../protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX, partitionDirName, producerSnapshotFileName } from '../../storage/file-names.js'
 import { atomicTempPath } from '../../storage/atomic-file.js'
-import type { SyncLatency } from '../../storage/group-commit.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager } from '../../storage/producer-state.js'
