@@ -142,6 +142,7 @@ export class Connection implements LimitedConnection {
     const writable = this.socket.writableLength
     if (writable < this.lastWritableLength && this.stalledSinceMs >= 0) this.stalledSinceMs = nowMs
     this.lastWritableLength = writable
+    this.updateFlow()
     if (this.stalledSinceMs >= 0 && nowMs - this.stalledSinceMs >= connectionMaxStalledMs) {
       this.fail(`its responses have not been read for ${connectionMaxStalledMs} ms (${this.inflightBytes()} bytes in flight)`)
       return
@@ -347,6 +348,8 @@ export class Connection implements LimitedConnection {
     slot.bytes = bytes
     slot.done = true
     this.schedulePump()
+    // A response behind a blocked one grows what is in flight: pause reading if it is too much.
+    if (this.options.limits) this.updateFlow()
   }
 
   /**
