@@ -7,8 +7,13 @@
  *   hold partial frames stops reading until the sum drops (a frame completes or its connection
  *   closes); a lone connection may always finish its frame, so a single maximal frame never
  *   deadlocks. Connections that all wait on each other are closed by the idle rule;
+ * - the open-files limit: libuv handles EMFILE at accept by accepting and closing the pending
+ *   connections itself (Node hears nothing), and then storage, not clients, would be first to
+ *   fail. So connections are capped below the process's soft RLIMIT_NOFILE, keeping a reserve
+ *   of descriptors for segments, indexes, checkpoints and workers (fdReserve below);
  * - one sweep timer that lets every connection apply its idle and stall rules.
  */
+import { readFileSync } from 'node:fs'
 import type { RinglogConfig } from '../config.js'
 import type { BrokerLogger } from './logger.js'
 
@@ -19,6 +24,21 @@ const LOG_INTERVAL_MS = 10_000
 export interface LimitedConnection {
   /** Applies the idle and stall rules at `nowMs` (may close the connection). */
   sweep(nowMs: number): void
+}
+
+/** The soft open-files limit of this process (Linux /proc), or undefined where it cannot be read. */
+export function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Descriptors kept for storage and the rest of the broker: a quarter of the limit, 64 to 4096. */
+export function fdReserve(limit: number): number {
+  return Math.min(4096, Math.max(64, Math.floor(limit / 4)))
 }
 
 export type LimitSettings = Pick<RinglogConfig,
@@ -54,10 +74,18 @@ export class ConnectionLimits {
   private readonly refusals: IntervalLog
   private readonly acceptErrors: IntervalLog
   private timer: NodeJS.Timeout | undefined
+  /** Connections the open-files limit leaves room for (Infinity when the limit is unknown). */
+  readonly fdConnectionCap: number
+  private readonly fdLimit: number | undefined
 
-  constructor(readonly settings: LimitSettings, log: BrokerLogger) {
+  constructor(readonly settings: LimitSettings, log: BrokerLogger, fdLimit = openFilesLimit()) {
     this.refusals = new IntervalLog(log)
     this.acceptErrors = new IntervalLog(log)
+    this.fdLimit = fdLimit
+    this.fdConnectionCap = fdLimit === undefined ? Infinity : Math.max(1, fdLimit - fdReserve(fdLimit))
+    if (this.fdConnectionCap < settings.maxConnections) {
+      log.warn(`the open-files limit (${fdLimit}) leaves room for ${this.fdConnectionCap} client connections, fewer than max.connections (${settings.maxConnections}): raise it (ulimit -n) to accept more`)
+    }
   }
 
   /** Takes a connection slot for `ip`, or refuses (false) when a limit is reached. */
@@ -69,6 +97,10 @@ export class ConnectionLimits {
     }
     if (fromIp >= this.settings.maxConnectionsPerIp) {
       this.refusals.warn(`refusing a connection from ${ip}: max.connections.per.ip (${this.settings.maxConnectionsPerIp}) reached for it`)
+      return false
+    }
+    if (this.open >= this.fdConnectionCap) {
+      this.refusals.warn(`refusing a connection from ${ip}: the open-files limit (${this.fdLimit}) leaves room for ${this.fdConnectionCap} connections`)
       return false
     }
     this.open++

@@ -1,6 +1,7 @@
 /** Raw-socket helpers for the connection-limit tests (limits*.test.ts and the soak variant). */
 import { connect, type Socket } from 'node:net'
 import type { BrokerLogger } from '../../src/broker/logger.js'
+import { decodeResponseBody } from '../../src/kafka-client/kafka-wire-client.js'
 import { RawClient } from './raw-client.js'
 
 export const MiB = 1024 * 1024
@@ -48,6 +49,19 @@ export function closed(socket: Socket): Promise<void> {
 
 /** Sends ApiVersions v0 and resolves with the whole response frame (size prefix included). */
 export function apiVersions(socket: Socket, correlationId = 1): Promise<Buffer> {
+  return exchange(socket, RawClient.frame(18, 0, correlationId, {}))
+}
+
+/** CreateTopics v4 on a raw socket; resolves with the topic's error code. */
+export async function createTopicOver(socket: Socket, name: string, numPartitions: number, correlationId = 77): Promise<number> {
+  const frame = await exchange(socket, RawClient.frame(19, 4, correlationId, { topics: [{ name, numPartitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000 }))
+  // Size prefix, then a v0 response header (the correlation id), then the body.
+  const body = decodeResponseBody(19, 4, frame, 8) as { topics: { errorCode: number }[] }
+  return body.topics[0].errorCode
+}
+
+/** Writes one request frame and resolves with the next whole response frame (size prefix included). */
+export function exchange(socket: Socket, request: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let got = Buffer.alloc(0)
     const onData = (chunk: Buffer): void => {
@@ -61,7 +75,7 @@ export function apiVersions(socket: Socket, correlationId = 1): Promise<Buffer> 
     const onClose = (): void => reject(new Error('closed before the ApiVersions response'))
     socket.on('data', onData)
     socket.once('close', onClose)
-    socket.write(RawClient.frame(18, 0, correlationId, {}))
+    socket.write(request)
   })
 }
 
