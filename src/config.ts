@@ -51,6 +51,19 @@ export interface RinglogConfig {
   metricsPort: number
   /** error | warn | info | debug | trace. */
   logLevel: string
+  // Connection limits (hostile or broken clients; see src/broker/connection-limits.ts).
+  /** Open client connections the broker accepts in all (max.connections); more are closed at accept. */
+  maxConnections: number
+  /** Open client connections from one address (max.connections.per.ip). */
+  maxConnectionsPerIp: number
+  /** A connection with no complete request and no response written for this long is closed (connections.max.idle.ms). */
+  connectionsMaxIdleMs: number
+  /** Bytes one connection may have in flight (requests held plus responses not yet written) before reading from it pauses. */
+  connectionMaxInflightBytes: number
+  /** A connection paused because its responses are not being read is closed after this long without draining. */
+  connectionMaxStalledMs: number
+  /** Bytes of partial (incomplete) request frames across all connections (queued.max.request.bytes). */
+  queuedMaxRequestBytes: number
 }
 
 /**
@@ -83,6 +96,16 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   // Operability
   metricsPort: -1,
   logLevel: 'info',
+  // Connection limits: generous enough for any real deployment (Kafka has no default cap; a client
+  // pool rarely opens more than a few dozen per host), low enough that one host cannot take every
+  // file descriptor of a default 65536 open-files limit.
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 1_000,
+  connectionsMaxIdleMs: 10 * 60 * 1000,
+  connectionMaxInflightBytes: 64 * 1024 * 1024,
+  connectionMaxStalledMs: 60_000,
+  // Two maximal frames (socket.request.max.bytes) at once, plus slack: 8 partial 99 MiB frames no longer take 900 MB.
+  queuedMaxRequestBytes: 256 * 1024 * 1024,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -106,6 +129,9 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   groupMaxSessionTimeoutMs: 'number', offsetsRetentionMinutes: 'number',
   // Operability
   metricsPort: 'number', logLevel: 'string',
+  // Connection limits
+  maxConnections: 'number', maxConnectionsPerIp: 'number', connectionsMaxIdleMs: 'number',
+  connectionMaxInflightBytes: 'number', connectionMaxStalledMs: 'number', queuedMaxRequestBytes: 'number',
 }
 
 export const CONFIG_KEYS = Object.keys(KINDS) as (keyof RinglogConfig)[]
@@ -131,6 +157,13 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   groupMinSessionTimeoutMs: [0, 0x7fffffff],
   groupMaxSessionTimeoutMs: [0, 0x7fffffff],
   offsetsRetentionMinutes: [1, 0x7fffffff],
+  // Connection limits
+  maxConnections: [1, 10_000_000],
+  maxConnectionsPerIp: [1, 10_000_000],
+  connectionsMaxIdleMs: [1, 0x7fffffff],
+  connectionMaxInflightBytes: [1024, Number.MAX_SAFE_INTEGER],
+  connectionMaxStalledMs: [1, 0x7fffffff],
+  queuedMaxRequestBytes: [1024, Number.MAX_SAFE_INTEGER],
 }
 
 /**
@@ -200,6 +233,11 @@ export function resolveConfigLayers(layers: readonly ConfigLayer[]): RinglogConf
     const min = names.get('groupMinSessionTimeoutMs') ?? 'groupMinSessionTimeoutMs'
     const max = names.get('groupMaxSessionTimeoutMs') ?? 'groupMaxSessionTimeoutMs'
     throw new InvalidConfigError(`${min} (${String(config.groupMinSessionTimeoutMs)}) must not exceed ${max} (${String(config.groupMaxSessionTimeoutMs)})`)
+  }
+  if ((config.maxConnectionsPerIp as number) > (config.maxConnections as number)) {
+    const perIp = names.get('maxConnectionsPerIp') ?? 'maxConnectionsPerIp'
+    const all = names.get('maxConnections') ?? 'maxConnections'
+    throw new InvalidConfigError(`${perIp} (${String(config.maxConnectionsPerIp)}) must not exceed ${all} (${String(config.maxConnections)})`)
   }
   return config as unknown as RinglogConfig
 }

@@ -15,6 +15,11 @@
  *   stranger cannot make the broker buffer 100 MiB); after it, config.socketRequestMaxBytes.
  * Back-pressure: reading pauses while too many requests are unanswered or too many response
  * bytes wait in the socket, and resumes as they drain.
+ * Limits (connection-limits.ts, when given): reading also pauses while the connection has
+ * config.connectionMaxInflightBytes in flight (request frames held plus responses not yet
+ * written, file ranges included) or while the broker-wide partial-frame budget is spent; a
+ * connection paused with output blocked for connectionMaxStalledMs is closed, and so is one
+ * with no complete request and no response written for connectionsMaxIdleMs.
  */
 import type { Socket } from 'node:net'
 import { ErrorCode } from '../protocol/error-codes.js'
@@ -29,6 +34,7 @@ import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestCo
 import type { BrokerLogger } from './logger.js'
 import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { releaseFileSource, sendFileRange } from './send-file.js'
+import type { ConnectionLimits, LimitedConnection } from './connection-limits.js'
 
 /** Releases the file ranges of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
 function releaseParts(parts: readonly ResponsePart[], from: number): void {
@@ -47,6 +53,8 @@ const MAX_IN_FLIGHT = 1024
 const MAX_QUEUED_RESPONSE_BYTES = 16 * 1024 * 1024
 
 interface Slot {
+  /** Bytes this slot holds in flight: its request frame until answered, then its response. */
+  bytes: number
   done: boolean
   parts: ResponsePart[] | null
   closeReason: string | null
@@ -60,11 +68,20 @@ export interface ConnectionOptions {
   /** Told about the connection and each request (metrics, request logs); optional. */
   observer?: RequestObserver
   fetchMeter?: FetchMeter
+  /** Broker-wide connection limits; without them only the fixed back-pressure applies. */
+  limits?: ConnectionLimits
+}
+
+/** Bytes of the response parts (file ranges count by their length: they are owed to the socket too). */
+function partsBytes(parts: readonly ResponsePart[]): number {
+  let sum = 0
+  for (const p of parts) sum += p.length
+  return sum
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
 
-export class Connection {
+export class Connection implements LimitedConnection {
   readonly info: ConnectionInfo
   private readonly decoder: FrameDecoder
   private readonly queue: Slot[] = []
@@ -77,6 +94,14 @@ export class Connection {
   private closed = false
   private readonly closedPromise: Promise<void>
   private idleWaiters: (() => void)[] = []
+  /** Bytes of the queued slots (requests held, responses not yet handed to the socket). */
+  private queuedBytes = 0
+  private lastActivityMs = Date.now()
+  /** When reading was paused with output blocked (stall rule); -1 when not. */
+  private stalledSinceMs = -1
+  /** Reading paused by the broker-wide partial-frame budget. */
+  private waitingForBudget = false
+  private lastWritableLength = 0
 
   constructor(private readonly socket: Socket, private readonly options: ConnectionOptions) {
     const { config } = options.broker
@@ -93,6 +118,7 @@ export class Connection {
     options.observer?.connectionOpened(this.info)
     this.closedPromise = new Promise((resolve) => socket.once('close', () => {
       options.observer?.connectionClosed(this.info)
+      options.limits?.release(this.info.remoteAddress, this)
       this.closed = true
       this.releaseQueue()
       this.abort.abort()
@@ -104,6 +130,32 @@ export class Connection {
     })
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('drain', () => this.updateFlow())
+    options.limits?.track(this)
+  }
+
+  /** Idle and stall rules, called by the limits' sweep timer. */
+  sweep(nowMs: number): void {
+    const limits = this.options.limits
+    if (!limits || this.closed || this.stopping) return
+    const { connectionsMaxIdleMs, connectionMaxStalledMs } = limits.settings
+    // A client that reads, however slowly, restarts the stall clock.
+    const writable = this.socket.writableLength
+    if (writable < this.lastWritableLength && this.stalledSinceMs >= 0) this.stalledSinceMs = nowMs
+    this.lastWritableLength = writable
+    this.updateFlow()
+    if (this.stalledSinceMs >= 0 && nowMs - this.stalledSinceMs >= connectionMaxStalledMs) {
+      this.fail(`its responses have not been read for ${connectionMaxStalledMs} ms (${this.inflightBytes()} bytes in flight)`)
+      return
+    }
+    const handlerPending = this.queue.some((slot) => !slot.done)
+    if (!handlerPending && nowMs - this.lastActivityMs >= connectionsMaxIdleMs) {
+      this.fail(`idle for ${connectionsMaxIdleMs} ms (no complete request, no response written; ${this.decoder.bufferedBytes} bytes of a partial frame)`)
+    }
+  }
+
+  /** Request frames held plus responses not yet written (queued slots and the socket's buffer). */
+  private inflightBytes(): number {
+    return this.queuedBytes + this.socket.writableLength
   }
 
   /** Stops reading, lets long polls answer now, waits (up to timeoutMs) for every accepted request's response, then closes. */
@@ -167,9 +219,25 @@ export class Connection {
         this.fail(`first request is larger than ${PRE_REQUEST_MAX_FRAME_BYTES} bytes`)
         return
       }
+      this.lastActivityMs = Date.now()
       this.onFrame(frame)
     }
+    this.takePartialBudget()
     this.updateFlow()
+  }
+
+  /** Reports the partial frame now held to the broker-wide budget; pauses reading when it is spent. */
+  private takePartialBudget(): void {
+    const limits = this.options.limits
+    if (!limits || this.closed) return
+    const granted = limits.updatePartial(this, this.decoder.bufferedBytes, () => {
+      this.waitingForBudget = false
+      this.updateFlow()
+    })
+    if (!granted && !this.waitingForBudget) {
+      this.waitingForBudget = true
+      this.updateFlow()
+    }
   }
 
   private onFrame(frame: Buffer): void {
@@ -201,7 +269,8 @@ export class Connection {
     }
     this.sawRequest = true
     const startedNs = this.options.observer ? process.hrtime.bigint() : 0n
-    const slot: Slot = { done: false, parts: null, closeReason: null }
+    const slot: Slot = { bytes: frame.length, done: false, parts: null, closeReason: null }
+    this.queuedBytes += slot.bytes
     this.queue.push(slot)
     const ctx: RequestContext = {
       broker: this.options.broker,
@@ -239,7 +308,9 @@ export class Connection {
     encodeResponseHeader(w, 0, header.correlationId)
     encodeApiVersionsResponse(w, 0, apiVersionsBody(ErrorCode.UNSUPPORTED_VERSION, this.options.registry.supported))
     w.setInt32(0, w.length - 4)
-    this.queue.push({ done: true, parts: [w.finish()], closeReason: null })
+    const response = w.finish()
+    this.queuedBytes += response.length
+    this.queue.push({ bytes: response.length, done: true, parts: [response], closeReason: null })
     this.schedulePump()
   }
 
@@ -272,8 +343,13 @@ export class Connection {
       this.internalError(route, header, error)
       return
     }
+    const bytes = slot.parts ? partsBytes(slot.parts) : 0
+    this.queuedBytes += bytes - slot.bytes
+    slot.bytes = bytes
     slot.done = true
     this.schedulePump()
+    // A response behind a blocked one grows what is in flight: pause reading if it is too much.
+    if (this.options.limits) this.updateFlow()
   }
 
   /**
@@ -305,12 +381,14 @@ export class Connection {
       while (!this.closed && this.queue.length > 0 && this.queue[0].done) {
         const slot = this.queue.shift()!
         if (slot.closeReason !== null) {
+          this.queuedBytes -= slot.bytes
           if (corked) { socket.uncork(); corked = false }
           this.fail(slot.closeReason)
           return
         }
         const parts = slot.parts
-        if (!parts) continue
+        this.lastActivityMs = Date.now()
+        if (!parts) { this.queuedBytes -= slot.bytes; continue }
         for (let i = 0; i < parts.length; i++) {
           const part = parts[i]
           if (!isFileRangePart(part)) {
@@ -321,9 +399,11 @@ export class Connection {
           // sendfile needs everything before it handed to the kernel first.
           if (corked) { socket.uncork(); corked = false }
           this.writing = true
-          void this.finishFileSlot(parts, i)
+          void this.finishFileSlot(parts, i, slot.bytes)
           return
         }
+        // Its bytes are in the socket's buffer now (counted by writableLength).
+        this.queuedBytes -= slot.bytes
       }
     } finally {
       if (corked) socket.uncork()
@@ -332,7 +412,7 @@ export class Connection {
   }
 
   /** Streams `parts[from]` (a file range) and the rest of its slot, then resumes the pump. */
-  private async finishFileSlot(parts: readonly ResponsePart[], from: number): Promise<void> {
+  private async finishFileSlot(parts: readonly ResponsePart[], from: number, slotBytes: number): Promise<void> {
     const socket = this.socket
     let i = from
     try {
@@ -345,15 +425,18 @@ export class Connection {
           } finally {
             releaseFileSource(part.file)
           }
+          this.lastActivityMs = Date.now()
         }
       }
     } catch (error) {
       this.writing = false
+      this.queuedBytes -= slotBytes
       releaseParts(parts, i)
       this.fail(`writing a response failed (${(error as Error).message})`)
       return
     }
     releaseParts(parts, i)
+    this.queuedBytes -= slotBytes
     this.writing = false
     this.pump()
   }
@@ -365,7 +448,14 @@ export class Connection {
 
   private updateFlow(): void {
     if (this.closed || this.stopping) return
-    const busy = this.queue.length >= MAX_IN_FLIGHT || this.socket.writableLength >= MAX_QUEUED_RESPONSE_BYTES
+    const limits = this.options.limits
+    const overInflight = limits !== undefined && this.inflightBytes() >= limits.settings.connectionMaxInflightBytes
+    const outputBusy = this.queue.length >= MAX_IN_FLIGHT || this.socket.writableLength >= MAX_QUEUED_RESPONSE_BYTES || overInflight
+    // Stall clock: paused for output while the output is not moving (a client not reading).
+    const outputBlocked = outputBusy && (this.writing || this.socket.writableLength > 0)
+    if (!outputBlocked) this.stalledSinceMs = -1
+    else if (this.stalledSinceMs < 0) this.stalledSinceMs = Date.now()
+    const busy = outputBusy || this.waitingForBudget
     if (busy && !this.paused) {
       this.paused = true
       this.socket.pause()

@@ -15,6 +15,7 @@ import { HANDLERS } from './handlers/index.js'
 import { stderrLogger, type BrokerLogger } from './logger.js'
 import { RinglogMetrics } from '../metrics/ringlog-metrics.js'
 import { BrokerObserver } from './broker-observer.js'
+import { ConnectionLimits } from './connection-limits.js'
 
 export interface BrokerServerOptions {
   logger?: BrokerLogger
@@ -33,6 +34,7 @@ export class BrokerServer {
   private readonly registry: ApiRegistry
   private readonly log: BrokerLogger
   private readonly observer: BrokerObserver
+  private readonly limits: ConnectionLimits
   /** The broker's metrics registry, when started with `metrics: true`. */
   readonly metrics: RinglogMetrics | undefined
   private nextConnectionId = 1
@@ -43,6 +45,7 @@ export class BrokerServer {
     this.registry = new ApiRegistry(HANDLERS)
     this.metrics = options.metrics ? new RinglogMetrics(context) : undefined
     this.observer = new BrokerObserver(this.log, this.metrics)
+    this.limits = new ConnectionLimits(context.config, this.log)
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
   }
 
@@ -74,6 +77,11 @@ export class BrokerServer {
     return this.connections.size
   }
 
+  /** Bytes of incomplete request frames buffered across every connection (bounded by queuedMaxRequestBytes). */
+  get partialFrameBytes(): number {
+    return this.limits.partialFrameBytes
+  }
+
   stop(options: StopOptions = {}): Promise<void> {
     this.stopping ??= this.stopOnce(options.timeoutMs ?? 10_000)
     return this.stopping
@@ -85,7 +93,7 @@ export class BrokerServer {
       this.server.once('error', reject)
       this.server.listen(port, host, () => {
         this.server.off('error', reject)
-        this.server.on('error', (error) => this.log.error(`server error: ${error.message}`))
+        this.server.on('error', (error) => this.onServerError(error))
         resolve()
       })
     })
@@ -96,14 +104,31 @@ export class BrokerServer {
       socket.destroy()
       return
     }
+    if (!this.admit(socket)) return
     const connection = new Connection(socket, {
       id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
+      limits: this.limits,
     })
     this.connections.add(connection)
     void connection.closedOnce.then(() => this.connections.delete(connection))
   }
 
+  /** max.connections and max.connections.per.ip: a socket over either is closed before any byte is read. */
+  private admit(socket: Socket): boolean {
+    if (this.limits.admit(socket.remoteAddress ?? '?')) return true
+    socket.on('error', () => {})
+    socket.destroy()
+    return false
+  }
+
+  /** Accept failures at the open-files limit are expected under load: logged once per interval, serving goes on. */
+  private onServerError(error: NodeJS.ErrnoException): void {
+    if (error.code === 'EMFILE' || error.code === 'ENFILE') this.limits.acceptFailed(error)
+    else this.log.error(`server error: ${error.message}`)
+  }
+
   private async stopOnce(timeoutMs: number): Promise<void> {
+    this.limits.stop()
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     await Promise.all([...this.connections].map((c) => c.shutdown(timeoutMs)))
     await closed

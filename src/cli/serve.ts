@@ -34,6 +34,13 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   offsetsRetentionMinutes: 'offsets.retention.minutes',
   metricsPort: 'HTTP port for /metrics (Prometheus), /health and /ready on --host; -1 = off, 0 = any free port',
   logLevel: 'error | warn | info | debug | trace (JSON lines on stderr; readable lines when stderr is a terminal)',
+  // Connection limits
+  maxConnections: 'client connections accepted in all; more are closed at accept (max.connections)',
+  maxConnectionsPerIp: 'client connections accepted from one address (max.connections.per.ip)',
+  connectionsMaxIdleMs: 'close a connection with no complete request and no response written for this long (connections.max.idle.ms)',
+  connectionMaxInflightBytes: 'bytes one connection may have in flight (requests held + responses unwritten) before reading from it pauses',
+  connectionMaxStalledMs: 'close a connection whose unread responses keep it paused this long',
+  queuedMaxRequestBytes: 'bytes of partial request frames buffered across all connections (queued.max.request.bytes)',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */

@@ -28,7 +28,7 @@ import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'
 import { Segment } from './segment.js'
-import { isDiskFull, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
+import { errnoCode, isDiskFull, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
 
 /** ListOffsets' special timestamps. */
 export const LATEST_TIMESTAMP = -1
@@ -679,6 +679,10 @@ export class PartitionLog {
       }
     } catch (error) {
       if (isDiskFull(error)) throw new DiskFullError(`disk full rolling to a new segment at ${newBase}`)
+      if (isOutOfDescriptors(error)) {
+        // Nothing was created (open fails before the file exists): refuse this append only; the next one retries the roll.
+        throw new RinglogError(ErrorCode.KAFKA_STORAGE_ERROR, `no file descriptor for a new segment at ${newBase} (${errnoCode(error)}); nothing was written`)
+      }
       throw this.goOffline(error, `rolling to a new segment at ${newBase} failed`)
     }
     this.segments.push(created)
@@ -785,4 +789,10 @@ export class PartitionLog {
   }
 
   private checkReadable(): void { this.checkWritable() }
+}
+
+/** The process (EMFILE) or the system (ENFILE) is out of file descriptors: transient, unlike a failed write. */
+function isOutOfDescriptors(error: unknown): boolean {
+  const code = errnoCode(error)
+  return code === 'EMFILE' || code === 'ENFILE'
 }
