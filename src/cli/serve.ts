@@ -34,6 +34,8 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   offsetsRetentionMinutes: 'offsets.retention.minutes',
   metricsPort: 'HTTP port for /metrics (Prometheus), /health and /ready on --host; -1 = off, 0 = any free port',
   logLevel: 'error | warn | info | debug | trace (JSON lines on stderr; readable lines when stderr is a terminal)',
+  scrubIntervalMs: 'start a background CRC re-check of closed segments this often (first at start-up); 0 = off',
+  scrubRateMb: 'the scrubber reads at most this many MB (10^6 bytes) a second, across all partitions',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
