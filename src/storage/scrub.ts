@@ -83,6 +83,15 @@ export class PartitionScrubber {
     return this.bad
   }
 
+  /**
+   * After a truncation: positions may now hold new batches, so the marks (by position) and the
+   * pass under way are dropped; the next pass finds whatever damage is still there.
+   */
+  forget(): void {
+    this.close()
+    this.bad.clear()
+  }
+
   /** Closes the file being scrubbed (the partition is closing). */
   close(): void {
     if (this.cursor) this.fsi.closeSync(this.cursor.fd)

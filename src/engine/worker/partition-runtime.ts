@@ -275,6 +275,7 @@ export class PartitionRuntime {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid truncation offset ${offset}`)
     this.sealOpenBatch()
     this.log.truncateTo(offset)
+    this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, this.log.logEndOffset)
     this.rebuildProducerState()
     this.segmentCount = this.log.segmentCount
@@ -286,6 +287,7 @@ export class PartitionRuntime {
   truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
     this.sealOpenBatch()
     this.log.truncateFullyAndStartAt(offset)
+    this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, -1)
     this.producers.clear()
     this.segmentCount = this.log.segmentCount
