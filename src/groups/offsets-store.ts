@@ -6,6 +6,7 @@ import { crc32c } from '../protocol/crc32c.js'
 import { atomicTempPath, writeFileAtomic } from '../storage/atomic-file.js'
 import { OFFSETS_LOG_PATTERN, OFFSETS_SNAPSHOT_FILE as SNAPSHOT_FILE, offsetsLogFileName } from '../storage/file-names.js'
 import { CorruptRecordError, LogClosedError, StorageOfflineError } from '../errors.js'
+import { reportDamagedFile } from '../storage/damaged-file.js'
 
 /**
  * Durable committed offsets of consumer groups.
@@ -314,21 +315,26 @@ export class OffsetsStore {
     return body.firstLogToReplay
   }
 
-  /** Applies every whole, checksummed record; cuts the file at the first that is not. */
+  /**
+   * Applies every whole, checksummed record. A bad one followed by an intact record further on
+   * is damage inside the file (bit rot): it is skipped and reported, and replay resumes there;
+   * a bad one with nothing intact after it is a torn tail, and the file is cut there.
+   */
   private async replayLog(seq: number): Promise<void> {
     const path = join(this.dir, logFileName(seq))
     const data = await readFile(path)
     let position = 0
     while (position + RECORD_HEADER_BYTES <= data.length) {
-      const length = data.readUInt32BE(position)
-      const end = position + RECORD_HEADER_BYTES + length
-      if (length > MAX_RECORD_BYTES || end > data.length) break
-      const body = data.subarray(position + RECORD_HEADER_BYTES, end)
-      if (crc32c(body) !== data.readUInt32BE(position + 4)) break
-      let record: unknown[]
-      try { record = unpack(body) as unknown[] } catch { break }
-      this.applyRecord(record)
-      position = end
+      const record = recordAt(data, position)
+      if (record === undefined) {
+        const resume = nextIntactRecord(data, position + 1)
+        if (resume === undefined) break
+        reportDamagedFile(path, `bytes ${position}-${resume} are not an intact record`, `skipped (commits in them are lost; the ${data.length - resume} bytes after them are replayed)`)
+        position = resume
+        continue
+      }
+      this.applyRecord(record.fields)
+      position = record.end
     }
     if (position < data.length) {
       const handle = await open(path, 'r+')
@@ -370,4 +376,30 @@ export class OffsetsStore {
     }
     if (topics.size === 0) this.groups.delete(groupId)
   }
+}
+
+/** The whole, checksummed, decodable record at `position`, or undefined. */
+function recordAt(data: Buffer, position: number): { fields: unknown[]; end: number } | undefined {
+  if (position + RECORD_HEADER_BYTES > data.length) return undefined
+  const length = data.readUInt32BE(position)
+  const end = position + RECORD_HEADER_BYTES + length
+  if (length > MAX_RECORD_BYTES || end > data.length) return undefined
+  const body = data.subarray(position + RECORD_HEADER_BYTES, end)
+  if (crc32c(body) !== data.readUInt32BE(position + 4)) return undefined
+  try {
+    const fields = unpack(body) as unknown
+    return Array.isArray(fields) ? { fields, end } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The first position at or after `from` where an intact record starts (a CRC-32C match on a sane length), if any. */
+function nextIntactRecord(data: Buffer, from: number): number | undefined {
+  for (let p = from; p + RECORD_HEADER_BYTES <= data.length; p++) {
+    const length = data.readUInt32BE(p)
+    if (length > MAX_RECORD_BYTES || p + RECORD_HEADER_BYTES + length > data.length) continue
+    if (recordAt(data, p) !== undefined) return p
+  }
+  return undefined
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { DEFAULT_CONFIG } from '../../src/config.js'
 import { openNodeContext } from '../../src/core/node-context.js'
+import { OffsetsStore } from '../../src/groups/offsets-store.js'
 import { Compression } from '../../src/protocol/compression.js'
 import { META_DIR, PRODUCER_IDS_FILE, RECOVERY_POINT_CHECKPOINT, TOPICS_FILE } from '../../src/storage/file-names.js'
 import { randomForTest } from '../seed.js'
@@ -64,6 +65,35 @@ describe('a node over damaged metadata', () => {
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('group offsets with a damaged record (issue 18 M2)', () => {
+  it('a flipped bit in the oldest record loses that record only: every group committed after it keeps its offset', async () => {
+    const random = randomForTest()
+    const dir = mkdtempSync(join(tmpdir(), 'ringlog-damaged-offsets-'))
+    try {
+      const store = await OffsetsStore.open({ dir, sync: false })
+      // g0 first (the record to damage), then g1..g9, each its own record.
+      for (let g = 0; g < 10; g++) await store.commit(`g${g}`, 1000 + g, [{ topic: 't', partition: 0, offset: 100 + g, leaderEpoch: -1, metadata: '' }])
+      await store.close()
+      const log = readdirSync(dir).find((n) => n.startsWith('offsets-') && n.endsWith('.log'))!
+      const bytes = readFileSync(join(dir, log))
+      const firstRecordEnd = 8 + bytes.readUInt32BE(0)
+      const at = random.int(firstRecordEnd)
+      bytes[at] ^= 1 << random.int(8)
+      writeFileSync(join(dir, log), bytes)
+
+      const reopened = await OffsetsStore.open({ dir, sync: false })
+      try {
+        for (let g = 1; g < 10; g++) expect(reopened.get(`g${g}`, 't', 0)?.offset, `g${g} (flip at byte ${at})`).toBe(100 + g)
+        expect(reopened.get('g0', 't', 0)).toBeUndefined()
+      } finally {
+        await reopened.close()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })
