@@ -64,6 +64,11 @@ export interface RinglogConfig {
   connectionMaxStalledMs: number
   /** Bytes of partial (incomplete) request frames across all connections (queued.max.request.bytes). */
   queuedMaxRequestBytes: number
+  // Background scrubber (storage/scrub.ts): re-checks the CRCs of closed segments.
+  /** Time between the starts of two scrub passes (the first runs at start-up); 0: no scrubbing. */
+  scrubIntervalMs: number
+  /** Bytes the scrubber reads per second, across the node, in MB (10^6 bytes). */
+  scrubRateMb: number
 }
 
 /**
@@ -106,6 +111,9 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   connectionMaxStalledMs: 60_000,
   // Two maximal frames (socket.request.max.bytes) at once, plus slack: 8 partial 99 MiB frames no longer take 900 MB.
   queuedMaxRequestBytes: 256 * 1024 * 1024,
+  // Scrubber: a pass a day at 20 MB/s (a 1 TB node is read once in about 14 hours).
+  scrubIntervalMs: 24 * 3600 * 1000,
+  scrubRateMb: 20,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -132,6 +140,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   // Connection limits
   maxConnections: 'number', maxConnectionsPerIp: 'number', connectionsMaxIdleMs: 'number',
   connectionMaxInflightBytes: 'number', connectionMaxStalledMs: 'number', queuedMaxRequestBytes: 'number',
+  // Scrubber
+  scrubIntervalMs: 'number', scrubRateMb: 'number',
 }
 
 export const CONFIG_KEYS = Object.keys(KINDS) as (keyof RinglogConfig)[]
@@ -164,6 +174,9 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   connectionMaxInflightBytes: [1024, Number.MAX_SAFE_INTEGER],
   connectionMaxStalledMs: [1, 0x7fffffff],
   queuedMaxRequestBytes: [1024, Number.MAX_SAFE_INTEGER],
+  // Scrubber: at most a year between passes; 1-10,000 MB/s.
+  scrubIntervalMs: [0, 365 * 24 * 3600 * 1000],
+  scrubRateMb: [1, 10_000],
 }
 
 /**

@@ -87,7 +87,10 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
   const metaDir = join(dataDir, META_DIR)
   const topics = TopicRegistry.open(metaDir)
   const producerIds = ProducerIdAllocator.open(metaDir)
-  const engine: PartitionRouter = createLogEngine({ dataDir, flush: config.flush, maxWorkers: config.maxWorkers })
+  const engine: PartitionRouter = createLogEngine({
+    dataDir, flush: config.flush, maxWorkers: config.maxWorkers,
+    scrubIntervalMs: config.scrubIntervalMs, scrubBytesPerSecond: config.scrubRateMb * 1e6,
+  })
   const all = topics.list().flatMap((t) => {
     const settings = partitionSettingsFor(config, t.configs)
     return Array.from({ length: t.partitions }, (_, partition) => ({ topic: t.name, partition, settings }))

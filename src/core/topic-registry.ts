@@ -1,16 +1,20 @@
 /**
  * Topic metadata: names, topic ids, partition counts and per-topic configs, persisted as a
  * msgpackr snapshot in `<data-dir>/meta/topics.msgpack` (replaced atomically on every change;
- * topic changes are rare, so a whole snapshot is simpler than a log).
+ * topic changes are rare, so a whole snapshot is simpler than a log). The snapshot sits in a
+ * CRC-32C envelope (storage/checksummed-file.ts); a damaged one is renamed aside and the
+ * registry rebuilt from the `<topic>-<p>` partition directories, which give every topic's
+ * name and partition count (its configs and topic id are lost, and the warning says so).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { randomUUID } from 'node:crypto'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { pack, unpack } from '../msgpack.js'
 import { InvalidPartitionsError, InvalidTopicError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
-import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { hasEnvelope, openPayload, writeChecksummedFileSync } from '../storage/checksummed-file.js'
+import { DamagedFileError, quarantineFile } from '../storage/damaged-file.js'
 import { mkdirDurable } from '../storage/durable-dirs.js'
-import { TOPICS_FILE } from '../storage/file-names.js'
+import { META_DIR, TOPICS_FILE } from '../storage/file-names.js'
 import { nodeStorageFs } from '../storage/storage-fs.js'
 import { MAX_PARTITIONS } from '../config.js'
 
@@ -37,6 +41,64 @@ export function validateTopicName(name: string): void {
   if (!LEGAL_TOPIC.test(name)) throw new InvalidTopicError(`topic name "${name}" has characters other than ASCII letters, digits, '.', '_' and '-'`)
 }
 
+/** Version 1: the CRC-32C envelope around the msgpack list (version 0 was the bare list). */
+const REGISTRY_VERSION = 1
+
+/** A partition directory's name: the topic (which may itself hold '-') and the partition number. */
+const PARTITION_DIR = /^(.+)-(0|[1-9]\d{0,4})$/
+
+/** The saved list, checked entry by entry; DamagedFileError if any entry is not a TopicInfo. */
+function parseTopicList(path: string, payload: Buffer): TopicInfo[] {
+  let saved: unknown
+  try {
+    saved = unpack(payload)
+  } catch (error) {
+    throw new DamagedFileError(path, `not msgpack (${error instanceof Error ? error.message : String(error)})`)
+  }
+  if (!Array.isArray(saved)) throw new DamagedFileError(path, 'not a list of topics')
+  const names = new Set<string>()
+  for (const t of saved as Partial<TopicInfo>[]) {
+    const ok = typeof t === 'object' && t !== null && typeof t.name === 'string' && typeof t.topicId === 'string'
+      && Number.isInteger(t.partitions) && (t.partitions as number) >= 1 && (t.partitions as number) <= MAX_PARTITIONS
+      && typeof t.createdAtMs === 'number' && typeof t.configs === 'object' && t.configs !== null
+      && Object.values(t.configs).every((v) => typeof v === 'string')
+    if (!ok) throw new DamagedFileError(path, 'an entry is not a well-formed topic')
+    try {
+      validateTopicName(t.name as string)
+    } catch {
+      throw new DamagedFileError(path, `an entry names an illegal topic ${JSON.stringify(t.name)}`)
+    }
+    if (names.has(t.name as string)) throw new DamagedFileError(path, `topic ${JSON.stringify(t.name)} listed twice`)
+    names.add(t.name as string)
+  }
+  return saved as TopicInfo[]
+}
+
+/**
+ * Topics as the partition directories in `dataDir` show them: names and partition counts
+ * (highest partition + 1); configs and topic ids are not on disk, so they start empty and new.
+ */
+export function topicsFromPartitionDirs(dataDir: string): TopicInfo[] {
+  const counts = new Map<string, number>()
+  for (const entry of readdirSync(dataDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === META_DIR) continue
+    const match = PARTITION_DIR.exec(entry.name)
+    if (!match) continue
+    const [, name, partition] = match
+    try {
+      validateTopicName(name)
+    } catch {
+      continue
+    }
+    const p = Number(partition)
+    if (p >= MAX_PARTITIONS) continue
+    counts.set(name, Math.max(counts.get(name) ?? 0, p + 1))
+  }
+  const now = Date.now()
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, partitions]) => ({ name, topicId: randomUUID(), partitions, configs: {}, createdAtMs: now }))
+}
+
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicInfo>()
   private readonly file: string
@@ -45,14 +107,35 @@ export class TopicRegistry {
     this.file = join(metaDir, TOPICS_FILE)
   }
 
-  static open(metaDir: string): TopicRegistry {
+  /**
+   * Opens the registry in `metaDir`; a damaged file is quarantined and the registry rebuilt
+   * from the partition directories in `dataDir` (by default the directory holding `metaDir`).
+   */
+  static open(metaDir: string, dataDir: string = dirname(metaDir)): TopicRegistry {
     mkdirDurable(nodeStorageFs, metaDir)
     const registry = new TopicRegistry(metaDir)
-    if (existsSync(registry.file)) {
-      const saved = unpack(readFileSync(registry.file)) as TopicInfo[]
+    if (!existsSync(registry.file)) return registry
+    const data = readFileSync(registry.file)
+    let saved: TopicInfo[]
+    try {
+      saved = registry.parse(data)
+    } catch (error) {
+      if (!(error instanceof DamagedFileError)) throw error
+      saved = topicsFromPartitionDirs(dataDir)
+      const names = saved.map((t) => `${t.name} (${t.partitions})`).join(', ') || 'none'
+      quarantineFile(registry.file, error.reason, `registry rebuilt from the partition directories: ${names}; their config overrides and topic ids are lost (set configs again with AlterConfigs)`)
       for (const t of saved) registry.topics.set(t.name, t)
+      registry.save()
+      return registry
     }
+    for (const t of saved) registry.topics.set(t.name, t)
     return registry
+  }
+
+  /** A sealed file, or a version-0 bare msgpack list from before the envelope (rewritten sealed on the next change). */
+  private parse(data: Buffer): TopicInfo[] {
+    if (hasEnvelope(data)) return parseTopicList(this.file, openPayload(this.file, data, [REGISTRY_VERSION]).payload)
+    return parseTopicList(this.file, data)
   }
 
   list(): TopicInfo[] {
@@ -115,7 +198,7 @@ export class TopicRegistry {
   }
 
   private save(): void {
-    if (this.topics.size > 0 || existsSync(this.file)) writeFileAtomicSync(this.file, pack(this.list()))
+    if (this.topics.size > 0 || existsSync(this.file)) writeChecksummedFileSync(this.file, REGISTRY_VERSION, pack(this.list()))
   }
 }
 

@@ -6,6 +6,7 @@
 import type { RecordInput } from '../protocol/records.js'
 import type { SyncLatency } from '../storage/group-commit.js'
 import type { TimestampOffset } from '../storage/partition-log.js'
+import type { ScrubCounters } from '../storage/scrub.js'
 
 export type { TimestampOffset }
 
@@ -147,6 +148,8 @@ export interface PartitionStats {
   duplicateBatches: number
   /** Group commits (fdatasync) so far and how long they took: what an acks=-1 append waits for under flush 'always'. */
   fdatasync: SyncLatency
+  /** Background scrubber (storage/scrub.ts): passes over the closed segments, bytes re-checked, damaged batches found. */
+  scrub: ScrubCounters
 }
 
 export interface EngineStats {

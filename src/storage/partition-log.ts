@@ -146,8 +146,9 @@ export class PartitionLog {
     const clock = options.clock ?? Date.now
     mkdirDurable(fsi, dir)
     const markerPath = join(dir, CLEAN_SHUTDOWN_MARKER)
-    const cleanShutdown = fsi.existsSync(markerPath)
     const savedRecoveryPoint = readOffsetCheckpoint(fsi, join(dir, RECOVERY_POINT_CHECKPOINT))?.[0]?.offset
+    // A missing or damaged recovery point (quarantined by the read) means a full scan, marker or not.
+    const cleanShutdown = fsi.existsSync(markerPath) && savedRecoveryPoint !== undefined
     const savedStart = readOffsetCheckpoint(fsi, join(dir, LOG_START_OFFSET_CHECKPOINT))?.[0]?.offset
     const recoveryPoint = savedRecoveryPoint ?? 0
     const checkpointedStart = savedStart ?? 0

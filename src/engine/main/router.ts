@@ -60,6 +60,10 @@ export interface LogEngineConfig {
   recoveryThreads?: number
   /** How often workers apply retention (log.retention.check.interval.ms). Default 300000. */
   retentionCheckIntervalMs?: number
+  /** Time between scrub passes over closed segments (storage/scrub.ts); 0 = off. Default 0 (the node passes its setting). */
+  scrubIntervalMs?: number
+  /** Scrub read rate across all workers, bytes per second. Default 20e6. */
+  scrubBytesPerSecond?: number
 }
 
 interface PartitionEntry {
@@ -112,6 +116,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       slotsPerWorker: config.slotsPerWorker ?? DEFAULT_SLOTS_PER_WORKER,
       recoveryThreads: config.recoveryThreads ?? 1,
       retentionCheckIntervalMs: config.retentionCheckIntervalMs ?? 300_000,
+      scrubIntervalMs: config.scrubIntervalMs ?? 0,
+      scrubBytesPerSecond: config.scrubBytesPerSecond ?? 20e6,
     }
   }
 
@@ -219,6 +225,9 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       batchSize: this.config.batchSize,
       lingerMs: this.config.lingerMs,
       retentionCheckMs: this.config.retentionCheckIntervalMs,
+      scrubIntervalMs: this.config.scrubIntervalMs,
+      // The node-wide rate is shared evenly by the workers.
+      scrubBytesPerSecond: this.config.scrubBytesPerSecond / this.config.maxWorkers,
       requestRingBytes: this.config.requestRingBytes,
       replyRingBytes: this.config.replyRingBytes,
     }, (dead, reason) => this.onWorkerDeath(dead, reason))

@@ -32,6 +32,9 @@ export interface WorkerInit {
   lingerMs: number
   /** How often the worker applies retention to its partitions (Kafka's log.retention.check.interval.ms). */
   retentionCheckMs: number
+  /** Scrub pass interval (0: off) and this worker's share of the scrub read rate. */
+  scrubIntervalMs: number
+  scrubBytesPerSecond: number
   workerIndex: number
 }
 
@@ -67,7 +70,7 @@ export class WorkerChannel {
   constructor(
     index: number,
     state: SharedPartitionState,
-    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; requestRingBytes: number; replyRingBytes: number },
+    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number },
     private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
   ) {
     this.index = index
@@ -85,6 +88,8 @@ export class WorkerChannel {
       batchSize: options.batchSize,
       lingerMs: options.lingerMs,
       retentionCheckMs: options.retentionCheckMs,
+      scrubIntervalMs: options.scrubIntervalMs,
+      scrubBytesPerSecond: options.scrubBytesPerSecond,
       workerIndex: index,
     }
     this.worker = spawnWorker(import.meta.url, '../worker/partition-worker', { workerData: init, name: `ringlog-partition-worker-${index}` })

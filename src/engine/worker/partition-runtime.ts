@@ -23,6 +23,7 @@ import {
 import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX, partitionDirName, producerSnapshotFileName } from '../../storage/file-names.js'
 import { atomicTempPath } from '../../storage/atomic-file.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
+import { PartitionScrubber } from '../../storage/scrub.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager } from '../../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
@@ -100,6 +101,8 @@ export class PartitionRuntime {
   private snapshotFailure: string | undefined
   private closed = false
   private readonly counters = { recovered: false, appendedBatches: 0, appendedRecords: 0, failedAppends: 0, duplicateBatches: 0 }
+  /** Re-checks closed segments in the background; marks what fails (this thread is the only one that does). */
+  private readonly scrubber: PartitionScrubber
 
   private constructor(options: RuntimeOptions, dir: string, log: PartitionLog, recovered: boolean) {
     this.topic = options.topic
@@ -120,6 +123,7 @@ export class PartitionRuntime {
     this.sealWithGroupCommit = options.flush === 'always'
     this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
     this.unsubscribe = log.onDurable(() => this.onDurable())
+    this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`))
   }
 
   static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
@@ -270,6 +274,7 @@ export class PartitionRuntime {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid truncation offset ${offset}`)
     this.sealOpenBatch()
     this.log.truncateTo(offset)
+    this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, this.log.logEndOffset)
     this.rebuildProducerState()
     this.segmentCount = this.log.segmentCount
@@ -281,6 +286,7 @@ export class PartitionRuntime {
   truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
     this.sealOpenBatch()
     this.log.truncateFullyAndStartAt(offset)
+    this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, -1)
     this.producers.clear()
     this.segmentCount = this.log.segmentCount
@@ -509,7 +515,11 @@ export class PartitionRuntime {
     try {
       const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : {})
       if (slice.length === 0) return { errorCode: ErrorCode.NONE, ...base, segment: null }
-      const segment: ReadSlice['segment'] = { path: slice.path, position: slice.position, length: slice.length, fd: slice.fd, nextOffset: slice.nextOffset }
+      // A range the scrubber found damaged is refused (KAFKA_STORAGE_ERROR); a read running into one stops before it.
+      const length = this.scrubber.servableLength(slice.path, slice.position, slice.length)
+      const segment: ReadSlice['segment'] = length === slice.length
+        ? { path: slice.path, position: slice.position, length, fd: slice.fd, nextOffset: slice.nextOffset }
+        : { path: slice.path, position: slice.position, length, fd: slice.fd }
       // Taken here, on the thread that closes segment files, before any later drop or retention can.
       if (holdFile) segment.heldFd = holdSegmentFile(slice.fd, slice.path)
       return { errorCode: ErrorCode.NONE, ...base, segment }
@@ -546,7 +556,14 @@ export class PartitionRuntime {
       appendedBatches: this.counters.appendedBatches, appendedRecords: this.counters.appendedRecords,
       failedAppends: this.counters.failedAppends, duplicateBatches: this.counters.duplicateBatches,
       fdatasync: this.log.syncLatency,
+      scrub: { ...this.scrubber.counters },
     }
+  }
+
+  /** One bounded step of the background scrub (see storage/scrub.ts); returns the bytes read. */
+  scrubStep(budgetBytes: number, now: number, intervalMs: number): number {
+    if (this.closed) return 0
+    return this.scrubber.step(budgetBytes, now, intervalMs)
   }
 
   /** Seals pending records, flushes, snapshots producer state and closes the log cleanly. */
@@ -557,6 +574,7 @@ export class PartitionRuntime {
     this.publish()
     this.closed = true
     this.unsubscribe()
+    this.scrubber.close()
     let snapshotError: unknown
     try {
       this.producers.writeSnapshot(this.dir, this.log.logEndOffset)
@@ -572,6 +590,7 @@ export class PartitionRuntime {
     if (!this.closed) {
       this.closed = true
       this.unsubscribe()
+      this.scrubber.close()
       const pending = [...this.sealedMembers, this.members].flatMap((m) => m.ends)
       this.sealedMembers = []
       this.members = { starts: [], ends: [] }

@@ -211,6 +211,30 @@ setInterval(() => {
   }
 }, init.retentionCheckMs).unref()
 
+/**
+ * Scrubbing, also on the owning thread: every tick reads at most this worker's share of the
+ * scrub rate, partitions taking turns (a rotating start), so a pass is slow and steady and
+ * a tick never holds the thread for long.
+ */
+const SCRUB_TICK_MS = 20
+if (init.scrubIntervalMs > 0) {
+  let turn = 0
+  setInterval(() => {
+    let budget = (init.scrubBytesPerSecond * SCRUB_TICK_MS) / 1000
+    const runtimes = [...partitions.values()]
+    const now = Date.now()
+    for (let i = 0; i < runtimes.length && budget > 0; i++) {
+      const runtime = runtimes[(turn + i) % runtimes.length]
+      try {
+        budget -= runtime.scrubStep(budget, now, init.scrubIntervalMs)
+      } catch (error) {
+        process.stderr.write(`ringlog partition worker ${init.workerIndex}: scrub of ${runtime.topic}-${runtime.partition} failed: ${(error as Error).message}\n`)
+      }
+    }
+    turn++
+  }, SCRUB_TICK_MS).unref()
+}
+
 async function run(): Promise<void> {
   for (;;) {
     const handled = drainRequests()
