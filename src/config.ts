@@ -51,6 +51,19 @@ export interface RinglogConfig {
   metricsPort: number
   /** error | warn | info | debug | trace. */
   logLevel: string
+  // Cluster mode (issue 13): on when `etcd` is set; without it the broker runs single-node.
+  /** etcd endpoints, `host:port[,host:port]`; '' = single-node. */
+  etcd: string
+  /** Cluster name: the etcd key prefix `/ringlog/<clusterName>/`. */
+  clusterName: string
+  /** Host other brokers and clients reach this broker at; '' = `host`. */
+  advertisedHost: string
+  /** A follower not caught up for this long leaves the ISR (replica.lag.time.max.ms). */
+  replicaLagTimeMaxMs: number
+  /** TTL of the broker's etcd lease: how long a dead broker keeps its leaderships. */
+  leaseTtlSeconds: number
+  /** Broker default of min.insync.replicas (a topic config overrides it). */
+  minInsyncReplicas: number
 }
 
 /**
@@ -83,6 +96,13 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   // Operability
   metricsPort: -1,
   logLevel: 'info',
+  // Cluster mode
+  etcd: '',
+  clusterName: 'ringlog',
+  advertisedHost: '',
+  replicaLagTimeMaxMs: 30_000,
+  leaseTtlSeconds: 10,
+  minInsyncReplicas: 1,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -106,6 +126,9 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   groupMaxSessionTimeoutMs: 'number', offsetsRetentionMinutes: 'number',
   // Operability
   metricsPort: 'number', logLevel: 'string',
+  // Cluster mode
+  etcd: 'string', clusterName: 'string', advertisedHost: 'string', replicaLagTimeMaxMs: 'number',
+  leaseTtlSeconds: 'number', minInsyncReplicas: 'number',
 }
 
 export const CONFIG_KEYS = Object.keys(KINDS) as (keyof RinglogConfig)[]
@@ -131,7 +154,14 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   groupMinSessionTimeoutMs: [0, 0x7fffffff],
   groupMaxSessionTimeoutMs: [0, 0x7fffffff],
   offsetsRetentionMinutes: [1, 0x7fffffff],
+  // Cluster mode
+  replicaLagTimeMaxMs: [1, 0x7fffffff],
+  leaseTtlSeconds: [1, 3600],
+  minInsyncReplicas: [1, 1000],
 }
+
+/** String settings whose empty value means "off" or "same as another setting" (cluster mode). */
+const EMPTY_ALLOWED = new Set<keyof RinglogConfig>(['etcd', 'advertisedHost'])
 
 /**
  * One layer of settings and how to name a key of it in an error: the flag, the environment
@@ -174,6 +204,7 @@ function coerce(key: keyof RinglogConfig, value: unknown, name: string): unknown
     if (value === 'false' || value === '0') return false
     throw new InvalidConfigError(`${name} must be true or false, got "${String(value)}"`)
   }
+  if (typeof value === 'string' && value === '' && EMPTY_ALLOWED.has(key)) return value
   if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${name} must be a non-empty string, got ${JSON.stringify(value)}`)
   return value
 }

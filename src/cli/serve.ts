@@ -34,6 +34,13 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   offsetsRetentionMinutes: 'offsets.retention.minutes',
   metricsPort: 'HTTP port for /metrics (Prometheus), /health and /ready on --host; -1 = off, 0 = any free port',
   logLevel: 'error | warn | info | debug | trace (JSON lines on stderr; readable lines when stderr is a terminal)',
+  // Cluster mode
+  etcd: 'cluster mode: etcd endpoints host:port[,host:port] (empty: single-node)',
+  clusterName: 'cluster mode: cluster name (etcd key prefix /ringlog/<name>/)',
+  advertisedHost: 'cluster mode: host other brokers and clients reach this broker at (empty: --host)',
+  replicaLagTimeMaxMs: 'cluster mode: a follower not caught up this long leaves the ISR (replica.lag.time.max.ms)',
+  leaseTtlSeconds: 'cluster mode: etcd lease TTL of the broker registration',
+  minInsyncReplicas: 'cluster mode: broker default of min.insync.replicas',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
