@@ -15,6 +15,7 @@ import { Controller } from '../cluster/controller.js'
 import { LeaderReplica } from '../cluster/leader-replica.js'
 import { parseControllerRecord, type PartitionState, type TopicRecord } from '../cluster/metadata-layout.js'
 import { PrefixWatch } from '../cluster/prefix-watch.js'
+import { ClusterProducerIdAllocator } from '../cluster/producer-id-blocks.js'
 import { ReplicaFetcher } from '../cluster/replica-fetcher.js'
 import { createClusterTopic } from '../cluster/topic-creation.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
@@ -70,9 +71,15 @@ export class ClusterNode implements ClusterView {
   private candidate: Controller | undefined
   private registration: BrokerRegistration | undefined
   private topicsSeen: (() => void)[] = []
+  private readonly producerIds: ClusterProducerIdAllocator
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
     this.nodeId = config.nodeId
+    this.producerIds = new ClusterProducerIdAllocator(metadata)
+  }
+
+  allocateProducerId(): Promise<number> {
+    return this.producerIds.allocate()
   }
 
   /** Joins the cluster: registers, starts the controller candidate and the watches, applies the current state. */

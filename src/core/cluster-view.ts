@@ -51,5 +51,7 @@ export interface ClusterView {
   awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number>
   createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<{ topicId: string; partitions: number; replicationFactor: number }>
   deleteTopic(name: string): Promise<void>
+  /** InitProducerId: an id no broker of the cluster has handed out (blocks reserved in etcd). */
+  allocateProducerId(): Promise<number>
   close(): Promise<void>
 }
