@@ -14,6 +14,10 @@ import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
+import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
+import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
+import { ErrorCode } from '../../src/protocol/error-codes.js'
+import { ZERO_UUID } from '../../src/protocol/primitives.js'
 import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url))) || existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
@@ -22,6 +26,40 @@ const TOPIC = 'replicated'
 const PARTITIONS = 2
 const SENDS = 60
 const PER_SEND = 10
+
+/** A consumer's Fetch v12 of one partition from one broker: the partition's error code. */
+function fetchError(port: number, partition: number, currentLeaderEpoch: number): Promise<number> {
+  return withWireClient(`127.0.0.1:${port}`, async (client) => {
+    const response = await client.request(ApiKey.Fetch, 12, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1024, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: TOPIC, partitions: [{ partition, currentLeaderEpoch, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1024 }] }],
+      forgottenTopicsData: [], rackId: '',
+    })
+    return response.responses[0].partitions[0].errorCode
+  })
+}
+
+/** ListOffsets v4 (latest) of one partition from one broker: the partition's error code. */
+function listOffsetsError(port: number, partition: number): Promise<number> {
+  return withWireClient(`127.0.0.1:${port}`, async (client) => {
+    const response = await client.request(ApiKey.ListOffsets, 4, {
+      replicaId: -1, isolationLevel: 0,
+      topics: [{ name: TOPIC, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }] }],
+    })
+    return response.topics[0].partitions[0].errorCode
+  })
+}
+
+/** A partition's leader epoch as Metadata v9 reports it from one broker. */
+function leaderEpochOf(port: number, partition: number): Promise<number> {
+  return withWireClient(`127.0.0.1:${port}`, async (client) => {
+    const response = await client.request(ApiKey.Metadata, 9, {
+      topics: [{ name: TOPIC, topicId: ZERO_UUID }], allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+    })
+    return response.topics[0].partitions.find((p) => p.partitionIndex === partition)!.leaderEpoch
+  })
+}
 
 interface Batch { baseOffset: number; bytes: string }
 
@@ -97,6 +135,30 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     }
   }, 30_000)
 
+  it('only the leader serves consumers and ListOffsets; producer ids differ across brokers', async () => {
+    const admin = kafka.admin()
+    await admin.connect()
+    const { topics } = await admin.fetchTopicMetadata({ topics: [TOPIC] }).finally(() => admin.disconnect())
+    const p0 = topics[0].partitions.find((p) => p.partitionId === 0)!
+    const leader = brokers.find((b) => b.nodeId === p0.leader)!
+    const follower = brokers.find((b) => b.nodeId !== p0.leader)!
+    // The leader applies its role from the etcd watch a moment after Metadata shows it: wait for that (bounded).
+    let attempts = 0
+    while ((await fetchError(leader.port, 0, -1)) !== ErrorCode.NONE && attempts < 100) {
+      attempts++
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    expect(await fetchError(leader.port, 0, -1)).toBe(ErrorCode.NONE)
+    expect(await fetchError(follower.port, 0, -1)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    expect(await fetchError(leader.port, 0, (await leaderEpochOf(leader.port, 0)) + 1)).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH)
+    expect(await listOffsetsError(leader.port, 0)).toBe(ErrorCode.NONE)
+    expect(await listOffsetsError(follower.port, 0)).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+    const ids = await Promise.all(brokers.map((b) => withWireClient(`127.0.0.1:${b.port}`, (client) =>
+      client.request(ApiKey.InitProducerId, 0, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 }))))
+    expect(ids.map((r) => r.errorCode)).toEqual([0, 0, 0])
+    expect(new Set(ids.map((r) => r.producerId)).size).toBe(3)
+  }, 30_000)
+
   it('acks=all survives kill -9 of a leader: every acknowledged record is read once, in order; survivors hold identical batches', async () => {
     const admin = kafka.admin()
     await admin.connect()
@@ -122,6 +184,16 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
       await admin.disconnect()
     }
     expect(victim).toBeDefined()
+    // The new leader of partition 0 fences a consumer that still knows the old epoch.
+    const checker = kafka.admin()
+    await checker.connect()
+    const after = await checker.fetchTopicMetadata({ topics: [TOPIC] }).finally(() => checker.disconnect())
+    const moved = after.topics[0].partitions.find((p) => p.partitionId === 0)!
+    expect(moved.leader).not.toBe(victim!.nodeId)
+    const successor = brokers.find((b) => b.nodeId === moved.leader)!
+    const epoch = await leaderEpochOf(successor.port, 0)
+    expect(epoch).toBeGreaterThan(0)
+    expect(await fetchError(successor.port, 0, epoch - 1)).toBe(ErrorCode.FENCED_LEADER_EPOCH)
 
     const consumer = kafka.consumer({ groupId: 'verify', maxWaitTimeInMs: 200 })
     const seen: number[][] = Array.from({ length: PARTITIONS }, () => [])
