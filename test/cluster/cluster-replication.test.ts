@@ -4,7 +4,8 @@
  * Metadata shows the three brokers and each partition's leader, replicas and ISR; an idempotent
  * kafkajs producer with acks=-1 keeps sending while the leader of partition 0 is killed with
  * -9; afterwards a kafkajs consumer reads every acknowledged record exactly once, in order per
- * partition, and the surviving replicas' segment files hold identical batches.
+ * partition; a SIGSTOPped follower leaves the ISR (acks=all then gets NOT_ENOUGH_REPLICAS) and
+ * rejoins after SIGCONT; the surviving replicas' segment files hold identical batches.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -59,6 +60,22 @@ function leaderEpochOf(port: number, partition: number): Promise<number> {
     })
     return response.topics[0].partitions.find((p) => p.partitionIndex === partition)!.leaderEpoch
   })
+}
+
+/** Polls partition 0's ISR through Metadata v9 (bounded: 150 tries, 100 ms apart) until `done` holds. */
+async function untilIsr(port: number, done: (isr: number[]) => boolean, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    const isr = await withWireClient(`127.0.0.1:${port}`, async (client) => {
+      const response = await client.request(ApiKey.Metadata, 9, {
+        topics: [{ name: TOPIC, topicId: ZERO_UUID }], allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+      })
+      return response.topics[0].partitions.find((p) => p.partitionIndex === 0)!.isrNodes
+    })
+    if (done(isr)) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`timed out waiting until ${what}`)
 }
 
 interface Batch { baseOffset: number; bytes: string }
@@ -159,7 +176,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     expect(new Set(ids.map((r) => r.producerId)).size).toBe(3)
   }, 30_000)
 
-  it('acks=all survives kill -9 of a leader: every acknowledged record is read once, in order; survivors hold identical batches', async () => {
+  it('acks=all survives kill -9 of a leader: every acknowledged record is read once, in order; a stopped follower leaves the ISR (NOT_ENOUGH_REPLICAS) and rejoins; survivors hold identical batches', async () => {
     const admin = kafka.admin()
     await admin.connect()
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
@@ -215,9 +232,26 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     }
     for (let p = 0; p < PARTITIONS; p++) expect(seen[p]).toEqual(acked[p])
 
-    // The survivors hand leaderships to each other on SIGTERM, then their logs are compared.
+    // With one survivor stopped the ISR shrinks below min.insync.replicas: acks=all is refused
+    // before the append; once it runs again it catches up and rejoins the ISR.
     const survivors = alive()
     expect(survivors).toHaveLength(2)
+    const other = survivors.find((b) => b.nodeId !== successor.nodeId)!
+    process.kill(other.child.pid!, 'SIGSTOP')
+    try {
+      await untilIsr(successor.port, (isr) => isr.length === 1, 'the ISR shrinks to the leader alone')
+      const refused = kafka.producer({ retry: { retries: 0 } })
+      await refused.connect()
+      const outcome = await refused.send({ topic: TOPIC, acks: -1, messages: [{ partition: 0, value: 'refused' }] })
+        .then(() => 'acknowledged', (error: { type?: string; cause?: { type?: string } }) => error.type ?? error.cause?.type ?? String(error))
+        .finally(() => refused.disconnect())
+      expect(outcome).toBe('NOT_ENOUGH_REPLICAS')
+    } finally {
+      process.kill(other.child.pid!, 'SIGCONT')
+    }
+    await untilIsr(successor.port, (isr) => isr.length === 2, 'the stopped follower rejoins the ISR')
+
+    // The survivors hand leaderships to each other on SIGTERM, then their logs are compared.
     for (const b of survivors) await stopBrokerProcess(b, 'SIGTERM')
     for (let p = 0; p < PARTITIONS; p++) {
       const [a, b] = survivors.map((s) => segmentBatches(join(s.dataDir, `${TOPIC}-${p}`)))
