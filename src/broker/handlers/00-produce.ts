@@ -20,7 +20,12 @@
  *
  * Left out: transactions (a transactionalId is not checked; InitProducerId refuses
  * transactional ids, so conforming clients never send one), per-record errors (recordErrors is
- * always empty), the request timeout (acks=-1 waits for the flush policy, which is local).
+ * always empty), the request timeout single-node (acks=-1 waits for the flush policy, which is local).
+ *
+ * Cluster mode: only the leader appends (NOT_LEADER_OR_FOLLOWER elsewhere); acks=-1 is refused
+ * with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and answered once the HW
+ * (min log end over the ISR) passes the batch: REQUEST_TIMED_OUT after timeoutMs,
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrinks meanwhile.
  */
 import type { Acks, AppendResult, LogEngine } from '../../engine/log-engine.js'
 import type { ClusterView } from '../../core/cluster-view.js'

@@ -27,8 +27,13 @@
  *
  * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
  * read_committed (no transactions: lastStableOffset = high watermark, no aborted
- * transactions), follower fetches (replicaId is ignored), preferred read replicas,
- * diverging-epoch checks (one leader epoch, 0).
+ * transactions), preferred read replicas, diverging-epoch checks.
+ *
+ * Cluster mode (ctx.broker.cluster): only the partition's leader answers (else
+ * NOT_LEADER_OR_FOLLOWER; current_leader_epoch older: FENCED_LEADER_EPOCH, newer:
+ * UNKNOWN_LEADER_EPOCH). A fetch with replicaId >= 0 from one of the partition's replicas
+ * records that follower's log end offset (moving the HW and the ISR), reads up to the log
+ * end instead of the HW, and long-polls on leader appends.
  */
 import { Buffer } from 'node:buffer'
 import { read as readCallback } from 'node:fs'

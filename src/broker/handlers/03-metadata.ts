@@ -17,6 +17,9 @@
  * MAX_DISTINCT_TOPICS different topics (more than any client asks for, and each would take
  * a registry lookup and an answer entry) closes the connection instead.
  *
+ * Cluster mode: every live broker, the elected controller and each partition's leader,
+ * replicas, ISR and leader epoch from the node's etcd-fed cache (see clusterMetadata).
+ *
  * Left out: authorized operations (no ACLs: the fields keep their "not provided" value),
  * racks, internal topics (none exist).
  */

@@ -10,6 +10,10 @@
  * validateOnly checks all of that and creates nothing. v5+ results carry the partition
  * count, replication factor 1 and the configs that were set; v7 the topic id.
  *
+ * Cluster mode (no manual assignment, not validateOnly): replicas are assigned over the live
+ * brokers and written to etcd; a replication factor above the live brokers is
+ * INVALID_REPLICATION_FACTOR, -1 means 1.
+ *
  * Left out: timeoutMs (creation is local and awaited), default-config listing in v5+ results
  * (only explicitly set configs are returned).
  */
