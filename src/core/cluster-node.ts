@@ -411,7 +411,11 @@ export class ClusterNode implements ClusterView {
   private async closeOnce(): Promise<void> {
     clearInterval(this.isrTimer)
     if (this.registration?.registered) {
-      await controlledShutdown(this.metadata, this.registration, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined)
+      const result = await controlledShutdown(this.metadata, this.registration, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined)
+      // Operators see whether leaderships were handed off or clients will wait for a failover.
+      process.stderr.write(result?.done
+        ? `ringlog cluster: controlled shutdown done${result.remaining.length > 0 ? `; still led here (no other ISR member): ${result.remaining.join(',')}` : ''}\n`
+        : 'ringlog cluster: controlled shutdown not answered in time; leaderships move when the lease expires\n')
     }
     await this.syncing
     for (const fetcher of this.fetchers.values()) await fetcher.close()

@@ -240,10 +240,12 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     process.kill(other.child.pid!, 'SIGSTOP')
     try {
       await untilIsr(successor.port, (isr) => isr.length === 1, 'the ISR shrinks to the leader alone')
-      const refused = kafka.producer({ retry: { retries: 0 } })
+      // A client of the leader alone: the stopped broker accepts connections it never answers.
+      const refused = new Kafka({ clientId: 'refused', brokers: [`127.0.0.1:${successor.port}`], logLevel: logLevel.NOTHING })
+        .producer({ retry: { retries: 0 } })
       await refused.connect()
       const outcome = await refused.send({ topic: TOPIC, acks: -1, messages: [{ partition: 0, value: 'refused' }] })
-        .then(() => 'acknowledged', (error: { type?: string; cause?: { type?: string } }) => error.type ?? error.cause?.type ?? String(error))
+        .then(() => 'acknowledged', (error: { type?: string; cause?: { type?: string }; message?: string }) => error.type ?? error.cause?.type ?? error.message)
         .finally(() => refused.disconnect())
       expect(outcome).toBe('NOT_ENOUGH_REPLICAS')
     } finally {
@@ -252,7 +254,14 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     await untilIsr(successor.port, (isr) => isr.length === 2, 'the stopped follower rejoins the ISR')
 
     // The survivors hand leaderships to each other on SIGTERM, then their logs are compared.
-    for (const b of survivors) await stopBrokerProcess(b, 'SIGTERM')
+    await stopBrokerProcess(survivors[0], 'SIGTERM')
+    expect(survivors[0].output()).toContain('controlled shutdown done')
+    const handedOff = await withWireClient(`127.0.0.1:${survivors[1].port}`, (client) => client.request(ApiKey.Metadata, 9, {
+      topics: [{ name: TOPIC, topicId: ZERO_UUID }], allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+    }))
+    expect(handedOff.topics[0].partitions.map((p) => p.leaderId)).toEqual(Array(PARTITIONS).fill(survivors[1].nodeId))
+    await stopBrokerProcess(survivors[1], 'SIGTERM')
     for (let p = 0; p < PARTITIONS; p++) {
       const [a, b] = survivors.map((s) => segmentBatches(join(s.dataDir, `${TOPIC}-${p}`)))
       const common = Math.min(a.length, b.length)
