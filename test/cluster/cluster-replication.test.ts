@@ -78,6 +78,16 @@ async function untilIsr(port: number, done: (isr: number[]) => boolean, what: st
   throw new Error(`timed out waiting until ${what}`)
 }
 
+/** Whether one broker's Metadata (all topics) lists `topic`. */
+function hasTopic(port: number, topic: string): Promise<boolean> {
+  return withWireClient(`127.0.0.1:${port}`, async (client) => {
+    const response = await client.request(ApiKey.Metadata, 9, {
+      topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+    })
+    return response.topics.some((t) => t.name === topic)
+  })
+}
+
 interface Batch { baseOffset: number; bytes: string }
 
 /** Every whole batch in a partition directory's segment files: base offset and its bytes (hex), in offset order. */
@@ -137,6 +147,13 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
       expect(created).toBe(true)
       const tooMany = await admin.createTopics({ topics: [{ topic: 'rf4', numPartitions: 1, replicationFactor: 4 }] }).then(() => undefined, (error: { errors?: { type?: string }[] }) => error)
       expect(tooMany?.errors?.[0]?.type).toBe('INVALID_REPLICATION_FACTOR')
+      // DeleteTopics goes through etcd: the topic leaves every broker's metadata.
+      await admin.createTopics({ topics: [{ topic: 'doomed', numPartitions: 1, replicationFactor: 2 }], waitForLeaders: true })
+      await admin.deleteTopics({ topics: ['doomed'] })
+      for (let attempt = 0; attempt < 50 && (await Promise.all(brokers.map((b) => hasTopic(b.port, 'doomed')))).some(Boolean); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      expect(await Promise.all(brokers.map((b) => hasTopic(b.port, 'doomed')))).toEqual([false, false, false])
       const described = await admin.describeCluster()
       expect(described.brokers.map((b) => b.nodeId).sort()).toEqual([1, 2, 3])
       expect([1, 2, 3]).toContain(described.controller)
