@@ -5,7 +5,8 @@
  * kafkajs producer with acks=-1 keeps sending while the leader of partition 0 is killed with
  * -9; afterwards a kafkajs consumer reads every acknowledged record exactly once, in order per
  * partition; a SIGSTOPped follower leaves the ISR (acks=all then gets NOT_ENOUGH_REPLICAS) and
- * rejoins after SIGCONT; the surviving replicas' segment files hold identical batches.
+ * rejoins after SIGCONT; the killed broker restarts and rejoins the ISR; SIGTERM hands leaderships
+ * off (controlled shutdown); all three replicas' segment files hold identical batches.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -193,7 +194,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     expect(new Set(ids.map((r) => r.producerId)).size).toBe(3)
   }, 30_000)
 
-  it('acks=all survives kill -9 of a leader: every acknowledged record is read once, in order; a stopped follower leaves the ISR (NOT_ENOUGH_REPLICAS) and rejoins; survivors hold identical batches', async () => {
+  it('acks=all survives kill -9 of a leader: every acknowledged record is read once, in order; a stopped follower leaves the ISR (NOT_ENOUGH_REPLICAS) and rejoins; the killed broker restarts and rejoins; all replicas hold identical batches', async () => {
     const admin = kafka.admin()
     await admin.connect()
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
@@ -270,21 +271,32 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
     }
     await untilIsr(successor.port, (isr) => isr.length === 2, 'the stopped follower rejoins the ISR')
 
-    // The survivors hand leaderships to each other on SIGTERM, then their logs are compared.
-    await stopBrokerProcess(survivors[0], 'SIGTERM')
-    expect(survivors[0].output()).toContain('controlled shutdown done')
-    const handedOff = await withWireClient(`127.0.0.1:${survivors[1].port}`, (client) => client.request(ApiKey.Metadata, 9, {
+    // The killed broker restarts on its data dir: it follows (truncating to the leader's epoch
+    // end first) and rejoins the ISR.
+    const restarted = await startBrokerProcess({
+      nodeId: victim!.nodeId, dataDir: victim!.dataDir, port: victim!.port, etcd: etcd.endpoint, cluster,
+      extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000'],
+    })
+    brokers[brokers.indexOf(victim!)] = restarted
+    await untilIsr(successor.port, (isr) => isr.length === 3, 'the restarted broker rejoins the ISR')
+
+    // SIGTERM hands leaderships to the others first; then the three copies are compared.
+    const replicas = alive()
+    expect(replicas).toHaveLength(3)
+    await stopBrokerProcess(replicas[0], 'SIGTERM')
+    expect(replicas[0].output()).toContain('controlled shutdown done')
+    const handedOff = await withWireClient(`127.0.0.1:${replicas[1].port}`, (client) => client.request(ApiKey.Metadata, 9, {
       topics: [{ name: TOPIC, topicId: ZERO_UUID }], allowAutoTopicCreation: false,
       includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
     }))
-    expect(handedOff.topics[0].partitions.map((p) => p.leaderId)).toEqual(Array(PARTITIONS).fill(survivors[1].nodeId))
-    await stopBrokerProcess(survivors[1], 'SIGTERM')
+    for (const p of handedOff.topics[0].partitions) expect([replicas[1].nodeId, replicas[2].nodeId]).toContain(p.leaderId)
+    for (const b of replicas.slice(1)) await stopBrokerProcess(b, 'SIGTERM')
     for (let p = 0; p < PARTITIONS; p++) {
-      const [a, b] = survivors.map((s) => segmentBatches(join(s.dataDir, `${TOPIC}-${p}`)))
-      const common = Math.min(a.length, b.length)
-      expect(a.slice(0, common)).toEqual(b.slice(0, common))
-      // Every acknowledged record is in both copies: the first `acked` offsets are covered.
-      for (const copy of [a, b]) expect(copy.length * PER_SEND).toBeGreaterThanOrEqual(acked[p].length)
+      const copies = replicas.map((r) => segmentBatches(join(r.dataDir, `${TOPIC}-${p}`)))
+      const common = Math.min(...copies.map((c) => c.length))
+      for (const copy of copies.slice(1)) expect(copy.slice(0, common)).toEqual(copies[0].slice(0, common))
+      // Every acknowledged record is in every copy: the first `acked` offsets are covered.
+      for (const copy of copies) expect(copy.length * PER_SEND).toBeGreaterThanOrEqual(acked[p].length)
     }
   }, 60_000)
 })
