@@ -69,6 +69,19 @@ export interface RinglogConfig {
   scrubIntervalMs: number
   /** Bytes the scrubber reads per second, across the node, in MB (10^6 bytes). */
   scrubRateMb: number
+  // Cluster mode (issue 13): on when `etcd` is set; without it the broker runs single-node.
+  /** etcd endpoints, `host:port[,host:port]`; '' = single-node. */
+  etcd: string
+  /** Cluster name: the etcd key prefix `/ringlog/<clusterName>/`. */
+  clusterName: string
+  /** Host other brokers and clients reach this broker at; '' = `host`. */
+  advertisedHost: string
+  /** A follower not caught up for this long leaves the ISR (replica.lag.time.max.ms). */
+  replicaLagTimeMaxMs: number
+  /** TTL of the broker's etcd lease: how long a dead broker keeps its leaderships. */
+  leaseTtlSeconds: number
+  /** Broker default of min.insync.replicas (a topic config overrides it). */
+  minInsyncReplicas: number
 }
 
 /**
@@ -114,6 +127,13 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   // Scrubber: a pass a day at 20 MB/s (a 1 TB node is read once in about 14 hours).
   scrubIntervalMs: 24 * 3600 * 1000,
   scrubRateMb: 20,
+  // Cluster mode
+  etcd: '',
+  clusterName: 'ringlog',
+  advertisedHost: '',
+  replicaLagTimeMaxMs: 30_000,
+  leaseTtlSeconds: 10,
+  minInsyncReplicas: 1,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -142,6 +162,9 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   connectionMaxInflightBytes: 'number', connectionMaxStalledMs: 'number', queuedMaxRequestBytes: 'number',
   // Scrubber
   scrubIntervalMs: 'number', scrubRateMb: 'number',
+  // Cluster mode
+  etcd: 'string', clusterName: 'string', advertisedHost: 'string', replicaLagTimeMaxMs: 'number',
+  leaseTtlSeconds: 'number', minInsyncReplicas: 'number',
 }
 
 export const CONFIG_KEYS = Object.keys(KINDS) as (keyof RinglogConfig)[]
@@ -177,7 +200,14 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   // Scrubber: at most a year between passes; 1-10,000 MB/s.
   scrubIntervalMs: [0, 365 * 24 * 3600 * 1000],
   scrubRateMb: [1, 10_000],
+  // Cluster mode
+  replicaLagTimeMaxMs: [1, 0x7fffffff],
+  leaseTtlSeconds: [1, 3600],
+  minInsyncReplicas: [1, 1000],
 }
+
+/** String settings whose empty value means "off" or "same as another setting" (cluster mode). */
+const EMPTY_ALLOWED = new Set<keyof RinglogConfig>(['etcd', 'advertisedHost'])
 
 /**
  * One layer of settings and how to name a key of it in an error: the flag, the environment
@@ -220,6 +250,7 @@ function coerce(key: keyof RinglogConfig, value: unknown, name: string): unknown
     if (value === 'false' || value === '0') return false
     throw new InvalidConfigError(`${name} must be true or false, got "${String(value)}"`)
   }
+  if (typeof value === 'string' && value === '' && EMPTY_ALLOWED.has(key)) return value
   if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${name} must be a non-empty string, got ${JSON.stringify(value)}`)
   return value
 }

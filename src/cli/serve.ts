@@ -43,6 +43,13 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   queuedMaxRequestBytes: 'bytes of partial request frames buffered across all connections (queued.max.request.bytes)',
   scrubIntervalMs: 'start a background CRC re-check of closed segments this often (first at start-up); 0 = off',
   scrubRateMb: 'the scrubber reads at most this many MB (10^6 bytes) a second, across all partitions',
+  // Cluster mode
+  etcd: 'cluster mode: etcd endpoints host:port[,host:port] (empty: single-node)',
+  clusterName: 'cluster mode: cluster name (etcd key prefix /ringlog/<name>/)',
+  advertisedHost: 'cluster mode: host other brokers and clients reach this broker at (empty: --host)',
+  replicaLagTimeMaxMs: 'cluster mode: a follower not caught up this long leaves the ISR (replica.lag.time.max.ms)',
+  leaseTtlSeconds: 'cluster mode: etcd lease TTL of the broker registration',
+  minInsyncReplicas: 'cluster mode: broker default of min.insync.replicas',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */

@@ -18,6 +18,7 @@ import { mkdirDurable } from '../storage/durable-dirs.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
 import { nodeStorageFs } from '../storage/storage-fs.js'
 import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
+import type { ClusterView } from './cluster-view.js'
 
 /**
  * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
@@ -59,6 +60,8 @@ export interface NodeContext {
   readonly producerIds: ProducerIdAllocator
   /** Kafka's group coordinator; closed with the context. */
   readonly groups: GroupCoordinator
+  /** Cluster mode (config.etcd set): the metadata cache and leader checks; undefined single-node. */
+  readonly cluster: ClusterView | undefined
   /** True while `createTopic(name)` runs (its partitions are opening; not yet in the registry). */
   isCreating(name: string): boolean
   /** Opens every partition, then records the topic (so a listed topic is always usable). */
@@ -116,6 +119,17 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
     },
   })
   const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups)
+  if (config.etcd) {
+    // Cluster mode only: etcd and cluster/ are never loaded by a single-node broker.
+    const { ClusterNode } = await import('./cluster-node.js')
+    const cluster = await ClusterNode.start(context, context.config).catch(async (error: unknown) => {
+      await context.close().catch(() => undefined)
+      await offsets.close()
+      throw error
+    })
+    context.cluster = cluster
+    context.onClose(() => cluster.close())
+  }
   context.onClose(() => offsets.close())
   return context
 }
@@ -126,6 +140,7 @@ class Context implements NodeContext {
   private claimedPartitions = 0
   private readonly closeHooks: (() => Promise<void> | void)[] = []
   private closing: Promise<void> | undefined
+  cluster: ClusterView | undefined = undefined
 
   constructor(
     readonly config: RinglogConfig,

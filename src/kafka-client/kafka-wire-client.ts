@@ -38,6 +38,7 @@ import type { ListOffsetsRequest, ListOffsetsResponse } from '../protocol/messag
 import type { MetadataRequest, MetadataResponse } from '../protocol/messages/metadata.js'
 import type { OffsetCommitRequest, OffsetCommitResponse } from '../protocol/messages/offset-commit.js'
 import type { OffsetFetchRequest, OffsetFetchResponse } from '../protocol/messages/offset-fetch.js'
+import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/messages/offset-for-leader-epoch.js'
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/produce.js'
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/messages/sync-group.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
@@ -60,6 +61,7 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  OffsetForLeaderEpoch: 23,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -81,6 +83,7 @@ export interface ApiMessages {
   19: { request: CreateTopicsRequest; response: CreateTopicsResponse }
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse }
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse }
+  23: { request: OffsetForLeaderEpochRequest; response: OffsetForLeaderEpochResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages

@@ -20,9 +20,15 @@
  *
  * Left out: transactions (a transactionalId is not checked; InitProducerId refuses
  * transactional ids, so conforming clients never send one), per-record errors (recordErrors is
- * always empty), the request timeout (acks=-1 waits for the flush policy, which is local).
+ * always empty), the request timeout single-node (acks=-1 waits for the flush policy, which is local).
+ *
+ * Cluster mode: only the leader appends (NOT_LEADER_OR_FOLLOWER elsewhere); acks=-1 is refused
+ * with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and answered once the HW
+ * (min log end over the ISR) passes the batch: REQUEST_TIMED_OUT after timeoutMs,
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrinks meanwhile.
  */
-import type { Acks, AppendResult } from '../../engine/log-engine.js'
+import type { Acks, AppendResult, LogEngine } from '../../engine/log-engine.js'
+import type { ClusterView } from '../../core/cluster-view.js'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { PartitionProduceResponse, ProduceRequest, ProduceResponse } from '../../protocol/messages/produce.js'
@@ -70,6 +76,8 @@ export function handle(request: ProduceRequest, ctx: RequestContext): HandlerRep
         result = failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`)
       } else if (p.records === null || p.records.length === 0) {
         result = failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set')
+      } else if (broker.cluster) {
+        result = clusterAppend(broker.cluster, broker.engine, t.name, p.index, p.records, acks, request.timeoutMs)
       } else {
         // Called now, not after an await: this is what keeps the connection's append order.
         result = broker.engine.appendBatches(t.name, p.index, p.records, acks).catch(appendFailed)
@@ -84,6 +92,29 @@ export function handle(request: ProduceRequest, ctx: RequestContext): HandlerRep
   const only = appends.length === 1 ? appends[0].result : null
   if (only instanceof Promise) return only.then((r) => respond(appends, [r]))
   return settleAll(appends).then((results) => respond(appends, results))
+}
+
+/**
+ * Cluster mode: only the leader appends; acks=all needs min.insync.replicas in the ISR before the
+ * append and is answered once the HW passes the appended offsets (REQUEST_TIMED_OUT after the
+ * request's timeout). The append itself starts synchronously, like the single-node path.
+ */
+function clusterAppend(cluster: ClusterView, engine: LogEngine, topic: string, partition: number, records: Buffer, acks: Acks, timeoutMs: number): Promise<AppendResult> | AppendResult {
+  const leader = cluster.checkLeader(topic, partition, -1)
+  if (leader !== ErrorCode.NONE) return failed(leader, `this broker does not lead ${topic}-${partition}`)
+  if (acks === -1) {
+    const insync = cluster.checkMinInsync(topic, partition)
+    if (insync !== ErrorCode.NONE) return failed(insync, `${topic}-${partition}: the ISR is smaller than min.insync.replicas`)
+  }
+  return engine.appendBatches(topic, partition, records, acks).then(async (r) => {
+    if (r.errorCode !== ErrorCode.NONE) return r
+    cluster.onLeaderAppend(topic, partition)
+    if (acks !== -1) return r
+    // Conservative: the log end right after this append covers this request's batches.
+    const lastOffset = (engine.offsets(topic, partition)?.logEndOffset ?? r.baseOffset + 1) - 1
+    const code = await cluster.awaitReplication(topic, partition, lastOffset, timeoutMs)
+    return code === ErrorCode.NONE ? r : failed(code, `${topic}-${partition}: not replicated to the ISR (${code})`)
+  }, appendFailed)
 }
 
 function settleAll(appends: readonly Append[]): Promise<AppendResult[]> {

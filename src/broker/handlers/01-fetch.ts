@@ -27,8 +27,13 @@
  *
  * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
  * read_committed (no transactions: lastStableOffset = high watermark, no aborted
- * transactions), follower fetches (replicaId is ignored), preferred read replicas,
- * diverging-epoch checks (one leader epoch, 0).
+ * transactions), preferred read replicas, diverging-epoch checks.
+ *
+ * Cluster mode (ctx.broker.cluster): only the partition's leader answers (else
+ * NOT_LEADER_OR_FOLLOWER; current_leader_epoch older: FENCED_LEADER_EPOCH, newer:
+ * UNKNOWN_LEADER_EPOCH). A fetch with replicaId >= 0 from one of the partition's replicas
+ * records that follower's log end offset (moving the HW and the ISR), reads up to the log
+ * end instead of the HW, and long-polls on leader appends.
  */
 import { Buffer } from 'node:buffer'
 import { read as readCallback } from 'node:fs'
@@ -66,12 +71,19 @@ interface PartitionRead {
   range: FileRangePart | null
   /** Offset after the range's last batch (-1: unknown), for the records-out metric. */
   nextOffset: number
+  /** Cluster mode, a follower's fetch: read up to the log end (not the HW). */
+  readEnd?: number
+}
+
+/** The fetching replica's id (v15 moved it into replicaState); -1 for consumers. */
+function replicaOf(request: FetchRequest, version: number): number {
+  return version >= 15 ? request.replicaState.replicaId : request.replicaId
 }
 
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
   const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  const first = readAll(broker, request, ctx.version)
+  const first = readAll(broker, request, ctx.version, replicaOf(request, ctx.version))
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
     if (isReady(request, first, deadline, ctx)) return respond(ctx, first)
@@ -137,8 +149,17 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
   const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
   do {
     releaseRanges(reads)
-    await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
-    reads = await readAll(broker, request, ctx.version)
+    const replicaId = replicaOf(request, ctx.version)
+    const cluster = broker.cluster
+    if (cluster && replicaId >= 0) {
+      // Followers wait for the leader's log end, which moves before the HW does.
+      const remaining = deadline - Date.now()
+      await Promise.race([
+        waitForAnyData(broker.engine, waits, remaining, ctx.signal),
+        ...waits.map((w) => cluster.waitForAppend(w.topic, w.partition, w.offset, remaining)),
+      ])
+    } else await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
+    reads = await readAll(broker, request, ctx.version, replicaId)
   } while (!isReady(request, reads, deadline, ctx))
   return respond(ctx, reads)
 }
@@ -149,7 +170,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
  * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
  * the work or the response. From v13 topics are named by id.
  */
-function readAll(broker: NodeContext, request: FetchRequest, version: number): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: NodeContext, request: FetchRequest, version: number, replicaId: number): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
   const byId = version >= TOPIC_ID_VERSION
@@ -157,7 +178,7 @@ function readAll(broker: NodeContext, request: FetchRequest, version: number): P
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     const read = name === undefined
       ? unknownTopicId(t.topicId, p)
-      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p)
+      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
@@ -196,8 +217,18 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition): PartitionRead {
+function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition, replicaId: number): PartitionRead {
   const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+  if (broker.cluster) {
+    // Cluster mode: only the leader serves; a follower's fetch also reports its log end offset.
+    const code = replicaId >= 0
+      ? broker.cluster.onFollowerFetch(topic, p.partition, replicaId, p.fetchOffset, p.currentLeaderEpoch)
+      : broker.cluster.checkLeader(topic, p.partition, p.currentLeaderEpoch)
+    if (code !== ErrorCode.NONE) {
+      read.errorCode = code
+      return read
+    }
+  }
   const info = broker.topics.get(topic)
   const offsets = info && p.partition >= 0 && p.partition < info.partitions ? broker.engine.offsets(topic, p.partition) : undefined
   if (!offsets) {
@@ -207,6 +238,7 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, p: F
   read.highWatermark = offsets.highWatermark
   read.logStartOffset = offsets.logStartOffset
   if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
+  if (broker.cluster && replicaId >= 0) read.readEnd = offsets.logEndOffset
   return read
 }
 
@@ -215,14 +247,14 @@ function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
 }
 
 function needsLocate(read: PartitionRead): boolean {
-  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < read.highWatermark && read.request.partitionMaxBytes > 0
+  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < (read.readEnd ?? read.highWatermark) && read.request.partitionMaxBytes > 0
 }
 
 /** Asks the owning worker for the file range of whole batches from the fetch offset. */
 async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
   const p = read.request
   try {
-    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, { holdFile: true })
+    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, read.readEnd === undefined ? { holdFile: true } : { holdFile: true, upTo: 'logEnd' })
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
     read.logStartOffset = slice.logStartOffset

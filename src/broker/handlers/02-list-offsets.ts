@@ -75,6 +75,11 @@ function toOffsetsArray(found: EncodeInput<ListOffsetsPartitionResponse>, maxNum
 async function lookup(broker: NodeContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {
   const answer = (errorCode: number, offset = -1, timestamp = -1): EncodeInput<ListOffsetsPartitionResponse> =>
     ({ partitionIndex: p.partitionIndex, errorCode, timestamp, offset, leaderEpoch: errorCode === ErrorCode.NONE && version >= 4 ? 0 : -1 })
+  if (broker.cluster) {
+    // Cluster mode: only the leader answers, under the client's view of the leader epoch.
+    const code = broker.cluster.checkLeader(topic, p.partitionIndex, p.currentLeaderEpoch)
+    if (code !== ErrorCode.NONE) return answer(code)
+  }
   const info = broker.topics.get(topic)
   const offsets = info && p.partitionIndex >= 0 && p.partitionIndex < info.partitions ? broker.engine.offsets(topic, p.partitionIndex) : undefined
   if (!offsets) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)

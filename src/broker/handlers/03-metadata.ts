@@ -17,6 +17,9 @@
  * MAX_DISTINCT_TOPICS different topics (more than any client asks for, and each would take
  * a registry lookup and an answer entry) closes the connection instead.
  *
+ * Cluster mode: every live broker, the elected controller and each partition's leader,
+ * replicas, ISR and leader epoch from the node's etcd-fed cache (see clusterMetadata).
+ *
  * Left out: authorized operations (no ACLs: the fields keep their "not provided" value),
  * racks, internal topics (none exist).
  */
@@ -27,6 +30,7 @@ import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/metadata.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import { topicIdFromWire, topicIdToWire } from '../../core/topic-ids.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
+import type { ClusterTopicView, ClusterView } from '../../core/cluster-view.js'
 
 export const apiKey = 3
 export const minVersion = MIN_VERSION
@@ -38,6 +42,7 @@ export const MAX_DISTINCT_TOPICS = 100_000
 export function handle(request: MetadataRequest, ctx: RequestContext): HandlerReply<MetadataResponse> {
   const { broker, version } = ctx
   const { config } = broker
+  if (broker.cluster) return clusterMetadata(request, ctx, broker.cluster)
   const all = request.topics === null || (version === 0 && request.topics.length === 0)
   const topics: EncodeInput<MetadataResponseTopic>[] = []
   if (all) {
@@ -70,6 +75,73 @@ export function handle(request: MetadataRequest, ctx: RequestContext): HandlerRe
       controllerId: config.nodeId,
       topics,
     },
+  }
+}
+
+/**
+ * Cluster mode: every live broker, the controller, and each partition's leader, replicas, ISR
+ * and leader epoch from this broker's metadata cache. Auto-creation goes through the cluster
+ * (replication factor 1, as Kafka's default.replication.factor).
+ */
+function clusterMetadata(request: MetadataRequest, ctx: RequestContext, cluster: ClusterView): HandlerReply<MetadataResponse> {
+  const { broker, version } = ctx
+  const all = request.topics === null || (version === 0 && request.topics.length === 0)
+  const topics: EncodeInput<MetadataResponseTopic>[] = []
+  const wantedTopics = all ? cluster.topics().map((t) => ({ name: t.name, topicId: ZERO_UUID })) : distinctTopics(request.topics ?? [])
+  if (wantedTopics === undefined) return { kind: 'close', reason: `Metadata request names more than ${MAX_DISTINCT_TOPICS} distinct topics` }
+  const mayCreate = broker.config.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
+  for (const wanted of wantedTopics) {
+    const view = wanted.name !== null ? cluster.topic(wanted.name) : cluster.topics().find((t) => topicIdToWire(t.topicId) === wanted.topicId)
+    if (view) {
+      topics.push(describeCluster(view))
+      continue
+    }
+    if (wanted.name === null) {
+      topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] })
+      continue
+    }
+    const name = wanted.name
+    let errorCode: number = mayCreate ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    try {
+      validateTopicName(name)
+    } catch {
+      errorCode = ErrorCode.INVALID_TOPIC_EXCEPTION
+    }
+    if (errorCode === ErrorCode.LEADER_NOT_AVAILABLE) {
+      cluster.createTopic(name, broker.config.numPartitions, 1, {}).then(
+        () => ctx.log.info(`auto-created topic "${name}" in the cluster`),
+        (error: Error) => ctx.log.warn(`auto-creating topic "${name}" failed: ${error.message}`),
+      )
+    }
+    topics.push({ errorCode, name, topicId: ZERO_UUID, partitions: [] })
+  }
+  return {
+    kind: 'message',
+    message: {
+      throttleTimeMs: 0,
+      brokers: cluster.brokers().map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: null })),
+      clusterId: broker.config.clusterId,
+      controllerId: cluster.controllerId(),
+      topics,
+    },
+  }
+}
+
+function describeCluster(view: ClusterTopicView): EncodeInput<MetadataResponseTopic> {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: view.name,
+    topicId: topicIdToWire(view.topicId),
+    isInternal: false,
+    partitions: view.partitions.map((p) => ({
+      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
+      offlineReplicas: [],
+    })),
   }
 }
 

@@ -10,6 +10,10 @@
  * validateOnly checks all of that and creates nothing. v5+ results carry the partition
  * count, replication factor 1 and the configs that were set; v7 the topic id.
  *
+ * Cluster mode (no manual assignment, not validateOnly): replicas are assigned over the live
+ * brokers and written to etcd; a replication factor above the live brokers is
+ * INVALID_REPLICATION_FACTOR, -1 means 1.
+ *
  * Left out: timeoutMs (creation is local and awaited), default-config listing in v5+ results
  * (only explicitly set configs are returned).
  */
@@ -48,6 +52,7 @@ function failure(name: string, errorCode: number, errorMessage: string): EncodeI
 }
 
 async function createOne(broker: NodeContext, t: CreatableTopic, validateOnly: boolean): Promise<EncodeInput<CreatableTopicResult>> {
+  if (broker.cluster && !validateOnly && t.assignments.length === 0) return createInCluster(broker, t)
   try {
     const partitions = partitionCount(broker, t)
     const configs: Record<string, string> = {}
@@ -93,6 +98,25 @@ function partitionCount(broker: NodeContext, t: CreatableTopic): number {
     throw new TopicRequestError(ErrorCode.INVALID_PARTITIONS, `number of partitions must be at least 1, got ${t.numPartitions}`)
   }
   return partitions
+}
+
+/** Cluster mode: replicas assigned over the live brokers, topic and partition states written to etcd. */
+async function createInCluster(broker: NodeContext, t: CreatableTopic): Promise<EncodeInput<CreatableTopicResult>> {
+  try {
+    validateTopicName(t.name)
+    const partitions = t.numPartitions === -1 ? broker.config.numPartitions : t.numPartitions
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new TopicRequestError(ErrorCode.INVALID_PARTITIONS, `partition count must be 1-${MAX_PARTITIONS}, got ${t.numPartitions}`)
+    }
+    const configs: Record<string, string> = {}
+    for (const c of t.configs) if (c.value !== null) configs[c.name] = c.value
+    const created = await broker.cluster!.createTopic(t.name, partitions, t.replicationFactor === -1 ? 1 : t.replicationFactor, configs)
+    return { ...success(t.name, topicIdToWire(created.topicId), created.partitions, configs), replicationFactor: created.replicationFactor }
+  } catch (error) {
+    if (error instanceof TopicRequestError) return failure(t.name, error.code, error.message)
+    const payload = toErrorPayload(error)
+    return failure(t.name, payload.code, payload.message)
+  }
 }
 
 function success(name: string, topicId: string, numPartitions: number, configs: Record<string, string>): EncodeInput<CreatableTopicResult> {

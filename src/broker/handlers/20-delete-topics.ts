@@ -43,6 +43,12 @@ async function deleteOne(broker: NodeContext, name: string | null, topicId: stri
     target = info.name
   }
   try {
+    if (broker.cluster) {
+      // Cluster mode: the topic leaves etcd; every broker drops its replicas from the watch.
+      const id = broker.cluster.topic(target)?.topicId
+      await broker.cluster.deleteTopic(target)
+      return { name: target, topicId: id ? topicIdToWire(id) : topicId, errorCode: ErrorCode.NONE, errorMessage: null }
+    }
     const info = await broker.deleteTopic(target)
     return { name: info.name, topicId: topicIdToWire(info.topicId), errorCode: ErrorCode.NONE, errorMessage: null }
   } catch (error) {

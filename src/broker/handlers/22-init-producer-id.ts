@@ -19,9 +19,17 @@ export const apiKey = 22
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
-export function handle(request: InitProducerIdRequest, ctx: RequestContext): HandlerReply<InitProducerIdResponse> {
+export function handle(request: InitProducerIdRequest, ctx: RequestContext): HandlerReply<InitProducerIdResponse> | Promise<HandlerReply<InitProducerIdResponse>> {
   if (request.transactionalId !== null) {
     return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 } }
+  }
+  // Cluster mode: ids come from blocks reserved in etcd, so no two brokers hand out the same one.
+  const cluster = ctx.broker.cluster
+  if (cluster) {
+    return cluster.allocateProducerId().then(
+      (producerId): HandlerReply<InitProducerIdResponse> => ({ kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 } }),
+      (): HandlerReply<InitProducerIdResponse> => ({ kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, producerId: -1, producerEpoch: -1 } }),
+    )
   }
   const producerId = ctx.broker.producerIds.allocate()
   return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 } }

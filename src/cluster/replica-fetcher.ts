@@ -1,0 +1,232 @@
+/**
+ * Follower side of replication: one fetcher per source broker (the leader of some of this
+ * broker's partitions), in the main thread, speaking Kafka's own Fetch with replica_id = this
+ * node. A partition joins in 'truncating' state: it first asks the leader OffsetForLeaderEpoch
+ * for its own latest epoch and truncates to the answer (KIP-101/279, never to its HW alone),
+ * then fetches from its log end, appends the leader's batches verbatim (a partial trailing
+ * batch is dropped: a fetch may end mid-batch) and sets its HW to min(leader HW, own LEO).
+ */
+import type { LogEngine } from '../engine/log-engine.js'
+import { connectNegotiated } from '../kafka-client/negotiated-client.js'
+import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
+import { ErrorCode } from '../protocol/error-codes.js'
+
+const FETCH_VERSION = 12
+const EPOCH_VERSION = 3
+/** How long the leader may park a fetch with no new data. */
+export const REPLICA_FETCH_MAX_WAIT_MS = 500
+const PARTITION_MAX_BYTES = 1024 * 1024
+const RESPONSE_MAX_BYTES = 16 * 1024 * 1024
+/** Pause after an error (leader unreachable, not leader yet) before the next attempt. */
+const BACKOFF_MS = 200
+const BATCH_HEADER = 12
+
+interface FetchState {
+  topic: string
+  partition: number
+  leaderEpoch: number
+  truncating: boolean
+}
+
+export interface ReplicaFetcherOptions {
+  nodeId: number
+  leaderId: number
+  engine: LogEngine
+  /** The leader's address as the metadata cache knows it now (undefined: not registered). */
+  address(): { host: string; port: number } | undefined
+  onError?(error: unknown): void
+}
+
+const key = (topic: string, partition: number): string => `${topic}/${partition}`
+
+/** Bytes of the whole batches at the start of `records` (a fetch may end inside a batch). */
+export function wholeBatchesLength(records: Buffer): number {
+  let position = 0
+  while (position + BATCH_HEADER <= records.length) {
+    const size = BATCH_HEADER + records.readInt32BE(position + 8)
+    if (size <= BATCH_HEADER || position + size > records.length) break
+    position += size
+  }
+  return position
+}
+
+export class ReplicaFetcher {
+  private readonly partitions = new Map<string, FetchState>()
+  private client: KafkaWireClient | undefined
+  private closed = false
+  private running: Promise<void> | undefined
+  /** Set while fetched data is being applied: removal waits for it, so no append lands after a role change. */
+  private applying: Promise<void> | undefined
+  private wake: (() => void) | undefined
+
+  constructor(private readonly options: ReplicaFetcherOptions) {}
+
+  get size(): number { return this.partitions.size }
+
+  /** Follows `topic-partition` under `leaderEpoch` (truncation first). */
+  addPartition(topic: string, partition: number, leaderEpoch: number): void {
+    this.partitions.set(key(topic, partition), { topic, partition, leaderEpoch, truncating: true })
+    this.wake?.()
+    this.running ??= this.loop().finally(() => { this.running = undefined })
+  }
+
+  /** Stops following it; resolves once no fetched data of it is still being appended. */
+  async removePartition(topic: string, partition: number): Promise<void> {
+    this.partitions.delete(key(topic, partition))
+    await this.applying
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.partitions.clear()
+    this.wake?.()
+    await this.client?.close().catch(() => undefined)
+    await this.running
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.closed && this.partitions.size > 0) {
+      try {
+        const client = await this.connect()
+        const truncating = [...this.partitions.values()].filter((s) => s.truncating)
+        if (truncating.length > 0) await this.truncate(client, truncating)
+        const fetching = [...this.partitions.values()].filter((s) => !s.truncating)
+        if (fetching.length > 0) await this.fetch(client, fetching)
+      } catch (error) {
+        if (this.closed) return
+        this.options.onError?.(error)
+        await this.client?.close().catch(() => undefined)
+        this.client = undefined
+        await this.pause()
+      }
+    }
+  }
+
+  private pause(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, BACKOFF_MS)
+      function done(): void { clearTimeout(timer); resolve() }
+      this.wake = () => { this.wake = undefined; done() }
+    })
+  }
+
+  private async connect(): Promise<KafkaWireClient> {
+    if (this.client && !this.client.closed) return this.client
+    const address = this.options.address()
+    if (!address) throw new Error(`leader ${this.options.leaderId} is not registered`)
+    this.client = await connectNegotiated(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000 })
+    return this.client
+  }
+
+  /** The latest epoch in the local log (probing down from the leader's epoch), -1 if it has none. */
+  private async latestLocalEpoch(state: FetchState): Promise<number> {
+    const { engine } = this.options
+    for (let epoch = state.leaderEpoch; epoch >= 0; epoch--) {
+      const answer = await engine.endOffsetForEpoch(state.topic, state.partition, epoch)
+      if (answer.leaderEpoch >= 0) return answer.leaderEpoch
+    }
+    return -1
+  }
+
+  private async truncate(client: KafkaWireClient, states: FetchState[]): Promise<void> {
+    const { engine } = this.options
+    const latest = new Map<FetchState, number>()
+    for (const s of states) latest.set(s, await this.latestLocalEpoch(s))
+    const asked = states.filter((s) => (latest.get(s) ?? -1) >= 0)
+    for (const s of states) if (!asked.includes(s)) s.truncating = false // an empty or epoch-less log has nothing to cut
+    if (asked.length === 0) return
+    const response = await client.request(ApiKey.OffsetForLeaderEpoch, EPOCH_VERSION, {
+      replicaId: this.options.nodeId,
+      topics: groupByTopic(asked).map(([topic, list]) => ({
+        topic,
+        partitions: list.map((s) => ({ partition: s.partition, currentLeaderEpoch: s.leaderEpoch, leaderEpoch: latest.get(s) ?? -1 })),
+      })),
+    })
+    await this.applyPhase(async () => {
+      for (const t of response.topics) {
+        for (const answer of t.partitions) {
+          const state = this.partitions.get(key(t.topic, answer.partition))
+          if (!state || !state.truncating) continue
+          if (answer.errorCode !== ErrorCode.NONE) continue // not leader yet: asked again next round
+          const own = engine.offsets(state.topic, state.partition)
+          if (!own) continue
+          let target = answer.endOffset
+          if (target < 0) target = own.highWatermark
+          // KIP-279: the leader answered an older epoch; cut where our own copy of that epoch ends too.
+          if (answer.leaderEpoch >= 0 && answer.leaderEpoch < (latest.get(state) ?? -1)) {
+            const ours = await engine.endOffsetForEpoch(state.topic, state.partition, answer.leaderEpoch)
+            if (ours.endOffset >= 0) target = Math.min(target, ours.endOffset)
+          }
+          if (target < own.logEndOffset) await engine.truncateTo(state.topic, state.partition, Math.max(target, own.logStartOffset))
+          state.truncating = false
+        }
+      }
+    })
+    if (asked.some((s) => s.truncating)) await this.pause()
+  }
+
+  private async fetch(client: KafkaWireClient, states: FetchState[]): Promise<void> {
+    const { engine } = this.options
+    const offsets = new Map<FetchState, number>()
+    for (const s of states) offsets.set(s, engine.offsets(s.topic, s.partition)?.logEndOffset ?? 0)
+    const response = await client.request(ApiKey.Fetch, FETCH_VERSION, {
+      replicaId: this.options.nodeId,
+      maxWaitMs: REPLICA_FETCH_MAX_WAIT_MS,
+      minBytes: 1,
+      maxBytes: RESPONSE_MAX_BYTES,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: groupByTopic(states).map(([topic, list]) => ({
+        topic,
+        partitions: list.map((s) => ({
+          partition: s.partition, currentLeaderEpoch: s.leaderEpoch, fetchOffset: offsets.get(s) ?? 0,
+          lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: PARTITION_MAX_BYTES,
+        })),
+      })),
+      forgottenTopicsData: [],
+      rackId: '',
+    }, { timeoutMs: REPLICA_FETCH_MAX_WAIT_MS + 10_000 })
+    let failures = 0
+    await this.applyPhase(async () => {
+      for (const t of response.responses) {
+        for (const p of t.partitions) {
+          const state = this.partitions.get(key(t.topic, p.partitionIndex))
+          if (!state || state.truncating) continue
+          const fetchedAt = [...offsets].find(([s]) => s.topic === state.topic && s.partition === state.partition)?.[1]
+          const own = engine.offsets(state.topic, state.partition)
+          // The log moved under us (a role change came and went): fetch again from the new end.
+          if (!own || fetchedAt === undefined || own.logEndOffset !== fetchedAt) continue
+          if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
+            if (fetchedAt < p.logStartOffset) await engine.truncateFullyAndStartAt(state.topic, state.partition, p.logStartOffset)
+            else state.truncating = true
+            continue
+          }
+          if (p.errorCode !== ErrorCode.NONE) { failures++; continue }
+          let logEnd = own.logEndOffset
+          const records = p.records
+          const length = records ? wholeBatchesLength(records) : 0
+          if (records && length > 0) logEnd = (await engine.appendAsFollower(state.topic, state.partition, records.subarray(0, length))).logEndOffset
+          if (p.highWatermark >= 0) await engine.setHighWatermark(state.topic, state.partition, Math.min(p.highWatermark, logEnd))
+        }
+      }
+    })
+    if (failures > 0 && failures === states.length) await this.pause()
+  }
+
+  private async applyPhase(work: () => Promise<void>): Promise<void> {
+    const run = work()
+    this.applying = run.catch(() => undefined)
+    try { await run } finally { this.applying = undefined }
+  }
+}
+
+function groupByTopic(states: readonly FetchState[]): [string, FetchState[]][] {
+  const byTopic = new Map<string, FetchState[]>()
+  for (const s of states) {
+    const list = byTopic.get(s.topic)
+    if (list) list.push(s)
+    else byTopic.set(s.topic, [s])
+  }
+  return [...byTopic]
+}

@@ -1,0 +1,428 @@
+/**
+ * Cluster mode of a node (loaded by node-context.ts only when `etcd` is configured): registers
+ * the broker, runs a controller candidate, keeps a metadata cache (brokers, topics, partition
+ * states, the controller) from etcd watches, opens the local replicas of every partition
+ * assigned here and applies role changes from the partition states: a leader stamps its epoch,
+ * switches the partition to replicated HW mode and tracks its followers; a follower hands the
+ * partition to the replica fetcher of its leader (which truncates first, KIP-279).
+ */
+import { ErrorCode } from '../protocol/error-codes.js'
+import type { RinglogConfig } from '../config.js'
+import { BrokerRegistration } from '../cluster/broker-registration.js'
+import { ClusterMetadata, type LiveBroker } from '../cluster/cluster-metadata.js'
+import { controlledShutdown } from '../cluster/controlled-shutdown.js'
+import { Controller } from '../cluster/controller.js'
+import { LeaderReplica } from '../cluster/leader-replica.js'
+import { parseControllerRecord, type PartitionState, type TopicRecord } from '../cluster/metadata-layout.js'
+import { PrefixWatch } from '../cluster/prefix-watch.js'
+import { ClusterProducerIdAllocator } from '../cluster/producer-id-blocks.js'
+import { ReplicaFetcher } from '../cluster/replica-fetcher.js'
+import { createClusterTopic } from '../cluster/topic-creation.js'
+import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
+import type { ClusterBrokerView, ClusterTopicView, ClusterView } from './cluster-view.js'
+import type { LogEngine } from '../engine/log-engine.js'
+import type { TopicInfo, TopicRegistry } from './topic-registry.js'
+import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
+
+/** How long SIGTERM waits for the controller to move this broker's leaderships. */
+const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5_000
+/** Bound on waiting for this broker's cache to show a topic it just created. */
+const CREATE_VISIBLE_TIMEOUT_MS = 10_000
+const MIN_INSYNC_CONFIG = 'min.insync.replicas'
+
+const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`
+
+/** The cluster's topic id (base64url of 16 bytes) as the UUID string the local registry uses. */
+function topicIdAsUuid(id: string): string {
+  const hex = Buffer.from(id, 'base64url').toString('hex').padEnd(32, '0').slice(0, 32)
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
+}
+
+/** What cluster mode needs of its node (not NodeContext itself: node-context.ts loads this file). */
+export interface ClusterNodeHost {
+  readonly topics: TopicRegistry
+  readonly engine: LogEngine
+  /** The single-node delete: drops the local partitions of a topic etcd no longer has. */
+  deleteTopic(name: string): Promise<TopicInfo>
+}
+
+type Role = { kind: 'leader'; epoch: number } | { kind: 'follower'; epoch: number; leader: number }
+
+interface Waiter { offset: number; resolve: () => void; timer: NodeJS.Timeout }
+
+export class ClusterNode implements ClusterView {
+  readonly nodeId: number
+  private brokerCache = new Map<number, LiveBroker>()
+  private topicCache = new Map<string, TopicRecord>()
+  private stateCache = new Map<string, PartitionState>()
+  private controller = -1
+  private readonly opened = new Set<string>()
+  private readonly roles = new Map<string, Role>()
+  private readonly leaders = new Map<string, LeaderReplica>()
+  private readonly fetchers = new Map<number, ReplicaFetcher>()
+  private readonly appendWaiters = new Map<string, Set<Waiter>>()
+  private readonly hwWrites = new Map<string, Promise<void>>()
+  private readonly isrWrites = new Set<string>()
+  private readonly watches: PrefixWatch<unknown, unknown>[] = []
+  private syncing: Promise<void> | undefined
+  private syncWanted = false
+  private isrTimer: NodeJS.Timeout | undefined
+  private closing: Promise<void> | undefined
+  private candidate: Controller | undefined
+  private registration: BrokerRegistration | undefined
+  private topicsSeen: (() => void)[] = []
+  private readonly producerIds: ClusterProducerIdAllocator
+
+  private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
+    this.nodeId = config.nodeId
+    this.producerIds = new ClusterProducerIdAllocator(metadata)
+  }
+
+  allocateProducerId(): Promise<number> {
+    return this.producerIds.allocate()
+  }
+
+  /** Joins the cluster: registers, starts the controller candidate and the watches, applies the current state. */
+  static async start(context: ClusterNodeHost, config: RinglogConfig): Promise<ClusterNode> {
+    const metadata = new ClusterMetadata({ endpoints: config.etcd.split(',').map((e) => e.trim()).filter((e) => e !== ''), cluster: config.clusterName })
+    const node = new ClusterNode(context, config, metadata)
+    try {
+      await node.join()
+    } catch (error) {
+      await node.close().catch(() => undefined)
+      throw error
+    }
+    return node
+  }
+
+  private async join(): Promise<void> {
+    const { metadata, config } = this
+    const report = (error: unknown): void => { process.stderr.write(`ringlog cluster: ${error instanceof Error ? error.message : String(error)}\n`) }
+    this.watches.push(await metadata.watchBrokers((brokers) => { this.brokerCache = new Map(brokers); this.scheduleSync() }, report) as PrefixWatch<unknown, unknown>)
+    this.watches.push(await metadata.watchTopics((topics) => {
+      this.topicCache = new Map([...topics].map(([name, entry]) => [name, entry.value]))
+      this.scheduleSync()
+    }, report) as PrefixWatch<unknown, unknown>)
+    this.watches.push(await metadata.watchPartitions((states) => {
+      this.stateCache = new Map([...states].map(([key, entry]) => [key, entry.value]))
+      this.scheduleSync()
+    }, report) as PrefixWatch<unknown, unknown>)
+    const controllerKey = metadata.layout.controller
+    this.watches.push(await PrefixWatch.open<string, number>(metadata.etcd, controllerKey, {
+      keyOf: (k) => (k === controllerKey ? k : undefined),
+      parse: (k, text) => parseControllerRecord(k, text).brokerId,
+      onChange: (entries) => { this.controller = entries.get(controllerKey)?.value ?? -1 },
+      onError: report,
+    }) as PrefixWatch<unknown, unknown>)
+    this.registration = await BrokerRegistration.register(metadata, config.nodeId,
+      { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port: config.port },
+      { ttlSeconds: config.leaseTtlSeconds })
+    this.registration.on('error', report)
+    this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
+    this.candidate.on('error', report)
+    const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
+    this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
+    this.scheduleSync()
+    await this.syncing
+  }
+
+  // Metadata cache (ClusterView)
+
+  brokers(): ClusterBrokerView[] {
+    return [...this.brokerCache.values()].map((b) => ({ id: b.id, host: b.host, port: b.port })).sort((a, b) => a.id - b.id)
+  }
+
+  controllerId(): number { return this.controller }
+
+  topics(): ClusterTopicView[] {
+    return [...this.topicCache.keys()].sort().map((name) => this.topic(name)!)
+  }
+
+  topic(name: string): ClusterTopicView | undefined {
+    const record = this.topicCache.get(name)
+    if (!record) return undefined
+    return {
+      name,
+      topicId: topicIdAsUuid(record.topicId),
+      configs: record.configs,
+      partitions: record.replicas.map((replicas, partition) => {
+        const state = this.stateCache.get(keyOf(name, partition))
+        return { partition, leader: state?.leader ?? -1, leaderEpoch: state?.leaderEpoch ?? -1, replicas, isr: state?.isr ?? [] }
+      }),
+    }
+  }
+
+  checkLeader(topic: string, partition: number, currentLeaderEpoch: number): number {
+    const record = this.topicCache.get(topic)
+    if (!record || partition < 0 || partition >= record.replicas.length) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    const role = this.roles.get(keyOf(topic, partition))
+    const state = this.stateCache.get(keyOf(topic, partition))
+    if (currentLeaderEpoch >= 0 && state) {
+      if (currentLeaderEpoch < state.leaderEpoch) return ErrorCode.FENCED_LEADER_EPOCH
+      if (currentLeaderEpoch > state.leaderEpoch) return ErrorCode.UNKNOWN_LEADER_EPOCH
+    }
+    if (role?.kind !== 'leader' || !this.leaders.has(keyOf(topic, partition))) return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    return ErrorCode.NONE
+  }
+
+  checkMinInsync(topic: string, partition: number): number {
+    const leader = this.leaders.get(keyOf(topic, partition))
+    if (!leader) return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    return leader.isr.length < this.minInsync(topic) ? ErrorCode.NOT_ENOUGH_REPLICAS : ErrorCode.NONE
+  }
+
+  private minInsync(topic: string): number {
+    const configured = Number(this.topicCache.get(topic)?.configs[MIN_INSYNC_CONFIG])
+    return Number.isInteger(configured) && configured > 0 ? configured : this.config.minInsyncReplicas
+  }
+
+  onFollowerFetch(topic: string, partition: number, replicaId: number, fetchOffset: number, currentLeaderEpoch: number): number {
+    const code = this.checkLeader(topic, partition, currentLeaderEpoch)
+    if (code !== ErrorCode.NONE) return code
+    const key = keyOf(topic, partition)
+    const leader = this.leaders.get(key)!
+    if (!leader.isReplica(replicaId)) return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    const offsets = this.context.engine.offsets(topic, partition)
+    if (!offsets) return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    leader.recordFetch(replicaId, fetchOffset, offsets.logEndOffset, Date.now())
+    this.updateHighWatermark(topic, partition)
+    if (!leader.isr.includes(replicaId)) this.maintainIsr(topic, partition)
+    return ErrorCode.NONE
+  }
+
+  onLeaderAppend(topic: string, partition: number): void {
+    this.updateHighWatermark(topic, partition)
+    const waiters = this.appendWaiters.get(keyOf(topic, partition))
+    const end = this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0
+    if (waiters) for (const w of waiters) if (end > w.offset) w.resolve()
+  }
+
+  waitForAppend(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void> {
+    const key = keyOf(topic, partition)
+    if ((this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0) > offset || timeoutMs <= 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      let set = this.appendWaiters.get(key)
+      if (!set) this.appendWaiters.set(key, set = new Set())
+      const waiter: Waiter = {
+        offset,
+        timer: setTimeout(() => waiter.resolve(), timeoutMs),
+        resolve: () => { clearTimeout(waiter.timer); set.delete(waiter); resolve() },
+      }
+      set.add(waiter)
+    })
+  }
+
+  async awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number> {
+    const { engine } = this.context
+    const deadline = Date.now() + Math.max(0, timeoutMs)
+    for (;;) {
+      const leader = this.leaders.get(keyOf(topic, partition))
+      if (!leader) return ErrorCode.NOT_LEADER_OR_FOLLOWER
+      if ((engine.offsets(topic, partition)?.highWatermark ?? -1) > lastOffset) return ErrorCode.NONE
+      if (leader.isr.length < this.minInsync(topic)) return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) return ErrorCode.REQUEST_TIMED_OUT
+      // Short slices: an ISR shrink or a lost leadership does not move the HW, so look again.
+      await engine.waitForData(topic, partition, lastOffset, Math.min(remaining, 250))
+    }
+  }
+
+  async createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<{ topicId: string; partitions: number; replicationFactor: number }> {
+    validateTopicConfigs(configs)
+    const live = this.brokerCache.size
+    if (replicationFactor < 1 || replicationFactor > live) {
+      throw new InvalidReplicationFactorError(`replication factor: ${replicationFactor} larger than available brokers: ${live}`)
+    }
+    const created = await createClusterTopic(this.metadata, { name, partitions, replicationFactor, configs })
+    await this.untilTopicVisible(name)
+    return { topicId: topicIdAsUuid(created.topicId), partitions: created.replicas.length, replicationFactor }
+  }
+
+  /** Waits (bounded) until this broker's cache and registry hold the topic, so the client's next request finds it. */
+  private async untilTopicVisible(name: string): Promise<void> {
+    const deadline = Date.now() + CREATE_VISIBLE_TIMEOUT_MS
+    while (!(this.context.topics.get(name) && this.topicCache.has(name)) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200)
+        this.topicsSeen.push(() => { clearTimeout(timer); resolve() })
+      })
+    }
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    if (!(await this.metadata.deleteTopic(name))) throw new UnknownTopicOrPartitionError(`unknown topic "${name}"`)
+  }
+
+  // Applying etcd state to the local replicas
+
+  private scheduleSync(): void {
+    if (this.closing) return
+    if (this.syncing) {
+      this.syncWanted = true
+      return
+    }
+    this.syncing = this.syncLoop().finally(() => { this.syncing = undefined })
+  }
+
+  private async syncLoop(): Promise<void> {
+    do {
+      this.syncWanted = false
+      try {
+        await this.syncOnce()
+      } catch (error) {
+        process.stderr.write(`ringlog cluster: applying metadata failed: ${error instanceof Error ? error.message : String(error)}\n`)
+        setTimeout(() => this.scheduleSync(), 500)
+      }
+    } while (this.syncWanted && !this.closing)
+    for (const seen of this.topicsSeen.splice(0)) seen()
+  }
+
+  private async syncOnce(): Promise<void> {
+    const { context } = this
+    // Topics deleted in etcd leave this broker (the local single-node delete drops the partitions).
+    for (const local of context.topics.list()) {
+      if (this.topicCache.has(local.name)) continue
+      for (let p = 0; p < local.partitions; p++) await this.becomeNothing(local.name, p)
+      await context.deleteTopic(local.name)
+      for (let p = 0; p < local.partitions; p++) this.opened.delete(keyOf(local.name, p))
+    }
+    for (const [name, record] of this.topicCache) {
+      if (!context.topics.get(name)) context.topics.create(name, record.replicas.length, record.configs)
+      for (let p = 0; p < record.replicas.length; p++) {
+        if (!record.replicas[p].includes(this.nodeId)) continue
+        const key = keyOf(name, p)
+        if (!this.opened.has(key)) {
+          if (!context.engine.offsets(name, p)) await context.engine.openPartition(name, p, partitionSettingsFor(this.config, record.configs))
+          this.opened.add(key)
+        }
+        await this.applyRole(name, p, record.replicas[p], this.stateCache.get(key))
+      }
+    }
+  }
+
+  private async applyRole(topic: string, partition: number, replicas: number[], state: PartitionState | undefined): Promise<void> {
+    const key = keyOf(topic, partition)
+    const current = this.roles.get(key)
+    if (!state || state.leader < 0) return this.becomeNothing(topic, partition)
+    if (state.leader === this.nodeId) {
+      if (current?.kind === 'leader' && current.epoch === state.leaderEpoch) {
+        this.leaders.get(key)!.isr = [...state.isr]
+        return
+      }
+      await this.becomeLeader(topic, partition, replicas, state)
+      return
+    }
+    if (current?.kind === 'follower' && current.epoch === state.leaderEpoch && current.leader === state.leader) return
+    await this.becomeFollower(topic, partition, state)
+  }
+
+  private async becomeNothing(topic: string, partition: number): Promise<void> {
+    const key = keyOf(topic, partition)
+    const role = this.roles.get(key)
+    if (!role) return
+    if (role.kind === 'follower') await this.fetchers.get(role.leader)?.removePartition(topic, partition)
+    this.leaders.delete(key)
+    this.roles.delete(key)
+  }
+
+  private async becomeLeader(topic: string, partition: number, replicas: number[], state: PartitionState): Promise<void> {
+    const key = keyOf(topic, partition)
+    await this.becomeNothing(topic, partition)
+    const { engine } = this.context
+    await engine.setLeaderEpoch(topic, partition, state.leaderEpoch)
+    const hw = engine.offsets(topic, partition)?.highWatermark ?? 0
+    // From here the HW is what the ISR has (replicated mode), starting where this replica's was.
+    await engine.setHighWatermark(topic, partition, hw)
+    this.leaders.set(key, new LeaderReplica(state.leaderEpoch, [...state.isr], replicas, this.nodeId, hw, Date.now()))
+    this.roles.set(key, { kind: 'leader', epoch: state.leaderEpoch })
+    this.updateHighWatermark(topic, partition)
+  }
+
+  private async becomeFollower(topic: string, partition: number, state: PartitionState): Promise<void> {
+    await this.becomeNothing(topic, partition)
+    const { engine } = this.context
+    const hw = engine.offsets(topic, partition)?.highWatermark ?? 0
+    // Replicated HW mode: consumers of this replica never read past what the leader confirmed.
+    await engine.setHighWatermark(topic, partition, hw)
+    let fetcher = this.fetchers.get(state.leader)
+    if (!fetcher) {
+      const leaderId = state.leader
+      fetcher = new ReplicaFetcher({
+        nodeId: this.nodeId, leaderId, engine,
+        address: () => this.brokerCache.get(leaderId),
+      })
+      this.fetchers.set(leaderId, fetcher)
+    }
+    this.roles.set(keyOf(topic, partition), { kind: 'follower', epoch: state.leaderEpoch, leader: state.leader })
+    fetcher.addPartition(topic, partition, state.leaderEpoch)
+  }
+
+  // Leader bookkeeping
+
+  private updateHighWatermark(topic: string, partition: number): void {
+    const key = keyOf(topic, partition)
+    const leader = this.leaders.get(key)
+    const offsets = this.context.engine.offsets(topic, partition)
+    if (!leader || !offsets) return
+    const next = leader.advanceHighWatermark(offsets.logEndOffset)
+    if (next === undefined) return
+    const previous = this.hwWrites.get(key) ?? Promise.resolve()
+    const write = previous.then(() => this.context.engine.setHighWatermark(topic, partition, next)).catch(() => undefined)
+    this.hwWrites.set(key, write)
+    void write.then(() => { if (this.hwWrites.get(key) === write) this.hwWrites.delete(key) })
+  }
+
+  private maintainIsrs(): void {
+    for (const key of this.leaders.keys()) {
+      const slash = key.lastIndexOf('/')
+      this.maintainIsr(key.slice(0, slash), Number(key.slice(slash + 1)))
+    }
+  }
+
+  /** Shrinks or expands one partition's ISR in etcd (CAS, re-read on conflict); one write at a time. */
+  private maintainIsr(topic: string, partition: number): void {
+    const key = keyOf(topic, partition)
+    const leader = this.leaders.get(key)
+    if (!leader || this.isrWrites.has(key) || this.closing) return
+    const proposed = leader.proposedIsr(Date.now(), this.config.replicaLagTimeMaxMs)
+    if (!proposed) return
+    this.isrWrites.add(key)
+    void (async () => {
+      let current = await this.metadata.readPartition(topic, partition)
+      for (let attempt = 0; attempt < 5 && current; attempt++) {
+        if (current.state.leader !== this.nodeId || current.state.leaderEpoch !== leader.leaderEpoch) return
+        const result = await this.metadata.casPartition(current, { leader: this.nodeId, leaderEpoch: leader.leaderEpoch, isr: proposed })
+        if (result.ok) {
+          leader.isr = proposed
+          this.updateHighWatermark(topic, partition)
+          return
+        }
+        current = result.reason === 'conflict' ? result.current : undefined
+      }
+    })().catch(() => undefined).finally(() => this.isrWrites.delete(key))
+  }
+
+  /** Controlled shutdown first (leaderships move while this broker still serves), then leaves. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce()
+    return this.closing
+  }
+
+  private async closeOnce(): Promise<void> {
+    clearInterval(this.isrTimer)
+    if (this.registration?.registered) {
+      const result = await controlledShutdown(this.metadata, this.registration, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined)
+      // Operators see whether leaderships were handed off or clients will wait for a failover.
+      process.stderr.write(result?.done
+        ? `ringlog cluster: controlled shutdown done${result.remaining.length > 0 ? `; still led here (no other ISR member): ${result.remaining.join(',')}` : ''}\n`
+        : 'ringlog cluster: controlled shutdown not answered in time; leaderships move when the lease expires\n')
+    }
+    await this.syncing
+    for (const fetcher of this.fetchers.values()) await fetcher.close()
+    await this.candidate?.close().catch(() => undefined)
+    await this.registration?.close().catch(() => undefined)
+    for (const watch of this.watches) await watch.close().catch(() => undefined)
+    for (const set of this.appendWaiters.values()) for (const w of set) w.resolve()
+    this.metadata.close()
+  }
+}

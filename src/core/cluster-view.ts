@@ -1,0 +1,57 @@
+/**
+ * What the wire handlers see of cluster mode (NodeContext.cluster): the metadata cache and the
+ * leader-side checks. Only types here, so broker/ can use it without loading cluster/ (which
+ * core/cluster-node.ts implements, loaded by a dynamic import when `etcd` is configured).
+ */
+
+export interface ClusterBrokerView {
+  id: number
+  host: string
+  port: number
+}
+
+export interface ClusterPartitionView {
+  partition: number
+  leader: number
+  leaderEpoch: number
+  replicas: number[]
+  isr: number[]
+}
+
+export interface ClusterTopicView {
+  name: string
+  /** The cluster's topic id as a UUID string (the same on every broker). */
+  topicId: string
+  configs: Record<string, string>
+  partitions: ClusterPartitionView[]
+}
+
+export interface ClusterView {
+  readonly nodeId: number
+  /** Every live broker, by id. */
+  brokers(): ClusterBrokerView[]
+  /** The elected controller's broker id, -1 while none is known. */
+  controllerId(): number
+  topics(): ClusterTopicView[]
+  topic(name: string): ClusterTopicView | undefined
+  /**
+   * NONE when this broker leads the partition and `currentLeaderEpoch` (-1: not given) matches;
+   * else NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH or UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  checkLeader(topic: string, partition: number, currentLeaderEpoch: number): number
+  /** acks=all before the append: NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas. */
+  checkMinInsync(topic: string, partition: number): number
+  /** A follower's Fetch: records its log end offset (may move the HW and the ISR); an error code if refused. */
+  onFollowerFetch(topic: string, partition: number, replicaId: number, fetchOffset: number, currentLeaderEpoch: number): number
+  /** After a leader append: recompute the HW (an ISR of one) and wake parked follower fetches. */
+  onLeaderAppend(topic: string, partition: number): void
+  /** Resolves when the leader's log end passes `offset`, on abort, or after `timeoutMs`. */
+  waitForAppend(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
+  /** acks=all after the local append: resolves to an error code once the HW passes `lastOffset` (NONE) or it cannot. */
+  awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number>
+  createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<{ topicId: string; partitions: number; replicationFactor: number }>
+  deleteTopic(name: string): Promise<void>
+  /** InitProducerId: an id no broker of the cluster has handed out (blocks reserved in etcd). */
+  allocateProducerId(): Promise<number>
+  close(): Promise<void>
+}
