@@ -158,6 +158,7 @@ export class BrokerServer {
       return
     }
     const tlsPrincipal = usesTls(listener.protocol) ? clientCertificatePrincipal(socket as TLSSocket) : undefined
+    if (tlsPrincipal) this.log.debug?.(`${listener.protocol} connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0} with client certificate ${tlsPrincipal}`)
     const connection = new Connection(socket, {
       id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
       session: new SaslSession(listener.protocol, this.sasl, tlsPrincipal), advertised: advertisedAddress(listener, socket),
