@@ -32,6 +32,13 @@ function decodeSaslName(name: string): string {
   return name.replace(/=2C/g, ',').replace(/=3D/g, '=')
 }
 
+/** Node's base64 decoder skips junk and missing padding; a proof must be canonical base64. */
+function strictBase64(text: string): Buffer {
+  const bytes = Buffer.from(text, 'base64')
+  if (bytes.toString('base64') !== text) throw new SaslProtocolError('SCRAM proof is not canonical base64')
+  return bytes
+}
+
 const PRINTABLE_NONCE = /^[\x21-\x2b\x2d-\x7e]+$/
 
 export class ScramServer {
@@ -84,7 +91,7 @@ export class ScramServer {
     if (proofAt < 0) throw new SaslProtocolError('SCRAM client-final message has no proof')
     const withoutProof = text.slice(0, proofAt)
     const attrs = attributes(withoutProof)
-    const proof = Buffer.from(text.slice(proofAt + 3), 'base64')
+    const proof = strictBase64(text.slice(proofAt + 3))
     if (attrs.get('c') !== Buffer.from(this.gs2Header).toString('base64')) throw new SaslProtocolError('SCRAM channel binding does not match the client-first message')
     // librdkafka before 2.6.1 sends the client nonce twice (client nonce + the combined nonce);
     // Kafka 3.8.1-3.9 accepted that, so ringlog accepts exactly that form too (kcat on Debian).
