@@ -281,6 +281,8 @@ export class Connection {
     // A failed SASL step: its answer goes out, then the connection ends.
     if (this.session.closeReason !== null && !this.closed) {
       this.queue.push({ done: true, parts: null, closeReason: this.session.closeReason, graceful: true })
+      // Nothing after the failed step is read: the connection only writes what it owes, then ends.
+      this.stopping = true
       this.schedulePump()
     }
   }
