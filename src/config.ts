@@ -4,6 +4,8 @@
  */
 import { availableParallelism } from 'node:os'
 import { InvalidConfigError, InvalidRequestError } from './errors.js'
+import { resolveListeners, usesTls } from './security/listeners.js'
+import { isSaslMechanism } from './security/sasl-authenticator.js'
 
 /**
  * When an acknowledged append is on disk:
@@ -82,6 +84,18 @@ export interface RinglogConfig {
   leaseTtlSeconds: number
   /** Broker default of min.insync.replicas (a topic config overrides it). */
   minInsyncReplicas: number
+  // Security (ringlog serve): listeners, TLS, SASL.
+  /** `PROTOCOL://host:port` specs (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); empty: one PLAINTEXT listener on host:port. */
+  listeners: string[]
+  /** `PROTOCOL://host:port` per listener protocol: the address Metadata names on that listener. */
+  advertisedListeners: string[]
+  /** Mechanisms SASL listeners accept: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. */
+  saslMechanisms: string[]
+  /** PEM certificate chain and private key of SSL/SASL_SSL listeners ('' when there are none). */
+  tlsCertFile: string
+  tlsKeyFile: string
+  /** PEM CA bundle: when set, TLS clients must present a certificate it signed (mTLS, principal User:<CN>). */
+  tlsCaFile: string
 }
 
 /**
@@ -134,6 +148,13 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   replicaLagTimeMaxMs: 30_000,
   leaseTtlSeconds: 10,
   minInsyncReplicas: 1,
+  // Security
+  listeners: [],
+  advertisedListeners: [],
+  saslMechanisms: ['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'],
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  tlsCaFile: '',
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -148,7 +169,7 @@ export function describeFlushPolicy(flush: FlushPolicy): string {
   return typeof flush === 'string' ? flush : `${flush.intervalMs}ms`
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'flush'
+type Kind = 'string' | 'number' | 'boolean' | 'flush' | 'list' | 'path'
 const KINDS: Record<keyof RinglogConfig, Kind> = {
   dataDir: 'string', flush: 'flush', host: 'string', port: 'number', nodeId: 'number', clusterId: 'string',
   numPartitions: 'number', autoCreateTopics: 'boolean', maxWorkers: 'number', segmentBytes: 'number',
@@ -165,6 +186,13 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   // Cluster mode
   etcd: 'string', clusterName: 'string', advertisedHost: 'string', replicaLagTimeMaxMs: 'number',
   leaseTtlSeconds: 'number', minInsyncReplicas: 'number',
+  // Security
+  listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
+}
+
+/** Settings that take several values: a JSON array, a comma-separated string, or a repeated flag. */
+export function isListSetting(key: keyof RinglogConfig): boolean {
+  return KINDS[key] === 'list'
 }
 
 export const CONFIG_KEYS = Object.keys(KINDS) as (keyof RinglogConfig)[]
@@ -244,6 +272,15 @@ function coerce(key: keyof RinglogConfig, value: unknown, name: string): unknown
     }
     return n
   }
+  if (kind === 'list') {
+    const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined
+    if (!items || items.some((item) => typeof item !== 'string')) throw new InvalidConfigError(`${name} must be a list of strings, got ${JSON.stringify(value)}`)
+    return (items as string[]).map((item) => item.trim()).filter((item) => item !== '')
+  }
+  if (kind === 'path') {
+    if (typeof value !== 'string') throw new InvalidConfigError(`${name} must be a file path, got ${JSON.stringify(value)}`)
+    return value
+  }
   if (kind === 'boolean') {
     if (typeof value === 'boolean') return value
     if (value === 'true' || value === '1') return true
@@ -283,7 +320,23 @@ export function resolveConfigLayers(layers: readonly ConfigLayer[]): RinglogConf
     const all = names.get('maxConnections') ?? 'maxConnections'
     throw new InvalidConfigError(`${perIp} (${String(config.maxConnectionsPerIp)}) must not exceed ${all} (${String(config.maxConnections)})`)
   }
+  checkSecurity(config as unknown as RinglogConfig, (key) => names.get(key) ?? key)
   return config as unknown as RinglogConfig
+}
+
+/** Listener specs parse, SASL mechanisms are known, TLS listeners have a certificate and key. */
+function checkSecurity(config: RinglogConfig, name: (key: keyof RinglogConfig) => string): void {
+  const listeners = resolveListeners(config, { listeners: name('listeners'), advertisedListeners: name('advertisedListeners') })
+  for (const mechanism of config.saslMechanisms) {
+    if (!isSaslMechanism(mechanism)) throw new InvalidConfigError(`${name('saslMechanisms')}: ${mechanism} is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`)
+  }
+  const tls = listeners.find((l) => usesTls(l.protocol))
+  if (tls && (config.tlsCertFile === '' || config.tlsKeyFile === '')) {
+    throw new InvalidConfigError(`the ${tls.protocol} listener needs ${name('tlsCertFile')} and ${name('tlsKeyFile')}`)
+  }
+  if (listeners.some((l) => l.protocol.startsWith('SASL_')) && config.saslMechanisms.length === 0) {
+    throw new InvalidConfigError(`${name('saslMechanisms')} must name at least one mechanism for a SASL listener`)
+  }
 }
 
 /** Layers of partial settings, lowest precedence first; unknown keys and out-of-range values are rejected. */

@@ -13,6 +13,11 @@
  *   list (KIP-511), connection kept;
  * - before the first request decodes, frames are limited to PRE_REQUEST_MAX_FRAME_BYTES (a
  *   stranger cannot make the broker buffer 100 MiB); after it, config.socketRequestMaxBytes.
+ * Authentication (sasl-session.ts): on a SASL listener only ApiVersions and the SASL requests
+ * pass before the exchange succeeds, anything else closes the connection; after SaslHandshake
+ * v0 frames are raw SASL tokens (no request header) until it ends; a failed step answers and
+ * then ends the connection gracefully (the answer is written first). Until authenticated,
+ * frames stay limited to PRE_REQUEST_MAX_FRAME_BYTES.
  * Back-pressure: reading pauses while too many requests are unanswered or too many response
  * bytes wait in the socket, and resumes as they drain.
  * Limits (connection-limits.ts, when given): reading also pauses while the connection has
@@ -35,6 +40,7 @@ import type { BrokerLogger } from './logger.js'
 import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { releaseFileSource, sendFileRange } from './send-file.js'
 import type { ConnectionLimits, LimitedConnection } from './connection-limits.js'
+import { SaslSession } from './sasl-session.js'
 
 /** Releases the file ranges of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
 function releaseParts(parts: readonly ResponsePart[], from: number): void {
@@ -58,6 +64,8 @@ interface Slot {
   done: boolean
   parts: ResponsePart[] | null
   closeReason: string | null
+  /** With closeReason: end the socket after the writes before it instead of destroying it. */
+  graceful?: boolean
 }
 
 export interface ConnectionOptions {
@@ -70,6 +78,10 @@ export interface ConnectionOptions {
   fetchMeter?: FetchMeter
   /** Broker-wide connection limits; without them only the fixed back-pressure applies. */
   limits?: ConnectionLimits
+  /** The listener's protocol and authentication state; default: PLAINTEXT, nothing to authenticate. */
+  session?: SaslSession
+  /** What Metadata names on this connection; default: config.host (the reached address when it is a wildcard) and the local port. */
+  advertised?: { host: string; port: number }
 }
 
 /** Bytes of the response parts (file ranges count by their length: they are owed to the socket too). */
@@ -84,6 +96,7 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
 export class Connection implements LimitedConnection {
   readonly info: ConnectionInfo
   private readonly decoder: FrameDecoder
+  private readonly session: SaslSession
   private readonly queue: Slot[] = []
   private readonly abort = new AbortController()
   private sawRequest = false
@@ -110,9 +123,10 @@ export class Connection implements LimitedConnection {
       id: options.id,
       remoteAddress: socket.remoteAddress ?? '?',
       remotePort: socket.remotePort ?? 0,
-      advertisedHost: WILDCARD_HOSTS.has(config.host) ? local : config.host,
-      advertisedPort: socket.localPort ?? config.port,
+      advertisedHost: options.advertised?.host ?? (WILDCARD_HOSTS.has(config.host) ? local : config.host),
+      advertisedPort: options.advertised?.port ?? socket.localPort ?? config.port,
     }
+    this.session = options.session ?? new SaslSession('PLAINTEXT', undefined)
     this.decoder = new FrameDecoder(config.socketRequestMaxBytes)
     socket.setNoDelay(true)
     options.observer?.connectionOpened(this.info)
@@ -194,6 +208,16 @@ export class Connection implements LimitedConnection {
     this.socket.destroy()
   }
 
+  /** Stops reading and ends the socket after what is already written (an answer the client must see). */
+  private endGracefully(reason: string): void {
+    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}` })
+    this.stopping = true
+    this.releaseQueue()
+    this.socket.end()
+    // A peer that never closes its side must not keep the socket.
+    setTimeout(() => this.socket.destroy(), 5000).unref()
+  }
+
   /** Drops every queued response, closing the file descriptors held for their unsent ranges. */
   private releaseQueue(): void {
     for (const slot of this.queue.splice(0)) if (slot.parts) releaseParts(slot.parts, 0)
@@ -209,13 +233,13 @@ export class Connection implements LimitedConnection {
       this.fail((error as Error).message)
       return
     }
-    if (!this.sawRequest && frames.length === 0 && buffered > PRE_REQUEST_MAX_FRAME_BYTES + 4) {
+    if (this.limitFrames && frames.length === 0 && buffered > PRE_REQUEST_MAX_FRAME_BYTES + 4) {
       this.fail(`first request is larger than ${PRE_REQUEST_MAX_FRAME_BYTES} bytes`)
       return
     }
     for (const frame of frames) {
       if (this.closed || this.stopping) return
-      if (!this.sawRequest && frame.length > PRE_REQUEST_MAX_FRAME_BYTES) {
+      if (this.limitFrames && frame.length > PRE_REQUEST_MAX_FRAME_BYTES) {
         this.fail(`first request is larger than ${PRE_REQUEST_MAX_FRAME_BYTES} bytes`)
         return
       }
@@ -240,7 +264,32 @@ export class Connection implements LimitedConnection {
     }
   }
 
+  /** Frames stay small until the first request decodes and the connection is authenticated. */
+  private get limitFrames(): boolean {
+    return !this.sawRequest || !this.session.authenticated
+  }
+
+  /** A raw SASL token after SaslHandshake v0: answered with a raw size-prefixed token; a failure can only close. */
+  private onLegacyToken(frame: Buffer): void {
+    this.sawRequest = true
+    const outcome = this.session.authenticate(frame)
+    if (!outcome.ok) {
+      this.fail(this.session.closeReason ?? 'SASL authentication failed')
+      return
+    }
+    const out = Buffer.allocUnsafe(4 + outcome.challenge.length)
+    out.writeInt32BE(outcome.challenge.length, 0)
+    outcome.challenge.copy(out, 4)
+    this.queuedBytes += out.length
+    this.queue.push({ bytes: out.length, done: true, parts: [out], closeReason: null })
+    this.schedulePump()
+  }
+
   private onFrame(frame: Buffer): void {
+    if (this.session.legacyFraming) {
+      this.onLegacyToken(frame)
+      return
+    }
     const reader = new Reader(frame)
     let header: RequestHeader
     try {
@@ -250,6 +299,10 @@ export class Connection implements LimitedConnection {
       return
     }
     const { registry } = this.options
+    if (!this.session.admits(header.apiKey)) {
+      this.fail(`${registry.name(header.apiKey)} before SASL authentication`)
+      return
+    }
     const route = registry.route(header.apiKey, header.apiVersion)
     if (!route) {
       if (header.apiKey === API_VERSIONS_KEY) {
@@ -281,6 +334,7 @@ export class Connection implements LimitedConnection {
       supportedApis: registry.supported,
       signal: this.abort.signal,
       fetchMeter: this.options.fetchMeter,
+      session: this.session,
     }
     let result: HandlerReply<unknown> | Promise<HandlerReply<unknown>>
     try {
@@ -293,6 +347,13 @@ export class Connection implements LimitedConnection {
       result.then((reply) => this.complete(slot, route, header, reply, request, startedNs), (error: unknown) => this.internalError(route, header, error))
     } else {
       this.complete(slot, route, header, result, request, startedNs)
+    }
+    // A failed SASL step: its answer goes out, then the connection ends.
+    if (this.session.closeReason !== null && !this.closed) {
+      this.queue.push({ bytes: 0, done: true, parts: null, closeReason: this.session.closeReason, graceful: true })
+      // Nothing after the failed step is read: the connection only writes what it owes, then ends.
+      this.stopping = true
+      this.schedulePump()
     }
   }
 
@@ -383,7 +444,8 @@ export class Connection implements LimitedConnection {
         if (slot.closeReason !== null) {
           this.queuedBytes -= slot.bytes
           if (corked) { socket.uncork(); corked = false }
-          this.fail(slot.closeReason)
+          if (slot.graceful) this.endGracefully(slot.closeReason)
+          else this.fail(slot.closeReason)
           return
         }
         const parts = slot.parts

@@ -14,6 +14,7 @@ import type { EncodeInput } from '../protocol/primitives.js'
 import type { SendFileSource } from './send-file.js'
 import type { NodeContext } from '../core/node-context.js'
 import type { BrokerLogger } from './logger.js'
+import type { SaslSession } from './sasl-session.js'
 
 /** One API version range as ApiVersions advertises it. */
 export interface ApiVersionRange {
@@ -50,6 +51,8 @@ export interface RequestContext {
   readonly signal: AbortSignal
   /** Set when metrics are on: Fetch reports the bytes and records it sends per partition. */
   readonly fetchMeter?: FetchMeter
+  /** The connection's listener protocol and authentication state (SaslHandshake, SaslAuthenticate). */
+  readonly session?: SaslSession
 }
 
 /** A byte range of a segment file, streamed into the response where it stands. */

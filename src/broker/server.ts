@@ -1,5 +1,6 @@
 /**
- * The Kafka wire-protocol server: a net server on config.host/config.port whose connections
+ * The Kafka wire-protocol server: one net or TLS server per listener (default: one PLAINTEXT
+ * listener on config.host/config.port; see security/listeners.ts) whose connections
  * (connection.ts) dispatch to the handlers in handlers/index.ts against one NodeContext.
  *
  * stop(): stop accepting, stop reading from every connection, let parked long polls answer,
@@ -7,6 +8,7 @@
  * context it opened (engine flush + checkpoints).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
 import type { RinglogConfig } from '../config.js'
 import { ApiRegistry } from './api-registry.js'
 import { Connection } from './connection.js'
@@ -16,6 +18,25 @@ import { stderrLogger, type BrokerLogger } from './logger.js'
 import { RinglogMetrics } from '../metrics/ringlog-metrics.js'
 import { BrokerObserver } from './broker-observer.js'
 import { ConnectionLimits } from './connection-limits.js'
+import { resolveListeners, usesTls, type Listener, type ListenerProtocol } from '../security/listeners.js'
+import { CredentialStore } from '../security/credential-store.js'
+import { isSaslMechanism } from '../security/sasl-authenticator.js'
+import { SaslSession, type SaslSettings } from './sasl-session.js'
+import { clientCertificatePrincipal, secureContextOptions, tlsServerOptions } from './tls-context.js'
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
+
+/** The listener's advertised address, else its host (the reached address for a wildcard) and the bound port. */
+function advertisedAddress(listener: Listener, socket: Socket): { host: string; port: number } {
+  if (listener.advertised) return listener.advertised
+  const local = (socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '')
+  return { host: WILDCARD_HOSTS.has(listener.host) ? local : listener.host, port: socket.localPort ?? listener.port }
+}
+
+interface BoundListener {
+  listener: Listener
+  server: Server | TlsServer
+}
 
 export interface BrokerServerOptions {
   logger?: BrokerLogger
@@ -29,7 +50,8 @@ export interface StopOptions {
 }
 
 export class BrokerServer {
-  private readonly server: Server
+  private readonly listeners: BoundListener[]
+  private readonly sasl: SaslSettings | undefined
   private readonly connections = new Set<Connection>()
   private readonly registry: ApiRegistry
   private readonly log: BrokerLogger
@@ -46,14 +68,26 @@ export class BrokerServer {
     this.metrics = options.metrics ? new RinglogMetrics(context) : undefined
     this.observer = new BrokerObserver(this.log, this.metrics)
     this.limits = new ConnectionLimits(context.config, this.log)
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket))
+    const listeners = resolveListeners(context.config)
+    this.sasl = listeners.some((l) => l.protocol.startsWith('SASL_'))
+      ? { mechanisms: context.config.saslMechanisms.filter(isSaslMechanism), store: CredentialStore.open(context.config.dataDir) }
+      : undefined
+    this.listeners = listeners.map((listener) => ({ listener, server: this.createListenerServer(listener) }))
+  }
+
+  private createListenerServer(listener: Listener): Server | TlsServer {
+    if (!usesTls(listener.protocol)) return createServer({ noDelay: true }, (socket) => this.accept(socket, listener))
+    const server = createTlsServer(tlsServerOptions(this.context.config), (socket) => this.accept(socket, listener))
+    server.on('tlsClientError', (error, socket) => this.log.warn(`TLS handshake from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0} failed: ${error.message}`))
+    return server
   }
 
   /** Opens a context from `config` and serves it; stop() closes it. */
   static async start(config: RinglogConfig, options: BrokerServerOptions = {}): Promise<BrokerServer> {
     const context = await openNodeContext(config)
-    const broker = new BrokerServer(context, options)
+    let broker: BrokerServer
     try {
+      broker = new BrokerServer(context, options)
       await broker.bind()
     } catch (error) {
       await context.close()
@@ -62,10 +96,29 @@ export class BrokerServer {
     return broker
   }
 
-  /** The bound address (the real port when config.port is 0). */
+  /** The bound address of the first listener (the real port when config.port is 0). */
   address(): { host: string; port: number } {
-    const a = this.server.address() as AddressInfo
+    return this.listenerAddress(this.listeners[0].listener.protocol)!
+  }
+
+  /** The bound address of the listener with this security protocol, if there is one. */
+  listenerAddress(protocol: ListenerProtocol): { host: string; port: number } | undefined {
+    const bound = this.listeners.find((l) => l.listener.protocol === protocol)
+    if (!bound) return undefined
+    const a = bound.server.address() as AddressInfo
     return { host: a.address, port: a.port }
+  }
+
+  /**
+   * SIGHUP: TLS listeners re-read their certificate, key and CA for new handshakes (open
+   * connections stay as they are) and SASL re-reads the credentials file. Throws
+   * InvalidConfigError (nothing changed) when a file cannot be read.
+   */
+  reloadSecurity(): void {
+    const tls = this.listeners.filter((l) => usesTls(l.listener.protocol))
+    const options = tls.length > 0 ? secureContextOptions(this.context.config) : undefined
+    for (const { server } of tls) (server as TlsServer).setSecureContext(options!)
+    this.sasl?.store.reload()
   }
 
   /** The APIs and versions this server answers (what ApiVersions advertises). */
@@ -87,27 +140,38 @@ export class BrokerServer {
     return this.stopping
   }
 
-  private bind(): Promise<void> {
-    const { host, port } = this.context.config
+  private async bind(): Promise<void> {
+    try {
+      for (const bound of this.listeners) await this.bindOne(bound)
+    } catch (error) {
+      for (const { server } of this.listeners) if (server.listening) server.close()
+      throw error
+    }
+  }
+
+  private bindOne({ listener, server }: BoundListener): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        this.server.on('error', (error) => this.onServerError(error))
+      server.once('error', reject)
+      server.listen(listener.port, listener.host, () => {
+        server.off('error', reject)
+        server.on('error', (error) => this.onServerError(error, listener))
         resolve()
       })
     })
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, listener: Listener): void {
     if (this.stopping) {
       socket.destroy()
       return
     }
     if (!this.admit(socket)) return
+    const tlsPrincipal = usesTls(listener.protocol) ? clientCertificatePrincipal(socket as TLSSocket) : undefined
+    if (tlsPrincipal) this.log.debug?.(`${listener.protocol} connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0} with client certificate ${tlsPrincipal}`)
     const connection = new Connection(socket, {
       id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
       limits: this.limits,
+      session: new SaslSession(listener.protocol, this.sasl, tlsPrincipal), advertised: advertisedAddress(listener, socket),
     })
     this.connections.add(connection)
     void connection.closedOnce.then(() => this.connections.delete(connection))
@@ -122,14 +186,14 @@ export class BrokerServer {
   }
 
   /** Accept failures at the open-files limit are expected under load: logged once per interval, serving goes on. */
-  private onServerError(error: NodeJS.ErrnoException): void {
+  private onServerError(error: NodeJS.ErrnoException, listener: Listener): void {
     if (error.code === 'EMFILE' || error.code === 'ENFILE') this.limits.acceptFailed(error)
-    else this.log.error(`server error: ${error.message}`)
+    else this.log.error(`${listener.protocol} listener error: ${error.message}`)
   }
 
   private async stopOnce(timeoutMs: number): Promise<void> {
     this.limits.stop()
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+    const closed = Promise.all(this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))))
     await Promise.all([...this.connections].map((c) => c.shutdown(timeoutMs)))
     await closed
     await this.context.close()

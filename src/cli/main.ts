@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   produce: () => import('./produce.js'),
   consume: () => import('./consume.js'),
   'dump-log': () => import('./dump-log.js'),
+  users: () => import('./users.js'),
 }
 
 /** The command named first in `argv` alone; none for --version; every command for anything else (help, a typo). */

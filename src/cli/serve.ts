@@ -5,12 +5,13 @@
  */
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, resolveConfigLayers, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
+import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, isListSetting, resolveConfigLayers, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
 import { BrokerServer } from '../broker/server.js'
 import { createLogger, isLogLevel, LOG_LEVELS, type BrokerLogger } from '../broker/logger.js'
 import { InvalidConfigError } from '../errors.js'
 import { MetricsServer } from '../metrics/metrics-server.js'
 import { errorMessage } from './error-line.js'
+import { SECURITY_PROTOCOLS } from '../security/listeners.js'
 
 const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   dataDir: 'directory for logs and metadata',
@@ -50,10 +51,17 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   replicaLagTimeMaxMs: 'cluster mode: a follower not caught up this long leaves the ISR (replica.lag.time.max.ms)',
   leaseTtlSeconds: 'cluster mode: etcd lease TTL of the broker registration',
   minInsyncReplicas: 'cluster mode: broker default of min.insync.replicas',
+  // Security
+  listeners: 'PROTOCOL://host:port, repeatable (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); none: PLAINTEXT on --host/--port',
+  advertisedListeners: 'PROTOCOL://host:port Metadata names on the listener of that protocol, repeatable',
+  saslMechanisms: 'comma-separated: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (credentials: ringlog users add)',
+  tlsCertFile: 'PEM certificate (chain) of SSL/SASL_SSL listeners; re-read on SIGHUP',
+  tlsKeyFile: 'PEM private key of SSL/SASL_SSL listeners; re-read on SIGHUP',
+  tlsCaFile: 'PEM CA: TLS clients must present a certificate it signed (mTLS; principal User:<CN>)',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
-const FLAG_NAMES: Partial<Record<keyof RinglogConfig, string>> = { numPartitions: 'partitions' }
+const FLAG_NAMES: Partial<Record<keyof RinglogConfig, string>> = { numPartitions: 'partitions', listeners: 'listener', advertisedListeners: 'advertised-listener' }
 
 function flagName(key: keyof RinglogConfig): string {
   return FLAG_NAMES[key] ?? key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())
@@ -90,10 +98,15 @@ export function register(program: Command): void {
     const flag = flagName(key)
     const fallback = DEFAULT_CONFIG[key]
     const shown = key === 'flush' ? describeFlushPolicy(DEFAULT_CONFIG.flush) : String(fallback)
+    if (isListSetting(key)) {
+      // Repeatable, and each use may itself be comma-separated.
+      serve.option(`--${flag} <value>`, `${DESCRIPTIONS[key]} [env ${envName(key)}; default ${shown || 'none'}]`, (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+      continue
+    }
     serve.option(`--${flag} <value>`, `${DESCRIPTIONS[key]} [env ${envName(key)}; default ${shown}]`)
   }
   serve.addHelpText('after', FLUSH_HELP)
-  serve.action(async (options: Record<string, string | undefined>) => {
+  serve.action(async (options: Record<string, string | string[] | undefined>) => {
     await runServe(options)
   })
 }
@@ -114,12 +127,12 @@ function readConfigFile(path: string): Record<string, unknown> {
  * Resolves the config from flags, environment and file, as the help text describes, and
  * range-checks it; an error names the flag, variable or file key that holds the bad value.
  */
-export function serveConfig(options: Record<string, string | undefined>, env: NodeJS.ProcessEnv): RinglogConfig {
-  const configFile = options.config ?? env.RINGLOG_CONFIG
+export function serveConfig(options: Record<string, string | string[] | undefined>, env: NodeJS.ProcessEnv): RinglogConfig {
+  const configFile = (options.config as string | undefined) ?? env.RINGLOG_CONFIG
   const flagLayer: Record<string, unknown> = {}
   for (const key of CONFIG_KEYS) {
     const value = options[attributeName(flagName(key))]
-    if (value !== undefined) flagLayer[key] = value
+    if (value !== undefined) flagLayer[key] = Array.isArray(value) ? value.join(',') : value
   }
   return resolveConfigLayers([
     { values: configFile ? readConfigFile(configFile) : undefined, name: (key) => `${key} in config file ${configFile ?? ''}` },
@@ -139,7 +152,7 @@ function startFailure(error: unknown, config: RinglogConfig): unknown {
   return error
 }
 
-async function runServe(options: Record<string, string | undefined>): Promise<void> {
+async function runServe(options: Record<string, string | string[] | undefined>): Promise<void> {
   const config = serveConfig(options, process.env)
   if (!isLogLevel(config.logLevel)) throw new InvalidConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${config.logLevel}"`)
   const logger = createLogger({ level: config.logLevel })
@@ -156,6 +169,19 @@ async function runServe(options: Record<string, string | undefined>): Promise<vo
     process.stdout.write(`ringlog metrics on http://${host}:${ops.port}/metrics (also /health, /ready)\n`)
   }
   process.stdout.write(`ringlog listening on ${host}:${port} (data dir ${broker.context.config.dataDir}, flush ${describeFlushPolicy(config.flush)}, node ${config.nodeId})\n`)
+  for (const protocol of SECURITY_PROTOCOLS) {
+    const address = config.listeners.length > 0 ? broker.listenerAddress(protocol) : undefined
+    if (address) process.stdout.write(`ringlog ${protocol} listener on ${address.host}:${address.port}\n`)
+  }
+  // SIGHUP: new TLS handshakes use the re-read certificate files; SASL sees users added offline.
+  process.on('SIGHUP', () => {
+    try {
+      broker.reloadSecurity()
+      logger.info('SIGHUP: reloaded TLS certificates and SASL credentials')
+    } catch (error) {
+      logger.error(`SIGHUP: reload failed, keeping the previous certificates and credentials: ${errorMessage(error)}`)
+    }
+  })
   let stopping = false
   const shutdown = (signal: string): void => {
     if (stopping) {

@@ -14,6 +14,7 @@ import * as leaveGroup from './leave-group.js'
 import * as syncGroup from './sync-group.js'
 import * as describeGroups from './describe-groups.js'
 import * as listGroups from './list-groups.js'
+import * as saslHandshake from './sasl-handshake.js'
 import * as apiVersions from './api-versions.js'
 import * as createTopics from './create-topics.js'
 import * as deleteTopics from './delete-topics.js'
@@ -22,12 +23,13 @@ import * as initProducerId from './init-producer-id.js'
 import * as offsetForLeaderEpoch from './offset-for-leader-epoch.js'
 import * as describeConfigs from './describe-configs.js'
 import * as alterConfigs from './alter-configs.js'
+import * as saslAuthenticate from './sasl-authenticate.js'
 import * as createPartitions from './create-partitions.js'
 import * as deleteGroups from './delete-groups.js'
 import * as incrementalAlterConfigs from './incremental-alter-configs.js'
 import * as describeCluster from './describe-cluster.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, createPartitions, deleteGroups, incrementalAlterConfigs, describeCluster }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, describeCluster }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -122,6 +124,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     decodeRequest: listGroups.decodeListGroupsRequest, encodeRequest: listGroups.encodeListGroupsRequest,
     decodeResponse: listGroups.decodeListGroupsResponse, encodeResponse: listGroups.encodeListGroupsResponse,
   }],
+  [17, {
+    apiKey: 17, name: 'SaslHandshake', minVersion: saslHandshake.MIN_VERSION, maxVersion: saslHandshake.MAX_VERSION,
+    firstFlexibleVersion: saslHandshake.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: saslHandshake.decodeSaslHandshakeRequest, encodeRequest: saslHandshake.encodeSaslHandshakeRequest,
+    decodeResponse: saslHandshake.decodeSaslHandshakeResponse, encodeResponse: saslHandshake.encodeSaslHandshakeResponse,
+  }],
   [18, {
     apiKey: 18, name: 'ApiVersions', minVersion: apiVersions.MIN_VERSION, maxVersion: apiVersions.MAX_VERSION,
     firstFlexibleVersion: apiVersions.FIRST_FLEXIBLE_VERSION,
@@ -169,6 +177,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: alterConfigs.FIRST_FLEXIBLE_VERSION,
     decodeRequest: alterConfigs.decodeAlterConfigsRequest, encodeRequest: alterConfigs.encodeAlterConfigsRequest,
     decodeResponse: alterConfigs.decodeAlterConfigsResponse, encodeResponse: alterConfigs.encodeAlterConfigsResponse,
+  }],
+  [36, {
+    apiKey: 36, name: 'SaslAuthenticate', minVersion: saslAuthenticate.MIN_VERSION, maxVersion: saslAuthenticate.MAX_VERSION,
+    firstFlexibleVersion: saslAuthenticate.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: saslAuthenticate.decodeSaslAuthenticateRequest, encodeRequest: saslAuthenticate.encodeSaslAuthenticateRequest,
+    decodeResponse: saslAuthenticate.decodeSaslAuthenticateResponse, encodeResponse: saslAuthenticate.encodeSaslAuthenticateResponse,
   }],
   [37, {
     apiKey: 37, name: 'CreatePartitions', minVersion: createPartitions.MIN_VERSION, maxVersion: createPartitions.MAX_VERSION,
