@@ -196,7 +196,7 @@ export function register(program: Command): void {
     .description('create a topic')
     .option(...bootstrapOption)
     .option('-p, --partitions <n>', 'partition count (default: the broker\'s)', integer('--partitions', 1))
-    .option('--replication-factor <n>', 'replication factor (a single broker accepts only 1)', integer('--replication-factor', 1))
+    .option('--replication-factor <n>', 'replication factor (above 1 needs a cluster; a single broker accepts only 1)', integer('--replication-factor', 1))
     .option('--config <key=value>', 'topic config, e.g. retention.ms=3600000 (repeatable)', collect)
     .action(async (name: string, options: CommonOptions & { partitions?: number; replicationFactor?: number; config?: string[] }) => {
       const configs = parseKeyValues(options.config ?? [], '--config')
