@@ -68,7 +68,7 @@ describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat over SASL', () => {
     }, 120_000)
 
     it(`fails with a wrong password over ${protocol} with ${mechanism}`, async () => {
-      const result = await kcat([...saslArgs(protocol, mechanism, 'wrong'), '-L', '-m', '5'])
+      const result = await kcat([...saslArgs(protocol, mechanism, 'wrong'), '-L', '-m', '3'])
       expect(result.code).not.toBe(0)
       expect(result.stderr).toContain('Authentication failed during authentication due to invalid credentials')
     }, 60_000)
@@ -121,16 +121,19 @@ describe('kafkajs over SASL_SSL with scram-sha-512', () => {
 const KAFKA_PYTHON = `
 import sys
 from kafka import KafkaProducer, KafkaConsumer
-port, password, topic = sys.argv[1], sys.argv[2], sys.argv[3]
+port, password, topic, max_block = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 common = dict(bootstrap_servers='127.0.0.1:' + port, security_protocol='SASL_PLAINTEXT', sasl_mechanism='PLAIN',
               sasl_plain_username='alice', sasl_plain_password=password, api_version=(2, 0, 0))
 try:
-    p = KafkaProducer(acks='all', max_block_ms=10000, **common)
+    p = KafkaProducer(acks='all', max_block_ms=max_block, **common)
     for i in range(50): p.send(topic, ('kafka-python-%d' % i).encode())
     p.flush(30)
     p.close()
     c = KafkaConsumer(topic, auto_offset_reset='earliest', consumer_timeout_ms=10000, **common)
-    values = [m.value.decode() for m in c]
+    values = []
+    for m in c:  # consumer_timeout_ms only bounds a stall: stop as soon as all 50 are in
+        values.append(m.value.decode())
+        if len(values) == 50: break
     c.close()
     print(len(values), values[0], values[-1])
 except Exception as e:
@@ -139,12 +142,12 @@ except Exception as e:
 
 describe.skipIf(skipWithout('kafka-python', hasKafkaPython, 'python3-kafka'))('kafka-python with SASL PLAIN (legacy v0 framing)', () => {
   it('produces and consumes', async () => {
-    const { stdout } = await run(PYTHON, ['-c', KAFKA_PYTHON, String(sb.saslPlaintext), ALICE.password, 'kpy-plain'], { timeout: 90_000 })
+    const { stdout } = await run(PYTHON, ['-c', KAFKA_PYTHON, String(sb.saslPlaintext), ALICE.password, 'kpy-plain', '10000'], { timeout: 90_000 })
     expect(stdout.trim()).toBe('50 kafka-python-0 kafka-python-49')
   }, 120_000)
 
   it('fails with a wrong password', async () => {
-    const { stdout } = await run(PYTHON, ['-c', KAFKA_PYTHON, String(sb.saslPlaintext), 'wrong', 'kpy-plain'], { timeout: 90_000 })
+    const { stdout } = await run(PYTHON, ['-c', KAFKA_PYTHON, String(sb.saslPlaintext), 'wrong', 'kpy-plain', '3000'], { timeout: 90_000 })
     expect(stdout).toMatch(/^error /)
     expect(stdout).not.toMatch(/^50 /)
   }, 120_000)
