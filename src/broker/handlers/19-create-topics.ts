@@ -32,7 +32,6 @@ export const apiKey = 19
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
-const INVALID_REPLICA_ASSIGNMENT = 39
 
 class TopicRequestError extends Error {
   constructor(readonly code: number, message: string) { super(message) }
@@ -84,11 +83,11 @@ function partitionCount(broker: NodeContext, t: CreatableTopic): number {
     const seen = new Set<number>()
     for (const a of t.assignments) {
       if (a.partitionIndex < 0 || a.partitionIndex >= t.assignments.length || seen.has(a.partitionIndex)) {
-        throw new TopicRequestError(INVALID_REPLICA_ASSIGNMENT, 'assignments must cover partitions 0..n-1 once each')
+        throw new TopicRequestError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, 'assignments must cover partitions 0..n-1 once each')
       }
       seen.add(a.partitionIndex)
       if (a.brokerIds.length !== 1 || a.brokerIds[0] !== broker.config.nodeId) {
-        throw new TopicRequestError(INVALID_REPLICA_ASSIGNMENT, `every partition must be assigned to broker ${broker.config.nodeId} alone`)
+        throw new TopicRequestError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `every partition must be assigned to broker ${broker.config.nodeId} alone`)
       }
     }
     return t.assignments.length

@@ -23,7 +23,6 @@ export const apiKey = 37
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
-const INVALID_REPLICA_ASSIGNMENT = 39
 
 class PartitionsRequestError extends Error {
   constructor(readonly code: number, message: string) { super(message) }
@@ -48,11 +47,11 @@ async function createOne(broker: NodeContext, t: CreatePartitionsTopic, validate
     if (t.assignments !== null) {
       const added = t.count - topic.partitions
       if (t.assignments.length !== added) {
-        throw new PartitionsRequestError(INVALID_REPLICA_ASSIGNMENT, `Increasing the number of partitions by ${added} but ${t.assignments.length} assignments provided.`)
+        throw new PartitionsRequestError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Increasing the number of partitions by ${added} but ${t.assignments.length} assignments provided.`)
       }
       const self = broker.config.nodeId
       if (t.assignments.some((a) => a.brokerIds.length !== 1 || a.brokerIds[0] !== self)) {
-        throw new PartitionsRequestError(INVALID_REPLICA_ASSIGNMENT, `every new partition must be assigned to exactly this broker (${self})`)
+        throw new PartitionsRequestError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `every new partition must be assigned to exactly this broker (${self})`)
       }
     }
     if (!validateOnly) await broker.addPartitions(t.name, t.count)
