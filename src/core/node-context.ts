@@ -7,6 +7,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
+import { INTERNAL_TOPICS } from './internal-topics.js'
 import { ProducerIdAllocator } from './producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from './topic-registry.js'
 import type { LogEngine } from '../engine/log-engine.js'
@@ -20,11 +21,6 @@ import { nodeStorageFs } from '../storage/storage-fs.js'
 import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
 import type { ClusterView } from './cluster-view.js'
 
-/**
- * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
- * transactions), so a topic by these names would only mislead clients and tools.
- */
-const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state'])
 
 /**
  * Smallest segment.bytes a topic may set: 1 MiB, Kafka's own minimum since 4.0 (KIP-1030; it
