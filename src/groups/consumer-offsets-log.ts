@@ -74,6 +74,12 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
 
   setOwnershipListener(listener: OwnershipListener): void { this.listener = listener }
 
+  /** Creates the topic once (first use); a failed create is tried again by the next call. */
+  prepare(): Promise<void> {
+    this.topicReady ??= this.io.ensureTopic().catch((error: unknown) => { this.topicReady = undefined; throw error })
+    return this.topicReady
+  }
+
   partitionOf(groupId: string): number { return partitionForGroup(groupId, this.io.partitions) }
 
   coordinatorError(groupId: string): number {
@@ -167,8 +173,7 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
     const partition = this.partitionOf(groupId)
     const state = this.states.get(partition)
     if (!state?.loaded) throw new RinglogError(state ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NOT_COORDINATOR, `this broker does not coordinate group "${groupId}"`)
-    this.topicReady ??= this.io.ensureTopic().catch((error: unknown) => { this.topicReady = undefined; throw error })
-    await this.topicReady
+    await this.prepare()
     const batch = encodeRecordBatch({ records: records as RecordInput[], baseTimestamp: timestamp })
     try {
       await this.io.append(partition, batch)

@@ -162,6 +162,11 @@ export class GroupCoordinator {
     return this.offsets.coordinatorError?.(groupId) ?? ErrorCode.NONE
   }
 
+  /** Creates the offsets topic if needed (a cluster's FindCoordinator before any commit). */
+  prepareOffsetsTopic(): Promise<void> {
+    return this.offsets.prepare?.() ?? Promise.resolve()
+  }
+
   /** Another broker coordinates the group now: forget it, answering parked calls NOT_COORDINATOR. */
   private unloadGroup(groupId: string): void {
     const group = this.groups.get(groupId)

@@ -55,6 +55,8 @@ export interface OffsetsBackend {
    * Absent: this broker coordinates every group.
    */
   coordinatorError?(groupId: string): number
+  /** Creates the offsets topic if it does not exist yet (FindCoordinator in a cluster). */
+  prepare?(): Promise<void>
   /** Starts telling `listener` about ownership changes. */
   setOwnershipListener?(listener: OwnershipListener): void
   close(): Promise<void>
