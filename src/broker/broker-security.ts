@@ -3,7 +3,6 @@
  * credential store (DescribeUserScramCredentials / AlterUserScramCredentials) and, when
  * `--authorizer on`, the ACL store and the authorizer every request is checked against.
  */
-import type { AclStore } from '../security/acl-store.js'
 import type { Authorizer } from '../security/authorizer.js'
 import type { CredentialStore } from '../security/credential-store.js'
 

@@ -61,7 +61,7 @@ export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<nu
   [44, { topic: ALTER_CONFIGS, cluster: ALTER_CONFIGS }], // IncrementalAlterConfigs
   [50, { cluster: DESCRIBE }], // DescribeUserScramCredentials
   [51, { cluster: ALTER }], // AlterUserScramCredentials
-  [60, { cluster: DESCRIBE }], // DescribeCluster
+  [60, {}], // DescribeCluster: Kafka checks nothing (cluster DESCRIBE only feeds authorized operations)
 ])
 
 /** What one request may do; handlers ask before touching each resource. */
