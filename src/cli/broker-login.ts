@@ -15,10 +15,10 @@ export interface BrokerLoginOptions {
 
 export const DEFAULT_SASL_MECHANISM = 'SCRAM-SHA-512'
 
-/** Adds -b, --sasl and --sasl-mechanism; `bootstrapDefault` undefined leaves -b unset unless given. */
-export function withBrokerLogin(command: Command, bootstrapDefault: string | undefined = DEFAULT_BOOTSTRAP): Command {
+/** Adds -b, --sasl and --sasl-mechanism; `bootstrapDefault` null leaves -b unset unless given (offline by default). */
+export function withBrokerLogin(command: Command, bootstrapDefault: string | null = DEFAULT_BOOTSTRAP): Command {
   return command
-    .option('-b, --bootstrap <host:port>', 'broker address', bootstrapDefault)
+    .option('-b, --bootstrap <host:port>', 'broker address', bootstrapDefault ?? undefined)
     .option('--sasl <user:password>', 'log in with SASL (a SASL_PLAINTEXT listener)')
     .option('--sasl-mechanism <mechanism>', SASL_CLIENT_MECHANISMS.join(' | '), DEFAULT_SASL_MECHANISM)
 }

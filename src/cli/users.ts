@@ -77,7 +77,7 @@ function online(options: OnlineOptions): options is BrokerLoginOptions {
 export function register(program: Command): void {
   const users = program.command('users').description('SCRAM credentials of SASL users (offline in the data dir, or online with -b)')
   const onlineHelp = 'a running broker to change instead of --data-dir (AlterUserScramCredentials)'
-  withBrokerLogin(users.command('add <name>'), undefined)
+  withBrokerLogin(users.command('add <name>'), null)
     .description('add a user or replace its credential for one mechanism (PLAIN accepts the same password)')
     .requiredOption('--password <password>', 'the password (only its salted keys are stored)')
     .option('--mechanism <mechanism>', `${SCRAM_MECHANISMS.join(' | ')}`, 'SCRAM-SHA-512')
@@ -97,7 +97,7 @@ export function register(program: Command): void {
       }
       process.stdout.write(`user ${name}: ${mechanism} credential stored\n`)
     })
-  withBrokerLogin(users.command('list'), undefined)
+  withBrokerLogin(users.command('list'), null)
     .description('list users and their mechanisms')
     .option('--data-dir <dir>', 'broker data dir', DEFAULT_CONFIG.dataDir)
     .action(async (options: OnlineOptions & { dataDir: string }) => {
@@ -108,7 +108,7 @@ export function register(program: Command): void {
         process.stdout.write(`${user.user}\t${user.mechanisms.map((m) => `${m.mechanism}(iterations=${m.iterations})`).join(',')}\n`)
       }
     })
-  withBrokerLogin(users.command('delete <name>'), undefined)
+  withBrokerLogin(users.command('delete <name>'), null)
     .description('delete a user (or only its credential for --mechanism)')
     .option('--mechanism <mechanism>', 'delete only this mechanism')
     .option('--data-dir <dir>', 'broker data dir', DEFAULT_CONFIG.dataDir)
