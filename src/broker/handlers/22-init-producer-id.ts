@@ -8,6 +8,8 @@
  * coordinator; clients treat the error as fatal rather than retrying forever (a retriable
  * COORDINATOR_NOT_AVAILABLE would only stall them).
  *
+ * Authorization: IDEMPOTENT_WRITE on the cluster or WRITE on some topic, else CLUSTER_AUTHORIZATION_FAILED.
+ *
  * Left out: transactions (transactionTimeoutMs is ignored).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -22,6 +24,10 @@ export const maxVersion = MAX_VERSION
 export function handle(request: InitProducerIdRequest, ctx: RequestContext): HandlerReply<InitProducerIdResponse> | Promise<HandlerReply<InitProducerIdResponse>> {
   if (request.transactionalId !== null) {
     return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 } }
+  }
+  // Kafka: IDEMPOTENT_WRITE on the cluster, or WRITE on at least one topic.
+  if (!ctx.access.cluster() && !ctx.access.anyTopic()) {
+    return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 } }
   }
   // Cluster mode: ids come from blocks reserved in etcd, so no two brokers hand out the same one.
   const cluster = ctx.broker.cluster

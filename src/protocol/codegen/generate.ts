@@ -50,6 +50,11 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'DeleteGroups', versions: '0-2' },
   { name: 'IncrementalAlterConfigs', versions: '0-1' },
   { name: 'DescribeCluster', versions: '0-1' },
+  { name: 'DescribeAcls', versions: '0-3' },
+  { name: 'CreateAcls', versions: '0-3' },
+  { name: 'DeleteAcls', versions: '0-3' },
+  { name: 'DescribeUserScramCredentials', versions: '0' },
+  { name: 'AlterUserScramCredentials', versions: '0' },
 ]
 
 export function fileNameOf(apiName: string): string {
