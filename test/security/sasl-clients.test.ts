@@ -69,7 +69,7 @@ describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat over SASL', { concur
     }, 120_000)
 
     it(`fails with a wrong password over ${protocol} with ${mechanism}`, async () => {
-      const result = await kcat([...saslArgs(protocol, mechanism, 'wrong'), '-L', '-m', '1'])
+      const result = await kcat([...saslArgs(protocol, mechanism, 'wrong'), '-L', '-m', '3'])
       expect(result.code).not.toBe(0)
       expect(result.stderr).toContain('Authentication failed during authentication due to invalid credentials')
     }, 60_000)
