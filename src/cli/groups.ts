@@ -14,6 +14,7 @@ import { decodeAssignment, consumerProtocolType } from '../groups/consumer-proto
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { formatTable } from './table.js'
 
 /** Versions spoken: the newest non-flexible ones that carry everything shown here (ListGroups v4 for states). */
 const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5 } as const
@@ -160,13 +161,6 @@ async function fillLogEndOffsets(connection: KafkaWireClient, rows: GroupPartiti
     for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) ends.set(`${t.name}\u0000${p.partitionIndex}`, p.offset)
   }
   for (const r of rows) r.logEndOffset = ends.get(`${r.topic}\u0000${r.partition}`) ?? null
-}
-
-/** Left-aligned columns separated by two spaces; `-` for missing values. */
-export function formatTable(header: readonly string[], rows: readonly (readonly (string | number | null)[])[]): string {
-  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))]
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)))
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n')
 }
 
 export function formatGroupList(groups: readonly GroupListing[]): string {

@@ -41,6 +41,11 @@ import type { OffsetFetchRequest, OffsetFetchResponse } from '../protocol/messag
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/messages/offset-for-leader-epoch.js'
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/produce.js'
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/messages/sync-group.js'
+import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../protocol/messages/delete-records.js'
+import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protocol/messages/describe-configs.js'
+import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js'
+import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
+import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -62,6 +67,11 @@ export const ApiKey = {
   DeleteTopics: 20,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  DeleteRecords: 21,
+  DescribeConfigs: 32,
+  CreatePartitions: 37,
+  DeleteGroups: 42,
+  IncrementalAlterConfigs: 44,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -84,6 +94,11 @@ export interface ApiMessages {
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse }
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse }
   23: { request: OffsetForLeaderEpochRequest; response: OffsetForLeaderEpochResponse }
+  21: { request: DeleteRecordsRequest; response: DeleteRecordsResponse }
+  32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse }
+  37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
+  42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
+  44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages
