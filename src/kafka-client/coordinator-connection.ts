@@ -1,0 +1,62 @@
+/**
+ * Reaching a group's coordinator, the broker that owns the group's state and offsets: ask any
+ * broker with FindCoordinator, then talk to the node it names. On a single broker that is the
+ * bootstrap connection itself; in a cluster it may be another node, and group requests sent
+ * elsewhere are refused with NOT_COORDINATOR.
+ */
+import { errorFromCode } from '../errors.js'
+import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
+import { ApiKey, type KafkaWireClient, type WireClientOptions } from './kafka-wire-client.js'
+import { connectNegotiated } from './negotiated-client.js'
+
+const GROUP_KEY_TYPE = 0
+/** v4 batches keys in another shape; one key per request is all a tool needs. */
+const SINGLE_KEY_MAX_VERSION = 3
+
+export interface CoordinatorAddress { nodeId: number; host: string; port: number }
+
+/** The broker coordinating `groupId`, as `client`'s broker names it. */
+export async function findGroupCoordinator(client: KafkaWireClient, groupId: string): Promise<CoordinatorAddress> {
+  const version = client.version(ApiKey.FindCoordinator, { max: SINGLE_KEY_MAX_VERSION })
+  const response = await client.request(ApiKey.FindCoordinator, version, { key: groupId, keyType: GROUP_KEY_TYPE })
+  if (response.errorCode !== ErrorCode.NONE) {
+    const detail = response.errorMessage ? ` (${response.errorMessage})` : ''
+    throw errorFromCode(response.errorCode, `cannot find the coordinator of group "${groupId}": ${errorCodeName(response.errorCode)}${detail}`)
+  }
+  return { nodeId: response.nodeId, host: response.host, port: response.port }
+}
+
+/** `host:port`, with an IPv6 host in brackets. */
+export function addressOf(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/**
+ * Connections to group coordinators opened from one bootstrap connection: the bootstrap
+ * connection is reused when it is the coordinator, others are opened once and closed by close().
+ */
+export class CoordinatorConnections {
+  private readonly opened = new Map<string, Promise<KafkaWireClient>>()
+
+  constructor(private readonly bootstrap: KafkaWireClient, private readonly options: WireClientOptions = {}) {}
+
+  /** A negotiated connection to the coordinator of `groupId`. */
+  async forGroup(groupId: string): Promise<KafkaWireClient> {
+    const { host, port } = await findGroupCoordinator(this.bootstrap, groupId)
+    if (host === this.bootstrap.host && port === this.bootstrap.port) return this.bootstrap
+    const address = addressOf(host, port)
+    let connection = this.opened.get(address)
+    if (!connection) {
+      connection = connectNegotiated(address, { clientId: this.bootstrap.clientId, ...this.options })
+      this.opened.set(address, connection)
+    }
+    return connection
+  }
+
+  /** Closes every connection this opened (not the bootstrap one). */
+  async close(): Promise<void> {
+    const all = [...this.opened.values()]
+    this.opened.clear()
+    await Promise.all(all.map((c) => c.then((client) => client.close(), () => undefined)))
+  }
+}
