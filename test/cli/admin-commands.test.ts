@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import kafkajs, { type Admin, type Consumer, type Kafka as KafkaClient } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { resetGroupOffsets } from '../../src/cli/groups.js'
 import { assertBuilt, closedPort, runRinglog, startRinglogBroker, type RinglogBroker, type RunResult } from './ringlog-process.js'
 
 const { Kafka, ConfigResourceTypes, logLevel } = kafkajs
@@ -166,7 +167,8 @@ describe('ringlog admin commands', () => {
     expect(await resumed.first).toBe('5')
     await resumed.consumer.disconnect()
 
-    // The other scenarios, each executed on its own group (committed at 10 by kafkajs first) and read back by kafkajs.
+    // The other scenarios, each executed on its own group (first committed at 10, in-process: kafkajs's
+    // setOffsets joins the group with a consumer, seconds each) and read back by kafkajs.
     const scenarios: [string, string[], string][] = [
       ['earliest', ['--to-earliest'], '0'],
       ['shift-down', ['--shift-by', '-3'], '7'],
@@ -174,7 +176,8 @@ describe('ringlog admin commands', () => {
       ['datetime', ['--to-datetime', new Date(base + 11_500).toISOString()], '12'],
       ['latest', ['--to-latest'], '20'],
     ]
-    await Promise.all(scenarios.map(([name]) => admin.setOffsets({ groupId: `rg-${name}`, topic: 'rst', partitions: [{ partition: 0, offset: '10' }] })))
+    await Promise.all(scenarios.map(([name]) => resetGroupOffsets(bootstrap, `rg-${name}`, [{ topic: 'rst', partitions: null }], { kind: 'offset', offset: 10 }, true)))
+    expect(await Promise.all(scenarios.map(([name]) => committed(`rg-${name}`, 'rst')))).toEqual(scenarios.map(() => ['10']))
     await Promise.all(scenarios.map(([name, flags]) => ok(['groups', 'reset-offsets', `rg-${name}`, '--all-topics', ...flags, '--execute'])))
     const after = await Promise.all(scenarios.map(([name]) => committed(`rg-${name}`, 'rst')))
     expect(after).toEqual(scenarios.map(([, , expected]) => [expected]))
