@@ -256,7 +256,7 @@ export function formatGroupDescription(d: GroupDescription): string {
 interface GroupsOptions { bootstrap: string; json?: boolean }
 
 export function register(program: Command): void {
-  const groups = program.command('groups').description('inspect consumer groups of a running broker')
+  const groups = program.command('groups').description('inspect, reset and delete consumer groups of a running broker')
   groups
     .command('list')
     .description('list consumer groups with their state')

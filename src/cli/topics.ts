@@ -180,7 +180,7 @@ function integer(what: string, min: number): (value: string) => number {
 interface CommonOptions { bootstrap: string }
 
 export function register(program: Command): void {
-  const topics = program.command('topics').description('list, create, delete and describe topics of a running broker')
+  const topics = program.command('topics').description('list, create, alter, delete and describe topics of a running broker')
   const bootstrapOption = ['-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP] as const
 
   topics
