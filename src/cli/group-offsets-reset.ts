@@ -11,6 +11,8 @@
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
+import type { NodeConnections } from '../kafka-client/node-connections.js'
+import { loadPartitionLayout, sendToLeaders, type PartitionLayout, type TopicPartition } from '../kafka-client/partition-leaders.js'
 import { formatTable } from './table.js'
 
 export type ResetScenario =
@@ -109,7 +111,7 @@ async function inactiveGroupState(client: KafkaWireClient, groupId: string): Pro
 }
 
 /** The group's committed offsets: of the given partitions, or (null) of everything it has committed. */
-async function committedOffsets(client: KafkaWireClient, groupId: string, partitions: readonly { topic: string; partition: number }[] | null): Promise<Map<string, { topic: string; partition: number; offset: number }>> {
+async function committedOffsets(client: KafkaWireClient, groupId: string, partitions: readonly TopicPartition[] | null): Promise<Map<string, { topic: string; partition: number; offset: number }>> {
   const version = client.version(ApiKey.OffsetFetch, { min: 2, max: OFFSET_FETCH_SINGLE_GROUP_MAX })
   const byTopic = new Map<string, number[]>()
   for (const p of partitions ?? []) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
@@ -127,22 +129,12 @@ async function committedOffsets(client: KafkaWireClient, groupId: string, partit
   return out
 }
 
-/** Every partition the scopes name, checked against the topics' partition counts (Metadata). */
-async function resolvePartitions(client: KafkaWireClient, scopes: readonly TopicScope[]): Promise<{ topic: string; partition: number }[]> {
-  const names = [...new Set(scopes.map((s) => s.topic))]
-  const version = client.version(ApiKey.Metadata, { min: 1 })
-  const metadata = await client.request(ApiKey.Metadata, version, version >= 4 ? { topics: names.map((name) => ({ name })), allowAutoTopicCreation: false } : { topics: names.map((name) => ({ name })) })
-  const counts = new Map<string, number>()
-  for (const t of metadata.topics) {
-    if (t.name === null) continue
-    if (t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw errorFromCode(t.errorCode, `topic "${t.name}" does not exist`)
-    check(t.errorCode, `cannot describe topic "${t.name}"`)
-    counts.set(t.name, t.partitions.length)
-  }
+/** Every partition the scopes name, checked against the topics' partition counts. */
+function resolvePartitions(layout: PartitionLayout, scopes: readonly TopicScope[]): TopicPartition[] {
   const seen = new Set<string>()
-  const out: { topic: string; partition: number }[] = []
+  const out: TopicPartition[] = []
   for (const scope of scopes) {
-    const count = counts.get(scope.topic)
+    const count = layout.partitionCounts.get(scope.topic)
     if (count === undefined) throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${scope.topic}" does not exist`)
     const partitions = scope.partitions ?? Array.from({ length: count }, (_, i) => i)
     for (const partition of partitions) {
@@ -155,40 +147,43 @@ async function resolvePartitions(client: KafkaWireClient, scopes: readonly Topic
   return out
 }
 
-/** ListOffsets for every partition at `timestamp` (-2 earliest, -1 latest, else a time); -1 where none is found. */
-async function listOffsets(client: KafkaWireClient, partitions: readonly { topic: string; partition: number }[], timestamp: number): Promise<Map<string, number>> {
-  const byTopic = new Map<string, number[]>()
-  for (const p of partitions) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
-  const response = await client.request(ApiKey.ListOffsets, client.version(ApiKey.ListOffsets, { min: 1 }), {
-    replicaId: -1,
-    isolationLevel: 0,
-    topics: [...byTopic].map(([name, indexes]) => ({ name, partitions: indexes.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) })),
-  })
+/** ListOffsets at `timestamp` (-2 earliest, -1 latest, else a time) from each partition's leader; -1 where none is found. */
+async function listOffsets(nodes: NodeConnections, layout: PartitionLayout, partitions: readonly TopicPartition[], timestamp: number): Promise<Map<string, number>> {
   const out = new Map<string, number>()
-  for (const t of response.topics) {
-    for (const p of t.partitions) {
-      check(p.errorCode, `cannot list offsets of ${t.name}-${p.partitionIndex}`)
-      out.set(key(t.name, p.partitionIndex), p.offset)
+  await sendToLeaders(nodes, layout, partitions, async (leader, led) => {
+    const byTopic = new Map<string, number[]>()
+    for (const p of led) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p.partition])
+    const response = await leader.request(ApiKey.ListOffsets, leader.version(ApiKey.ListOffsets, { min: 1 }), {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [...byTopic].map(([name, indexes]) => ({ name, partitions: indexes.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) })),
+    })
+    for (const t of response.topics) {
+      for (const p of t.partitions) {
+        check(p.errorCode, `cannot list offsets of ${t.name}-${p.partitionIndex}`)
+        out.set(key(t.name, p.partitionIndex), p.offset)
+      }
     }
-  }
+  })
   for (const p of partitions) if (!out.has(key(p.topic, p.partition))) throw new ResetOffsetsError(`ListOffsets returned nothing for ${p.topic}-${p.partition}`)
   return out
 }
 
 /**
- * The new offsets for `groupId`: `scopes` null means every partition the group has committed
+ * The new offsets for `groupId`, asked of its coordinator (`client`) and of the partitions'
+ * leaders (through `nodes`): `scopes` null means every partition the group has committed
  * (--all-topics). Refuses while the group is active. Changes nothing.
  */
-export async function planReset(client: KafkaWireClient, groupId: string, scopes: readonly TopicScope[] | null, scenario: ResetScenario): Promise<ResetPlan> {
+export async function planReset(client: KafkaWireClient, nodes: NodeConnections, groupId: string, scopes: readonly TopicScope[] | null, scenario: ResetScenario): Promise<ResetPlan> {
   const state = await inactiveGroupState(client, groupId)
-  const partitions = scopes === null
-    ? [...(await committedOffsets(client, groupId, null)).values()].map(({ topic, partition }) => ({ topic, partition }))
-    : await resolvePartitions(client, scopes)
+  const committedBefore = scopes === null ? [...(await committedOffsets(client, groupId, null)).values()] : []
+  const layout = await loadPartitionLayout(nodes.bootstrap, scopes === null ? committedBefore.map((c) => c.topic) : scopes.map((s) => s.topic))
+  const partitions = scopes === null ? committedBefore.map(({ topic, partition }) => ({ topic, partition })) : resolvePartitions(layout, scopes)
   if (partitions.length === 0) throw new ResetOffsetsError(`group "${groupId}" has no committed offsets to reset (name the partitions with --topic)`)
   const current = await committedOffsets(client, groupId, partitions)
   const warnings: string[] = []
-  const [starts, ends] = await Promise.all([listOffsets(client, partitions, EARLIEST_TIMESTAMP), listOffsets(client, partitions, LATEST_TIMESTAMP)])
-  const byTime = scenario.kind === 'datetime' ? await listOffsets(client, partitions, scenario.timestamp) : null
+  const [starts, ends] = await Promise.all([listOffsets(nodes, layout, partitions, EARLIEST_TIMESTAMP), listOffsets(nodes, layout, partitions, LATEST_TIMESTAMP)])
+  const byTime = scenario.kind === 'datetime' ? await listOffsets(nodes, layout, partitions, scenario.timestamp) : null
 
   const offsets = partitions.map(({ topic, partition }): PlannedOffset => {
     const k = key(topic, partition)

@@ -16,7 +16,8 @@ import { decodeAssignment, consumerProtocolType } from '../groups/consumer-proto
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
-import { CoordinatorConnections } from '../kafka-client/coordinator-connection.js'
+import { coordinatorConnection } from '../kafka-client/coordinator-connection.js'
+import { NodeConnections } from '../kafka-client/node-connections.js'
 import { executeReset, formatResetPlan, parseDateTime, parseTopicScope, planReset, type ResetPlan, type ResetScenario, type TopicScope } from './group-offsets-reset.js'
 import { formatTable } from './table.js'
 
@@ -167,14 +168,14 @@ async function fillLogEndOffsets(connection: KafkaWireClient, rows: GroupPartiti
   for (const r of rows) r.logEndOffset = ends.get(`${r.topic}\u0000${r.partition}`) ?? null
 }
 
-/** Runs `use` with a connection to the coordinator of `groupId`. */
-function withCoordinator<T>(bootstrap: string, groupId: string, use: (connection: KafkaWireClient) => Promise<T>): Promise<T> {
+/** Runs `use` with a connection to the coordinator of `groupId` and the connections to other brokers it may need. */
+function withCoordinator<T>(bootstrap: string, groupId: string, use: (coordinator: KafkaWireClient, nodes: NodeConnections) => Promise<T>): Promise<T> {
   return withConnection(bootstrap, async (connection) => {
-    const coordinators = new CoordinatorConnections(connection, { connectTimeoutMs: 5000 })
+    const nodes = new NodeConnections(connection, { connectTimeoutMs: 5000 })
     try {
-      return await use(await coordinators.forGroup(groupId))
+      return await use(await coordinatorConnection(nodes, groupId), nodes)
     } finally {
-      await coordinators.close()
+      await nodes.close()
     }
   })
 }
@@ -184,9 +185,9 @@ function withCoordinator<T>(bootstrap: string, groupId: string, use: (connection
  * `execute`, commits them. Refuses while the group has members, with Kafka's message.
  */
 export function resetGroupOffsets(bootstrap: string, groupId: string, scopes: readonly TopicScope[] | null, scenario: ResetScenario, execute: boolean): Promise<ResetPlan> {
-  return withCoordinator(bootstrap, groupId, async (connection) => {
-    const plan = await planReset(connection, groupId, scopes, scenario)
-    if (execute) await executeReset(connection, plan)
+  return withCoordinator(bootstrap, groupId, async (coordinator, nodes) => {
+    const plan = await planReset(coordinator, nodes, groupId, scopes, scenario)
+    if (execute) await executeReset(coordinator, plan)
     return plan
   })
 }
@@ -202,17 +203,17 @@ const DELETE_FAILURE_DETAILS: Readonly<Record<number, string>> = {
 /** Deletes each group (its committed offsets too) through DeleteGroups on its coordinator; one result per group, in order. */
 export function deleteGroups(bootstrap: string, groupIds: readonly string[]): Promise<GroupDeletion[]> {
   return withConnection(bootstrap, async (connection) => {
-    const coordinators = new CoordinatorConnections(connection, { connectTimeoutMs: 5000 })
+    const nodes = new NodeConnections(connection, { connectTimeoutMs: 5000 })
     try {
       return await Promise.all(groupIds.map(async (groupId) => {
-        const coordinator = await coordinators.forGroup(groupId)
+        const coordinator = await coordinatorConnection(nodes, groupId)
         const response = await coordinator.request(ApiKey.DeleteGroups, coordinator.version(ApiKey.DeleteGroups), { groupsNames: [groupId] })
         const result = response.results.find((r) => r.groupId === groupId)
         if (!result) throw new GroupCommandError(`DeleteGroups returned no result for "${groupId}"`)
         return { groupId, errorCode: result.errorCode }
       }))
     } finally {
-      await coordinators.close()
+      await nodes.close()
     }
   })
 }

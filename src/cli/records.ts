@@ -1,6 +1,6 @@
 /**
- * `ringlog records delete TOPIC --partition P --before OFFSET`: DeleteRecords over the wire,
- * like kafka-delete-records.sh. The partition's log start offset moves up to OFFSET (-1: the
+ * `ringlog records delete TOPIC --partition P --before OFFSET`: DeleteRecords over the wire, sent
+ * to the partition's leader (Metadata), like kafka-delete-records.sh. The partition's log start offset moves up to OFFSET (-1: the
  * high watermark); records below it are no longer read, listed or counted, and closed segments
  * wholly below it are deleted by the broker.
  */
@@ -9,6 +9,8 @@ import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { NodeConnections } from '../kafka-client/node-connections.js'
+import { loadPartitionLayout, sendToLeaders } from '../kafka-client/partition-leaders.js'
 
 /** DeleteRecords' offset meaning "up to the high watermark". */
 export const TO_HIGH_WATERMARK = -1
@@ -32,9 +34,25 @@ async function highWatermark(client: KafkaWireClient, topic: string, partition: 
   return found && found.errorCode === ErrorCode.NONE ? found.offset : null
 }
 
-/** Deletes the records of `topic`-`partition` below `before`; resolves with the new log start offset. */
+/**
+ * Deletes the records of `topic`-`partition` below `before` on the partition's leader (found
+ * through `client`'s broker); resolves with the new log start offset.
+ */
 export async function deleteRecords(client: KafkaWireClient, topic: string, partition: number, before: number): Promise<number> {
-  const response = await client.request(ApiKey.DeleteRecords, client.version(ApiKey.DeleteRecords), {
+  const layout = await loadPartitionLayout(client, [topic])
+  const count = layout.partitionCounts.get(topic) ?? 0
+  if (partition >= count) throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `cannot delete records of ${topic}-${partition}: UNKNOWN_TOPIC_OR_PARTITION (topic "${topic}" has ${count} partitions)`)
+  const nodes = new NodeConnections(client)
+  try {
+    const [start] = await sendToLeaders(nodes, layout, [{ topic, partition }], (leader) => deleteOnLeader(leader, topic, partition, before))
+    return start
+  } finally {
+    await nodes.close()
+  }
+}
+
+async function deleteOnLeader(leader: KafkaWireClient, topic: string, partition: number, before: number): Promise<number> {
+  const response = await leader.request(ApiKey.DeleteRecords, leader.version(ApiKey.DeleteRecords), {
     topics: [{ name: topic, partitions: [{ partitionIndex: partition, offset: before }] }],
     timeoutMs: 30_000,
   })
@@ -42,9 +60,8 @@ export async function deleteRecords(client: KafkaWireClient, topic: string, part
   if (!result) throw new RecordsCommandError(`DeleteRecords returned no result for ${topic}-${partition}`)
   if (result.errorCode === ErrorCode.NONE) return result.lowWatermark
   const what = `cannot delete records of ${topic}-${partition}: ${errorCodeName(result.errorCode)}`
-  if (result.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw errorFromCode(result.errorCode, `${what} (no such topic or partition)`)
   if (result.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
-    const end = await highWatermark(client, topic, partition).catch(() => null)
+    const end = await highWatermark(leader, topic, partition).catch(() => null)
     throw errorFromCode(result.errorCode, `${what} (offset ${before} is past the high watermark${end === null ? '' : ` ${end}`})`)
   }
   throw errorFromCode(result.errorCode, what)

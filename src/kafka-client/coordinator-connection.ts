@@ -6,8 +6,8 @@
  */
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
-import { ApiKey, type KafkaWireClient, type WireClientOptions } from './kafka-wire-client.js'
-import { connectNegotiated } from './negotiated-client.js'
+import { ApiKey, type KafkaWireClient } from './kafka-wire-client.js'
+import type { NodeConnections } from './node-connections.js'
 
 const GROUP_KEY_TYPE = 0
 /** v4 batches keys in another shape; one key per request is all a tool needs. */
@@ -39,37 +39,8 @@ export async function findGroupCoordinator(client: KafkaWireClient, groupId: str
   }
 }
 
-/** `host:port`, with an IPv6 host in brackets. */
-export function addressOf(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-}
-
-/**
- * Connections to group coordinators opened from one bootstrap connection: the bootstrap
- * connection is reused when it is the coordinator, others are opened once and closed by close().
- */
-export class CoordinatorConnections {
-  private readonly opened = new Map<string, Promise<KafkaWireClient>>()
-
-  constructor(private readonly bootstrap: KafkaWireClient, private readonly options: WireClientOptions = {}) {}
-
-  /** A negotiated connection to the coordinator of `groupId`. */
-  async forGroup(groupId: string): Promise<KafkaWireClient> {
-    const { host, port } = await findGroupCoordinator(this.bootstrap, groupId)
-    if (host === this.bootstrap.host && port === this.bootstrap.port) return this.bootstrap
-    const address = addressOf(host, port)
-    let connection = this.opened.get(address)
-    if (!connection) {
-      connection = connectNegotiated(address, { clientId: this.bootstrap.clientId, ...this.options })
-      this.opened.set(address, connection)
-    }
-    return connection
-  }
-
-  /** Closes every connection this opened (not the bootstrap one). */
-  async close(): Promise<void> {
-    const all = [...this.opened.values()]
-    this.opened.clear()
-    await Promise.all(all.map((c) => c.then((client) => client.close(), () => undefined)))
-  }
+/** The connection to the coordinator of `groupId`, out of `nodes`. */
+export async function coordinatorConnection(nodes: NodeConnections, groupId: string): Promise<KafkaWireClient> {
+  const { host, port } = await findGroupCoordinator(nodes.bootstrap, groupId)
+  return nodes.to(host, port)
 }

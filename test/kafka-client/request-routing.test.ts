@@ -1,10 +1,11 @@
 /**
- * Reaching a group's coordinator (src/kafka-client/coordinator-connection.ts), as `groups
- * reset-offsets` and `groups delete` do:
+ * Where the admin commands send their requests (src/kafka-client/coordinator-connection.ts,
+ * partition-leaders.ts, node-connections.ts):
  * - routing: the bootstrap address is a TCP relay in front of a real broker, so FindCoordinator
- *   names another address (the broker's own port); the relay reads the api key of every request
- *   frame it carries and must see only ApiVersions and FindCoordinator, the group requests going
- *   to the coordinator directly. kafkajs reads the effect back.
+ *   and Metadata name another address (the broker's own port); the relay reads the api key of
+ *   every request frame it carries and must see only ApiVersions, FindCoordinator and Metadata:
+ *   group requests go to the coordinator, ListOffsets and DeleteRecords to the partition's
+ *   leader. kafkajs reads the effects back.
  * - retry: a fake broker answers FindCoordinator COORDINATOR_NOT_AVAILABLE (what a cluster says
  *   while it creates the offsets topic) a few times; the lookup asks again, within its bound.
  */
@@ -12,6 +13,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import kafkajs from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deleteGroups, resetGroupOffsets } from '../../src/cli/groups.js'
+import { deleteRecords } from '../../src/cli/records.js'
 import { findGroupCoordinator } from '../../src/kafka-client/coordinator-connection.js'
 import { withWireClient, connectNegotiated } from '../../src/kafka-client/negotiated-client.js'
 import { ApiKey, codecFor } from '../../src/kafka-client/kafka-wire-client.js'
@@ -103,7 +105,7 @@ afterAll(async () => {
 })
 
 describe('the connection to a group\'s coordinator', () => {
-  it('sends group requests to the node FindCoordinator names, not to the bootstrap address', async () => {
+  it('sends group requests to the coordinator FindCoordinator names and partition requests to the leader Metadata names', async () => {
     const kafka = new Kafka({ clientId: 'coordinator-test', brokers: [`127.0.0.1:${broker.port}`], logLevel: logLevel.NOTHING })
     const admin = kafka.admin()
     await admin.connect()
@@ -123,8 +125,15 @@ describe('the connection to a group\'s coordinator', () => {
       expect(await deleteGroups(`127.0.0.1:${relay.port}`, ['routed-group'])).toEqual([{ groupId: 'routed-group', errorCode: ErrorCode.NONE }])
       expect((await admin.listGroups()).groups.map((g) => g.groupId)).not.toContain('routed-group')
 
-      // Through the relay: only the bootstrap's ApiVersions and the two lookups.
-      expect(relay.apiKeys).toEqual([ApiKey.ApiVersions, ApiKey.FindCoordinator, ApiKey.ApiVersions, ApiKey.FindCoordinator])
+      expect(await withWireClient(`127.0.0.1:${relay.port}`, (client) => deleteRecords(client, 'routed', 0, 1))).toBe(1)
+      expect((await admin.fetchTopicOffsets('routed')).find((p) => p.partition === 0)).toMatchObject({ low: '1', high: '2' })
+
+      // Through the relay: only each command's ApiVersions and lookups.
+      expect(relay.apiKeys).toEqual([
+        ApiKey.ApiVersions, ApiKey.FindCoordinator, ApiKey.Metadata, // reset-offsets
+        ApiKey.ApiVersions, ApiKey.FindCoordinator, // delete
+        ApiKey.ApiVersions, ApiKey.Metadata, // records delete
+      ])
     } finally {
       await relay.stop()
       await admin.disconnect()
