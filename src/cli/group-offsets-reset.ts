@@ -1,8 +1,9 @@
 /**
  * `ringlog groups reset-offsets`, as kafka-consumer-groups.sh --reset-offsets does it: only while
  * the group is inactive (Empty or Dead; otherwise Kafka's own refusal), a plan of new committed
- * offsets per partition computed from ListOffsets and the group's current commits, and, with
- * --execute, one OffsetCommit outside any generation (the "simple" commit an admin client makes).
+ * offsets per partition computed from ListOffsets (asked of each partition's leader) and the
+ * group's current commits, and, with --execute, one OffsetCommit to the group's coordinator
+ * outside any generation (the "simple" commit an admin client makes).
  *
  * Scenarios: earliest and latest (ListOffsets -2 / -1), an offset, a shift of the current commit,
  * a datetime (the first offset at or after it, the log end when nothing is). An offset or shift
