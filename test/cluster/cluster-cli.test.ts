@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClusterStatus } from '../../src/cluster/cluster-status.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
+import { RawClient } from '../broker/raw-client.js'
 
 const BIN = fileURLToPath(new URL('../../bin/ringlog.js', import.meta.url))
 const built = existsSync(fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url)))
@@ -115,8 +116,14 @@ describe.skipIf(!built || !hasEtcd)('ringlog cluster up / status', () => {
     // The controller election can still be settling right after start: ask until all agree (bounded).
     const deadline = Date.now() + 10_000
     for (;;) {
-      const answers = await Promise.all(bootstrap.map((address) => withWireClient(address, (client) =>
-        client.request<DescribeClusterAnswer>(DESCRIBE_CLUSTER, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 }))))
+      const answers = await Promise.all(bootstrap.map(async (address) => {
+        const client = await RawClient.connect(Number(address.split(':')[1]))
+        try {
+          return await client.request<DescribeClusterAnswer>(DESCRIBE_CLUSTER, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 })
+        } finally {
+          client.close()
+        }
+      }))
       const controllers = new Set(answers.map((a) => a.controllerId))
       const agreed = controllers.size === 1 && [1, 2, 3].includes(answers[0].controllerId)
       if (agreed || Date.now() > deadline) {
