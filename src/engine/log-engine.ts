@@ -160,6 +160,23 @@ export interface EngineStats {
   partitions: number
   /** Per-partition counters from the workers. */
   perPartition: WorkerPartitionStats[]
+  /** The main-thread <-> worker rings of every live worker, read from shared memory. */
+  rings: WorkerRingStats[]
+}
+
+/** One worker's two rings (engine/channel/ring.ts) as the main thread sees them now. */
+export interface WorkerRingStats {
+  worker: number
+  /** Request ring (main thread -> worker): bytes written and not yet released by the worker, and its size. */
+  requestUsedBytes: number
+  requestCapacityBytes: number
+  /** Reply ring (worker -> main thread). */
+  replyUsedBytes: number
+  replyCapacityBytes: number
+  /** Writes queued on the main thread now because the request ring was full. */
+  queuedWrites: number
+  /** Writes that found the request ring full (or others already queued) since the worker started. */
+  fullRingWrites: number
 }
 
 /** A partition's counters from its worker (see PartitionStats), and which worker owns it. */

@@ -483,7 +483,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       const rows = await this.control(channel.index, { op: 'stats' }) as PartitionStats[]
       for (const row of rows) perPartition.push({ ...row, worker: channel.index })
     }
-    return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition }
+    const rings = this.channels.filter((c): c is WorkerChannel => c?.alive === true).map((c) => c.rings)
+    return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition, rings }
   }
 
   /** Which worker owns a partition (tests and diagnostics). */

@@ -20,6 +20,7 @@ import { Ring, RingClosedError } from '../channel/ring.js'
 import { copyBytes } from '../channel/shared-copy.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 import { spawnWorker } from '../channel/spawn-worker.js'
+import type { WorkerRingStats } from '../log-engine.js'
 
 export interface WorkerInit {
   requestRing: SharedArrayBuffer
@@ -56,6 +57,8 @@ export class WorkerChannel {
   private readonly replies: Ring
   private readonly pending = new PendingCalls()
   private readonly queue: QueuedWrite[] = []
+  /** Writes that found the request ring full (or earlier writes still queued) and had to queue. */
+  private fullRingWrites = 0
   private flushing = false
   private pumping = false
   /** flush 'always': a TurnEnd frame follows the AppendRecords frames of each event-loop turn. */
@@ -217,6 +220,7 @@ export class WorkerChannel {
   }
 
   private enqueue(length: number, fill: FrameFill): void {
+    this.fullRingWrites++
     this.queue.push({ length, fill })
     if (!this.flushing) void this.flushQueue()
   }
@@ -326,5 +330,15 @@ export class WorkerChannel {
   /** Number of calls waiting for a reply. */
   get pendingCalls(): number {
     return this.pending.size
+  }
+
+  /** How full both rings are now, and how often a write found the request ring full (metrics). */
+  get rings(): WorkerRingStats {
+    return {
+      worker: this.index,
+      requestUsedBytes: this.requests.usedBytes, requestCapacityBytes: this.requests.capacity,
+      replyUsedBytes: this.replies.usedBytes, replyCapacityBytes: this.replies.capacity,
+      queuedWrites: this.queue.length, fullRingWrites: this.fullRingWrites,
+    }
   }
 }
