@@ -100,6 +100,9 @@ export interface RinglogConfig {
   tlsKeyFile: string
   /** PEM CA bundle: when set, TLS clients must present a certificate it signed (mTLS, principal User:<CN>). */
   tlsCaFile: string
+  // Operability (appended)
+  /** A group-commit fdatasync that takes at least this long is logged at warn ('slow fdatasync'); -1: never, 0: every one. */
+  slowFdatasyncMs: number
 }
 
 /**
@@ -161,6 +164,8 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   tlsCertFile: '',
   tlsKeyFile: '',
   tlsCaFile: '',
+  // Operability (appended): a disk that needs a second for an fdatasync is worth a line.
+  slowFdatasyncMs: 1000,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -195,6 +200,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   leaseTtlSeconds: 'number', minInsyncReplicas: 'number',
   // Security
   listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
+  // Operability (appended)
+  slowFdatasyncMs: 'number',
 }
 
 /** Settings that take several values: a JSON array, a comma-separated string, or a repeated flag. */
@@ -241,6 +248,7 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   replicaLagTimeMaxMs: [1, 0x7fffffff],
   leaseTtlSeconds: [1, 3600],
   minInsyncReplicas: [1, 1000],
+  slowFdatasyncMs: [-1, 0x7fffffff],
 }
 
 /** String settings whose empty value means "off" or "same as another setting" (cluster mode). */

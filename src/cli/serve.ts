@@ -60,6 +60,7 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   tlsCertFile: 'PEM certificate (chain) of SSL/SASL_SSL listeners; re-read on SIGHUP',
   tlsKeyFile: 'PEM private key of SSL/SASL_SSL listeners; re-read on SIGHUP',
   tlsCaFile: 'PEM CA: TLS clients must present a certificate it signed (mTLS; principal User:<CN>)',
+  slowFdatasyncMs: 'log a group-commit fdatasync at warn when it takes at least this many ms (-1: never, 0: every one)',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
@@ -213,8 +214,18 @@ async function runServe(options: Record<string, string | string[] | undefined>):
 async function logStartup(broker: BrokerServer, logger: BrokerLogger, config: RinglogConfig): Promise<void> {
   const stats = await broker.context.engine.stats()
   const recovered = stats.perPartition.filter((p) => p.recovered)
+  // Kafka warns for each log it truncates; a cut tail is data a client may have sent.
+  for (const p of recovered) {
+    if (p.recovery.truncatedBytes === 0) continue
+    logger.warn('recovery truncated a partition', {
+      topic: p.topic, partition: p.partition, truncatedBytes: p.recovery.truncatedBytes, segmentsScanned: p.recovery.segmentsScanned,
+      logEndOffset: p.logEndOffset, reason: p.recovery.corruption,
+    })
+  }
   logger.info('recovery finished', {
     partitions: stats.partitions, recovered: recovered.length, recoveredByPool: stats.recoveredByPool,
+    segmentsScanned: recovered.reduce((n, p) => n + p.recovery.segmentsScanned, 0),
+    truncatedBytes: recovered.reduce((n, p) => n + p.recovery.truncatedBytes, 0),
     recoveredPartitions: recovered.length > 0 ? recovered.map((p) => `${p.topic}-${p.partition}`).join(',') : undefined,
   })
   const { host, port } = broker.address()

@@ -64,6 +64,8 @@ export interface LogEngineConfig {
   scrubIntervalMs?: number
   /** Scrub read rate across all workers, bytes per second. Default 20e6. */
   scrubBytesPerSecond?: number
+  /** A group-commit fdatasync at least this long emits 'slowFdatasync' (SlowSyncEvent); -1 = never. Default -1. */
+  slowSyncMs?: number
 }
 
 interface PartitionEntry {
@@ -118,6 +120,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       retentionCheckIntervalMs: config.retentionCheckIntervalMs ?? 300_000,
       scrubIntervalMs: config.scrubIntervalMs ?? 0,
       scrubBytesPerSecond: config.scrubBytesPerSecond ?? 20e6,
+      slowSyncMs: config.slowSyncMs ?? -1,
     }
   }
 
@@ -230,7 +233,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       scrubBytesPerSecond: this.config.scrubBytesPerSecond / this.config.maxWorkers,
       requestRingBytes: this.config.requestRingBytes,
       replyRingBytes: this.config.replyRingBytes,
-    }, (dead, reason) => this.onWorkerDeath(dead, reason))
+      slowSyncMs: this.config.slowSyncMs,
+    }, (dead, reason) => this.onWorkerDeath(dead, reason), (event) => { this.emit('slowFdatasync', event) })
     this.channels[index] = channel
     return channel
   }
@@ -481,7 +485,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     for (const channel of this.channels) {
       if (!channel?.alive) continue
       const rows = await this.control(channel.index, { op: 'stats' }) as PartitionStats[]
-      for (const row of rows) perPartition.push({ ...row, worker: channel.index })
+      for (const row of rows) {
+        // Recovered on the pool first: the worker's own open found it clean.
+        const fromPool = this.pool?.summaries.get(this.partitionDir(row.topic, row.partition))
+        perPartition.push({ ...row, worker: channel.index, ...(fromPool ? { recovered: true, recovery: fromPool } : {}) })
+      }
     }
     const rings = this.channels.filter((c): c is WorkerChannel => c?.alive === true).map((c) => c.rings)
     return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition, rings }

@@ -20,7 +20,7 @@ import { Ring, RingClosedError } from '../channel/ring.js'
 import { copyBytes } from '../channel/shared-copy.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 import { spawnWorker } from '../channel/spawn-worker.js'
-import type { WorkerRingStats } from '../log-engine.js'
+import { isSlowSyncEvent, type SlowSyncEvent, type WorkerRingStats } from '../log-engine.js'
 
 export interface WorkerInit {
   requestRing: SharedArrayBuffer
@@ -37,6 +37,8 @@ export interface WorkerInit {
   scrubIntervalMs: number
   scrubBytesPerSecond: number
   workerIndex: number
+  /** Group commits at least this long are reported to the main thread (postMessage: rare); -1 = never. */
+  slowSyncMs: number
 }
 
 /** Encodes a frame into the ring's reserved `view`. */
@@ -73,8 +75,9 @@ export class WorkerChannel {
   constructor(
     index: number,
     state: SharedPartitionState,
-    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number },
+    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; slowSyncMs: number },
     private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
+    onSlowSync: (event: SlowSyncEvent) => void = () => undefined,
   ) {
     this.index = index
     this.state = state
@@ -94,9 +97,11 @@ export class WorkerChannel {
       scrubIntervalMs: options.scrubIntervalMs,
       scrubBytesPerSecond: options.scrubBytesPerSecond,
       workerIndex: index,
+      slowSyncMs: options.slowSyncMs,
     }
     this.worker = spawnWorker(import.meta.url, '../worker/partition-worker', { workerData: init, name: `ringlog-partition-worker-${index}` })
     this.worker.unref()
+    this.worker.on('message', (message: unknown) => { if (isSlowSyncEvent(message)) onSlowSync(message) })
     let failure: Error | undefined
     this.worker.on('error', (error) => { failure = error })
     this.exited = new Promise((resolve) => {
