@@ -107,7 +107,9 @@ describe('operational log lines', () => {
       stalled = followers[0]
       const pid = dev.brokers.find((b) => b.id === stalled)!.pid!
       process.kill(pid, 'SIGSTOP')
-      const producer = kafka.producer()
+      // Bootstrapped from the leader only: a client must not pick the stopped broker to connect to.
+      const leaderBroker = dev.brokers.find((b) => b.id === leader)!
+      const producer = new Kafka({ clientId: 'oplogs-stalled', brokers: [`${leaderBroker.host}:${leaderBroker.port}`], logLevel: logLevel.NOTHING }).producer()
       await producer.connect()
       await producer.send({ topic: 'watched', acks: 1, messages: [{ value: 'while stalled' }] })
       await producer.disconnect()
