@@ -4,23 +4,28 @@
  * connects a TCP socket to it, and stops it. Prints every sample and the medians of: import,
  * start (until startBroker resolved), and stop.
  *
- *   npm run build && npx tsx bench/start-broker.bench.ts [--runs 9]
+ * With --cluster N: startBroker({ cluster: N }) (a private etcd and N broker processes) instead.
+ *
+ *   npm run build && npx tsx bench/start-broker.bench.ts [--runs 9] [--cluster 3]
  */
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 
 const ENTRY = new URL('../dist/index.js', import.meta.url).href
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '9' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '9' }, cluster: { type: 'string', default: '0' } } })
 const RUNS = Number(values.runs)
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer')
+const CLUSTER = Number(values.cluster)
+if (!Number.isInteger(CLUSTER) || CLUSTER < 0) throw new Error('--cluster must be a non-negative integer')
+const OPTIONS = CLUSTER > 0 ? `{ cluster: ${CLUSTER}, logLevel: 'silent' }` : '{}'
 
 const CHILD = `
 import { connect } from 'node:net'
 const t0 = performance.now()
 const { startBroker } = await import(${JSON.stringify(ENTRY)})
 const t1 = performance.now()
-const broker = await startBroker()
+const broker = await startBroker(${OPTIONS})
 const t2 = performance.now()
 await new Promise((resolve, reject) => { const s = connect(broker.port, '127.0.0.1', () => { s.end(); resolve() }); s.on('error', reject) })
 const t3 = performance.now()

@@ -109,6 +109,9 @@ export interface RinglogConfig {
   allowEveryoneIfNoAclFound: boolean
   /** KIP-368: a SASL session lasts at most this long, then the client must re-authenticate (connections.max.reauth.ms); 0: forever. */
   connectionsMaxReauthMs: number
+  // Operability (appended)
+  /** A group-commit fdatasync that takes at least this long is logged at warn ('slow fdatasync'); -1: never, 0: every one. */
+  slowFdatasyncMs: number
 }
 
 /**
@@ -175,6 +178,8 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   superUsers: [],
   allowEveryoneIfNoAclFound: false,
   connectionsMaxReauthMs: 0,
+  // Operability (appended): a disk that needs a second for an fdatasync is worth a line.
+  slowFdatasyncMs: 1000,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -211,6 +216,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
   // Authorization
   authorizer: 'string', superUsers: 'list', allowEveryoneIfNoAclFound: 'boolean', connectionsMaxReauthMs: 'number',
+  // Operability (appended)
+  slowFdatasyncMs: 'number',
 }
 
 /** Settings that take several values: a JSON array, a comma-separated string, or a repeated flag. */
@@ -259,6 +266,7 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   minInsyncReplicas: [1, 1000],
   // Authorization
   connectionsMaxReauthMs: [0, 0x7fffffff],
+  slowFdatasyncMs: [-1, 0x7fffffff],
 }
 
 /** String settings whose empty value means "off" or "same as another setting" (cluster mode). */

@@ -22,6 +22,6 @@ export {
   TopicAlreadyExistsError, UnknownTopicOrPartitionError, UnsupportedCompressionError,
   InvalidConfigError, InvalidPartitionsError, InvalidTopicError, InvalidReplicationFactorError, ClusterTimeoutError, ERROR_TABLE, type ErrorRow,
 } from './errors.js'
-export { startBroker, type StartBrokerOptions, type StartedBroker } from './start-broker.js'
+export { startBroker, type StartBrokerOptions, type StartedBroker, type StartedCluster, type ClusterBroker } from './start-broker.js'
 export { RinglogMetrics } from './metrics/ringlog-metrics.js'
 export type { LogLevel } from './broker/logger.js'

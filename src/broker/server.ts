@@ -72,6 +72,20 @@ export class BrokerServer {
     this.metrics = options.metrics ? new RinglogMetrics(context) : undefined
     this.observer = new BrokerObserver(this.log, this.metrics)
     this.limits = new ConnectionLimits(context.config, this.log)
+    context.cluster?.onEvent?.((e) => {
+      if (e.kind === 'leaderChange') {
+        this.log.info('leader change', { topic: e.topic, partition: e.partition, leader: e.leader, leaderEpoch: e.leaderEpoch, role: e.role, isr: e.isr.join(',') })
+        return
+      }
+      // Kafka's "Shrinking ISR" / "Expanding ISR": a shrink is what an operator must look at.
+      const shrink = e.to.length < e.from.length
+      const fields = { topic: e.topic, partition: e.partition, leaderEpoch: e.leaderEpoch, from: e.from.join(','), to: e.to.join(',') }
+      if (shrink) this.log.warn('ISR shrink', fields)
+      else this.log.info('ISR expand', fields)
+    })
+    context.engine.on?.('slowFdatasync', (e) => {
+      this.log.warn('slow fdatasync', { topic: e.topic, partition: e.partition, ms: Math.round(e.durationMs), thresholdMs: e.thresholdMs, flushedTo: e.flushedTo })
+    })
     const listeners = resolveListeners(context.config)
     const { config } = context
     const credentials = CredentialStore.open(config.dataDir)

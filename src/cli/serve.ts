@@ -65,6 +65,7 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   superUsers: 'principals that bypass the ACLs, comma-separated or repeated (User:admin)',
   allowEveryoneIfNoAclFound: 'with --authorizer on: allow requests on a resource that has no ACL at all (true|false)',
   connectionsMaxReauthMs: 'SASL sessions expire after this long and clients re-authenticate (KIP-368); 0 = never',
+  slowFdatasyncMs: 'log a group-commit fdatasync at warn when it takes at least this many ms (-1: never, 0: every one)',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
@@ -218,8 +219,18 @@ async function runServe(options: Record<string, string | string[] | undefined>):
 async function logStartup(broker: BrokerServer, logger: BrokerLogger, config: RinglogConfig): Promise<void> {
   const stats = await broker.context.engine.stats()
   const recovered = stats.perPartition.filter((p) => p.recovered)
+  // Kafka warns for each log it truncates; a cut tail is data a client may have sent.
+  for (const p of recovered) {
+    if (p.recovery.truncatedBytes === 0) continue
+    logger.warn('recovery truncated a partition', {
+      topic: p.topic, partition: p.partition, truncatedBytes: p.recovery.truncatedBytes, segmentsScanned: p.recovery.segmentsScanned,
+      logEndOffset: p.logEndOffset, reason: p.recovery.corruption,
+    })
+  }
   logger.info('recovery finished', {
     partitions: stats.partitions, recovered: recovered.length, recoveredByPool: stats.recoveredByPool,
+    segmentsScanned: recovered.reduce((n, p) => n + p.recovery.segmentsScanned, 0),
+    truncatedBytes: recovered.reduce((n, p) => n + p.recovery.truncatedBytes, 0),
     recoveredPartitions: recovered.length > 0 ? recovered.map((p) => `${p.topic}-${p.partition}`).join(',') : undefined,
   })
   const { host, port } = broker.address()

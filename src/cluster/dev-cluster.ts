@@ -55,6 +55,8 @@ export interface DevBroker {
   /** PID of the running process, undefined while the broker is down. */
   readonly pid: number | undefined
   readonly alive: boolean
+  /** Port of its /metrics, /health and /ready, when started with `--metrics-port` (as printed at its last start). */
+  readonly metricsPort: number | undefined
 }
 
 interface SavedState { clusterName: string; etcdClientPort: number; etcdPeerPort: number }
@@ -74,6 +76,7 @@ class BrokerProcess implements DevBroker {
   private child: ChildProcess | undefined
   private exited: Promise<void> = Promise.resolve()
   private tail = ''
+  metricsPort: number | undefined
 
   constructor(readonly id: number, readonly host: string, readonly port: number, readonly dataDir: string, private readonly args: string[],
     private readonly onLog: ((brokerId: number, line: string) => void) | undefined, private readonly startTimeoutMs: number) {}
@@ -88,6 +91,7 @@ class BrokerProcess implements DevBroker {
     const child = spawn(process.execPath, [RINGLOG_BIN, 'serve', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     this.tail = ''
+    this.metricsPort = undefined
     this.exited = new Promise((resolve) => child.once('close', () => {
       if (this.child === child) this.child = undefined
       resolve()
@@ -117,6 +121,8 @@ class BrokerProcess implements DevBroker {
         const text = chunk.toString('utf8')
         this.keep(text)
         stdout += text
+        const metrics = /ringlog metrics on http:\/\/[^\s]*:(\d+)\/metrics/.exec(stdout)
+        if (metrics) this.metricsPort = Number(metrics[1])
         if (stdout.includes('ringlog listening')) {
           clearTimeout(timer)
           stdout = ''

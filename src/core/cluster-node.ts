@@ -19,7 +19,7 @@ import { ClusterProducerIdAllocator } from '../cluster/producer-id-blocks.js'
 import { ReplicaFetcher } from '../cluster/replica-fetcher.js'
 import { createClusterTopic } from '../cluster/topic-creation.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
-import type { ClusterBrokerView, ClusterTopicView, ClusterView } from './cluster-view.js'
+import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView } from './cluster-view.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import type { TopicInfo, TopicRegistry } from './topic-registry.js'
 import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
@@ -76,6 +76,7 @@ export class ClusterNode implements ClusterView {
   private topicsSeen: (() => void)[] = []
   private readonly producerIds: ClusterProducerIdAllocator
   private readonly leadershipListeners: LeadershipListener[] = []
+  private readonly eventListeners: ((event: ClusterEvent) => void)[] = []
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
     this.nodeId = config.nodeId
@@ -89,6 +90,14 @@ export class ClusterNode implements ClusterView {
       const slash = key.lastIndexOf('/')
       listener(key.slice(0, slash), Number(key.slice(slash + 1)), true)
     }
+  }
+
+  onEvent(listener: (event: ClusterEvent) => void): void {
+    this.eventListeners.push(listener)
+  }
+
+  private emitEvent(event: ClusterEvent): void {
+    for (const listener of this.eventListeners) listener(event)
   }
 
   private emitLeadership(topic: string, partition: number, leader: boolean): void {
@@ -323,7 +332,12 @@ export class ClusterNode implements ClusterView {
     if (!state || state.leader < 0) return this.becomeNothing(topic, partition)
     if (state.leader === this.nodeId) {
       if (current?.kind === 'leader' && current.epoch === state.leaderEpoch) {
-        this.leaders.get(key)!.isr = [...state.isr]
+        const leader = this.leaders.get(key)!
+        // Changed by someone else (the controller dropping a dead broker): still this leader's ISR change.
+        if ([...leader.isr].sort().join(',') !== [...state.isr].sort().join(',')) {
+          this.emitEvent({ kind: 'isrChange', topic, partition, leaderEpoch: state.leaderEpoch, from: [...leader.isr], to: [...state.isr] })
+        }
+        leader.isr = [...state.isr]
         return
       }
       await this.becomeLeader(topic, partition, replicas, state)
@@ -355,6 +369,7 @@ export class ClusterNode implements ClusterView {
     this.roles.set(key, { kind: 'leader', epoch: state.leaderEpoch })
     this.updateHighWatermark(topic, partition)
     this.emitLeadership(topic, partition, true)
+    this.emitEvent({ kind: 'leaderChange', topic, partition, leader: this.nodeId, leaderEpoch: state.leaderEpoch, role: 'leader', isr: [...state.isr] })
   }
 
   private async becomeFollower(topic: string, partition: number, state: PartitionState): Promise<void> {
@@ -374,6 +389,7 @@ export class ClusterNode implements ClusterView {
     }
     this.roles.set(keyOf(topic, partition), { kind: 'follower', epoch: state.leaderEpoch, leader: state.leader })
     fetcher.addPartition(topic, partition, state.leaderEpoch)
+    this.emitEvent({ kind: 'leaderChange', topic, partition, leader: state.leader, leaderEpoch: state.leaderEpoch, role: 'follower', isr: [...state.isr] })
   }
 
   // Leader bookkeeping
@@ -412,7 +428,9 @@ export class ClusterNode implements ClusterView {
         if (current.state.leader !== this.nodeId || current.state.leaderEpoch !== leader.leaderEpoch) return
         const result = await this.metadata.casPartition(current, { leader: this.nodeId, leaderEpoch: leader.leaderEpoch, isr: proposed })
         if (result.ok) {
+          const from = leader.isr
           leader.isr = proposed
+          this.emitEvent({ kind: 'isrChange', topic, partition, leaderEpoch: leader.leaderEpoch, from: [...from], to: [...proposed] })
           this.updateHighWatermark(topic, partition)
           return
         }

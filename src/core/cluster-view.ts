@@ -26,6 +26,13 @@ export interface ClusterTopicView {
   partitions: ClusterPartitionView[]
 }
 
+/** What a broker's log says about cluster changes it takes part in (BrokerServer logs them). */
+export type ClusterEvent =
+  /** This broker became the partition's leader or a follower of `leader` (Kafka's "becomes leader/follower"). */
+  | { kind: 'leaderChange'; topic: string; partition: number; leader: number; leaderEpoch: number; role: 'leader' | 'follower'; isr: number[] }
+  /** As the partition's leader, this broker wrote a new ISR to etcd: a follower fell behind (shrink) or caught up (expand). */
+  | { kind: 'isrChange'; topic: string; partition: number; leaderEpoch: number; from: number[]; to: number[] }
+
 export interface ClusterView {
   readonly nodeId: number
   /** Every live broker, by id. */
@@ -53,5 +60,7 @@ export interface ClusterView {
   deleteTopic(name: string): Promise<void>
   /** InitProducerId: an id no broker of the cluster has handed out (blocks reserved in etcd). */
   allocateProducerId(): Promise<number>
+  /** Calls `listener` with each later leader or ISR change this broker makes or takes part in. */
+  onEvent?(listener: (event: ClusterEvent) => void): void
   close(): Promise<void>
 }

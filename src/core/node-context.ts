@@ -91,6 +91,7 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
   const engine: PartitionRouter = createLogEngine({
     dataDir, flush: config.flush, maxWorkers: config.maxWorkers,
     scrubIntervalMs: config.scrubIntervalMs, scrubBytesPerSecond: config.scrubRateMb * 1e6,
+    slowSyncMs: config.slowFdatasyncMs,
   })
   const all = topics.list().flatMap((t) => {
     const settings = partitionSettingsFor(config, t.configs)

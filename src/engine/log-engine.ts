@@ -6,6 +6,7 @@
 import type { RecordInput } from '../protocol/records.js'
 import type { SyncLatency } from '../storage/group-commit.js'
 import type { TimestampOffset } from '../storage/partition-log.js'
+import type { RecoverySummary } from '../storage/recovery.js'
 import type { ScrubCounters } from '../storage/scrub.js'
 
 export type { TimestampOffset }
@@ -85,6 +86,8 @@ export interface LogEngine {
   openPartition(topic: string, partition: number, settings?: PartitionSettings): Promise<void>
   /** How many more partitions this engine can open (free slots); absent: no fixed limit. */
   partitionCapacity?(): number
+  /** 'slowFdatasync': a group commit took at least the engine's slowSyncMs (for the broker's warn line). */
+  on?(event: 'slowFdatasync', listener: (event: SlowSyncEvent) => void): unknown
   /** Applies new settings (topic configs) to an open partition. */
   reconfigurePartition(topic: string, partition: number, settings: PartitionSettings): Promise<void>
   /** Closes a partition and deletes its files. */
@@ -140,6 +143,8 @@ export interface PartitionStats {
   highWatermark: number
   /** Opening found no clean-shutdown marker next to existing segments, so recovery scanned them (false after a clean shutdown). */
   recovered: boolean
+  /** What recovery scanned and cut when this partition was opened (by its worker, or by the recovery pool before it). */
+  recovery: RecoverySummary
   appendedBatches: number
   appendedRecords: number
   /** Appends refused (any error, acks=0 included). */
@@ -160,6 +165,38 @@ export interface EngineStats {
   partitions: number
   /** Per-partition counters from the workers. */
   perPartition: WorkerPartitionStats[]
+  /** The main-thread <-> worker rings of every live worker, read from shared memory. */
+  rings: WorkerRingStats[]
+}
+
+/** A group-commit fdatasync that took at least the configured threshold (LogEngine 'slowFdatasync' event). */
+export interface SlowSyncEvent {
+  type: 'slowFdatasync'
+  topic: string
+  partition: number
+  durationMs: number
+  thresholdMs: number
+  /** The offset the sync made durable (exclusive end). */
+  flushedTo: number
+}
+
+export function isSlowSyncEvent(value: unknown): value is SlowSyncEvent {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'slowFdatasync'
+}
+
+/** One worker's two rings (engine/channel/ring.ts) as the main thread sees them now. */
+export interface WorkerRingStats {
+  worker: number
+  /** Request ring (main thread -> worker): bytes written and not yet released by the worker, and its size. */
+  requestUsedBytes: number
+  requestCapacityBytes: number
+  /** Reply ring (worker -> main thread). */
+  replyUsedBytes: number
+  replyCapacityBytes: number
+  /** Writes queued on the main thread now because the request ring was full. */
+  queuedWrites: number
+  /** Writes that found the request ring full (or others already queued) since the worker started. */
+  fullRingWrites: number
 }
 
 /** A partition's counters from its worker (see PartitionStats), and which worker owns it. */

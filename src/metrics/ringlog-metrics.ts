@@ -10,6 +10,7 @@
  * Names and meanings are listed in docs/metrics.md.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { ClusterView } from '../core/cluster-view.js'
 import type { TopicInfo } from '../core/topic-registry.js'
 import type { EngineStats, LogEngine, PartitionOffsets } from '../engine/log-engine.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
@@ -20,6 +21,8 @@ export interface MetricsSource {
   readonly engine: Pick<LogEngine, 'offsets' | 'stats'>
   readonly topics: { list(): TopicInfo[] }
   readonly groups?: Pick<GroupCoordinator, 'listGroups' | 'fetchOffsets'>
+  /** Cluster mode's metadata cache; undefined on a single-node broker and the embedded log. */
+  readonly cluster?: Pick<ClusterView, 'nodeId' | 'brokers' | 'controllerId' | 'topics'>
 }
 
 export interface RinglogMetricsOptions {
@@ -52,6 +55,7 @@ export class RinglogMetrics {
     this.registerPartitionMetrics(registers)
     this.registerEngineMetrics(registers)
     this.registerGroupMetrics(registers)
+    this.registerClusterMetrics(registers)
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry })
   }
 
@@ -171,9 +175,64 @@ export class RinglogMetrics {
       this.reset()
       if (s) this.inc(s.workerRestarts)
     } })
+    const ringLabels = ['worker', 'ring']
+    const fromRings = (name: string, help: string, used: 'UsedBytes' | 'CapacityBytes'): void => {
+      new Gauge({ name, help, labelNames: ringLabels, registers, async collect() {
+        const s = await stats()
+        this.reset()
+        for (const r of s?.rings ?? []) {
+          this.set({ worker: String(r.worker), ring: 'request' }, r[`request${used}`])
+          this.set({ worker: String(r.worker), ring: 'reply' }, r[`reply${used}`])
+        }
+      } })
+    }
+    fromRings('ringlog_worker_ring_used_bytes', 'Bytes in a worker ring not yet consumed (request: main thread to worker; reply: worker to main thread)', 'UsedBytes')
+    fromRings('ringlog_worker_ring_capacity_bytes', 'Size of a worker ring\'s payload area', 'CapacityBytes')
+    new Gauge({ name: 'ringlog_worker_ring_queued_writes', help: 'Writes waiting on the main thread for room in a worker\'s full request ring', labelNames: ['worker'], registers, async collect() {
+      const s = await stats()
+      this.reset()
+      for (const r of s?.rings ?? []) this.set({ worker: String(r.worker) }, r.queuedWrites)
+    } })
+    new Counter({ name: 'ringlog_worker_ring_full_writes_total', help: 'Writes that found a worker\'s request ring full and queued, since the worker started', labelNames: ['worker'], registers, async collect() {
+      const s = await stats()
+      this.reset()
+      for (const r of s?.rings ?? []) this.inc({ worker: String(r.worker) }, r.fullRingWrites)
+    } })
     new Gauge({ name: 'ringlog_partitions_recovered', help: 'Partitions whose open found no clean-shutdown marker and scanned their segments', registers, async collect() {
       const s = await stats()
       if (s) this.set(s.perPartition.filter((p) => p.recovered).length)
+    } })
+  }
+
+  /**
+   * Cluster mode, from the metadata cache (no etcd read per scrape), with Kafka's per-broker
+   * semantics so that sum() over brokers counts each partition once: ISR size and
+   * under-replication on the partition's leader, offline partitions on the controller only.
+   */
+  private registerClusterMetrics(registers: Registry[]): void {
+    const source = this.source
+    const led = (cluster: NonNullable<MetricsSource['cluster']>): { topic: string; partition: number; isr: number; replicas: number }[] =>
+      cluster.topics().flatMap((t) => t.partitions.filter((p) => p.leader === cluster.nodeId).map((p) => ({ topic: t.name, partition: p.partition, isr: p.isr.length, replicas: p.replicas.length })))
+    new Gauge({ name: 'ringlog_partition_isr_size', help: 'In-sync replicas (leader included) of each partition this broker leads (cluster mode)', labelNames: PARTITION_LABELS, registers, collect() {
+      this.reset()
+      if (source.cluster) for (const p of led(source.cluster)) this.set({ topic: p.topic, partition: String(p.partition) }, p.isr)
+    } })
+    new Gauge({ name: 'ringlog_partition_replicas', help: 'Assigned replicas (replication factor) of each partition this broker leads (cluster mode)', labelNames: PARTITION_LABELS, registers, collect() {
+      this.reset()
+      if (source.cluster) for (const p of led(source.cluster)) this.set({ topic: p.topic, partition: String(p.partition) }, p.replicas)
+    } })
+    new Gauge({ name: 'ringlog_under_replicated_partitions', help: 'Partitions this broker leads whose ISR is smaller than their replica list (cluster mode)', registers, collect() {
+      this.set(source.cluster ? led(source.cluster).filter((p) => p.isr < p.replicas).length : 0)
+    } })
+    new Gauge({ name: 'ringlog_offline_partitions', help: 'Partitions without a live leader, reported by the controller (0 on other brokers; cluster mode)', registers, collect() {
+      const cluster = source.cluster
+      if (!cluster || cluster.controllerId() !== cluster.nodeId) return this.set(0)
+      const live = new Set(cluster.brokers().map((b) => b.id))
+      this.set(cluster.topics().reduce((n, t) => n + t.partitions.filter((p) => !live.has(p.leader)).length, 0))
+    } })
+    new Gauge({ name: 'ringlog_controller_active', help: '1 on the elected controller, 0 on other brokers (cluster mode)', registers, collect() {
+      const cluster = source.cluster
+      this.set(cluster !== undefined && cluster.controllerId() === cluster.nodeId ? 1 : 0)
     } })
   }
 

@@ -46,6 +46,8 @@ export class GroupCommit {
   private failure: StorageOfflineError | undefined
   /** Durations of completed jobs, in microseconds: what an acknowledgement under 'always' waits for. */
   private readonly durations: RecordableHistogram = createHistogram()
+  /** Jobs at least this long are reported (the log's 'slow fdatasync' warning). */
+  slowSync: { thresholdMs: number; report(durationMs: number, flushedTo: number): void } | undefined
 
   constructor(
     private readonly fsi: StorageFs,
@@ -159,7 +161,11 @@ export class GroupCommit {
 
   private finish(job: Job, error: NodeJS.ErrnoException | null): void {
     this.current = undefined
-    if (job.fds.size > 0) this.durations.record(Math.max(1, Math.round((performance.now() - job.startedMs) * 1000)))
+    if (job.fds.size > 0) {
+      const ms = performance.now() - job.startedMs
+      this.durations.record(Math.max(1, Math.round(ms * 1000)))
+      if (this.slowSync && ms >= this.slowSync.thresholdMs && !error) this.slowSync.report(ms, job.target)
+    }
     if (error) {
       this.failure = new StorageOfflineError(`fdatasync failed (${error.code ?? error.message}); the partition is offline`)
       this.stop(this.failure)

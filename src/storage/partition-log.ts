@@ -27,7 +27,7 @@ import { mkdirDurable } from './durable-dirs.js'
 import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
 import { resolveLogConfig, type LogConfig } from './log-config.js'
-import { recoverSegments } from './recovery.js'
+import { recoverSegments, type RecoverySummary } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'
 import { Segment } from './segment.js'
 import { threadSegmentFileCache, type SegmentFileCache } from './segment-file-cache.js'
@@ -110,6 +110,8 @@ export class PartitionLog {
   private startOffset: number
   private recoveryPoint: number
   private truncations = 0
+  /** What this open's recovery scanned and cut. */
+  recovery: RecoverySummary = { segmentsScanned: 0, truncatedBytes: 0 }
   private offline: StorageOfflineError | undefined
   private lastCheckpointFailure: string | undefined
   private closed = false
@@ -179,6 +181,7 @@ export class PartitionLog {
     const epochs = LeaderEpochCache.load(fsi, dir)
     const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
       { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache, segmentFiles)
+    log.recovery = { segmentsScanned: recovered.scanned.length, truncatedBytes: recovered.truncatedBytes, corruption: recovered.corruption }
     log.reconcileLeaderEpochs(epochs.intact)
     log.tryWriteCheckpoints()
     if (cleanShutdown) fsi.unlinkSync(markerPath)
@@ -427,6 +430,11 @@ export class PartitionLog {
   }
 
   /** Calls `listener(durableEndOffset)` after each completed group commit; returns an unsubscribe function. */
+  /** Calls `report` after each group commit that took at least `thresholdMs` (one listener; a later call replaces it). */
+  onSlowSync(thresholdMs: number, report: (durationMs: number, flushedTo: number) => void): void {
+    this.committer.slowSync = { thresholdMs, report }
+  }
+
   onDurable(listener: (durableEndOffset: number) => void): () => void {
     this.durableListeners.add(listener)
     return () => { this.durableListeners.delete(listener) }

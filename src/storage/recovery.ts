@@ -101,6 +101,16 @@ export interface RecoveryOptions {
   segmentFiles?: SegmentFileCache
 }
 
+/** What opening a partition log found and cut (logged by `ringlog serve` after start-up). */
+export interface RecoverySummary {
+  /** Segments whose records were read and CRC-checked (0 after a clean shutdown). */
+  segmentsScanned: number
+  /** Bytes cut from torn or corrupt tails, plus dropped later segments. */
+  truncatedBytes: number
+  /** Why the log was cut, if it was. */
+  corruption?: string
+}
+
 export interface RecoveryResult {
   /** Open segments in offset order (possibly none). */
   segments: Segment[]

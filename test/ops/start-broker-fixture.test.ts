@@ -1,6 +1,6 @@
 /**
  * A user's project (test/fixtures/start-broker-project) that depends on ringlog by path and
- * starts it with startBroker() in vitest's globalSetup (ESM) and in jest's
+ * starts it with startBroker() in vitest's globalSetup (ESM; also a 3-broker cluster) and in jest's
  * globalSetup/globalTeardown (CommonJS: require('ringlog')), each suite producing and
  * consuming with kafkajs. Both run here as child processes with the repo's own vitest and
  * jest, in a copy of the fixture outside the repo whose node_modules gets the links
@@ -60,4 +60,10 @@ describe.skipIf(!built)('startBroker() in a project depending on ringlog (run `n
     expect(output).toMatch(/Tests:\s+1 passed, 1 total/)
     expect(code, output).toBe(0)
   })
+
+  it.skipIf(!existsSync('/usr/bin/etcd'))('vitest globalSetup with startBroker({ cluster: 3 }): kafkajs acks=all to an RF 3 topic passes', async () => {
+    const { code, output } = await runSuite([join(repoRoot, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest-cluster.config.mjs'])
+    expect(output).toMatch(/Tests\s+1 passed/)
+    expect(code, output).toBe(0)
+  }, 120_000)
 })

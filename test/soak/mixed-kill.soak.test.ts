@@ -21,9 +21,11 @@ const PARTITIONS = 3
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ringlog-mixed-soak-'))
 let broker: RinglogBroker | undefined
+let keepDataDir = false
 afterAll(() => {
   if (broker && broker.child.exitCode === null && broker.child.signalCode === null) process.kill(broker.pid, 'SIGKILL')
-  rmSync(dataDir, { recursive: true, force: true })
+  if (keepDataDir) console.log(`data dir kept for inspection: ${dataDir}`)
+  else rmSync(dataDir, { recursive: true, force: true })
 })
 
 function rssMiB(pid: number): number {
@@ -105,10 +107,12 @@ describe('mixed soak: produce, consume and commit while the broker is killed -9'
     await reader.subscribe({ topics: TOPICS, fromBeginning: true })
     let total = 0
     const readTo = new Map<string, number>()
+    const where = new Map<string, string>()
     await reader.run({
       eachMessage: async ({ topic, partition, message }) => {
         const key = message.key!.toString()
         seen.set(key, (seen.get(key) ?? 0) + 1)
+        where.set(key, `${topic}/${partition}@${message.offset}`)
         total++
         readTo.set(`${topic}/${partition}`, Number(message.offset) + 1)
       },
@@ -131,6 +135,16 @@ describe('mixed soak: produce, consume and commit while the broker is killed -9'
     const duplicates = [...seen.values()].filter((n) => n > 1).length
     const groupMissed = [...acknowledged].filter((key) => !consumed.has(key)).length
     console.log(JSON.stringify({ minutes: MINUTES, killEverySeconds: KILL_SECONDS, rounds, acknowledged: acknowledged.size, recordsInLog: total, lost: lost.length, duplicates, failedSends, groupMissed, partitions: ends, rssMiB: { first: rss[0], max: Math.max(...rss), last: rss[rss.length - 1] } }))
+    if (lost.length > 0) {
+      keepDataDir = true
+      // The neighbours of the first lost keys locate them in the log (partition and offset).
+      const neighbours = lost.slice(0, 5).map((key) => {
+        const [topic, n] = key.split('/')
+        const near = (d: number) => where.get(`${topic}/${Number(n) + d}`)
+        return { key, before: [near(-3), near(-2), near(-1)], after: [near(1), near(2), near(3)] }
+      })
+      console.log(JSON.stringify({ lost: lost.slice(0, 40), neighbours }))
+    }
     expect(rounds).toBeGreaterThan(0)
     expect(acknowledged.size).toBeGreaterThan(0)
     expect(lost.slice(0, 10)).toEqual([])

@@ -164,6 +164,16 @@ export class Ring {
     return Atomics.load(this.control, I_CLOSED) !== 0
   }
 
+  /**
+   * Payload-area bytes between the consumer's tail and the producer's head now (frames not yet
+   * released, with the bytes a wrap skipped): how full the ring is. Any thread may read it.
+   */
+  get usedBytes(): number {
+    const head = Atomics.load(this.control, I_HEAD)
+    const tail = Atomics.load(this.control, I_TAIL)
+    return head >= tail ? head - tail : this.capacity - tail + head
+  }
+
   /** Marks the ring closed and wakes any waiter on either side. Idempotent; any thread may call it. */
   close(): void {
     Atomics.store(this.control, I_CLOSED, 1)

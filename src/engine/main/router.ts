@@ -70,6 +70,8 @@ export interface LogEngineConfig {
    * test can make crash), so no test hook lives in the worker itself.
    */
   partitionWorkerModule?: URL
+  /** A group-commit fdatasync at least this long emits 'slowFdatasync' (SlowSyncEvent); -1 = never. Default -1. */
+  slowSyncMs?: number
 }
 
 interface PartitionEntry {
@@ -125,6 +127,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       scrubIntervalMs: config.scrubIntervalMs ?? 0,
       scrubBytesPerSecond: config.scrubBytesPerSecond ?? 20e6,
       partitionWorkerModule: config.partitionWorkerModule,
+      slowSyncMs: config.slowSyncMs ?? -1,
     }
   }
 
@@ -238,7 +241,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       requestRingBytes: this.config.requestRingBytes,
       replyRingBytes: this.config.replyRingBytes,
       workerModule: this.config.partitionWorkerModule,
-    }, (dead, reason) => this.onWorkerDeath(dead, reason))
+      slowSyncMs: this.config.slowSyncMs,
+    }, (dead, reason) => this.onWorkerDeath(dead, reason), (event) => { this.emit('slowFdatasync', event) })
     this.channels[index] = channel
     return channel
   }
@@ -489,9 +493,14 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     for (const channel of this.channels) {
       if (!channel?.alive) continue
       const rows = await this.control(channel.index, { op: 'stats' }) as PartitionStats[]
-      for (const row of rows) perPartition.push({ ...row, worker: channel.index })
+      for (const row of rows) {
+        // Recovered on the pool first: the worker's own open found it clean.
+        const fromPool = this.pool?.summaries.get(this.partitionDir(row.topic, row.partition))
+        perPartition.push({ ...row, worker: channel.index, ...(fromPool ? { recovered: true, recovery: fromPool } : {}) })
+      }
     }
-    return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition }
+    const rings = this.channels.filter((c): c is WorkerChannel => c?.alive === true).map((c) => c.rings)
+    return { workers: this.channels.filter((c) => c?.alive).length, workerRestarts: this.restarts, recoveredByPool: this.pool?.recoveredCount ?? 0, partitions: this.partitions.size, perPartition, rings }
   }
 
   /** Which worker owns a partition (tests and diagnostics). */

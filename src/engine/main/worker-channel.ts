@@ -20,6 +20,7 @@ import { Ring, RingClosedError } from '../channel/ring.js'
 import { copyBytes } from '../channel/shared-copy.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 import { spawnWorker, spawnWorkerModule } from '../channel/spawn-worker.js'
+import { isSlowSyncEvent, type SlowSyncEvent, type WorkerRingStats } from '../log-engine.js'
 
 export interface WorkerInit {
   requestRing: SharedArrayBuffer
@@ -36,6 +37,8 @@ export interface WorkerInit {
   scrubIntervalMs: number
   scrubBytesPerSecond: number
   workerIndex: number
+  /** Group commits at least this long are reported to the main thread (postMessage: rare); -1 = never. */
+  slowSyncMs: number
 }
 
 /** Encodes a frame into the ring's reserved `view`. */
@@ -56,6 +59,8 @@ export class WorkerChannel {
   private readonly replies: Ring
   private readonly pending = new PendingCalls()
   private readonly queue: QueuedWrite[] = []
+  /** Writes that found the request ring full (or earlier writes still queued) and had to queue. */
+  private fullRingWrites = 0
   private flushing = false
   private pumping = false
   /** flush 'always': a TurnEnd frame follows the AppendRecords frames of each event-loop turn. */
@@ -70,8 +75,9 @@ export class WorkerChannel {
   constructor(
     index: number,
     state: SharedPartitionState,
-    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; workerModule?: URL },
+    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; slowSyncMs: number; workerModule?: URL },
     private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
+    onSlowSync: (event: SlowSyncEvent) => void = () => undefined,
   ) {
     this.index = index
     this.state = state
@@ -91,12 +97,14 @@ export class WorkerChannel {
       scrubIntervalMs: options.scrubIntervalMs,
       scrubBytesPerSecond: options.scrubBytesPerSecond,
       workerIndex: index,
+      slowSyncMs: options.slowSyncMs,
     }
     const workerOptions = { workerData: init, name: `ringlog-partition-worker-${index}` }
     this.worker = options.workerModule
       ? spawnWorkerModule(import.meta.url, options.workerModule, workerOptions)
       : spawnWorker(import.meta.url, '../worker/partition-worker', workerOptions)
     this.worker.unref()
+    this.worker.on('message', (message: unknown) => { if (isSlowSyncEvent(message)) onSlowSync(message) })
     let failure: Error | undefined
     this.worker.on('error', (error) => { failure = error })
     this.exited = new Promise((resolve) => {
@@ -220,6 +228,7 @@ export class WorkerChannel {
   }
 
   private enqueue(length: number, fill: FrameFill): void {
+    this.fullRingWrites++
     this.queue.push({ length, fill })
     if (!this.flushing) void this.flushQueue()
   }
@@ -329,5 +338,15 @@ export class WorkerChannel {
   /** Number of calls waiting for a reply. */
   get pendingCalls(): number {
     return this.pending.size
+  }
+
+  /** How full both rings are now, and how often a write found the request ring full (metrics). */
+  get rings(): WorkerRingStats {
+    return {
+      worker: this.index,
+      requestUsedBytes: this.requests.usedBytes, requestCapacityBytes: this.requests.capacity,
+      replyUsedBytes: this.replies.usedBytes, replyCapacityBytes: this.replies.capacity,
+      queuedWrites: this.queue.length, fullRingWrites: this.fullRingWrites,
+    }
   }
 }

@@ -13,6 +13,7 @@ import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX } from '../../storage/file-names.js'
 import type { LogConfig } from '../../storage/log-config.js'
 import { logConfigFor } from '../partition-log-config.js'
 import type { PartitionSettings } from '../log-engine.js'
+import type { RecoverySummary } from '../../storage/recovery.js'
 import type { RecoveryTask, RecoveryTaskResult } from './recovery-task.js'
 import { compiledTwin, workersFromBuild } from '../channel/spawn-worker.js'
 
@@ -34,6 +35,8 @@ export class RecoveryPool {
   private readonly pool: Piscina<RecoveryTask, RecoveryTaskResult>
   /** Partitions recovered by the pool so far. */
   recoveredCount = 0
+  /** What the pool's recovery of each directory scanned and cut (the worker then opens it clean). */
+  readonly summaries = new Map<string, RecoverySummary>()
 
   constructor(threads = 1) {
     this.pool = new Piscina({ filename: taskFilename(), minThreads: 0, maxThreads: Math.max(1, threads), idleTimeout: 1000 })
@@ -45,6 +48,7 @@ export class RecoveryPool {
     const result = await this.pool.run({ dir, config: logConfigFor(settings, flush) })
     if (result.error) throw errorFromPayload(result.error)
     if (result.recovered) this.recoveredCount++
+    if (result.summary) this.summaries.set(dir, result.summary)
     return result
   }
 

@@ -11,6 +11,7 @@ import { toErrorPayload, type ErrorPayload } from '../../errors.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../../storage/file-names.js'
 import type { LogConfig } from '../../storage/log-config.js'
 import { PartitionLog } from '../../storage/partition-log.js'
+import type { RecoverySummary } from '../../storage/recovery.js'
 
 export interface RecoveryTask {
   dir: string
@@ -23,6 +24,8 @@ export interface RecoveryTaskResult {
   recovered: boolean
   logEndOffset: number
   durationMs: number
+  /** What the scan read and cut (recovered only). */
+  summary?: RecoverySummary
   /** Why recovery failed, as a code and a message: a thrown error would lose its class and code crossing the thread. */
   error?: ErrorPayload
 }
@@ -33,8 +36,9 @@ export default async function recoverPartition(task: RecoveryTask): Promise<Reco
   try {
     const log = await PartitionLog.open(task.dir, task.config)
     const logEndOffset = log.logEndOffset
+    const summary = log.recovery
     await log.close()
-    return { dir: task.dir, recovered: true, logEndOffset, durationMs: performance.now() - started }
+    return { dir: task.dir, recovered: true, logEndOffset, durationMs: performance.now() - started, summary }
   } catch (error) {
     return { dir: task.dir, recovered: false, logEndOffset: -1, durationMs: performance.now() - started, error: toErrorPayload(error) }
   }

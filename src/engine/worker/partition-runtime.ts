@@ -28,7 +28,7 @@ import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager } from '../../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
-import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, TimestampOffset } from '../log-engine.js'
+import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
 import { logConfigFor } from '../partition-log-config.js'
 import { largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
@@ -50,6 +50,8 @@ export interface RuntimeOptions {
   replies: ReplyTarget
   /** flush 'always': whether every send the router made so far has reached this worker (see FrameKind.TurnEnd). Default: always true. */
   routerTurnEnded?: () => boolean
+  /** Group commits at least `thresholdMs` long go to `report` (thresholdMs -1: none). */
+  slowSync?: { thresholdMs: number; report(event: SlowSyncEvent): void }
 }
 
 /** An appendRecords call whose records are (partly) in batches not yet appended. */
@@ -132,6 +134,12 @@ export class PartitionRuntime {
     const recovered = hadFiles && !existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))
     const log = await PartitionLog.open(dir, logConfigFor(options.settings, options.flush))
     const runtime = new PartitionRuntime(options, dir, log, recovered)
+    const slow = options.slowSync
+    if (slow && slow.thresholdMs >= 0) {
+      log.onSlowSync(slow.thresholdMs, (durationMs, flushedTo) => {
+        slow.report({ type: 'slowFdatasync', topic: options.topic, partition: options.partition, durationMs, thresholdMs: slow.thresholdMs, flushedTo })
+      })
+    }
     try {
       runtime.rebuildProducerState()
     } catch (error) {
@@ -553,6 +561,7 @@ export class PartitionRuntime {
       topic: this.topic, partition: this.partition,
       logStartOffset: this.log.logStartOffset, logEndOffset: this.log.logEndOffset, highWatermark: this.log.highWatermark,
       recovered: this.counters.recovered,
+      recovery: this.log.recovery,
       appendedBatches: this.counters.appendedBatches, appendedRecords: this.counters.appendedRecords,
       failedAppends: this.counters.failedAppends, duplicateBatches: this.counters.duplicateBatches,
       fdatasync: this.log.syncLatency,

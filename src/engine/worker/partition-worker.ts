@@ -8,7 +8,7 @@
  * ring (Atomics.waitAsync with a ref'd handle) when there is nothing to do.
  */
 import { Buffer } from 'node:buffer'
-import { workerData } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { setImmediate as yieldMacrotask } from 'node:timers/promises'
 import { toErrorPayload, UnknownTopicOrPartitionError } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -138,6 +138,7 @@ async function runControl(request: ControlRequest): Promise<unknown> {
         dataDir: init.dataDir, topic: request.topic, partition: request.partition, slot: request.slot,
         settings: request.settings, flush: init.flush, batchSize: init.batchSize, lingerMs: init.lingerMs,
         shared, replies: replyTarget, routerTurnEnded: () => routerTurnEnded,
+        slowSync: { thresholdMs: init.slowSyncMs, report: (event) => parentPort?.postMessage(event) },
       })
       partitions.set(request.slot, runtime)
       return null
