@@ -429,12 +429,12 @@ export class PartitionLog {
     return this.config.flush === 'always' ? this.whenDurable(offset) : Promise.resolve()
   }
 
-  /** Calls `listener(durableEndOffset)` after each completed group commit; returns an unsubscribe function. */
   /** Calls `report` after each group commit that took at least `thresholdMs` (one listener; a later call replaces it). */
   onSlowSync(thresholdMs: number, report: (durationMs: number, flushedTo: number) => void): void {
     this.committer.slowSync = { thresholdMs, report }
   }
 
+  /** Calls `listener(durableEndOffset)` after each completed group commit; returns an unsubscribe function. */
   onDurable(listener: (durableEndOffset: number) => void): () => void {
     this.durableListeners.add(listener)
     return () => { this.durableListeners.delete(listener) }
