@@ -15,6 +15,7 @@ import type { SendFileSource } from './send-file.js'
 import type { NodeContext } from '../core/node-context.js'
 import type { BrokerLogger } from './logger.js'
 import type { SaslSession } from './sasl-session.js'
+import type { FetchSessionCache } from './fetch-sessions.js'
 
 /** One API version range as ApiVersions advertises it. */
 export interface ApiVersionRange {
@@ -53,6 +54,8 @@ export interface RequestContext {
   readonly fetchMeter?: FetchMeter
   /** The connection's listener protocol and authentication state (SaslHandshake, SaslAuthenticate). */
   readonly session?: SaslSession
+  /** The broker's fetch sessions (KIP-227); without it every fetch is sessionless. */
+  readonly fetchSessions?: FetchSessionCache
 }
 
 /** A byte range of a segment file, streamed into the response where it stands. */

@@ -21,6 +21,7 @@ import { ConnectionLimits } from './connection-limits.js'
 import { resolveListeners, usesTls, type Listener, type ListenerProtocol } from '../security/listeners.js'
 import { CredentialStore } from '../security/credential-store.js'
 import { isSaslMechanism } from '../security/sasl-authenticator.js'
+import { FetchSessionCache } from './fetch-sessions.js'
 import { SaslSession, type SaslSettings } from './sasl-session.js'
 import { clientCertificatePrincipal, secureContextOptions, tlsServerOptions } from './tls-context.js'
 
@@ -57,6 +58,8 @@ export class BrokerServer {
   private readonly log: BrokerLogger
   private readonly observer: BrokerObserver
   private readonly limits: ConnectionLimits
+  /** KIP-227 fetch sessions, shared by every connection (a client may reconnect and keep its session). */
+  readonly fetchSessions: FetchSessionCache
   /** The broker's metrics registry, when started with `metrics: true`. */
   readonly metrics: RinglogMetrics | undefined
   private nextConnectionId = 1
@@ -68,6 +71,7 @@ export class BrokerServer {
     this.metrics = options.metrics ? new RinglogMetrics(context) : undefined
     this.observer = new BrokerObserver(this.log, this.metrics)
     this.limits = new ConnectionLimits(context.config, this.log)
+    this.fetchSessions = new FetchSessionCache({ slots: context.config.maxIncrementalFetchSessionCacheSlots })
     const listeners = resolveListeners(context.config)
     this.sasl = listeners.some((l) => l.protocol.startsWith('SASL_'))
       ? { mechanisms: context.config.saslMechanisms.filter(isSaslMechanism), store: CredentialStore.open(context.config.dataDir) }
@@ -170,7 +174,7 @@ export class BrokerServer {
     if (tlsPrincipal) this.log.debug?.(`${listener.protocol} connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0} with client certificate ${tlsPrincipal}`)
     const connection = new Connection(socket, {
       id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
-      limits: this.limits,
+      limits: this.limits, fetchSessions: this.fetchSessions,
       session: new SaslSession(listener.protocol, this.sasl, tlsPrincipal), advertised: advertisedAddress(listener, socket),
     })
     this.connections.add(connection)

@@ -25,8 +25,14 @@
  * would free that number for the next file opened. The connection closes it after the send;
  * ranges this handler drops (response limit, a poll that reads again) are released here.
  *
- * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
- * read_committed (no transactions: lastStableOffset = high watermark, no aborted
+ * Fetch sessions (KIP-227, fetch-sessions.ts): from v7 a full fetch with epoch 0 opens a
+ * session (its id in the response) over the partitions it names; an incremental fetch of that
+ * session reads every session partition (the ones it names update their positions, forgotten
+ * ones leave) and answers only the partitions that changed. A session the cache does not hold
+ * or a wrong epoch is a top-level FETCH_SESSION_ID_NOT_FOUND / INVALID_FETCH_SESSION_EPOCH
+ * with no partitions.
+ *
+ * Left out: read_committed (no transactions: lastStableOffset = high watermark, no aborted
  * transactions), preferred read replicas, diverging-epoch checks.
  *
  * Cluster mode (ctx.broker.cluster): only the partition's leader answers (else
@@ -42,6 +48,7 @@ import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
 import { downConvertBatches } from '../../protocol/message-set.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
+import { FetchSessionCache, type FetchSessionContext, type FetchTarget } from '../fetch-sessions.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import type { NodeContext } from '../../core/node-context.js'
@@ -65,6 +72,8 @@ interface PartitionRead {
   /** The topic as the request named it: its id on the wire from v13 (ZERO_UUID before). */
   topicId: string
   request: FetchPartition
+  /** The request's (or the session's) entry this read answers. */
+  target: FetchTarget
   errorCode: number
   highWatermark: number
   logStartOffset: number
@@ -80,25 +89,48 @@ function replicaOf(request: FetchRequest, version: number): number {
   return version >= 15 ? request.replicaState.replicaId : request.replicaId
 }
 
+/** Without a broker-wide cache (a bare Connection): every fetch is sessionless, incremental ones find no session. */
+const NO_SESSIONS = new FetchSessionCache({ slots: 0 })
+
+/** One Fetch request in flight: its session context and what it answers with. */
+interface FetchCall {
+  request: FetchRequest
+  ctx: RequestContext
+  session: Exclude<FetchSessionContext, { kind: 'error' }>
+  replicaId: number
+  deadline: number
+}
+
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
-  const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  const first = readAll(broker, request, ctx.version, replicaOf(request, ctx.version))
+  const session = (ctx.fetchSessions ?? NO_SESSIONS).open(request, ctx.version >= TOPIC_ID_VERSION)
+  if (session.kind === 'error') return { kind: 'message', message: { throttleTimeMs: 0, errorCode: session.errorCode, sessionId: 0, responses: [] } }
+  const call: FetchCall = { request, ctx, session, replicaId: replicaOf(request, ctx.version), deadline: Date.now() + Math.max(0, request.maxWaitMs) }
+  const first = readAll(broker, call)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
-    if (isReady(request, first, deadline, ctx)) return respond(ctx, first)
-    return pollUntilReady(request, ctx, first, deadline)
+    if (isReady(call, first)) return respond(call, first)
+    return pollUntilReady(call, first)
   }
-  return first.then((reads) => isReady(request, reads, deadline, ctx)
-    ? respond(ctx, reads)
-    : pollUntilReady(request, ctx, reads, deadline))
+  return first.then((reads) => isReady(call, reads) ? respond(call, reads) : pollUntilReady(call, reads))
 }
 
 const FIRST_V2_FORMAT_VERSION = 4
 
-function respond(ctx: RequestContext, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
-  if (ctx.version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(ctx, reads) }
-  return downConvertAll(ctx.version, reads).then((converted) => ({ kind: 'parts', parts: encode(ctx, reads, converted) }))
+function respond(call: FetchCall, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
+  const { ctx } = call
+  if (ctx.version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(call, reads) }
+  return downConvertAll(ctx.version, reads).then((converted) => ({ kind: 'parts', parts: encode(call, reads, converted) }))
+}
+
+/** The session id the response carries and the partitions it answers (an incremental fetch: only the changed ones). */
+function sessionAnswer(call: FetchCall, reads: readonly PartitionRead[]): { sessionId: number; answered: readonly PartitionRead[] } {
+  const { session, ctx } = call
+  const cache = ctx.fetchSessions ?? NO_SESSIONS
+  const state = reads.map((r) => ({ read: r, target: r.target, errorCode: r.errorCode, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset, hasRecords: r.range !== null }))
+  if (session.kind === 'incremental') return { sessionId: session.session.id, answered: cache.changed(session.session, state).map((s) => s.read) }
+  const sessionId = session.openSession ? cache.create(state, call.replicaId >= 0, ctx.version >= TOPIC_ID_VERSION) : 0
+  return { sessionId, answered: reads }
 }
 
 /** Reads each partition's batches and rewrites them in the message format of `version`. */
@@ -134,7 +166,7 @@ async function readRange(range: FileRangePart): Promise<Buffer> {
   return bytes
 }
 
-function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadline: number, ctx: RequestContext): boolean {
+function isReady({ request, ctx, deadline }: FetchCall, reads: readonly PartitionRead[]): boolean {
   if (reads.length === 0 || ctx.signal.aborted || deadline - Date.now() <= 0) return true
   let bytes = 0
   for (const r of reads) {
@@ -144,12 +176,12 @@ function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadlin
   return bytes >= request.minBytes
 }
 
-async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads: PartitionRead[], deadline: number): Promise<HandlerReply<FetchResponse>> {
+async function pollUntilReady(call: FetchCall, reads: PartitionRead[]): Promise<HandlerReply<FetchResponse>> {
+  const { ctx, deadline, replicaId } = call
   const { broker } = ctx
   const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
   do {
     releaseRanges(reads)
-    const replicaId = replicaOf(request, ctx.version)
     const cluster = broker.cluster
     if (cluster && replicaId >= 0) {
       // Followers wait for the leader's log end, which moves before the HW does.
@@ -159,44 +191,32 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
         ...waits.map((w) => cluster.waitForAppend(w.topic, w.partition, w.offset, remaining)),
       ])
     } else await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
-    reads = await readAll(broker, request, ctx.version, replicaId)
-  } while (!isReady(request, reads, deadline, ctx))
-  return respond(ctx, reads)
+    reads = await readAll(broker, call)
+  } while (!isReady(call, reads))
+  return respond(call, reads)
 }
 
 /**
  * Every partition's read; a promise only when some partition has bytes to locate in the worker.
- * A partition named more than once is read once, where it first appears, with its last entry
- * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
- * the work or the response. From v13 topics are named by id.
+ * The targets are the request's partitions, each once (fetch-sessions.ts distinctTargets:
+ * repeats cannot multiply the work or the response), or an incremental fetch's session
+ * partitions. From v13 topics are named by id.
  */
-function readAll(broker: NodeContext, request: FetchRequest, version: number, replicaId: number): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: NodeContext, { session, ctx, replicaId, request }: FetchCall): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
-  const byId = version >= TOPIC_ID_VERSION
-  for (const { topic: t, partition: p } of distinctPartitions(request, byId)) {
+  const byId = ctx.version >= TOPIC_ID_VERSION
+  for (const target of session.targets) {
+    const t = target.topic
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     const read = name === undefined
-      ? unknownTopicId(t.topicId, p)
-      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId)
+      ? unknownTopicId(target)
+      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, target, replicaId)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
   if (located === null) return reads
   return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
-}
-
-function distinctPartitions(request: FetchRequest, byId: boolean): { topic: FetchRequest['topics'][number]; partition: FetchPartition }[] {
-  const byKey = new Map<string, { topic: FetchRequest['topics'][number]; partition: FetchPartition }>()
-  for (const t of request.topics) {
-    for (const p of t.partitions) {
-      const key = `${p.partition}:${byId ? t.topicId : t.topic}`
-      const entry = byKey.get(key)
-      if (entry) entry.partition = p
-      else byKey.set(key, { topic: t, partition: p })
-    }
-  }
-  return [...byKey.values()]
 }
 
 // Whole-response limit (KIP-74): the first partition with data is always sent whole.
@@ -217,8 +237,9 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition, replicaId: number): PartitionRead {
-  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+function readPartition(broker: NodeContext, topic: string, topicId: string, target: FetchTarget, replicaId: number): PartitionRead {
+  const p = target.partition
+  const read: PartitionRead = { topic, topicId, request: p, target, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
   if (broker.cluster) {
     // Cluster mode: only the leader serves; a follower's fetch also reports its log end offset.
     const code = replicaId >= 0
@@ -242,8 +263,8 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, p: F
   return read
 }
 
-function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
-  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+function unknownTopicId(target: FetchTarget): PartitionRead {
+  return { topic: '', topicId: target.topic.topicId, request: target.partition, target, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
 }
 
 function needsLocate(read: PartitionRead): boolean {
@@ -278,8 +299,11 @@ function releaseRanges(reads: readonly PartitionRead[]): void {
   }
 }
 
-function encode(ctx: RequestContext, reads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
+function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
+  const { ctx } = call
   const version = ctx.version
+  // Only partitions with records hold ranges, and an incremental answer always carries those.
+  const { sessionId, answered: reads } = sessionAnswer(call, allReads)
   if (ctx.fetchMeter) {
     for (const r of reads) if (r.range) ctx.fetchMeter.fetched(r.topic, r.request.partition, r.range.length, r.nextOffset >= 0 ? r.nextOffset - r.request.fetchOffset : 0)
   }
@@ -304,7 +328,7 @@ function encode(ctx: RequestContext, reads: readonly PartitionRead[], converted?
       records: converted?.get(r) ?? (r.range ? builder.placeholder(r.range) : NO_RECORDS),
     })
   }
-  return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })
+  return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses })
 }
 
 /** Shared by every partition answered without records (never written to: zero bytes). */
