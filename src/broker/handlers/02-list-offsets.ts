@@ -10,11 +10,13 @@
  * consumer can read, as Kafka answers read_uncommitted clients; read_committed gets the same,
  * since last stable offset = high watermark without transactions); >= 0: the first offset
  * whose timestamp is at or after it (`engine.offsetForTimestamp`), or offset -1 and timestamp
- * -1 when no visible record qualifies. Earliest/latest answer timestamp -1. leaderEpoch is 0.
+ * -1 when no visible record qualifies; -3 (max timestamp, KIP-734): the offset and timestamp
+ * of the first record carrying the largest timestamp in the log (the record, as Kafka 3.8
+ * answers, not its batch), or -1/-1 for an empty log or one whose maximum is not yet below the
+ * high watermark. Earliest/latest answer timestamp -1. leaderEpoch is 0.
  * UNKNOWN_TOPIC_OR_PARTITION for a topic or partition this broker lacks.
  *
- * Left out: -3 (max timestamp, KIP-734) is answered INVALID_REQUEST since no per-partition
- * max-timestamp index exists; -4 / -5 (tiered storage) are not in these versions.
+ * Left out: -4 / -5 (tiered storage) are not in these versions (INVALID_REQUEST).
  */
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -30,6 +32,7 @@ export const maxVersion = MAX_VERSION
 
 const EARLIEST = -2
 const LATEST = -1
+const MAX_TIMESTAMP = -3
 
 export async function handle(request: ListOffsetsRequest, ctx: RequestContext): Promise<HandlerReply<ListOffsetsResponse>> {
   const duplicates = duplicatePartitions(request)
@@ -85,7 +88,7 @@ async function lookup(broker: NodeContext, version: number, topic: string, p: Li
   if (!offsets) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   if (p.timestamp === EARLIEST) return answer(ErrorCode.NONE, offsets.logStartOffset)
   if (p.timestamp === LATEST) return answer(ErrorCode.NONE, offsets.highWatermark)
-  if (p.timestamp < 0) return answer(ErrorCode.INVALID_REQUEST)
+  if (p.timestamp < 0 && p.timestamp !== MAX_TIMESTAMP) return answer(ErrorCode.INVALID_REQUEST)
   try {
     const found = await broker.engine.offsetForTimestamp(topic, p.partitionIndex, p.timestamp)
     // Offsets at or past the high watermark are not visible to consumers yet.

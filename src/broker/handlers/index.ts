@@ -33,4 +33,6 @@ export const HANDLERS: readonly AnyApiHandler[] = [
   await import('./42-delete-groups.js'),
   await import('./44-incremental-alter-configs.js'),
   await import('./60-describe-cluster.js'),
+  await import('./47-offset-delete.js'),
+  await import('./61-describe-producers.js'),
 ]

@@ -50,6 +50,8 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'DeleteGroups', versions: '0-2' },
   { name: 'IncrementalAlterConfigs', versions: '0-1' },
   { name: 'DescribeCluster', versions: '0-1' },
+  { name: 'OffsetDelete', versions: '0-0' },
+  { name: 'DescribeProducers', versions: '0-0' },
 ]
 
 export function fileNameOf(apiName: string): string {

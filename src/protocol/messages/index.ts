@@ -27,9 +27,11 @@ import * as saslAuthenticate from './sasl-authenticate.js'
 import * as createPartitions from './create-partitions.js'
 import * as deleteGroups from './delete-groups.js'
 import * as incrementalAlterConfigs from './incremental-alter-configs.js'
+import * as offsetDelete from './offset-delete.js'
 import * as describeCluster from './describe-cluster.js'
+import * as describeProducers from './describe-producers.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, describeCluster }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeCluster, describeProducers }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -202,11 +204,23 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     decodeRequest: incrementalAlterConfigs.decodeIncrementalAlterConfigsRequest, encodeRequest: incrementalAlterConfigs.encodeIncrementalAlterConfigsRequest,
     decodeResponse: incrementalAlterConfigs.decodeIncrementalAlterConfigsResponse, encodeResponse: incrementalAlterConfigs.encodeIncrementalAlterConfigsResponse,
   }],
+  [47, {
+    apiKey: 47, name: 'OffsetDelete', minVersion: offsetDelete.MIN_VERSION, maxVersion: offsetDelete.MAX_VERSION,
+    firstFlexibleVersion: offsetDelete.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: offsetDelete.decodeOffsetDeleteRequest, encodeRequest: offsetDelete.encodeOffsetDeleteRequest,
+    decodeResponse: offsetDelete.decodeOffsetDeleteResponse, encodeResponse: offsetDelete.encodeOffsetDeleteResponse,
+  }],
   [60, {
     apiKey: 60, name: 'DescribeCluster', minVersion: describeCluster.MIN_VERSION, maxVersion: describeCluster.MAX_VERSION,
     firstFlexibleVersion: describeCluster.FIRST_FLEXIBLE_VERSION,
     decodeRequest: describeCluster.decodeDescribeClusterRequest, encodeRequest: describeCluster.encodeDescribeClusterRequest,
     decodeResponse: describeCluster.decodeDescribeClusterResponse, encodeResponse: describeCluster.encodeDescribeClusterResponse,
+  }],
+  [61, {
+    apiKey: 61, name: 'DescribeProducers', minVersion: describeProducers.MIN_VERSION, maxVersion: describeProducers.MAX_VERSION,
+    firstFlexibleVersion: describeProducers.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: describeProducers.decodeDescribeProducersRequest, encodeRequest: describeProducers.encodeDescribeProducersRequest,
+    decodeResponse: describeProducers.decodeDescribeProducersResponse, encodeResponse: describeProducers.encodeDescribeProducersResponse,
   }],
 ])
 
