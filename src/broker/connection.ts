@@ -8,7 +8,11 @@
  *
  * Failure policy (the broker keeps serving everyone else):
  * - a bad frame size, a malformed header or body, an unknown API key or an unsupported
- *   version of any API but ApiVersions: the connection is closed and the reason logged;
+ *   version of any API but ApiVersions: the connection is closed and the reason logged (an
+ *   unknown key or version with the client's id and the software name and version it gave in
+ *   ApiVersions v3+, so an operator can tell which client needs what). Kafka closes here too:
+ *   a response body in a version the broker has no schema for cannot be written so that the
+ *   client decodes it, so the close is the only answer the protocol allows;
  * - an unsupported ApiVersions version: a v0 body with UNSUPPORTED_VERSION and the supported
  *   list (KIP-511), connection kept;
  * - before the first request decodes, frames are limited to PRE_REQUEST_MAX_FRAME_BYTES (a
@@ -36,7 +40,7 @@ import type { ApiRegistry, ApiRoute } from './api-registry.js'
 import type { NodeContext } from '../core/node-context.js'
 import { apiVersionsBody } from './handlers/18-api-versions.js'
 import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
-import type { BrokerLogger } from './logger.js'
+import type { BrokerLogger, LogFields } from './logger.js'
 import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { releaseFileSource, sendFileRange } from './send-file.js'
 import type { ConnectionLimits, LimitedConnection } from './connection-limits.js'
@@ -118,6 +122,8 @@ export class Connection implements LimitedConnection {
   /** Reading paused by the broker-wide partial-frame budget. */
   private waitingForBudget = false
   private lastWritableLength = 0
+  /** What the client said it is in ApiVersions v3+ ("name version"), for log lines. */
+  private clientSoftware: string | null = null
 
   constructor(private readonly socket: Socket, private readonly options: ConnectionOptions) {
     const { config } = options.broker
@@ -202,9 +208,9 @@ export class Connection implements LimitedConnection {
     return `connection ${this.info.id} from ${this.info.remoteAddress}:${this.info.remotePort}`
   }
 
-  private fail(reason: string): void {
+  private fail(reason: string, fields: LogFields = {}): void {
     if (this.closed) return
-    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}` })
+    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}`, ...fields })
     this.closed = true
     this.releaseQueue()
     this.abort.abort()
@@ -313,7 +319,7 @@ export class Connection implements LimitedConnection {
         this.unsupportedApiVersions(header)
         return
       }
-      this.fail(`unsupported request ${registry.name(header.apiKey)} v${header.apiVersion}`)
+      this.refuseUnsupported(header)
       return
     }
     let request: unknown
@@ -324,6 +330,7 @@ export class Connection implements LimitedConnection {
       return
     }
     this.sawRequest = true
+    if (header.apiKey === API_VERSIONS_KEY && header.apiVersion >= 3) this.noteClientSoftware(request)
     const startedNs = this.options.observer ? process.hrtime.bigint() : 0n
     const slot: Slot = { bytes: frame.length, done: false, parts: null, closeReason: null }
     this.queuedBytes += slot.bytes
@@ -359,6 +366,25 @@ export class Connection implements LimitedConnection {
       this.stopping = true
       this.schedulePump()
     }
+  }
+
+  private noteClientSoftware(request: unknown): void {
+    const { clientSoftwareName, clientSoftwareVersion } = request as { clientSoftwareName?: string; clientSoftwareVersion?: string }
+    if (clientSoftwareName) this.clientSoftware = `${clientSoftwareName} ${clientSoftwareVersion ?? ''}`.trim()
+  }
+
+  /** An unknown API key or an unsupported version: logged with who sent it, then the connection closes. */
+  private refuseUnsupported(header: RequestHeader): void {
+    const { registry } = this.options
+    const served = registry.supported.find((a) => a.apiKey === header.apiKey)
+    const what = served
+      ? `unsupported version v${header.apiVersion} of ${registry.name(header.apiKey)} (this broker serves v${served.minVersion}-v${served.maxVersion})`
+      : `unknown API key ${header.apiKey} (v${header.apiVersion})`
+    const clientId = header.clientId ?? ''
+    const software = this.clientSoftware ?? 'unnamed (no ApiVersions v3+ yet)'
+    this.fail(`${what} from client id "${clientId}", software ${software}`, {
+      apiKey: header.apiKey, apiVersion: header.apiVersion, clientId, clientSoftware: this.clientSoftware,
+    })
   }
 
   private internalError(route: ApiRoute, header: RequestHeader, error: unknown): void {
