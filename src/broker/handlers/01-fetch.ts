@@ -5,7 +5,9 @@
  * from the segment and down-converted to magic 0 (v0-1) or magic 1 (v2-3) message sets
  * (protocol/message-set.ts): uncompressed, headers dropped, control batches left out. That
  * path reads at most each partition's partitionMaxBytes of segment (and the response's
- * maxBytes overall); v4+ stays zero-copy.
+ * maxBytes overall), and streams: the converted length is counted first, then the bytes are
+ * made a window of batches at a time while the connection writes them (down-conversion.ts),
+ * so memory does not grow with the fetch size. v4+ stays zero-copy.
  *
  * Topics are named up to v12 and given by topic id from v13 (an id this broker does not know:
  * UNKNOWN_TOPIC_ID on each of its partitions); answers carry the same key back. v15 moves the
@@ -42,11 +44,8 @@
  * end instead of the HW, and long-polls on leader appends.
  */
 import { Buffer } from 'node:buffer'
-import { read as readCallback } from 'node:fs'
-import { open } from 'node:fs/promises'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { downConvertBatches } from '../../protocol/message-set.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
 import { FetchSessionCache, type FetchSessionContext, type FetchTarget } from '../fetch-sessions.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
@@ -55,15 +54,13 @@ import type { NodeContext } from '../../core/node-context.js'
 import { topicIdFromWire } from '../../core/topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
-import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
+import { convertedLength, convertedPart } from '../down-conversion.js'
+import type { FileRangePart, GeneratedPart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
 
 const TOPIC_ID_VERSION = 13
-function readAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => readCallback(fd, buffer, offset, length, position, (error, n) => error ? reject(error) : resolve(n)))
-}
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
@@ -133,37 +130,32 @@ function sessionAnswer(call: FetchCall, reads: readonly PartitionRead[]): { sess
   return { sessionId, answered: reads }
 }
 
-/** Reads each partition's batches and rewrites them in the message format of `version`. */
-async function downConvertAll(version: number, reads: readonly PartitionRead[]): Promise<Map<PartitionRead, Buffer>> {
+/**
+ * Counts each partition's bytes in the message format of `version` (down-conversion.ts); the
+ * bytes themselves are made while the connection writes them, a window at a time. A range
+ * that converts to nothing (only control batches or records below the fetch offset) is
+ * answered empty.
+ */
+async function downConvertAll(version: number, reads: readonly PartitionRead[]): Promise<Map<PartitionRead, GeneratedPart>> {
   const magic = version >= 2 ? 1 : 0
-  const converted = new Map<PartitionRead, Buffer>()
+  const converted = new Map<PartitionRead, GeneratedPart>()
   for (const r of reads) {
-    if (!r.range) continue
+    const range = r.range
+    if (!range) continue
     try {
-      converted.set(r, downConvertBatches(await readRange(r.range), magic, r.request.fetchOffset))
+      const length = await convertedLength(range, magic, r.request.fetchOffset)
+      if (length > 0) converted.set(r, convertedPart(range, magic, r.request.fetchOffset, length))
+      else {
+        releaseFileSource(range.file)
+        r.range = null
+      }
     } catch (error) {
       r.errorCode = toErrorPayload(error).code
+      releaseFileSource(range.file)
       r.range = null
     }
   }
   return converted
-}
-
-async function readRange(range: FileRangePart): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(range.length)
-  const handle = 'fd' in range.file ? null : await open(range.file.path, 'r')
-  try {
-    const fd = handle ? handle.fd : (range.file as { fd: number }).fd
-    let done = 0
-    while (done < range.length) {
-      const n = await readAt(fd, bytes, done, range.length - done, range.position + done)
-      if (n === 0) throw new Error(`segment ended ${range.length - done} bytes early`)
-      done += n
-    }
-  } finally {
-    await handle?.close()
-  }
-  return bytes
 }
 
 function isReady({ request, ctx, deadline }: FetchCall, reads: readonly PartitionRead[]): boolean {
@@ -299,7 +291,7 @@ function releaseRanges(reads: readonly PartitionRead[]): void {
   }
 }
 
-function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
+function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, GeneratedPart>): ReturnType<FetchResponseBuilder['encode']> {
   const { ctx } = call
   const version = ctx.version
   // Only partitions with records hold ranges, and an incremental answer always carries those.
@@ -325,10 +317,17 @@ function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?:
       logStartOffset: r.logStartOffset,
       abortedTransactions: [],
       preferredReadReplica: -1,
-      records: converted?.get(r) ?? (r.range ? builder.placeholder(r.range) : NO_RECORDS),
+      records: recordsOf(builder, r, converted),
     })
   }
   return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses })
+}
+
+/** A partition's records field: its down-converted bytes (v0-3), its file range, or nothing. */
+function recordsOf(builder: FetchResponseBuilder, r: PartitionRead, converted: ReadonlyMap<PartitionRead, GeneratedPart> | undefined): Buffer {
+  if (!r.range) return NO_RECORDS
+  const generated = converted?.get(r)
+  return builder.placeholder(generated ?? r.range)
 }
 
 /** Shared by every partition answered without records (never written to: zero bytes). */
