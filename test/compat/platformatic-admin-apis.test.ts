@@ -1,5 +1,5 @@
 /**
- * OffsetDelete (47), DescribeProducers (61) and ListOffsets max timestamp (-3) against a broker
+ * OffsetDelete (47), DescribeProducers (61) and ListOffsets max timestamp (-3, and -4 of v8) against a broker
  * on a real socket: @platformatic/kafka's admin deletes group offsets and lists the max-timestamp
  * offset; its idempotent producer is what DescribeProducers then lists (no Node client has a
  * DescribeProducers call: the shared wire client asks). A group member subscribed to the topic
@@ -42,6 +42,11 @@ describe('admin APIs through @platformatic/kafka and the wire', () => {
     expect(byPartition.get(1)).toEqual([1n, 9000n])
     // An empty partition has no record with a largest timestamp.
     expect(byPartition.get(0)).toEqual([-1n, -1n])
+    // -4 (earliest local, ListOffsets v8): every segment is local, so the log start.
+    const local = await raw.request<{ topics: { partitions: { errorCode: number; offset: number }[] }[] }>(2, 8, {
+      replicaId: -1, isolationLevel: 0, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 1, currentLeaderEpoch: -1, timestamp: -4 }] }],
+    })
+    expect([local.topics[0].partitions[0].errorCode, local.topics[0].partitions[0].offset]).toEqual([0, 0])
   })
 
   it('OffsetDelete removes one partition of an Empty group; an unknown group and an unknown partition are refused', async () => {

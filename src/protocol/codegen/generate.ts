@@ -25,7 +25,7 @@ export function schemaDir(): string {
 export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }> = [
   { name: 'Produce', versions: '0-11' },
   { name: 'Fetch', versions: '0-16' },
-  { name: 'ListOffsets', versions: '0-7' },
+  { name: 'ListOffsets', versions: '0-8' },
   { name: 'Metadata', versions: '0-12' },
   { name: 'OffsetCommit', versions: '0-8' },
   { name: 'OffsetFetch', versions: '1-9' },
