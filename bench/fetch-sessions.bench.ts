@@ -4,6 +4,8 @@
  *   off  every Fetch v12 names all 100 partitions (sessionId 0, epoch -1), every answer lists all 100
  *   on   one full fetch opens a session; then every Fetch is incremental: it names nothing and
  *        the answer lists nothing (no partition changed)
+ *   floor a sessionless Fetch naming no partition: the per-request cost (socket, framing,
+ *        dispatch) that no session can remove
  * The broker is `ringlog serve` in a child process (compiled CLI); its CPU is utime+stime from
  * /proc/<pid>/stat over each phase, divided by the fetches sent. Phases alternate off/on in one
  * run against one broker; medians of --runs rounds and the on/off ratio are reported.
@@ -63,6 +65,7 @@ try {
   await client.request(19, 4, { topics: [{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false })
   const off: number[] = []
   const on: number[] = []
+  const floor: number[] = []
   // Round 0 warms the JIT on both paths and is not counted.
   for (let run = 0; run <= RUNS; run++) {
     const record = run > 0
@@ -79,12 +82,16 @@ try {
       if (r.errorCode !== 0 || r.responses.length !== 0) throw new Error(`incremental fetch answered ${r.errorCode} with ${r.responses.length} topics`)
     })
     if (record) on.push(onCpu)
+    const floorCpu = await phase(broker.pid, async () => {
+      await client.request(1, FETCH_VERSION, fetchBody(0, -1, 0))
+    })
+    if (record) floor.push(floorCpu)
   }
   const result = {
     partitions: PARTITIONS, fetches: FETCHES, runs: RUNS,
-    brokerCpuMicrosPerFetch: { off: median(off) * 1e6, on: median(on) * 1e6 },
+    brokerCpuMicrosPerFetch: { off: median(off) * 1e6, on: median(on) * 1e6, floor: median(floor) * 1e6 },
     ratioOnToOff: median(on) / median(off),
-    rounds: { off: off.map((s) => Math.round(s * 1e7) / 10), on: on.map((s) => Math.round(s * 1e7) / 10) },
+    rounds: { off: off.map((s) => Math.round(s * 1e7) / 10), on: on.map((s) => Math.round(s * 1e7) / 10), floor: floor.map((s) => Math.round(s * 1e7) / 10) },
   }
   console.log(JSON.stringify(result, null, 2))
 } finally {
