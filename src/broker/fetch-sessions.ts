@@ -37,11 +37,15 @@ export interface FetchTarget {
   partition: FetchPartition
 }
 
-/** What the response last told the client about a session partition. */
-interface CachedPartition extends FetchTarget {
-  /** -1 after an error, so the partition is sent again once the error clears. */
-  highWatermark: number
-  logStartOffset: number
+/** A session partition: its fetch position and what the response last told the client about it. */
+class CachedPartition implements FetchTarget {
+  constructor(
+    public topic: FetchTarget['topic'],
+    public partition: FetchPartition,
+    /** -1 after an error, so the partition is sent again once the error clears. */
+    public highWatermark: number,
+    public logStartOffset: number,
+  ) {}
 }
 
 export class FetchSession {
@@ -75,7 +79,8 @@ export interface AnsweredPartition {
   errorCode: number
   highWatermark: number
   logStartOffset: number
-  hasRecords: boolean
+  /** Non-null when the response carries records for it. */
+  range: object | null
 }
 
 export interface FetchSessionCacheOptions {
@@ -146,7 +151,7 @@ export class FetchSessionCache {
         const key = partitionKey(t, p.partition, session.byTopicId)
         const cached = session.partitions.get(key)
         if (cached) cached.partition = p
-        else session.partitions.set(key, { topic: t, partition: p, highWatermark: -1, logStartOffset: -1 })
+        else session.partitions.set(key, new CachedPartition(t, p, -1, -1))
       }
     }
     for (const f of request.forgottenTopicsData) {
@@ -171,10 +176,8 @@ export class FetchSessionCache {
     if (this.sessions.size >= this.slots && !this.evictFor(answered.length, privileged, now)) return 0
     const session = new FetchSession(this.newId(), privileged, now, byTopicId)
     for (const a of answered) {
-      session.partitions.set(partitionKey(a.target.topic, a.target.partition.partition, byTopicId), {
-        topic: a.target.topic, partition: a.target.partition,
-        highWatermark: a.errorCode === ErrorCode.NONE ? a.highWatermark : -1, logStartOffset: a.logStartOffset,
-      })
+      session.partitions.set(partitionKey(a.target.topic, a.target.partition.partition, byTopicId),
+        new CachedPartition(a.target.topic, a.target.partition, a.errorCode === ErrorCode.NONE ? a.highWatermark : -1, a.logStartOffset))
     }
     this.sessions.set(session.id, session)
     return session.id
@@ -188,9 +191,10 @@ export class FetchSessionCache {
   changed<T extends AnsweredPartition>(session: FetchSession, answered: readonly T[]): T[] {
     const out: T[] = []
     for (const a of answered) {
-      const cached = session.partitions.get(partitionKey(a.target.topic, a.target.partition.partition, session.byTopicId))
+      // An incremental fetch reads the session's own entries: no key to build.
+      const cached = a.target instanceof CachedPartition ? a.target : session.partitions.get(partitionKey(a.target.topic, a.target.partition.partition, session.byTopicId))
       if (!cached) continue
-      let send = a.hasRecords
+      let send = a.range !== null
       if (cached.highWatermark !== a.highWatermark) {
         send = true
         cached.highWatermark = a.highWatermark

@@ -154,7 +154,7 @@ describe('fetch sessions on the wire', () => {
 describe('FetchSessionCache eviction (Kafka rule, fake clock)', () => {
   const target = (partition: number): AnsweredPartition => ({
     target: { topic: { topic: 't', topicId: ZERO_UUID }, partition: { partition, fetchOffset: 0, partitionMaxBytes: 1, currentLeaderEpoch: -1, lastFetchedEpoch: -1, logStartOffset: -1 } },
-    errorCode: 0, highWatermark: 0, logStartOffset: 0, hasRecords: false,
+    errorCode: 0, highWatermark: 0, logStartOffset: 0, range: null,
   })
   const parts = (n: number): AnsweredPartition[] => Array.from({ length: n }, (_, i) => target(i))
 

@@ -124,9 +124,8 @@ function respond(call: FetchCall, reads: readonly PartitionRead[]): HandlerReply
 function sessionAnswer(call: FetchCall, reads: readonly PartitionRead[]): { sessionId: number; answered: readonly PartitionRead[] } {
   const { session, ctx } = call
   const cache = ctx.fetchSessions ?? NO_SESSIONS
-  const state = reads.map((r) => ({ read: r, target: r.target, errorCode: r.errorCode, highWatermark: r.highWatermark, logStartOffset: r.logStartOffset, hasRecords: r.range !== null }))
-  if (session.kind === 'incremental') return { sessionId: session.session.id, answered: cache.changed(session.session, state).map((s) => s.read) }
-  const sessionId = session.openSession ? cache.create(state, call.replicaId >= 0, ctx.version >= TOPIC_ID_VERSION) : 0
+  if (session.kind === 'incremental') return { sessionId: session.session.id, answered: cache.changed(session.session, reads) }
+  const sessionId = session.openSession ? cache.create(reads, call.replicaId >= 0, ctx.version >= TOPIC_ID_VERSION) : 0
   return { sessionId, answered: reads }
 }
 
