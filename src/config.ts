@@ -70,6 +70,8 @@ export interface RinglogConfig {
   connectionMaxStalledMs: number
   /** Bytes of partial (incomplete) request frames across all connections (queued.max.request.bytes). */
   queuedMaxRequestBytes: number
+  /** Fetch sessions (KIP-227) the broker keeps at once; 0: none (max.incremental.fetch.session.cache.slots). */
+  maxIncrementalFetchSessionCacheSlots: number
   // Background scrubber (storage/scrub.ts): re-checks the CRCs of closed segments.
   /** Time between the starts of two scrub passes (the first runs at start-up); 0: no scrubbing. */
   scrubIntervalMs: number
@@ -156,6 +158,7 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   connectionMaxStalledMs: 60_000,
   // Two maximal frames (socket.request.max.bytes) at once, plus slack: 8 partial 99 MiB frames no longer take 900 MB.
   queuedMaxRequestBytes: 256 * 1024 * 1024,
+  maxIncrementalFetchSessionCacheSlots: 1000,
   // Scrubber: a pass a day at 20 MB/s (a 1 TB node is read once in about 14 hours).
   scrubIntervalMs: 24 * 3600 * 1000,
   scrubRateMb: 20,
@@ -207,6 +210,7 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   // Connection limits
   maxConnections: 'number', maxConnectionsPerIp: 'number', connectionsMaxIdleMs: 'number',
   connectionMaxInflightBytes: 'number', connectionMaxStalledMs: 'number', queuedMaxRequestBytes: 'number',
+  maxIncrementalFetchSessionCacheSlots: 'number',
   // Scrubber
   scrubIntervalMs: 'number', scrubRateMb: 'number',
   // Cluster mode
@@ -257,6 +261,7 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   connectionMaxInflightBytes: [1024, Number.MAX_SAFE_INTEGER],
   connectionMaxStalledMs: [1, 0x7fffffff],
   queuedMaxRequestBytes: [1024, Number.MAX_SAFE_INTEGER],
+  maxIncrementalFetchSessionCacheSlots: [0, 1_000_000],
   // Scrubber: at most a year between passes; 1-10,000 MB/s.
   scrubIntervalMs: [0, 365 * 24 * 3600 * 1000],
   scrubRateMb: [1, 10_000],

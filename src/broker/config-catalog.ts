@@ -111,6 +111,7 @@ const BROKER_CONFIGS: Record<string, BrokerConfigDef> = {
   'group.min.session.timeout.ms': { type: ConfigType.int, kafkaDefault: '6000', value: (c) => String(c.groupMinSessionTimeoutMs) },
   'group.max.session.timeout.ms': { type: ConfigType.int, kafkaDefault: '1800000', value: (c) => String(c.groupMaxSessionTimeoutMs) },
   'offsets.retention.minutes': { type: ConfigType.int, kafkaDefault: '10080', value: (c) => String(c.offsetsRetentionMinutes) },
+  'max.incremental.fetch.session.cache.slots': { type: ConfigType.int, kafkaDefault: '1000', value: (c) => String(c.maxIncrementalFetchSessionCacheSlots) },
 }
 
 export function describeBrokerConfigs(config: RinglogConfig): DescribedConfig[] {

@@ -8,7 +8,11 @@
  *
  * Failure policy (the broker keeps serving everyone else):
  * - a bad frame size, a malformed header or body, an unknown API key or an unsupported
- *   version of any API but ApiVersions: the connection is closed and the reason logged;
+ *   version of any API but ApiVersions: the connection is closed and the reason logged (an
+ *   unknown key or version with the client's id and the software name and version it gave in
+ *   ApiVersions v3+, so an operator can tell which client needs what). Kafka closes here too:
+ *   a response body in a version the broker has no schema for cannot be written so that the
+ *   client decodes it, so the close is the only answer the protocol allows;
  * - an unsupported ApiVersions version: a v0 body with UNSUPPORTED_VERSION and the supported
  *   list (KIP-511), connection kept;
  * - before the first request decodes, frames are limited to PRE_REQUEST_MAX_FRAME_BYTES (a
@@ -35,21 +39,44 @@ import { Reader, Writer } from '../protocol/primitives.js'
 import type { ApiRegistry, ApiRoute } from './api-registry.js'
 import type { NodeContext } from '../core/node-context.js'
 import { apiVersionsBody } from './handlers/18-api-versions.js'
-import { isFileRangePart, type ConnectionInfo, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
-import type { BrokerLogger } from './logger.js'
+import { isFileRangePart, isGeneratedPart, releasePart, type ConnectionInfo, type GeneratedPart, type HandlerReply, type RequestContext, type ResponsePart } from './handler.js'
+import type { BrokerLogger, LogFields } from './logger.js'
 import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { releaseFileSource, sendFileRange } from './send-file.js'
 import type { ConnectionLimits, LimitedConnection } from './connection-limits.js'
 import { SaslSession } from './sasl-session.js'
 import { requestAccess } from './request-authorization.js'
 import type { BrokerSecurity } from './broker-security.js'
+import type { FetchSessionCache } from './fetch-sessions.js'
 
-/** Releases the file ranges of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
+/** Releases the file ranges and generated parts of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
 function releaseParts(parts: readonly ResponsePart[], from: number): void {
-  for (let i = from; i < parts.length; i++) {
-    const part = parts[i]
-    if (isFileRangePart(part)) releaseFileSource(part.file)
+  for (let i = from; i < parts.length; i++) releasePart(parts[i])
+}
+
+/** Resolves when the socket drains or closes (a generated part waits for room before its next chunk). */
+function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done)
+      socket.off('close', done)
+      resolve()
+    }
+    socket.on('drain', done)
+    socket.on('close', done)
+  })
+}
+
+/** Writes a generated part chunk by chunk, waiting for the socket to drain between chunks; checks its length. */
+async function writeGenerated(socket: Socket, part: GeneratedPart): Promise<void> {
+  let written = 0
+  for await (const chunk of part.chunks()) {
+    if (socket.destroyed) return
+    written += chunk.length
+    if (written > part.length) throw new Error(`a generated response part grew past its declared ${part.length} bytes`)
+    if (!socket.write(chunk)) await drainedOrClosed(socket)
   }
+  if (written !== part.length && !socket.destroyed) throw new Error(`a generated response part made ${written} of its declared ${part.length} bytes`)
 }
 
 /** Largest frame accepted before any request has decoded (Kafka: 512 KiB before SASL). */
@@ -86,6 +113,8 @@ export interface ConnectionOptions {
   advertised?: { host: string; port: number }
   /** Credentials and ACLs; with an authorizer every request is checked for the session's principal. */
   security?: BrokerSecurity
+  /** The broker-wide fetch session cache (KIP-227). */
+  fetchSessions?: FetchSessionCache
 }
 
 /** Bytes of the response parts (file ranges count by their length: they are owed to the socket too). */
@@ -119,6 +148,8 @@ export class Connection implements LimitedConnection {
   /** Reading paused by the broker-wide partial-frame budget. */
   private waitingForBudget = false
   private lastWritableLength = 0
+  /** What the client said it is in ApiVersions v3+ ("name version"), for log lines. */
+  private clientSoftware: string | null = null
 
   constructor(private readonly socket: Socket, private readonly options: ConnectionOptions) {
     const { config } = options.broker
@@ -203,9 +234,9 @@ export class Connection implements LimitedConnection {
     return `connection ${this.info.id} from ${this.info.remoteAddress}:${this.info.remotePort}`
   }
 
-  private fail(reason: string): void {
+  private fail(reason: string, fields: LogFields = {}): void {
     if (this.closed) return
-    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}` })
+    this.options.log.warn(`${this.describe()}: ${reason}; closing it`, { conn: this.info.id, peer: `${this.info.remoteAddress}:${this.info.remotePort}`, ...fields })
     this.closed = true
     this.releaseQueue()
     this.abort.abort()
@@ -314,7 +345,7 @@ export class Connection implements LimitedConnection {
         this.unsupportedApiVersions(header)
         return
       }
-      this.fail(`unsupported request ${registry.name(header.apiKey)} v${header.apiVersion}`)
+      this.refuseUnsupported(header)
       return
     }
     let request: unknown
@@ -325,6 +356,7 @@ export class Connection implements LimitedConnection {
       return
     }
     this.sawRequest = true
+    if (header.apiKey === API_VERSIONS_KEY && header.apiVersion >= 3) this.noteClientSoftware(request)
     const startedNs = this.options.observer ? process.hrtime.bigint() : 0n
     const slot: Slot = { bytes: frame.length, done: false, parts: null, closeReason: null }
     this.queuedBytes += slot.bytes
@@ -341,6 +373,7 @@ export class Connection implements LimitedConnection {
       session: this.session,
       access: requestAccess(this.options.security?.authorizer, this.session.principal, this.info.remoteAddress, header.apiKey),
       security: this.options.security,
+      fetchSessions: this.options.fetchSessions,
     }
     let result: HandlerReply<unknown> | Promise<HandlerReply<unknown>>
     try {
@@ -361,6 +394,25 @@ export class Connection implements LimitedConnection {
       this.stopping = true
       this.schedulePump()
     }
+  }
+
+  private noteClientSoftware(request: unknown): void {
+    const { clientSoftwareName, clientSoftwareVersion } = request as { clientSoftwareName?: string; clientSoftwareVersion?: string }
+    if (clientSoftwareName) this.clientSoftware = `${clientSoftwareName} ${clientSoftwareVersion ?? ''}`.trim()
+  }
+
+  /** An unknown API key or an unsupported version: logged with who sent it, then the connection closes. */
+  private refuseUnsupported(header: RequestHeader): void {
+    const { registry } = this.options
+    const served = registry.supported.find((a) => a.apiKey === header.apiKey)
+    const what = served
+      ? `unsupported version v${header.apiVersion} of ${registry.name(header.apiKey)} (this broker serves v${served.minVersion}-v${served.maxVersion})`
+      : `unknown API key ${header.apiKey} (v${header.apiVersion})`
+    const clientId = header.clientId ?? ''
+    const software = this.clientSoftware ?? 'unnamed (no ApiVersions v3+ yet)'
+    this.fail(`${what} from client id "${clientId}", software ${software}`, {
+      apiKey: header.apiKey, apiVersion: header.apiVersion, clientId, clientSoftware: this.clientSoftware,
+    })
   }
 
   private internalError(route: ApiRoute, header: RequestHeader, error: unknown): void {
@@ -459,12 +511,12 @@ export class Connection implements LimitedConnection {
         if (!parts) { this.queuedBytes -= slot.bytes; continue }
         for (let i = 0; i < parts.length; i++) {
           const part = parts[i]
-          if (!isFileRangePart(part)) {
+          if (Buffer.isBuffer(part)) {
             if (!corked) { socket.cork(); corked = true }
             socket.write(part)
             continue
           }
-          // sendfile needs everything before it handed to the kernel first.
+          // sendfile needs everything before it handed to the kernel first (and a generated part waits for drains).
           if (corked) { socket.uncork(); corked = false }
           this.writing = true
           void this.finishFileSlot(parts, i, slot.bytes)
@@ -479,15 +531,22 @@ export class Connection implements LimitedConnection {
     this.afterWrites()
   }
 
-  /** Streams `parts[from]` (a file range) and the rest of its slot, then resumes the pump. */
+  /** Streams `parts[from]` (a file range or generated bytes) and the rest of its slot, then resumes the pump. */
   private async finishFileSlot(parts: readonly ResponsePart[], from: number, slotBytes: number): Promise<void> {
     const socket = this.socket
     let i = from
     try {
       for (; i < parts.length && !this.closed; i++) {
         const part = parts[i]
-        if (!isFileRangePart(part)) socket.write(part)
-        else {
+        if (Buffer.isBuffer(part)) socket.write(part)
+        else if (isGeneratedPart(part)) {
+          try {
+            await writeGenerated(socket, part)
+          } finally {
+            part.release()
+          }
+          this.lastActivityMs = Date.now()
+        } else {
           try {
             await sendFileRange(socket, part.file, part.position, part.length)
           } finally {

@@ -11,12 +11,13 @@
 import { Buffer } from 'node:buffer'
 import type { RequestHeader } from '../protocol/headers.js'
 import type { EncodeInput } from '../protocol/primitives.js'
-import type { SendFileSource } from './send-file.js'
+import { releaseFileSource, type SendFileSource } from './send-file.js'
 import type { NodeContext } from '../core/node-context.js'
 import type { BrokerLogger } from './logger.js'
 import type { SaslSession } from './sasl-session.js'
 import type { RequestAccess } from './request-authorization.js'
 import type { BrokerSecurity } from './broker-security.js'
+import type { FetchSessionCache } from './fetch-sessions.js'
 
 /** One API version range as ApiVersions advertises it. */
 export interface ApiVersionRange {
@@ -59,6 +60,8 @@ export interface RequestContext {
   readonly access: RequestAccess
   /** Credentials and ACLs, for the APIs that manage them. */
   readonly security?: BrokerSecurity
+  /** The broker's fetch sessions (KIP-227); without it every fetch is sessionless. */
+  readonly fetchSessions?: FetchSessionCache
 }
 
 /** A byte range of a segment file, streamed into the response where it stands. */
@@ -68,7 +71,15 @@ export interface FileRangePart {
   length: number
 }
 
-export type ResponsePart = Buffer | FileRangePart
+/** Bytes made while the response is written (Fetch v0-3 down-conversion): exactly `length` of them. */
+export interface GeneratedPart {
+  length: number
+  chunks(): AsyncIterable<Buffer>
+  /** Frees what the part holds (a segment file descriptor), after it is written or dropped. */
+  release(): void
+}
+
+export type ResponsePart = Buffer | FileRangePart | GeneratedPart
 
 export type HandlerReply<Res> =
   /** Encoded with the API's response codec in the request's version. */
@@ -95,5 +106,15 @@ export function reply<Res>(message: EncodeInput<Res>): HandlerReply<Res> {
 }
 
 export function isFileRangePart(part: ResponsePart): part is FileRangePart {
-  return !Buffer.isBuffer(part)
+  return !Buffer.isBuffer(part) && 'file' in part
+}
+
+export function isGeneratedPart(part: ResponsePart): part is GeneratedPart {
+  return !Buffer.isBuffer(part) && 'chunks' in part
+}
+
+/** Frees what a part holds: a file range's descriptor, a generated part's source. */
+export function releasePart(part: ResponsePart): void {
+  if (isFileRangePart(part)) releaseFileSource(part.file)
+  else if (isGeneratedPart(part)) part.release()
 }

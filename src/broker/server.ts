@@ -21,6 +21,7 @@ import { ConnectionLimits } from './connection-limits.js'
 import { resolveListeners, usesTls, type Listener, type ListenerProtocol } from '../security/listeners.js'
 import { CredentialStore } from '../security/credential-store.js'
 import { isSaslMechanism } from '../security/sasl-authenticator.js'
+import { FetchSessionCache } from './fetch-sessions.js'
 import { SaslSession, type SaslSettings } from './sasl-session.js'
 import { AclStore } from '../security/acl-store.js'
 import { Authorizer } from '../security/authorizer.js'
@@ -61,6 +62,8 @@ export class BrokerServer {
   private readonly log: BrokerLogger
   private readonly observer: BrokerObserver
   private readonly limits: ConnectionLimits
+  /** KIP-227 fetch sessions, shared by every connection (a client may reconnect and keep its session). */
+  readonly fetchSessions: FetchSessionCache
   /** The broker's metrics registry, when started with `metrics: true`. */
   readonly metrics: RinglogMetrics | undefined
   private nextConnectionId = 1
@@ -86,6 +89,7 @@ export class BrokerServer {
     context.engine.on?.('slowFdatasync', (e) => {
       this.log.warn('slow fdatasync', { topic: e.topic, partition: e.partition, ms: Math.round(e.durationMs), thresholdMs: e.thresholdMs, flushedTo: e.flushedTo })
     })
+    this.fetchSessions = new FetchSessionCache({ slots: context.config.maxIncrementalFetchSessionCacheSlots })
     const listeners = resolveListeners(context.config)
     const { config } = context
     const credentials = CredentialStore.open(config.dataDir)
@@ -195,7 +199,7 @@ export class BrokerServer {
     if (tlsPrincipal) this.log.debug?.(`${listener.protocol} connection from ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0} with client certificate ${tlsPrincipal}`)
     const connection = new Connection(socket, {
       id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
-      limits: this.limits,
+      limits: this.limits, fetchSessions: this.fetchSessions,
       session: new SaslSession(listener.protocol, this.sasl, tlsPrincipal), advertised: advertisedAddress(listener, socket),
       security: this.security,
     })

@@ -44,6 +44,7 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   connectionMaxInflightBytes: 'bytes one connection may have in flight (requests held + responses unwritten) before reading from it pauses',
   connectionMaxStalledMs: 'close a connection whose unread responses keep it paused this long',
   queuedMaxRequestBytes: 'bytes of partial request frames buffered across all connections (queued.max.request.bytes)',
+  maxIncrementalFetchSessionCacheSlots: 'fetch sessions (KIP-227 incremental fetch) kept at once; 0 = none (max.incremental.fetch.session.cache.slots)',
   scrubIntervalMs: 'start a background CRC re-check of closed segments this often (first at start-up); 0 = off',
   scrubRateMb: 'the scrubber reads at most this many MB (10^6 bytes) a second, across all partitions',
   // Cluster mode

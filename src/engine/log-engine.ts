@@ -7,6 +7,7 @@ import type { RecordInput } from '../protocol/records.js'
 import type { SyncLatency } from '../storage/group-commit.js'
 import type { TimestampOffset } from '../storage/partition-log.js'
 import type { RecoverySummary } from '../storage/recovery.js'
+import type { ActiveProducer } from '../storage/producer-state.js'
 import type { ScrubCounters } from '../storage/scrub.js'
 
 export type { TimestampOffset }
@@ -104,6 +105,8 @@ export interface LogEngine {
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null>
   /** DeleteRecords: moves the log start offset to `offset` (at most the high watermark); resolves to the new log start offset. */
   deleteRecordsBefore(topic: string, partition: number, offset: number): Promise<number>
+  /** DescribeProducers: the idempotent producers the partition tracks. */
+  activeProducers(topic: string, partition: number): Promise<ActiveProducer[]>
   /** Resolves once the high watermark passes `offset` or `timeoutMs` elapses (long-poll wake-up). */
   waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
   /**

@@ -5,6 +5,7 @@ import { RinglogError } from '../errors.js'
 import { realClock, type GroupClock, type TimerHandle } from './clock.js'
 import { Group, GroupMember, type GroupProtocol, type GroupSummary, type JoinGroupResult, type SyncGroupResult } from './group.js'
 import { GroupState, parseGroupState, type GroupStateName } from './group-state.js'
+import { consumerProtocolType, decodeSubscription } from './consumer-protocol.js'
 import type { OffsetsBackend, OffsetToCommit, StoredGroupMetadata, TopicPartition } from './offsets-backend.js'
 
 /**
@@ -732,6 +733,33 @@ export class GroupCoordinator {
     return results
   }
 
+  /**
+   * Kafka's OffsetDelete: an Empty group (or one known only by its offsets) loses the named
+   * partitions' offsets; a group with members keeps those of topics its members subscribe to
+   * (GROUP_SUBSCRIBED_TO_TOPIC each) and loses the rest, unless it is not a consumer group
+   * (NON_EMPTY_GROUP for the whole request). Unknown group: GROUP_ID_NOT_FOUND.
+   */
+  async deleteOffsets(groupId: string, partitions: readonly TopicPartition[]): Promise<{ errorCode: number; partitions: PartitionErrorCode[] }> {
+    const none = (errorCode: number): { errorCode: number; partitions: PartitionErrorCode[] } => ({ errorCode, partitions: [] })
+    if (this.closed) return none(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    if (groupId === '') return none(ErrorCode.INVALID_GROUP_ID)
+    const owner = this.coordinatorError(groupId)
+    if (owner !== ErrorCode.NONE) return none(owner)
+    const group = this.groups.get(groupId)
+    if ((!group && !this.offsets.hasOffsets(groupId)) || group?.is(GroupState.Dead)) return none(ErrorCode.GROUP_ID_NOT_FOUND)
+    const results: PartitionErrorCode[] = partitions.map(({ topic, partition }) => ({ topic, partition, errorCode: ErrorCode.NONE }))
+    let eligible = results
+    if (group && !group.is(GroupState.Empty)) {
+      if (group.protocolType !== consumerProtocolType) return none(ErrorCode.NON_EMPTY_GROUP)
+      const subscribed = subscribedTopics(group)
+      for (const r of results) if (subscribed === null || subscribed.has(r.topic)) r.errorCode = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
+      eligible = results.filter((r) => r.errorCode === ErrorCode.NONE)
+    }
+    const committed = eligible.filter((r) => this.offsets.get(groupId, r.topic, r.partition) !== undefined)
+    if (committed.length > 0) await this.offsets.delete(groupId, committed.map(({ topic, partition }) => ({ topic, partition })))
+    return { errorCode: ErrorCode.NONE, partitions: results }
+  }
+
   /** OffsetFetch: the given partitions (offset -1 when none committed), or all when null. */
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): Promise<OffsetFetchResult> {
     const owner = this.coordinatorError(groupId)
@@ -829,4 +857,21 @@ function joinError(errorCode: number, memberId: string): JoinGroupResult {
 
 function syncError(errorCode: number): SyncGroupResult {
   return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) }
+}
+
+/**
+ * The topics a consumer group's members subscribe to (from their metadata for the chosen
+ * protocol); null when a member's metadata does not decode, which Kafka treats as subscribed
+ * to everything.
+ */
+function subscribedTopics(group: Group): Set<string> | null {
+  const topics = new Set<string>()
+  for (const member of group.members.values()) {
+    try {
+      for (const t of decodeSubscription(member.metadataFor(group.protocolName ?? '')).topics) topics.add(t)
+    } catch {
+      return null
+    }
+  }
+  return topics
 }

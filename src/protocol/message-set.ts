@@ -6,7 +6,9 @@
  *   [timestamp int64, magic 1 only], key bytes (int32 length, -1 for null), value bytes.
  * Headers have no place in these formats and are dropped, as Kafka drops them; control
  * batches (transaction markers) are left out. Records below `fromOffset` are skipped: a v2
- * batch may start before the offset a client asked for.
+ * batch may start before the offset a client asked for. A large fetch is converted a window of
+ * batches at a time (broker/down-conversion.ts): `downConvertedSize` first, for the length the
+ * response declares, then the bytes.
  */
 import { crc32 } from 'node:zlib'
 import { BatchAttribute, decodeRecordBatch, recordOffset, recordTimestamp, splitBatches } from './record-batch.js'
@@ -39,10 +41,11 @@ export function writeLegacyMessage(out: Buffer, at: number, magic: LegacyMagic, 
   return p
 }
 
-/** Converts whole RecordBatch v2 batches into a legacy message set of `magic`. */
-export function downConvertBatches(batches: Buffer, magic: LegacyMagic, fromOffset: number): Buffer {
-  const messages: { offset: number; timestamp: number; logAppendTime: boolean; key: Buffer | null; value: Buffer | null }[] = []
-  let total = 0
+interface LegacyMessage { offset: number; timestamp: number; logAppendTime: boolean; key: Buffer | null; value: Buffer | null }
+
+/** The messages whole RecordBatch v2 batches turn into: control batches and records below `fromOffset` left out. */
+function legacyMessages(batches: Buffer, fromOffset: number): LegacyMessage[] {
+  const messages: LegacyMessage[] = []
   for (const span of splitBatches(batches).batches) {
     const { header, records } = decodeRecordBatch(batches, span.offset)
     if (header.attributes & BatchAttribute.Control) continue
@@ -52,9 +55,23 @@ export function downConvertBatches(batches: Buffer, magic: LegacyMagic, fromOffs
       if (offset < fromOffset) continue
       const timestamp = logAppendTime ? header.maxTimestamp : recordTimestamp(header, r)
       messages.push({ offset, timestamp, logAppendTime, key: r.key, value: r.value })
-      total += messageSize(magic, r.key, r.value)
     }
   }
+  return messages
+}
+
+/** Bytes `downConvertBatches` would return for the same input, without building them. */
+export function downConvertedSize(batches: Buffer, magic: LegacyMagic, fromOffset: number): number {
+  let total = 0
+  for (const m of legacyMessages(batches, fromOffset)) total += messageSize(magic, m.key, m.value)
+  return total
+}
+
+/** Converts whole RecordBatch v2 batches into a legacy message set of `magic`. */
+export function downConvertBatches(batches: Buffer, magic: LegacyMagic, fromOffset: number): Buffer {
+  const messages = legacyMessages(batches, fromOffset)
+  let total = 0
+  for (const m of messages) total += messageSize(magic, m.key, m.value)
   const out = Buffer.allocUnsafe(total)
   let at = 0
   for (const m of messages) at = writeLegacyMessage(out, at, magic, m.offset, m.timestamp, m.logAppendTime, m.key, m.value)

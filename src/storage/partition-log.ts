@@ -36,6 +36,8 @@ import { errnoCode, isDiskFull, nodeStorageFs, readFully, type StorageFs } from 
 /** ListOffsets' special timestamps. */
 export const LATEST_TIMESTAMP = -1
 export const EARLIEST_TIMESTAMP = -2
+/** ListOffsets' max timestamp (KIP-734): the record with the largest timestamp. */
+export const MAX_TIMESTAMP = -3
 
 export interface PartitionLogOptions {
   /** File-system seam (tests inject failures); node:fs by default. */
@@ -514,12 +516,13 @@ export class PartitionLog {
   /**
    * ListOffsets by time: the first offset whose record timestamp is >= `timestamp`, below the
    * high watermark; undefined if there is none. LATEST_TIMESTAMP / EARLIEST_TIMESTAMP give the
-   * high watermark / log start.
+   * high watermark / log start; MAX_TIMESTAMP the record with the largest timestamp.
    */
   offsetForTimestamp(timestamp: number): TimestampOffset | undefined {
     this.checkReadable()
     if (timestamp === LATEST_TIMESTAMP) return { offset: this.highWatermark, timestamp: -1 }
     if (timestamp === EARLIEST_TIMESTAMP) return { offset: this.startOffset, timestamp: -1 }
+    if (timestamp === MAX_TIMESTAMP) return this.maxTimestampOffset()
     const limit = this.highWatermark
     for (const segment of this.segments) {
       if (segment.size === 0 || segment.maxTimestamp < timestamp) continue
@@ -533,6 +536,26 @@ export class PartitionLog {
         }
         position += batch.size
       }
+    }
+    return undefined
+  }
+
+  /**
+   * The offset and timestamp of the first record carrying the log's largest timestamp (Kafka
+   * 3.8 answers the record, not its batch). The segment comes from each segment's max
+   * timestamp, the batch from its time index, the record from decoding that one batch.
+   */
+  private maxTimestampOffset(): TimestampOffset | undefined {
+    let best: Segment | undefined
+    for (const s of this.segments) if (s.size > 0 && s.maxTimestamp >= 0 && (!best || s.maxTimestamp > best.maxTimestamp)) best = s
+    if (!best) return undefined
+    const max = best.maxTimestamp
+    let position = best.offsetIndex.lookup(best.timeIndex.lookupBefore(max)).position
+    while (position < best.size) {
+      const batch = best.locationAt(position)
+      if (!batch) return undefined
+      if (batch.maxTimestamp >= max && batch.lastOffset >= this.startOffset) return this.firstRecordAtOrAfter(best, batch.position, batch.size, max)
+      position += batch.size
     }
     return undefined
   }

@@ -44,6 +44,16 @@ interface ProducerEntry {
   batches: ProducerBatchMeta[]
 }
 
+/** One producer as DescribeProducers lists it. */
+export interface ActiveProducer {
+  producerId: number
+  producerEpoch: number
+  /** Sequence of the last record written; -1 when none is remembered. */
+  lastSequence: number
+  /** Max timestamp of its last batch; -1 when none is remembered. */
+  lastTimestamp: number
+}
+
 /** The parts of a batch header that the producer state looks at. */
 export interface ProducerBatchInfo {
   producerId: number
@@ -75,6 +85,16 @@ export class ProducerStateManager {
   /** Number of producers tracked (tests and stats). */
   get size(): number {
     return this.producers.size
+  }
+
+  /** Every producer tracked, with its epoch and last batch (DescribeProducers). */
+  activeProducers(): ActiveProducer[] {
+    const out: ActiveProducer[] = []
+    for (const [producerId, entry] of this.producers) {
+      const last = entry.batches[entry.batches.length - 1]
+      out.push({ producerId, producerEpoch: entry.epoch, lastSequence: last ? last.lastSeq : -1, lastTimestamp: last ? last.timestamp : -1 })
+    }
+    return out
   }
 
   /** Decides what to do with a batch before it is appended; changes nothing. */

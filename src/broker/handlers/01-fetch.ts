@@ -5,7 +5,9 @@
  * from the segment and down-converted to magic 0 (v0-1) or magic 1 (v2-3) message sets
  * (protocol/message-set.ts): uncompressed, headers dropped, control batches left out. That
  * path reads at most each partition's partitionMaxBytes of segment (and the response's
- * maxBytes overall); v4+ stays zero-copy.
+ * maxBytes overall), and streams: the converted length is counted first, then the bytes are
+ * made a window of batches at a time while the connection writes them (down-conversion.ts),
+ * so memory does not grow with the fetch size. v4+ stays zero-copy.
  *
  * Topics are named up to v12 and given by topic id from v13 (an id this broker does not know:
  * UNKNOWN_TOPIC_ID on each of its partitions); answers carry the same key back. v15 moves the
@@ -25,10 +27,16 @@
  * would free that number for the next file opened. The connection closes it after the send;
  * ranges this handler drops (response limit, a poll that reads again) are released here.
  *
+ * Fetch sessions (KIP-227, fetch-sessions.ts): from v7 a full fetch with epoch 0 opens a
+ * session (its id in the response) over the partitions it names; an incremental fetch of that
+ * session reads every session partition (the ones it names update their positions, forgotten
+ * ones leave) and answers only the partitions that changed. A session the cache does not hold
+ * or a wrong epoch is a top-level FETCH_SESSION_ID_NOT_FOUND / INVALID_FETCH_SESSION_EPOCH
+ * with no partitions.
+ *
  * Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED on its partitions.
  *
- * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
- * read_committed (no transactions: lastStableOffset = high watermark, no aborted
+ * Left out: read_committed (no transactions: lastStableOffset = high watermark, no aborted
  * transactions), preferred read replicas, diverging-epoch checks.
  *
  * Cluster mode (ctx.broker.cluster): only the partition's leader answers (else
@@ -38,28 +46,23 @@
  * end instead of the HW, and long-polls on leader appends.
  */
 import { Buffer } from 'node:buffer'
-import { read as readCallback } from 'node:fs'
-import { open } from 'node:fs/promises'
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { downConvertBatches } from '../../protocol/message-set.js'
 import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from '../../protocol/messages/fetch.js'
+import { FetchSessionCache, type FetchSessionContext, type FetchTarget } from '../fetch-sessions.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import type { NodeContext } from '../../core/node-context.js'
 import { topicIdFromWire } from '../../core/topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
-import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
-import type { RequestAccess } from '../request-authorization.js'
+import { convertedLength, convertedPart } from '../down-conversion.js'
+import type { FileRangePart, GeneratedPart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
 
 const TOPIC_ID_VERSION = 13
-function readAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => readCallback(fd, buffer, offset, length, position, (error, n) => error ? reject(error) : resolve(n)))
-}
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
@@ -68,6 +71,8 @@ interface PartitionRead {
   /** The topic as the request named it: its id on the wire from v13 (ZERO_UUID before). */
   topicId: string
   request: FetchPartition
+  /** The request's (or the session's) entry this read answers. */
+  target: FetchTarget
   errorCode: number
   highWatermark: number
   logStartOffset: number
@@ -83,61 +88,78 @@ function replicaOf(request: FetchRequest, version: number): number {
   return version >= 15 ? request.replicaState.replicaId : request.replicaId
 }
 
+/** Without a broker-wide cache (a bare Connection): every fetch is sessionless, incremental ones find no session. */
+const NO_SESSIONS = new FetchSessionCache({ slots: 0 })
+
+/** One Fetch request in flight: its session context and what it answers with. */
+interface FetchCall {
+  request: FetchRequest
+  ctx: RequestContext
+  session: Exclude<FetchSessionContext, { kind: 'error' }>
+  replicaId: number
+  deadline: number
+}
+
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
-  const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  const first = readAll(broker, request, ctx.version, replicaOf(request, ctx.version), ctx.access)
+  const session = (ctx.fetchSessions ?? NO_SESSIONS).open(request, ctx.version >= TOPIC_ID_VERSION)
+  if (session.kind === 'error') return { kind: 'message', message: { throttleTimeMs: 0, errorCode: session.errorCode, sessionId: 0, responses: [] } }
+  const call: FetchCall = { request, ctx, session, replicaId: replicaOf(request, ctx.version), deadline: Date.now() + Math.max(0, request.maxWaitMs) }
+  const first = readAll(broker, call)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
-    if (isReady(request, first, deadline, ctx)) return respond(ctx, first)
-    return pollUntilReady(request, ctx, first, deadline)
+    if (isReady(call, first)) return respond(call, first)
+    return pollUntilReady(call, first)
   }
-  return first.then((reads) => isReady(request, reads, deadline, ctx)
-    ? respond(ctx, reads)
-    : pollUntilReady(request, ctx, reads, deadline))
+  return first.then((reads) => isReady(call, reads) ? respond(call, reads) : pollUntilReady(call, reads))
 }
 
 const FIRST_V2_FORMAT_VERSION = 4
 
-function respond(ctx: RequestContext, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
-  if (ctx.version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(ctx, reads) }
-  return downConvertAll(ctx.version, reads).then((converted) => ({ kind: 'parts', parts: encode(ctx, reads, converted) }))
+function respond(call: FetchCall, reads: readonly PartitionRead[]): HandlerReply<FetchResponse> | Promise<HandlerReply<FetchResponse>> {
+  const { ctx } = call
+  if (ctx.version >= FIRST_V2_FORMAT_VERSION || !reads.some((r) => r.range)) return { kind: 'parts', parts: encode(call, reads) }
+  return downConvertAll(ctx.version, reads).then((converted) => ({ kind: 'parts', parts: encode(call, reads, converted) }))
 }
 
-/** Reads each partition's batches and rewrites them in the message format of `version`. */
-async function downConvertAll(version: number, reads: readonly PartitionRead[]): Promise<Map<PartitionRead, Buffer>> {
+/** The session id the response carries and the partitions it answers (an incremental fetch: only the changed ones). */
+function sessionAnswer(call: FetchCall, reads: readonly PartitionRead[]): { sessionId: number; answered: readonly PartitionRead[] } {
+  const { session, ctx } = call
+  const cache = ctx.fetchSessions ?? NO_SESSIONS
+  if (session.kind === 'incremental') return { sessionId: session.session.id, answered: cache.changed(session.session, reads) }
+  const sessionId = session.openSession ? cache.create(reads, call.replicaId >= 0, ctx.version >= TOPIC_ID_VERSION) : 0
+  return { sessionId, answered: reads }
+}
+
+/**
+ * Counts each partition's bytes in the message format of `version` (down-conversion.ts); the
+ * bytes themselves are made while the connection writes them, a window at a time. A range
+ * that converts to nothing (only control batches or records below the fetch offset) is
+ * answered empty.
+ */
+async function downConvertAll(version: number, reads: readonly PartitionRead[]): Promise<Map<PartitionRead, GeneratedPart>> {
   const magic = version >= 2 ? 1 : 0
-  const converted = new Map<PartitionRead, Buffer>()
+  const converted = new Map<PartitionRead, GeneratedPart>()
   for (const r of reads) {
-    if (!r.range) continue
+    const range = r.range
+    if (!range) continue
     try {
-      converted.set(r, downConvertBatches(await readRange(r.range), magic, r.request.fetchOffset))
+      const length = await convertedLength(range, magic, r.request.fetchOffset)
+      if (length > 0) converted.set(r, convertedPart(range, magic, r.request.fetchOffset, length))
+      else {
+        releaseFileSource(range.file)
+        r.range = null
+      }
     } catch (error) {
       r.errorCode = toErrorPayload(error).code
+      releaseFileSource(range.file)
       r.range = null
     }
   }
   return converted
 }
 
-async function readRange(range: FileRangePart): Promise<Buffer> {
-  const bytes = Buffer.allocUnsafe(range.length)
-  const handle = 'fd' in range.file ? null : await open(range.file.path, 'r')
-  try {
-    const fd = handle ? handle.fd : (range.file as { fd: number }).fd
-    let done = 0
-    while (done < range.length) {
-      const n = await readAt(fd, bytes, done, range.length - done, range.position + done)
-      if (n === 0) throw new Error(`segment ended ${range.length - done} bytes early`)
-      done += n
-    }
-  } finally {
-    await handle?.close()
-  }
-  return bytes
-}
-
-function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadline: number, ctx: RequestContext): boolean {
+function isReady({ request, ctx, deadline }: FetchCall, reads: readonly PartitionRead[]): boolean {
   if (reads.length === 0 || ctx.signal.aborted || deadline - Date.now() <= 0) return true
   let bytes = 0
   for (const r of reads) {
@@ -147,12 +169,12 @@ function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadlin
   return bytes >= request.minBytes
 }
 
-async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads: PartitionRead[], deadline: number): Promise<HandlerReply<FetchResponse>> {
+async function pollUntilReady(call: FetchCall, reads: PartitionRead[]): Promise<HandlerReply<FetchResponse>> {
+  const { ctx, deadline, replicaId } = call
   const { broker } = ctx
   const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
   do {
     releaseRanges(reads)
-    const replicaId = replicaOf(request, ctx.version)
     const cluster = broker.cluster
     if (cluster && replicaId >= 0) {
       // Followers wait for the leader's log end, which moves before the HW does.
@@ -162,46 +184,34 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
         ...waits.map((w) => cluster.waitForAppend(w.topic, w.partition, w.offset, remaining)),
       ])
     } else await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
-    reads = await readAll(broker, request, ctx.version, replicaId, ctx.access)
-  } while (!isReady(request, reads, deadline, ctx))
-  return respond(ctx, reads)
+    reads = await readAll(broker, call)
+  } while (!isReady(call, reads))
+  return respond(call, reads)
 }
 
 /**
  * Every partition's read; a promise only when some partition has bytes to locate in the worker.
- * A partition named more than once is read once, where it first appears, with its last entry
- * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
- * the work or the response. From v13 topics are named by id.
+ * The targets are the request's partitions, each once (fetch-sessions.ts distinctTargets:
+ * repeats cannot multiply the work or the response), or an incremental fetch's session
+ * partitions. From v13 topics are named by id.
  */
-function readAll(broker: NodeContext, request: FetchRequest, version: number, replicaId: number, access: RequestAccess): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: NodeContext, { session, ctx, replicaId, request }: FetchCall): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
-  const byId = version >= TOPIC_ID_VERSION
-  for (const { topic: t, partition: p } of distinctPartitions(request, byId)) {
+  const byId = ctx.version >= TOPIC_ID_VERSION
+  for (const target of session.targets) {
+    const t = target.topic
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     const read = name === undefined
-      ? unknownTopicId(t.topicId, p)
-      : !access.topic(name)
-        ? denied(name, byId ? t.topicId : ZERO_UUID, p)
-        : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId)
+      ? unknownTopicId(target)
+      : !ctx.access.topic(name)
+        ? denied(name, byId ? t.topicId : ZERO_UUID, target)
+        : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, target, replicaId)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
   if (located === null) return reads
   return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
-}
-
-function distinctPartitions(request: FetchRequest, byId: boolean): { topic: FetchRequest['topics'][number]; partition: FetchPartition }[] {
-  const byKey = new Map<string, { topic: FetchRequest['topics'][number]; partition: FetchPartition }>()
-  for (const t of request.topics) {
-    for (const p of t.partitions) {
-      const key = `${p.partition}:${byId ? t.topicId : t.topic}`
-      const entry = byKey.get(key)
-      if (entry) entry.partition = p
-      else byKey.set(key, { topic: t, partition: p })
-    }
-  }
-  return [...byKey.values()]
 }
 
 // Whole-response limit (KIP-74): the first partition with data is always sent whole.
@@ -222,13 +232,14 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** READ on the topic refused: TOPIC_AUTHORIZATION_FAILED, whether or not the topic or partition exists. */
-function denied(topic: string, topicId: string, p: FetchPartition): PartitionRead {
-  return { topic, topicId, request: p, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+function denied(topic: string, topicId: string, target: FetchTarget): PartitionRead {
+  return { topic, topicId, request: target.partition, target, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition, replicaId: number): PartitionRead {
-  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+function readPartition(broker: NodeContext, topic: string, topicId: string, target: FetchTarget, replicaId: number): PartitionRead {
+  const p = target.partition
+  const read: PartitionRead = { topic, topicId, request: p, target, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
   if (broker.cluster) {
     // Cluster mode: only the leader serves; a follower's fetch also reports its log end offset.
     const code = replicaId >= 0
@@ -252,8 +263,8 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, p: F
   return read
 }
 
-function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
-  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+function unknownTopicId(target: FetchTarget): PartitionRead {
+  return { topic: '', topicId: target.topic.topicId, request: target.partition, target, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
 }
 
 function needsLocate(read: PartitionRead): boolean {
@@ -288,8 +299,11 @@ function releaseRanges(reads: readonly PartitionRead[]): void {
   }
 }
 
-function encode(ctx: RequestContext, reads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, Buffer>): ReturnType<FetchResponseBuilder['encode']> {
+function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?: ReadonlyMap<PartitionRead, GeneratedPart>): ReturnType<FetchResponseBuilder['encode']> {
+  const { ctx } = call
   const version = ctx.version
+  // Only partitions with records hold ranges, and an incremental answer always carries those.
+  const { sessionId, answered: reads } = sessionAnswer(call, allReads)
   if (ctx.fetchMeter) {
     for (const r of reads) if (r.range) ctx.fetchMeter.fetched(r.topic, r.request.partition, r.range.length, r.nextOffset >= 0 ? r.nextOffset - r.request.fetchOffset : 0)
   }
@@ -311,10 +325,17 @@ function encode(ctx: RequestContext, reads: readonly PartitionRead[], converted?
       logStartOffset: r.logStartOffset,
       abortedTransactions: [],
       preferredReadReplica: -1,
-      records: converted?.get(r) ?? (r.range ? builder.placeholder(r.range) : NO_RECORDS),
+      records: recordsOf(builder, r, converted),
     })
   }
-  return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses })
+  return builder.encode(version, { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses })
+}
+
+/** A partition's records field: its down-converted bytes (v0-3), its file range, or nothing. */
+function recordsOf(builder: FetchResponseBuilder, r: PartitionRead, converted: ReadonlyMap<PartitionRead, GeneratedPart> | undefined): Buffer {
+  if (!r.range) return NO_RECORDS
+  const generated = converted?.get(r)
+  return builder.placeholder(generated ?? r.range)
 }
 
 /** Shared by every partition answered without records (never written to: zero bytes). */

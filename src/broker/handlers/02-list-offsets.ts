@@ -1,5 +1,5 @@
 /**
- * ListOffsets v0-7 (v1+ semantics: one offset per partition, with its timestamp).
+ * ListOffsets v0-8 (v1+ semantics: one offset per partition, with its timestamp).
  *
  * v0 (the old offsets-array form) answers the same lookup as a list in oldStyleOffsets: one
  * offset when found and maxNumOffsets >= 1, none otherwise. Kafka's v0 also lists the base
@@ -10,11 +10,14 @@
  * consumer can read, as Kafka answers read_uncommitted clients; read_committed gets the same,
  * since last stable offset = high watermark without transactions); >= 0: the first offset
  * whose timestamp is at or after it (`engine.offsetForTimestamp`), or offset -1 and timestamp
- * -1 when no visible record qualifies. Earliest/latest answer timestamp -1. leaderEpoch is 0.
+ * -1 when no visible record qualifies; -3 (max timestamp, KIP-734): the offset and timestamp
+ * of the first record carrying the largest timestamp in the log (the record, as Kafka 3.8
+ * answers, not its batch), or -1/-1 for an empty log or one whose maximum is not yet below the
+ * high watermark; -4 (earliest local, v8, KIP-405): the log start offset, since every segment
+ * is local (no tiered storage). Earliest/latest answer timestamp -1. leaderEpoch is 0.
  * UNKNOWN_TOPIC_OR_PARTITION for a topic or partition this broker lacks.
  *
- * Left out: -3 (max timestamp, KIP-734) is answered INVALID_REQUEST since no per-partition
- * max-timestamp index exists; -4 / -5 (tiered storage) are not in these versions.
+ * Left out: -5 (earliest pending upload, v9) is not in these versions (INVALID_REQUEST).
  */
 import { toErrorPayload } from '../../errors.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -30,6 +33,8 @@ export const maxVersion = MAX_VERSION
 
 const EARLIEST = -2
 const LATEST = -1
+const MAX_TIMESTAMP = -3
+const EARLIEST_LOCAL = -4
 
 export async function handle(request: ListOffsetsRequest, ctx: RequestContext): Promise<HandlerReply<ListOffsetsResponse>> {
   const duplicates = duplicatePartitions(request)
@@ -87,9 +92,9 @@ async function lookup(broker: NodeContext, version: number, topic: string, p: Li
   const info = broker.topics.get(topic)
   const offsets = info && p.partitionIndex >= 0 && p.partitionIndex < info.partitions ? broker.engine.offsets(topic, p.partitionIndex) : undefined
   if (!offsets) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-  if (p.timestamp === EARLIEST) return answer(ErrorCode.NONE, offsets.logStartOffset)
+  if (p.timestamp === EARLIEST || p.timestamp === EARLIEST_LOCAL) return answer(ErrorCode.NONE, offsets.logStartOffset)
   if (p.timestamp === LATEST) return answer(ErrorCode.NONE, offsets.highWatermark)
-  if (p.timestamp < 0) return answer(ErrorCode.INVALID_REQUEST)
+  if (p.timestamp < 0 && p.timestamp !== MAX_TIMESTAMP) return answer(ErrorCode.INVALID_REQUEST)
   try {
     const found = await broker.engine.offsetForTimestamp(topic, p.partitionIndex, p.timestamp)
     // Offsets at or past the high watermark are not visible to consumers yet.

@@ -38,4 +38,6 @@ export const HANDLERS: readonly AnyApiHandler[] = [
   await import('./50-describe-user-scram-credentials.js'),
   await import('./51-alter-user-scram-credentials.js'),
   await import('./60-describe-cluster.js'),
+  await import('./47-offset-delete.js'),
+  await import('./61-describe-producers.js'),
 ]

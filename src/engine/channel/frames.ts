@@ -137,6 +137,7 @@ export type ControlRequest =
   | { op: 'endOffsetForEpoch'; slot: number; epoch: number; currentLeaderEpoch: number }
   | { op: 'setLeaderEpoch'; slot: number; epoch: number }
   | { op: 'deleteRecords'; slot: number; offset: number }
+  | { op: 'activeProducers'; slot: number }
   | { op: 'stats' }
   | { op: 'shutdown' }
 

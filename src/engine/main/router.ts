@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_CONFIG } from '../../config.js'
 import { partitionDirName } from '../../storage/file-names.js'
+import type { ActiveProducer } from '../../storage/producer-state.js'
 import {
   CorruptRecordError, InvalidRequestError, LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RinglogError, StorageOfflineError,
   UnknownTopicOrPartitionError,
@@ -451,6 +452,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   async deleteRecordsBefore(topic: string, partition: number, offset: number): Promise<number> {
     const entry = this.entry(topic, partition)
     return await this.control(entry.worker, { op: 'deleteRecords', slot: entry.slot, offset }) as number
+  }
+
+  async activeProducers(topic: string, partition: number): Promise<ActiveProducer[]> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'activeProducers', slot: entry.slot }) as ActiveProducer[]
   }
 
   /**

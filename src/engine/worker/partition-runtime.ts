@@ -25,7 +25,7 @@ import { atomicTempPath } from '../../storage/atomic-file.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionScrubber } from '../../storage/scrub.js'
 import { PartitionLog } from '../../storage/partition-log.js'
-import { ProducerStateManager } from '../../storage/producer-state.js'
+import { ProducerStateManager, type ActiveProducer } from '../../storage/producer-state.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
 import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
@@ -554,6 +554,11 @@ export class PartitionRuntime {
 
   offsetForTimestamp(timestamp: number): TimestampOffset | null {
     return this.log.offsetForTimestamp(timestamp) ?? null
+  }
+
+  /** The idempotent producers this partition tracks (DescribeProducers). */
+  activeProducers(): ActiveProducer[] {
+    return this.producers.activeProducers()
   }
 
   stats(): PartitionStats {

@@ -167,6 +167,8 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       return null
     case 'deleteRecords':
       return runtimeAt(request.slot).deleteRecordsBefore(request.offset)
+    case 'activeProducers':
+      return runtimeAt(request.slot).activeProducers()
     case 'stats':
       return [...partitions.values()].map((runtime) => runtime.stats())
     case 'shutdown': {

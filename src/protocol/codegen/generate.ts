@@ -25,7 +25,7 @@ export function schemaDir(): string {
 export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }> = [
   { name: 'Produce', versions: '0-11' },
   { name: 'Fetch', versions: '0-16' },
-  { name: 'ListOffsets', versions: '0-7' },
+  { name: 'ListOffsets', versions: '0-8' },
   { name: 'Metadata', versions: '0-12' },
   { name: 'OffsetCommit', versions: '0-8' },
   { name: 'OffsetFetch', versions: '1-9' },
@@ -55,6 +55,8 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'DeleteAcls', versions: '0-3' },
   { name: 'DescribeUserScramCredentials', versions: '0' },
   { name: 'AlterUserScramCredentials', versions: '0' },
+  { name: 'OffsetDelete', versions: '0-0' },
+  { name: 'DescribeProducers', versions: '0-0' },
 ]
 
 export function fileNameOf(apiName: string): string {

@@ -30,11 +30,13 @@ import * as saslAuthenticate from './sasl-authenticate.js'
 import * as createPartitions from './create-partitions.js'
 import * as deleteGroups from './delete-groups.js'
 import * as incrementalAlterConfigs from './incremental-alter-configs.js'
+import * as offsetDelete from './offset-delete.js'
 import * as describeUserScramCredentials from './describe-user-scram-credentials.js'
 import * as alterUserScramCredentials from './alter-user-scram-credentials.js'
 import * as describeCluster from './describe-cluster.js'
+import * as describeProducers from './describe-producers.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, describeUserScramCredentials, alterUserScramCredentials, describeCluster }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeUserScramCredentials, alterUserScramCredentials, describeCluster, describeProducers }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -225,6 +227,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     decodeRequest: incrementalAlterConfigs.decodeIncrementalAlterConfigsRequest, encodeRequest: incrementalAlterConfigs.encodeIncrementalAlterConfigsRequest,
     decodeResponse: incrementalAlterConfigs.decodeIncrementalAlterConfigsResponse, encodeResponse: incrementalAlterConfigs.encodeIncrementalAlterConfigsResponse,
   }],
+  [47, {
+    apiKey: 47, name: 'OffsetDelete', minVersion: offsetDelete.MIN_VERSION, maxVersion: offsetDelete.MAX_VERSION,
+    firstFlexibleVersion: offsetDelete.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: offsetDelete.decodeOffsetDeleteRequest, encodeRequest: offsetDelete.encodeOffsetDeleteRequest,
+    decodeResponse: offsetDelete.decodeOffsetDeleteResponse, encodeResponse: offsetDelete.encodeOffsetDeleteResponse,
+  }],
   [50, {
     apiKey: 50, name: 'DescribeUserScramCredentials', minVersion: describeUserScramCredentials.MIN_VERSION, maxVersion: describeUserScramCredentials.MAX_VERSION,
     firstFlexibleVersion: describeUserScramCredentials.FIRST_FLEXIBLE_VERSION,
@@ -242,6 +250,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: describeCluster.FIRST_FLEXIBLE_VERSION,
     decodeRequest: describeCluster.decodeDescribeClusterRequest, encodeRequest: describeCluster.encodeDescribeClusterRequest,
     decodeResponse: describeCluster.decodeDescribeClusterResponse, encodeResponse: describeCluster.encodeDescribeClusterResponse,
+  }],
+  [61, {
+    apiKey: 61, name: 'DescribeProducers', minVersion: describeProducers.MIN_VERSION, maxVersion: describeProducers.MAX_VERSION,
+    firstFlexibleVersion: describeProducers.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: describeProducers.decodeDescribeProducersRequest, encodeRequest: describeProducers.encodeDescribeProducersRequest,
+    decodeResponse: describeProducers.decodeDescribeProducersResponse, encodeResponse: describeProducers.encodeDescribeProducersResponse,
   }],
 ])
 
