@@ -31,6 +31,8 @@ export interface EnsureTopicOptions {
   /** Create it through CreateTopics when Metadata does not list it (default true). */
   create?: boolean
   configs?: Record<string, string>
+  /** Replication factor when it is created (default 1). */
+  replicationFactor?: number
 }
 
 export class LoadgenError extends Error {
@@ -82,7 +84,7 @@ export class LoadgenCluster {
       const entry = response.topics.find((t) => t.name === topic)
       const known = entry !== undefined && entry.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       if (!known && !created && options.create !== false) {
-        await this.createTopic(topic, options.partitions, options.configs ?? {})
+        await this.createTopic(topic, options.partitions, options.configs ?? {}, options.replicationFactor ?? 1)
         created = true
         continue
       }
@@ -98,10 +100,10 @@ export class LoadgenCluster {
     throw new LoadgenError(`topic ${topic} has no leader for every partition after 50 Metadata tries`)
   }
 
-  async createTopic(topic: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
+  async createTopic(topic: string, partitions: number, configs: Record<string, string> = {}, replicationFactor = 1): Promise<void> {
     const version = this.versionFor(ApiKey.CreateTopics)
     const response = await this.bootstrap.request(ApiKey.CreateTopics, version, {
-      topics: [{ name: topic, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
+      topics: [{ name: topic, numPartitions: partitions, replicationFactor, assignments: [], configs: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
       timeoutMs: 30_000,
     })
     const result = response.topics.find((t) => t.name === topic)
