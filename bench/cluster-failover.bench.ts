@@ -4,7 +4,7 @@
  * - failover: kill -9 of a partition's leader to the first acks=all produce acknowledged by its
  *   successor (a raw Produce v9 tried against each survivor until one accepts), per round;
  * - controlled shutdown: SIGTERM of the leader to Metadata naming another leader;
- * - catch-up: a follower killed, a backlog produced without it (acks=all, 2 in the ISR), the
+ * - catch-up: a follower killed, a backlog produced without it (acks=1: only the leader must hold it), the
  *   follower started again; its partition directory's bytes over the time from its restart
  *   (start-up included) until it holds as many bytes as the leader's.
  * Prints every sample and the medians.
@@ -121,7 +121,7 @@ try {
   const leaderDir = join(cluster.brokers.find((b) => b.id === leader)!.dataDir, `${TOPIC}-0`)
   const followerDir = join(follower.dataDir, `${TOPIC}-0`)
   const load = await LoadgenCluster.connect(addressOf(leader))
-  const producer = await LoadProducer.create(load, { topic: TOPIC, partitions: 1, acks: -1, compression: 'none', recordSize: 16 * 1024, batchBytes: 256 * 1024, createTopic: false })
+  const producer = await LoadProducer.create(load, { topic: TOPIC, partitions: 1, acks: 1, compression: 'none', recordSize: 16 * 1024, batchBytes: 256 * 1024, createTopic: false })
   let bytes = 0
   await producer.run({ shouldContinue: () => bytes < BACKLOG_BYTES, progress: (_, b) => { bytes += b }, latency: createHistogram() })
   await load.close()
