@@ -103,6 +103,8 @@ export const BENCH_REPORT_JSON_SCHEMA: JsonSchema = {
         rate: { type: ['number', 'null'], description: 'offered records/s, null = unbounded' },
         durationMs: { type: ['number', 'null'] },
         records: { type: ['integer', 'null'] },
+        cluster: { type: 'integer', minimum: 0, description: 'tcp: brokers of a private dev cluster the bench started (0: one plain broker)' },
+        replicationFactor: { type: 'integer', minimum: 1 },
       },
       additionalProperties: false,
     },

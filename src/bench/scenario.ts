@@ -30,6 +30,10 @@ export interface BenchParams {
   /** Each repetition stops after this long, or after `records`, whichever comes first. */
   durationMs: number | null
   records: number | null
+  /** tcp without --brokers: start a private cluster (etcd + this many brokers) instead of one plain broker; 0 = no cluster. */
+  cluster: number
+  /** Replication factor of the topic the bench creates. */
+  replicationFactor: number
 }
 
 export const DEFAULT_BENCH_PARAMS: Readonly<BenchParams> = Object.freeze({
@@ -46,6 +50,8 @@ export const DEFAULT_BENCH_PARAMS: Readonly<BenchParams> = Object.freeze({
   rate: null,
   durationMs: null,
   records: 1_000_000,
+  cluster: 0,
+  replicationFactor: 1,
 }) as Readonly<BenchParams>
 
 /** A bad benchmark parameter (command-line usage error, not a broker error). */
@@ -120,6 +126,8 @@ function assign(params: BenchParams, key: keyof BenchParams, raw: string): void 
     case 'rate': params.rate = raw === '' || raw.toLowerCase() === 'max' ? null : positiveNumber(key, parseScaled(key, raw, SIZE_UNITS, '')); break
     case 'durationMs': params.durationMs = raw === '' ? null : positiveNumber(key, parseScaled(key, raw, TIME_UNITS, 'ms')); break
     case 'records': params.records = raw === '' ? null : positiveInteger(key, parseScaled(key, raw, SIZE_UNITS, '')); break
+    case 'cluster': params.cluster = raw === '' ? 0 : nonNegative(key, Number(raw)) === 0 ? 0 : positiveInteger(key, Number(raw)); break
+    case 'replicationFactor': params.replicationFactor = positiveInteger(key, Number(raw)); break
   }
 }
 

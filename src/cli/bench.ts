@@ -19,6 +19,7 @@ import type { BrokerPlacement } from '../bench/scenarios/bench-broker.js'
 import type { BenchClient } from '../bench/scenarios/produce.js'
 import { isScenarioName, makeScenario, SCENARIO_NAMES } from '../bench/scenarios/registry.js'
 import { withInjectedSlowdown } from '../bench/scenarios/slowdown.js'
+import { startBenchCluster } from './bench-cluster.js'
 
 export interface BenchCommandOptions {
   records?: string
@@ -50,6 +51,10 @@ export interface BenchCommandOptions {
   injectSlowdown?: string
   /** child (default) | in-process | sink (the discarding sink: measures the load generator alone). */
   brokerPlacement?: string
+  /** tcp: start a private cluster of this many brokers (etcd included) per scenario. */
+  cluster?: string
+  /** Replication factor of the bench topic; a comma-separated list sweeps. */
+  replicationFactor?: string
 }
 
 /** Where the command writes; tests pass their own. */
@@ -101,6 +106,7 @@ function benchParamInput(options: BenchCommandOptions): Record<string, string | 
     mode: options.mode ?? (options.brokers ? 'tcp' : undefined),
     brokers: options.brokers,
     rate: options.rate,
+    cluster: options.cluster,
   }
 }
 
@@ -177,11 +183,12 @@ async function runScenarios(scenarioNames: readonly string[], options: BenchComm
   // A sweep: every scenario once per listed --in-flight and --rate value (each row named by them).
   const inFlights = sweepValues('--in-flight', options.inFlight)
   const rates = sweepValues('--rate', options.rate)
+  const replicationFactors = sweepValues('--replication-factor', options.replicationFactor)
   // Build every scenario first, so a bad parameter fails before anything runs.
-  const scenarios = names.flatMap((name) => inFlights.flatMap((inFlight) => rates.map((rate) => {
-    const scenario = makeScenario(name as (typeof SCENARIO_NAMES)[number], { ...input, inFlight, rate }, { client, brokerPlacement: placement })
+  const scenarios = names.flatMap((name) => inFlights.flatMap((inFlight) => rates.flatMap((rate) => replicationFactors.map((replicationFactor) => {
+    const scenario = makeScenario(name as (typeof SCENARIO_NAMES)[number], { ...input, inFlight, rate, replicationFactor }, { client, brokerPlacement: placement, startCluster: startBenchCluster })
     return slowdown > 1 ? withInjectedSlowdown(scenario, slowdown) : scenario
-  })))
+  }))))
   // A swept value the scenario does not use (--in-flight outside embedded produce) would repeat a row.
   const seen = new Set<string>()
   for (const { name } of scenarios) {
@@ -217,6 +224,8 @@ export function register(program: Command): void {
     .option('--brokers <host:port>', 'an existing broker for tcp mode (default: start one as a child process)')
     .option('--rate <records/s>', 'fixed offered load (e2e-latency default 100000; produce: paced when given); a list (50k,100k,200k) sweeps')
     .option('--client <client>', 'tcp client: loadgen|kcat', 'loadgen')
+    .option('--cluster <n>', 'tcp: start a private cluster (etcd + n brokers, cluster/dev-cluster.ts) per scenario instead of one broker')
+    .option('--replication-factor <n>', 'replication factor of the bench topic (needs --cluster >= n); a list (1,3) sweeps', '1')
     .option('--json <file>', 'write the JSON report')
     .option('--plot <file.svg>', 'write an SVG plot')
     .option('--baseline <file.json>', 'compare with this report; exit 1 on a flagged regression')

@@ -69,6 +69,11 @@ export class ClusterNode implements ClusterView {
   private readonly watches: PrefixWatch<unknown, unknown>[] = []
   private syncing: Promise<void> | undefined
   private syncWanted = false
+  /**
+   * Set once every watch has its initial state. Before that a sync would see a partial picture
+   * (brokers loaded, topics not yet) and drop the local partitions of every topic as deleted.
+   */
+  private watchesLoaded = false
   private isrTimer: NodeJS.Timeout | undefined
   private closing: Promise<void> | undefined
   private candidate: Controller | undefined
@@ -148,6 +153,7 @@ export class ClusterNode implements ClusterView {
     this.candidate.on('error', report)
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
     this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
+    this.watchesLoaded = true
     this.scheduleSync()
     await this.syncing
   }
@@ -210,6 +216,9 @@ export class ClusterNode implements ClusterView {
     if (!leader.isReplica(replicaId)) return ErrorCode.NOT_LEADER_OR_FOLLOWER
     const offsets = this.context.engine.offsets(topic, partition)
     if (!offsets) return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    // Past the leader's end (a divergent tail not yet truncated) or before its start: the fetch
+    // gets OFFSET_OUT_OF_RANGE and says nothing of what the follower holds (Kafka does the same).
+    if (fetchOffset > offsets.logEndOffset || fetchOffset < offsets.logStartOffset) return ErrorCode.NONE
     leader.recordFetch(replicaId, fetchOffset, offsets.logEndOffset, Date.now())
     this.updateHighWatermark(topic, partition)
     if (!leader.isr.includes(replicaId)) this.maintainIsr(topic, partition)
@@ -282,7 +291,7 @@ export class ClusterNode implements ClusterView {
   // Applying etcd state to the local replicas
 
   private scheduleSync(): void {
-    if (this.closing) return
+    if (this.closing || !this.watchesLoaded) return
     if (this.syncing) {
       this.syncWanted = true
       return

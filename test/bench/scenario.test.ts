@@ -6,7 +6,7 @@ describe('parseBenchParams', () => {
     const p = parseBenchParams('record-size=1KiB,partitions=4,acks=all,compression=LZ4,flush=10ms,batch-size=64k,linger=2,in-flight=16,mode=tcp,brokers=127.0.0.1:9092;127.0.0.1:9093,rate=50k,duration=5s')
     expect(p).toEqual({
       recordSize: 1024, partitions: 4, acks: -1, compression: 'lz4', flush: 10, batchSize: 64_000, lingerMs: 2, inFlight: 16, mode: 'tcp',
-      brokers: ['127.0.0.1:9092', '127.0.0.1:9093'], rate: 50_000, durationMs: 5000, records: null,
+      brokers: ['127.0.0.1:9092', '127.0.0.1:9093'], rate: 50_000, durationMs: 5000, records: null, cluster: 0, replicationFactor: 1,
     })
   })
 
@@ -39,5 +39,17 @@ describe('parseBenchParams', () => {
     for (const bad of ['acks=2', 'nope=1', 'record-size=0', 'record-size=1.5', 'compression=zstd', 'mode=udp', 'flush=soon', 'partitions', 'records=,duration=', 'mode=tcp,brokers=localhost']) {
       expect(() => parseBenchParams(bad), bad).toThrow(BenchParamError)
     }
+  })
+})
+
+describe('cluster parameters', () => {
+  it('parses --cluster and --replication-factor; a replication factor above the brokers the bench starts is refused before anything starts', async () => {
+    const p = parseBenchParams('mode=tcp,cluster=3,replication-factor=3')
+    expect([p.cluster, p.replicationFactor]).toEqual([3, 3])
+    for (const bad of ['cluster=1.5', 'replication-factor=0']) expect(() => parseBenchParams(bad), bad).toThrow(BenchParamError)
+    const { produceScenario } = await import('../../src/bench/scenarios/produce.js')
+    await expect(produceScenario({ mode: 'tcp', replicationFactor: '3' }).setup!()).rejects.toThrow(/needs at least that many brokers/)
+    await expect(produceScenario({ mode: 'tcp', cluster: '3' }).setup!()).rejects.toThrow(/cluster launcher/)
+    expect(() => produceScenario({ cluster: '3' })).toThrow(/--cluster needs --mode tcp/)
   })
 })

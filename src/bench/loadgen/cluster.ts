@@ -31,6 +31,8 @@ export interface EnsureTopicOptions {
   /** Create it through CreateTopics when Metadata does not list it (default true). */
   create?: boolean
   configs?: Record<string, string>
+  /** Replication factor when it is created (default 1). */
+  replicationFactor?: number
 }
 
 export class LoadgenError extends Error {
@@ -82,12 +84,16 @@ export class LoadgenCluster {
       const entry = response.topics.find((t) => t.name === topic)
       const known = entry !== undefined && entry.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       if (!known && !created && options.create !== false) {
-        await this.createTopic(topic, options.partitions, options.configs ?? {})
+        await this.createTopic(topic, options.partitions, options.configs ?? {}, options.replicationFactor ?? 1)
         created = true
         continue
       }
       if (entry && entry.errorCode === ErrorCode.NONE && entry.partitions.length > 0 && entry.partitions.every((p) => p.errorCode === ErrorCode.NONE && p.leaderId >= 0)) {
-        return this.layout(topic, response)
+        const layout = this.layout(topic, response)
+        // In a cluster Metadata names a leader a moment before it takes the role: ask each.
+        if (response.brokers.length <= 1 || await this.leadersServe(layout)) return layout
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        continue
       }
       if (known && entry.errorCode !== ErrorCode.NONE && entry.errorCode !== ErrorCode.LEADER_NOT_AVAILABLE) {
         throw new LoadgenError(`Metadata for ${topic} failed with error ${entry.errorCode}`, entry.errorCode)
@@ -98,10 +104,10 @@ export class LoadgenCluster {
     throw new LoadgenError(`topic ${topic} has no leader for every partition after 50 Metadata tries`)
   }
 
-  async createTopic(topic: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
+  async createTopic(topic: string, partitions: number, configs: Record<string, string> = {}, replicationFactor = 1): Promise<void> {
     const version = this.versionFor(ApiKey.CreateTopics)
     const response = await this.bootstrap.request(ApiKey.CreateTopics, version, {
-      topics: [{ name: topic, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
+      topics: [{ name: topic, numPartitions: partitions, replicationFactor, assignments: [], configs: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
       timeoutMs: 30_000,
     })
     const result = response.topics.find((t) => t.name === topic)
@@ -109,6 +115,24 @@ export class LoadgenCluster {
     if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
       throw new LoadgenError(`CreateTopics ${topic} failed with error ${result.errorCode}: ${result.errorMessage ?? ''}`, result.errorCode)
     }
+  }
+
+  /** Whether every partition's leader answers ListOffsets for it without an error (it has taken the role). */
+  private async leadersServe(layout: TopicLayout): Promise<boolean> {
+    const version = this.versionFor(ApiKey.ListOffsets)
+    for (let partitionIndex = 0; partitionIndex < layout.leaders.length; partitionIndex++) {
+      const leader = layout.leaders[partitionIndex]
+      const connection = await KafkaWireClient.connect(leader.host, leader.port, { clientId: this.clientId })
+      try {
+        const response = await connection.request(ApiKey.ListOffsets, version, {
+          replicaId: -1, topics: [{ name: layout.topic, partitions: [{ partitionIndex, timestamp: -1 }] }],
+        })
+        if (response.topics.some((t) => t.partitions.some((p) => p.errorCode !== ErrorCode.NONE))) return false
+      } finally {
+        await connection.close()
+      }
+    }
+    return true
   }
 
   /** The log end offset (latest) of each partition, via ListOffsets. */

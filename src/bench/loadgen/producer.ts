@@ -46,6 +46,8 @@ export interface LoadProducerOptions {
   createTopic?: boolean
   /** Topic configs when it is created (e.g. {"message.timestamp.type": "CreateTime"}). */
   topicConfigs?: Record<string, string>
+  /** Replication factor when the topic is created, default 1. */
+  replicationFactor?: number
 }
 
 export interface ProduceControl {
@@ -101,7 +103,7 @@ export class LoadProducer {
 
   private constructor(
     private readonly cluster: LoadgenCluster,
-    readonly options: Required<Omit<LoadProducerOptions, 'topicConfigs'>>,
+    readonly options: Required<Omit<LoadProducerOptions, 'topicConfigs' | 'replicationFactor'>>,
     private readonly lanes: Lane[],
     readonly templates: BatchTemplate[],
   ) {
@@ -111,7 +113,7 @@ export class LoadProducer {
 
   /** Ensures the topic, opens the connections and pre-encodes one request frame per in-flight slot. */
   static async create(cluster: LoadgenCluster, options: LoadProducerOptions): Promise<LoadProducer> {
-    const resolved: Required<Omit<LoadProducerOptions, 'topicConfigs'>> = {
+    const resolved: Required<Omit<LoadProducerOptions, 'topicConfigs' | 'replicationFactor'>> = {
       topic: options.topic,
       partitions: options.partitions,
       acks: options.acks,
@@ -124,10 +126,15 @@ export class LoadProducer {
       templates: Math.max(1, options.templates ?? 16),
       createTopic: options.createTopic ?? true,
     }
-    const layout = await cluster.ensureTopic(resolved.topic, { partitions: resolved.partitions, create: resolved.createTopic, configs: options.topicConfigs })
+    const layout = await cluster.ensureTopic(resolved.topic, { partitions: resolved.partitions, create: resolved.createTopic, configs: options.topicConfigs, replicationFactor: options.replicationFactor })
     if (layout.leaders.length < resolved.partitions) throw new LoadgenError(`topic ${resolved.topic} has ${layout.leaders.length} partitions, ${resolved.partitions} asked`)
     const templates = buildBatchTemplates({ recordSize: resolved.recordSize, batchBytes: resolved.batchBytes, compression: resolved.compression, templates: resolved.templates })
-    const connections = await cluster.openConnections(resolved.connections, layout.leaders[0])
+    // Leaders on several brokers (a cluster): one connection per partition, to its own leader.
+    const leadersDiffer = new Set(layout.leaders.map((a) => `${a.host}:${a.port}`)).size > 1
+    if (leadersDiffer) resolved.connections = resolved.partitions
+    const connections = leadersDiffer
+      ? (await Promise.all(layout.leaders.slice(0, resolved.partitions).map((leader) => cluster.openConnections(1, leader)))).flat()
+      : await cluster.openConnections(resolved.connections, layout.leaders[0])
     const lanes: Lane[] = connections.map((connection, c) => ({
       connection,
       slots: [],

@@ -9,6 +9,8 @@ export function describeParams(params: Readonly<BenchParams>, parts: { acks?: bo
   if (params.recordSize !== 100) out.push(`${params.recordSize}B`)
   if (params.partitions !== 1) out.push(`p=${params.partitions}`)
   if (params.mode === 'embedded' && params.inFlight !== DEFAULT_BENCH_PARAMS.inFlight) out.push(`inflight=${params.inFlight}`)
+  if (params.cluster > 0) out.push(`cluster=${params.cluster}`)
+  if (params.replicationFactor !== 1) out.push(`rf=${params.replicationFactor}`)
   if (params.rate !== null) out.push(`rate=${params.rate}`)
   if (parts.client && parts.client !== 'loadgen') out.push(parts.client)
   return out.join(' ')

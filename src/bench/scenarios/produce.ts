@@ -18,7 +18,7 @@ import type { Message } from '../../client/types.js'
 import type { Producer } from '../../client/producer.js'
 import { recordLatencyNs } from '../histogram.js'
 import { LoadgenCluster, LoadProducer, buildRecordSets, type RecordSet } from '../loadgen/index.js'
-import { DEFAULT_BENCH_PARAMS, parseBenchParams, type BenchParamInput, type BenchParams, type RunContext, type RunOutcome, type Scenario } from '../scenario.js'
+import { DEFAULT_BENCH_PARAMS, parseBenchParams, type BenchParamInput, type BenchParams, type FlushPolicy, type RunContext, type RunOutcome, type Scenario } from '../scenario.js'
 import { fileAppendReferenceFor } from './file-append.js'
 import { externalBroker, startBenchBroker, type BenchBroker, type BrokerPlacement } from './bench-broker.js'
 import { startCpuSplit } from './cpu-split.js'
@@ -37,16 +37,31 @@ export interface TcpScenarioOptions {
   brokerPlacement?: BrokerPlacement
   /** tcp client (default 'loadgen'). */
   client?: BenchClient
+  /**
+   * Starts a private cluster for params.cluster > 0 (the CLI passes one built on cluster/dev-cluster.ts;
+   * bench/ itself does not load cluster/). Its address is one broker's; its CPU is all brokers'.
+   */
+  startCluster?: (options: { brokers: number; flush: FlushPolicy; dir?: string }) => Promise<BenchBroker>
 }
 
 export function toMessages(set: RecordSet, partition: number): Message[] {
   return set.records.map((r) => ({ key: r.key, value: r.value, partition }))
 }
 
+/** The broker (or cluster) a tcp scenario starts, or the one it was given. */
+function startTarget(params: Readonly<BenchParams>, options: TcpScenarioOptions): Promise<BenchBroker> {
+  if (params.cluster > 0) {
+    if (!options.startCluster) throw new RangeError('--cluster needs a cluster launcher (run it through `ringlog bench`)')
+    return options.startCluster({ brokers: params.cluster, flush: params.flush, dir: options.dir })
+  }
+  return startBenchBroker({ flush: params.flush, placement: options.brokerPlacement, dir: options.dir, partitions: params.partitions })
+}
+
 export async function openTcpTarget(params: Readonly<BenchParams>, options: TcpScenarioOptions): Promise<{ broker: BenchBroker; cluster: LoadgenCluster }> {
-  const broker = params.brokers.length > 0
-    ? externalBroker(params.brokers[0])
-    : await startBenchBroker({ flush: params.flush, placement: options.brokerPlacement, dir: options.dir, partitions: params.partitions })
+  if (params.brokers.length === 0 && params.replicationFactor > Math.max(1, params.cluster)) {
+    throw new RangeError(`--replication-factor ${params.replicationFactor} needs at least that many brokers (--cluster)`)
+  }
+  const broker = params.brokers.length > 0 ? externalBroker(params.brokers[0]) : await startTarget(params, options)
   try {
     return { broker, cluster: await LoadgenCluster.connect(broker.address) }
   } catch (error) {
@@ -144,7 +159,7 @@ function tcpProduceScenario(params: BenchParams, options: TcpScenarioOptions): S
       try {
         const producer = await LoadProducer.create(cluster, {
           topic: benchTopicName('produce'), partitions: params.partitions, acks: params.acks, compression: params.compression,
-          recordSize: params.recordSize, batchBytes: params.batchSize,
+          recordSize: params.recordSize, batchBytes: params.batchSize, replicationFactor: params.replicationFactor,
         })
         return { broker, cluster, producer }
       } catch (error) {
@@ -225,6 +240,7 @@ export function produceScenario(input: BenchParamInput = {}, options: TcpScenari
   const params = parseBenchParams(input, DEFAULT_BENCH_PARAMS)
   if (params.mode === 'embedded') {
     if (options.client === 'kcat') throw new RangeError('--client kcat needs --mode tcp')
+    if (params.cluster > 0) throw new RangeError('--cluster needs --mode tcp')
     return embeddedProduceScenario(params, options) as Scenario
   }
   return (options.client === 'kcat' ? kcatProduceScenario(params, options) : tcpProduceScenario(params, options)) as Scenario
