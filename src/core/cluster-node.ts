@@ -68,6 +68,12 @@ export class ClusterNode implements ClusterView {
   private readonly isrWrites = new Set<string>()
   private readonly watches: PrefixWatch<unknown, unknown>[] = []
   private syncing: Promise<void> | undefined
+  /**
+   * False until every watch has delivered its initial state. A sync before that would see no
+   * topics in etcd yet and delete every local partition as "deleted in etcd" (a restarted
+   * broker lost its whole log this way).
+   */
+  private watchesLoaded = false
   private syncWanted = false
   private isrTimer: NodeJS.Timeout | undefined
   private closing: Promise<void> | undefined
@@ -139,6 +145,7 @@ export class ClusterNode implements ClusterView {
     this.candidate.on('error', report)
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
     this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
+    this.watchesLoaded = true
     this.scheduleSync()
     await this.syncing
   }
@@ -273,7 +280,7 @@ export class ClusterNode implements ClusterView {
   // Applying etcd state to the local replicas
 
   private scheduleSync(): void {
-    if (this.closing) return
+    if (this.closing || !this.watchesLoaded) return
     if (this.syncing) {
       this.syncWanted = true
       return
