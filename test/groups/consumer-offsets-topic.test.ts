@@ -74,4 +74,21 @@ describe('__consumer_offsets in single-node mode', () => {
     expect(empty).toMatchObject({ errorCode: 0, state: 'Empty', members: [] })
     expect((await third.server.context.groups.fetchOffsets('g2', null)).partitions.map((p) => p.offset)).toEqual([5])
   })
+  it('a commit waits for an fdatasync under flush never (the offsets topic sets flush.messages=1)', async () => {
+    const broker = await startTestBroker({ flush: 'never' })
+    brokers.push(broker)
+    const { context } = broker.server
+    await context.createTopic('t', 1)
+    await context.engine.appendRecords('t', 0, [{ key: null, value: Buffer.from('x') }], { acks: -1, compression: 0 })
+    for (let i = 0; i < 3; i++) {
+      const results = await context.groups.commitOffsets({ groupId: 'g3', memberId: '', generationId: -1, offsets: [{ topic: 't', partition: 0, offset: i }] })
+      expect(results.map((r) => r.errorCode)).toEqual([0])
+    }
+    const stats = (await context.engine.stats()).perPartition
+    const offsetsPartition = stats.find((p) => p.topic === '__consumer_offsets' && p.partition === partitionForGroup('g3', 3))!
+    expect(offsetsPartition.appendedBatches).toBe(3)
+    expect(offsetsPartition.fdatasync.count).toBeGreaterThanOrEqual(3)
+    // The user topic keeps the node's policy: acknowledged without an fdatasync.
+    expect(stats.find((p) => p.topic === 't')!.fdatasync.count).toBe(0)
+  })
 })
