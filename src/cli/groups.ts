@@ -9,9 +9,14 @@
  * their ConsumerProtocol assignment) and, per partition the group is assigned or has
  * committed, the committed offset, the log end offset (high watermark) and the lag.
  * `--json` prints the same as one JSON document.
+ *
+ * Any broker of a cluster will do, as with kafka-consumer-groups.sh: list asks every broker in
+ * the Metadata answer (each lists the groups it coordinates), describe asks the group's
+ * coordinator (FindCoordinator) and each partition's leader for its log end, and both wait
+ * (bounded) while a coordinator is being elected or is loading its offsets partition.
  */
 import type { Command } from 'commander'
-import { errorFromCode } from '../errors.js'
+import { errorFromCode, RinglogError } from '../errors.js'
 import { decodeAssignment, consumerProtocolType } from '../groups/consumer-protocol.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
@@ -20,9 +25,14 @@ import { coordinatorConnection } from '../kafka-client/coordinator-connection.js
 import { NodeConnections } from '../kafka-client/node-connections.js'
 import { executeReset, formatResetPlan, parseDateTime, parseTopicScope, planReset, type ResetPlan, type ResetScenario, type TopicScope } from './group-offsets-reset.js'
 import { formatTable } from './table.js'
+import { metadataRequest } from './topics.js'
 
 /** Versions spoken: the newest non-flexible ones that carry everything shown here (ListGroups v4 for states). */
-const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5 } as const
+const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5, findCoordinator: 3 } as const
+/** Errors that mean "a coordinator is on its way": asked again until COORDINATOR_WAIT_MS passes. */
+const COORDINATOR_MOVING: ReadonlySet<number> = new Set([ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.NOT_COORDINATOR])
+const COORDINATOR_WAIT_MS = 15_000
+const COORDINATOR_RETRY_MS = 200
 const LATEST_TIMESTAMP = -1
 const NO_OFFSET = -1
 
@@ -80,62 +90,106 @@ function check(errorCode: number, what: string): void {
   if (errorCode !== ErrorCode.NONE) throw errorFromCode(errorCode, `${what} failed: ${errorCodeName(errorCode)} (${errorCode})`)
 }
 
-/** Every group the broker coordinates, sorted by id; `states` filters by state name. */
-export async function listGroups(bootstrap: string, states: readonly string[] = []): Promise<GroupListing[]> {
+interface BrokerAddress { nodeId: number; address: string }
+
+/** Every broker the bootstrap broker knows (itself alone in single-node mode), and each partition's leader. */
+async function clusterLayout(bootstrap: string, topics: readonly string[] | null): Promise<{ brokers: BrokerAddress[]; leaders: Map<string, number> }> {
   return withConnection(bootstrap, async (connection) => {
-    const response = await connection.request(ApiKey.ListGroups, VERSIONS.listGroups, { statesFilter: states })
-    check(response.errorCode, 'ListGroups')
-    return response.groups
-      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, state: g.groupState }))
-      .sort((a, b) => a.groupId.localeCompare(b.groupId))
+    const version = connection.version(ApiKey.Metadata)
+    const response = await connection.request(ApiKey.Metadata, version, metadataRequest(version, topics, false))
+    const leaders = new Map<string, number>()
+    for (const t of response.topics) for (const p of t.partitions) leaders.set(`${t.name}\u0000${p.partitionIndex}`, p.leaderId)
+    return { brokers: response.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}` })), leaders }
   })
 }
 
-export async function describeGroup(bootstrap: string, groupId: string): Promise<GroupDescription> {
-  return withConnection(bootstrap, async (connection) => {
-    const described = await connection.request(ApiKey.DescribeGroups, VERSIONS.describeGroups, { groups: [groupId] })
-    const group = described.groups[0]
-    if (!group) throw new GroupCommandError('DescribeGroups returned no group')
-    check(group.errorCode, `DescribeGroups for "${groupId}"`)
-    const committed = await connection.request(ApiKey.OffsetFetch, VERSIONS.offsetFetch, { groupId, topics: null })
-    check(committed.errorCode, `OffsetFetch for "${groupId}"`)
-    if (group.groupState === 'Dead' && committed.topics.length === 0) throw new GroupCommandError(`group "${groupId}" does not exist`)
+/** Runs `step` until it does not fail with a coordinator-moving error, or the wait is over. */
+async function whileCoordinatorMoves<T>(step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + COORDINATOR_WAIT_MS
+  for (;;) {
+    try {
+      return await step()
+    } catch (error) {
+      if (!(error instanceof RinglogError && COORDINATOR_MOVING.has(error.code)) || Date.now() >= deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, COORDINATOR_RETRY_MS))
+    }
+  }
+}
 
-    const members: GroupMemberDescription[] = group.members.map((m) => ({
-      memberId: m.memberId,
-      groupInstanceId: m.groupInstanceId,
-      clientId: m.clientId,
-      host: m.clientHost,
-      assignment: group.protocolType === consumerProtocolType ? assignedPartitions(m.memberAssignment) : [],
-    }))
-    const rows = new Map<string, GroupPartitionDescription>()
-    const row = (topic: string, partition: number): GroupPartitionDescription => {
-      const key = `${topic}\u0000${partition}`
-      let found = rows.get(key)
-      if (!found) {
-        found = { topic, partition, memberId: null, clientId: null, host: null, committedOffset: null, logEndOffset: null, lag: null }
-        rows.set(key, found)
-      }
-      return found
-    }
-    for (const member of members) {
-      for (const { topic, partitions } of member.assignment) {
-        for (const partition of partitions) Object.assign(row(topic, partition), { memberId: member.memberId, clientId: member.clientId, host: member.host })
-      }
-    }
-    for (const t of committed.topics) {
-      for (const p of t.partitions) {
-        if (p.errorCode === ErrorCode.NONE && p.committedOffset !== NO_OFFSET) row(t.name, p.partitionIndex).committedOffset = p.committedOffset
-        else row(t.name, p.partitionIndex)
-      }
-    }
-    await fillLogEndOffsets(connection, [...rows.values()])
-    for (const r of rows.values()) {
-      if (r.committedOffset !== null && r.logEndOffset !== null) r.lag = Math.max(0, r.logEndOffset - r.committedOffset)
-    }
-    const partitions = [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
-    return { groupId: group.groupId, state: group.groupState, protocolType: group.protocolType, protocol: group.protocolData, members, partitions }
+/** host:port of the group's coordinator, as FindCoordinator on the bootstrap broker names it. */
+async function coordinatorOf(bootstrap: string, groupId: string): Promise<string> {
+  return withConnection(bootstrap, async (connection) => {
+    const version = connection.version(ApiKey.FindCoordinator, { max: VERSIONS.findCoordinator })
+    const response = await connection.request(ApiKey.FindCoordinator, version, { key: groupId, keyType: 0 })
+    check(response.errorCode, `FindCoordinator for "${groupId}"`)
+    return `${response.host}:${response.port}`
   })
+}
+
+/** Every group of the cluster (each broker lists those it coordinates), sorted by id; `states` filters by state name. */
+export async function listGroups(bootstrap: string, states: readonly string[] = []): Promise<GroupListing[]> {
+  const { brokers } = await clusterLayout(bootstrap, [])
+  const found = new Map<string, GroupListing>()
+  for (const broker of brokers) {
+    const listed = await whileCoordinatorMoves(() => withConnection(broker.address, async (connection) => {
+      const response = await connection.request(ApiKey.ListGroups, VERSIONS.listGroups, { statesFilter: states })
+      check(response.errorCode, `ListGroups from broker ${broker.nodeId}`)
+      return response.groups
+    }))
+    for (const g of listed) found.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState })
+  }
+  return [...found.values()].sort((a, b) => a.groupId.localeCompare(b.groupId))
+}
+
+export async function describeGroup(bootstrap: string, groupId: string): Promise<GroupDescription> {
+  const { group, committed } = await whileCoordinatorMoves(async () => {
+    const coordinator = await coordinatorOf(bootstrap, groupId)
+    return withConnection(coordinator, async (connection) => {
+      const described = await connection.request(ApiKey.DescribeGroups, VERSIONS.describeGroups, { groups: [groupId] })
+      const group = described.groups[0]
+      if (!group) throw new GroupCommandError('DescribeGroups returned no group')
+      check(group.errorCode, `DescribeGroups for "${groupId}"`)
+      const committed = await connection.request(ApiKey.OffsetFetch, VERSIONS.offsetFetch, { groupId, topics: null })
+      check(committed.errorCode, `OffsetFetch for "${groupId}"`)
+      return { group, committed }
+    })
+  })
+  if (group.groupState === 'Dead' && committed.topics.length === 0) throw new GroupCommandError(`group "${groupId}" does not exist`)
+
+  const members: GroupMemberDescription[] = group.members.map((m) => ({
+    memberId: m.memberId,
+    groupInstanceId: m.groupInstanceId,
+    clientId: m.clientId,
+    host: m.clientHost,
+    assignment: group.protocolType === consumerProtocolType ? assignedPartitions(m.memberAssignment) : [],
+  }))
+  const rows = new Map<string, GroupPartitionDescription>()
+  const row = (topic: string, partition: number): GroupPartitionDescription => {
+    const key = `${topic}\u0000${partition}`
+    let found = rows.get(key)
+    if (!found) {
+      found = { topic, partition, memberId: null, clientId: null, host: null, committedOffset: null, logEndOffset: null, lag: null }
+      rows.set(key, found)
+    }
+    return found
+  }
+  for (const member of members) {
+    for (const { topic, partitions } of member.assignment) {
+      for (const partition of partitions) Object.assign(row(topic, partition), { memberId: member.memberId, clientId: member.clientId, host: member.host })
+    }
+  }
+  for (const t of committed.topics) {
+    for (const p of t.partitions) {
+      if (p.errorCode === ErrorCode.NONE && p.committedOffset !== NO_OFFSET) row(t.name, p.partitionIndex).committedOffset = p.committedOffset
+      else row(t.name, p.partitionIndex)
+    }
+  }
+  await fillLogEndOffsets(bootstrap, [...rows.values()])
+  for (const r of rows.values()) {
+    if (r.committedOffset !== null && r.logEndOffset !== null) r.lag = Math.max(0, r.logEndOffset - r.committedOffset)
+  }
+  const partitions = [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition)
+  return { groupId: group.groupId, state: group.groupState, protocolType: group.protocolType, protocol: group.protocolData, members, partitions }
 }
 
 function assignedPartitions(bytes: Buffer): { topic: string; partitions: number[] }[] {
@@ -148,22 +202,32 @@ function assignedPartitions(bytes: Buffer): { topic: string; partitions: number[
   }
 }
 
-async function fillLogEndOffsets(connection: KafkaWireClient, rows: GroupPartitionDescription[]): Promise<void> {
+/** Log end offsets (high watermarks) from each partition's leader. */
+async function fillLogEndOffsets(bootstrap: string, rows: GroupPartitionDescription[]): Promise<void> {
   if (rows.length === 0) return
-  const byTopic = new Map<string, number[]>()
+  const { brokers, leaders } = await clusterLayout(bootstrap, [...new Set(rows.map((r) => r.topic))])
+  const byLeader = new Map<number, Map<string, number[]>>()
   for (const r of rows) {
+    const leader = leaders.get(`${r.topic}\u0000${r.partition}`)
+    if (leader === undefined || leader < 0) continue
+    let byTopic = byLeader.get(leader)
+    if (!byTopic) byLeader.set(leader, byTopic = new Map())
     const list = byTopic.get(r.topic) ?? []
     list.push(r.partition)
     byTopic.set(r.topic, list)
   }
-  const response = await connection.request(ApiKey.ListOffsets, VERSIONS.listOffsets, {
-    replicaId: -1,
-    isolationLevel: 0,
-    topics: [...byTopic].map(([name, partitions]) => ({ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: LATEST_TIMESTAMP, currentLeaderEpoch: -1 })) })),
-  })
   const ends = new Map<string, number>()
-  for (const t of response.topics) {
-    for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) ends.set(`${t.name}\u0000${p.partitionIndex}`, p.offset)
+  for (const [leader, byTopic] of byLeader) {
+    const address = brokers.find((b) => b.nodeId === leader)?.address
+    if (!address) continue
+    const response = await withConnection(address, (connection) => connection.request(ApiKey.ListOffsets, VERSIONS.listOffsets, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: LATEST_TIMESTAMP, currentLeaderEpoch: -1 })) })),
+    }))
+    for (const t of response.topics) {
+      for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) ends.set(`${t.name}\u0000${p.partitionIndex}`, p.offset)
+    }
   }
   for (const r of rows) r.logEndOffset = ends.get(`${r.topic}\u0000${r.partition}`) ?? null
 }

@@ -68,12 +68,13 @@ export class ClusterNode implements ClusterView {
   private readonly isrWrites = new Set<string>()
   private readonly watches: PrefixWatch<unknown, unknown>[] = []
   private syncing: Promise<void> | undefined
-  private syncWanted = false
   /**
-   * Set once every watch has its initial state. Before that a sync would see a partial picture
-   * (brokers loaded, topics not yet) and drop the local partitions of every topic as deleted.
+   * False until every watch has delivered its initial state. A sync before that would see no
+   * topics in etcd yet and delete every local partition as "deleted in etcd" (a restarted
+   * broker lost its whole log this way).
    */
   private watchesLoaded = false
+  private syncWanted = false
   private isrTimer: NodeJS.Timeout | undefined
   private closing: Promise<void> | undefined
   private candidate: Controller | undefined

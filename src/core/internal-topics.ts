@@ -19,10 +19,13 @@ export const DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR = 3
 
 /**
  * Topic configs of `__consumer_offsets`: compacted (last value per key wins), never deleted by
- * time or size, and segments small enough for the cleaner to reach (Kafka's 100 MiB).
+ * time or size, segments small enough for the cleaner to reach (Kafka's 100 MiB), and a commit
+ * acknowledged only after an fdatasync covers it whatever the node's flush policy
+ * (flush.messages=1; commits share the partition's group commit).
  */
 export const CONSUMER_OFFSETS_CONFIGS: Readonly<Record<string, string>> = {
   'cleanup.policy': 'compact',
+  'flush.messages': '1',
   'retention.ms': '-1',
   'retention.bytes': '-1',
   'segment.bytes': String(100 * 1024 * 1024),

@@ -4,7 +4,8 @@
  * node-wide values (config.ts, where their defaults live) overridden by the topic's. Every Kafka topic config name is accepted and stored so
  * tools that set them do not fail; only the ones below change behaviour:
  * segment.bytes, segment.ms, retention.ms, retention.bytes, max.message.bytes,
- * message.timestamp.type (LogAppendTime).
+ * message.timestamp.type (LogAppendTime), flush.messages=1 (acks=-1 waits for an fdatasync under
+ * every node flush policy).
  */
 import { InvalidConfigError } from '../errors.js'
 import type { RinglogConfig } from '../config.js'
@@ -72,5 +73,7 @@ export function partitionSettingsFromConfigs(configs: Readonly<Record<string, st
     if (value !== undefined) (settings as Record<string, number>)[key] = Number(value)
   }
   if (configs['message.timestamp.type'] === 'LogAppendTime') settings.logAppendTime = true
+  // Kafka's "fsync after every message"; other values are accepted and stored but change nothing.
+  if (configs['flush.messages'] === '1') settings.flushEveryAppend = true
   return settings
 }

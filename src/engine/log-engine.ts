@@ -80,6 +80,8 @@ export interface PartitionSettings {
   retentionBytes?: number
   maxMessageBytes?: number
   logAppendTime?: boolean
+  /** Topic config flush.messages=1: acks=-1 appends wait for an fdatasync whatever the node's flush policy. */
+  flushEveryAppend?: boolean
 }
 
 export interface LogEngine {

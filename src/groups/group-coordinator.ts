@@ -18,8 +18,9 @@ import type { OffsetsBackend, OffsetToCommit, StoredGroupMetadata, TopicPartitio
  *
  * Left out: group.max.size (GROUP_MAX_SIZE_REACHED), transactional offset commits,
  * JoinGroup v9 skipAssignment, KIP-848 (the new consumer protocol), and per-topic offset
- * expiry for live groups. Group membership is not persisted: after a restart members
- * rejoin (their offsets are durable in the OffsetsStore).
+ * expiry for live groups. Membership is stored after each SyncGroup (and when a group
+ * empties) where the backend keeps group metadata, and restored when this broker becomes
+ * the group's coordinator.
  */
 
 export interface GroupCoordinatorConfig {
@@ -145,13 +146,9 @@ export class GroupCoordinator {
     this.clock = options.clock ?? realClock
     // Groups known only by their committed offsets exist (Empty), as after Kafka loads
     // __consumer_offsets. Their retention counts from now: never expire earlier than Kafka would.
-    const now = this.clock.now()
-    for (const groupId of this.offsets.groupIds()) this.groups.set(groupId, new Group(groupId, now))
+    for (const groupId of this.offsets.groupIds()) this.loadGroup(groupId)
     this.offsets.setOwnershipListener?.({
-      loaded: (groupIds) => {
-        const at = this.clock.now()
-        for (const groupId of groupIds) if (!this.groups.has(groupId)) this.groups.set(groupId, new Group(groupId, at))
-      },
+      loaded: (groupIds) => { for (const groupId of groupIds) if (!this.groups.has(groupId)) this.loadGroup(groupId) },
       unloaded: (groupIds) => { for (const groupId of groupIds) this.unloadGroup(groupId) },
     })
     this.scheduleRetentionCheck()
@@ -166,6 +163,19 @@ export class GroupCoordinator {
   /** Creates the offsets topic if needed (a cluster's FindCoordinator before any commit). */
   prepareOffsetsTopic(): Promise<void> {
     return this.offsets.prepare?.() ?? Promise.resolve()
+  }
+
+  /**
+   * A group this broker now coordinates, from what the offsets backend holds: its last stored
+   * metadata (members, generation, assignments; each member's session starts now, as in
+   * Kafka's onGroupLoaded) or, with offsets only, an Empty group.
+   */
+  private loadGroup(groupId: string): void {
+    const now = this.clock.now()
+    const stored = this.offsets.storedGroup?.(groupId)
+    const group = stored ? Group.restore(groupId, stored, now) : new Group(groupId, now)
+    this.groups.set(groupId, group)
+    for (const member of group.members.values()) this.scheduleSessionExpiry(group, member)
   }
 
   /** Another broker coordinates the group now: forget it, answering parked calls NOT_COORDINATOR. */
@@ -425,7 +435,11 @@ export class GroupCoordinator {
       return
     }
     group.initNextGeneration(this.clock.now())
-    if (group.is(GroupState.Empty)) return
+    if (group.is(GroupState.Empty)) {
+      // Kafka writes the empty generation too, so a later coordinator does not restore old members.
+      this.offsets.storeGroup?.(group.groupId, this.storedMetadata(group))?.catch(() => undefined)
+      return
+    }
     const leaderView = group.currentMemberMetadata()
     for (const member of group.members.values()) {
       if (!member.isAwaitingJoin) continue

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer'
 import { assertTransition, GroupState, type GroupStateName } from './group-state.js'
 import type { TimerHandle } from './clock.js'
+import type { GroupMetadataValue } from '../protocol/consumer-offsets-records.js'
 
 /**
  * One consumer group's membership and generation, as Kafka's GroupMetadata keeps it.
@@ -137,6 +138,42 @@ export class Group {
 
   constructor(readonly groupId: string, nowMs: number) {
     this.stateSinceMs = nowMs
+  }
+
+  /**
+   * The group as its last GroupMetadataValue left it (Kafka's loadGroup on becoming
+   * coordinator): Stable with its members, generation and assignments, or Empty without
+   * members. Members keep their ids, so they commit and heartbeat on without rejoining.
+   */
+  static restore(groupId: string, stored: GroupMetadataValue, nowMs: number): Group {
+    const group = new Group(groupId, nowMs)
+    group.generationId = stored.generation
+    group.protocolType = stored.protocolType === '' ? null : stored.protocolType
+    group.protocolName = stored.protocol
+    for (const m of stored.members) {
+      const member = new GroupMember({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        protocolType: stored.protocolType,
+        protocols: stored.protocol === null ? [] : [{ name: stored.protocol, metadata: m.subscription }],
+      })
+      member.assignment = m.assignment
+      group.members.set(member.memberId, member)
+      if (member.groupInstanceId !== null) group.staticMembers.set(member.groupInstanceId, member.memberId)
+    }
+    group.leaderId = stored.leader !== null && group.members.has(stored.leader) ? stored.leader : (group.members.keys().next().value ?? null)
+    if (group.members.size > 0 && stored.protocol !== null) group.currentState = GroupState.Stable
+    else {
+      group.members.clear()
+      group.staticMembers.clear()
+      group.leaderId = null
+      group.protocolName = null
+    }
+    return group
   }
 
   get state(): GroupStateName { return this.currentState }

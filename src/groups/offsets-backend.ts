@@ -47,6 +47,8 @@ export interface OffsetsBackend {
   delete(groupId: string, partitions: readonly TopicPartition[]): Promise<void>
   /** Records a group's generation and assignments after SyncGroup (absent: not kept). */
   storeGroup?(groupId: string, metadata: StoredGroupMetadata): Promise<void>
+  /** The group's last stored metadata, if any (read when this broker becomes its coordinator). */
+  storedGroup?(groupId: string): StoredGroupMetadata | undefined
   /** Removes a group's stored metadata (a tombstone), when the group is deleted or expires. */
   deleteGroup?(groupId: string): Promise<void>
   /**

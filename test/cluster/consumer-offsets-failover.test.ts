@@ -14,17 +14,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
+import { runRinglog } from '../cli/ringlog-process.js'
 import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
 const GROUP = 'failover-group'
 const TOPIC = 'offsets-failover'
+const MEMBER_GROUP = 'failover-members'
 
 /** FindCoordinator v3 from one broker, retried (bounded) until it names a broker other than `not`. */
-async function coordinatorOf(port: number, not = -1): Promise<number> {
+async function coordinatorOf(port: number, not = -1, group = GROUP): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const answer = await withWireClient(`127.0.0.1:${port}`, (client) => client.request(ApiKey.FindCoordinator, 3, { key: GROUP, keyType: 0 }))
+    const answer = await withWireClient(`127.0.0.1:${port}`, (client) => client.request(ApiKey.FindCoordinator, 3, { key: group, keyType: 0 }))
     if (answer.errorCode === 0 && answer.nodeId !== not) return answer.nodeId
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
@@ -75,6 +77,47 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows it
       expect(offsets.get(2)).toBe('9')
     } finally {
       await after.disconnect()
+    }
+  }, 90_000)
+
+  it('ringlog groups describe|list through any broker shows a live group right after its coordinator is killed', async () => {
+    // The broker the first test killed comes back (same port and data dir): three again.
+    for (const [i, b] of brokers.entries()) {
+      if (b.child.exitCode !== null || b.child.signalCode !== null) {
+        brokers[i] = await startBrokerProcess({
+          nodeId: b.nodeId, dataDir: b.dataDir, port: b.port, etcd: etcd.endpoint, cluster: `offsets-${process.pid}`,
+          extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000', '--min-insync-replicas', '2'],
+        })
+      }
+    }
+    const live = [...brokers]
+    const kafka = new Kafka({ clientId: 'member-client', brokers: live.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } })
+    const consumer = kafka.consumer({ groupId: MEMBER_GROUP, sessionTimeout: 30_000, heartbeatInterval: 1_000 })
+    let joined: () => void = () => undefined
+    const joinedOnce = new Promise<void>((resolve) => { joined = resolve })
+    consumer.on(consumer.events.GROUP_JOIN, () => joined())
+    await consumer.connect()
+    try {
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true })
+      await consumer.run({ eachMessage: async () => undefined })
+      await joinedOnce
+      const coordinator = await coordinatorOf(live[0].port, -1, MEMBER_GROUP)
+      const victim = live.find((b) => b.nodeId === coordinator)!
+      await stopBrokerProcess(victim, 'SIGKILL')
+      const survivors = live.filter((b) => b !== victim)
+      const next = await coordinatorOf(survivors[0].port, coordinator, MEMBER_GROUP)
+      // Ask a broker that is not the coordinator: the CLI must find it.
+      const asked = survivors.find((b) => b.nodeId !== next) ?? survivors[0]
+      const described = await runRinglog(['groups', 'describe', MEMBER_GROUP, '-b', `127.0.0.1:${asked.port}`, '--json'])
+      expect(described.stderr).toBe('')
+      const group = JSON.parse(described.stdout) as { state: string; members: { clientId: string; assignment: { topic: string; partitions: number[] }[] }[] }
+      expect(['Stable', 'PreparingRebalance', 'CompletingRebalance']).toContain(group.state)
+      expect(group.members.map((m) => m.clientId)).toEqual(['member-client'])
+      const listed = await runRinglog(['groups', 'list', '-b', `127.0.0.1:${asked.port}`, '--json'])
+      expect(listed.stderr).toBe('')
+      expect((JSON.parse(listed.stdout) as { groupId: string }[]).map((g) => g.groupId)).toEqual(expect.arrayContaining([GROUP, MEMBER_GROUP]))
+    } finally {
+      await consumer.disconnect().catch(() => undefined)
     }
   }, 90_000)
 })

@@ -122,7 +122,7 @@ export class PartitionRuntime {
     this.segmentCount = log.segmentCount
     // A restarted leader keeps stamping the epoch its log already has until told otherwise.
     this.leaderEpoch = Math.max(0, log.latestEpoch)
-    this.sealWithGroupCommit = options.flush === 'always'
+    this.sealWithGroupCommit = flushPolicyOf(options) === 'always'
     this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
     this.unsubscribe = log.onDurable(() => this.onDurable())
     this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`))
@@ -132,7 +132,7 @@ export class PartitionRuntime {
     const dir = join(options.dataDir, partitionDirName(options.topic, options.partition))
     const hadFiles = existsSync(dir) && readdirSync(dir).some((name) => name.endsWith(LOG_SUFFIX))
     const recovered = hadFiles && !existsSync(join(dir, CLEAN_SHUTDOWN_MARKER))
-    const log = await PartitionLog.open(dir, logConfigFor(options.settings, options.flush))
+    const log = await PartitionLog.open(dir, logConfigFor(options.settings, flushPolicyOf(options)))
     const runtime = new PartitionRuntime(options, dir, log, recovered)
     const slow = options.slowSync
     if (slow && slow.thresholdMs >= 0) {
@@ -640,4 +640,9 @@ function refuseCompressionBomb(frame: Buffer, at: number, size: number): void {
   const codec = frame.readInt16BE(at + ATTRIBUTES_OFFSET) & BatchAttribute.CompressionMask
   if (codec === Compression.none || codec === Compression.gzip) return
   checkDecompressedBound(codec, frame.subarray(at + BATCH_HEADER_SIZE, at + size))
+}
+
+/** The node's flush policy, or 'always' for a partition whose topic sets flush.messages=1 (__consumer_offsets). */
+function flushPolicyOf(options: Pick<RuntimeOptions, 'flush' | 'settings'>): FlushPolicy {
+  return options.settings.flushEveryAppend ? 'always' : options.flush
 }

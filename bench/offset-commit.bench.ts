@@ -1,0 +1,120 @@
+/**
+ * OffsetCommit latency: one group commits offsets for 100 partitions at a time (one request,
+ * one batch of 100 records in `__consumer_offsets`), one request after another, against
+ * (a) a 3-broker cluster with the offsets topic at RF 3 (acks=all over the ISR, min ISR 2) and
+ * (b) one broker in single-node mode (RF 1) as the baseline, alternately in the same run.
+ * Every commit is acknowledged after an fdatasync on the leader (the offsets topic sets
+ * flush.messages=1), whatever the node's flush policy.
+ *
+ * Run (after `npm run build`; needs /usr/bin/etcd):
+ *   npx tsx bench/offset-commit.bench.ts [--runs 3] [--commits 500] [--partitions 100]
+ * Prints p50/p99/max per setup and run, and the medians over runs.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createHistogram, performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { DevCluster } from '../src/cluster/dev-cluster.js'
+import { ApiKey, type KafkaWireClient } from '../src/kafka-client/kafka-wire-client.js'
+import { connectNegotiated } from '../src/kafka-client/negotiated-client.js'
+import { median } from '../src/bench/stats.js'
+import { freeLoopbackPort } from '../src/cluster/etcd-process.js'
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' } } })
+const RUNS = Number(values.runs)
+const COMMITS = Number(values.commits)
+const PARTITIONS = Number(values.partitions)
+const TOPIC = 'commit-bench'
+const GROUP = 'commit-bench-group'
+
+interface Row { setup: string; run: number; p50: number; p99: number; max: number; errors: number }
+
+async function createTopic(client: KafkaWireClient, replicationFactor: number): Promise<void> {
+  const response = await client.request(ApiKey.CreateTopics, client.version(ApiKey.CreateTopics), {
+    topics: [{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false,
+  })
+  const code = response.topics[0]?.errorCode ?? -1
+  if (code !== 0 && code !== 36) throw new Error(`CreateTopics failed: ${code}`)
+}
+
+/** The coordinator's address, once FindCoordinator names one (bounded). */
+async function coordinator(bootstrap: string): Promise<string> {
+  const client = await connectNegotiated(bootstrap)
+  try {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const answer = await client.request(ApiKey.FindCoordinator, 3, { key: GROUP, keyType: 0 })
+      if (answer.errorCode === 0) return `${answer.host}:${answer.port}`
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  } finally {
+    await client.close()
+  }
+  throw new Error('no coordinator within 20 s')
+}
+
+async function measure(bootstrap: string, setup: string, run: number): Promise<Row> {
+  const client = await connectNegotiated(await coordinator(bootstrap))
+  const version = client.version(ApiKey.OffsetCommit, { max: 7 })
+  const latencies = createHistogram()
+  let errors = 0
+  const commit = async (offset: number): Promise<boolean> => {
+    const response = await client.request(ApiKey.OffsetCommit, version, {
+      groupId: GROUP, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1,
+      topics: [{ name: TOPIC, partitions: Array.from({ length: PARTITIONS }, (_, p) => ({ partitionIndex: p, committedOffset: offset, committedLeaderEpoch: -1, commitTimestamp: -1, committedMetadata: '' })) }],
+    })
+    return response.topics.every((t) => t.partitions.every((p) => p.errorCode === 0))
+  }
+  try {
+    // Warm-up: until the offsets partition is led, loaded and its ISR full enough, then 20 more.
+    for (let attempt = 0; !(await commit(0)); attempt++) {
+      if (attempt > 300) throw new Error(`${setup}: no commit succeeded within 30 s`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    for (let i = 0; i < 20; i++) await commit(i)
+    for (let i = 0; i < COMMITS; i++) {
+      const started = performance.now()
+      const ok = await commit(i)
+      const elapsed = performance.now() - started
+      if (!ok) errors++
+      else latencies.record(Math.max(1, Math.round(elapsed * 1e6)))
+    }
+  } finally {
+    await client.close()
+  }
+  const ms = (q: number): number => latencies.percentile(q) / 1e6
+  return { setup, run, p50: ms(50), p99: ms(99), max: latencies.max / 1e6, errors }
+}
+
+const root = mkdtempSync(join(tmpdir(), 'ringlog-offset-commit-bench-'))
+const rows: Row[] = []
+const cluster = await DevCluster.start({ brokers: 3, dataDir: join(root, 'cluster'), serveArgs: ['--min-insync-replicas', '2', '--flush', 'never'] })
+const singlePort = await freeLoopbackPort()
+const { spawn } = await import('node:child_process')
+const single = spawn(process.execPath, ['bin/ringlog.js', 'serve', '--host', '127.0.0.1', '--port', String(singlePort), '--data-dir', join(root, 'single'), '--flush', 'never', '--log-level', 'warn'], { stdio: 'ignore' })
+try {
+  const singleBootstrap = `127.0.0.1:${singlePort}`
+  for (let attempt = 0; ; attempt++) {
+    try { await (await connectNegotiated(singleBootstrap)).close(); break } catch (error) { if (attempt > 100) throw error; await new Promise((r) => setTimeout(r, 100)) }
+  }
+  const clusterClient = await connectNegotiated(cluster.bootstrap[0])
+  await createTopic(clusterClient, 3)
+  await clusterClient.close()
+  const singleClient = await connectNegotiated(singleBootstrap)
+  await createTopic(singleClient, 1)
+  await singleClient.close()
+  for (let run = 1; run <= RUNS; run++) {
+    rows.push(await measure(cluster.bootstrap[0], '3 brokers, RF 3', run))
+    rows.push(await measure(singleBootstrap, '1 broker, RF 1', run))
+  }
+} finally {
+  await cluster.stop()
+  single.kill('SIGKILL')
+  rmSync(root, { recursive: true, force: true })
+}
+console.log(`OffsetCommit of ${PARTITIONS} partitions, ${COMMITS} sequential commits per run, latency in ms`)
+for (const r of rows) console.log(`${r.setup.padEnd(16)} run ${r.run}: p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  max ${r.max.toFixed(2)}  errors ${r.errors}`)
+for (const setup of new Set(rows.map((r) => r.setup))) {
+  const mine = rows.filter((r) => r.setup === setup)
+  console.log(`${setup.padEnd(16)} median over runs: p50 ${median(mine.map((r) => r.p50)).toFixed(2)}  p99 ${median(mine.map((r) => r.p99)).toFixed(2)}`)
+}
