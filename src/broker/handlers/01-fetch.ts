@@ -25,9 +25,13 @@
  * would free that number for the next file opened. The connection closes it after the send;
  * ranges this handler drops (response limit, a poll that reads again) are released here.
  *
+ * read_committed (isolationLevel 1, v4+): each partition is read only below its last stable
+ * offset (the first offset of an unfinished transaction, or the high watermark) and answered
+ * with the aborted transactions that overlap the range (from the segments' `.txnindex`), so
+ * the client drops their records; a long poll waits for the last stable offset to move.
+ *
  * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
- * read_committed (no transactions: lastStableOffset = high watermark, no aborted
- * transactions), preferred read replicas, diverging-epoch checks.
+ * preferred read replicas, diverging-epoch checks.
  *
  * Cluster mode (ctx.broker.cluster): only the partition's leader answers (else
  * NOT_LEADER_OR_FOLLOWER; current_leader_epoch older: FENCED_LEADER_EPOCH, newer:
@@ -45,6 +49,7 @@ import type { FetchPartition, FetchRequest, FetchResponse, PartitionData } from 
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import type { NodeContext } from '../../core/node-context.js'
+import type { ReadOptions } from '../../engine/log-engine.js'
 import { topicIdFromWire } from '../../core/topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
@@ -52,6 +57,8 @@ import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
+/** FetchRequest.isolationLevel: 0 read_uncommitted, 1 read_committed. */
+const READ_COMMITTED = 1
 
 const TOPIC_ID_VERSION = 13
 function readAt(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -67,7 +74,11 @@ interface PartitionRead {
   request: FetchPartition
   errorCode: number
   highWatermark: number
+  lastStableOffset: number
   logStartOffset: number
+  /** read_committed: reads stop at the last stable offset. */
+  committed: boolean
+  abortedTransactions: { producerId: number; firstOffset: number }[]
   range: FileRangePart | null
   /** Offset after the range's last batch (-1: unknown), for the records-out metric. */
   nextOffset: number
@@ -146,7 +157,7 @@ function isReady(request: FetchRequest, reads: readonly PartitionRead[], deadlin
 
 async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads: PartitionRead[], deadline: number): Promise<HandlerReply<FetchResponse>> {
   const { broker } = ctx
-  const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
+  const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset, committed: r.committed }))
   do {
     releaseRanges(reads)
     const replicaId = replicaOf(request, ctx.version)
@@ -174,11 +185,12 @@ function readAll(broker: NodeContext, request: FetchRequest, version: number, re
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
   const byId = version >= TOPIC_ID_VERSION
+  const committed = version >= FIRST_V2_FORMAT_VERSION && request.isolationLevel === READ_COMMITTED && replicaId < 0
   for (const { topic: t, partition: p } of distinctPartitions(request, byId)) {
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     const read = name === undefined
       ? unknownTopicId(t.topicId, p)
-      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId)
+      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId, committed)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
@@ -217,8 +229,10 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition, replicaId: number): PartitionRead {
-  const read: PartitionRead = { topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+function readPartition(broker: NodeContext, topic: string, topicId: string, p: FetchPartition, replicaId: number, committed: boolean): PartitionRead {
+  const read: PartitionRead = {
+    topic, topicId, request: p, errorCode: ErrorCode.NONE, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, committed, abortedTransactions: [], range: null, nextOffset: -1,
+  }
   if (broker.cluster) {
     // Cluster mode: only the leader serves; a follower's fetch also reports its log end offset.
     const code = replicaId >= 0
@@ -236,6 +250,7 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, p: F
     return read
   }
   read.highWatermark = offsets.highWatermark
+  read.lastStableOffset = offsets.lastStableOffset
   read.logStartOffset = offsets.logStartOffset
   if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
   if (broker.cluster && replicaId >= 0) read.readEnd = offsets.logEndOffset
@@ -243,20 +258,24 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, p: F
 }
 
 function unknownTopicId(topicId: string, p: FetchPartition): PartitionRead {
-  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+  return { topic: '', topicId, request: p, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, committed: false, abortedTransactions: [], range: null, nextOffset: -1 }
 }
 
 function needsLocate(read: PartitionRead): boolean {
-  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < (read.readEnd ?? read.highWatermark) && read.request.partitionMaxBytes > 0
+  const end = read.readEnd ?? (read.committed ? read.lastStableOffset : read.highWatermark)
+  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < end && read.request.partitionMaxBytes > 0
 }
 
 /** Asks the owning worker for the file range of whole batches from the fetch offset. */
 async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
   const p = read.request
   try {
-    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, read.readEnd === undefined ? { holdFile: true } : { holdFile: true, upTo: 'logEnd' })
+    const options: ReadOptions = read.readEnd !== undefined ? { holdFile: true, upTo: 'logEnd' } : read.committed ? { holdFile: true, isolation: 'committed' } : { holdFile: true }
+    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, options)
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
+    read.lastStableOffset = slice.lastStableOffset
+    read.abortedTransactions = slice.abortedTransactions ?? []
     read.logStartOffset = slice.logStartOffset
     const s = slice.segment
     if (s && s.length > 0) {
@@ -297,9 +316,11 @@ function encode(ctx: RequestContext, reads: readonly PartitionRead[], converted?
       partitionIndex: r.request.partition,
       errorCode: r.errorCode,
       highWatermark: r.highWatermark,
-      lastStableOffset: r.highWatermark,
+      // Kafka answers read_uncommitted fetches with the last stable offset too (clients show the lag to it).
+      lastStableOffset: r.lastStableOffset,
       logStartOffset: r.logStartOffset,
-      abortedTransactions: [],
+      // null, not empty, when there is nothing to drop (as Kafka sends for read_uncommitted).
+      abortedTransactions: r.committed ? r.abortedTransactions : null,
       preferredReadReplica: -1,
       records: converted?.get(r) ?? (r.range ? builder.placeholder(r.range) : NO_RECORDS),
     })
