@@ -50,6 +50,10 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'DeleteGroups', versions: '0-2' },
   { name: 'IncrementalAlterConfigs', versions: '0-1' },
   { name: 'DescribeCluster', versions: '0-1' },
+  { name: 'AddPartitionsToTxn', versions: '0-3' },
+  { name: 'AddOffsetsToTxn', versions: '0-3' },
+  { name: 'EndTxn', versions: '0-3' },
+  { name: 'TxnOffsetCommit', versions: '0-3' },
 ]
 
 export function fileNameOf(apiName: string): string {
