@@ -59,6 +59,11 @@ export const ErrorCode = {
   FENCED_INSTANCE_ID: 82,
   INVALID_RECORD: 87,
   UNKNOWN_TOPIC_ID: 100,
+  INVALID_TXN_STATE: 48,
+  INVALID_TRANSACTION_TIMEOUT: 50,
+  CONCURRENT_TRANSACTIONS: 51,
+  OPERATION_NOT_ATTEMPTED: 55,
+  PRODUCER_FENCED: 90,
 } as const
 
 export type ErrorCodeName = keyof typeof ErrorCode
@@ -79,7 +84,7 @@ const RETRIABLE_CODES: ReadonlySet<number> = new Set([
   ErrorCode.NOT_COORDINATOR, ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
   ErrorCode.NOT_CONTROLLER, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
   ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH, ErrorCode.OFFSET_NOT_AVAILABLE,
-  ErrorCode.UNKNOWN_TOPIC_ID,
+  ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.CONCURRENT_TRANSACTIONS,
 ])
 
 /** Kafka's retriable flag for a wire error code (false for codes it does not list as retriable). */
