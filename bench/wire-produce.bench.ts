@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { startCliBroker } from '../test/compat/cli-broker.js'
+import { startRinglogBroker } from '../test/cli/ringlog-process.js'
 
 const KCAT = '/usr/bin/kcat'
 const TIME = '/usr/bin/time'
@@ -75,7 +75,7 @@ async function phase(pid: number, work: () => Promise<number>): Promise<Phase> {
 
 async function oneRun(file: string, dir: string, run: number): Promise<Run> {
   const dataDir = join(dir, `data-${run}`)
-  const broker = await startCliBroker(['--data-dir', dataDir, '--partitions', '1', '--flush', 'always', '--max-workers', '1'])
+  const broker = await startRinglogBroker(['--data-dir', dataDir, '--partitions', '1', '--flush', 'always', '--max-workers', '1'])
   const brokerArg = `127.0.0.1:${broker.port}`
   const produceArgs = (topic: string, acks: string): string[] => [
     '-P', '-b', brokerArg, '-t', topic, '-l', file, '-X', `acks=${acks}`, '-X', 'linger.ms=5', '-X', 'batch.size=1000000',

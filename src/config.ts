@@ -48,6 +48,10 @@ export interface RinglogConfig {
   groupMinSessionTimeoutMs: number
   groupMaxSessionTimeoutMs: number
   offsetsRetentionMinutes: number
+  /** Partitions of `__consumer_offsets` when it is created (offsets.topic.num.partitions). */
+  offsetsTopicNumPartitions: number
+  /** Its replication factor; 0: min(3, live brokers) (offsets.topic.replication.factor). */
+  offsetsTopicReplicationFactor: number
   // Operability (ringlog serve): metrics/health HTTP port and log verbosity.
   /** Port of the HTTP server with /metrics, /health and /ready on `host`; -1: off, 0: any free port. */
   metricsPort: number
@@ -125,6 +129,8 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   groupMinSessionTimeoutMs: 6000,
   groupMaxSessionTimeoutMs: 1_800_000,
   offsetsRetentionMinutes: 7 * 24 * 60,
+  offsetsTopicNumPartitions: 50,
+  offsetsTopicReplicationFactor: 0,
   // Operability
   metricsPort: -1,
   logLevel: 'info',
@@ -176,6 +182,7 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   segmentMs: 'number', retentionMs: 'number', retentionBytes: 'number', maxMessageBytes: 'number',
   socketRequestMaxBytes: 'number', groupInitialRebalanceDelayMs: 'number', groupMinSessionTimeoutMs: 'number',
   groupMaxSessionTimeoutMs: 'number', offsetsRetentionMinutes: 'number',
+  offsetsTopicNumPartitions: 'number', offsetsTopicReplicationFactor: 'number',
   // Operability
   metricsPort: 'number', logLevel: 'string',
   // Connection limits
@@ -218,6 +225,8 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   groupMinSessionTimeoutMs: [0, 0x7fffffff],
   groupMaxSessionTimeoutMs: [0, 0x7fffffff],
   offsetsRetentionMinutes: [1, 0x7fffffff],
+  offsetsTopicNumPartitions: [1, 1000],
+  offsetsTopicReplicationFactor: [0, 1000],
   // Connection limits
   maxConnections: [1, 10_000_000],
   maxConnectionsPerIp: [1, 10_000_000],

@@ -26,6 +26,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   consume: () => import('./consume.js'),
   'dump-log': () => import('./dump-log.js'),
   users: () => import('./users.js'),
+  cluster: () => import('./cluster.js'),
 }
 
 /** The command named first in `argv` alone; none for --version; every command for anything else (help, a typo). */

@@ -33,6 +33,8 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   groupMinSessionTimeoutMs: 'group.min.session.timeout.ms',
   groupMaxSessionTimeoutMs: 'group.max.session.timeout.ms',
   offsetsRetentionMinutes: 'offsets.retention.minutes',
+  offsetsTopicNumPartitions: 'partitions of __consumer_offsets when it is created (offsets.topic.num.partitions)',
+  offsetsTopicReplicationFactor: 'replication factor of __consumer_offsets; 0 = min(3, live brokers) (offsets.topic.replication.factor)',
   metricsPort: 'HTTP port for /metrics (Prometheus), /health and /ready on --host; -1 = off, 0 = any free port',
   logLevel: 'error | warn | info | debug | trace (JSON lines on stderr; readable lines when stderr is a terminal)',
   // Connection limits

@@ -19,7 +19,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
-import { CorruptRecordError, errorForCode, InvalidRequestError, LogClosedError, RinglogError } from '../errors.js'
+import { errorForCode, InvalidRequestError, LogClosedError, RinglogError } from '../errors.js'
 import type { ReadSlice } from '../engine/log-engine.js'
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js'
 import { ErrorCode } from '../protocol/error-codes.js'
@@ -27,7 +27,7 @@ import { LOG_OVERHEAD } from '../protocol/record-batch.js'
 import { GroupMembership, type JoinedGeneration } from './group-membership.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
 import { decodeMessages, type DecodedRange } from './message-decoder.js'
-import { readByPath, readRange } from './segment-reader.js'
+import { readHeldRange, releaseHeldRange } from './segment-reader.js'
 import type {
   Batch, ConsumerEvents, ConsumerOptions, EachBatchPayload, KafkaMessage, PartitionAssignerName, RunOptions,
   SubscribeOptions, TopicPartitionOffset, TopicPartitions,
@@ -408,9 +408,14 @@ export class Consumer {
 
   /** The engine's slice for `from` and its bytes, read from the segment file. */
   private async fetchRange(state: PartitionState, from: number): Promise<Fetched> {
-    const slice = await this.host.context.engine.read(state.topic, state.partition, from, this.maxBytesPerPartition)
-    const bytes = slice.errorCode === ErrorCode.NONE && slice.segment ? await readRange(slice.segment) : null
-    return { from, slice, bytes }
+    // holdFile: the bytes are read through a descriptor of this read's own, never the worker's fd,
+    // which retention or a topic deletion may close (and the number be reused) meanwhile.
+    const slice = await this.host.context.engine.read(state.topic, state.partition, from, this.maxBytesPerPartition, { holdFile: true })
+    if (slice.errorCode !== ErrorCode.NONE || !slice.segment) {
+      releaseHeldRange(slice.segment)
+      return { from, slice, bytes: null }
+    }
+    return { from, slice, bytes: await readHeldRange(slice.segment) }
   }
 
   /** Starts reading the next range while the current one is decoded and handled (hides the read round trip). */
@@ -437,21 +442,12 @@ export class Consumer {
     if (!slice.segment || !bytes) return
     if (slice.segment.nextOffset !== undefined) this.prefetch(state, slice.segment.nextOffset, slice.highWatermark)
     const segment = slice.segment
-    let source = bytes
-    const decodeChunk = async (fromOffset: number, start: number): Promise<DecodedRange> => {
-      try {
-        return decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES)
-      } catch (error) {
-        // The worker's fd may have been retired and its number reused: read by path once.
-        const retry = error instanceof CorruptRecordError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string')
-        if (segment.fd === undefined || !retry || source !== bytes) throw error
-        source = await readByPath(segment)
-        return decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES)
-      }
-    }
+    const source = bytes
+    const decodeChunk = (fromOffset: number, start: number): DecodedRange =>
+      decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES)
     // A large range is decoded and handed over a piece at a time: each piece's message objects
     // are garbage before the next is made, instead of one read's worth surviving into old space.
-    let decoded = await decodeChunk(from, 0)
+    let decoded = decodeChunk(from, 0)
     for (;;) {
       if (!this.owns(state, generation, epoch)) return
       const last = decoded.messages.length < DELIVERY_CHUNK_MESSAGES || decoded.consumedBytes + LOG_OVERHEAD > source.length
@@ -473,7 +469,7 @@ export class Consumer {
       // Go on with the same bytes only if the handler took everything and nothing moved the partition.
       if (!this.owns(state, generation, epoch) || this.isPaused(state)) return
       if (messages.length > 0 && state.position < Number(messages[messages.length - 1].offset) + 1) return
-      decoded = await decodeChunk(state.position, decoded.consumedBytes)
+      decoded = decodeChunk(state.position, decoded.consumedBytes)
     }
   }
 

@@ -1,21 +1,25 @@
 /**
- * Reads the file range a `LogEngine.read` points at into memory. The worker's own fd is used
- * when given (no open/close per read, and it stays valid while retention delays deletion);
- * if it fails, or the bytes do not parse (the fd number may have been reused after the segment
- * was retired), the caller retries with `readByPath`, which opens the file itself.
+ * Reads the file range a `LogEngine.read(..., { holdFile: true })` points at into memory,
+ * through the descriptor the read handed over (`heldFd`, a dup or fresh open the worker made
+ * for this read alone), then closes it. The descriptor names the segment file as it was when
+ * the range was located, so retention or a topic deletion that closes the worker's own fd
+ * meanwhile cannot make this read another file's bytes. Without one (an engine that could not
+ * hold the file), the path is opened instead.
  */
 import { Buffer } from 'node:buffer'
-import { read } from 'node:fs'
+import { close, read } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { promisify } from 'node:util'
 
 const readAsync = promisify(read)
+const closeAsync = promisify(close)
 
-export interface SegmentRange {
+export interface HeldSegmentRange {
   path: string
   position: number
   length: number
-  fd?: number
+  /** Owned by this read: closed once the bytes are in. */
+  heldFd?: number
 }
 
 async function readFully(readAt: (buffer: Buffer, offset: number, length: number, position: number) => Promise<number>, length: number, position: number): Promise<Buffer> {
@@ -29,14 +33,23 @@ async function readFully(readAt: (buffer: Buffer, offset: number, length: number
   return done === length ? buffer : buffer.subarray(0, done)
 }
 
-/** The range's bytes (shorter if the file ends early). */
-export async function readRange(range: SegmentRange): Promise<Buffer> {
-  const fd = range.fd
+/** The range's bytes (shorter if the file ends early); the held descriptor is closed whatever happens. */
+export async function readHeldRange(range: HeldSegmentRange): Promise<Buffer> {
+  const fd = range.heldFd
   if (fd === undefined) return readByPath(range)
-  return readFully(async (buffer, offset, length, position) => (await readAsync(fd, buffer, offset, length, position)).bytesRead, range.length, range.position)
+  try {
+    return await readFully(async (buffer, offset, length, position) => (await readAsync(fd, buffer, offset, length, position)).bytesRead, range.length, range.position)
+  } finally {
+    await closeAsync(fd).catch(() => undefined)
+  }
 }
 
-export async function readByPath(range: SegmentRange): Promise<Buffer> {
+/** Closes a held descriptor whose range will not be read. */
+export function releaseHeldRange(range: HeldSegmentRange | null): void {
+  if (range?.heldFd !== undefined) close(range.heldFd, () => undefined)
+}
+
+async function readByPath(range: HeldSegmentRange): Promise<Buffer> {
   const handle = await open(range.path, 'r')
   try {
     return await readFully(async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead, range.length, range.position)

@@ -4,6 +4,10 @@
  * ISR (the leader included; it never goes back), and which followers should leave the ISR (not
  * caught up for replica.lag.time.max.ms) or join it (reached the HW). The ISR itself is what
  * etcd says; changes are proposed here and written by the caller with CAS.
+ *
+ * A follower outside the ISR joins only after a fetch it made since it left (Kafka expands the
+ * ISR on a follower's fetch): otherwise a follower the controller just removed because it died
+ * would be put back from its last fetch before death, and the HW would wait for a dead replica.
  */
 
 interface FollowerState {
@@ -12,15 +16,18 @@ interface FollowerState {
   /** The leader's LEO and the time at this follower's previous fetch (Kafka's catch-up rule). */
   lastFetchLeaderLogEnd: number
   lastFetchMs: number
+  /** Fetched since it was last outside the ISR: only such a follower may join it. */
+  fetchedOutsideIsr: boolean
 }
 
 export class LeaderReplica {
   private readonly followers = new Map<number, FollowerState>()
   private highWatermark: number
+  private members: number[] = []
 
   constructor(
     readonly leaderEpoch: number,
-    public isr: number[],
+    isr: number[],
     replicas: readonly number[],
     readonly nodeId: number,
     initialHighWatermark: number,
@@ -28,8 +35,17 @@ export class LeaderReplica {
   ) {
     this.highWatermark = initialHighWatermark
     for (const id of replicas) {
-      if (id !== nodeId) this.followers.set(id, { logEndOffset: -1, lastCaughtUpMs: now, lastFetchLeaderLogEnd: -1, lastFetchMs: now })
+      if (id !== nodeId) this.followers.set(id, { logEndOffset: -1, lastCaughtUpMs: now, lastFetchLeaderLogEnd: -1, lastFetchMs: now, fetchedOutsideIsr: false })
     }
+    this.isr = isr
+  }
+
+  /** The ISR as etcd holds it (set from the partition state or after this leader's own CAS write). */
+  get isr(): number[] { return this.members }
+
+  set isr(isr: number[]) {
+    this.members = isr
+    for (const [id, f] of this.followers) if (!isr.includes(id)) f.fetchedOutsideIsr = false
   }
 
   isReplica(id: number): boolean { return this.followers.has(id) }
@@ -45,6 +61,7 @@ export class LeaderReplica {
     else if (fetchOffset >= f.lastFetchLeaderLogEnd) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, f.lastFetchMs)
     f.lastFetchLeaderLogEnd = leaderLogEnd
     f.lastFetchMs = now
+    if (!this.members.includes(id)) f.fetchedOutsideIsr = true
   }
 
   /** The new HW if it moved forward: min LEO over the ISR. */
@@ -68,7 +85,7 @@ export class LeaderReplica {
       return f !== undefined && now - f.lastCaughtUpMs <= lagTimeMaxMs
     })
     for (const [id, f] of this.followers) {
-      if (!next.includes(id) && f.logEndOffset >= this.highWatermark && now - f.lastCaughtUpMs <= lagTimeMaxMs) next.push(id)
+      if (!next.includes(id) && f.fetchedOutsideIsr && f.logEndOffset >= this.highWatermark && now - f.lastCaughtUpMs <= lagTimeMaxMs) next.push(id)
     }
     if (next.length === this.isr.length && next.every((id) => this.isr.includes(id))) return undefined
     return next.sort((a, b) => a - b)

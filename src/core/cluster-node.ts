@@ -46,6 +46,9 @@ export interface ClusterNodeHost {
   deleteTopic(name: string): Promise<TopicInfo>
 }
 
+/** A partition's leadership moved to this broker (`leader`) or away from it. */
+export type LeadershipListener = (topic: string, partition: number, leader: boolean) => void
+
 type Role = { kind: 'leader'; epoch: number } | { kind: 'follower'; epoch: number; leader: number }
 
 interface Waiter { offset: number; resolve: () => void; timer: NodeJS.Timeout }
@@ -72,10 +75,24 @@ export class ClusterNode implements ClusterView {
   private registration: BrokerRegistration | undefined
   private topicsSeen: (() => void)[] = []
   private readonly producerIds: ClusterProducerIdAllocator
+  private readonly leadershipListeners: LeadershipListener[] = []
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
     this.nodeId = config.nodeId
     this.producerIds = new ClusterProducerIdAllocator(metadata)
+  }
+
+  /** Tells `listener` of every partition this broker leads now and of each later change. */
+  onLeadership(listener: LeadershipListener): void {
+    this.leadershipListeners.push(listener)
+    for (const key of this.leaders.keys()) {
+      const slash = key.lastIndexOf('/')
+      listener(key.slice(0, slash), Number(key.slice(slash + 1)), true)
+    }
+  }
+
+  private emitLeadership(topic: string, partition: number, leader: boolean): void {
+    for (const listener of this.leadershipListeners) listener(topic, partition, leader)
   }
 
   allocateProducerId(): Promise<number> {
@@ -323,6 +340,7 @@ export class ClusterNode implements ClusterView {
     if (role.kind === 'follower') await this.fetchers.get(role.leader)?.removePartition(topic, partition)
     this.leaders.delete(key)
     this.roles.delete(key)
+    if (role.kind === 'leader') this.emitLeadership(topic, partition, false)
   }
 
   private async becomeLeader(topic: string, partition: number, replicas: number[], state: PartitionState): Promise<void> {
@@ -336,6 +354,7 @@ export class ClusterNode implements ClusterView {
     this.leaders.set(key, new LeaderReplica(state.leaderEpoch, [...state.isr], replicas, this.nodeId, hw, Date.now()))
     this.roles.set(key, { kind: 'leader', epoch: state.leaderEpoch })
     this.updateHighWatermark(topic, partition)
+    this.emitLeadership(topic, partition, true)
   }
 
   private async becomeFollower(topic: string, partition: number, state: PartitionState): Promise<void> {

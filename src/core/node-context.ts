@@ -7,24 +7,22 @@
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
+import { CONSUMER_OFFSETS_TOPIC, INTERNAL_TOPICS } from './internal-topics.js'
 import { ProducerIdAllocator } from './producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from './topic-registry.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import { createLogEngine, type PartitionRouter } from '../engine/main/router.js'
 import { InvalidConfigError, InvalidRequestError, TopicAlreadyExistsError, UnknownTopicOrPartitionError } from '../errors.js'
 import { GroupCoordinator } from '../groups/group-coordinator.js'
-import { OffsetsStore } from '../groups/offsets-store.js'
+import { ConsumerOffsetsLog } from '../groups/consumer-offsets-log.js'
+import { migrateOffsetsStore } from '../groups/offsets-migration.js'
+import { offsetsTopicIo } from './offsets-topic-io.js'
 import { mkdirDurable } from '../storage/durable-dirs.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
 import { nodeStorageFs } from '../storage/storage-fs.js'
 import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
 import type { ClusterView } from './cluster-view.js'
 
-/**
- * Kafka's internal topic names: ringlog keeps group offsets in its own store (and has no
- * transactions), so a topic by these names would only mislead clients and tools.
- */
-const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state'])
 
 /**
  * Smallest segment.bytes a topic may set: 1 MiB, Kafka's own minimum since 4.0 (KIP-1030; it
@@ -104,11 +102,13 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
     await engine.close().catch(() => undefined)
     throw error
   }
-  // Committed offsets are fdatasync'd before OffsetCommit is answered, whatever the flush policy.
-  const offsets = await OffsetsStore.open({ dir: join(metaDir, GROUP_OFFSETS_DIR) }).catch(async (error: unknown) => {
-    await engine.close().catch(() => undefined)
-    throw error
-  })
+  // Committed offsets and group metadata are records in __consumer_offsets (created on first use).
+  const holder: { context?: Context } = {}
+  const offsets = new ConsumerOffsetsLog(offsetsTopicIo({
+    config, topics, engine,
+    get cluster() { return holder.context?.cluster },
+    createTopic: (name, partitions, configs, options) => holder.context!.createTopic(name, partitions, configs, options),
+  }))
   const groups = new GroupCoordinator({
     offsets,
     config: {
@@ -119,6 +119,17 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
     },
   })
   const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups)
+  holder.context = context
+  if (!config.etcd) {
+    // A single node coordinates every group: load every partition, then move a pre-topic store in.
+    try {
+      for (let p = 0; p < offsetsTopicIo(context).partitions; p++) await offsets.load(p)
+      await migrateOffsetsStore(join(metaDir, GROUP_OFFSETS_DIR), offsets)
+    } catch (error) {
+      await context.close().catch(() => undefined)
+      throw error
+    }
+  }
   if (config.etcd) {
     // Cluster mode only: etcd and cluster/ are never loaded by a single-node broker.
     const { ClusterNode } = await import('./cluster-node.js')
@@ -128,6 +139,15 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
       throw error
     })
     context.cluster = cluster
+    // The coordinator of a group is the leader of its offsets partition: follow the leaderships.
+    cluster.onLeadership((topic, partition, leader) => {
+      if (topic !== CONSUMER_OFFSETS_TOPIC) return
+      if (!leader) return offsets.unload(partition)
+      offsets.load(partition).catch((error: unknown) => {
+        process.stderr.write(`ringlog cluster: loading ${topic}-${partition} failed: ${error instanceof Error ? error.message : String(error)}\n`)
+        offsets.unload(partition)
+      })
+    })
     context.onClose(() => cluster.close())
   }
   context.onClose(() => offsets.close())

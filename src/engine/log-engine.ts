@@ -45,13 +45,12 @@ export interface ReadSlice {
     path: string
     position: number
     length: number
-    /** The worker's open fd of that segment file (process-wide; valid at least file.delete.delay.ms after retention retires it). */
-    fd?: number
     /**
      * With `read(..., { holdFile: true })`: a descriptor of that file of the caller's own (a
-     * dup, or an open by path in the worker), which the caller must close. Unlike `fd` it stays
-     * on the same file whatever the worker closes meanwhile (topic deletion, retention), so
-     * a slow send can never pick up the bytes of a file that reused the number.
+     * dup, or an open by path in the worker), which the caller must close. It stays on the same
+     * file whatever the worker closes meanwhile (topic deletion, retention, its segment-file
+     * cache), so a slow send can never pick up the bytes of a file that reused the number.
+     * The worker's own descriptors are never handed out: without holdFile, open `path`.
      */
     heldFd?: number
     /** Offset right after the last batch in the range. */

@@ -1,10 +1,11 @@
 import { Buffer } from 'node:buffer'
 import { randomUUID } from 'node:crypto'
 import { ErrorCode } from '../protocol/error-codes.js'
+import { RinglogError } from '../errors.js'
 import { realClock, type GroupClock, type TimerHandle } from './clock.js'
 import { Group, GroupMember, type GroupProtocol, type GroupSummary, type JoinGroupResult, type SyncGroupResult } from './group.js'
 import { GroupState, parseGroupState, type GroupStateName } from './group-state.js'
-import type { OffsetsStore, OffsetToCommit, TopicPartition } from './offsets-store.js'
+import type { OffsetsBackend, OffsetToCommit, StoredGroupMetadata, TopicPartition } from './offsets-backend.js'
 
 /**
  * Kafka's classic GroupCoordinator (JoinGroup / SyncGroup / Heartbeat / LeaveGroup,
@@ -46,7 +47,7 @@ export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
 
 export interface GroupCoordinatorOptions {
   /** Where committed offsets live; the caller opens and closes it. */
-  offsets: OffsetsStore
+  offsets: OffsetsBackend
   clock?: GroupClock
   config?: Partial<GroupCoordinatorConfig>
 }
@@ -126,10 +127,13 @@ export interface ListedGroup { groupId: string; protocolType: string; state: Gro
 
 const noGeneration = -1
 
+/** Offsets-backend failures OffsetCommit passes on as they are; the rest is COORDINATOR_NOT_AVAILABLE (retriable). */
+const PASSED_COMMIT_ERRORS: ReadonlySet<number> = new Set([ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.INVALID_COMMIT_OFFSET_SIZE])
+
 export class GroupCoordinator {
   readonly config: GroupCoordinatorConfig
   private readonly groups = new Map<string, Group>()
-  private readonly offsets: OffsetsStore
+  private readonly offsets: OffsetsBackend
   private readonly clock: GroupClock
   private retentionTimer: TimerHandle | null = null
   private closed = false
@@ -142,7 +146,45 @@ export class GroupCoordinator {
     // __consumer_offsets. Their retention counts from now: never expire earlier than Kafka would.
     const now = this.clock.now()
     for (const groupId of this.offsets.groupIds()) this.groups.set(groupId, new Group(groupId, now))
+    this.offsets.setOwnershipListener?.({
+      loaded: (groupIds) => {
+        const at = this.clock.now()
+        for (const groupId of groupIds) if (!this.groups.has(groupId)) this.groups.set(groupId, new Group(groupId, at))
+      },
+      unloaded: (groupIds) => { for (const groupId of groupIds) this.unloadGroup(groupId) },
+    })
     this.scheduleRetentionCheck()
+  }
+
+  /** NONE when this broker coordinates the group, else NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS. */
+  coordinatorError(groupId: string): number {
+    if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    return this.offsets.coordinatorError?.(groupId) ?? ErrorCode.NONE
+  }
+
+  /** Creates the offsets topic if needed (a cluster's FindCoordinator before any commit). */
+  prepareOffsetsTopic(): Promise<void> {
+    return this.offsets.prepare?.() ?? Promise.resolve()
+  }
+
+  /** Another broker coordinates the group now: forget it, answering parked calls NOT_COORDINATOR. */
+  private unloadGroup(groupId: string): void {
+    const group = this.groups.get(groupId)
+    if (!group) return
+    this.groups.delete(groupId)
+    this.releaseGroup(group)
+  }
+
+  private releaseGroup(group: Group): void {
+    this.clearJoinTimer(group)
+    this.clearSyncTimer(group)
+    for (const timer of group.pendingMembers.values()) if (timer !== null) this.clock.clearTimer(timer)
+    group.pendingMembers.clear()
+    for (const member of group.members.values()) {
+      this.clearSessionTimer(member)
+      this.answerJoin(member, joinError(ErrorCode.NOT_COORDINATOR, member.memberId))
+      this.answerSync(member, syncError(ErrorCode.NOT_COORDINATOR))
+    }
   }
 
   /** Clears every timer and answers parked JoinGroup/SyncGroup calls with NOT_COORDINATOR. */
@@ -151,17 +193,7 @@ export class GroupCoordinator {
     this.closed = true
     if (this.retentionTimer !== null) this.clock.clearTimer(this.retentionTimer)
     this.retentionTimer = null
-    for (const group of this.groups.values()) {
-      this.clearJoinTimer(group)
-      this.clearSyncTimer(group)
-      for (const timer of group.pendingMembers.values()) if (timer !== null) this.clock.clearTimer(timer)
-      group.pendingMembers.clear()
-      for (const member of group.members.values()) {
-        this.clearSessionTimer(member)
-        this.answerJoin(member, joinError(ErrorCode.NOT_COORDINATOR, member.memberId))
-        this.answerSync(member, syncError(ErrorCode.NOT_COORDINATOR))
-      }
-    }
+    for (const group of this.groups.values()) this.releaseGroup(group)
   }
 
   /** The group's state object, for inspection (tests, CLI); undefined if unknown. */
@@ -175,6 +207,8 @@ export class GroupCoordinator {
     const groupInstanceId = request.groupInstanceId ?? null
     if (this.closed) return Promise.resolve(joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, request.memberId))
     if (request.groupId === '') return Promise.resolve(joinError(ErrorCode.INVALID_GROUP_ID, request.memberId))
+    const owner = this.coordinatorError(request.groupId)
+    if (owner !== ErrorCode.NONE) return Promise.resolve(joinError(owner, request.memberId))
     if (request.sessionTimeoutMs < this.config.minSessionTimeoutMs || request.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
       return Promise.resolve(joinError(ErrorCode.INVALID_SESSION_TIMEOUT, request.memberId))
     }
@@ -463,6 +497,8 @@ export class GroupCoordinator {
     const groupInstanceId = request.groupInstanceId ?? null
     if (this.closed) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE))
     if (request.groupId === '') return Promise.resolve(syncError(ErrorCode.INVALID_GROUP_ID))
+    const owner = this.coordinatorError(request.groupId)
+    if (owner !== ErrorCode.NONE) return Promise.resolve(syncError(owner))
     const group = this.groups.get(request.groupId)
     if (!group) return Promise.resolve(syncError(ErrorCode.UNKNOWN_MEMBER_ID))
     if (group.is(GroupState.Dead)) return Promise.resolve(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE))
@@ -501,10 +537,42 @@ export class GroupCoordinator {
       member.assignment = byMember.get(member.memberId) ?? Buffer.alloc(0)
     }
     group.transitionTo(GroupState.Stable, this.clock.now())
-    for (const member of group.members.values()) {
-      if (!member.isAwaitingSync) continue
-      this.answerSync(member, this.syncResponse(group, member))
-      this.scheduleSessionExpiry(group, member)
+    const generation = group.generationId
+    const answer = (failure: number): void => {
+      // A rebalance since the write started answers those members itself.
+      if (this.groups.get(group.groupId) !== group || group.generationId !== generation) return
+      for (const member of group.members.values()) {
+        if (!member.isAwaitingSync) continue
+        this.answerSync(member, failure === ErrorCode.NONE ? this.syncResponse(group, member) : syncError(failure))
+        this.scheduleSessionExpiry(group, member)
+      }
+    }
+    // Kafka answers SyncGroup once the group's metadata record is written.
+    const stored = this.offsets.storeGroup?.(group.groupId, this.storedMetadata(group))
+    if (!stored) return answer(ErrorCode.NONE)
+    stored.then(() => answer(ErrorCode.NONE), (error: unknown) => {
+      answer(error instanceof RinglogError && PASSED_COMMIT_ERRORS.has(error.code) ? error.code : ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    })
+  }
+
+  private storedMetadata(group: Group): StoredGroupMetadata {
+    const protocol = group.protocolName
+    return {
+      protocolType: group.protocolType ?? '',
+      generation: group.generationId,
+      protocol,
+      leader: group.leaderId,
+      currentStateTimestamp: group.stateSinceMs,
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: protocol === null ? Buffer.alloc(0) : m.metadataFor(protocol),
+        assignment: m.assignment,
+      })),
     }
   }
 
@@ -521,6 +589,8 @@ export class GroupCoordinator {
   private doHeartbeat(request: HeartbeatRequest): number {
     if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE
     if (request.groupId === '') return ErrorCode.INVALID_GROUP_ID
+    const owner = this.coordinatorError(request.groupId)
+    if (owner !== ErrorCode.NONE) return owner
     const group = this.groups.get(request.groupId)
     if (!group) return ErrorCode.UNKNOWN_MEMBER_ID
     if (group.is(GroupState.Dead)) return ErrorCode.COORDINATOR_NOT_AVAILABLE
@@ -549,6 +619,8 @@ export class GroupCoordinator {
     const results: LeaveGroupResult['members'] = []
     if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] })
     if (request.groupId === '') return Promise.resolve({ errorCode: ErrorCode.INVALID_GROUP_ID, members: [] })
+    const owner = this.coordinatorError(request.groupId)
+    if (owner !== ErrorCode.NONE) return Promise.resolve({ errorCode: owner, members: [] })
     if (group?.is(GroupState.Dead)) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, members: [] })
     for (const leaving of request.members) {
       const groupInstanceId = leaving.groupInstanceId ?? null
@@ -576,6 +648,8 @@ export class GroupCoordinator {
 
   describeGroups(groupIds: readonly string[]): Promise<DescribedGroup[]> {
     return Promise.resolve(groupIds.map((groupId) => {
+      const owner = this.coordinatorError(groupId)
+      if (owner !== ErrorCode.NONE) return { errorCode: owner, groupId, state: GroupState.Dead, protocolType: '', protocolName: '', members: [] }
       const group = this.groups.get(groupId)
       if (!group) return { errorCode: ErrorCode.NONE, groupId, state: GroupState.Dead, protocolType: '', protocolName: '', members: [] }
       return { errorCode: ErrorCode.NONE, ...group.summary() }
@@ -602,11 +676,14 @@ export class GroupCoordinator {
   async deleteGroup(groupId: string): Promise<number> {
     if (this.closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE
     if (groupId === '') return ErrorCode.INVALID_GROUP_ID
+    const owner = this.coordinatorError(groupId)
+    if (owner !== ErrorCode.NONE) return owner
     const group = this.groups.get(groupId)
     if (!group || group.is(GroupState.Dead)) return ErrorCode.GROUP_ID_NOT_FOUND
     if (!group.is(GroupState.Empty) || group.pendingMembers.size > 0) return ErrorCode.NON_EMPTY_GROUP
     const committed = this.offsets.list(groupId).map(({ topic, partition }) => ({ topic, partition }))
     if (committed.length > 0) await this.offsets.delete(groupId, committed)
+    await this.offsets.deleteGroup?.(groupId)
     group.transitionTo(GroupState.Dead, this.clock.now())
     if (this.groups.get(groupId) === group) this.groups.delete(groupId)
     return ErrorCode.NONE
@@ -616,7 +693,8 @@ export class GroupCoordinator {
 
   async commitOffsets(request: OffsetCommitRequest): Promise<PartitionErrorCode[]> {
     const everyone = (errorCode: number): PartitionErrorCode[] => request.offsets.map((o) => ({ topic: o.topic, partition: o.partition, errorCode }))
-    if (this.closed) return everyone(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+    const owner = this.coordinatorError(request.groupId)
+    if (owner !== ErrorCode.NONE) return everyone(owner)
     let group = this.groups.get(request.groupId)
     if (!group) {
       // A group that only stores offsets (no group management) comes into being here.
@@ -647,8 +725,9 @@ export class GroupCoordinator {
     if (accepted.length === 0) return results
     try {
       await this.offsets.commit(request.groupId, this.clock.now(), accepted)
-    } catch {
-      for (const r of results) if (r.errorCode === ErrorCode.NONE) r.errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE
+    } catch (error) {
+      const code = error instanceof RinglogError && PASSED_COMMIT_ERRORS.has(error.code) ? error.code : ErrorCode.COORDINATOR_NOT_AVAILABLE
+      for (const r of results) if (r.errorCode === ErrorCode.NONE) r.errorCode = code
     }
     return results
   }
@@ -666,7 +745,8 @@ export class GroupCoordinator {
 
   /** OffsetFetch: the given partitions (offset -1 when none committed), or all when null. */
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): Promise<OffsetFetchResult> {
-    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, partitions: [] })
+    const owner = this.coordinatorError(groupId)
+    if (owner !== ErrorCode.NONE) return Promise.resolve({ errorCode: owner, partitions: [] })
     if (partitions === null) {
       return Promise.resolve({
         errorCode: ErrorCode.NONE,

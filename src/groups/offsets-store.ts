@@ -6,6 +6,7 @@ import { crc32c } from '../protocol/crc32c.js'
 import { atomicTempPath, writeFileAtomic } from '../storage/atomic-file.js'
 import { OFFSETS_LOG_PATTERN, OFFSETS_SNAPSHOT_FILE as SNAPSHOT_FILE, offsetsLogFileName } from '../storage/file-names.js'
 import { CorruptRecordError, DiskFullError, LogClosedError, StorageOfflineError } from '../errors.js'
+import type { CommittedOffset, OffsetsBackend, OffsetToCommit, TopicPartition } from './offsets-backend.js'
 
 /**
  * Durable committed offsets of consumer groups.
@@ -29,24 +30,7 @@ import { CorruptRecordError, DiskFullError, LogClosedError, StorageOfflineError 
  * replayed in sequence order.
  */
 
-export interface CommittedOffset {
-  topic: string
-  partition: number
-  offset: number
-  leaderEpoch: number
-  metadata: string
-  commitTimestamp: number
-}
-
-export interface OffsetToCommit {
-  topic: string
-  partition: number
-  offset: number
-  leaderEpoch: number
-  metadata: string
-}
-
-export interface TopicPartition { topic: string; partition: number }
+export type { CommittedOffset, OffsetToCommit, TopicPartition } from './offsets-backend.js'
 
 export interface OffsetsStoreOptions {
   dir: string
@@ -87,7 +71,7 @@ type QueueItem =
 type PartitionOffsets = Map<number, CommittedOffset>
 type GroupOffsets = Map<string, PartitionOffsets>
 
-export class OffsetsStore {
+export class OffsetsStore implements OffsetsBackend {
   private readonly groups = new Map<string, GroupOffsets>()
   private readonly queue: QueueItem[] = []
   private flushing = false

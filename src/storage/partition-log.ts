@@ -5,10 +5,12 @@
  * fdatasync on the threadpool while appends continue. Reads return a file range of whole
  * batches for the caller to stream.
  *
- * Readers and retention: a retired segment is renamed to `.deleted` and its fd stays open for
- * `fileDeleteDelayMs` before it is closed and unlinked (Kafka's file.delete.delay.ms). Stream
- * from the returned `fd` within that time, or open `path` yourself at once and rely on POSIX
- * unlink-while-open semantics.
+ * Readers and retention: a retired segment is renamed to `.deleted` and unlinked after
+ * `fileDeleteDelayMs` (Kafka's file.delete.delay.ms). Segment files are opened on use and
+ * closed by the thread's SegmentFileCache (segment-file-cache.ts) when more than its capacity
+ * are open: the returned `fd` is valid only until the next call into a log on this thread, so
+ * a reader elsewhere dups it (or opens `path`) at once and relies on POSIX unlink-while-open.
+ * The active segment, and a rolled one until its flush, stay pinned open.
  */
 import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
@@ -20,7 +22,7 @@ import {
 } from '../protocol/record-batch.js'
 import { fsyncDirectory } from './atomic-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
-import { CLEAN_SHUTDOWN_MARKER, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
+import { CLEAN_SHUTDOWN_MARKER, DELETED_SUFFIX, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
 import { mkdirDurable } from './durable-dirs.js'
 import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
@@ -28,6 +30,7 @@ import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'
 import { Segment } from './segment.js'
+import { threadSegmentFileCache, type SegmentFileCache } from './segment-file-cache.js'
 import { errnoCode, isDiskFull, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
 
 /** ListOffsets' special timestamps. */
@@ -39,6 +42,8 @@ export interface PartitionLogOptions {
   fs?: StorageFs
   /** Wall clock for segment.ms and retention (tests inject one). */
   clock?: () => number
+  /** The open segment file cache (the thread's, 256 files, by default). */
+  segmentFiles?: SegmentFileCache
 }
 
 export interface AppendOptions {
@@ -73,7 +78,7 @@ export interface ReadOptions {
 /** A file range of whole batches. `length` 0 means nothing to read yet. */
 export interface SegmentSlice {
   path: string
-  /** Owned by the log: never close it. Valid at least fileDeleteDelayMs after retention retires the segment. */
+  /** Owned by the log: never close it. Valid only until the next call into a log on this thread (see the file comment). */
   fd: number
   position: number
   length: number
@@ -115,6 +120,8 @@ export class PartitionLog {
   private replicatedHighWatermark: number | undefined
   private readonly topic: string
   private readonly partition: number
+  /** The segment pinned open as the active one. */
+  private pinnedActive: Segment | undefined
 
   private constructor(
     readonly dir: string,
@@ -127,8 +134,10 @@ export class PartitionLog {
     recoveryPoint: number,
     private readonly checkpointed: { recoveryPoint: number | undefined; logStartOffset: number | undefined },
     private readonly epochs: LeaderEpochCache,
+    private readonly segmentFiles: SegmentFileCache,
   ) {
     this.segments = segments
+    this.pinActive()
     this.nextOffset = segments[segments.length - 1].nextOffset
     this.startOffset = logStartOffset
     this.recoveryPoint = recoveryPoint
@@ -152,9 +161,10 @@ export class PartitionLog {
     const savedStart = readOffsetCheckpoint(fsi, join(dir, LOG_START_OFFSET_CHECKPOINT))?.[0]?.offset
     const recoveryPoint = savedRecoveryPoint ?? 0
     const checkpointedStart = savedStart ?? 0
-    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown })
+    const segmentFiles = options.segmentFiles ?? threadSegmentFileCache()
+    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown, segmentFiles })
     const segments = recovered.segments
-    if (segments.length === 0) segments.push(Segment.create(fsi, dir, checkpointedStart, resolved.indexIntervalBytes))
+    if (segments.length === 0) segments.push(Segment.create(fsi, dir, checkpointedStart, resolved.indexIntervalBytes, segmentFiles))
     const active = segments[segments.length - 1]
     // Scanned segments that are no longer active become trusted: give them flushed indexes.
     for (const segment of recovered.scanned) {
@@ -168,7 +178,7 @@ export class PartitionLog {
     const dirFd = fsi.openSync(dir, 'r')
     const epochs = LeaderEpochCache.load(fsi, dir)
     const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
-      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache)
+      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache, segmentFiles)
     log.reconcileLeaderEpochs(epochs.intact)
     log.tryWriteCheckpoints()
     if (cleanShutdown) fsi.unlinkSync(markerPath)
@@ -443,27 +453,10 @@ export class PartitionLog {
     try {
       for (let i = this.segmentIndexFor(offset); i < this.segments.length && offset < limit; i++) {
         const segment = this.segments[i]
-        const first = segment.findBatch(offset)
-        if (!first) continue
-        if (first.lastOffset >= limit) break
-        const limitPosition = this.positionOf(segment, limit)
-        const budgetEnd = Math.min(first.position + Math.max(0, maxBytes), limitPosition)
-        let end = first.position + first.size
-        if (end < budgetEnd) {
-          // Batches before an index entry at or below the budget all fit: walk only the rest.
-          end = Math.max(end, segment.offsetIndex.lookupByPosition(budgetEnd).position)
-          while (end < limitPosition) {
-            const next = segment.locationAt(end)
-            if (!next) throw new CorruptRecordError(`unreadable batch header at ${end} in ${segment.logPath}`)
-            if (end + next.size > budgetEnd) break
-            end += next.size
-          }
-        }
-        const nextOffset = end >= segment.size ? segment.nextOffset : segment.locationAt(end)?.baseOffset ?? segment.nextOffset
-        return {
-          path: segment.logPath, fd: segment.fd, position: first.position, length: end - first.position,
-          baseOffsetOfFirstBatch: first.baseOffset, nextOffset, segmentBaseOffset: segment.baseOffset,
-        }
+        const found = segment.pinnedFor(() => this.rangeIn(segment, offset, limit, maxBytes))
+        if (found === 'next') continue
+        if (found === 'stop') break
+        return found
       }
     } catch (error) {
       if (error instanceof RinglogError) throw error
@@ -476,10 +469,38 @@ export class PartitionLog {
     }
   }
 
-  /** Reads a slice into memory (tests, tools, the embedded consumer). */
+  /** read() within one segment (pinned open meanwhile): its slice, or whether to try the next segment or stop. */
+  private rangeIn(segment: Segment, offset: number, limit: number, maxBytes: number): SegmentSlice | 'next' | 'stop' {
+    const first = segment.findBatch(offset)
+    if (!first) return 'next'
+    if (first.lastOffset >= limit) return 'stop'
+    const limitPosition = this.positionOf(segment, limit)
+    const budgetEnd = Math.min(first.position + Math.max(0, maxBytes), limitPosition)
+    let end = first.position + first.size
+    if (end < budgetEnd) {
+      // Batches before an index entry at or below the budget all fit: walk only the rest.
+      end = Math.max(end, segment.offsetIndex.lookupByPosition(budgetEnd).position)
+      while (end < limitPosition) {
+        const next = segment.locationAt(end)
+        if (!next) throw new CorruptRecordError(`unreadable batch header at ${end} in ${segment.logPath}`)
+        if (end + next.size > budgetEnd) break
+        end += next.size
+      }
+    }
+    const nextOffset = end >= segment.size ? segment.nextOffset : segment.locationAt(end)?.baseOffset ?? segment.nextOffset
+    return {
+      path: segment.logPath, fd: segment.fd, position: first.position, length: end - first.position,
+      baseOffsetOfFirstBatch: first.baseOffset, nextOffset, segmentBaseOffset: segment.baseOffset,
+    }
+  }
+
+  /** Reads a slice into memory (tests, tools), through its segment's file (reopened if the cache closed it). */
   readBytes(slice: SegmentSlice): Buffer {
     const out = Buffer.allocUnsafe(slice.length)
-    const n = readFully(this.fsi, slice.fd, out, 0, slice.length, slice.position)
+    const segment = this.segments.find((s) => s.logPath === slice.path) ??
+      [...this.retiring.keys()].find((s) => s.logPath === slice.path || s.logPath === slice.path + DELETED_SUFFIX)
+    if (!segment) throw new OffsetOutOfRangeError(`${slice.path} is no longer part of the log`)
+    const n = readFully(this.fsi, segment.fd, out, 0, slice.length, slice.position)
     if (n !== slice.length) throw this.goOffline(new Error(`short read ${n}/${slice.length}`), 'read failed')
     return out
   }
@@ -539,7 +560,8 @@ export class PartitionLog {
    */
   applyRetention(now: number = this.clock()): RetentionResult {
     this.checkWritable()
-    const count = countSegmentsToDelete(this.segments, this.config, now, (i) => this.fsi.fstatSync(this.segments[i].fd).mtimeMs)
+    // By path: a stat needs no descriptor, so segments the cache closed stay closed.
+    const count = countSegmentsToDelete(this.segments, this.config, now, (i) => this.fsi.statSync(this.segments[i].logPath).mtimeMs)
     let deletedBytes = 0
     if (count > 0) {
       const removed = this.segments.splice(0, count)
@@ -589,6 +611,7 @@ export class PartitionLog {
         const segment = this.segments.pop()
         if (segment) this.retire(segment, 0)
       }
+      this.pinActive()
       this.active.truncateTo(offset)
       this.committer.syncFile(this.active.fd)
     }
@@ -615,10 +638,11 @@ export class PartitionLog {
     // Newest first, as a cut from the end does: a crash part-way leaves a shorter prefix.
     for (const segment of removed.reverse()) this.retire(segment, 0)
     try {
-      this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes))
+      this.segments.push(Segment.create(this.fsi, this.dir, offset, this.config.indexIntervalBytes, this.segmentFiles))
     } catch (error) {
       throw this.goOffline(error, `creating a segment at ${offset} failed`)
     }
+    this.pinActive()
     this.startOffset = offset
   }
 
@@ -667,6 +691,15 @@ export class PartitionLog {
 
   private get active(): Segment { return this.segments[this.segments.length - 1] }
 
+  /** Keeps the active segment's file open (appends and the group commit use its fd); the one before it is released. */
+  private pinActive(): void {
+    const active = this.active
+    if (this.pinnedActive === active) return
+    this.pinnedActive?.unpin()
+    active.pin()
+    this.pinnedActive = active
+  }
+
   private roll(): Segment {
     const old = this.active
     const newBase = this.nextOffset
@@ -675,7 +708,7 @@ export class PartitionLog {
     try {
       indexFds = old.writeIndexFiles()
       try {
-        created = Segment.create(this.fsi, this.dir, newBase, this.config.indexIntervalBytes)
+        created = Segment.create(this.fsi, this.dir, newBase, this.config.indexIntervalBytes, this.segmentFiles)
       } catch (error) {
         for (const fd of indexFds) this.fsi.closeSync(fd)
         throw error
@@ -689,8 +722,11 @@ export class PartitionLog {
       throw this.goOffline(error, `rolling to a new segment at ${newBase} failed`)
     }
     this.segments.push(created)
-    // Like Kafka, a rolled segment is flushed whatever the policy; then the recovery point moves past it.
-    this.committer.syncFile(old.fd)
+    // Like Kafka, a rolled segment is flushed whatever the policy; then the recovery point moves
+    // past it. It stays pinned open until that flush has used its fd.
+    old.pin()
+    this.pinActive()
+    this.committer.syncFile(old.fd, () => old.unpin())
     for (const fd of indexFds) this.committer.syncFile(fd, () => this.fsi.closeSync(fd))
     this.committer.syncFile(this.dirFd)
     const truncations = this.truncations
@@ -712,7 +748,10 @@ export class PartitionLog {
     }
     const destroy = (): void => {
       this.retiring.delete(segment)
-      this.committer.release(segment.fd, () => segment.destroy())
+      // A file the cache closed has nothing left to flush: it was unpinned, so its flush ran.
+      const fd = segment.fdIfOpen
+      if (fd === undefined) segment.destroy()
+      else this.committer.release(fd, () => segment.destroy())
     }
     if (delayMs === 0) destroy()
     // Unref'd: a pending delete must not keep the process alive; the next open removes leftovers.

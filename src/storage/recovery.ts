@@ -13,6 +13,7 @@ import { basename, join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, offsetFileStem, parseSegmentFileName, TEMP_SUFFIX, TIME_INDEX_SUFFIX } from './file-names.js'
+import type { SegmentFileCache } from './segment-file-cache.js'
 import { Segment, type SegmentScan } from './segment.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
 import { errnoCode, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
@@ -96,6 +97,8 @@ export interface RecoveryOptions {
   recoveryPoint: number
   /** The previous close was clean: trust every segment whose indexes pass the checks. */
   cleanShutdown: boolean
+  /** The open-file cache the segments join (the thread's by default). */
+  segmentFiles?: SegmentFileCache
 }
 
 export interface RecoveryResult {
@@ -155,11 +158,11 @@ export function recoverSegments(fsi: StorageFs, dir: string, options: RecoveryOp
         corruption = `segment ${base} does not start at the end ${previous.nextOffset} of the one before`
         break
       }
-      let segment = i < firstToScan ? Segment.openTrusted(fsi, dir, base, options.indexIntervalBytes) : undefined
+      let segment = i < firstToScan ? Segment.openTrusted(fsi, dir, base, options.indexIntervalBytes, options.segmentFiles) : undefined
       let cut = false
       if (!segment) {
         const scan = scanSegmentFile(join(dir, `${offsetFileStem(base)}${LOG_SUFFIX}`), options.indexIntervalBytes, fsi)
-        segment = Segment.fromScan(fsi, dir, scan, options.indexIntervalBytes)
+        segment = Segment.fromScan(fsi, dir, scan, options.indexIntervalBytes, options.segmentFiles)
         scanned.push(segment)
         if (scan.corruption !== undefined) {
           corruption = scan.corruption

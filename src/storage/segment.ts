@@ -1,14 +1,19 @@
 /**
  * One segment: a `.log` file of RecordBatch v2 batches plus its sparse `.index` and
- * `.timeindex`. The log file's fd stays open for the segment's whole life; readers are handed
- * it, and it is closed only after the segment is retired and its delete delay has passed.
+ * `.timeindex`. The log file's descriptor is opened on use and may be closed by the thread's
+ * SegmentFileCache while the segment is not pinned (segment-file-cache.ts); `fd` opens it
+ * again. A number read from `fd` is valid only until the next segment opens a file on this
+ * thread, so callers use it at once, and readers on other threads get a descriptor of their
+ * own (a dup). Running out of descriptors on a reopen is KAFKA_STORAGE_ERROR, not a crash.
  */
 import { Buffer } from 'node:buffer'
 import { join } from 'node:path'
-import { CorruptRecordError } from '../errors.js'
+import { CorruptRecordError, RinglogError } from '../errors.js'
+import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, MAGIC_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, indexFileName, logFileName, timeIndexFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
+import { threadSegmentFileCache, type CachedSegmentFile, type SegmentFileCache } from './segment-file-cache.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
 import { errnoCode, readFully, writeFully, type StorageFs } from './storage-fs.js'
 import { TimeIndex } from './time-index.js'
@@ -49,7 +54,7 @@ export interface BatchLocation {
 const LOCATION_HEADER_BYTES = 43
 const headerScratch = Buffer.alloc(BATCH_HEADER_SIZE)
 
-export class Segment {
+export class Segment implements CachedSegmentFile {
   logPath: string
   indexPath: string
   timeIndexPath: string
@@ -60,12 +65,17 @@ export class Segment {
   /** Clock time the segment's age counts from (segment.ms); NO_TIMESTAMP until the first append. */
   rollStartMs: number
   retired = false
+  /** The log file's descriptor while open (undefined once evicted or closed). */
+  private openFd: number | undefined
+  private pins = 0
+  private destroyed = false
 
   private constructor(
     private readonly fsi: StorageFs,
+    private readonly files: SegmentFileCache,
     readonly dir: string,
     readonly baseOffset: number,
-    readonly fd: number,
+    fd: number,
     size: number,
     nextOffset: number,
     readonly indexer: SegmentIndexer,
@@ -77,16 +87,81 @@ export class Segment {
     this.size = size
     this.nextOffset = nextOffset
     this.rollStartMs = rollStartMs
+    this.openFd = fd
+    files.opened(this, false)
+  }
+
+  /**
+   * The log file's descriptor, opened again if the cache closed it. Use it at once: opening
+   * another segment's file on this thread may close this one (unless pinned).
+   */
+  get fd(): number {
+    if (this.openFd !== undefined) {
+      this.files.used(this)
+      return this.openFd
+    }
+    if (this.destroyed) throw new CorruptRecordError(`${this.logPath} was deleted`)
+    let fd: number
+    try {
+      fd = this.fsi.openSync(this.logPath, 'r+')
+    } catch (error) {
+      const code = errnoCode(error)
+      if (code === 'EMFILE' || code === 'ENFILE') throw new RinglogError(ErrorCode.KAFKA_STORAGE_ERROR, `no file descriptor to reopen ${this.logPath} (${code})`)
+      throw error
+    }
+    this.openFd = fd
+    this.files.opened(this, this.pins > 0, true)
+    return fd
+  }
+
+  /** The descriptor if the file is open now, without opening it (for flushing and releasing). */
+  get fdIfOpen(): number | undefined { return this.openFd }
+
+  /** Keeps the file open (never evicted) until as many `unpin` calls. */
+  pin(): void {
+    if (this.pins++ === 0 && this.openFd !== undefined) this.files.pinned(this)
+  }
+
+  unpin(): void {
+    if (this.pins === 0) return
+    if (--this.pins === 0 && this.openFd !== undefined) this.files.unpinnedNow(this)
+  }
+
+  /** Runs `work` with the file pinned open (a read or truncation that uses `fd` more than once). */
+  pinnedFor<T>(work: () => T): T {
+    this.pin()
+    try {
+      return work()
+    } finally {
+      this.unpin()
+    }
+  }
+
+  /** Called by the cache: close the file; the next `fd` opens it again. */
+  evictFile(): void {
+    const fd = this.openFd
+    this.openFd = undefined
+    if (fd !== undefined) {
+      try { this.fsi.closeSync(fd) } catch { /* closing a read-mostly file cannot lose data */ }
+    }
+  }
+
+  private closeFile(): void {
+    const fd = this.openFd
+    if (fd === undefined) return
+    this.openFd = undefined
+    this.files.closed(this)
+    this.fsi.closeSync(fd)
   }
 
   /** A new, empty segment (an existing file of that name is emptied). */
-  static create(fsi: StorageFs, dir: string, baseOffset: number, indexIntervalBytes: number): Segment {
+  static create(fsi: StorageFs, dir: string, baseOffset: number, indexIntervalBytes: number, files: SegmentFileCache = threadSegmentFileCache()): Segment {
     const fd = fsi.openSync(join(dir, logFileName(baseOffset)), 'w+')
-    return new Segment(fsi, dir, baseOffset, fd, 0, baseOffset, new SegmentIndexer(baseOffset, indexIntervalBytes), NO_TIMESTAMP)
+    return new Segment(fsi, files, dir, baseOffset, fd, 0, baseOffset, new SegmentIndexer(baseOffset, indexIntervalBytes), NO_TIMESTAMP)
   }
 
   /** Opens a segment recovery has scanned, cutting the file back to its last intact batch. */
-  static fromScan(fsi: StorageFs, dir: string, scan: SegmentScan, indexIntervalBytes: number): Segment {
+  static fromScan(fsi: StorageFs, dir: string, scan: SegmentScan, indexIntervalBytes: number, files: SegmentFileCache = threadSegmentFileCache()): Segment {
     const fd = fsi.openSync(join(dir, logFileName(scan.baseOffset)), 'r+')
     try {
       if (scan.fileBytes !== scan.validBytes) fsi.ftruncateSync(fd, scan.validBytes)
@@ -97,9 +172,8 @@ export class Segment {
       indexer.maxTimestamp = scan.maxTimestamp
       indexer.offsetOfMaxTimestamp = scan.offsetOfMaxTimestamp
       indexer.bytesSinceLastIndexEntry = scan.bytesSinceLastIndexEntry
-      const segment = new Segment(fsi, dir, scan.baseOffset, fd, scan.validBytes, scan.nextOffset, indexer, scan.firstBatchMaxTimestamp)
-      if (segment.rollStartMs < 0 && scan.validBytes > 0) segment.rollStartMs = fsi.fstatSync(fd).mtimeMs
-      return segment
+      const rollStartMs = scan.firstBatchMaxTimestamp < 0 && scan.validBytes > 0 ? fsi.fstatSync(fd).mtimeMs : scan.firstBatchMaxTimestamp
+      return new Segment(fsi, files, dir, scan.baseOffset, fd, scan.validBytes, scan.nextOffset, indexer, rollStartMs)
     } catch (error) {
       fsi.closeSync(fd)
       throw error
@@ -111,7 +185,7 @@ export class Segment {
    * indexes, checking them and walking only the batch headers after the last index entry.
    * Returns undefined when anything looks wrong, and the caller recovers the segment instead.
    */
-  static openTrusted(fsi: StorageFs, dir: string, baseOffset: number, indexIntervalBytes: number): Segment | undefined {
+  static openTrusted(fsi: StorageFs, dir: string, baseOffset: number, indexIntervalBytes: number, files: SegmentFileCache = threadSegmentFileCache()): Segment | undefined {
     const indexPath = join(dir, indexFileName(baseOffset))
     const timeIndexPath = join(dir, timeIndexFileName(baseOffset))
     if (!fsi.existsSync(indexPath) || !fsi.existsSync(timeIndexPath)) return undefined
@@ -149,7 +223,7 @@ export class Segment {
         rollStartMs = first.maxTimestamp >= 0 ? first.maxTimestamp : mtimeMs
       }
       keep = true
-      return new Segment(fsi, dir, baseOffset, fd, size, nextOffset, indexer, rollStartMs)
+      return new Segment(fsi, files, dir, baseOffset, fd, size, nextOffset, indexer, rollStartMs)
     } finally {
       if (!keep) fsi.closeSync(fd)
     }
@@ -165,11 +239,12 @@ export class Segment {
    */
   append(batches: Buffer, rollClockMs: number): void {
     const start = this.size
+    const fd = this.fd
     try {
-      writeFully(this.fsi, this.fd, batches, 0, batches.length, start)
+      writeFully(this.fsi, fd, batches, 0, batches.length, start)
     } catch (error) {
       try {
-        this.fsi.ftruncateSync(this.fd, start)
+        this.fsi.ftruncateSync(fd, start)
       } catch (truncateError) {
         throw new AggregateError([error, truncateError], 'write failed and the partial write could not be removed')
       }
@@ -195,6 +270,10 @@ export class Segment {
 
   /** The first batch whose last offset is >= `offset` (the batch holding it, or the next one). */
   findBatch(offset: number): BatchLocation | undefined {
+    return this.pinnedFor(() => this.findBatchPinned(offset))
+  }
+
+  private findBatchPinned(offset: number): BatchLocation | undefined {
     let position = this.offsetIndex.lookup(offset).position
     while (position < this.size) {
       const batch = this.locationAt(position)
@@ -207,6 +286,10 @@ export class Segment {
 
   /** Removes the batch holding `offset` and everything after it; returns the new end offset. */
   truncateTo(offset: number): number {
+    return this.pinnedFor(() => this.truncatePinned(offset))
+  }
+
+  private truncatePinned(offset: number): number {
     const cut = this.findBatch(offset)
     if (!cut) return this.nextOffset
     this.fsi.ftruncateSync(this.fd, cut.position)
@@ -253,7 +336,7 @@ export class Segment {
     return fds
   }
 
-  /** Renames the files to `.deleted`; the fd stays open for readers until `destroy`. */
+  /** Renames the files to `.deleted` (an evicted file reopens under that name) until `destroy`. */
   retire(): void {
     if (this.retired) return
     this.retired = true
@@ -269,9 +352,10 @@ export class Segment {
     }
   }
 
-  /** Closes the fd and removes the files (ignoring ones already gone). */
+  /** Closes the fd (if open) and removes the files (ignoring ones already gone). */
   destroy(): void {
-    this.fsi.closeSync(this.fd)
+    this.destroyed = true
+    this.closeFile()
     for (const path of [this.logPath, this.indexPath, this.timeIndexPath]) {
       try {
         this.fsi.unlinkSync(path)
@@ -281,7 +365,7 @@ export class Segment {
     }
   }
 
-  close(): void { this.fsi.closeSync(this.fd) }
+  close(): void { this.closeFile() }
 }
 
 /** Reads the header of the batch at `position` of a file holding `end` bytes of batches. */

@@ -14,6 +14,7 @@ export interface StorageFs {
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number
   ftruncateSync(fd: number, length: number): void
   fstatSync(fd: number): FileStat
+  statSync(path: string): FileStat
   /** Runs on the libuv threadpool so appends continue while the disk flushes. */
   fdatasync(fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void
   fsyncSync(fd: number): void
@@ -34,6 +35,7 @@ export const nodeStorageFs: StorageFs = {
   readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
   ftruncateSync: (fd, length) => fs.ftruncateSync(fd, length),
   fstatSync: (fd) => fs.fstatSync(fd),
+  statSync: (path) => fs.statSync(path),
   fdatasync: (fd, callback) => fs.fdatasync(fd, callback),
   fsyncSync: (fd) => fs.fsyncSync(fd),
   fsync: (fd, callback) => fs.fsync(fd, callback),

@@ -39,7 +39,7 @@ describe('ApiVersions', () => {
       expect(res.apiKeys).toEqual(expected)
     }
     expect(expected.find((a) => a.apiKey === 1)).toEqual({ apiKey: 1, minVersion: 0, maxVersion: 16 })
-    expect(expected.find((a) => a.apiKey === 0)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 9 })
+    expect(expected.find((a) => a.apiKey === 0)).toEqual({ apiKey: 0, minVersion: 0, maxVersion: 11 })
   })
 
   it('answers an unsupported version with a v0 UNSUPPORTED_VERSION body and keeps the connection', async () => {
@@ -99,10 +99,10 @@ describe('Metadata', () => {
 })
 
 describe('Produce and Fetch', () => {
-  it('round-trips records in every Produce (3-9) and Fetch (4-12) version', async () => {
+  it('round-trips records in every Produce (3-11) and Fetch (4-12) version', async () => {
     await createTopic('rt', 1)
     const sent: string[] = []
-    for (let v = 3; v <= 9; v++) {
+    for (let v = 3; v <= 11; v++) {
       const values = [`v${v}-a`, `v${v}-b`]
       sent.push(...values)
       const res = await client.request<Msg>(0, v, { acks: -1, timeoutMs: 1000, transactionalId: null, topicData: [{ name: 'rt', partitionData: [{ index: 0, records: batch(values) }] }] })
@@ -120,11 +120,11 @@ describe('Produce and Fetch', () => {
     }
   })
 
-  it('refuses Produce v0-2 (message format v0/v1) per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT and stores nothing', async () => {
+  it('refuses a RecordBatch v2 in Produce v0-2 (message format v0/v1 only) per partition with INVALID_RECORD and stores nothing', async () => {
     await createTopic('old-format', 1)
     for (let v = 0; v <= 2; v++) {
       const res = await client.request<Msg>(0, v, { acks: -1, timeoutMs: 1000, topicData: [{ name: 'old-format', partitionData: [{ index: 0, records: batch(['old']) }] }] })
-      expect(res.responses[0].partitionResponses[0].errorCode).toBe(43)
+      expect(res.responses[0].partitionResponses[0].errorCode).toBe(87)
     }
     const offsets = await client.request<Msg>(2, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'old-format', partitions: [{ partitionIndex: 0, timestamp: -1 }] }] })
     expect(offsets.topics[0].partitions[0].offset).toBe(0)

@@ -21,7 +21,7 @@ export interface TestBroker {
 
 export async function startTestBroker(overrides: Partial<RinglogConfig> = {}, logger: BrokerLogger = silentLogger, dataDir?: string): Promise<TestBroker> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'ringlog-broker-'))
-  const config = resolveConfig({ host: '127.0.0.1', port: 0, maxWorkers: 2, flush: 'never' }, { ...overrides, dataDir: dir })
+  const config = resolveConfig({ host: '127.0.0.1', port: 0, maxWorkers: 2, flush: 'never', offsetsTopicNumPartitions: 3 }, { ...overrides, dataDir: dir })
   const server = await BrokerServer.start(config, { logger })
   const broker: TestBroker = {
     server,

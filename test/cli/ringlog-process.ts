@@ -1,17 +1,18 @@
 /**
- * Runs the real `ringlog` binary (node bin/ringlog.js, the compiled dist/ that `npm test`
- * builds first) as child processes: one-shot commands, and `ringlog serve` on 127.0.0.1:0.
- * The compiled CLI starts in a fraction of the time the TypeScript sources take through tsx,
- * and it is what users run. Every child is stopped by its PID; every wait is bounded.
+ * The one helper that runs ringlog as child processes in tests: one-shot commands, and
+ * `ringlog serve` on 127.0.0.1:0. It runs the compiled CLI (node bin/ringlog.js, the dist/
+ * `npm test` builds first), which starts in a fraction of the time the TypeScript sources take
+ * through tsx and is what users run; RINGLOG_TEST_FROM_SOURCES=1 runs src/cli/main.ts through
+ * tsx instead (test/node-argv.ts). Every child is stopped by its PID; every wait is bounded.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ringlogArgv, runsFromBuild } from '../node-argv.js'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
-const BIN = join(REPO, 'bin', 'ringlog.js')
 /** Generous: only a hung process reaches it, and it is then killed (no assertion on time). */
 const PROCESS_TIMEOUT_MS = 60_000
 
@@ -30,6 +31,7 @@ function sourcesUnder(dir: string): string[] {
  * pass or fail on stale code. `npm test` builds first; alone, run `npm run build`.
  */
 export function assertBuilt(): void {
+  if (!runsFromBuild) return
   const src = join(REPO, 'src')
   const stale = sourcesUnder(src).filter((file) => {
     const built = join(REPO, 'dist', relative(src, file)).replace(/\.ts$/, '.js')
@@ -70,31 +72,40 @@ export function runProcess(command: string, args: readonly string[], options: Ru
   })
 }
 
-/** Runs `ringlog <args>` (the compiled binary) with `input` on stdin. */
+/** Runs `ringlog <args>` with `input` on stdin. */
 export function runRinglog(args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  return runProcess(process.execPath, [BIN, ...args], options)
+  return runProcess(process.execPath, ringlogArgv(args), options)
 }
 
 export interface RinglogBroker {
+  child: ChildProcess
   pid: number
   port: number
   bootstrap: string
+  /** Port of /metrics, /health, /ready when started with --metrics-port. */
+  metricsPort: number | undefined
+  stdout(): string
   stderr(): string
   /** SIGTERM to this PID; resolves with the exit code. */
   stop(): Promise<number | null>
 }
 
-/** Starts `ringlog serve` on 127.0.0.1 and a free port; resolves once it prints its listening line. */
-export function startRinglogBroker(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RinglogBroker> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+function spawnServe(args: readonly string[], env: NodeJS.ProcessEnv, stdout: 'pipe' | 'ignore'): ChildProcess {
+  return spawn(process.execPath, ringlogArgv(['serve', '--host', '127.0.0.1', '--port', '0', ...args]), {
     cwd: REPO,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   })
+}
+
+/** Starts `ringlog serve` on 127.0.0.1 and a free port; resolves once it prints its listening line. */
+export function startRinglogBroker(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<RinglogBroker> {
+  const child = spawnServe(args, env, 'pipe')
   let out = ''
   let err = ''
+  let started = false
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL')
@@ -105,25 +116,39 @@ export function startRinglogBroker(args: readonly string[], env: NodeJS.ProcessE
       reject(new Error(`ringlog serve exited with ${code} before listening: ${err}`))
     }
     child.once('exit', onEarlyExit)
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
       out += d.toString()
-      const m = /listening on [\d.]+:(\d+)/.exec(out)
-      if (!m) return
+      const listening = /listening on [\d.]+:(\d+)/.exec(out)
+      if (!listening || started) return
+      started = true
       clearTimeout(timer)
       child.off('exit', onEarlyExit)
-      const port = Number(m[1])
+      const port = Number(listening[1])
+      const metrics = /metrics on http:\/\/[\d.]+:(\d+)\/metrics/.exec(out)
       resolve({
+        child,
         pid: child.pid!,
         port,
         bootstrap: `127.0.0.1:${port}`,
+        metricsPort: metrics ? Number(metrics[1]) : undefined,
+        stdout: () => out,
         stderr: () => err,
         stop: () => {
-          if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM')
+          if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM')
           return exited
         },
       })
     })
   })
+}
+
+/** Runs `ringlog serve` expecting it to fail at start; resolves with its exit code and stderr. */
+export function serveFailure(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
+  const child = spawnServe(args, env, 'ignore')
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+  const timer = setTimeout(() => { if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL') }, PROCESS_TIMEOUT_MS)
+  return new Promise((resolve) => child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stderr: err }) }))
 }
 
 /** A loopback port nothing listens on: bound by the OS, then released (a connect is refused). */

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
 import { BrokerRegistration } from '../../src/cluster/broker-registration.js'
 import { ClusterMetadata } from '../../src/cluster/cluster-metadata.js'
 import { Controller } from '../../src/cluster/controller.js'
@@ -14,7 +15,7 @@ const CHILD = fileURLToPath(new URL('./fixtures/controller-child.ts', import.met
 
 /** Starts a controller candidate process and resolves once it prints that it was elected. */
 function startCandidateProcess(endpoint: string, cluster: string, brokerId: number): Promise<{ child: ChildProcess; epoch: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, endpoint, cluster, String(brokerId), String(TTL)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, childScriptArgv(CHILD, [endpoint, cluster, String(brokerId), String(TTL)]), { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   return new Promise((resolve, reject) => {

@@ -41,6 +41,20 @@ describe('LeaderReplica', () => {
     expect(leader.proposedIsr(7_100, 5_000)).toEqual([1, 2, 3])
   })
 
+  it('a follower the controller removed (it died) is not put back from a fetch made before it left', () => {
+    const leader = new LeaderReplica(1, [1, 2, 3], [1, 2, 3], 1, 0, 0)
+    leader.recordFetch(2, 10, 10, 100)
+    leader.recordFetch(3, 10, 10, 100)
+    expect(leader.advanceHighWatermark(10)).toBe(10)
+    leader.isr = [1, 2] // broker 3's lease expired: the controller's CAS, seen through etcd
+    expect(leader.proposedIsr(200, 30_000)).toBeUndefined()
+    expect(leader.advanceHighWatermark(20)).toBeUndefined() // broker 2 has not fetched 10..20 yet
+    leader.recordFetch(2, 20, 20, 300)
+    expect(leader.advanceHighWatermark(20)).toBe(20) // the dead broker 3 does not hold the HW back
+    leader.recordFetch(3, 20, 20, 400) // back, and caught up: it rejoins
+    expect(leader.proposedIsr(400, 30_000)).toEqual([1, 2, 3])
+  })
+
   it('ignores fetches from brokers that are not replicas', () => {
     const leader = new LeaderReplica(0, [1], [1, 2], 1, 0, 0)
     expect(leader.isReplica(2)).toBe(true)

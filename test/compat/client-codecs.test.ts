@@ -21,7 +21,8 @@ import { BATCH_HEADER_SIZE, computeBatchCrc, CRC_OFFSET, encodeRecordBatch, LOG_
 import * as zstdBinding from 'zstd-napi/binding.js'
 import { RawClient } from '../broker/raw-client.js'
 import { FAST_CONSUMER, openLog } from '../client/helpers.js'
-import { startCliBroker, type CliBroker } from './cli-broker.js'
+import { startRinglogBroker, type RinglogBroker } from '../cli/ringlog-process.js'
+import { ringlogArgv } from '../node-argv.js'
 
 const run = promisify(execFile)
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -42,7 +43,7 @@ print(sum(1 for f in futures if f.get(timeout=30).offset >= 0))
 `
 
 let dir: string
-let broker: CliBroker | undefined
+let broker: RinglogBroker | undefined
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ringlog-codecs-'))
@@ -62,7 +63,7 @@ describe.skipIf(!hasPython || !hasKcat)('client codecs', () => {
   const kcatCodecs = ['snappy', 'zstd'] as const
 
   it('stores what kafka-python and kcat compress with every codec, and refuses a zstd bomb', async () => {
-    broker = await startCliBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'])
+    broker = await startRinglogBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'])
     const bootstrap = `127.0.0.1:${broker.port}`
     for (const codec of pythonCodecs) {
       const { stdout } = await run(PYTHON, ['-c', PYTHON_PRODUCER, bootstrap, codec, `py-${codec}`, String(COUNT)], { timeout: 60_000 })
@@ -79,7 +80,7 @@ describe.skipIf(!hasPython || !hasKcat)('client codecs', () => {
     // ringlog's own producer CLI, with the same two codecs.
     for (const codec of kcatCodecs) {
       const lines = Array.from({ length: COUNT }, (_, i) => `k${i}:${expectedValue(`cli-${codec}`, i)}`).join('\n')
-      const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'produce', `cli-${codec}`, '-b', bootstrap, '-K', ':', '-z', codec], { cwd: REPO, timeout: 60_000 })
+      const child = execFile(process.execPath, ringlogArgv(['produce', `cli-${codec}`, '-b', bootstrap, '-K', ':', '-z', codec]), { cwd: REPO, timeout: 60_000 })
       const done = new Promise<number | null>((resolve) => child.on('close', resolve))
       child.stdin!.end(`${lines}\n`)
       expect(await done).toBe(0)
@@ -174,7 +175,7 @@ describe.skipIf(!hasPython || !hasKcat)('client codecs', () => {
 
   it('dump-log --records decodes snappy and zstd segments', async () => {
     for (const topic of ['py-snappy', 'py-zstd', 'kcat-snappy', 'kcat-zstd', 'cli-snappy', 'cli-zstd', 'embedded-snappy', 'embedded-zstd']) {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dump-log', join(dir, 'data', `${topic}-0`), '--json', '--records'], { cwd: REPO, timeout: 40_000, maxBuffer: 64 * 1024 * 1024 })
+      const { stdout } = await run(process.execPath, ringlogArgv(['dump-log', join(dir, 'data', `${topic}-0`), '--json', '--records']), { cwd: REPO, timeout: 40_000, maxBuffer: 64 * 1024 * 1024 })
       const { files } = JSON.parse(stdout) as { files: DumpedFile[] }
       const batches = files.flatMap((f) => f.batches)
       const codec = topic.endsWith('snappy') ? 'snappy' : 'zstd'

@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Compression } from '../../src/protocol/compression.js'
 import { BatchAttribute, readBatchHeader, splitBatches } from '../../src/protocol/record-batch.js'
-import { startCliBroker, type CliBroker } from './cli-broker.js'
+import { startRinglogBroker, type RinglogBroker } from '../cli/ringlog-process.js'
 import { skipWithout } from './required-tool.js'
 
 const run = promisify(execFile)
@@ -18,7 +18,7 @@ const KCAT = '/usr/bin/kcat'
 const hasKcat = existsSync(KCAT)
 
 let dir: string
-let broker: CliBroker | undefined
+let broker: RinglogBroker | undefined
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ringlog-kcat-'))
@@ -36,7 +36,7 @@ async function kcat(args: string[]): Promise<string> {
 
 describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat', () => {
   it('produces lz4 with acks=all, consumes byte for byte, lists metadata, survives a restart', async () => {
-    broker = await startCliBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'])
+    broker = await startRinglogBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'])
     const lines: string[] = []
     for (let i = 0; i < 20_000; i++) lines.push(`key-${i}:value ${i} ${'x'.repeat(i % 97)}`)
     const input = lines.join('\n') + '\n'
@@ -59,7 +59,7 @@ describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat', () => {
     expect(meta).toMatch(/topic "kc" with 1 partitions/)
 
     expect(await broker.stop()).toBe(0)
-    broker = await startCliBroker(['--data-dir', join(dir, 'data')])
+    broker = await startRinglogBroker(['--data-dir', join(dir, 'data')])
     expect(await kcat(['-C', '-t', 'kc', '-K:', '-e', '-o', 'beginning', '-q'])).toBe(input)
     expect(readFileSync(file, 'utf8')).toBe(input)
   })
@@ -68,7 +68,7 @@ describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat', () => {
     await broker?.stop()
     const configFile = join(dir, 'config.json')
     writeFileSync(configFile, JSON.stringify({ numPartitions: 4, clusterId: 'from-file' }))
-    broker = await startCliBroker(['--config', configFile, '--data-dir', join(dir, 'data2')], { RINGLOG_NUM_PARTITIONS: '3' })
+    broker = await startRinglogBroker(['--config', configFile, '--data-dir', join(dir, 'data2')], { RINGLOG_NUM_PARTITIONS: '3' })
     await kcat(['-P', '-t', 'envtopic', '-l', configFile])
     const meta = await kcat(['-L', '-t', 'envtopic'])
     expect(meta).toMatch(/topic "envtopic" with 3 partitions/)

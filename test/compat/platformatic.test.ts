@@ -11,20 +11,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admin, ConfigResourceTypes, Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
-import { startCliBroker, type CliBroker } from './cli-broker.js'
+import { startRinglogBroker, type RinglogBroker } from '../cli/ringlog-process.js'
 
 const TOPIC = 'plat-events'
 const PARTITIONS = 4
 const COUNT = 400
 
 let dir: string
-let broker: CliBroker
+let broker: RinglogBroker
 let brokers: string[]
 let admin: Admin
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ringlog-platformatic-'))
-  broker = await startCliBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'], { RINGLOG_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' })
+  broker = await startRinglogBroker(['--data-dir', join(dir, 'data'), '--partitions', '1', '--flush', 'always'], { RINGLOG_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' })
   brokers = [`127.0.0.1:${broker.port}`]
   admin = new Admin({ clientId: 'plat-admin', bootstrapBrokers: brokers })
 })

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
 import { open, type KafkaMessage } from '../../src/index.js'
 import { randomForTest } from '../seed.js'
 
@@ -16,7 +17,7 @@ interface Ack { partition: number; offset: number; value: string }
 /** Runs the child, SIGKILLs it `killAfterMs` after it is ready; returns the records it printed as acknowledged. */
 function runAndKill(dataDir: string, round: number, killAfterMs: number): Promise<Ack[]> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dataDir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, childScriptArgv(child, [dataDir, String(round)]), { stdio: ['ignore', 'pipe', 'pipe'] })
     const acks: Ack[] = []
     let buffered = ''
     let stderr = ''

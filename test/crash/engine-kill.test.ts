@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
 import { createLogEngine } from '../../src/engine/main/router.js'
 import { readAllRecords, tempDir } from '../engine/helpers.js'
 import { crashRecordValue } from './engine-kill-values.js'
@@ -19,7 +20,7 @@ interface Ack { baseOffset: number; count: number; tag: string }
 /** Runs the child until it has acknowledged `ackTarget` calls (or 15 s pass), then SIGKILLs it. */
 function runAndKill(round: number, ackTarget: number, extraDelayMs: number): Promise<Ack[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, childScriptArgv(CHILD, [dataDir, String(round)]), { stdio: ['ignore', 'pipe', 'pipe'] })
     const acks: Ack[] = []
     let stderr = ''
     let killed = false

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
+import { randomForTest } from '../seed.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
 
 const CHILD = fileURLToPath(new URL('./log-kill-child.ts', import.meta.url))
@@ -18,7 +20,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 /** Runs the child until its first acknowledgement, lets it append `appendMs` longer, SIGKILLs it, returns its acknowledged lines. */
 function runAndKill(dir: string, seed: number, appendMs: number): Promise<{ acked: Map<number, string>; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(seed)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, childScriptArgv(CHILD, [dir, String(seed)]), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     let killTimer: NodeJS.Timeout | undefined
@@ -52,11 +54,12 @@ describe('log survives SIGKILL', () => {
   it(`keeps every acknowledged batch byte for byte over ${ROUNDS} kill rounds`, async () => {
     const dir = join(root, 'crash-0')
     const acked = new Map<number, string>()
-    let seed = 12345
+    const random = randomForTest()
     let rounds = 0
     for (let round = 0; round < ROUNDS; round++) {
-      seed = (seed * 1103515245 + 12345) >>> 0
-      const appendMs = 100 + (seed % 200)
+      // The child's own choices (batch sizes) follow a per-round seed drawn from the test's.
+      const seed = random.int(2 ** 32)
+      const appendMs = 100 + random.int(200)
       const result = await runAndKill(dir, seed, appendMs)
       for (const [offset, hash] of result.acked) acked.set(offset, hash)
       expect(result.acked.size).toBeGreaterThan(0)

@@ -107,6 +107,7 @@ export class PowerLossFs {
         if (inode?.kind === 'file') inode.live = resized(inode.live, length)
       },
       fstatSync: (fd) => { this.alive(); return real.fstatSync(fd) },
+      statSync: (path) => { this.alive(); return real.statSync(path) },
       fdatasync: (fd, callback) => this.syncLater(fd, callback),
       // The async fsync (file or directory) follows the same rules as fdatasync here.
       fsync: (fd, callback) => this.syncLater(fd, callback),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogEngine, type LogEngineConfig, type PartitionRouter } from '../../src/engine/main/router.js'
@@ -48,11 +48,11 @@ export async function readAllBatches(engine: PartitionRouter, topic: string, par
   const out: StoredBatch[] = []
   let offset = from
   for (let round = 0; round < 100_000; round++) {
-    const slice = await engine.read(topic, partition, offset, 1024 * 1024)
+    const slice = await engine.read(topic, partition, offset, 1024 * 1024, { holdFile: true })
     if (slice.errorCode !== 0) throw new Error(`read error ${slice.errorCode}`)
     if (!slice.segment) break
     const bytes = Buffer.alloc(slice.segment.length)
-    readSync(slice.segment.fd!, bytes, 0, bytes.length, slice.segment.position)
+    try { readSync(slice.segment.heldFd!, bytes, 0, bytes.length, slice.segment.position) } finally { closeSync(slice.segment.heldFd!) }
     const { batches, trailingBytes } = splitBatches(bytes)
     if (trailingBytes !== 0) throw new Error('partial batch in a read slice')
     for (const b of batches) {

@@ -4,7 +4,7 @@
  * will over the wire. Record values come from a seeded generator (seed printed, replay with
  * RINGLOG_SEED).
  */
-import { readSync } from 'node:fs'
+import { closeSync, readSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { testSeed } from '../seed.js'
 import { CorruptRecordError, OffsetOutOfRangeError, RinglogError, UnknownTopicOrPartitionError } from '../../src/errors.js'
@@ -55,11 +55,11 @@ async function fetchFrom(leader: PartitionRouter, from: number, maxBytes: number
   const out: Buffer[] = []
   let offset = from
   for (let round = 0; round < 10_000; round++) {
-    const slice = await leader.read(T, 0, offset, maxBytes)
+    const slice = await leader.read(T, 0, offset, maxBytes, { holdFile: true })
     expect(slice.errorCode).toBe(ErrorCode.NONE)
     if (!slice.segment) break
     const bytes = Buffer.alloc(slice.segment.length)
-    readSync(slice.segment.fd!, bytes, 0, bytes.length, slice.segment.position)
+    try { readSync(slice.segment.heldFd!, bytes, 0, bytes.length, slice.segment.position) } finally { closeSync(slice.segment.heldFd!) }
     out.push(bytes)
     offset = slice.segment.nextOffset!
   }
@@ -217,10 +217,10 @@ describe('replication through the engine', () => {
     expect((await a.read(T, 0, 0, 1 << 20)).segment).toBeNull()
     let end = 0
     for (let round = 0; round < 100 && end < leaderEnd; round++) {
-      const slice = await a.read(T, 0, end, 300, { upTo: 'logEnd' })
+      const slice = await a.read(T, 0, end, 300, { upTo: 'logEnd', holdFile: true })
       expect(slice.segment).not.toBeNull()
       const bytes = Buffer.alloc(slice.segment!.length)
-      readSync(slice.segment!.fd!, bytes, 0, bytes.length, slice.segment!.position)
+      try { readSync(slice.segment!.heldFd!, bytes, 0, bytes.length, slice.segment!.position) } finally { closeSync(slice.segment!.heldFd!) }
       end = (await b.appendAsFollower(T, 0, bytes)).logEndOffset
       // The follower's next fetch reports its log end: the leader's high watermark follows it.
       await a.setHighWatermark(T, 0, end)

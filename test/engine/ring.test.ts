@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
 import fc from 'fast-check'
 import { Ring, RingClosedError } from '../../src/engine/channel/ring.js'
 import { pendingAsyncWaits } from '../../src/engine/channel/ring-wait.js'
@@ -309,7 +310,7 @@ describe('Ring back-pressure and close (one thread)', () => {
 describe('Ring async waits keep the event loop alive', () => {
   it('a process whose only pending work is a ring wait does not exit early', () => {
     const script = fileURLToPath(new URL('./fixtures/ring-keep-alive.ts', import.meta.url))
-    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000 })
+    const child = spawnSync(process.execPath, childScriptArgv(script, []), { encoding: 'utf8', timeout: 30_000 })
     expect(child.stderr).toBe('')
     expect(child.status).toBe(0)
     expect(JSON.parse(child.stdout.trim())).toEqual({ data: false, space: false, pending: 0 })

@@ -76,11 +76,11 @@ describe('background scrubber', () => {
     let offset = after
     let served = 0
     for (let round = 0; round < 1000; round++) {
-      const slice = await engine.read('s', 0, offset, 1 << 20)
+      const slice = await engine.read('s', 0, offset, 1 << 20, { holdFile: true })
       expect(slice.errorCode).toBe(0)
       if (!slice.segment) break
       const bytes = Buffer.alloc(slice.segment.length)
-      readSync(slice.segment.fd!, bytes, 0, bytes.length, slice.segment.position)
+      try { readSync(slice.segment.heldFd!, bytes, 0, bytes.length, slice.segment.position) } finally { closeSync(slice.segment.heldFd!) }
       for (const b of splitBatches(bytes).batches) { validateBatch(bytes.subarray(b.offset, b.offset + b.size)); served++ }
       offset = slice.segment.nextOffset!
     }

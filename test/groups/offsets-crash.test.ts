@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
 import { OffsetsStore } from '../../src/groups/offsets-store.js'
 import { randomForTest } from '../seed.js'
 
@@ -14,7 +15,7 @@ const rounds = Number(process.env.RINGLOG_KILL_ROUNDS ?? 10)
 /** Runs the child until a random moment after it is ready, SIGKILLs it, returns the highest ack per partition. */
 function runAndKill(dir: string, killAfterMs: number): Promise<Map<number, number>> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, childScriptArgv(child, [dir]), { stdio: ['ignore', 'pipe', 'pipe'] })
     const acked = new Map<number, number>()
     let buffered = ''
     let stderr = ''

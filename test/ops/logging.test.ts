@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { formatLogLine } from '../../src/broker/readable-log-lines.js'
-import { serveFailure, startServe } from './serve-process.js'
+import { serveFailure, startRinglogBroker } from '../cli/ringlog-process.js'
 
 interface LogLine { level: string; msg: string; [key: string]: unknown }
 
@@ -52,7 +52,7 @@ describe('ringlog serve logs', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('debug (from RINGLOG_LOG_LEVEL): lifecycle, connections with client id, each request, and the refused peer', async () => {
-    const broker = await startServe(['--data-dir', join(dir, 'debug')], { RINGLOG_LOG_LEVEL: 'debug' })
+    const broker = await startRinglogBroker(['--data-dir', join(dir, 'debug')], { RINGLOG_LOG_LEVEL: 'debug' })
     await exercise(broker.port, 'log-test-client')
     expect(await broker.stop()).toBe(0)
     const lines = parseLines(broker.stderr())
@@ -71,7 +71,7 @@ describe('ringlog serve logs', () => {
   })
 
   it('info (--log-level info): lifecycle lines but no connection or request lines', async () => {
-    const broker = await startServe(['--data-dir', join(dir, 'info'), '--log-level', 'info'])
+    const broker = await startRinglogBroker(['--data-dir', join(dir, 'info'), '--log-level', 'info'])
     await exercise(broker.port, 'quiet-client')
     expect(await broker.stop()).toBe(0)
     const lines = parseLines(broker.stderr())

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { seededRandom, startServe, testSeed, type ServeProcess } from './serve-process.js'
+import { startRinglogBroker, type RinglogBroker } from '../cli/ringlog-process.js'
+import { randomForTest } from '../seed.js'
 
 const PROMETHEUS = '/usr/bin/prometheus'
 
@@ -46,7 +47,7 @@ async function queryUntil(port: number, promql: string, expected: number): Promi
 
 describe.skipIf(!existsSync(PROMETHEUS))('metrics scraped by a real Prometheus', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ringlog-prometheus-'))
-  let broker: ServeProcess | undefined
+  let broker: RinglogBroker | undefined
   let prometheus: ChildProcess | undefined
 
   afterAll(async () => {
@@ -60,9 +61,9 @@ describe.skipIf(!existsSync(PROMETHEUS))('metrics scraped by a real Prometheus',
   })
 
   it('PromQL returns the number of records produced', async () => {
-    const random = seededRandom(testSeed('prometheus'))
-    const records = 50 + Math.floor(random() * 450)
-    broker = await startServe(['--metrics-port', '0', '--data-dir', join(dir, 'data'), '--flush', 'never', '--log-level', 'warn'])
+    const random = randomForTest()
+    const records = 50 + random.int(450)
+    broker = await startRinglogBroker(['--metrics-port', '0', '--data-dir', join(dir, 'data'), '--flush', 'never', '--log-level', 'warn'])
     const metricsPort = broker.metricsPort!
     expect(metricsPort).toBeGreaterThan(0)
 
@@ -86,7 +87,7 @@ describe.skipIf(!existsSync(PROMETHEUS))('metrics scraped by a real Prometheus',
     const producer = kafka.producer()
     await producer.connect()
     for (let sent = 0; sent < records;) {
-      const n = Math.min(records - sent, 1 + Math.floor(random() * 100))
+      const n = Math.min(records - sent, 1 + random.int(100))
       await producer.send({ topic: 'metered', messages: Array.from({ length: n }, (_, i) => ({ key: `k${sent + i}`, value: `record ${sent + i}` })) })
       sent += n
     }

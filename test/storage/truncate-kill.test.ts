@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
+import { childScriptArgv } from '../node-argv.js'
 import { testSeed } from '../seed.js'
 import { encodeRecordBatch, readInt64, splitBatches, validateBatch } from '../../src/protocol/record-batch.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
@@ -21,7 +22,7 @@ console.log(`truncate-kill seed=${SEED} (replay: RINGLOG_SEED=${SEED})`)
 /** Runs the child and SIGKILLs it `killAfterMs` after it is ready, or after its `cuts`-th truncation; resolves with how many it made. */
 function runAndKill(dir: string, seed: number, killAfterMs: number, cuts: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, childScriptArgv(child, [dir, String(seed)]), { stdio: ['ignore', 'pipe', 'pipe'] })
     let buffered = ''
     let stderr = ''
     let seen = 0

@@ -1,10 +1,11 @@
 /**
- * Produce v3-9 (v0-2 advertised, refused per partition).
+ * Produce v0-11.
  *
- * Why v0-2 are advertised: librdkafka (kcat, confluent-kafka; checked with 2.0.2) enables gzip and
- * lz4 only when the broker supports Produce v0, and otherwise silently sends uncompressed batches.
- * Real clients produce with v3+ (RecordBatch v2); a v0-2 request, whose message sets are format
- * v0/v1, gets UNSUPPORTED_FOR_MESSAGE_FORMAT for every partition and nothing is stored.
+ * v0-2 carry message format v0/v1 (magic 0/1 message sets): each partition's set is checked
+ * and up-converted to one RecordBatch v2 here, on the main thread
+ * (protocol/message-set-upconvert.ts), then appended like any batch. Only old clients send
+ * these, so the decompression this costs the main thread is paid by them alone. librdkafka
+ * (kcat, confluent-kafka) also needs v0 advertised to enable gzip and lz4 at all.
  *
  * Parses only down to each partition's records bytes and hands them, untouched, to
  * `engine.appendBatches` (the owning worker checks CRC, lengths, compression bombs and
@@ -34,11 +35,24 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { PartitionProduceResponse, ProduceRequest, ProduceResponse } from '../../protocol/messages/produce.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/produce.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
+import { upConvertMessageSet } from '../../protocol/message-set-upconvert.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 0
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
+
+/** Produce v0-2 carry message format v0/v1; v3 brought RecordBatch v2. */
+const LEGACY_FORMAT_VERSIONS_END = 3
+
+/** A v0-2 partition's message set as a v2 batch, or the error that refuses it. */
+function upConvert(records: Buffer): Buffer | Error {
+  try {
+    return upConvertMessageSet(records)
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error))
+  }
+}
 
 function isAcks(value: number): value is Acks {
   return value === -1 || value === 0 || value === 1
@@ -68,19 +82,22 @@ export function handle(request: ProduceRequest, ctx: RequestContext): HandlerRep
     const info = broker.topics.get(t.name)
     for (const p of t.partitionData) {
       let result: Promise<AppendResult> | AppendResult
-      if (ctx.version < 3) {
-        result = failed(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'Produce v0-2 carries message format v0/v1; ringlog stores RecordBatch v2 (Produce v3+) only')
-      } else if (!isAcks(acks)) {
+      if (!isAcks(acks)) {
         result = failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`)
       } else if (!info || p.index < 0 || p.index >= info.partitions) {
         result = failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`)
       } else if (p.records === null || p.records.length === 0) {
         result = failed(ErrorCode.CORRUPT_MESSAGE, 'empty record set')
-      } else if (broker.cluster) {
-        result = clusterAppend(broker.cluster, broker.engine, t.name, p.index, p.records, acks, request.timeoutMs)
       } else {
-        // Called now, not after an await: this is what keeps the connection's append order.
-        result = broker.engine.appendBatches(t.name, p.index, p.records, acks).catch(appendFailed)
+        const records = ctx.version < LEGACY_FORMAT_VERSIONS_END ? upConvert(p.records) : p.records
+        if (records instanceof Error) {
+          result = appendFailed(records)
+        } else if (broker.cluster) {
+          result = clusterAppend(broker.cluster, broker.engine, t.name, p.index, records, acks, request.timeoutMs)
+        } else {
+          // Called now, not after an await: this is what keeps the connection's append order.
+          result = broker.engine.appendBatches(t.name, p.index, records, acks).catch(appendFailed)
+        }
       }
       appends.push({ topic: t.name, partition: p.index, result })
     }

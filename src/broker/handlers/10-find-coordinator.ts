@@ -18,6 +18,8 @@ import type { Coordinator, FindCoordinatorRequest, FindCoordinatorResponse } fro
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/find-coordinator.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
+import type { ClusterView } from '../../core/cluster-view.js'
+import { CONSUMER_OFFSETS_TOPIC, partitionForGroup } from '../../core/internal-topics.js'
 
 export const apiKey = 10
 export const minVersion = MIN_VERSION
@@ -51,6 +53,8 @@ function coordinatorFor(key: string, keyType: number, ctx: RequestContext): Enco
   if (keyType !== GROUP_KEY_TYPE && keyType !== TRANSACTION_KEY_TYPE) {
     return { key, nodeId: -1, host: '', port: -1, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${keyType}` }
   }
+  const cluster = ctx.broker.cluster
+  if (cluster && keyType === GROUP_KEY_TYPE) return clusterCoordinator(key, cluster, ctx)
   return {
     key,
     nodeId: ctx.broker.config.nodeId,
@@ -59,4 +63,22 @@ function coordinatorFor(key: string, keyType: number, ctx: RequestContext): Enco
     errorCode: ErrorCode.NONE,
     errorMessage: null,
   }
+}
+
+/**
+ * Cluster mode: the coordinator is the leader of the group's `__consumer_offsets` partition. The
+ * first FindCoordinator creates the topic; until it has a leader, COORDINATOR_NOT_AVAILABLE
+ * (retriable: clients ask again).
+ */
+function clusterCoordinator(key: string, cluster: ClusterView, ctx: RequestContext): EncodeInput<Coordinator> {
+  const unavailable = (why: string): EncodeInput<Coordinator> => ({ key, nodeId: -1, host: '', port: -1, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: why })
+  const view = cluster.topic(CONSUMER_OFFSETS_TOPIC)
+  if (!view) {
+    ctx.broker.groups.prepareOffsetsTopic().catch(() => undefined)
+    return unavailable(`${CONSUMER_OFFSETS_TOPIC} is being created`)
+  }
+  const partition = view.partitions[partitionForGroup(key, view.partitions.length)]
+  const leader = cluster.brokers().find((b) => b.id === partition?.leader)
+  if (!leader) return unavailable(`${CONSUMER_OFFSETS_TOPIC}-${partition?.partition ?? -1} has no leader`)
+  return { key, nodeId: leader.id, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null }
 }

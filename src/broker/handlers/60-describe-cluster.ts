@@ -1,10 +1,13 @@
 /**
  * DescribeCluster v0-1.
  *
- * One broker: this one, at the address the client reached it on; it is also the controller.
+ * Single node: this broker, at the address the client reached it on; it is also the controller.
+ * Cluster mode: every live broker (registered in etcd, at its advertised address) and the
+ * elected controller (-1 while none is known), from this broker's metadata cache, the same
+ * answer Metadata gives.
  * endpointType 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers.
  *
- * Left out: authorized operations (no ACLs: always Kafka's "not provided", INT32_MIN).
+ * Left out: authorized operations (no ACLs: always Kafka's "not provided", INT32_MIN), racks.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../../protocol/messages/describe-cluster.js'
@@ -21,10 +24,14 @@ const AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 
 export function handle(request: DescribeClusterRequest, ctx: RequestContext): HandlerReply<DescribeClusterResponse> {
   const { nodeId, clusterId } = ctx.broker.config
-  const base = { throttleTimeMs: 0, endpointType: request.endpointType, clusterId, controllerId: nodeId, clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED }
+  const cluster = ctx.broker.cluster
+  const controllerId = cluster ? cluster.controllerId() : nodeId
+  const base = { throttleTimeMs: 0, endpointType: request.endpointType, clusterId, controllerId, clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED }
   if (ctx.version >= 1 && request.endpointType !== BROKERS_ENDPOINT) {
     return { kind: 'message', message: { ...base, errorCode: UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `endpoint type ${request.endpointType} is not served by a broker`, brokers: [] } }
   }
-  const brokers = [{ brokerId: nodeId, host: ctx.connection.advertisedHost, port: ctx.connection.advertisedPort, rack: null }]
+  const brokers = cluster
+    ? cluster.brokers().map((b) => ({ brokerId: b.id, host: b.host, port: b.port, rack: null }))
+    : [{ brokerId: nodeId, host: ctx.connection.advertisedHost, port: ctx.connection.advertisedPort, rack: null }]
   return { kind: 'message', message: { ...base, errorCode: ErrorCode.NONE, errorMessage: null, brokers } }
 }

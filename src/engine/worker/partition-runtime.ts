@@ -576,8 +576,8 @@ export class PartitionRuntime {
       // A range the scrubber found damaged is refused (KAFKA_STORAGE_ERROR); a read running into one stops before it.
       const length = this.scrubber.servableLength(slice.path, slice.position, slice.length)
       const segment: ReadSlice['segment'] = length === slice.length
-        ? { path: slice.path, position: slice.position, length, fd: slice.fd, nextOffset: slice.nextOffset }
-        : { path: slice.path, position: slice.position, length, fd: slice.fd }
+        ? { path: slice.path, position: slice.position, length, nextOffset: slice.nextOffset }
+        : { path: slice.path, position: slice.position, length }
       // Taken here, on the thread that closes segment files, before any later drop or retention can.
       if (holdFile) segment.heldFd = holdSegmentFile(slice.fd, slice.path)
       return { errorCode: ErrorCode.NONE, ...base, segment }

@@ -23,7 +23,7 @@ export function schemaDir(): string {
 
 /** The APIs ringlog speaks and the versions of each (the set kafkajs, librdkafka, kafka-python, franz-go and @platformatic/kafka need). */
 export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }> = [
-  { name: 'Produce', versions: '0-9' },
+  { name: 'Produce', versions: '0-11' },
   { name: 'Fetch', versions: '0-16' },
   { name: 'ListOffsets', versions: '0-7' },
   { name: 'Metadata', versions: '0-12' },

@@ -4,7 +4,7 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 0
 export const MIN_VERSION = 0
-export const MAX_VERSION = 9
+export const MAX_VERSION = 11
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 9
 
@@ -96,6 +96,8 @@ export interface ProduceResponse {
   responses: TopicProduceResponse[]
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v1+) */
   throttleTimeMs: number
+  /** Endpoints for all current-leaders enumerated in PartitionProduceResponses, with errors NOT_LEADER_OR_FOLLOWER. (tagged 0, v10+) */
+  nodeEndpoints: NodeEndpoint[]
 }
 
 export interface TopicProduceResponse {
@@ -120,6 +122,8 @@ export interface PartitionProduceResponse {
   recordErrors: BatchIndexAndErrorMessage[]
   /** The global error message summarizing the common root cause of the records that caused the batch to be dropped (v8+; nullable v8+) */
   errorMessage: string | null
+  /** (tagged 0, v10+) */
+  currentLeader: LeaderIdAndEpoch
 }
 
 export interface BatchIndexAndErrorMessage {
@@ -127,6 +131,24 @@ export interface BatchIndexAndErrorMessage {
   batchIndex: number
   /** The error message of the record that caused the batch to be dropped (v8+; nullable v8+) */
   batchIndexErrorMessage: string | null
+}
+
+export interface LeaderIdAndEpoch {
+  /** The ID of the current leader or -1 if the leader is unknown. (v10+) */
+  leaderId: number
+  /** The latest known leader epoch (v10+) */
+  leaderEpoch: number
+}
+
+export interface NodeEndpoint {
+  /** The ID of the associated node. (v10+) */
+  nodeId: number
+  /** The node's hostname. (v10+) */
+  host: string
+  /** The node's port. (v10+) */
+  port: number
+  /** The rack of the node, or null if it has not been assigned to a rack. (v10+; nullable v10+) */
+  rack: string | null
 }
 
 function readTopicProduceResponse(r: Reader, version: number): TopicProduceResponse {
@@ -149,8 +171,13 @@ function readPartitionProduceResponse(r: Reader, version: number): PartitionProd
     logStartOffset: version >= 5 ? r.int64() : -1,
     recordErrors: version >= 8 ? r.array(flexible, 1, () => readBatchIndexAndErrorMessage(r, version)) : [],
     errorMessage: version >= 8 ? r.nullableString(flexible) : null,
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
   }
-  if (flexible) r.taggedFields()
+  if (flexible) {
+    r.taggedFields((tag, t) => {
+      if (tag === 0 && version >= 10) m.currentLeader = readLeaderIdAndEpoch(t, version)
+    })
+  }
   return m
 }
 
@@ -164,14 +191,41 @@ function readBatchIndexAndErrorMessage(r: Reader, version: number): BatchIndexAn
   return m
 }
 
+function readLeaderIdAndEpoch(r: Reader, version: number): LeaderIdAndEpoch {
+  const flexible = version >= 9
+  const m: LeaderIdAndEpoch = {
+    leaderId: version >= 10 ? r.int32() : -1,
+    leaderEpoch: version >= 10 ? r.int32() : -1,
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
+function readNodeEndpoint(r: Reader, version: number): NodeEndpoint {
+  const flexible = version >= 9
+  const m: NodeEndpoint = {
+    nodeId: version >= 10 ? r.int32() : 0,
+    host: version >= 10 ? r.string(flexible) : '',
+    port: version >= 10 ? r.int32() : 0,
+    rack: version >= 10 ? r.nullableString(flexible) : null,
+  }
+  if (flexible) r.taggedFields()
+  return m
+}
+
 export function decodeProduceResponse(r: Reader, version: number): ProduceResponse {
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolDecodeError(`ProduceResponse v${version} is not supported`)
   const flexible = version >= 9
   const m: ProduceResponse = {
     responses: r.array(flexible, 1, () => readTopicProduceResponse(r, version)),
     throttleTimeMs: version >= 1 ? r.int32() : 0,
+    nodeEndpoints: [],
   }
-  if (flexible) r.taggedFields()
+  if (flexible) {
+    r.taggedFields((tag, t) => {
+      if (tag === 0 && version >= 10) m.nodeEndpoints = t.array(flexible, 1, () => readNodeEndpoint(t, version))
+    })
+  }
   return m
 }
 
@@ -191,7 +245,12 @@ function writePartitionProduceResponse(w: Writer, version: number, m: EncodeInpu
   if (version >= 5) w.int64(m.logStartOffset ?? -1)
   if (version >= 8) w.array(flexible, m.recordErrors ?? [], (e) => writeBatchIndexAndErrorMessage(w, version, e))
   if (version >= 8) w.string(flexible, m.errorMessage ?? null, true)
-  if (flexible) w.uvarint(0)
+  if (!(version >= 10) && m.currentLeader !== undefined && ((m.currentLeader.leaderId !== undefined && m.currentLeader.leaderId !== -1) || (m.currentLeader.leaderEpoch !== undefined && m.currentLeader.leaderEpoch !== -1))) throw fieldNotInVersion('PartitionProduceResponse.CurrentLeader', version)
+  if (flexible) {
+    const hasCurrentLeader = version >= 10 && m.currentLeader !== undefined && ((m.currentLeader.leaderId !== undefined && m.currentLeader.leaderId !== -1) || (m.currentLeader.leaderEpoch !== undefined && m.currentLeader.leaderEpoch !== -1))
+    w.uvarint(Number(hasCurrentLeader))
+    if (hasCurrentLeader) w.taggedField(0, () => writeLeaderIdAndEpoch(w, version, m.currentLeader ?? {}))
+  }
 }
 
 function writeBatchIndexAndErrorMessage(w: Writer, version: number, m: EncodeInput<BatchIndexAndErrorMessage>): void {
@@ -203,10 +262,37 @@ function writeBatchIndexAndErrorMessage(w: Writer, version: number, m: EncodeInp
   if (flexible) w.uvarint(0)
 }
 
+function writeLeaderIdAndEpoch(w: Writer, version: number, m: EncodeInput<LeaderIdAndEpoch>): void {
+  const flexible = version >= 9
+  if (version >= 10) w.int32(m.leaderId ?? -1)
+  else if (m.leaderId !== undefined && m.leaderId !== -1) throw fieldNotInVersion('LeaderIdAndEpoch.LeaderId', version)
+  if (version >= 10) w.int32(m.leaderEpoch ?? -1)
+  else if (m.leaderEpoch !== undefined && m.leaderEpoch !== -1) throw fieldNotInVersion('LeaderIdAndEpoch.LeaderEpoch', version)
+  if (flexible) w.uvarint(0)
+}
+
+function writeNodeEndpoint(w: Writer, version: number, m: EncodeInput<NodeEndpoint>): void {
+  const flexible = version >= 9
+  if (version >= 10) w.int32(m.nodeId ?? 0)
+  else if (m.nodeId !== undefined && m.nodeId !== 0) throw fieldNotInVersion('NodeEndpoint.NodeId', version)
+  if (version >= 10) w.string(flexible, m.host ?? '')
+  else if (m.host !== undefined && m.host !== '') throw fieldNotInVersion('NodeEndpoint.Host', version)
+  if (version >= 10) w.int32(m.port ?? 0)
+  else if (m.port !== undefined && m.port !== 0) throw fieldNotInVersion('NodeEndpoint.Port', version)
+  if (version >= 10) w.string(flexible, m.rack ?? null, true)
+  else if (m.rack !== undefined && m.rack !== null) throw fieldNotInVersion('NodeEndpoint.Rack', version)
+  if (flexible) w.uvarint(0)
+}
+
 export function encodeProduceResponse(w: Writer, version: number, m: EncodeInput<ProduceResponse>): void {
   if (!(version >= MIN_VERSION && version <= MAX_VERSION)) throw new ProtocolEncodeError(`ProduceResponse v${version} is not supported`)
   const flexible = version >= 9
   w.array(flexible, m.responses ?? [], (e) => writeTopicProduceResponse(w, version, e))
   if (version >= 1) w.int32(m.throttleTimeMs ?? 0)
-  if (flexible) w.uvarint(0)
+  if (!(version >= 10) && m.nodeEndpoints !== undefined && (m.nodeEndpoints.length > 0)) throw fieldNotInVersion('ProduceResponse.NodeEndpoints', version)
+  if (flexible) {
+    const hasNodeEndpoints = version >= 10 && m.nodeEndpoints !== undefined && (m.nodeEndpoints.length > 0)
+    w.uvarint(Number(hasNodeEndpoints))
+    if (hasNodeEndpoints) w.taggedField(0, () => w.array(flexible, m.nodeEndpoints ?? [], (e) => writeNodeEndpoint(w, version, e)))
+  }
 }

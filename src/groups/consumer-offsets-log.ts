@@ -1,0 +1,210 @@
+/**
+ * Committed offsets and group metadata as records in `__consumer_offsets`, Kafka's way: one
+ * record per offset (key OffsetCommitKey, value OffsetCommitValue; a null value deletes it) and
+ * one per group after each SyncGroup (GroupMetadataKey/Value). A commit is one batch appended
+ * to the group's partition, acknowledged when the append meets acks=all for the internal topic
+ * (so it is all-or-nothing), and visible only after that.
+ *
+ * The state of a partition is held in memory only while this broker coordinates it: `load`
+ * reads the partition from its log start (last value per key wins; tombstones remove), `unload`
+ * forgets it. Until a load completes its groups answer COORDINATOR_LOAD_IN_PROGRESS, and groups
+ * of partitions not held here answer NOT_COORDINATOR.
+ *
+ * The topic I/O (create on first use, append with acks=all, read back) is the node's
+ * (`OffsetsTopicIo`), so single-node and cluster mode share this file.
+ */
+import type { Buffer } from 'node:buffer'
+import { ErrorCode } from '../protocol/error-codes.js'
+import { decodeRecordBatch, splitBatches, encodeRecordBatch } from '../protocol/record-batch.js'
+import {
+  decodeConsumerOffsetsKey, decodeGroupMetadataValue, decodeOffsetCommitValue, encodeGroupMetadataKey,
+  encodeGroupMetadataValue, encodeOffsetCommitKey, encodeOffsetCommitValue, partitionForGroup, type GroupMetadataValue,
+} from '../protocol/consumer-offsets-records.js'
+import type { RecordInput } from '../protocol/records.js'
+import { LogClosedError, RinglogError } from '../errors.js'
+import type { CommittedOffset, OffsetsBackend, OffsetToCommit, OwnershipListener, StoredGroupMetadata, TopicPartition } from './offsets-backend.js'
+
+export interface OffsetsTopicIo {
+  /** Partitions of the offsets topic (fixed once it exists). */
+  readonly partitions: number
+  /** Creates the topic if it does not exist yet (first use). */
+  ensureTopic(): Promise<void>
+  /** Appends RecordBatch v2 bytes to the partition; resolves after acks=all, rejects with a RinglogError. */
+  append(partition: number, batch: Buffer): Promise<void>
+  /** Hands every stored batch of the partition (log start to log end) to `onBatches`, in order. */
+  read(partition: number, onBatches: (bytes: Buffer) => void): Promise<void>
+}
+
+type PartitionOffsets = Map<number, CommittedOffset>
+type GroupOffsets = Map<string, PartitionOffsets>
+
+interface PartitionState {
+  loaded: boolean
+  offsets: Map<string, GroupOffsets>
+  groups: Map<string, GroupMetadataValue>
+}
+
+/** Kafka's mapping of an offsets-topic append failure to what OffsetCommit answers. */
+export function commitErrorFor(code: number): number {
+  switch (code) {
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode.REQUEST_TIMED_OUT:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+    case ErrorCode.FENCED_LEADER_EPOCH:
+      return ErrorCode.NOT_COORDINATOR
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+      return ErrorCode.INVALID_COMMIT_OFFSET_SIZE
+    default:
+      return code
+  }
+}
+
+export class ConsumerOffsetsLog implements OffsetsBackend {
+  private readonly states = new Map<number, PartitionState>()
+  private listener: OwnershipListener | undefined
+  private topicReady: Promise<void> | undefined
+  private closed = false
+
+  constructor(private readonly io: OffsetsTopicIo) {}
+
+  setOwnershipListener(listener: OwnershipListener): void { this.listener = listener }
+
+  /** Creates the topic once (first use); a failed create is tried again by the next call. */
+  prepare(): Promise<void> {
+    this.topicReady ??= this.io.ensureTopic().catch((error: unknown) => { this.topicReady = undefined; throw error })
+    return this.topicReady
+  }
+
+  partitionOf(groupId: string): number { return partitionForGroup(groupId, this.io.partitions) }
+
+  coordinatorError(groupId: string): number {
+    const state = this.states.get(this.partitionOf(groupId))
+    if (!state) return ErrorCode.NOT_COORDINATOR
+    return state.loaded ? ErrorCode.NONE : ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+  }
+
+  /** Reads the partition into memory, then coordinates its groups. A newer load or unload wins. */
+  async load(partition: number): Promise<void> {
+    const state: PartitionState = { loaded: false, offsets: new Map(), groups: new Map() }
+    this.states.set(partition, state)
+    await this.io.read(partition, (bytes) => {
+      for (const { offset } of splitBatches(bytes).batches) {
+        const batch = decodeRecordBatch(bytes, offset)
+        for (const record of batch.records) if (record.key) applyRecord(state, record.key, record.value)
+      }
+    })
+    if (this.states.get(partition) !== state) return
+    state.loaded = true
+    this.listener?.loaded([...new Set([...state.offsets.keys(), ...state.groups.keys()])])
+  }
+
+  /** Stops coordinating the partition's groups (another broker leads it now). */
+  unload(partition: number): void {
+    const state = this.states.get(partition)
+    if (!state) return
+    this.states.delete(partition)
+    if (state.loaded) this.listener?.unloaded([...new Set([...state.offsets.keys(), ...state.groups.keys()])])
+  }
+
+  /** Partitions held here, loaded or loading. */
+  heldPartitions(): number[] { return [...this.states.keys()].sort((a, b) => a - b) }
+
+  private stateOf(groupId: string): PartitionState | undefined {
+    const state = this.states.get(this.partitionOf(groupId))
+    return state?.loaded ? state : undefined
+  }
+
+  get(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.stateOf(groupId)?.offsets.get(groupId)?.get(topic)?.get(partition)
+  }
+
+  list(groupId: string): CommittedOffset[] {
+    const topics = this.stateOf(groupId)?.offsets.get(groupId)
+    if (!topics) return []
+    const out: CommittedOffset[] = []
+    for (const topic of [...topics.keys()].sort()) {
+      const partitions = topics.get(topic)!
+      for (const p of [...partitions.keys()].sort((a, b) => a - b)) out.push(partitions.get(p)!)
+    }
+    return out
+  }
+
+  groupIds(): string[] {
+    const out: string[] = []
+    for (const state of this.states.values()) if (state.loaded) out.push(...state.offsets.keys())
+    return out
+  }
+
+  hasOffsets(groupId: string): boolean { return this.stateOf(groupId)?.offsets.has(groupId) ?? false }
+
+  storedGroup(groupId: string): StoredGroupMetadata | undefined { return this.stateOf(groupId)?.groups.get(groupId) }
+
+  commit(groupId: string, commitTimestamp: number, offsets: readonly OffsetToCommit[]): Promise<void> {
+    const records = offsets.map((o) => ({
+      key: encodeOffsetCommitKey(groupId, o.topic, o.partition),
+      value: encodeOffsetCommitValue({ offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, commitTimestamp }),
+    }))
+    return this.write(groupId, records, commitTimestamp)
+  }
+
+  delete(groupId: string, partitions: readonly TopicPartition[]): Promise<void> {
+    return this.write(groupId, partitions.map((p) => ({ key: encodeOffsetCommitKey(groupId, p.topic, p.partition), value: null })), Date.now())
+  }
+
+  storeGroup(groupId: string, metadata: StoredGroupMetadata): Promise<void> {
+    return this.write(groupId, [{ key: encodeGroupMetadataKey(groupId), value: encodeGroupMetadataValue(metadata) }], Date.now())
+  }
+
+  deleteGroup(groupId: string): Promise<void> {
+    return this.write(groupId, [{ key: encodeGroupMetadataKey(groupId), value: null }], Date.now())
+  }
+
+  async close(): Promise<void> { this.closed = true }
+
+  /** One batch per call: a commit is all-or-nothing. Applied to memory once acknowledged. */
+  private async write(groupId: string, records: { key: Buffer; value: Buffer | null }[], timestamp: number): Promise<void> {
+    if (this.closed) throw new LogClosedError('the offsets log is closed')
+    if (records.length === 0) return
+    const partition = this.partitionOf(groupId)
+    const state = this.states.get(partition)
+    if (!state?.loaded) throw new RinglogError(state ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NOT_COORDINATOR, `this broker does not coordinate group "${groupId}"`)
+    await this.prepare()
+    const batch = encodeRecordBatch({ records: records as RecordInput[], baseTimestamp: timestamp })
+    try {
+      await this.io.append(partition, batch)
+    } catch (error) {
+      const code = error instanceof RinglogError ? commitErrorFor(error.code) : ErrorCode.COORDINATOR_NOT_AVAILABLE
+      throw new RinglogError(code, `committing to __consumer_offsets-${partition} failed: ${(error as Error).message}`)
+    }
+    // Lost the partition while appending: the new coordinator loads the record from the log.
+    if (this.states.get(partition) !== state) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `group "${groupId}" moved to another coordinator`)
+    for (const r of records) applyRecord(state, r.key, r.value)
+  }
+}
+
+function applyRecord(state: PartitionState, keyBytes: Buffer, value: Buffer | null): void {
+  const key = decodeConsumerOffsetsKey(keyBytes)
+  if (key.kind === 'group') {
+    if (value === null) state.groups.delete(key.group)
+    else state.groups.set(key.group, decodeGroupMetadataValue(value))
+    return
+  }
+  let topics = state.offsets.get(key.group)
+  if (value === null) {
+    const partitions = topics?.get(key.topic)
+    partitions?.delete(key.partition)
+    if (partitions?.size === 0) topics!.delete(key.topic)
+    if (topics?.size === 0) state.offsets.delete(key.group)
+    return
+  }
+  const decoded = decodeOffsetCommitValue(value)
+  if (!topics) state.offsets.set(key.group, topics = new Map())
+  let partitions = topics.get(key.topic)
+  if (!partitions) topics.set(key.topic, partitions = new Map())
+  partitions.set(key.partition, { topic: key.topic, partition: key.partition, ...decoded })
+}
