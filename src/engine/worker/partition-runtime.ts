@@ -275,9 +275,10 @@ export class PartitionRuntime {
         this.reply(requestId, acks, verdict.firstOffset, verdict.lastOffset, -1)
         return
       }
-      const result = this.appendToLog(batches, requestId)
+      // The producer state takes the batch before the offsets are published, so a transactional
+      // batch never shows under a last stable offset past it (the main thread reads it at once).
+      const result = this.appendToLog(batches, requestId, (appended) => this.producers.update(info, appended.baseOffset, readInt64(batches, MAX_TIMESTAMP_OFFSET)))
       if (!result) return
-      this.producers.update(info, result.baseOffset, readInt64(batches, MAX_TIMESTAMP_OFFSET))
       this.snapshotOnRoll()
       this.reply(requestId, acks, result.baseOffset, result.lastOffset, result.logAppendTime)
       return
@@ -374,9 +375,10 @@ export class PartitionRuntime {
   }
 
   /** Appends validated bytes; on failure replies (or counts) the error and returns undefined. */
-  private appendToLog(batches: Buffer, requestId: number): { baseOffset: number; lastOffset: number; logAppendTime: number } | undefined {
+  private appendToLog(batches: Buffer, requestId: number, onAppended?: (result: { baseOffset: number }) => void): { baseOffset: number; lastOffset: number; logAppendTime: number } | undefined {
     try {
       const result = this.log.append(batches, { leaderEpoch: this.leaderEpoch, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
+      onAppended?.(result)
       this.afterAppend(batches)
       return result
     } catch (error) {
