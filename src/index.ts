@@ -21,6 +21,7 @@ export {
   LogClosedError, OffsetOutOfRangeError, OutOfOrderSequenceError, RecordTooLargeError, RinglogError, StorageOfflineError,
   TopicAlreadyExistsError, UnknownTopicOrPartitionError, UnsupportedCompressionError,
   InvalidConfigError, InvalidPartitionsError, InvalidTopicError, InvalidReplicationFactorError, ClusterTimeoutError, ERROR_TABLE, type ErrorRow,
+  ProducerFencedError, InvalidTxnStateError,
 } from './errors.js'
 export { startBroker, type StartBrokerOptions, type StartedBroker } from './start-broker.js'
 export { RinglogMetrics } from './metrics/ringlog-metrics.js'
