@@ -6,6 +6,7 @@ export { open, Ringlog, type OpenOptions } from './client/ringlog.js'
 export type { Admin } from './client/admin.js'
 export type { Producer } from './client/producer.js'
 export type { Consumer } from './client/consumer.js'
+export type { Transaction, SendOffsetsRequest } from './client/transaction.js'
 export type {
   Acks, Batch, CompressionOption, ConsumerCrashEvent, ConsumerEvents, ConsumerOptions, CreateTopicsOptions, EachBatchPayload,
   EachMessagePayload, GroupDescription, GroupJoinEvent, GroupMemberDescription, GroupOffsets, HeaderValue, ITopicConfig,
