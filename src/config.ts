@@ -108,6 +108,15 @@ export interface RinglogConfig {
   tlsKeyFile: string
   /** PEM CA bundle: when set, TLS clients must present a certificate it signed (mTLS, principal User:<CN>). */
   tlsCaFile: string
+  // Authorization (ACLs; see src/security/authorizer.ts).
+  /** 'on': every request over the wire is checked against the ACLs in meta/acls.json; 'off' (default): no checks. */
+  authorizer: string
+  /** Principals (`User:admin`) that bypass the ACLs (super.users). */
+  superUsers: string[]
+  /** With the authorizer on: allow requests on resources that have no ACL at all (allow.everyone.if.no.acl.found). */
+  allowEveryoneIfNoAclFound: boolean
+  /** KIP-368: a SASL session lasts at most this long, then the client must re-authenticate (connections.max.reauth.ms); 0: forever. */
+  connectionsMaxReauthMs: number
 }
 
 /**
@@ -173,6 +182,11 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   tlsCertFile: '',
   tlsKeyFile: '',
   tlsCaFile: '',
+  // Authorization
+  authorizer: 'off',
+  superUsers: [],
+  allowEveryoneIfNoAclFound: false,
+  connectionsMaxReauthMs: 0,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -209,6 +223,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   leaseTtlSeconds: 'number', minInsyncReplicas: 'number',
   // Security
   listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
+  // Authorization
+  authorizer: 'string', superUsers: 'list', allowEveryoneIfNoAclFound: 'boolean', connectionsMaxReauthMs: 'number',
 }
 
 /** Settings that take several values: a JSON array, a comma-separated string, or a repeated flag. */
@@ -259,6 +275,8 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   replicaLagTimeMaxMs: [1, 0x7fffffff],
   leaseTtlSeconds: [1, 3600],
   minInsyncReplicas: [1, 1000],
+  // Authorization
+  connectionsMaxReauthMs: [0, 0x7fffffff],
 }
 
 /** String settings whose empty value means "off" or "same as another setting" (cluster mode). */
@@ -363,6 +381,14 @@ function checkSecurity(config: RinglogConfig, name: (key: keyof RinglogConfig) =
   }
   if (listeners.some((l) => l.protocol.startsWith('SASL_')) && config.saslMechanisms.length === 0) {
     throw new InvalidConfigError(`${name('saslMechanisms')} must name at least one mechanism for a SASL listener`)
+  }
+  if (config.authorizer !== 'on' && config.authorizer !== 'off') throw new InvalidConfigError(`${name('authorizer')} must be on or off, got "${config.authorizer}"`)
+  for (const principal of config.superUsers) {
+    if (!/^[^:]+:.+$/.test(principal)) throw new InvalidConfigError(`${name('superUsers')}: "${principal}" is not a principal like User:admin`)
+  }
+  // ACLs live in one broker's meta/ dir; brokers of a cluster would each enforce their own set.
+  if (config.authorizer === 'on' && config.etcd !== '') {
+    throw new InvalidConfigError(`${name('authorizer')} on is not supported in cluster mode (${name('etcd')}) yet: ACLs are not shared across brokers`)
   }
 }
 

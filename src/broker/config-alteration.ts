@@ -7,6 +7,7 @@
 import { toErrorPayload } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { ResourceType } from './config-catalog.js'
+import type { RequestAccess } from './request-authorization.js'
 import type { NodeContext } from '../core/node-context.js'
 import { validateTopicConfigs } from '../core/topic-settings.js'
 
@@ -66,4 +67,20 @@ export function resourceKey(r: { resourceType: number; resourceName: string }): 
 
 export function duplicateResourceResult(r: { resourceType: number; resourceName: string }): AlterationResult {
   return { resourceType: r.resourceType, resourceName: r.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource ${r.resourceName} (type ${r.resourceType}) appears more than once in the request` }
+}
+
+/**
+ * The ACL check of a config resource: a topic asks the API's operation (DESCRIBE_CONFIGS or
+ * ALTER_CONFIGS) of the topic, a broker asks it of the cluster. Other types are refused later.
+ */
+export function configResourceAllowed(access: RequestAccess, r: { resourceType: number; resourceName: string }): boolean {
+  if (r.resourceType === ResourceType.topic) return access.topic(r.resourceName)
+  if (r.resourceType === ResourceType.broker) return access.cluster()
+  return true
+}
+
+/** TOPIC_ or CLUSTER_AUTHORIZATION_FAILED for a config resource the principal may not touch. */
+export function deniedResourceResult(r: { resourceType: number; resourceName: string }): AlterationResult {
+  const errorCode = r.resourceType === ResourceType.topic ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+  return { resourceType: r.resourceType, resourceName: r.resourceName, errorCode, errorMessage: null }
 }

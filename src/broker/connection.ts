@@ -41,6 +41,8 @@ import type { FetchMeter, RequestObserver } from './request-observer.js'
 import { releaseFileSource, sendFileRange } from './send-file.js'
 import type { ConnectionLimits, LimitedConnection } from './connection-limits.js'
 import { SaslSession } from './sasl-session.js'
+import { requestAccess } from './request-authorization.js'
+import type { BrokerSecurity } from './broker-security.js'
 
 /** Releases the file ranges of `parts` from index `from` on (a response that will not be sent, or its unsent rest). */
 function releaseParts(parts: readonly ResponsePart[], from: number): void {
@@ -82,6 +84,8 @@ export interface ConnectionOptions {
   session?: SaslSession
   /** What Metadata names on this connection; default: config.host (the reached address when it is a wildcard) and the local port. */
   advertised?: { host: string; port: number }
+  /** Credentials and ACLs; with an authorizer every request is checked for the session's principal. */
+  security?: BrokerSecurity
 }
 
 /** Bytes of the response parts (file ranges count by their length: they are owed to the socket too). */
@@ -335,6 +339,8 @@ export class Connection implements LimitedConnection {
       signal: this.abort.signal,
       fetchMeter: this.options.fetchMeter,
       session: this.session,
+      access: requestAccess(this.options.security?.authorizer, this.session.principal, this.info.remoteAddress, header.apiKey),
+      security: this.options.security,
     }
     let result: HandlerReply<unknown> | Promise<HandlerReply<unknown>>
     try {

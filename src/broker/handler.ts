@@ -15,6 +15,8 @@ import type { SendFileSource } from './send-file.js'
 import type { NodeContext } from '../core/node-context.js'
 import type { BrokerLogger } from './logger.js'
 import type { SaslSession } from './sasl-session.js'
+import type { RequestAccess } from './request-authorization.js'
+import type { BrokerSecurity } from './broker-security.js'
 
 /** One API version range as ApiVersions advertises it. */
 export interface ApiVersionRange {
@@ -53,6 +55,10 @@ export interface RequestContext {
   readonly fetchMeter?: FetchMeter
   /** The connection's listener protocol and authentication state (SaslHandshake, SaslAuthenticate). */
   readonly session?: SaslSession
+  /** What this request's principal may do (request-authorization.ts); every check passes with the authorizer off. */
+  readonly access: RequestAccess
+  /** Credentials and ACLs, for the APIs that manage them. */
+  readonly security?: BrokerSecurity
 }
 
 /** A byte range of a segment file, streamed into the response where it stands. */

@@ -22,6 +22,9 @@ import { resolveListeners, usesTls, type Listener, type ListenerProtocol } from 
 import { CredentialStore } from '../security/credential-store.js'
 import { isSaslMechanism } from '../security/sasl-authenticator.js'
 import { SaslSession, type SaslSettings } from './sasl-session.js'
+import { AclStore } from '../security/acl-store.js'
+import { Authorizer } from '../security/authorizer.js'
+import type { BrokerSecurity } from './broker-security.js'
 import { clientCertificatePrincipal, secureContextOptions, tlsServerOptions } from './tls-context.js'
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
@@ -52,6 +55,7 @@ export interface StopOptions {
 export class BrokerServer {
   private readonly listeners: BoundListener[]
   private readonly sasl: SaslSettings | undefined
+  private readonly security: BrokerSecurity
   private readonly connections = new Set<Connection>()
   private readonly registry: ApiRegistry
   private readonly log: BrokerLogger
@@ -69,9 +73,15 @@ export class BrokerServer {
     this.observer = new BrokerObserver(this.log, this.metrics)
     this.limits = new ConnectionLimits(context.config, this.log)
     const listeners = resolveListeners(context.config)
+    const { config } = context
+    const credentials = CredentialStore.open(config.dataDir)
     this.sasl = listeners.some((l) => l.protocol.startsWith('SASL_'))
-      ? { mechanisms: context.config.saslMechanisms.filter(isSaslMechanism), store: CredentialStore.open(context.config.dataDir) }
+      ? { mechanisms: config.saslMechanisms.filter(isSaslMechanism), store: credentials, reauthMs: config.connectionsMaxReauthMs }
       : undefined
+    const authorizer = config.authorizer === 'on'
+      ? new Authorizer(AclStore.open(config.dataDir), { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound })
+      : undefined
+    this.security = { credentials, authorizer }
     this.listeners = listeners.map((listener) => ({ listener, server: this.createListenerServer(listener) }))
   }
 
@@ -111,14 +121,15 @@ export class BrokerServer {
 
   /**
    * SIGHUP: TLS listeners re-read their certificate, key and CA for new handshakes (open
-   * connections stay as they are) and SASL re-reads the credentials file. Throws
+   * connections stay as they are), the credentials file and the ACL file are re-read. Throws
    * InvalidConfigError (nothing changed) when a file cannot be read.
    */
   reloadSecurity(): void {
     const tls = this.listeners.filter((l) => usesTls(l.listener.protocol))
     const options = tls.length > 0 ? secureContextOptions(this.context.config) : undefined
     for (const { server } of tls) (server as TlsServer).setSecureContext(options!)
-    this.sasl?.store.reload()
+    this.security.credentials.reload()
+    this.security.authorizer?.store.reload()
   }
 
   /** The APIs and versions this server answers (what ApiVersions advertises). */
@@ -172,6 +183,7 @@ export class BrokerServer {
       id: this.nextConnectionId++, broker: this.context, registry: this.registry, log: this.log, observer: this.observer, fetchMeter: this.metrics,
       limits: this.limits,
       session: new SaslSession(listener.protocol, this.sasl, tlsPrincipal), advertised: advertisedAddress(listener, socket),
+      security: this.security,
     })
     this.connections.add(connection)
     void connection.closedOnce.then(() => this.connections.delete(connection))

@@ -27,6 +27,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   'dump-log': () => import('./dump-log.js'),
   users: () => import('./users.js'),
   cluster: () => import('./cluster.js'),
+  acls: () => import('./acls.js'),
 }
 
 /** The command named first in `argv` alone; none for --version; every command for anything else (help, a typo). */

@@ -41,6 +41,13 @@ import type { OffsetFetchRequest, OffsetFetchResponse } from '../protocol/messag
 import type { OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse } from '../protocol/messages/offset-for-leader-epoch.js'
 import type { ProduceRequest, ProduceResponse } from '../protocol/messages/produce.js'
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/messages/sync-group.js'
+import type { SaslHandshakeRequest, SaslHandshakeResponse } from '../protocol/messages/sasl-handshake.js'
+import type { SaslAuthenticateRequest, SaslAuthenticateResponse } from '../protocol/messages/sasl-authenticate.js'
+import type { DescribeAclsRequest, DescribeAclsResponse } from '../protocol/messages/describe-acls.js'
+import type { CreateAclsRequest, CreateAclsResponse } from '../protocol/messages/create-acls.js'
+import type { DeleteAclsRequest, DeleteAclsResponse } from '../protocol/messages/delete-acls.js'
+import type { DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse } from '../protocol/messages/describe-user-scram-credentials.js'
+import type { AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse } from '../protocol/messages/alter-user-scram-credentials.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -62,6 +69,13 @@ export const ApiKey = {
   DeleteTopics: 20,
   InitProducerId: 22,
   OffsetForLeaderEpoch: 23,
+  SaslHandshake: 17,
+  DescribeAcls: 29,
+  CreateAcls: 30,
+  DeleteAcls: 31,
+  SaslAuthenticate: 36,
+  DescribeUserScramCredentials: 50,
+  AlterUserScramCredentials: 51,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -84,13 +98,20 @@ export interface ApiMessages {
   20: { request: DeleteTopicsRequest; response: DeleteTopicsResponse }
   22: { request: InitProducerIdRequest; response: InitProducerIdResponse }
   23: { request: OffsetForLeaderEpochRequest; response: OffsetForLeaderEpochResponse }
+  17: { request: SaslHandshakeRequest; response: SaslHandshakeResponse }
+  29: { request: DescribeAclsRequest; response: DescribeAclsResponse }
+  30: { request: CreateAclsRequest; response: CreateAclsResponse }
+  31: { request: DeleteAclsRequest; response: DeleteAclsResponse }
+  36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse }
+  50: { request: DescribeUserScramCredentialsRequest; response: DescribeUserScramCredentialsResponse }
+  51: { request: AlterUserScramCredentialsRequest; response: AlterUserScramCredentialsResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages
 export type RequestOf<K extends KnownApiKey> = EncodeInput<ApiMessages[K]['request']>
 export type ResponseOf<K extends KnownApiKey> = ApiMessages[K]['response']
 
-export type WireClientErrorKind = 'connect' | 'timeout' | 'closed' | 'protocol' | 'unsupported-version'
+export type WireClientErrorKind = 'connect' | 'timeout' | 'closed' | 'protocol' | 'unsupported-version' | 'auth'
 
 export class WireClientError extends Error {
   constructor(readonly kind: WireClientErrorKind, message: string) {

@@ -4,16 +4,23 @@
  * the command does.
  */
 import { KafkaWireClient, parseHostPort, type WireClientOptions } from './kafka-wire-client.js'
+import { saslAuthenticate, type SaslLogin } from './sasl-login.js'
+
+export interface ToolConnectOptions extends WireClientOptions {
+  /** Authenticate with SASL after negotiating (a SASL_PLAINTEXT listener). */
+  sasl?: SaslLogin
+}
 
 /** Where the command-line tools connect unless told otherwise (`--bootstrap`). */
 export const DEFAULT_BOOTSTRAP = '127.0.0.1:9092'
 
-/** Connects to `host:port` and negotiates versions: the usual start of a tool. */
-export async function connectNegotiated(address: string, options: WireClientOptions = {}): Promise<KafkaWireClient> {
+/** Connects to `host:port`, negotiates versions and logs in with SASL when asked: the usual start of a tool. */
+export async function connectNegotiated(address: string, options: ToolConnectOptions = {}): Promise<KafkaWireClient> {
   const { host, port } = parseHostPort(address)
   const client = await KafkaWireClient.connect(host, port, { clientId: 'ringlog-cli', ...options })
   try {
     await client.negotiate()
+    if (options.sasl) await saslAuthenticate(client, options.sasl)
   } catch (error) {
     await client.close()
     throw error
@@ -22,7 +29,7 @@ export async function connectNegotiated(address: string, options: WireClientOpti
 }
 
 /** Runs `use` with a negotiated connection and closes it afterwards, whatever happens. */
-export async function withWireClient<T>(address: string, use: (client: KafkaWireClient) => Promise<T>, options: WireClientOptions = {}): Promise<T> {
+export async function withWireClient<T>(address: string, use: (client: KafkaWireClient) => Promise<T>, options: ToolConnectOptions = {}): Promise<T> {
   const client = await connectNegotiated(address, options)
   try {
     return await use(client)

@@ -42,9 +42,25 @@ export function digest(mechanism: ScramMechanism, data: Buffer): Buffer {
 
 /** StoredKey and ServerKey of `password` with this salt and iteration count. */
 export function deriveCredential(mechanism: ScramMechanism, password: string, salt: Buffer, iterations: number): ScramCredential {
-  const salted = pbkdf2Sync(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, iterations, keyLength(mechanism), hashName(mechanism))
+  return credentialFromSaltedPassword(mechanism, saltedPassword(mechanism, password, salt, iterations), salt, iterations)
+}
+
+/** Hi(Normalize(password), salt, i) of RFC 5802: what AlterUserScramCredentials carries instead of the password. */
+export function saltedPassword(mechanism: ScramMechanism, password: string, salt: Buffer, iterations: number): Buffer {
+  return pbkdf2Sync(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, iterations, keyLength(mechanism), hashName(mechanism))
+}
+
+/** StoredKey and ServerKey from a salted password (AlterUserScramCredentials upsertions). */
+export function credentialFromSaltedPassword(mechanism: ScramMechanism, salted: Buffer, salt: Buffer, iterations: number): ScramCredential {
   const clientKey = hmac(mechanism, salted, 'Client Key')
   return { salt, iterations, storedKey: digest(mechanism, clientKey), serverKey: hmac(mechanism, salted, 'Server Key') }
+}
+
+/** Kafka's ScramMechanism wire codes (DescribeUserScramCredentials / AlterUserScramCredentials). */
+export const SCRAM_MECHANISM_CODES: Readonly<Record<ScramMechanism, number>> = { 'SCRAM-SHA-256': 1, 'SCRAM-SHA-512': 2 }
+
+export function scramMechanismOfCode(code: number): ScramMechanism | undefined {
+  return SCRAM_MECHANISMS.find((m) => SCRAM_MECHANISM_CODES[m] === code)
 }
 
 /** A fresh credential with a random 32-byte salt. */

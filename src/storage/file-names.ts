@@ -30,6 +30,8 @@ export const PRODUCER_IDS_FILE = 'producer-ids.json'
 export const GROUP_OFFSETS_DIR = 'group-offsets'
 /** SCRAM credentials (salt, iterations, StoredKey, ServerKey per user and mechanism), src/security/. */
 export const SCRAM_CREDENTIALS_FILE = 'scram-credentials.json'
+/** ACL bindings of the authorizer (a JSON payload in the checksummed envelope), src/security/. */
+export const ACLS_FILE = 'acls.json'
 /** Inside GROUP_OFFSETS_DIR: the compacted snapshot and the `offsets-<seq>.log` files appended since. */
 export const OFFSETS_SNAPSHOT_FILE = 'offsets.snapshot'
 export const OFFSETS_LOG_PATTERN = /^offsets-(\d{20})\.log$/

@@ -19,6 +19,9 @@
  * errors keep their Kafka codes (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
  * DUPLICATE_SEQUENCE_NUMBER, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, ...).
  *
+ * Authorization: WRITE on the topic, else TOPIC_AUTHORIZATION_FAILED for each of its partitions
+ * (checked before the topic's existence, so a denied principal learns nothing about it).
+ *
  * Left out: transactions (a transactionalId is not checked; InitProducerId refuses
  * transactional ids, so conforming clients never send one), per-record errors (recordErrors is
  * always empty), the request timeout single-node (acks=-1 waits for the flush policy, which is local).
@@ -80,9 +83,12 @@ export function handle(request: ProduceRequest, ctx: RequestContext): HandlerRep
   const appends: Append[] = []
   for (const t of request.topicData) {
     const info = broker.topics.get(t.name)
+    const authorized = ctx.access.topic(t.name)
     for (const p of t.partitionData) {
       let result: Promise<AppendResult> | AppendResult
-      if (!isAcks(acks)) {
+      if (!authorized) {
+        result = failed(ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to write to topic ${t.name}`)
+      } else if (!isAcks(acks)) {
         result = failed(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${acks}`)
       } else if (!info || p.index < 0 || p.index >= info.partitions) {
         result = failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown partition ${t.name}-${p.index}`)

@@ -30,6 +30,8 @@
  * with the aborted transactions that overlap the range (from the segments' `.txnindex`), so
  * the client drops their records; a long poll waits for the last stable offset to move.
  *
+ * Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED on its partitions.
+ *
  * Left out: fetch sessions (KIP-227: sessionId is always 0, every request is a full fetch),
  * preferred read replicas, diverging-epoch checks.
  *
@@ -54,6 +56,7 @@ import { topicIdFromWire } from '../../core/topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
 import type { FileRangePart, HandlerReply, RequestContext } from '../handler.js'
+import type { RequestAccess } from '../request-authorization.js'
 import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
@@ -94,7 +97,7 @@ function replicaOf(request: FetchRequest, version: number): number {
 export function handle(request: FetchRequest, ctx: RequestContext): Promise<HandlerReply<FetchResponse>> | HandlerReply<FetchResponse> {
   const { broker } = ctx
   const deadline = Date.now() + Math.max(0, request.maxWaitMs)
-  const first = readAll(broker, request, ctx.version, replicaOf(request, ctx.version))
+  const first = readAll(broker, request, ctx.version, replicaOf(request, ctx.version), ctx.access)
   // Nothing to read (the usual long-poll case at the log end): decide without a promise.
   if (!(first instanceof Promise)) {
     if (isReady(request, first, deadline, ctx)) return respond(ctx, first)
@@ -170,7 +173,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
         ...waits.map((w) => cluster.waitForAppend(w.topic, w.partition, w.offset, remaining)),
       ])
     } else await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
-    reads = await readAll(broker, request, ctx.version, replicaId)
+    reads = await readAll(broker, request, ctx.version, replicaId, ctx.access)
   } while (!isReady(request, reads, deadline, ctx))
   return respond(ctx, reads)
 }
@@ -181,7 +184,7 @@ async function pollUntilReady(request: FetchRequest, ctx: RequestContext, reads:
  * (Kafka keeps the request's partitions in an insertion-ordered map): repeats cannot multiply
  * the work or the response. From v13 topics are named by id.
  */
-function readAll(broker: NodeContext, request: FetchRequest, version: number, replicaId: number): PartitionRead[] | Promise<PartitionRead[]> {
+function readAll(broker: NodeContext, request: FetchRequest, version: number, replicaId: number, access: RequestAccess): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
   const byId = version >= TOPIC_ID_VERSION
@@ -190,7 +193,9 @@ function readAll(broker: NodeContext, request: FetchRequest, version: number, re
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     const read = name === undefined
       ? unknownTopicId(t.topicId, p)
-      : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId, committed)
+      : !access.topic(name)
+        ? denied(name, byId ? t.topicId : ZERO_UUID, p)
+        : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, p, replicaId, committed)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
@@ -226,6 +231,14 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
     sentAny = true
   }
   return reads
+}
+
+/** READ on the topic refused: TOPIC_AUTHORIZATION_FAILED, whether or not the topic or partition exists. */
+function denied(topic: string, topicId: string, p: FetchPartition): PartitionRead {
+  return {
+    topic, topicId, request: p, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1,
+    committed: false, abortedTransactions: [], range: null, nextOffset: -1,
+  }
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */

@@ -36,6 +36,10 @@ export async function handle(request: ListOffsetsRequest, ctx: RequestContext): 
   const topics = await Promise.all(request.topics.map(async (t) => ({
     name: t.name,
     partitions: await Promise.all(t.partitions.map(async (p) => {
+      if (!ctx.access.topic(t.name)) {
+        const refused = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, timestamp: -1, offset: -1, leaderEpoch: -1 }
+        return ctx.version === 0 ? toOffsetsArray(refused, p.maxNumOffsets) : refused
+      }
       // As Kafka: a partition named twice is refused (each time) instead of looked up twice.
       if (duplicates.has(`${p.partitionIndex}:${t.name}`)) {
         const refused = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }

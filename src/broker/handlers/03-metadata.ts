@@ -20,7 +20,11 @@
  * Cluster mode: every live broker, the elected controller and each partition's leader,
  * replicas, ISR and leader epoch from the node's etcd-fed cache (see clusterMetadata).
  *
- * Left out: authorized operations (no ACLs: the fields keep their "not provided" value),
+ * Authorization: a topic the principal may not DESCRIBE is left out of an all-topics answer and
+ * answered TOPIC_AUTHORIZATION_FAILED when named (existing or not); auto-creation needs CREATE
+ * on the cluster or the topic (else TOPIC_AUTHORIZATION_FAILED).
+ *
+ * Left out: authorized operations (the fields keep their "not provided" value),
  * racks, internal topics (none exist).
  */
 import { validateTopicName, type TopicInfo } from '../../core/topic-registry.js'
@@ -46,7 +50,8 @@ export function handle(request: MetadataRequest, ctx: RequestContext): HandlerRe
   const all = request.topics === null || (version === 0 && request.topics.length === 0)
   const topics: EncodeInput<MetadataResponseTopic>[] = []
   if (all) {
-    for (const info of broker.topics.list()) topics.push(describe(info, config.nodeId))
+    // Topics the principal may not DESCRIBE are left out, as Kafka does.
+    for (const info of broker.topics.list()) if (ctx.access.topic(info.name)) topics.push(describe(info, config.nodeId))
   } else {
     const mayCreate = config.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
     const wantedTopics = distinctTopics(request.topics ?? [])
@@ -54,10 +59,16 @@ export function handle(request: MetadataRequest, ctx: RequestContext): HandlerRe
     for (const wanted of wantedTopics) {
       if (wanted.name === null) {
         const info = broker.topics.byId(topicIdFromWire(wanted.topicId))
-        topics.push(info ? describe(info, config.nodeId) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] })
+        if (info && !ctx.access.topic(info.name)) topics.push({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name: null, topicId: wanted.topicId, partitions: [] })
+        else topics.push(info ? describe(info, config.nodeId) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: wanted.topicId, partitions: [] })
         continue
       }
       const name = wanted.name
+      // Refused before the lookup: the answer is the same whether the topic exists or not.
+      if (!ctx.access.topic(name)) {
+        topics.push({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name, topicId: ZERO_UUID, partitions: [] })
+        continue
+      }
       const info = broker.topics.get(name)
       if (info) {
         topics.push(describe(info, config.nodeId))
@@ -168,6 +179,7 @@ function missingTopic(name: string, mayCreate: boolean, ctx: RequestContext): nu
     return ErrorCode.INVALID_TOPIC_EXCEPTION
   }
   if (!mayCreate) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+  if (!ctx.access.createTopic(name)) return ErrorCode.TOPIC_AUTHORIZATION_FAILED
   broker.createTopic(name, broker.config.numPartitions).then(
     () => ctx.log.info(`auto-created topic "${name}" with ${broker.config.numPartitions} partition(s)`),
     (error: Error) => ctx.log.warn(`auto-creating topic "${name}" failed: ${error.message}`),

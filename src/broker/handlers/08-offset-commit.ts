@@ -17,6 +17,9 @@
  *   broker's clock is, so an offset never expires earlier than the client's timestamp implies
  *   relative to now (a client clock far in the past would otherwise expire it at once).
  *
+ * Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED on every partition) and READ
+ * on each topic (else TOPIC_AUTHORIZATION_FAILED on its partitions).
+ *
  * Left out: throttling (0), transactional commits (TxnOffsetCommit).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -47,11 +50,15 @@ export async function handle(request: OffsetCommitRequest, ctx: RequestContext):
   })))
   const errors = new Map<PartitionCommit, number>()
   const groups = ctx.broker.groups
-  const groupError = request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+  const groupError = !ctx.access.group(request.groupId) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : request.groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
   if (groupError !== ErrorCode.NONE) {
     for (const c of all) errors.set(c, groupError)
   } else {
     const known = all.filter((c) => {
+      if (!ctx.access.topic(c.topic)) {
+        errors.set(c, ErrorCode.TOPIC_AUTHORIZATION_FAILED)
+        return false
+      }
       const info = ctx.broker.topics.get(c.topic)
       const exists = info !== undefined && c.partition >= 0 && c.partition < info.partitions
       if (!exists) errors.set(c, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)

@@ -14,6 +14,9 @@
  * - v9 memberId/memberEpoch belong to KIP-848 consumer groups; this broker has only classic
  *   groups, whose offsets Kafka returns without checking them, and so does this handler.
  *
+ * Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), DESCRIBE on each topic
+ * (TOPIC_AUTHORIZATION_FAILED when named; left out of an all-topics answer).
+ *
  * Left out: throttling (0).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -55,12 +58,15 @@ async function fetchGroup(
   const wanted = topics === null
     ? null
     : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })))
-  let errorCode: number = groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
+  let errorCode: number = !ctx.access.group(groupId) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
   let fetched: FetchedOffset[] = []
   if (errorCode === ErrorCode.NONE) {
     const result = await groups.fetchOffsets(groupId, wanted)
     errorCode = result.errorCode
-    fetched = result.partitions
+    // Kafka: named topics the principal may not DESCRIBE answer TOPIC_AUTHORIZATION_FAILED; an all-topics answer leaves them out.
+    fetched = result.partitions.flatMap((p) => ctx.access.topic(p.topic)
+      ? [p]
+      : wanted === null ? [] : [{ ...p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }])
   }
   if (errorCode !== ErrorCode.NONE) {
     // Every asked partition carries the error too: v1 clients only look there.

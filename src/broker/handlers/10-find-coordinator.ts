@@ -11,7 +11,8 @@
  * Other key types: INVALID_REQUEST.
  *
  * v0 must stay advertised: librdkafka enables its group consumer (and lz4) only when it is.
- * Left out: throttling (throttleTimeMs is 0), authorization.
+ * Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or transactional id.
+ * Left out: throttling (throttleTimeMs is 0).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { Coordinator, FindCoordinatorRequest, FindCoordinatorResponse } from '../../protocol/messages/find-coordinator.js'
@@ -52,6 +53,11 @@ export function handle(request: FindCoordinatorRequest, ctx: RequestContext): Ha
 function coordinatorFor(key: string, keyType: number, ctx: RequestContext): EncodeInput<Coordinator> {
   if (keyType !== GROUP_KEY_TYPE && keyType !== TRANSACTION_KEY_TYPE) {
     return { key, nodeId: -1, host: '', port: -1, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${keyType}` }
+  }
+  const allowed = keyType === GROUP_KEY_TYPE ? ctx.access.group(key) : ctx.access.transactionalId(key)
+  if (!allowed) {
+    const errorCode = keyType === GROUP_KEY_TYPE ? ErrorCode.GROUP_AUTHORIZATION_FAILED : ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage: null }
   }
   const cluster = ctx.broker.cluster
   if (cluster && keyType === GROUP_KEY_TYPE) return clusterCoordinator(key, cluster, CONSUMER_OFFSETS_TOPIC, () => ctx.broker.groups.prepareOffsetsTopic())

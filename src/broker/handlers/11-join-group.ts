@@ -15,8 +15,11 @@
  *   with the group INCONSISTENT_GROUP_PROTOCOL.
  * - clientHost is "/<address>", as Kafka reports it.
  *
+ * Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
+ *
  * Left out: throttling (0), group.max.size, JoinGroup v8+ (reason) and v9 (skipAssignment).
  */
+import { ErrorCode } from '../../protocol/error-codes.js'
 import type { JoinGroupRequest, JoinGroupResponse } from '../../protocol/messages/join-group.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/join-group.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
@@ -31,6 +34,17 @@ const NULLABLE_PROTOCOL_NAME_VERSION = 7
 
 export async function handle(request: JoinGroupRequest, ctx: RequestContext): Promise<HandlerReply<JoinGroupResponse>> {
   const groups = ctx.broker.groups
+  const nullableName = ctx.version >= NULLABLE_PROTOCOL_NAME_VERSION
+  // READ on the group (Kafka checks it before anything else).
+  if (!ctx.access.group(request.groupId)) {
+    return {
+      kind: 'message',
+      message: {
+        throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolType: null,
+        protocolName: nullableName ? null : '', leader: '', memberId: request.memberId, members: [],
+      },
+    }
+  }
   const result = await groups.joinGroup({
     groupId: request.groupId,
     memberId: request.memberId,
@@ -43,7 +57,6 @@ export async function handle(request: JoinGroupRequest, ctx: RequestContext): Pr
     clientHost: `/${ctx.connection.remoteAddress}`,
     requireKnownMemberId: ctx.version >= KNOWN_MEMBER_ID_VERSION,
   })
-  const nullableName = ctx.version >= NULLABLE_PROTOCOL_NAME_VERSION
   const message: EncodeInput<JoinGroupResponse> = {
     throttleTimeMs: 0,
     errorCode: result.errorCode,

@@ -8,6 +8,8 @@
  *   each with its own error code; the top-level code is for group-level errors.
  * - Errors: INVALID_GROUP_ID, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE.
  *
+ * Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
+ *
  * Left out: throttling (0), LeaveGroup v5 (reason).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -23,6 +25,7 @@ const BATCHED_VERSION = 3
 
 export async function handle(request: LeaveGroupRequest, ctx: RequestContext): Promise<HandlerReply<LeaveGroupResponse>> {
   const groups = ctx.broker.groups
+  if (!ctx.access.group(request.groupId)) return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] } }
   const batched = ctx.version >= BATCHED_VERSION
   const members = batched
     ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))

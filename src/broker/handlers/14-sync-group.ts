@@ -10,8 +10,11 @@
  * - Errors: INVALID_GROUP_ID (empty id), UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
  *   REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE.
  *
+ * Authorization: READ on the group, else GROUP_AUTHORIZATION_FAILED.
+ *
  * Left out: throttling (0).
  */
+import { ErrorCode } from '../../protocol/error-codes.js'
 import type { SyncGroupRequest, SyncGroupResponse } from '../../protocol/messages/sync-group.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/sync-group.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
@@ -25,6 +28,9 @@ const PROTOCOL_FIELDS_VERSION = 5
 export async function handle(request: SyncGroupRequest, ctx: RequestContext): Promise<HandlerReply<SyncGroupResponse>> {
   const groups = ctx.broker.groups
   const withProtocol = ctx.version >= PROTOCOL_FIELDS_VERSION
+  if (!ctx.access.group(request.groupId)) {
+    return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) } }
+  }
   const result = await groups.syncGroup({
     groupId: request.groupId,
     memberId: request.memberId,

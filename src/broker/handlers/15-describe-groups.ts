@@ -8,7 +8,9 @@
  * - v3+ includeAuthorizedOperations: there are no ACLs, so every group operation is allowed
  *   (READ, DELETE, DESCRIBE); when not asked, Kafka's "not requested" value (INT32_MIN).
  *
- * Left out: throttling (0), authorization.
+ * Authorization: DESCRIBE on each group, else GROUP_AUTHORIZATION_FAILED for it.
+ *
+ * Left out: throttling (0), authorized operations under ACLs (the fixed set above is reported).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup } from '../../protocol/messages/describe-groups.js'
@@ -30,9 +32,10 @@ export async function handle(request: DescribeGroupsRequest, ctx: RequestContext
   const operations = ctx.version >= AUTHORIZED_OPERATIONS_VERSION && request.includeAuthorizedOperations ? GROUP_OPERATIONS : NOT_REQUESTED
   const failed = (groupId: string, errorCode: number): EncodeInput<DescribedGroup> =>
     ({ errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: NOT_REQUESTED })
-  const valid = request.groups.filter((id) => id !== '')
+  const valid = request.groups.filter((id) => id !== '' && ctx.access.group(id))
   const described = new Map((await groups.describeGroups(valid)).map((g) => [g.groupId, g]))
   const out = request.groups.map((groupId): EncodeInput<DescribedGroup> => {
+    if (!ctx.access.group(groupId)) return failed(groupId, ErrorCode.GROUP_AUTHORIZATION_FAILED)
     const g = groupId === '' ? undefined : described.get(groupId)
     if (!g) return failed(groupId, ErrorCode.INVALID_GROUP_ID)
     return {

@@ -3,6 +3,8 @@
  * including groups that only hold committed offsets (state Empty).
  * v4: statesFilter (state names, case-insensitive; empty = all) and each group's state.
  *
+ * Authorization: DESCRIBE on the cluster lists all groups, else those the principal may DESCRIBE.
+ *
  * Left out: throttling (0), v5 types filter.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -18,7 +20,9 @@ const STATES_VERSION = 4
 
 export async function handle(request: ListGroupsRequest, ctx: RequestContext): Promise<HandlerReply<ListGroupsResponse>> {
   const groups = ctx.broker.groups
-  const listed = await groups.listGroups(ctx.version >= STATES_VERSION ? request.statesFilter : null)
+  const all = await groups.listGroups(ctx.version >= STATES_VERSION ? request.statesFilter : null)
+  // DESCRIBE on the cluster lists every group; otherwise only the groups the principal may describe (as Kafka).
+  const listed = ctx.access.cluster() ? all : all.filter((g) => ctx.access.group(g.groupId))
   return {
     kind: 'message',
     message: {

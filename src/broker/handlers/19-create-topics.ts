@@ -14,6 +14,8 @@
  * brokers and written to etcd; a replication factor above the live brokers is
  * INVALID_REPLICATION_FACTOR, -1 means 1.
  *
+ * Authorization: CREATE on the cluster or on the topic, else TOPIC_AUTHORIZATION_FAILED.
+ *
  * Left out: timeoutMs (creation is local and awaited), default-config listing in v5+ results
  * (only explicitly set configs are returned).
  */
@@ -42,7 +44,9 @@ export async function handle(request: CreateTopicsRequest, ctx: RequestContext):
   for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1)
   const topics = await Promise.all(request.topics.map((t) => (counts.get(t.name) ?? 0) > 1
     ? Promise.resolve(failure(t.name, ErrorCode.INVALID_REQUEST, `topic "${t.name}" appears more than once in the request`))
-    : createOne(ctx.broker, t, request.validateOnly)))
+    : !ctx.access.createTopic(t.name)
+      ? Promise.resolve(failure(t.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to create topic "${t.name}"`))
+      : createOne(ctx.broker, t, request.validateOnly)))
   return { kind: 'message', message: { throttleTimeMs: 0, topics } }
 }
 

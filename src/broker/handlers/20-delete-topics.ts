@@ -6,6 +6,8 @@
  * (engine.dropPartition). Unknown name: UNKNOWN_TOPIC_OR_PARTITION; unknown id:
  * UNKNOWN_TOPIC_ID. errorMessage from v5, topic id in results from v6.
  *
+ * Authorization: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
+ *
  * Left out: timeoutMs (deletion is local and awaited), delete.topic.enable (always allowed).
  */
 import { toErrorPayload } from '../../errors.js'
@@ -31,17 +33,20 @@ export async function handle(request: DeleteTopicsRequest, ctx: RequestContext):
   for (const w of wanted) counts.set(keyOf(w), (counts.get(keyOf(w)) ?? 0) + 1)
   const responses = await Promise.all(wanted.map((w) => (counts.get(keyOf(w)) ?? 0) > 1
     ? Promise.resolve({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: w.name !== null ? 'Duplicate topic name.' : 'Duplicate topic id.' })
-    : deleteOne(ctx.broker, w.name, w.topicId)))
+    : deleteOne(ctx, w.name, w.topicId)))
   return { kind: 'message', message: { throttleTimeMs: 0, responses } }
 }
 
-async function deleteOne(broker: NodeContext, name: string | null, topicId: string): Promise<EncodeInput<DeletableTopicResult>> {
+async function deleteOne(ctx: RequestContext, name: string | null, topicId: string): Promise<EncodeInput<DeletableTopicResult>> {
+  const broker: NodeContext = ctx.broker
   let target = name
   if (target === null) {
     const info = broker.topics.byId(topicIdFromWire(topicId))
     if (!info) return { name: null, topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: `no topic with id ${topicId}` }
     target = info.name
   }
+  // Checked before the lookup by name: the answer is the same whether the topic exists or not.
+  if (!ctx.access.topic(target)) return { name, topicId, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'not authorized to delete this topic' }
   try {
     if (broker.cluster) {
       // Cluster mode: the topic leaves etcd; every broker drops its replicas from the watch.

@@ -8,6 +8,8 @@
  * past the high watermark (or below -1). An offset at or below the current start changes
  * nothing and answers the current start.
  *
+ * Authorization: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
+ *
  * Left out: timeoutMs (one replica: the move is local and awaited).
  */
 import { toErrorPayload } from '../../errors.js'
@@ -27,7 +29,9 @@ const TO_HIGH_WATERMARK = -1
 export async function handle(request: DeleteRecordsRequest, ctx: RequestContext): Promise<HandlerReply<DeleteRecordsResponse>> {
   const topics = await Promise.all(request.topics.map(async (t) => ({
     name: t.name,
-    partitions: await Promise.all(t.partitions.map((p) => deleteOne(ctx.broker, t.name, p.partitionIndex, p.offset))),
+    partitions: await Promise.all(t.partitions.map((p) => ctx.access.topic(t.name)
+      ? deleteOne(ctx.broker, t.name, p.partitionIndex, p.offset)
+      : { partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })),
   })))
   return { kind: 'message', message: { throttleTimeMs: 0, topics } }
 }

@@ -12,6 +12,10 @@
  * transaction.max.timeout.ms, NOT_COORDINATOR when another broker leads the id's
  * `__transaction_state` partition, PRODUCER_FENCED (v4+; INVALID_PRODUCER_EPOCH before) when
  * a v3+ client's producerId/epoch is not the id's current one.
+ *
+ * Authorization: without a transactionalId, IDEMPOTENT_WRITE on the cluster or WRITE on some
+ * topic, else CLUSTER_AUTHORIZATION_FAILED; with one, WRITE on the transactional id, else
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED (as Kafka).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../../protocol/messages/init-producer-id.js'
@@ -26,7 +30,16 @@ export const maxVersion = MAX_VERSION
 const FIRST_FENCED_VERSION = 4
 
 export function handle(request: InitProducerIdRequest, ctx: RequestContext): HandlerReply<InitProducerIdResponse> | Promise<HandlerReply<InitProducerIdResponse>> {
-  if (request.transactionalId !== null) return initTransactional(request.transactionalId, request, ctx)
+  if (request.transactionalId !== null) {
+    if (!ctx.access.transactionalId(request.transactionalId)) {
+      return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 } }
+    }
+    return initTransactional(request.transactionalId, request, ctx)
+  }
+  // Kafka: IDEMPOTENT_WRITE on the cluster, or WRITE on at least one topic.
+  if (!ctx.access.cluster() && !ctx.access.anyTopic()) {
+    return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 } }
+  }
   // Cluster mode: ids come from blocks reserved in etcd, so no two brokers hand out the same one.
   const cluster = ctx.broker.cluster
   if (cluster) {

@@ -7,6 +7,10 @@
  * previous transaction completes, PRODUCER_FENCED (v2+; INVALID_PRODUCER_EPOCH before),
  * INVALID_PRODUCER_ID_MAPPING, NOT_COORDINATOR).
  *
+ * Authorization: WRITE on the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED for
+ * every partition) and on each topic (else TOPIC_AUTHORIZATION_FAILED for its partitions and
+ * OPERATION_NOT_ATTEMPTED for the others), as Kafka.
+ *
  * Left out: v4+ (batched requests from brokers, KIP-890), throttling (0).
  */
 import type { AddPartitionsToTxnRequest, AddPartitionsToTxnResponse } from '../../protocol/messages/add-partitions-to-txn.js'
@@ -23,7 +27,7 @@ const FIRST_FENCED_VERSION = 2
 
 export async function handle(request: AddPartitionsToTxnRequest, ctx: RequestContext): Promise<HandlerReply<AddPartitionsToTxnResponse>> {
   const partitions = request.v3AndBelowTopics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })))
-  const errors = await ctx.broker.transactions.addPartitions(
+  const errors = authorizationErrors(request, ctx) ?? await ctx.broker.transactions.addPartitions(
     request.v3AndBelowTransactionalId, request.v3AndBelowProducerId, request.v3AndBelowProducerEpoch, partitions,
     { version: ctx.version, firstFencedVersion: FIRST_FENCED_VERSION },
   )
@@ -40,4 +44,14 @@ export async function handle(request: AddPartitionsToTxnRequest, ctx: RequestCon
       })),
     },
   }
+}
+
+/** The answer when the principal may not write the transactional id or one of the topics; undefined when it may. */
+function authorizationErrors(request: AddPartitionsToTxnRequest, ctx: RequestContext): Map<string, number> | undefined {
+  const all = (code: (topic: string) => number): Map<string, number> =>
+    new Map(request.v3AndBelowTopics.flatMap((t) => t.partitions.map((partition) => [txnPartitionKey({ topic: t.name, partition }), code(t.name)] as const)))
+  if (!ctx.access.transactionalId(request.v3AndBelowTransactionalId)) return all(() => ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+  const denied = new Set(request.v3AndBelowTopics.filter((t) => !ctx.access.topic(t.name)).map((t) => t.name))
+  if (denied.size === 0) return undefined
+  return all((topic) => (denied.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.OPERATION_NOT_ATTEMPTED))
 }

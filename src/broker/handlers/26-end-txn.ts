@@ -7,8 +7,11 @@
  * the other result is INVALID_TXN_STATE; a producer whose epoch was bumped (a newer producer,
  * or the transaction timed out) gets PRODUCER_FENCED (v2+; INVALID_PRODUCER_EPOCH before).
  *
+ * Authorization: WRITE on the transactional id, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+ *
  * Left out: throttling (0).
  */
+import { ErrorCode } from '../../protocol/error-codes.js'
 import type { EndTxnRequest, EndTxnResponse } from '../../protocol/messages/end-txn.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/end-txn.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
@@ -20,6 +23,7 @@ export const maxVersion = MAX_VERSION
 const FIRST_FENCED_VERSION = 2
 
 export async function handle(request: EndTxnRequest, ctx: RequestContext): Promise<HandlerReply<EndTxnResponse>> {
+  if (!ctx.access.transactionalId(request.transactionalId)) return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED } }
   const errorCode = await ctx.broker.transactions.endTxn(request.transactionalId, request.producerId, request.producerEpoch, request.committed, { version: ctx.version, firstFencedVersion: FIRST_FENCED_VERSION })
   return { kind: 'message', message: { throttleTimeMs: 0, errorCode } }
 }

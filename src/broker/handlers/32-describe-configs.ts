@@ -15,6 +15,7 @@ import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult } from '../../protocol/messages/describe-configs.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/describe-configs.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
+import { configResourceAllowed, deniedResourceResult } from '../config-alteration.js'
 import { ConfigSource, describeBrokerConfigs, describeTopicConfigs, ResourceType, type DescribedConfig } from '../config-catalog.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
@@ -26,6 +27,10 @@ export function handle(request: DescribeConfigsRequest, ctx: RequestContext): Ha
   const results = request.resources.map((resource): EncodeInput<DescribeConfigsResult> => {
     const base = { resourceType: resource.resourceType, resourceName: resource.resourceName }
     const failed = (errorCode: number, errorMessage: string): EncodeInput<DescribeConfigsResult> => ({ ...base, errorCode, errorMessage, configs: [] })
+    if (!configResourceAllowed(ctx.access, resource)) {
+      const denied = deniedResourceResult(resource)
+      return failed(denied.errorCode, 'not authorized to describe these configs')
+    }
     let configs: DescribedConfig[]
     if (resource.resourceType === ResourceType.topic) {
       const topic = ctx.broker.topics.get(resource.resourceName)

@@ -8,11 +8,13 @@
  * validateOnly checks and changes nothing. Broker resources: INVALID_REQUEST (static configs).
  * A resource named twice: INVALID_REQUEST for both.
  *
+ * Authorization: ALTER_CONFIGS on the topic, or on the cluster for a broker resource.
+ *
  * Left out: throttling (0).
  */
 import type { AlterConfigsRequest, AlterConfigsResponse } from '../../protocol/messages/alter-configs.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/alter-configs.js'
-import { alterResource, duplicateResourceResult, duplicateResources, resourceKey } from '../config-alteration.js'
+import { alterResource, configResourceAllowed, deniedResourceResult, duplicateResourceResult, duplicateResources, resourceKey } from '../config-alteration.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 33
@@ -24,6 +26,7 @@ export async function handle(request: AlterConfigsRequest, ctx: RequestContext):
   const responses = []
   for (const resource of request.resources) {
     if (twice.has(resourceKey(resource))) { responses.push(duplicateResourceResult(resource)); continue }
+    if (!configResourceAllowed(ctx.access, resource)) { responses.push(deniedResourceResult(resource)); continue }
     responses.push(await alterResource(ctx.broker, resource, request.validateOnly, () => {
       const next: Record<string, string> = {}
       for (const c of resource.configs) if (c.value !== null) next[c.name] = c.value

@@ -8,6 +8,8 @@
  * given with a length other than the number of new partitions or name a broker other than this
  * one; INVALID_REQUEST for a topic named twice. validateOnly checks and creates nothing.
  *
+ * Authorization: ALTER on the topic, else TOPIC_AUTHORIZATION_FAILED.
+ *
  * Left out: timeoutMs (creation is local and awaited).
  */
 import { MAX_PARTITIONS } from '../../core/topic-registry.js'
@@ -33,7 +35,9 @@ export async function handle(request: CreatePartitionsRequest, ctx: RequestConte
   for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1)
   const results = await Promise.all(request.topics.map((t) => (counts.get(t.name) ?? 0) > 1
     ? { name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `topic "${t.name}" appears more than once in the request` }
-    : createOne(ctx.broker, t, request.validateOnly)))
+    : !ctx.access.topic(t.name)
+      ? { name: t.name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null }
+      : createOne(ctx.broker, t, request.validateOnly)))
   return { kind: 'message', message: { throttleTimeMs: 0, results } }
 }
 

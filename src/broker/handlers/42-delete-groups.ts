@@ -5,6 +5,8 @@
  * NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND for a group this broker does not
  * know, INVALID_GROUP_ID for "", COORDINATOR_NOT_AVAILABLE when no group coordinator runs.
  *
+ * Authorization: DELETE on each group, else GROUP_AUTHORIZATION_FAILED.
+ *
  * Left out: nothing of the version range; throttling is always 0.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -21,7 +23,7 @@ export async function handle(request: DeleteGroupsRequest, ctx: RequestContext):
   const results = []
   // One at a time: a name given twice answers GROUP_ID_NOT_FOUND the second time, as in Kafka.
   for (const groupId of request.groupsNames) {
-    const errorCode = groups ? await groups.deleteGroup(groupId) : ErrorCode.COORDINATOR_NOT_AVAILABLE
+    const errorCode = !ctx.access.group(groupId) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : groups ? await groups.deleteGroup(groupId) : ErrorCode.COORDINATOR_NOT_AVAILABLE
     results.push({ groupId, errorCode })
   }
   return { kind: 'message', message: { throttleTimeMs: 0, results } }

@@ -8,12 +8,14 @@
  * as a whole, stored and applied like AlterConfigs (see config-alteration.ts); validateOnly
  * changes nothing. Broker resources: INVALID_REQUEST (static configs).
  *
+ * Authorization: ALTER_CONFIGS on the topic, or on the cluster for a broker resource.
+ *
  * Left out: throttling (0).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { AlterableConfig, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../../protocol/messages/incremental-alter-configs.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/incremental-alter-configs.js'
-import { alterResource, ConfigAlterationError, duplicateResourceResult, duplicateResources, resourceKey } from '../config-alteration.js'
+import { alterResource, configResourceAllowed, deniedResourceResult, ConfigAlterationError, duplicateResourceResult, duplicateResources, resourceKey } from '../config-alteration.js'
 import { isListTopicConfig } from '../config-catalog.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
@@ -28,6 +30,7 @@ export async function handle(request: IncrementalAlterConfigsRequest, ctx: Reque
   const responses = []
   for (const resource of request.resources) {
     if (twice.has(resourceKey(resource))) { responses.push(duplicateResourceResult(resource)); continue }
+    if (!configResourceAllowed(ctx.access, resource)) { responses.push(deniedResourceResult(resource)); continue }
     responses.push(await alterResource(ctx.broker, resource, request.validateOnly, (current) => applyOperations(current, resource.configs)))
   }
   return { kind: 'message', message: { throttleTimeMs: 0, responses } }

@@ -7,6 +7,7 @@
  * answer Metadata gives.
  * endpointType 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers.
  *
+ * Authorization: none asked, as in Kafka (it only uses DESCRIBE on the cluster for authorized operations).
  * Left out: authorized operations (no ACLs: always Kafka's "not provided", INT32_MIN), racks.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'

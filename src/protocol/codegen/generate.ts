@@ -54,6 +54,11 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'AddOffsetsToTxn', versions: '0-3' },
   { name: 'EndTxn', versions: '0-3' },
   { name: 'TxnOffsetCommit', versions: '0-3' },
+  { name: 'DescribeAcls', versions: '0-3' },
+  { name: 'CreateAcls', versions: '0-3' },
+  { name: 'DeleteAcls', versions: '0-3' },
+  { name: 'DescribeUserScramCredentials', versions: '0' },
+  { name: 'AlterUserScramCredentials', versions: '0' },
 ]
 
 export function fileNameOf(apiName: string): string {

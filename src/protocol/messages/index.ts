@@ -25,15 +25,20 @@ import * as addPartitionsToTxn from './add-partitions-to-txn.js'
 import * as addOffsetsToTxn from './add-offsets-to-txn.js'
 import * as endTxn from './end-txn.js'
 import * as txnOffsetCommit from './txn-offset-commit.js'
+import * as describeAcls from './describe-acls.js'
+import * as createAcls from './create-acls.js'
+import * as deleteAcls from './delete-acls.js'
 import * as describeConfigs from './describe-configs.js'
 import * as alterConfigs from './alter-configs.js'
 import * as saslAuthenticate from './sasl-authenticate.js'
 import * as createPartitions from './create-partitions.js'
 import * as deleteGroups from './delete-groups.js'
 import * as incrementalAlterConfigs from './incremental-alter-configs.js'
+import * as describeUserScramCredentials from './describe-user-scram-credentials.js'
+import * as alterUserScramCredentials from './alter-user-scram-credentials.js'
 import * as describeCluster from './describe-cluster.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, describeCluster }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, describeUserScramCredentials, alterUserScramCredentials, describeCluster }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -194,6 +199,24 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     decodeRequest: txnOffsetCommit.decodeTxnOffsetCommitRequest, encodeRequest: txnOffsetCommit.encodeTxnOffsetCommitRequest,
     decodeResponse: txnOffsetCommit.decodeTxnOffsetCommitResponse, encodeResponse: txnOffsetCommit.encodeTxnOffsetCommitResponse,
   }],
+  [29, {
+    apiKey: 29, name: 'DescribeAcls', minVersion: describeAcls.MIN_VERSION, maxVersion: describeAcls.MAX_VERSION,
+    firstFlexibleVersion: describeAcls.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: describeAcls.decodeDescribeAclsRequest, encodeRequest: describeAcls.encodeDescribeAclsRequest,
+    decodeResponse: describeAcls.decodeDescribeAclsResponse, encodeResponse: describeAcls.encodeDescribeAclsResponse,
+  }],
+  [30, {
+    apiKey: 30, name: 'CreateAcls', minVersion: createAcls.MIN_VERSION, maxVersion: createAcls.MAX_VERSION,
+    firstFlexibleVersion: createAcls.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: createAcls.decodeCreateAclsRequest, encodeRequest: createAcls.encodeCreateAclsRequest,
+    decodeResponse: createAcls.decodeCreateAclsResponse, encodeResponse: createAcls.encodeCreateAclsResponse,
+  }],
+  [31, {
+    apiKey: 31, name: 'DeleteAcls', minVersion: deleteAcls.MIN_VERSION, maxVersion: deleteAcls.MAX_VERSION,
+    firstFlexibleVersion: deleteAcls.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: deleteAcls.decodeDeleteAclsRequest, encodeRequest: deleteAcls.encodeDeleteAclsRequest,
+    decodeResponse: deleteAcls.decodeDeleteAclsResponse, encodeResponse: deleteAcls.encodeDeleteAclsResponse,
+  }],
   [32, {
     apiKey: 32, name: 'DescribeConfigs', minVersion: describeConfigs.MIN_VERSION, maxVersion: describeConfigs.MAX_VERSION,
     firstFlexibleVersion: describeConfigs.FIRST_FLEXIBLE_VERSION,
@@ -229,6 +252,18 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: incrementalAlterConfigs.FIRST_FLEXIBLE_VERSION,
     decodeRequest: incrementalAlterConfigs.decodeIncrementalAlterConfigsRequest, encodeRequest: incrementalAlterConfigs.encodeIncrementalAlterConfigsRequest,
     decodeResponse: incrementalAlterConfigs.decodeIncrementalAlterConfigsResponse, encodeResponse: incrementalAlterConfigs.encodeIncrementalAlterConfigsResponse,
+  }],
+  [50, {
+    apiKey: 50, name: 'DescribeUserScramCredentials', minVersion: describeUserScramCredentials.MIN_VERSION, maxVersion: describeUserScramCredentials.MAX_VERSION,
+    firstFlexibleVersion: describeUserScramCredentials.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: describeUserScramCredentials.decodeDescribeUserScramCredentialsRequest, encodeRequest: describeUserScramCredentials.encodeDescribeUserScramCredentialsRequest,
+    decodeResponse: describeUserScramCredentials.decodeDescribeUserScramCredentialsResponse, encodeResponse: describeUserScramCredentials.encodeDescribeUserScramCredentialsResponse,
+  }],
+  [51, {
+    apiKey: 51, name: 'AlterUserScramCredentials', minVersion: alterUserScramCredentials.MIN_VERSION, maxVersion: alterUserScramCredentials.MAX_VERSION,
+    firstFlexibleVersion: alterUserScramCredentials.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: alterUserScramCredentials.decodeAlterUserScramCredentialsRequest, encodeRequest: alterUserScramCredentials.encodeAlterUserScramCredentialsRequest,
+    decodeResponse: alterUserScramCredentials.decodeAlterUserScramCredentialsResponse, encodeResponse: alterUserScramCredentials.encodeAlterUserScramCredentialsResponse,
   }],
   [60, {
     apiKey: 60, name: 'DescribeCluster', minVersion: describeCluster.MIN_VERSION, maxVersion: describeCluster.MAX_VERSION,

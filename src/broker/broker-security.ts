@@ -1,0 +1,13 @@
+/**
+ * The broker's security state that handlers reach through the request context: the SCRAM
+ * credential store (DescribeUserScramCredentials / AlterUserScramCredentials) and, when
+ * `--authorizer on`, the ACL store and the authorizer every request is checked against.
+ */
+import type { Authorizer } from '../security/authorizer.js'
+import type { CredentialStore } from '../security/credential-store.js'
+
+export interface BrokerSecurity {
+  credentials: CredentialStore
+  /** Undefined when the authorizer is off: the ACL APIs answer SECURITY_DISABLED. */
+  authorizer?: Authorizer
+}
