@@ -52,6 +52,14 @@ export interface RinglogConfig {
   offsetsTopicNumPartitions: number
   /** Its replication factor; 0: min(3, live brokers) (offsets.topic.replication.factor). */
   offsetsTopicReplicationFactor: number
+  /** Longest transaction.timeout.ms a transactional producer may ask for (transaction.max.timeout.ms). */
+  transactionMaxTimeoutMs: number
+  /** How often open transactions are checked for their timeout (transaction.abort.timed.out.transaction.cleanup.interval.ms). */
+  transactionAbortCheckIntervalMs: number
+  /** Partitions of `__transaction_state` when it is created (transaction.state.log.num.partitions). */
+  transactionStateLogNumPartitions: number
+  /** Its replication factor; 0: min(3, live brokers) (transaction.state.log.replication.factor). */
+  transactionStateLogReplicationFactor: number
   // Operability (ringlog serve): metrics/health HTTP port and log verbosity.
   /** Port of the HTTP server with /metrics, /health and /ready on `host`; -1: off, 0: any free port. */
   metricsPort: number
@@ -145,6 +153,10 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   offsetsRetentionMinutes: 7 * 24 * 60,
   offsetsTopicNumPartitions: 50,
   offsetsTopicReplicationFactor: 0,
+  transactionMaxTimeoutMs: 900_000,
+  transactionAbortCheckIntervalMs: 10_000,
+  transactionStateLogNumPartitions: 50,
+  transactionStateLogReplicationFactor: 0,
   // Operability
   metricsPort: -1,
   logLevel: 'info',
@@ -205,6 +217,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   socketRequestMaxBytes: 'number', groupInitialRebalanceDelayMs: 'number', groupMinSessionTimeoutMs: 'number',
   groupMaxSessionTimeoutMs: 'number', offsetsRetentionMinutes: 'number',
   offsetsTopicNumPartitions: 'number', offsetsTopicReplicationFactor: 'number',
+  transactionMaxTimeoutMs: 'number', transactionAbortCheckIntervalMs: 'number',
+  transactionStateLogNumPartitions: 'number', transactionStateLogReplicationFactor: 'number',
   // Operability
   metricsPort: 'number', logLevel: 'string',
   // Connection limits
@@ -254,6 +268,10 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   offsetsRetentionMinutes: [1, 0x7fffffff],
   offsetsTopicNumPartitions: [1, 1000],
   offsetsTopicReplicationFactor: [0, 1000],
+  transactionMaxTimeoutMs: [1, 0x7fffffff],
+  transactionAbortCheckIntervalMs: [1, 0x7fffffff],
+  transactionStateLogNumPartitions: [1, 1000],
+  transactionStateLogReplicationFactor: [0, 1000],
   // Connection limits
   maxConnections: [1, 10_000_000],
   maxConnectionsPerIp: [1, 10_000_000],

@@ -78,6 +78,11 @@ export class InvalidFrameSizeError extends ProtocolDecodeError {
 /** A message that cannot be written in the asked version: a bug on the writing side. */
 export class ProtocolEncodeError extends TableError {}
 
+/** A newer producer with the same transactional id (or the transaction's timeout) fenced this one. */
+export class ProducerFencedError extends TableError {}
+/** A transactional call in the wrong state: EndTxn with nothing open, offsets for a group not added. */
+export class InvalidTxnStateError extends TableError {}
+
 /** Any RinglogError subclass the table can name. */
 export type RinglogErrorClass = abstract new (...args: never[]) => RinglogError
 
@@ -124,6 +129,8 @@ export const ERROR_TABLE: readonly ErrorRow[] = [
   row(InvalidRecordError, ErrorCode.INVALID_RECORD, false, true, 'the record is not valid'),
   row(ClusterTimeoutError, ErrorCode.REQUEST_TIMED_OUT, true, true, 'a bounded wait on the cluster ran out'),
   row(ProtocolEncodeError, ErrorCode.UNKNOWN_SERVER_ERROR, false, false, 'a message cannot be written in this version'),
+  row(ProducerFencedError, ErrorCode.PRODUCER_FENCED, false, true, 'a newer producer with the same transactional id fenced this one'),
+  row(InvalidTxnStateError, ErrorCode.INVALID_TXN_STATE, false, true, 'the transaction is not in a state that allows this'),
 ]
 
 const rowsByClass = new Map<unknown, ErrorRow>(ERROR_TABLE.map((r) => [r.kind, r]))

@@ -6,6 +6,7 @@ export { open, Ringlog, type OpenOptions } from './client/ringlog.js'
 export type { Admin } from './client/admin.js'
 export type { Producer } from './client/producer.js'
 export type { Consumer } from './client/consumer.js'
+export type { Transaction, SendOffsetsRequest } from './client/transaction.js'
 export type {
   Acks, Batch, CompressionOption, ConsumerCrashEvent, ConsumerEvents, ConsumerOptions, CreateTopicsOptions, EachBatchPayload,
   EachMessagePayload, GroupDescription, GroupJoinEvent, GroupMemberDescription, GroupOffsets, HeaderValue, ITopicConfig,
@@ -21,6 +22,7 @@ export {
   LogClosedError, OffsetOutOfRangeError, OutOfOrderSequenceError, RecordTooLargeError, RinglogError, StorageOfflineError,
   TopicAlreadyExistsError, UnknownTopicOrPartitionError, UnsupportedCompressionError,
   InvalidConfigError, InvalidPartitionsError, InvalidTopicError, InvalidReplicationFactorError, ClusterTimeoutError, ERROR_TABLE, type ErrorRow,
+  ProducerFencedError, InvalidTxnStateError,
 } from './errors.js'
 export { startBroker, type StartBrokerOptions, type StartedBroker, type StartedCluster, type ClusterBroker } from './start-broker.js'
 export { RinglogMetrics } from './metrics/ringlog-metrics.js'

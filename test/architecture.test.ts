@@ -100,7 +100,7 @@ const PROTOCOL_BUILTINS = new Set(['node:buffer', 'node:zlib', 'node:util', 'nod
 const PROTOCOL_PACKAGES = new Set(['@node-rs/crc32', 'lz4-napi', 'snappy', 'zstd-napi', 'zstd-napi/binding.js'])
 /** The codec generator is a build-time tool (reads the vendored schemas, writes messages/); runtime code never loads it. */
 const BUILD_TIME = /^protocol\/codegen\//
-const BELOW_CORE = new Set(['protocol', 'storage', 'engine', 'groups'])
+const BELOW_CORE = new Set(['protocol', 'storage', 'engine', 'groups', 'transactions'])
 
 interface Violation { file: string; imports: string; rule: string }
 

@@ -9,8 +9,9 @@ import type { LogEngine } from '../engine/log-engine.js'
 export interface FetchWait {
   topic: string
   partition: number
-  /** Wake when the high watermark passes this offset. */
+  /** Wake when the high watermark (with `committed`: the last stable offset) passes this offset. */
   offset: number
+  committed?: boolean
 }
 
 /** Resolves when new data may be there, after `timeoutMs`, or on abort; never rejects. */
@@ -30,7 +31,7 @@ export function waitForAnyData(engine: LogEngine, waits: readonly FetchWait[], t
     for (const w of waits) {
       let waiting: Promise<void>
       try {
-        waiting = engine.waitForData(w.topic, w.partition, w.offset, timeoutMs)
+        waiting = engine.waitForData(w.topic, w.partition, w.offset, timeoutMs, w.committed === true)
       } catch {
         // A partition dropped meanwhile: answering now reports it.
         finish()

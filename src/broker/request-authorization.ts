@@ -50,6 +50,10 @@ export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<nu
   [21, { topic: DELETE }], // DeleteRecords
   [22, { cluster: IDEMPOTENT_WRITE, topic: WRITE, transactionalId: WRITE }], // InitProducerId: IDEMPOTENT_WRITE on the cluster or WRITE on any topic
   [23, { topic: DESCRIBE }], // OffsetForLeaderEpoch
+  [24, { transactionalId: WRITE, topic: WRITE }], // AddPartitionsToTxn
+  [25, { transactionalId: WRITE, group: READ }], // AddOffsetsToTxn
+  [26, { transactionalId: WRITE }], // EndTxn
+  [28, { transactionalId: WRITE, group: READ, topic: READ }], // TxnOffsetCommit
   [29, { cluster: DESCRIBE }], // DescribeAcls
   [30, { cluster: ALTER }], // CreateAcls
   [31, { cluster: ALTER }], // DeleteAcls

@@ -35,6 +35,10 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   offsetsRetentionMinutes: 'offsets.retention.minutes',
   offsetsTopicNumPartitions: 'partitions of __consumer_offsets when it is created (offsets.topic.num.partitions)',
   offsetsTopicReplicationFactor: 'replication factor of __consumer_offsets; 0 = min(3, live brokers) (offsets.topic.replication.factor)',
+  transactionMaxTimeoutMs: 'longest transaction timeout a producer may ask for (transaction.max.timeout.ms)',
+  transactionAbortCheckIntervalMs: 'how often timed-out transactions are aborted (transaction.abort.timed.out.transaction.cleanup.interval.ms)',
+  transactionStateLogNumPartitions: 'partitions of __transaction_state when it is created (transaction.state.log.num.partitions)',
+  transactionStateLogReplicationFactor: 'replication factor of __transaction_state; 0 = min(3, live brokers) (transaction.state.log.replication.factor)',
   metricsPort: 'HTTP port for /metrics (Prometheus), /health and /ready on --host; -1 = off, 0 = any free port',
   logLevel: 'error | warn | info | debug | trace (JSON lines on stderr; readable lines when stderr is a terminal)',
   // Connection limits

@@ -13,7 +13,7 @@
  * when bytes leave its in-flight budget; errors are not reported, as with Kafka's acks 0).
  */
 import { Buffer } from 'node:buffer'
-import { errorForCode, InvalidRecordError, InvalidRequestError, LogClosedError, RecordTooLargeError, UnknownTopicOrPartitionError } from '../errors.js'
+import { errorForCode, InvalidRecordError, InvalidRequestError, InvalidTxnStateError, LogClosedError, RecordTooLargeError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { Acks, AppendResult } from '../engine/log-engine.js'
 import { BATCH_HEADER_SIZE } from '../protocol/record-batch.js'
 import type { RecordInput } from '../protocol/records.js'
@@ -22,8 +22,11 @@ import { resolveCompression } from './compression-option.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
 import type { CompressionOption, Message, ProducerBatch, ProducerOptions, ProducerRecord, RecordMetadata, TopicMessages } from './types.js'
+import { Transaction, TransactionalSession } from './transaction.js'
 
 const DEFAULT_BATCH_BYTES = 16384
+/** kafkajs's default transactionTimeout. */
+const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000
 const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 /** Per-record framing beyond key and value (length, attributes, deltas, header count), generously. */
 const RECORD_OVERHEAD = 24
@@ -88,6 +91,8 @@ export class Producer {
   private sizeOf = new Float64Array(1024)
   /** Scratch per send: the plan made so far for each partition (emptied again after the send). */
   private readonly planOf: (PartitionPlan | undefined)[] = []
+  /** Set with `transactionalId`: the producer id, epoch and sequences of its transactions. */
+  private readonly session: TransactionalSession | undefined
 
   constructor(private readonly host: LogHost, options: ProducerOptions = {}) {
     this.acks = validAcks(options.acks ?? -1)
@@ -95,6 +100,40 @@ export class Producer {
     this.lingerMs = nonNegativeInteger('lingerMs', options.lingerMs, 0)
     this.batchBytes = Math.max(1, nonNegativeInteger('batchBytes', options.batchBytes, DEFAULT_BATCH_BYTES))
     this.budget = new ByteBudget(Math.max(1, nonNegativeInteger('maxInFlightBytes', options.maxInFlightBytes, DEFAULT_MAX_IN_FLIGHT_BYTES)))
+    if (options.transactionalId !== undefined) {
+      if (typeof options.transactionalId !== 'string' || options.transactionalId === '') throw new InvalidRequestError('transactionalId must be a non-empty string')
+      const timeout = nonNegativeInteger('transactionTimeout', options.transactionTimeout, DEFAULT_TRANSACTION_TIMEOUT_MS)
+      this.session = new TransactionalSession(host.context, options.transactionalId, timeout)
+    }
+  }
+
+  /**
+   * Begins a transaction (kafkajs's `producer.transaction()`): needs `transactionalId`. The
+   * first one registers the id with the transaction coordinator, fencing any earlier producer
+   * with the same id and aborting what it left open. One transaction at a time.
+   */
+  async transaction(): Promise<Transaction> {
+    this.assertOpen()
+    const session = this.session
+    if (!session) throw new InvalidRequestError('transaction() needs a producer created with transactionalId')
+    if (session.active?.isActive()) throw new InvalidTxnStateError('a transaction is already open on this producer: commit or abort it first')
+    await session.init()
+    const transaction = new Transaction(session, {
+      planRecords: (topics) => this.planRecords(topics),
+      codec: this.codec,
+      batchBytes: this.batchBytes,
+    })
+    session.active = transaction
+    return transaction
+  }
+
+  /** The per-partition plan of a send, checked in full (a transaction's sends). */
+  private planRecords(topics: TopicMessages | readonly TopicMessages[]): PartitionPlan[] {
+    this.assertOpen()
+    const plans: PartitionPlan[] = []
+    if (Array.isArray(topics)) for (const entry of topics) this.plan(entry, plans)
+    else this.plan(topics as TopicMessages, plans)
+    return plans
   }
 
   /** Nothing to connect in-process; kept so kafkajs code runs unchanged. */

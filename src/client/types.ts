@@ -27,6 +27,10 @@ export interface ProducerOptions {
   batchBytes?: number
   /** Bytes of unacknowledged sends this producer allows before send() waits (default 64 MiB; back-pressure). */
   maxInFlightBytes?: number
+  /** Makes `transaction()` available: the id whose earlier producers this one fences (kafkajs's transactionalId). */
+  transactionalId?: string
+  /** Ms a transaction may stay open before the coordinator aborts it (default 60000, at most transactionMaxTimeoutMs). */
+  transactionTimeout?: number
 }
 
 export interface Message {

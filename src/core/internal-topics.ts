@@ -40,3 +40,20 @@ export function offsetsTopicReplicationFactor(config: Pick<RinglogConfig, 'offse
   const configured = config.offsetsTopicReplicationFactor
   return configured > 0 ? configured : Math.max(1, Math.min(DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR, liveBrokers))
 }
+
+/**
+ * Topic configs of `__transaction_state`: compacted like the offsets topic (the newest record of
+ * a transactional id is its state), never deleted by time or size, Kafka's 100 MiB segments.
+ */
+export const TRANSACTION_STATE_CONFIGS: Readonly<Record<string, string>> = {
+  'cleanup.policy': 'compact',
+  'retention.ms': '-1',
+  'retention.bytes': '-1',
+  'segment.bytes': String(100 * 1024 * 1024),
+}
+
+/** The configured factor of `__transaction_state`, or min(3, live brokers) when it is 0 (the default). */
+export function transactionStateReplicationFactor(config: Pick<RinglogConfig, 'transactionStateLogReplicationFactor'>, liveBrokers: number): number {
+  const configured = config.transactionStateLogReplicationFactor
+  return configured > 0 ? configured : Math.max(1, Math.min(DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR, liveBrokers))
+}

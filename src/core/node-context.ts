@@ -7,7 +7,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { RinglogConfig } from '../config.js'
-import { CONSUMER_OFFSETS_TOPIC, INTERNAL_TOPICS } from './internal-topics.js'
+import { CONSUMER_OFFSETS_TOPIC, INTERNAL_TOPICS, TRANSACTION_STATE_CONFIGS, TRANSACTION_STATE_TOPIC, transactionStateReplicationFactor } from './internal-topics.js'
 import { ProducerIdAllocator } from './producer-ids.js'
 import { InvalidPartitionsError, MAX_PARTITIONS, TopicRegistry, validateTopicName, type TopicInfo } from './topic-registry.js'
 import type { LogEngine } from '../engine/log-engine.js'
@@ -16,7 +16,9 @@ import { InvalidConfigError, InvalidRequestError, TopicAlreadyExistsError, Unkno
 import { GroupCoordinator } from '../groups/group-coordinator.js'
 import { ConsumerOffsetsLog } from '../groups/consumer-offsets-log.js'
 import { migrateOffsetsStore } from '../groups/offsets-migration.js'
-import { offsetsTopicIo } from './offsets-topic-io.js'
+import { internalTopicIo, offsetsTopicIo, type OffsetsTopicHost } from './offsets-topic-io.js'
+import { TransactionCoordinator } from '../transactions/transaction-coordinator.js'
+import { writeTxnMarker } from './transaction-markers.js'
 import { mkdirDurable } from '../storage/durable-dirs.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
 import { nodeStorageFs } from '../storage/storage-fs.js'
@@ -60,6 +62,8 @@ export interface NodeContext {
   readonly groups: GroupCoordinator
   /** Cluster mode (config.etcd set): the metadata cache and leader checks; undefined single-node. */
   readonly cluster: ClusterView | undefined
+  /** Kafka's transaction coordinator (state in `__transaction_state`); closed with the context. */
+  readonly transactions: TransactionCoordinator
   /** True while `createTopic(name)` runs (its partitions are opening; not yet in the registry). */
   isCreating(name: string): boolean
   /** Opens every partition, then records the topic (so a listed topic is always usable). */
@@ -119,13 +123,20 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     },
   })
-  const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups)
+  const transactions = openTransactionCoordinator(config, {
+    config, topics, engine,
+    get cluster() { return holder.context?.cluster },
+    createTopic: (name, partitions, configs, options) => holder.context!.createTopic(name, partitions, configs, options),
+  }, producerIds, groups)
+  const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups, transactions)
   holder.context = context
   if (!config.etcd) {
     // A single node coordinates every group: load every partition, then move a pre-topic store in.
     try {
       for (let p = 0; p < offsetsTopicIo(context).partitions; p++) await offsets.load(p)
       await migrateOffsetsStore(join(metaDir, GROUP_OFFSETS_DIR), offsets)
+      // ...and every transactional id: prepared transactions found in the log complete now.
+      for (let p = 0; p < transactionStateIo(context).partitions; p++) await transactions.load(p)
     } catch (error) {
       await context.close().catch(() => undefined)
       throw error
@@ -142,6 +153,14 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
     context.cluster = cluster
     // The coordinator of a group is the leader of its offsets partition: follow the leaderships.
     cluster.onLeadership((topic, partition, leader) => {
+      if (topic === TRANSACTION_STATE_TOPIC) {
+        if (!leader) return transactions.unload(partition)
+        transactions.load(partition).catch((error: unknown) => {
+          process.stderr.write(`ringlog cluster: loading ${topic}-${partition} failed: ${error instanceof Error ? error.message : String(error)}\n`)
+          transactions.unload(partition)
+        })
+        return
+      }
       if (topic !== CONSUMER_OFFSETS_TOPIC) return
       if (!leader) return offsets.unload(partition)
       offsets.load(partition).catch((error: unknown) => {
@@ -153,6 +172,34 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
   }
   context.onClose(() => offsets.close())
   return context
+}
+
+/** `__transaction_state` on this node (created on first use, like `__consumer_offsets`). */
+function transactionStateIo(host: OffsetsTopicHost): ReturnType<typeof internalTopicIo> {
+  return internalTopicIo(host, {
+    topic: TRANSACTION_STATE_TOPIC,
+    partitions: (config) => config.transactionStateLogNumPartitions,
+    replicationFactor: transactionStateReplicationFactor,
+    configs: TRANSACTION_STATE_CONFIGS,
+  })
+}
+
+function openTransactionCoordinator(config: RinglogConfig, host: OffsetsTopicHost, producerIds: ProducerIdAllocator, groups: GroupCoordinator): TransactionCoordinator {
+  return new TransactionCoordinator({
+    io: transactionStateIo(host),
+    writeMarker: (topic, partition, marker) => writeTxnMarker(host, topic, partition, marker),
+    allocateProducerId: async () => (host.cluster ? host.cluster.allocateProducerId() : producerIds.allocate()),
+    commitOffsets: (groupId, offsets) => groups.commitTransactionalOffsets(groupId, offsets),
+    partitionExists: (topic, partition) => {
+      const count = host.cluster ? host.cluster.topic(topic)?.partitions.length : host.topics.get(topic)?.partitions
+      return partition >= 0 && partition < (count ?? 0)
+    },
+    maxTimeoutMs: config.transactionMaxTimeoutMs,
+    abortCheckIntervalMs: config.transactionAbortCheckIntervalMs,
+    onBackgroundError: (transactionalId, error) => {
+      process.stderr.write(`ringlog transactions: completing "${transactionalId}" failed, will retry: ${error instanceof Error ? error.message : String(error)}\n`)
+    },
+  })
 }
 
 class Context implements NodeContext {
@@ -169,6 +216,7 @@ class Context implements NodeContext {
     readonly engine: LogEngine,
     readonly producerIds: ProducerIdAllocator,
     readonly groups: GroupCoordinator,
+    readonly transactions: TransactionCoordinator,
   ) {}
 
   isCreating(name: string): boolean {
@@ -286,6 +334,7 @@ class Context implements NodeContext {
   }
 
   private async closeOnce(): Promise<void> {
+    this.transactions.close()
     this.groups.close()
     for (const hook of this.closeHooks) await hook()
     await this.engine.close()

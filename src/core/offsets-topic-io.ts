@@ -28,11 +28,29 @@ export interface OffsetsTopicHost {
 }
 
 export function offsetsTopicIo(host: OffsetsTopicHost): OffsetsTopicIo {
-  const topic = CONSUMER_OFFSETS_TOPIC
+  return internalTopicIo(host, {
+    topic: CONSUMER_OFFSETS_TOPIC,
+    partitions: (config) => config.offsetsTopicNumPartitions,
+    replicationFactor: offsetsTopicReplicationFactor,
+    configs: CONSUMER_OFFSETS_CONFIGS,
+  })
+}
+
+/** One of the node's internal topics: its name, and how it is created on first use. */
+export interface InternalTopicSpec {
+  topic: string
+  partitions(config: RinglogConfig): number
+  replicationFactor(config: RinglogConfig, liveBrokers: number): number
+  configs: Readonly<Record<string, string>>
+}
+
+/** The same I/O for any internal topic (`__consumer_offsets`, `__transaction_state`). */
+export function internalTopicIo(host: OffsetsTopicHost, spec: InternalTopicSpec): OffsetsTopicIo {
+  const { topic } = spec
   return {
     get partitions(): number {
       const existing = host.cluster ? host.cluster.topic(topic)?.partitions.length : host.topics.get(topic)?.partitions
-      return existing ?? host.config.offsetsTopicNumPartitions
+      return existing ?? spec.partitions(host.config)
     },
 
     async ensureTopic(): Promise<void> {
@@ -40,10 +58,10 @@ export function offsetsTopicIo(host: OffsetsTopicHost): OffsetsTopicIo {
       try {
         if (cluster) {
           if (cluster.topic(topic)) return
-          const rf = offsetsTopicReplicationFactor(config, cluster.brokers().length)
-          await cluster.createTopic(topic, config.offsetsTopicNumPartitions, rf, { ...CONSUMER_OFFSETS_CONFIGS })
+          const rf = spec.replicationFactor(config, cluster.brokers().length)
+          await cluster.createTopic(topic, spec.partitions(config), rf, { ...spec.configs })
         } else if (!host.topics.get(topic)) {
-          await host.createTopic(topic, config.offsetsTopicNumPartitions, { ...CONSUMER_OFFSETS_CONFIGS }, { internal: true })
+          await host.createTopic(topic, spec.partitions(config), { ...spec.configs }, { internal: true })
         }
       } catch (error) {
         if (!(error instanceof TopicAlreadyExistsError)) throw error

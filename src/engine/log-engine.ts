@@ -20,6 +20,8 @@ export interface PartitionOffsets {
   logEndOffset: number
   /** Offsets below it are visible to consumers (with one replica: what the flush policy made durable). */
   highWatermark: number
+  /** Offsets below it are visible to read_committed consumers: min(high watermark, first offset of an unfinished transaction). */
+  lastStableOffset: number
 }
 
 export interface AppendResult {
@@ -38,6 +40,8 @@ export interface ReadSlice {
   highWatermark: number
   lastStableOffset: number
   logStartOffset: number
+  /** read_committed reads: the aborted transactions overlapping the range (absent if none). */
+  abortedTransactions?: { producerId: number; firstOffset: number }[]
   /** Absent when there is nothing at or after the offset below the high watermark. */
   segment: {
     path: string
@@ -70,6 +74,16 @@ export interface ReadOptions {
    * FetchLogEnd: the high watermark only moves once they have fetched past it).
    */
   upTo?: 'highWatermark' | 'logEnd'
+  /** 'committed': read only below the last stable offset and report aborted transactions (Kafka's read_committed). */
+  isolation?: 'uncommitted' | 'committed'
+}
+
+/** A transaction marker the transaction coordinator writes to a partition (see protocol/control-records.ts). */
+export interface TxnMarkerRequest {
+  producerId: number
+  producerEpoch: number
+  committed: boolean
+  coordinatorEpoch: number
 }
 
 /** Per-partition settings a worker needs (topic configs resolved against broker defaults). */
@@ -109,8 +123,10 @@ export interface LogEngine {
   deleteRecordsBefore(topic: string, partition: number, offset: number): Promise<number>
   /** DescribeProducers: the idempotent producers the partition tracks. */
   activeProducers(topic: string, partition: number): Promise<ActiveProducer[]>
-  /** Resolves once the high watermark passes `offset` or `timeoutMs` elapses (long-poll wake-up). */
-  waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
+  /** Resolves once the high watermark (with `committed`: the last stable offset) passes `offset` or `timeoutMs` elapses (long-poll wake-up). */
+  waitForData(topic: string, partition: number, offset: number, timeoutMs: number, committed?: boolean): Promise<void>
+  /** Appends a COMMIT/ABORT control batch for a producer; resolves with its offset once acknowledged under the flush policy. */
+  writeTxnMarker(topic: string, partition: number, marker: TxnMarkerRequest): Promise<number>
   /**
    * Replication, follower side: appends a leader's batches verbatim (its offsets, epochs, bytes
    * and CRCs). They must continue the log exactly at its end; idempotent-producer state is

@@ -774,6 +774,17 @@ export class GroupCoordinator {
     return { errorCode: ErrorCode.NONE, partitions: results }
   }
 
+  /**
+   * Offsets a transaction committed (TxnOffsetCommit), made visible when its COMMIT completes:
+   * stored like any commit, without the member checks (the transaction coordinator checked the
+   * producer when they arrived). Rejects if the store cannot write them, so the transaction
+   * stays prepared and the commit is retried.
+   */
+  async commitTransactionalOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<void> {
+    if (offsets.length === 0) return
+    await this.offsets.commit(groupId, this.clock.now(), offsets)
+  }
+
   /** OffsetFetch: the given partitions (offset -1 when none committed), or all when null. */
   fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): Promise<OffsetFetchResult> {
     const owner = this.coordinatorError(groupId)

@@ -61,6 +61,11 @@ export const ErrorCode = {
   GROUP_SUBSCRIBED_TO_TOPIC: 86,
   INVALID_RECORD: 87,
   UNKNOWN_TOPIC_ID: 100,
+  INVALID_TXN_STATE: 48,
+  INVALID_TRANSACTION_TIMEOUT: 50,
+  CONCURRENT_TRANSACTIONS: 51,
+  OPERATION_NOT_ATTEMPTED: 55,
+  PRODUCER_FENCED: 90,
   // Authorization and credentials (issue 17)
   TOPIC_AUTHORIZATION_FAILED: 29,
   GROUP_AUTHORIZATION_FAILED: 30,
@@ -91,7 +96,7 @@ const RETRIABLE_CODES: ReadonlySet<number> = new Set([
   ErrorCode.NOT_CONTROLLER, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
   ErrorCode.INVALID_FETCH_SESSION_EPOCH,
   ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH, ErrorCode.OFFSET_NOT_AVAILABLE,
-  ErrorCode.UNKNOWN_TOPIC_ID,
+  ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.CONCURRENT_TRANSACTIONS,
 ])
 
 /** Kafka's retriable flag for a wire error code (false for codes it does not list as retriable). */

@@ -13,6 +13,8 @@ export const DELETED_SUFFIX = '.deleted'
 export const TEMP_SUFFIX = '.tmp'
 /** Idempotent-producer state valid at the offset in the file name. */
 export const PRODUCER_SNAPSHOT_SUFFIX = '.snapshot'
+/** Kafka's per-segment index of aborted transactions (read_committed fetches). */
+export const TXN_INDEX_SUFFIX = '.txnindex'
 
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint'
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint'
@@ -57,6 +59,7 @@ export function offsetFileStem(baseOffset: number): string {
 export function logFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + LOG_SUFFIX }
 export function indexFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + INDEX_SUFFIX }
 export function timeIndexFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + TIME_INDEX_SUFFIX }
+export function txnIndexFileName(baseOffset: number): string { return offsetFileStem(baseOffset) + TXN_INDEX_SUFFIX }
 
 /** The base offset encoded in a segment file name with the given suffix, or undefined if the name is not one. */
 export function parseSegmentFileName(name: string, suffix = LOG_SUFFIX): number | undefined {

@@ -214,6 +214,8 @@ export class PartitionLog {
   /** Bytes in all segments. */
   get size(): number { return this.segments.reduce((sum, s) => sum + s.size, 0) }
   get segmentCount(): number { return this.segments.length }
+  /** Base offset of the segment holding `offset` (the active one's for offsets past the end). */
+  segmentBaseOf(offset: number): number { return this.segments[this.segmentIndexFor(offset)].baseOffset }
   get isOffline(): boolean { return this.offline !== undefined }
   /** A group commit is running or queued: an append now waits for the one after it anyway. */
   get flushInProgress(): boolean { return this.committer.busy }

@@ -14,6 +14,12 @@
  * batch below `offset` (Kafka's naming). It is written on clean close; on open the latest
  * usable snapshot is loaded and the batches from its offset on are replayed through
  * `replayBatch`, which rebuilds the rest.
+ *
+ * Transactions: a producer's first transactional batch opens its transaction at that batch's
+ * offset; a control batch (COMMIT or ABORT marker, written by the transaction coordinator)
+ * closes it. The lowest first offset of a transaction that is open, or whose marker is not yet
+ * below the high watermark, is the partition's first unstable offset: the last stable offset
+ * (LSO) read_committed consumers read up to is min(that, high watermark), as in Kafka.
  */
 import { Buffer } from 'node:buffer'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -42,6 +48,16 @@ export interface ProducerBatchMeta {
 interface ProducerEntry {
   epoch: number
   batches: ProducerBatchMeta[]
+  /** First offset of the producer's open transaction in this partition, -1 if none. */
+  txnFirstOffset: number
+}
+
+/** A transaction a marker ended: where its batches began and the marker's own offset. */
+export interface CompletedTxn {
+  producerId: number
+  firstOffset: number
+  markerOffset: number
+  committed: boolean
 }
 
 /** One producer as DescribeProducers lists it. */
@@ -61,6 +77,8 @@ export interface ProducerBatchInfo {
   baseSequence: number
   /** recordCount - 1 (or the header's lastOffsetDelta). */
   lastOffsetDelta: number
+  /** The batch header's transactional bit. */
+  transactional?: boolean
 }
 
 export type SequenceVerdict =
@@ -81,6 +99,8 @@ function nextSequence(sequence: number): number {
 
 export class ProducerStateManager {
   private readonly producers = new Map<number, ProducerEntry>()
+  /** Transactions whose marker is written but not yet below the high watermark (still unstable). */
+  private unstableCompleted: CompletedTxn[] = []
 
   /** Number of producers tracked (tests and stats). */
   get size(): number {
@@ -136,11 +156,12 @@ export class ProducerStateManager {
     if (producerId < 0) return
     let entry = this.producers.get(producerId)
     if (!entry || producerEpoch > entry.epoch) {
-      entry = { epoch: producerEpoch, batches: [] }
+      entry = { epoch: producerEpoch, batches: [], txnFirstOffset: entry?.txnFirstOffset ?? -1 }
       this.producers.set(producerId, entry)
     } else if (producerEpoch < entry.epoch) {
       return
     }
+    if (batch.transactional && entry.txnFirstOffset < 0) entry.txnFirstOffset = firstOffset
     entry.batches.push({
       firstSeq: baseSequence,
       lastSeq: lastSequenceOf(baseSequence, batch.lastOffsetDelta),
@@ -157,23 +178,73 @@ export class ProducerStateManager {
     this.update(batch, firstOffset, timestamp)
   }
 
+  /** Whether a transaction marker of `producerEpoch` may be written: never one older than the producer's epoch. */
+  checkMarker(producerId: number, producerEpoch: number): SequenceVerdict {
+    const entry = this.producers.get(producerId)
+    if (entry && producerEpoch < entry.epoch) {
+      return { kind: 'error', code: ErrorCode.INVALID_PRODUCER_EPOCH, message: `marker for producer ${producerId} has epoch ${producerEpoch}, older than ${entry.epoch}` }
+    }
+    return APPEND
+  }
+
+  /**
+   * A COMMIT or ABORT marker at `markerOffset` (written, or replayed from the log) ends the
+   * producer's open transaction; its epoch becomes the producer's (a coordinator that fenced
+   * the producer writes the bumped epoch, so the zombie's next batch is refused). Returns the
+   * transaction it ended, or undefined if none was open here.
+   */
+  completeTxn(producerId: number, producerEpoch: number, markerOffset: number, committed: boolean): CompletedTxn | undefined {
+    let entry = this.producers.get(producerId)
+    if (!entry) {
+      entry = { epoch: producerEpoch, batches: [], txnFirstOffset: -1 }
+      this.producers.set(producerId, entry)
+    } else if (producerEpoch > entry.epoch) {
+      entry.epoch = producerEpoch
+      entry.batches = []
+    }
+    if (entry.txnFirstOffset < 0) return undefined
+    const done: CompletedTxn = { producerId, firstOffset: entry.txnFirstOffset, markerOffset, committed }
+    entry.txnFirstOffset = -1
+    this.unstableCompleted.push(done)
+    return done
+  }
+
+  /** Lowest first offset of a transaction that is open or whose marker is at or past `highWatermark`; Infinity if none. */
+  firstUnstableOffset(highWatermark: number): number {
+    if (this.unstableCompleted.length > 0) this.unstableCompleted = this.unstableCompleted.filter((t) => t.markerOffset >= highWatermark)
+    let first = Infinity
+    for (const t of this.unstableCompleted) first = Math.min(first, t.firstOffset)
+    for (const entry of this.producers.values()) if (entry.txnFirstOffset >= 0) first = Math.min(first, entry.txnFirstOffset)
+    return first
+  }
+
+  /** Producers with a transaction open in this partition, and where each began. */
+  openTransactions(): { producerId: number; firstOffset: number }[] {
+    const out: { producerId: number; firstOffset: number }[] = []
+    for (const [producerId, entry] of this.producers) if (entry.txnFirstOffset >= 0) out.push({ producerId, firstOffset: entry.txnFirstOffset })
+    return out
+  }
+
   /** Forgets every producer (the log was truncated below all their batches, or dropped). */
   clear(): void {
     this.producers.clear()
+    this.unstableCompleted = []
   }
 
   /** Drops cached batches at or above `offset` (log truncation). */
   truncateFrom(offset: number): void {
     for (const [id, entry] of this.producers) {
       entry.batches = entry.batches.filter((b) => b.lastOffset < offset)
-      if (entry.batches.length === 0) this.producers.delete(id)
+      if (entry.txnFirstOffset >= offset) entry.txnFirstOffset = -1
+      if (entry.batches.length === 0 && entry.txnFirstOffset < 0) this.producers.delete(id)
     }
+    this.unstableCompleted = this.unstableCompleted.filter((t) => t.markerOffset < offset)
   }
 
   encode(): Buffer {
-    const rows: [number, number, number[][]][] = []
+    const rows: [number, number, number[][], number][] = []
     for (const [id, entry] of this.producers) {
-      rows.push([id, entry.epoch, entry.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset, b.timestamp])])
+      rows.push([id, entry.epoch, entry.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset, b.timestamp]), entry.txnFirstOffset])
     }
     const body = pack(rows)
     const out = Buffer.allocUnsafe(10 + body.length)
@@ -197,14 +268,17 @@ export class ProducerStateManager {
     }
     if (!Array.isArray(rows)) return false
     const next = new Map<number, ProducerEntry>()
-    for (const row of rows as [number, number, number[][]][]) {
-      const [id, epoch, batches] = row
+    // A fourth column (open transaction's first offset) was added later: older snapshots lack it.
+    for (const row of rows as [number, number, number[][], number?][]) {
+      const [id, epoch, batches, txnFirstOffset] = row
       next.set(id, {
         epoch,
+        txnFirstOffset: typeof txnFirstOffset === 'number' ? txnFirstOffset : -1,
         batches: batches.map(([firstSeq, lastSeq, firstOffset, lastOffset, timestamp]) => ({ firstSeq, lastSeq, firstOffset, lastOffset, timestamp })),
       })
     }
     this.producers.clear()
+    this.unstableCompleted = []
     for (const [id, entry] of next) this.producers.set(id, entry)
     return true
   }
@@ -232,7 +306,7 @@ export class ProducerStateManager {
    * Snapshots past the log end (the log was cut during recovery) are deleted.
    */
   loadLatestSnapshot(dir: string, logEndOffset: number): number {
-    this.producers.clear()
+    this.clear()
     const snapshots = listSnapshots(dir).sort((a, b) => b.offset - a.offset)
     for (const snapshot of snapshots) {
       if (snapshot.offset > logEndOffset) {

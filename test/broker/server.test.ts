@@ -265,12 +265,16 @@ describe('CreateTopics and DeleteTopics', () => {
 })
 
 describe('InitProducerId', () => {
-  it('hands out distinct ids with epoch 0 and refuses transactional ids', async () => {
+  it('hands out distinct ids with epoch 0; a transactional id keeps its id and bumps its epoch', async () => {
     const a = await client.request<Msg>(22, 0, { transactionalId: null, transactionTimeoutMs: 1000 })
     const b = await client.request<Msg>(22, 4, { transactionalId: null, transactionTimeoutMs: 1000, producerId: -1, producerEpoch: -1 })
     expect(a).toMatchObject({ errorCode: 0, producerEpoch: 0 })
     expect(b.producerId).toBeGreaterThan(a.producerId)
     const txn = await client.request<Msg>(22, 2, { transactionalId: 'tx', transactionTimeoutMs: 1000 })
-    expect(txn.errorCode).toBe(42)
+    expect(txn).toMatchObject({ errorCode: 0, producerEpoch: 0 })
+    const again = await client.request<Msg>(22, 2, { transactionalId: 'tx', transactionTimeoutMs: 1000 })
+    expect(again).toMatchObject({ errorCode: 0, producerId: txn.producerId, producerEpoch: 1 })
+    const tooLong = await client.request<Msg>(22, 2, { transactionalId: 'tx', transactionTimeoutMs: 900_001 })
+    expect(tooLong.errorCode).toBe(50)
   })
 })

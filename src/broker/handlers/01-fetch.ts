@@ -34,10 +34,14 @@
  * or a wrong epoch is a top-level FETCH_SESSION_ID_NOT_FOUND / INVALID_FETCH_SESSION_EPOCH
  * with no partitions.
  *
+ * read_committed (isolationLevel 1, v4+): each partition is read only below its last stable
+ * offset (the first offset of an unfinished transaction, or the high watermark) and answered
+ * with the aborted transactions that overlap the range (from the segments' `.txnindex`), so
+ * the client drops their records; a long poll waits for the last stable offset to move.
+ *
  * Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED on its partitions.
  *
- * Left out: read_committed (no transactions: lastStableOffset = high watermark, no aborted
- * transactions), preferred read replicas, diverging-epoch checks.
+ * Left out: preferred read replicas, diverging-epoch checks.
  *
  * Cluster mode (ctx.broker.cluster): only the partition's leader answers (else
  * NOT_LEADER_OR_FOLLOWER; current_leader_epoch older: FENCED_LEADER_EPOCH, newer:
@@ -53,6 +57,7 @@ import { FetchSessionCache, type FetchSessionContext, type FetchTarget } from '.
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/fetch.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import type { NodeContext } from '../../core/node-context.js'
+import type { ReadOptions } from '../../engine/log-engine.js'
 import { topicIdFromWire } from '../../core/topic-ids.js'
 import { waitForAnyData, type FetchWait } from '../delayed-fetch.js'
 import { FetchResponseBuilder } from '../fetch-response.js'
@@ -61,6 +66,8 @@ import type { FileRangePart, GeneratedPart, HandlerReply, RequestContext } from 
 import { releaseFileSource } from '../send-file.js'
 
 export const apiKey = 1
+/** FetchRequest.isolationLevel: 0 read_uncommitted, 1 read_committed. */
+const READ_COMMITTED = 1
 
 const TOPIC_ID_VERSION = 13
 export const minVersion = MIN_VERSION
@@ -75,7 +82,11 @@ interface PartitionRead {
   target: FetchTarget
   errorCode: number
   highWatermark: number
+  lastStableOffset: number
   logStartOffset: number
+  /** read_committed: reads stop at the last stable offset. */
+  committed: boolean
+  abortedTransactions: { producerId: number; firstOffset: number }[]
   range: FileRangePart | null
   /** Offset after the range's last batch (-1: unknown), for the records-out metric. */
   nextOffset: number
@@ -172,7 +183,7 @@ function isReady({ request, ctx, deadline }: FetchCall, reads: readonly Partitio
 async function pollUntilReady(call: FetchCall, reads: PartitionRead[]): Promise<HandlerReply<FetchResponse>> {
   const { ctx, deadline, replicaId } = call
   const { broker } = ctx
-  const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset }))
+  const waits: FetchWait[] = reads.map((r) => ({ topic: r.topic, partition: r.request.partition, offset: r.request.fetchOffset, committed: r.committed }))
   do {
     releaseRanges(reads)
     const cluster = broker.cluster
@@ -199,6 +210,7 @@ function readAll(broker: NodeContext, { session, ctx, replicaId, request }: Fetc
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
   const byId = ctx.version >= TOPIC_ID_VERSION
+  const committed = ctx.version >= FIRST_V2_FORMAT_VERSION && request.isolationLevel === READ_COMMITTED && replicaId < 0
   for (const target of session.targets) {
     const t = target.topic
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
@@ -206,7 +218,7 @@ function readAll(broker: NodeContext, { session, ctx, replicaId, request }: Fetc
       ? unknownTopicId(target)
       : !ctx.access.topic(name)
         ? denied(name, byId ? t.topicId : ZERO_UUID, target)
-        : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, target, replicaId)
+        : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, target, replicaId, committed)
     reads.push(read)
     if (needsLocate(read)) (located ??= []).push(locate(broker, read))
   }
@@ -233,13 +245,18 @@ function limitResponse(reads: PartitionRead[], maxBytes: number): PartitionRead[
 
 /** READ on the topic refused: TOPIC_AUTHORIZATION_FAILED, whether or not the topic or partition exists. */
 function denied(topic: string, topicId: string, target: FetchTarget): PartitionRead {
-  return { topic, topicId, request: target.partition, target, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+  return {
+    topic, topicId, request: target.partition, target, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1,
+    committed: false, abortedTransactions: [], range: null, nextOffset: -1,
+  }
 }
 
 /** What shared state answers without the worker: errors, offsets, and whether there is anything to read. */
-function readPartition(broker: NodeContext, topic: string, topicId: string, target: FetchTarget, replicaId: number): PartitionRead {
+function readPartition(broker: NodeContext, topic: string, topicId: string, target: FetchTarget, replicaId: number, committed: boolean): PartitionRead {
   const p = target.partition
-  const read: PartitionRead = { topic, topicId, request: p, target, errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+  const read: PartitionRead = {
+    topic, topicId, request: p, target, errorCode: ErrorCode.NONE, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, committed, abortedTransactions: [], range: null, nextOffset: -1,
+  }
   if (broker.cluster) {
     // Cluster mode: only the leader serves; a follower's fetch also reports its log end offset.
     const code = replicaId >= 0
@@ -257,6 +274,7 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, targ
     return read
   }
   read.highWatermark = offsets.highWatermark
+  read.lastStableOffset = offsets.lastStableOffset
   read.logStartOffset = offsets.logStartOffset
   if (p.fetchOffset < offsets.logStartOffset || p.fetchOffset > offsets.logEndOffset) read.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE
   if (broker.cluster && replicaId >= 0) read.readEnd = offsets.logEndOffset
@@ -264,20 +282,24 @@ function readPartition(broker: NodeContext, topic: string, topicId: string, targ
 }
 
 function unknownTopicId(target: FetchTarget): PartitionRead {
-  return { topic: '', topicId: target.topic.topicId, request: target.partition, target, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, logStartOffset: -1, range: null, nextOffset: -1 }
+  return { topic: '', topicId: target.topic.topicId, request: target.partition, target, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, committed: false, abortedTransactions: [], range: null, nextOffset: -1 }
 }
 
 function needsLocate(read: PartitionRead): boolean {
-  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < (read.readEnd ?? read.highWatermark) && read.request.partitionMaxBytes > 0
+  const end = read.readEnd ?? (read.committed ? read.lastStableOffset : read.highWatermark)
+  return read.errorCode === ErrorCode.NONE && read.request.fetchOffset < end && read.request.partitionMaxBytes > 0
 }
 
 /** Asks the owning worker for the file range of whole batches from the fetch offset. */
 async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
   const p = read.request
   try {
-    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, read.readEnd === undefined ? { holdFile: true } : { holdFile: true, upTo: 'logEnd' })
+    const options: ReadOptions = read.readEnd !== undefined ? { holdFile: true, upTo: 'logEnd' } : read.committed ? { holdFile: true, isolation: 'committed' } : { holdFile: true }
+    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, options)
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
+    read.lastStableOffset = slice.lastStableOffset
+    read.abortedTransactions = slice.abortedTransactions ?? []
     read.logStartOffset = slice.logStartOffset
     const s = slice.segment
     if (s && s.length > 0) {
@@ -321,9 +343,11 @@ function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?:
       partitionIndex: r.request.partition,
       errorCode: r.errorCode,
       highWatermark: r.highWatermark,
-      lastStableOffset: r.highWatermark,
+      // Kafka answers read_uncommitted fetches with the last stable offset too (clients show the lag to it).
+      lastStableOffset: r.lastStableOffset,
       logStartOffset: r.logStartOffset,
-      abortedTransactions: [],
+      // null, not empty, when there is nothing to drop (as Kafka sends for read_uncommitted).
+      abortedTransactions: r.committed ? r.abortedTransactions : null,
       preferredReadReplica: -1,
       records: recordsOf(builder, r, converted),
     })

@@ -6,9 +6,9 @@
  * offsets of older segments for latest/timestamp queries when maxNumOffsets > 1; ringlog lists
  * only the one offset (clients ask for 1: kafka-python, Kafka's own old consumers' tools).
  *
- * timestamp -2 (earliest): the log start offset; -1 (latest): the high watermark (what a
- * consumer can read, as Kafka answers read_uncommitted clients; read_committed gets the same,
- * since last stable offset = high watermark without transactions); >= 0: the first offset
+ * timestamp -2 (earliest): the log start offset; -1 (latest): the high watermark for
+ * read_uncommitted, the last stable offset for read_committed (isolationLevel 1, v2+), as Kafka
+ * answers: what that consumer can read. >= 0: the first offset
  * whose timestamp is at or after it (`engine.offsetForTimestamp`), or offset -1 and timestamp
  * -1 when no visible record qualifies; -3 (max timestamp, KIP-734): the offset and timestamp
  * of the first record carrying the largest timestamp in the log (the record, as Kafka 3.8
@@ -50,7 +50,7 @@ export async function handle(request: ListOffsetsRequest, ctx: RequestContext): 
         const refused = { partitionIndex: p.partitionIndex, errorCode: ErrorCode.INVALID_REQUEST, timestamp: -1, offset: -1, leaderEpoch: -1 }
         return ctx.version === 0 ? toOffsetsArray(refused, p.maxNumOffsets) : refused
       }
-      const found = await lookup(ctx.broker, ctx.version, t.name, p)
+      const found = await lookup(ctx.broker, ctx.version, t.name, p, ctx.version >= 2 && request.isolationLevel === READ_COMMITTED)
       return ctx.version === 0 ? toOffsetsArray(found, p.maxNumOffsets) : found
     })),
   })))
@@ -81,7 +81,10 @@ function toOffsetsArray(found: EncodeInput<ListOffsetsPartitionResponse>, maxNum
   }
 }
 
-async function lookup(broker: NodeContext, version: number, topic: string, p: ListOffsetsPartition): Promise<EncodeInput<ListOffsetsPartitionResponse>> {
+/** ListOffsetsRequest.isolationLevel: 1 is read_committed. */
+const READ_COMMITTED = 1
+
+async function lookup(broker: NodeContext, version: number, topic: string, p: ListOffsetsPartition, committed: boolean): Promise<EncodeInput<ListOffsetsPartitionResponse>> {
   const answer = (errorCode: number, offset = -1, timestamp = -1): EncodeInput<ListOffsetsPartitionResponse> =>
     ({ partitionIndex: p.partitionIndex, errorCode, timestamp, offset, leaderEpoch: errorCode === ErrorCode.NONE && version >= 4 ? 0 : -1 })
   if (broker.cluster) {
@@ -93,13 +96,13 @@ async function lookup(broker: NodeContext, version: number, topic: string, p: Li
   const offsets = info && p.partitionIndex >= 0 && p.partitionIndex < info.partitions ? broker.engine.offsets(topic, p.partitionIndex) : undefined
   if (!offsets) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   if (p.timestamp === EARLIEST || p.timestamp === EARLIEST_LOCAL) return answer(ErrorCode.NONE, offsets.logStartOffset)
-  if (p.timestamp === LATEST) return answer(ErrorCode.NONE, offsets.highWatermark)
+  if (p.timestamp === LATEST) return answer(ErrorCode.NONE, committed ? offsets.lastStableOffset : offsets.highWatermark)
   if (p.timestamp < 0 && p.timestamp !== MAX_TIMESTAMP) return answer(ErrorCode.INVALID_REQUEST)
   try {
     const found = await broker.engine.offsetForTimestamp(topic, p.partitionIndex, p.timestamp)
     // Offsets at or past the high watermark are not visible to consumers yet.
-    const highWatermark = broker.engine.offsets(topic, p.partitionIndex)?.highWatermark ?? offsets.highWatermark
-    if (!found || found.offset >= highWatermark) return answer(ErrorCode.NONE)
+    const now = broker.engine.offsets(topic, p.partitionIndex) ?? offsets
+    if (!found || found.offset >= (committed ? now.lastStableOffset : now.highWatermark)) return answer(ErrorCode.NONE)
     return answer(ErrorCode.NONE, found.offset, found.timestamp)
   } catch (error) {
     return answer(toErrorPayload(error).code)

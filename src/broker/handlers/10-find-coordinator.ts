@@ -5,9 +5,9 @@
  *
  * Key type 0 (group): this node for any key. An empty group id still gets this node, as in
  * Kafka (the group call that follows answers INVALID_GROUP_ID).
- * Key type 1 (transaction): also this node, so a transactional producer moves on to
- * InitProducerId and fails there with a clear, fatal INVALID_REQUEST; answering the retriable
- * COORDINATOR_NOT_AVAILABLE would only make it retry until its timeout.
+ * Key type 1 (transaction): the transaction coordinator, this node on a single node; in a
+ * cluster the leader of the transactional id's `__transaction_state` partition (created on
+ * first use; COORDINATOR_NOT_AVAILABLE until it has a leader).
  * Other key types: INVALID_REQUEST.
  *
  * v0 must stay advertised: librdkafka enables its group consumer (and lz4) only when it is.
@@ -20,7 +20,7 @@ import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/find-coordinat
 import type { EncodeInput } from '../../protocol/primitives.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 import type { ClusterView } from '../../core/cluster-view.js'
-import { CONSUMER_OFFSETS_TOPIC, partitionForGroup } from '../../core/internal-topics.js'
+import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC, partitionForGroup } from '../../core/internal-topics.js'
 
 export const apiKey = 10
 export const minVersion = MIN_VERSION
@@ -60,7 +60,8 @@ function coordinatorFor(key: string, keyType: number, ctx: RequestContext): Enco
     return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage: null }
   }
   const cluster = ctx.broker.cluster
-  if (cluster && keyType === GROUP_KEY_TYPE) return clusterCoordinator(key, cluster, ctx)
+  if (cluster && keyType === GROUP_KEY_TYPE) return clusterCoordinator(key, cluster, CONSUMER_OFFSETS_TOPIC, () => ctx.broker.groups.prepareOffsetsTopic())
+  if (cluster) return clusterCoordinator(key, cluster, TRANSACTION_STATE_TOPIC, () => ctx.broker.transactions.prepare())
   return {
     key,
     nodeId: ctx.broker.config.nodeId,
@@ -72,19 +73,20 @@ function coordinatorFor(key: string, keyType: number, ctx: RequestContext): Enco
 }
 
 /**
- * Cluster mode: the coordinator is the leader of the group's `__consumer_offsets` partition. The
- * first FindCoordinator creates the topic; until it has a leader, COORDINATOR_NOT_AVAILABLE
+ * Cluster mode: the coordinator is the leader of the key's partition of the internal topic
+ * (`__consumer_offsets` for a group, `__transaction_state` for a transactional id). The first
+ * FindCoordinator creates the topic; until it has a leader, COORDINATOR_NOT_AVAILABLE
  * (retriable: clients ask again).
  */
-function clusterCoordinator(key: string, cluster: ClusterView, ctx: RequestContext): EncodeInput<Coordinator> {
+function clusterCoordinator(key: string, cluster: ClusterView, topic: string, createTopic: () => Promise<void>): EncodeInput<Coordinator> {
   const unavailable = (why: string): EncodeInput<Coordinator> => ({ key, nodeId: -1, host: '', port: -1, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: why })
-  const view = cluster.topic(CONSUMER_OFFSETS_TOPIC)
+  const view = cluster.topic(topic)
   if (!view) {
-    ctx.broker.groups.prepareOffsetsTopic().catch(() => undefined)
-    return unavailable(`${CONSUMER_OFFSETS_TOPIC} is being created`)
+    createTopic().catch(() => undefined)
+    return unavailable(`${topic} is being created`)
   }
   const partition = view.partitions[partitionForGroup(key, view.partitions.length)]
   const leader = cluster.brokers().find((b) => b.id === partition?.leader)
-  if (!leader) return unavailable(`${CONSUMER_OFFSETS_TOPIC}-${partition?.partition ?? -1} has no leader`)
+  if (!leader) return unavailable(`${topic}-${partition?.partition ?? -1} has no leader`)
   return { key, nodeId: leader.id, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null }
 }

@@ -1,16 +1,21 @@
 /**
- * InitProducerId v0-4, for idempotent producers.
+ * InitProducerId v0-4.
  *
  * Without a transactionalId: a new producer id (src/core/producer-ids.ts: never reused,
  * across restarts too) with epoch 0, exactly what Kafka does for non-transactional producers;
  * an existing producerId/epoch sent by v3+ clients (KIP-360 epoch bump) also gets a fresh id,
- * as in Kafka. With a transactionalId: INVALID_REQUEST, since this broker has no transaction
- * coordinator; clients treat the error as fatal rather than retrying forever (a retriable
- * COORDINATOR_NOT_AVAILABLE would only stall them).
+ * as in Kafka.
  *
- * Authorization: IDEMPOTENT_WRITE on the cluster or WRITE on some topic, else CLUSTER_AUTHORIZATION_FAILED.
+ * With a transactionalId: the transaction coordinator (src/transactions/transaction-coordinator.ts)
+ * answers: the id's producer id with a bumped epoch (fencing the previous holder, whose open
+ * transaction is aborted), INVALID_TRANSACTION_TIMEOUT for a timeout above
+ * transaction.max.timeout.ms, NOT_COORDINATOR when another broker leads the id's
+ * `__transaction_state` partition, PRODUCER_FENCED (v4+; INVALID_PRODUCER_EPOCH before) when
+ * a v3+ client's producerId/epoch is not the id's current one.
  *
- * Left out: transactions (transactionTimeoutMs is ignored).
+ * Authorization: without a transactionalId, IDEMPOTENT_WRITE on the cluster or WRITE on some
+ * topic, else CLUSTER_AUTHORIZATION_FAILED; with one, WRITE on the transactional id, else
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED (as Kafka).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { InitProducerIdRequest, InitProducerIdResponse } from '../../protocol/messages/init-producer-id.js'
@@ -21,9 +26,15 @@ export const apiKey = 22
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
+/** The first InitProducerId version that knows PRODUCER_FENCED. */
+const FIRST_FENCED_VERSION = 4
+
 export function handle(request: InitProducerIdRequest, ctx: RequestContext): HandlerReply<InitProducerIdResponse> | Promise<HandlerReply<InitProducerIdResponse>> {
   if (request.transactionalId !== null) {
-    return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 } }
+    if (!ctx.access.transactionalId(request.transactionalId)) {
+      return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 } }
+    }
+    return initTransactional(request.transactionalId, request, ctx)
   }
   // Kafka: IDEMPOTENT_WRITE on the cluster, or WRITE on at least one topic.
   if (!ctx.access.cluster() && !ctx.access.anyTopic()) {
@@ -39,4 +50,15 @@ export function handle(request: InitProducerIdRequest, ctx: RequestContext): Han
   }
   const producerId = ctx.broker.producerIds.allocate()
   return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 } }
+}
+
+async function initTransactional(transactionalId: string, request: InitProducerIdRequest, ctx: RequestContext): Promise<HandlerReply<InitProducerIdResponse>> {
+  if (transactionalId === '') return { kind: 'message', message: { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 } }
+  const result = await ctx.broker.transactions.initProducerId(
+    transactionalId,
+    request.transactionTimeoutMs,
+    { producerId: ctx.version >= 3 ? request.producerId : -1, producerEpoch: ctx.version >= 3 ? request.producerEpoch : -1 },
+    { version: ctx.version, firstFencedVersion: FIRST_FENCED_VERSION },
+  )
+  return { kind: 'message', message: { throttleTimeMs: 0, ...result } }
 }

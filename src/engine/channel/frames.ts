@@ -129,7 +129,8 @@ export type ControlRequest =
   | { op: 'open'; slot: number; topic: string; partition: number; settings: PartitionSettings }
   | { op: 'drop'; slot: number }
   | { op: 'closePartition'; slot: number }
-  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean; holdFile?: boolean }
+  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean; holdFile?: boolean; readCommitted?: boolean }
+  | { op: 'writeTxnMarker'; slot: number; producerId: number; producerEpoch: number; committed: boolean; coordinatorEpoch: number }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
   | { op: 'truncateTo'; slot: number; offset: number }
   | { op: 'truncateFullyAndStartAt'; slot: number; offset: number }

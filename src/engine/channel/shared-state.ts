@@ -3,7 +3,7 @@
  * a fixed number of partition slots, so `offsets()` on the main thread is a plain memory read.
  *
  * Per slot: Float64 logStartOffset, logEndOffset, highWatermark, committed byte position of the
- * active segment (exact up to 2^53), and two Int32 words:
+ * active segment (exact up to 2^53), last stable offset (transactions), and two Int32 words:
  * - a sequence word the worker makes odd while it writes the four numbers and even after, so a
  *   reader never sees a torn mix of old and new values (a seqlock);
  * - a change counter bumped, with Atomics.notify, only when the high watermark moves: long
@@ -11,12 +11,13 @@
  */
 import type { PartitionOffsets } from '../log-engine.js'
 
-const F64_PER_SLOT = 4
+const F64_PER_SLOT = 5
 const I32_PER_SLOT = 2
 const LOG_START = 0
 const LOG_END = 1
 const HIGH_WATERMARK = 2
 const COMMITTED_POSITION = 3
+const LAST_STABLE = 4
 const SEQ = 0
 const HW_COUNTER = 1
 const READ_ATTEMPTS = 64
@@ -42,16 +43,17 @@ export class SharedPartitionState {
     return new SharedPartitionState(new SharedArrayBuffer(capacity * (F64_PER_SLOT * 8 + I32_PER_SLOT * 4)), capacity)
   }
 
-  /** Worker side: publishes a slot's offsets; wakes long polls only if the high watermark moved. */
-  publish(slot: number, logStartOffset: number, logEndOffset: number, highWatermark: number, committedPosition: number): void {
+  /** Worker side: publishes a slot's offsets; wakes long polls only if the high watermark or the last stable offset moved. */
+  publish(slot: number, logStartOffset: number, logEndOffset: number, highWatermark: number, committedPosition: number, lastStableOffset = highWatermark): void {
     const base = slot * F64_PER_SLOT
     const seqIndex = slot * I32_PER_SLOT + SEQ
-    const hwMoved = this.numbers[base + HIGH_WATERMARK] !== highWatermark
+    const hwMoved = this.numbers[base + HIGH_WATERMARK] !== highWatermark || this.numbers[base + LAST_STABLE] !== lastStableOffset
     Atomics.add(this.words, seqIndex, 1)
     this.numbers[base + LOG_START] = logStartOffset
     this.numbers[base + LOG_END] = logEndOffset
     this.numbers[base + HIGH_WATERMARK] = highWatermark
     this.numbers[base + COMMITTED_POSITION] = committedPosition
+    this.numbers[base + LAST_STABLE] = lastStableOffset
     Atomics.add(this.words, seqIndex, 1)
     if (hwMoved) {
       const counterIndex = slot * I32_PER_SLOT + HW_COUNTER
@@ -76,7 +78,8 @@ export class SharedPartitionState {
       const logEndOffset = this.numbers[base + LOG_END]
       const highWatermark = this.numbers[base + HIGH_WATERMARK]
       const committedPosition = this.numbers[base + COMMITTED_POSITION]
-      if (Atomics.load(this.words, seqIndex) === before) return { logStartOffset, logEndOffset, highWatermark, committedPosition }
+      const lastStableOffset = this.numbers[base + LAST_STABLE]
+      if (Atomics.load(this.words, seqIndex) === before) return { logStartOffset, logEndOffset, highWatermark, committedPosition, lastStableOffset }
     }
     return undefined
   }

@@ -29,7 +29,7 @@ import {
   type AppendReply, type ControlRequest,
 } from '../channel/frames.js'
 import type {
-  Acks, AppendResult, EngineStats, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, PartitionStats, ReadOptions, ReadSlice, TimestampOffset,
+  Acks, AppendResult, EngineStats, TxnMarkerRequest, EpochEndOffset, LogEngine, PartitionOffsets, PartitionSettings, PartitionStats, ReadOptions, ReadSlice, TimestampOffset,
   WorkerPartitionStats,
 } from '../log-engine.js'
 import { RecoveryPool } from '../recovery/recovery-pool.js'
@@ -432,7 +432,10 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   async read(topic: string, partition: number, offset: number, maxBytes: number, options: ReadOptions = {}): Promise<ReadSlice> {
     const entry = this.entry(topic, partition)
-    const request: ControlRequest = { op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }), ...(options.holdFile && { holdFile: true }) }
+    const request: ControlRequest = {
+      op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }), ...(options.holdFile && { holdFile: true }),
+      ...(options.isolation === 'committed' && { readCommitted: true }),
+    }
     return await this.control(entry.worker, request) as ReadSlice
   }
 
@@ -441,7 +444,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (!entry) return undefined
     const published = this.states[entry.worker].read(entry.slot)
     if (!published || published.logEndOffset < 0) return undefined
-    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark: published.highWatermark }
+    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark: published.highWatermark, lastStableOffset: published.lastStableOffset }
   }
 
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
@@ -465,7 +468,12 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
    * one Atomics.notify per high-watermark move wakes every waiter, and `ring-wait` keeps a
    * ref'd handle while it waits (a bare waitAsync would let Node exit under it).
    */
-  async waitForData(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void> {
+  async writeTxnMarker(topic: string, partition: number, marker: TxnMarkerRequest): Promise<number> {
+    const entry = this.entry(topic, partition)
+    return await this.control(entry.worker, { op: 'writeTxnMarker', slot: entry.slot, ...marker }) as number
+  }
+
+  async waitForData(topic: string, partition: number, offset: number, timeoutMs: number, committed = false): Promise<void> {
     const entry = this.entry(topic, partition)
     const deadline = performance.now() + Math.max(0, timeoutMs)
     const state = this.states[entry.worker]
@@ -473,7 +481,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     for (;;) {
       const seen = Atomics.load(words, index)
       const published = state.read(entry.slot)
-      if (published && published.highWatermark > offset) return
+      if (published && (committed ? published.lastStableOffset : published.highWatermark) > offset) return
       const left = deadline - performance.now()
       if (left <= 0 || this.closed) return
       await waitAsyncHeld(words, index, seen, left)

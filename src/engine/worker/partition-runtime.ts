@@ -8,6 +8,12 @@
  * after the group commit covering it). Producer state is snapshotted to `<offset>.snapshot`
  * on clean close and on segment roll, and rebuilt on open from the newest snapshot plus the
  * batches after it.
+ *
+ * Transactions: transactional batches open a producer's transaction here; the coordinator's
+ * COMMIT/ABORT marker (writeTxnMarker, never a client's Produce) closes it, and an aborted one
+ * is indexed in `.txnindex` (storage/aborted-txn-index.ts). The last stable offset is
+ * published beside the high watermark; read_committed reads stop there and carry the aborted
+ * transactions of their range.
  */
 import { performance } from 'node:perf_hooks'
 import { existsSync, openSync, readdirSync, rmSync } from 'node:fs'
@@ -25,7 +31,9 @@ import { atomicTempPath } from '../../storage/atomic-file.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionScrubber } from '../../storage/scrub.js'
 import { PartitionLog } from '../../storage/partition-log.js'
-import { ProducerStateManager, type ActiveProducer } from '../../storage/producer-state.js'
+import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
+import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
+import { CONTROL_TYPE_COMMIT, controlTypeOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
 import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
@@ -79,6 +87,7 @@ export class PartitionRuntime {
   private readonly slot: number
   private readonly log: PartitionLog
   private readonly producers = new ProducerStateManager()
+  private txnIndex: AbortedTxnIndex
   private readonly shared: SharedPartitionState
   private readonly replies: ReplyTarget
   private readonly settings: PartitionSettings
@@ -112,6 +121,7 @@ export class PartitionRuntime {
     this.dir = dir
     this.slot = options.slot
     this.log = log
+    this.txnIndex = AbortedTxnIndex.load(dir, log.logStartOffset, log.logEndOffset)
     this.shared = options.shared
     this.replies = options.replies
     this.settings = options.settings
@@ -161,16 +171,57 @@ export class PartitionRuntime {
       const bytes = this.log.readBytes(slice)
       for (let at = 0; at + LOG_OVERHEAD <= bytes.length;) {
         const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
-        this.producers.replayBatch(
-          { producerId: readInt64(bytes, at + PRODUCER_ID_OFFSET), producerEpoch: bytes.readInt16BE(at + PRODUCER_EPOCH_OFFSET), baseSequence: bytes.readInt32BE(at + BASE_SEQUENCE_OFFSET), lastOffsetDelta: bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) },
-          readInt64(bytes, at),
-          readInt64(bytes, at + MAX_TIMESTAMP_OFFSET),
-        )
+        this.replayBatch(bytes, at, size)
         at += size
       }
       if (slice.nextOffset <= offset) break
       offset = slice.nextOffset
     }
+  }
+
+  /** Producer state (and transaction state) from one batch of the log: replay on open, or a follower's append. */
+  private replayBatch(bytes: Buffer, at: number, size: number): void {
+    const info = batchInfoAt(bytes, at)
+    const offset = readInt64(bytes, at)
+    if (isControlBatch(bytes, at)) {
+      if (info.producerId >= 0) this.endTransaction(info.producerId, info.producerEpoch, offset, controlTypeOf(bytes, at, size) === CONTROL_TYPE_COMMIT)
+      return
+    }
+    this.producers.replayBatch(info, offset, readInt64(bytes, at + MAX_TIMESTAMP_OFFSET))
+  }
+
+  /** A marker at `markerOffset` ends the producer's transaction; an aborted one goes into the `.txnindex`. */
+  private endTransaction(producerId: number, producerEpoch: number, markerOffset: number, committed: boolean): void {
+    const stableBefore = this.lastStableOffset
+    const done = this.producers.completeTxn(producerId, producerEpoch, markerOffset, committed)
+    if (!done || committed) return
+    const entry: AbortedTxn = { producerId, firstOffset: done.firstOffset, lastOffset: markerOffset, lastStableOffset: stableBefore }
+    this.txnIndex.add(entry, this.log.segmentBaseOf(markerOffset))
+  }
+
+  /** Offsets below it hold no record of an open (or not yet stably ended) transaction: what read_committed reads up to. */
+  get lastStableOffset(): number {
+    const highWatermark = this.log.highWatermark
+    return Math.min(highWatermark, this.producers.firstUnstableOffset(highWatermark))
+  }
+
+  /**
+   * Appends the coordinator's COMMIT or ABORT marker for a producer and resolves with its
+   * offset once acknowledged under the flush policy. A marker older than the producer's epoch
+   * here is refused (INVALID_PRODUCER_EPOCH); one with a newer epoch fences the producer's
+   * older epoch in this partition.
+   */
+  async writeTxnMarker(marker: TxnMarker): Promise<number> {
+    const verdict = this.producers.checkMarker(marker.producerId, marker.producerEpoch)
+    if (verdict.kind === 'error') throw new RinglogError(verdict.code, verdict.message)
+    const batch = encodeTxnMarkerBatch(marker)
+    const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch, validated: true })
+    this.endTransaction(marker.producerId, marker.producerEpoch, result.baseOffset, marker.committed)
+    this.afterAppend(batch)
+    this.snapshotOnRoll()
+    await this.log.whenAcknowledged(result.lastOffset)
+    this.publish()
+    return result.baseOffset
   }
 
   /**
@@ -189,7 +240,7 @@ export class PartitionRuntime {
   /** Writes the current offsets to shared memory (wakes long polls if the high watermark moved). */
   private publish(): void {
     if (this.closed) return
-    this.shared.publish(this.slot, this.log.logStartOffset, this.log.logEndOffset, this.log.highWatermark, -1)
+    this.shared.publish(this.slot, this.log.logStartOffset, this.log.logEndOffset, this.log.highWatermark, -1, this.lastStableOffset)
   }
 
   // ------------------------------------------------------------------ network batches
@@ -206,6 +257,8 @@ export class PartitionRuntime {
         if (size > this.maxMessageBytes) {
           throw new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `batch of ${size} bytes exceeds max.message.bytes ${this.maxMessageBytes}`)
         }
+        // Markers come only from the transaction coordinator (writeTxnMarker), as in Kafka.
+        if (isControlBatch(frame, at)) throw new RinglogError(ErrorCode.INVALID_RECORD, 'a client may not produce control batches')
         refuseCompressionBomb(frame, at, size)
         validateBatchRecords(frame, at, size)
         if (readInt64(frame, at + PRODUCER_ID_OFFSET) >= 0) idempotent = true
@@ -219,7 +272,7 @@ export class PartitionRuntime {
     }
     const batches = frame.subarray(offset)
     if (idempotent) {
-      const info = { producerId: readInt64(batches, PRODUCER_ID_OFFSET), producerEpoch: batches.readInt16BE(PRODUCER_EPOCH_OFFSET), baseSequence: batches.readInt32BE(BASE_SEQUENCE_OFFSET), lastOffsetDelta: batches.readInt32BE(LAST_OFFSET_DELTA_OFFSET) }
+      const info = batchInfoAt(batches, 0)
       const verdict = this.producers.check(info)
       if (verdict.kind === 'error') {
         this.fail(requestId, new RinglogError(verdict.code, verdict.message))
@@ -230,9 +283,10 @@ export class PartitionRuntime {
         this.reply(requestId, acks, verdict.firstOffset, verdict.lastOffset, -1)
         return
       }
-      const result = this.appendToLog(batches, requestId)
+      // The producer state takes the batch before the offsets are published, so a transactional
+      // batch never shows under a last stable offset past it (the main thread reads it at once).
+      const result = this.appendToLog(batches, requestId, (appended) => this.producers.update(info, appended.baseOffset, readInt64(batches, MAX_TIMESTAMP_OFFSET)))
       if (!result) return
-      this.producers.update(info, result.baseOffset, readInt64(batches, MAX_TIMESTAMP_OFFSET))
       this.snapshotOnRoll()
       this.reply(requestId, acks, result.baseOffset, result.lastOffset, result.logAppendTime)
       return
@@ -259,12 +313,10 @@ export class PartitionRuntime {
       this.fail(requestId, error)
       return
     }
-    for (let at = 0; at + LOG_OVERHEAD <= batches.length; at += LOG_OVERHEAD + batches.readInt32BE(at + BATCH_LENGTH_OFFSET)) {
-      this.producers.replayBatch(
-        { producerId: readInt64(batches, at + PRODUCER_ID_OFFSET), producerEpoch: batches.readInt16BE(at + PRODUCER_EPOCH_OFFSET), baseSequence: batches.readInt32BE(at + BASE_SEQUENCE_OFFSET), lastOffsetDelta: batches.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET) },
-        readInt64(batches, at),
-        readInt64(batches, at + MAX_TIMESTAMP_OFFSET),
-      )
+    for (let at = 0; at + LOG_OVERHEAD <= batches.length;) {
+      const size = LOG_OVERHEAD + batches.readInt32BE(at + BATCH_LENGTH_OFFSET)
+      this.replayBatch(batches, at, size)
+      at += size
     }
     this.afterAppend(batches)
     this.snapshotOnRoll()
@@ -282,6 +334,7 @@ export class PartitionRuntime {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid truncation offset ${offset}`)
     this.sealOpenBatch()
     this.log.truncateTo(offset)
+    this.txnIndex.truncateFrom(this.log.logEndOffset)
     this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, this.log.logEndOffset)
     this.rebuildProducerState()
@@ -294,6 +347,7 @@ export class PartitionRuntime {
   truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
     this.sealOpenBatch()
     this.log.truncateFullyAndStartAt(offset)
+    this.txnIndex.truncateFrom(0)
     this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, -1)
     this.producers.clear()
@@ -329,9 +383,10 @@ export class PartitionRuntime {
   }
 
   /** Appends validated bytes; on failure replies (or counts) the error and returns undefined. */
-  private appendToLog(batches: Buffer, requestId: number): { baseOffset: number; lastOffset: number; logAppendTime: number } | undefined {
+  private appendToLog(batches: Buffer, requestId: number, onAppended?: (result: { baseOffset: number }) => void): { baseOffset: number; lastOffset: number; logAppendTime: number } | undefined {
     try {
       const result = this.log.append(batches, { leaderEpoch: this.leaderEpoch, validated: true, ...(this.settings.logAppendTime && { logAppendTime: Date.now() }) })
+      onAppended?.(result)
       this.afterAppend(batches)
       return result
     } catch (error) {
@@ -518,11 +573,16 @@ export class PartitionRuntime {
    * `toLogEnd`: a follower's fetch, served past the high watermark up to the log end.
    * `holdFile`: the range comes with a descriptor of its own for the caller (see ReadSlice.heldFd).
    */
-  read(offset: number, maxBytes: number, toLogEnd = false, holdFile = false): ReadSlice {
-    const base = { highWatermark: this.log.highWatermark, lastStableOffset: this.log.highWatermark, logStartOffset: this.log.logStartOffset }
+  read(offset: number, maxBytes: number, toLogEnd = false, holdFile = false, readCommitted = false): ReadSlice {
+    const lastStableOffset = this.lastStableOffset
+    const base = { highWatermark: this.log.highWatermark, lastStableOffset, logStartOffset: this.log.logStartOffset }
     try {
-      const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : {})
+      const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : readCommitted ? { maxOffset: lastStableOffset } : {})
       if (slice.length === 0) return { errorCode: ErrorCode.NONE, ...base, segment: null }
+      if (readCommitted && this.txnIndex.size > 0) {
+        const aborted = this.txnIndex.overlapping(offset, slice.nextOffset)
+        if (aborted.length > 0) Object.assign(base, { abortedTransactions: aborted.map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset })) })
+      }
       // A range the scrubber found damaged is refused (KAFKA_STORAGE_ERROR); a read running into one stops before it.
       const length = this.scrubber.servableLength(slice.path, slice.position, slice.length)
       const segment: ReadSlice['segment'] = length === slice.length
@@ -541,13 +601,17 @@ export class PartitionRuntime {
   applyRetention(): number {
     if (this.closed) return 0
     const result = this.log.applyRetention()
-    if (result.deletedSegments > 0) this.publish()
+    if (result.deletedSegments > 0) {
+      this.txnIndex.dropBelow(result.logStartOffset)
+      this.publish()
+    }
     return result.deletedSegments
   }
 
   /** DeleteRecords: advances the log start offset; returns the new one (Kafka's low watermark). */
   deleteRecordsBefore(offset: number): number {
     const start = this.log.deleteRecordsBefore(offset)
+    this.txnIndex.dropBelow(start)
     this.publish()
     return start
   }
@@ -612,6 +676,17 @@ export class PartitionRuntime {
       await this.log.close().catch(() => undefined)
     }
     rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** What the producer state reads from the batch header at `at`. */
+function batchInfoAt(bytes: Buffer, at: number): ProducerBatchInfo {
+  return {
+    producerId: readInt64(bytes, at + PRODUCER_ID_OFFSET),
+    producerEpoch: bytes.readInt16BE(at + PRODUCER_EPOCH_OFFSET),
+    baseSequence: bytes.readInt32BE(at + BASE_SEQUENCE_OFFSET),
+    lastOffsetDelta: bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET),
+    transactional: isTransactionalBatch(bytes, at),
   }
 }
 

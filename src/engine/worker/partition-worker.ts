@@ -150,7 +150,9 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       await removePartition(request.slot, (runtime) => runtime.close())
       return null
     case 'read':
-      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true, request.holdFile === true)
+      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true, request.holdFile === true, request.readCommitted === true)
+    case 'writeTxnMarker':
+      return await runtimeAt(request.slot).writeTxnMarker(request)
     case 'offsetForTimestamp':
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
     case 'truncateTo':

@@ -21,6 +21,10 @@ import * as deleteTopics from './delete-topics.js'
 import * as deleteRecords from './delete-records.js'
 import * as initProducerId from './init-producer-id.js'
 import * as offsetForLeaderEpoch from './offset-for-leader-epoch.js'
+import * as addPartitionsToTxn from './add-partitions-to-txn.js'
+import * as addOffsetsToTxn from './add-offsets-to-txn.js'
+import * as endTxn from './end-txn.js'
+import * as txnOffsetCommit from './txn-offset-commit.js'
 import * as describeAcls from './describe-acls.js'
 import * as createAcls from './create-acls.js'
 import * as deleteAcls from './delete-acls.js'
@@ -36,7 +40,7 @@ import * as alterUserScramCredentials from './alter-user-scram-credentials.js'
 import * as describeCluster from './describe-cluster.js'
 import * as describeProducers from './describe-producers.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeUserScramCredentials, alterUserScramCredentials, describeCluster, describeProducers }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeUserScramCredentials, alterUserScramCredentials, describeCluster, describeProducers }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -172,6 +176,30 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: offsetForLeaderEpoch.FIRST_FLEXIBLE_VERSION,
     decodeRequest: offsetForLeaderEpoch.decodeOffsetForLeaderEpochRequest, encodeRequest: offsetForLeaderEpoch.encodeOffsetForLeaderEpochRequest,
     decodeResponse: offsetForLeaderEpoch.decodeOffsetForLeaderEpochResponse, encodeResponse: offsetForLeaderEpoch.encodeOffsetForLeaderEpochResponse,
+  }],
+  [24, {
+    apiKey: 24, name: 'AddPartitionsToTxn', minVersion: addPartitionsToTxn.MIN_VERSION, maxVersion: addPartitionsToTxn.MAX_VERSION,
+    firstFlexibleVersion: addPartitionsToTxn.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: addPartitionsToTxn.decodeAddPartitionsToTxnRequest, encodeRequest: addPartitionsToTxn.encodeAddPartitionsToTxnRequest,
+    decodeResponse: addPartitionsToTxn.decodeAddPartitionsToTxnResponse, encodeResponse: addPartitionsToTxn.encodeAddPartitionsToTxnResponse,
+  }],
+  [25, {
+    apiKey: 25, name: 'AddOffsetsToTxn', minVersion: addOffsetsToTxn.MIN_VERSION, maxVersion: addOffsetsToTxn.MAX_VERSION,
+    firstFlexibleVersion: addOffsetsToTxn.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: addOffsetsToTxn.decodeAddOffsetsToTxnRequest, encodeRequest: addOffsetsToTxn.encodeAddOffsetsToTxnRequest,
+    decodeResponse: addOffsetsToTxn.decodeAddOffsetsToTxnResponse, encodeResponse: addOffsetsToTxn.encodeAddOffsetsToTxnResponse,
+  }],
+  [26, {
+    apiKey: 26, name: 'EndTxn', minVersion: endTxn.MIN_VERSION, maxVersion: endTxn.MAX_VERSION,
+    firstFlexibleVersion: endTxn.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: endTxn.decodeEndTxnRequest, encodeRequest: endTxn.encodeEndTxnRequest,
+    decodeResponse: endTxn.decodeEndTxnResponse, encodeResponse: endTxn.encodeEndTxnResponse,
+  }],
+  [28, {
+    apiKey: 28, name: 'TxnOffsetCommit', minVersion: txnOffsetCommit.MIN_VERSION, maxVersion: txnOffsetCommit.MAX_VERSION,
+    firstFlexibleVersion: txnOffsetCommit.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: txnOffsetCommit.decodeTxnOffsetCommitRequest, encodeRequest: txnOffsetCommit.encodeTxnOffsetCommitRequest,
+    decodeResponse: txnOffsetCommit.decodeTxnOffsetCommitResponse, encodeResponse: txnOffsetCommit.encodeTxnOffsetCommitResponse,
   }],
   [29, {
     apiKey: 29, name: 'DescribeAcls', minVersion: describeAcls.MIN_VERSION, maxVersion: describeAcls.MAX_VERSION,

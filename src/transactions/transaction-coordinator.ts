@@ -1,0 +1,386 @@
+/**
+ * Kafka's transaction coordinator. The state of each transactional id is a record in the
+ * internal `__transaction_state` topic (transaction-state.ts), in the partition
+ * abs(transactionalId.hashCode()) % partitions; the broker leading that partition coordinates
+ * the id (a single node leads them all). Every change is appended with acks=all before it is
+ * applied in memory or answered, so a restart or a new leader reads the same state back.
+ *
+ * Life of a transaction: InitProducerId gives the id a producer id and a new epoch (fencing the
+ * previous holder, and aborting what it left open); AddPartitionsToTxn / AddOffsetsToTxn move it
+ * to Ongoing; TxnOffsetCommit stashes the group's offsets in it; EndTxn writes PrepareCommit or
+ * PrepareAbort, then a COMMIT or ABORT marker to every partition of the transaction, then (on
+ * commit) the stashed offsets to their groups, then CompleteCommit / CompleteAbort, and only
+ * then answers. A completion that fails part way stays Prepare* and is retried by the next
+ * EndTxn or the periodic check; a restart finishes it from the log.
+ *
+ * Timeouts: an Ongoing transaction older than its timeout is aborted with a bumped epoch, so the
+ * producer's next request is fenced (and its next batch refused by the partitions).
+ *
+ * Operations on one transactional id run one at a time (a promise chain per id).
+ */
+import { ErrorCode } from '../protocol/error-codes.js'
+import { decodeRecordBatch, encodeRecordBatch, splitBatches } from '../protocol/record-batch.js'
+import { partitionForGroup } from '../protocol/consumer-offsets-records.js'
+import { RinglogError, UnknownTopicOrPartitionError } from '../errors.js'
+import type { TxnMarkerRequest } from '../engine/log-engine.js'
+import type { OffsetToCommit } from '../groups/offsets-backend.js'
+import type { OffsetsTopicIo } from '../groups/consumer-offsets-log.js'
+import { decodeTxnValue, encodeTxnKey, encodeTxnValue, type PendingTxnOffset, type TxnMetadata, type TxnPartition } from './transaction-state.js'
+
+/** Kafka keeps the last epoch for itself (Short.MaxValue is never handed out). */
+const MAX_PRODUCER_EPOCH = 32766
+
+export interface TransactionCoordinatorDeps {
+  /** `__transaction_state` (create on first use, append with acks=all, read back). */
+  io: OffsetsTopicIo
+  /** Appends a COMMIT/ABORT marker to a partition; rejects with a RinglogError (UnknownTopicOrPartitionError: the partition is gone). */
+  writeMarker(topic: string, partition: number, marker: TxnMarkerRequest): Promise<void>
+  allocateProducerId(): Promise<number>
+  /** Makes offsets committed in a transaction visible to their group (on commit only). */
+  commitOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<void>
+  partitionExists(topic: string, partition: number): boolean
+  maxTimeoutMs: number
+  abortCheckIntervalMs: number
+  now?: () => number
+  /** Told about background failures (a completion or timeout abort that will be retried). */
+  onBackgroundError?: (transactionalId: string, error: unknown) => void
+}
+
+export interface InitProducerIdResult { errorCode: number; producerId: number; producerEpoch: number }
+
+/** Which request version first knows PRODUCER_FENCED; older ones get INVALID_PRODUCER_EPOCH (as Kafka answers). */
+export interface FencingVersion { version: number; firstFencedVersion: number }
+
+interface PartitionTxns {
+  loaded: boolean
+  txns: Map<string, TxnMetadata>
+}
+
+export class TransactionCoordinator {
+  private readonly states = new Map<number, PartitionTxns>()
+  private readonly chains = new Map<string, Promise<unknown>>()
+  private readonly now: () => number
+  private topicReady: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  private closed = false
+
+  constructor(private readonly deps: TransactionCoordinatorDeps) {
+    this.now = deps.now ?? Date.now
+    this.timer = setInterval(() => { this.checkTimeouts() }, deps.abortCheckIntervalMs)
+    this.timer.unref()
+  }
+
+  /** Creates `__transaction_state` once (first use); a failed create is tried again by the next call. */
+  prepare(): Promise<void> {
+    this.topicReady ??= this.deps.io.ensureTopic().catch((error: unknown) => { this.topicReady = undefined; throw error })
+    return this.topicReady
+  }
+
+  partitionOf(transactionalId: string): number { return partitionForGroup(transactionalId, this.deps.io.partitions) }
+
+  /** NONE when this broker coordinates the id; NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS otherwise. */
+  coordinatorError(transactionalId: string): number {
+    const state = this.states.get(this.partitionOf(transactionalId))
+    if (!state) return ErrorCode.NOT_COORDINATOR
+    return state.loaded ? ErrorCode.NONE : ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+  }
+
+  /** Reads a partition of the log (newest record per id wins), then finishes what it finds prepared. */
+  async load(partition: number): Promise<void> {
+    const state: PartitionTxns = { loaded: false, txns: new Map() }
+    this.states.set(partition, state)
+    await this.deps.io.read(partition, (bytes) => {
+      for (const { offset } of splitBatches(bytes).batches) {
+        for (const record of decodeRecordBatch(bytes, offset).records) {
+          if (!record.key) continue
+          const id = record.key.toString('utf8')
+          const meta = record.value ? decodeTxnValue(record.value) : undefined
+          if (meta) state.txns.set(id, meta)
+          else state.txns.delete(id)
+        }
+      }
+    })
+    if (this.states.get(partition) !== state) return
+    state.loaded = true
+    for (const [id, meta] of state.txns) {
+      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') this.completeInBackground(id)
+    }
+  }
+
+  /** Stops coordinating the partition's ids (another broker leads it now). */
+  unload(partition: number): void { this.states.delete(partition) }
+
+  /** The id's current metadata, if this broker coordinates it (tests, DescribeTransactions). */
+  describe(transactionalId: string): TxnMetadata | undefined {
+    const state = this.states.get(this.partitionOf(transactionalId))
+    return state?.loaded ? state.txns.get(transactionalId) : undefined
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  /**
+   * InitProducerId with a transactional id: a producer id (new, or the id's own) with a bumped
+   * epoch. An Ongoing transaction of the previous holder is aborted first (with the new epoch,
+   * so its markers fence the zombie in every partition it wrote).
+   */
+  initProducerId(transactionalId: string, timeoutMs: number, expected: { producerId: number; producerEpoch: number }, fencing: FencingVersion): Promise<InitProducerIdResult> {
+    const fail = (errorCode: number): InitProducerIdResult => ({ errorCode, producerId: -1, producerEpoch: -1 })
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > this.deps.maxTimeoutMs) return Promise.resolve(fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT))
+    const coordinator = this.coordinatorError(transactionalId)
+    if (coordinator !== ErrorCode.NONE) return Promise.resolve(fail(coordinator))
+    return this.serialized(transactionalId, async () => {
+      const current = this.describe(transactionalId)
+      if (!current) {
+        const producerId = await this.deps.allocateProducerId()
+        const meta = fresh(producerId, 0, timeoutMs, this.now())
+        await this.persist(transactionalId, meta)
+        return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 }
+      }
+      if (expected.producerId >= 0 && (expected.producerId !== current.producerId || expected.producerEpoch !== current.producerEpoch)) {
+        return fail(fencedCode(fencing))
+      }
+      if (current.state === 'PrepareCommit' || current.state === 'PrepareAbort') {
+        await this.complete(transactionalId, current)
+      }
+      let producerId = current.producerId
+      let producerEpoch = current.producerEpoch + 1
+      if (current.state === 'Ongoing') {
+        await this.complete(transactionalId, { ...current, producerEpoch, state: 'PrepareAbort' })
+      }
+      if (producerEpoch > MAX_PRODUCER_EPOCH) {
+        producerId = await this.deps.allocateProducerId()
+        producerEpoch = 0
+      }
+      await this.persist(transactionalId, fresh(producerId, producerEpoch, timeoutMs, this.now()))
+      return { errorCode: ErrorCode.NONE, producerId, producerEpoch }
+    }).catch((error: unknown) => fail(coordinatorFailure(error)))
+  }
+
+  /** AddPartitionsToTxn: an error code per partition (OPERATION_NOT_ATTEMPTED beside one that failed). */
+  addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TxnPartition[], fencing: FencingVersion): Promise<Map<string, number>> {
+    const all = (code: number): Map<string, number> => new Map(partitions.map((p) => [partitionKey(p), code]))
+    const unknown = partitions.filter((p) => !this.deps.partitionExists(p.topic, p.partition))
+    if (unknown.length > 0) {
+      const out = all(ErrorCode.OPERATION_NOT_ATTEMPTED)
+      for (const p of unknown) out.set(partitionKey(p), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+      return Promise.resolve(out)
+    }
+    const coordinator = this.coordinatorError(transactionalId)
+    if (coordinator !== ErrorCode.NONE) return Promise.resolve(all(coordinator))
+    return this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
+      if (code !== ErrorCode.NONE) return all(code)
+      const added = [...meta!.partitions]
+      for (const p of partitions) if (!added.some((q) => q.topic === p.topic && q.partition === p.partition)) added.push({ topic: p.topic, partition: p.partition })
+      if (meta!.state === 'Ongoing' && added.length === meta!.partitions.length) return all(ErrorCode.NONE)
+      await this.persist(transactionalId, this.ongoing(meta!, { partitions: added }))
+      return all(ErrorCode.NONE)
+    }).catch((error: unknown) => all(coordinatorFailure(error)))
+  }
+
+  /** AddOffsetsToTxn: the group's offsets will be committed by this transaction. */
+  addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, fencing: FencingVersion): Promise<number> {
+    const coordinator = this.coordinatorError(transactionalId)
+    if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
+    return this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
+      if (code !== ErrorCode.NONE) return code
+      if (meta!.state === 'Ongoing' && meta!.groupIds.includes(groupId)) return ErrorCode.NONE
+      await this.persist(transactionalId, this.ongoing(meta!, { groupIds: [...new Set([...meta!.groupIds, groupId])] }))
+      return ErrorCode.NONE
+    }).catch(coordinatorFailure)
+  }
+
+  /**
+   * TxnOffsetCommit: the offsets are kept in the transaction (durably) and reach the group only
+   * when it commits. The group must have been added (AddOffsetsToTxn) to this transaction.
+   */
+  commitOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, offsets: readonly OffsetToCommit[], fencing: FencingVersion): Promise<number> {
+    const coordinator = this.coordinatorError(transactionalId)
+    if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
+    return this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
+      if (code !== ErrorCode.NONE) return code
+      if (meta!.state !== 'Ongoing' || !meta!.groupIds.includes(groupId)) return ErrorCode.INVALID_TXN_STATE
+      const pending: PendingTxnOffset[] = meta!.pendingOffsets.filter((o) => o.groupId !== groupId || !offsets.some((n) => n.topic === o.topic && n.partition === o.partition))
+      for (const o of offsets) pending.push({ groupId, topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata })
+      await this.persist(transactionalId, { ...meta!, pendingOffsets: pending, updatedMs: this.now() })
+      return ErrorCode.NONE
+    }).catch(coordinatorFailure)
+  }
+
+  /** EndTxn: answered once every marker is written and the Complete* record is acknowledged. */
+  endTxn(transactionalId: string, producerId: number, producerEpoch: number, committed: boolean, fencing: FencingVersion): Promise<number> {
+    const coordinator = this.coordinatorError(transactionalId)
+    if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
+    return this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      if (!meta || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+      if (meta.producerEpoch !== producerEpoch) return fencedCode(fencing)
+      const wanted = committed ? 'Commit' : 'Abort'
+      switch (meta.state) {
+        case 'Ongoing':
+          await this.complete(transactionalId, { ...meta, state: committed ? 'PrepareCommit' : 'PrepareAbort' })
+          return ErrorCode.NONE
+        case 'PrepareCommit':
+        case 'PrepareAbort':
+          if (meta.state !== `Prepare${wanted}`) return ErrorCode.INVALID_TXN_STATE
+          await this.complete(transactionalId, meta)
+          return ErrorCode.NONE
+        case 'CompleteCommit':
+        case 'CompleteAbort':
+          // A retried EndTxn whose first attempt completed.
+          return meta.state === `Complete${wanted}` ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE
+        default:
+          return ErrorCode.INVALID_TXN_STATE
+      }
+    }).catch(coordinatorFailure)
+  }
+
+  /** Aborts Ongoing transactions past their timeout (epoch bumped: the producer is fenced) and retries stuck completions. */
+  checkTimeouts(): void {
+    if (this.closed) return
+    const now = this.now()
+    for (const state of this.states.values()) {
+      if (!state.loaded) continue
+      for (const [id, meta] of state.txns) {
+        if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') this.completeInBackground(id)
+        else if (meta.state === 'Ongoing' && now - meta.startMs > meta.timeoutMs) this.abortTimedOut(id)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private abortTimedOut(transactionalId: string): void {
+    this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      if (meta?.state !== 'Ongoing' || this.now() - meta.startMs <= meta.timeoutMs) return
+      if (meta.producerEpoch >= MAX_PRODUCER_EPOCH) {
+        // No epoch left to fence with: abort under the current one (the next InitProducerId moves to a new producer id).
+        await this.complete(transactionalId, { ...meta, state: 'PrepareAbort' })
+        return
+      }
+      await this.complete(transactionalId, { ...meta, producerEpoch: meta.producerEpoch + 1, state: 'PrepareAbort' })
+    }).catch((error: unknown) => this.deps.onBackgroundError?.(transactionalId, error))
+  }
+
+  private completeInBackground(transactionalId: string): void {
+    this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      if (meta && (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort')) await this.complete(transactionalId, meta)
+    }).catch((error: unknown) => this.deps.onBackgroundError?.(transactionalId, error))
+  }
+
+  /**
+   * Writes the Prepare* record (unless it is the stored state already), a marker to every
+   * partition, the offsets of a commit, then the Complete* record.
+   */
+  private async complete(transactionalId: string, prepared: TxnMetadata): Promise<void> {
+    const stored = this.describe(transactionalId)
+    if (stored?.state !== prepared.state || stored.producerEpoch !== prepared.producerEpoch) {
+      await this.persist(transactionalId, { ...prepared, updatedMs: this.now() })
+    }
+    const committed = prepared.state === 'PrepareCommit'
+    const marker: TxnMarkerRequest = { producerId: prepared.producerId, producerEpoch: prepared.producerEpoch, committed, coordinatorEpoch: 0 }
+    await Promise.all(prepared.partitions.map((p) => this.deps.writeMarker(p.topic, p.partition, marker).catch((error: unknown) => {
+      // A partition deleted since it joined the transaction needs no marker (Kafka drops it too).
+      if (!(error instanceof UnknownTopicOrPartitionError)) throw error
+    })))
+    if (committed) {
+      const byGroup = new Map<string, OffsetToCommit[]>()
+      for (const o of prepared.pendingOffsets) {
+        let list = byGroup.get(o.groupId)
+        if (!list) byGroup.set(o.groupId, list = [])
+        list.push({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata })
+      }
+      for (const [groupId, offsets] of byGroup) await this.deps.commitOffsets(groupId, offsets)
+    }
+    await this.persist(transactionalId, {
+      ...prepared, state: committed ? 'CompleteCommit' : 'CompleteAbort',
+      partitions: [], groupIds: [], pendingOffsets: [], startMs: -1, updatedMs: this.now(),
+    })
+  }
+
+  private ongoing(meta: TxnMetadata, change: Partial<TxnMetadata>): TxnMetadata {
+    const now = this.now()
+    const fresh = meta.state !== 'Ongoing'
+    return {
+      ...meta,
+      ...(fresh ? { partitions: [], groupIds: [], pendingOffsets: [] } : {}),
+      ...change,
+      state: 'Ongoing',
+      startMs: fresh ? now : meta.startMs,
+      updatedMs: now,
+    }
+  }
+
+  private checkProducer(transactionalId: string, meta: TxnMetadata | undefined, producerId: number, producerEpoch: number, fencing: FencingVersion): number {
+    if (!meta || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    if (meta.producerEpoch !== producerEpoch) return fencedCode(fencing)
+    if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') {
+      this.completeInBackground(transactionalId)
+      return ErrorCode.CONCURRENT_TRANSACTIONS
+    }
+    return ErrorCode.NONE
+  }
+
+  /** Appends the id's new state with acks=all, then applies it. */
+  private async persist(transactionalId: string, meta: TxnMetadata): Promise<void> {
+    if (this.closed) throw new RinglogError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction coordinator is closed')
+    const partition = this.partitionOf(transactionalId)
+    const state = this.states.get(partition)
+    if (!state?.loaded) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `this broker does not coordinate transactional id "${transactionalId}"`)
+    await this.prepare()
+    const batch = encodeRecordBatch({ records: [{ key: encodeTxnKey(transactionalId), value: encodeTxnValue(meta) }], baseTimestamp: this.now() })
+    await this.deps.io.append(partition, batch)
+    if (this.states.get(partition) !== state) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `transactional id "${transactionalId}" moved to another coordinator`)
+    state.txns.set(transactionalId, meta)
+  }
+
+  private serialized<T>(transactionalId: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(transactionalId) ?? Promise.resolve()
+    const run = previous.then(task, task)
+    const tail = run.catch(() => undefined)
+    this.chains.set(transactionalId, tail)
+    void tail.then(() => { if (this.chains.get(transactionalId) === tail) this.chains.delete(transactionalId) })
+    return run
+  }
+}
+
+function fresh(producerId: number, producerEpoch: number, timeoutMs: number, now: number): TxnMetadata {
+  return { producerId, producerEpoch, timeoutMs, state: 'Empty', partitions: [], groupIds: [], pendingOffsets: [], startMs: -1, updatedMs: now }
+}
+
+function partitionKey(p: TxnPartition): string { return `${p.topic}\u0000${p.partition}` }
+
+/** Key of a partition in the map addPartitions answers with. */
+export { partitionKey as txnPartitionKey }
+
+function fencedCode({ version, firstFencedVersion }: FencingVersion): number {
+  return version >= firstFencedVersion ? ErrorCode.PRODUCER_FENCED : ErrorCode.INVALID_PRODUCER_EPOCH
+}
+
+/** What a request answers when the log could not be written: retriable coordinator errors, as Kafka maps them. */
+function coordinatorFailure(error: unknown): number {
+  if (!(error instanceof RinglogError)) return ErrorCode.COORDINATOR_NOT_AVAILABLE
+  switch (error.code) {
+    case ErrorCode.NOT_COORDINATOR:
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+    default:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE
+  }
+}
