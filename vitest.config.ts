@@ -7,10 +7,20 @@ import { defineConfig } from 'vitest/config'
 // Under CI a JSON report is written too, from which .ci/run prints its closing line.
 const fromSources = process.env.RINGLOG_TEST_FROM_SOURCES === '1'
 
+/** Tests of a minute or so each, kept out of `npm test` (about 4 minutes) and run by `npm run test:soak`. */
+export const SOAK_ONLY = [
+  'test/cluster/etcd-outage-load.test.ts',
+  'test/cluster/clients-failover.test.ts',
+  'test/cluster/whole-cluster-restart.test.ts',
+]
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/soak/**', 'node_modules/**'],
+    // The long cluster scenarios run under `npm run test:soak` only (each has a quicker sibling
+    // here: etcd-outage, cluster-replication, offsets-cluster-restart; the kill loop and the group
+    // failover run only there, as test/soak/cluster-kill-loop and group-failover.soak).
+    exclude: ['test/soak/**', 'node_modules/**', ...SOAK_ONLY],
     globalSetup: fromSources ? [] : ['test/dist-current.ts'],
     // Few offsets-topic partitions keep brokers started by tests quick (Kafka's default is 50).
     env: { ...(fromSources ? {} : { RINGLOG_WORKERS_FROM_BUILD: '1' }), RINGLOG_OFFSETS_TOPIC_NUM_PARTITIONS: '3' },

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { SOAK_ONLY } from './vitest.config.js'
 
 // `npm run test:soak`: the kill -9 loops and the wire fuzzer, run long, and the statistical and
 // wall-clock checks (test/soak/) that a loaded machine could fail. Never part of `npm test`,
@@ -8,7 +9,7 @@ const fromSources = process.env.RINGLOG_TEST_FROM_SOURCES === '1'
 
 export default defineConfig({
   test: {
-    include: ['test/crash/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/groups/offsets-crash.test.ts', 'test/soak/**/*.test.ts'],
+    include: ['test/crash/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/groups/offsets-crash.test.ts', 'test/soak/**/*.test.ts', ...SOAK_ONLY],
     globalSetup: fromSources ? [] : ['test/dist-current.ts'],
     // Long by default; each can be set from the shell (RINGLOG_KILL_ROUNDS=50 npm run test:soak).
     env: {

@@ -46,6 +46,9 @@ export interface ClusterNodeHost {
   deleteTopic(name: string): Promise<TopicInfo>
 }
 
+/** Events kept for the first listener (a broker joining with thousands of partitions logs the last ones). */
+const MAX_EARLY_EVENTS = 10_000
+
 /** A partition's leadership moved to this broker (`leader`) or away from it. */
 export type LeadershipListener = (topic: string, partition: number, leader: boolean) => void
 
@@ -83,6 +86,11 @@ export class ClusterNode implements ClusterView {
   private readonly producerIds: ClusterProducerIdAllocator
   private readonly leadershipListeners: LeadershipListener[] = []
   private readonly eventListeners: ((event: ClusterEvent) => void)[] = []
+  /**
+   * Events from before the first listener (the leaderships taken while joining, before the
+   * broker could subscribe), handed to it when it comes; bounded, the oldest dropped first.
+   */
+  private earlyEvents: ClusterEvent[] | undefined = []
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
     this.nodeId = config.nodeId
@@ -100,9 +108,16 @@ export class ClusterNode implements ClusterView {
 
   onEvent(listener: (event: ClusterEvent) => void): void {
     this.eventListeners.push(listener)
+    const early = this.earlyEvents
+    this.earlyEvents = undefined
+    for (const event of early ?? []) listener(event)
   }
 
   private emitEvent(event: ClusterEvent): void {
+    if (this.earlyEvents) {
+      if (this.earlyEvents.length >= MAX_EARLY_EVENTS) this.earlyEvents.shift()
+      this.earlyEvents.push(event)
+    }
     for (const listener of this.eventListeners) listener(event)
   }
 

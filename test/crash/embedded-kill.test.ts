@@ -10,7 +10,7 @@ import { randomForTest } from '../seed.js'
 
 const child = fileURLToPath(new URL('./embedded-kill-child.ts', import.meta.url))
 // Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
-const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 10)
+const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 6)
 
 interface Ack { partition: number; offset: number; value: string }
 

@@ -11,7 +11,7 @@ import { randomForTest } from '../seed.js'
 
 const CHILD = fileURLToPath(new URL('./engine-kill-child.ts', import.meta.url))
 // Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
-const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 10)
+const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 6)
 const dataDir = tempDir('ringlog-engine-kill-')
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 

@@ -12,7 +12,7 @@ import { PartitionLog } from '../../src/storage/partition-log.js'
 const CHILD = fileURLToPath(new URL('./log-kill-child.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 // Kill rounds: RINGLOG_KILL_ROUNDS (npm run test:soak raises it) or the quick default.
-const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 10)
+const ROUNDS = Number(process.env.RINGLOG_KILL_ROUNDS ?? 6)
 
 const root = mkdtempSync(join(tmpdir(), 'ringlog-kill-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))

@@ -38,7 +38,7 @@ describe('partition engine: routing and appends', () => {
       }
       await Promise.all(calls)
       for (let p = 0; p < 6; p++) {
-        expect(engine.offsets('orders', p)).toEqual({ logStartOffset: 0, logEndOffset: perPartition, highWatermark: perPartition })
+        expect(engine.offsets('orders', p)).toEqual({ logStartOffset: 0, logEndOffset: perPartition, highWatermark: perPartition, lastStableOffset: perPartition })
         const records = await readAllRecords(engine, 'orders', p)
         expect(records.map((r) => r.offset)).toEqual(Array.from({ length: perPartition }, (_, i) => i))
         expect(records.map((r) => r.value)).toEqual(sent[p])
