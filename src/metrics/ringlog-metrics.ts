@@ -175,6 +175,17 @@ export class RinglogMetrics {
       this.reset()
       if (s) this.inc(s.workerRestarts)
     } })
+    // The background scrubber (storage/scrub.ts), per partition: its progress and what it found.
+    const fromScrub = (name: string, help: string, field: 'passes' | 'scannedBytes' | 'corruptBatches'): void => {
+      new Counter({ name, help, labelNames: ['topic', 'partition'], registers, async collect() {
+        const s = await stats()
+        this.reset()
+        for (const p of s?.perPartition ?? []) this.inc({ topic: p.topic, partition: String(p.partition) }, p.scrub[field])
+      } })
+    }
+    fromScrub('ringlog_scrub_passes_total', 'Scrub passes over the closed segments completed since the partition opened', 'passes')
+    fromScrub('ringlog_scrub_scanned_bytes_total', 'Bytes of closed segments whose batches the scrubber re-checked', 'scannedBytes')
+    fromScrub('ringlog_scrub_corrupt_batches_total', 'Damaged batches (or segment tails) the scrubber found; their ranges are refused with KAFKA_STORAGE_ERROR', 'corruptBatches')
     const ringLabels = ['worker', 'ring']
     const fromRings = (name: string, help: string, used: 'UsedBytes' | 'CapacityBytes'): void => {
       new Gauge({ name, help, labelNames: ringLabels, registers, async collect() {
