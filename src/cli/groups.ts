@@ -21,14 +21,14 @@ import { decodeAssignment, consumerProtocolType } from '../groups/consumer-proto
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
-import { coordinatorConnection } from '../kafka-client/coordinator-connection.js'
+import { coordinatorConnection, findGroupCoordinator } from '../kafka-client/coordinator-connection.js'
 import { NodeConnections } from '../kafka-client/node-connections.js'
 import { executeReset, formatResetPlan, parseDateTime, parseTopicScope, planReset, type ResetPlan, type ResetScenario, type TopicScope } from './group-offsets-reset.js'
 import { formatTable } from './table.js'
 import { metadataRequest } from './topics.js'
 
 /** Versions spoken: the newest non-flexible ones that carry everything shown here (ListGroups v4 for states). */
-const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5, findCoordinator: 3 } as const
+const VERSIONS = { listGroups: 4, describeGroups: 4, offsetFetch: 5, listOffsets: 5 } as const
 /** Errors that mean "a coordinator is on its way": asked again until COORDINATOR_WAIT_MS passes. */
 const COORDINATOR_MOVING: ReadonlySet<number> = new Set([ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.NOT_COORDINATOR])
 const COORDINATOR_WAIT_MS = 15_000
@@ -119,10 +119,8 @@ async function whileCoordinatorMoves<T>(step: () => Promise<T>): Promise<T> {
 /** host:port of the group's coordinator, as FindCoordinator on the bootstrap broker names it. */
 async function coordinatorOf(bootstrap: string, groupId: string): Promise<string> {
   return withConnection(bootstrap, async (connection) => {
-    const version = connection.version(ApiKey.FindCoordinator, { max: VERSIONS.findCoordinator })
-    const response = await connection.request(ApiKey.FindCoordinator, version, { key: groupId, keyType: 0 })
-    check(response.errorCode, `FindCoordinator for "${groupId}"`)
-    return `${response.host}:${response.port}`
+    const { host, port } = await findGroupCoordinator(connection, groupId)
+    return `${host}:${port}`
   })
 }
 
