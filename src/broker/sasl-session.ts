@@ -20,8 +20,6 @@ export interface SaslSettings {
   /** Mechanisms enabled on SASL listeners, in the order SaslHandshake lists them. */
   mechanisms: readonly SaslMechanism[]
   store: CredentialStore
-  /** KIP-368 connections.max.reauth.ms: a session expires this long after it authenticated; 0: never. */
-  reauthMs?: number
 }
 
 const API_VERSIONS = 18

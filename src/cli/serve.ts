@@ -64,7 +64,6 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   authorizer: 'on | off: check every request against the ACLs (ringlog acls add; CreateAcls)',
   superUsers: 'principals that bypass the ACLs, comma-separated or repeated (User:admin)',
   allowEveryoneIfNoAclFound: 'with --authorizer on: allow requests on a resource that has no ACL at all (true|false)',
-  connectionsMaxReauthMs: 'SASL sessions expire after this long and clients re-authenticate (KIP-368); 0 = never',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
