@@ -107,6 +107,8 @@ export interface RinglogConfig {
   superUsers: string[]
   /** With the authorizer on: allow requests on resources that have no ACL at all (allow.everyone.if.no.acl.found). */
   allowEveryoneIfNoAclFound: boolean
+  /** KIP-368: a SASL session lasts at most this long, then the client must re-authenticate (connections.max.reauth.ms); 0: forever. */
+  connectionsMaxReauthMs: number
 }
 
 /**
@@ -172,6 +174,7 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   authorizer: 'off',
   superUsers: [],
   allowEveryoneIfNoAclFound: false,
+  connectionsMaxReauthMs: 0,
 }
 
 /** Parses 'always', 'never' or a number of milliseconds. */
@@ -207,7 +210,7 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   // Security
   listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
   // Authorization
-  authorizer: 'string', superUsers: 'list', allowEveryoneIfNoAclFound: 'boolean',
+  authorizer: 'string', superUsers: 'list', allowEveryoneIfNoAclFound: 'boolean', connectionsMaxReauthMs: 'number',
 }
 
 /** Settings that take several values: a JSON array, a comma-separated string, or a repeated flag. */
@@ -254,6 +257,7 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   replicaLagTimeMaxMs: [1, 0x7fffffff],
   leaseTtlSeconds: [1, 3600],
   minInsyncReplicas: [1, 1000],
+  connectionsMaxReauthMs: [0, 0x7fffffff],
 }
 
 /** String settings whose empty value means "off" or "same as another setting" (cluster mode). */

@@ -76,7 +76,7 @@ export class BrokerServer {
     const { config } = context
     const credentials = CredentialStore.open(config.dataDir)
     this.sasl = listeners.some((l) => l.protocol.startsWith('SASL_'))
-      ? { mechanisms: config.saslMechanisms.filter(isSaslMechanism), store: credentials }
+      ? { mechanisms: config.saslMechanisms.filter(isSaslMechanism), store: credentials, reauthMs: config.connectionsMaxReauthMs }
       : undefined
     const authorizer = config.authorizer === 'on'
       ? new Authorizer(AclStore.open(config.dataDir), { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound })

@@ -64,6 +64,7 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   authorizer: 'on | off: check every request against the ACLs (ringlog acls add; CreateAcls)',
   superUsers: 'principals that bypass the ACLs, comma-separated or repeated (User:admin)',
   allowEveryoneIfNoAclFound: 'with --authorizer on: allow requests on a resource that has no ACL at all (true|false)',
+  connectionsMaxReauthMs: 'SASL sessions last this long; clients re-authenticate before (KIP-368); 0 = forever',
 }
 
 /** Flag names differ from the camel-case key only where Kafka users expect a shorter one. */
