@@ -48,6 +48,10 @@ import type { CreateAclsRequest, CreateAclsResponse } from '../protocol/messages
 import type { DeleteAclsRequest, DeleteAclsResponse } from '../protocol/messages/delete-acls.js'
 import type { DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse } from '../protocol/messages/describe-user-scram-credentials.js'
 import type { AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse } from '../protocol/messages/alter-user-scram-credentials.js'
+import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../protocol/messages/delete-records.js'
+import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protocol/messages/describe-configs.js'
+import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js'
+import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -76,6 +80,10 @@ export const ApiKey = {
   SaslAuthenticate: 36,
   DescribeUserScramCredentials: 50,
   AlterUserScramCredentials: 51,
+  DeleteRecords: 21,
+  DescribeConfigs: 32,
+  CreatePartitions: 37,
+  DeleteGroups: 42,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -105,6 +113,10 @@ export interface ApiMessages {
   36: { request: SaslAuthenticateRequest; response: SaslAuthenticateResponse }
   50: { request: DescribeUserScramCredentialsRequest; response: DescribeUserScramCredentialsResponse }
   51: { request: AlterUserScramCredentialsRequest; response: AlterUserScramCredentialsResponse }
+  21: { request: DeleteRecordsRequest; response: DeleteRecordsResponse }
+  32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse }
+  37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
+  42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages

@@ -57,7 +57,7 @@ function acl(resourceType: number, resourceName: string, operation: number): Acl
 }
 
 const { TOPIC, GROUP, CLUSTER } = ResourceType
-const { READ, WRITE, CREATE, DELETE, DESCRIBE, IDEMPOTENT_WRITE } = AclOperation
+const { READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, IDEMPOTENT_WRITE } = AclOperation
 
 interface Row {
   api: string
@@ -125,6 +125,30 @@ const ROWS: Row[] = [
   {
     api: 'InitProducerId (IDEMPOTENT_WRITE)', grant: [acl(CLUSTER, CLUSTER_RESOURCE_NAME, IDEMPOTENT_WRITE)], denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
     call: async () => (await alice.request(ApiKey.InitProducerId, 2, { transactionalId: null, transactionTimeoutMs: 60_000 })).errorCode,
+  },
+  {
+    api: 'OffsetCommit', grant: [acl(GROUP, 'g4', READ), acl(TOPIC, 'orders', READ)], denied: ErrorCode.GROUP_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
+    call: async () => (await alice.request(ApiKey.OffsetCommit, 2, { groupId: 'g4', generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 0, committedMetadata: null }] }] })).topics[0].partitions[0].errorCode,
+  },
+  {
+    api: 'DeleteGroups', grant: [acl(GROUP, 'never-made', DELETE)], denied: ErrorCode.GROUP_AUTHORIZATION_FAILED, allowed: ErrorCode.GROUP_ID_NOT_FOUND,
+    call: async () => (await alice.request(ApiKey.DeleteGroups, 2, { groupsNames: ['never-made'] })).results[0].errorCode,
+  },
+  {
+    api: 'DeleteRecords', grant: [acl(TOPIC, 'orders', DELETE)], denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
+    call: async () => (await alice.request(ApiKey.DeleteRecords, 2, { topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, offset: 0 }] }], timeoutMs: 5000 })).topics[0].partitions[0].errorCode,
+  },
+  {
+    api: 'CreatePartitions', grant: [acl(TOPIC, 'orders', ALTER)], denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
+    call: async () => (await alice.request(ApiKey.CreatePartitions, 3, { topics: [{ name: 'orders', count: 2, assignments: null }], timeoutMs: 5000, validateOnly: true })).results[0].errorCode,
+  },
+  {
+    api: 'DescribeConfigs (topic)', grant: [acl(TOPIC, 'orders', DESCRIBE_CONFIGS)], denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
+    call: async () => (await alice.request(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: 'orders', configurationKeys: null }] })).results[0].errorCode,
+  },
+  {
+    api: 'DescribeConfigs (broker)', grant: [acl(CLUSTER, CLUSTER_RESOURCE_NAME, DESCRIBE_CONFIGS)], denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
+    call: async () => (await alice.request(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 4, resourceName: String(broker.config.nodeId), configurationKeys: null }] })).results[0].errorCode,
   },
   {
     api: 'DescribeAcls', grant: [acl(CLUSTER, CLUSTER_RESOURCE_NAME, DESCRIBE)], denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
