@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandModule>>> = {
   users: () => import('./users.js'),
   cluster: () => import('./cluster.js'),
   acls: () => import('./acls.js'),
+  records: () => import('./records.js'),
 }
 
 /** The command named first in `argv` alone; none for --version; every command for anything else (help, a typo). */

@@ -1,7 +1,9 @@
 /**
- * `ringlog topics list | create | delete | describe`: topic administration over the Kafka wire
- * protocol, like kafka-topics.sh. list and describe use Metadata (describe adds ListOffsets for
- * each partition's log start and end offsets), create uses CreateTopics, delete DeleteTopics.
+ * `ringlog topics list | create | delete | describe | alter`: topic administration over the Kafka
+ * wire protocol, like kafka-topics.sh. list and describe use Metadata (describe adds ListOffsets for
+ * each partition's log start and end offsets, and with --configs DescribeConfigs), create uses
+ * CreateTopics, delete DeleteTopics, alter CreatePartitions and IncrementalAlterConfigs
+ * (topic-configs.ts).
  * Versions are negotiated with ApiVersions; any error code in an answer is a failure (exit 1).
  */
 import type { Command } from 'commander'
@@ -9,6 +11,7 @@ import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient, type RequestOf } from '../kafka-client/kafka-wire-client.js'
 import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { alterTopic, checkAlteration, describeAlteration, describeTopicConfigs, formatTopicConfigs, type TopicConfigEntry } from './topic-configs.js'
 
 const EARLIEST_TIMESTAMP = -2
 const LATEST_TIMESTAMP = -1
@@ -177,7 +180,7 @@ function integer(what: string, min: number): (value: string) => number {
 interface CommonOptions { bootstrap: string }
 
 export function register(program: Command): void {
-  const topics = program.command('topics').description('list, create, delete and describe topics of a running broker')
+  const topics = program.command('topics').description('list, create, alter, delete and describe topics of a running broker')
   const bootstrapOption = ['-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP] as const
 
   topics
@@ -219,9 +222,33 @@ export function register(program: Command): void {
     .command('describe <name>')
     .description('partitions, leader, replicas and log start/end offsets of a topic')
     .option(...bootstrapOption)
+    .option('--configs', 'also list every config of the topic: value, source, read-only')
     .option('--json', 'print JSON')
-    .action(async (name: string, options: CommonOptions & { json?: boolean }) => {
-      const described = await withWireClient(options.bootstrap, (client) => describeTopic(client, name), { clientId: 'ringlog-topics' })
-      process.stdout.write((options.json ? JSON.stringify(described, null, 2) : formatTopicDescription(described)) + '\n')
+    .action(async (name: string, options: CommonOptions & { json?: boolean; configs?: boolean }) => {
+      const { described, configs } = await withWireClient(options.bootstrap, async (client) => {
+        const topic = await describeTopic(client, name)
+        return { described: topic, configs: options.configs ? await describeTopicConfigs(client, name) : null }
+      }, { clientId: 'ringlog-topics' })
+      process.stdout.write(formatDescribe(described, configs, options.json === true) + '\n')
     })
+
+  topics
+    .command('alter <name>')
+    .description('raise the partition count, set or delete topic configs (checked by the broker before anything changes)')
+    .option(...bootstrapOption)
+    .option('-p, --partitions <n>', 'the new partition count (higher than the current one)', integer('--partitions', 1))
+    .option('--config <key=value>', 'set a topic config, e.g. retention.ms=3600000 (repeatable)', collect)
+    .option('--delete-config <key>', 'remove the topic\'s own value of a config, back to the default (repeatable)', collect)
+    .action(async (name: string, options: CommonOptions & { partitions?: number; config?: string[]; deleteConfig?: string[] }) => {
+      const alteration = { partitions: options.partitions, set: parseKeyValues(options.config ?? [], '--config'), delete: options.deleteConfig ?? [] }
+      checkAlteration(alteration)
+      await withWireClient(options.bootstrap, (client) => alterTopic(client, name, alteration), { clientId: 'ringlog-topics' })
+      process.stdout.write(describeAlteration(name, alteration) + '\n')
+    })
+}
+
+function formatDescribe(described: TopicDescription, configs: TopicConfigEntry[] | null, json: boolean): string {
+  if (json) return JSON.stringify(configs === null ? described : { ...described, configs }, null, 2)
+  const text = formatTopicDescription(described)
+  return configs === null ? text : `${text}\n\n${formatTopicConfigs(configs)}`
 }

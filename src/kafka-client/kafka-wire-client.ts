@@ -52,6 +52,7 @@ import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../protocol/me
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protocol/messages/describe-configs.js'
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js'
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
+import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -84,6 +85,7 @@ export const ApiKey = {
   DescribeConfigs: 32,
   CreatePartitions: 37,
   DeleteGroups: 42,
+  IncrementalAlterConfigs: 44,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -117,6 +119,7 @@ export interface ApiMessages {
   32: { request: DescribeConfigsRequest; response: DescribeConfigsResponse }
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
+  44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages

@@ -20,14 +20,18 @@ const hasModules = spawnSync(PYTHON, ['-c', 'import kafka, snappy, lz4']).status
 const COUNT = 500
 const BASE_TIMESTAMP = 1_700_000_000_000
 
-const OLD_PRODUCER = `
+/** One Python process sends every case in turn (one KafkaProducer per version and codec). */
+const OLD_PRODUCERS = `
 import sys
 from kafka import KafkaProducer
-bootstrap, topic, count, version, codec, base = sys.argv[1], sys.argv[2], int(sys.argv[3]), tuple(int(x) for x in sys.argv[4].split('.')), sys.argv[5], int(sys.argv[6])
-p = KafkaProducer(bootstrap_servers=bootstrap, api_version=version, acks=1, compression_type=None if codec == 'none' else codec, linger_ms=5, batch_size=16384)
-futures = [p.send(topic, key=None if i % 9 == 0 else ('k%d' % i).encode(), value=('old-%d' % i).encode(), timestamp_ms=base + i) for i in range(count)]
-p.flush(30)
-print(sum(1 for f in futures if f.get(timeout=30).offset >= 0))
+bootstrap, count, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for spec in sys.argv[4:]:
+    topic, version, codec = spec.split(':')
+    p = KafkaProducer(bootstrap_servers=bootstrap, api_version=tuple(int(x) for x in version.split('.')), acks=1, compression_type=None if codec == 'none' else codec, linger_ms=5, batch_size=16384)
+    futures = [p.send(topic, key=None if i % 9 == 0 else ('k%d' % i).encode(), value=('old-%d' % i).encode(), timestamp_ms=base + i) for i in range(count)]
+    p.flush(30)
+    print(topic, sum(1 for f in futures if f.get(timeout=30).offset >= 0))
+    p.close()
 `
 
 const CASES: { version: string; codec: string; magic: 0 | 1 }[] = [
@@ -47,43 +51,53 @@ describe.skipIf(skip)('old producers: message sets up-converted on produce', () 
   let broker: BrokerServer
   let bootstrap: string
 
+  type Read = { offset: number; key: string | null; value: string; timestamp: number }
+  const topicOf = (version: string, codec: string): string => `old-${version.replaceAll('.', '_')}-${codec}`
+  const acknowledged = new Map<string, number>()
+  const readBack = new Map<string, Read[]>()
+
+  // One Python process produces every case and one kafkajs consumer reads every topic back
+  // (a process start and a group join per case made this file the suite's slowest).
   beforeAll(async () => {
     broker = await startBroker(dir.path, { numPartitions: 1 })
     bootstrap = bootstrapOf(broker)
-  })
+    for (const c of CASES) await broker.context.createTopic(topicOf(c.version, c.codec), 1)
+    const script = join(dir.path, 'old_producers.py')
+    writeFileSync(script, OLD_PRODUCERS)
+    const specs = CASES.map((c) => `${topicOf(c.version, c.codec)}:${c.version}:${c.codec}`)
+    const { stdout } = await promisify(execFile)(PYTHON, [script, bootstrap, String(COUNT), String(BASE_TIMESTAMP), ...specs], { encoding: 'utf8', timeout: 90_000 })
+    for (const line of stdout.trim().split('\n')) {
+      const [topic, count] = line.split(' ')
+      acknowledged.set(topic, Number(count))
+    }
+    const consumer = kafkaClient(bootstrap, 'legacy-readback').consumer({ groupId: 'readback' })
+    await consumer.connect()
+    for (const c of CASES) await consumer.subscribe({ topic: topicOf(c.version, c.codec), fromBeginning: true })
+    let total = 0
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => {
+        const list = readBack.get(topic) ?? []
+        list.push({ offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value!.toString(), timestamp: Number(message.timestamp) })
+        readBack.set(topic, list)
+        total++
+      },
+    })
+    try {
+      await waitFor(`${COUNT * CASES.length} records read back`, () => total >= COUNT * CASES.length, 60_000)
+    } finally {
+      await consumer.disconnect()
+    }
+  }, 150_000)
   afterAll(async () => {
     await broker?.stop()
     dir.remove()
   })
 
-  /** Every record of `topic` read with kafkajs: key, value and timestamp, in offset order. */
-  const readAll = async (topic: string, expected: number): Promise<{ offset: number; key: string | null; value: string; timestamp: number }[]> => {
-    const consumer = kafkaClient(bootstrap, 'legacy-readback').consumer({ groupId: `readback-${topic}` })
-    const seen: { offset: number; key: string | null; value: string; timestamp: number }[] = []
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        seen.push({ offset: Number(message.offset), key: message.key?.toString() ?? null, value: message.value!.toString(), timestamp: Number(message.timestamp) })
-      },
-    })
-    try {
-      await waitFor(`${expected} records of ${topic}`, () => seen.length >= expected, 30_000)
-    } finally {
-      await consumer.disconnect()
-    }
-    return seen
-  }
-
   for (const { version, codec, magic } of CASES) {
-    it(`kafka-python as a ${version} client (magic ${magic}, ${codec})`, async () => {
-      const topic = `old-${version.replaceAll('.', '_')}-${codec}`
-      await broker.context.createTopic(topic, 1)
-      const script = join(dir.path, 'old_producer.py')
-      writeFileSync(script, OLD_PRODUCER)
-      const { stdout } = await promisify(execFile)(PYTHON, [script, bootstrap, topic, String(COUNT), version, codec, String(BASE_TIMESTAMP)], { encoding: 'utf8', timeout: 60_000 })
-      expect(stdout.trim()).toBe(String(COUNT))
-      const records = await readAll(topic, COUNT)
+    it(`kafka-python as a ${version} client (magic ${magic}, ${codec})`, () => {
+      const topic = topicOf(version, codec)
+      expect(acknowledged.get(topic)).toBe(COUNT)
+      const records = readBack.get(topic) ?? []
       expect(records).toHaveLength(COUNT)
       records.forEach((r, i) => {
         expect(r.offset).toBe(i)

@@ -5,7 +5,7 @@ import { RinglogError } from '../../src/errors.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
 import { CLEAN_SHUTDOWN_MARKER } from '../../src/storage/file-names.js'
-import { Fixture, readAllRecords } from './helpers.js'
+import { CRASHABLE_PARTITION_WORKER, crashPartitionWorker, Fixture, readAllRecords } from './helpers.js'
 
 const fixture = new Fixture()
 afterEach(() => fixture.cleanup())
@@ -30,12 +30,12 @@ describe('partition engine: idempotent producers', () => {
     expect((await first.appendBatches('t', 0, idempotent(0, 20, 1, 'a'), -1)).errorCode).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
     await first.close()
 
-    const second = fixture.engine({ dataDir, flush: 'always', maxWorkers: 1 })
+    const second = fixture.engine({ dataDir, flush: 'always', maxWorkers: 1, partitionWorkerModule: CRASHABLE_PARTITION_WORKER })
     await second.openPartition('t', 0)
     expect((await second.appendBatches('t', 0, idempotent(0, 5, 5, 'a'), -1))).toMatchObject({ errorCode: 0, baseOffset: 5 })
     expect((await second.appendBatches('t', 0, idempotent(0, 10, 5, 'a'), -1)).baseOffset).toBe(10)
     // Crash: the batch at 10 is only in the log (after the snapshot taken at 10); replay rebuilds it.
-    await second.crashWorker(0, 'terminate')
+    await crashPartitionWorker(second, dataDir, 0, 'exit')
     await second.whenReady('t', 0)
     expect((await second.stats()).perPartition[0].recovered).toBe(true)
     expect((await second.appendBatches('t', 0, idempotent(0, 10, 5, 'a'), -1))).toMatchObject({ errorCode: 0, baseOffset: 10 })
@@ -51,7 +51,7 @@ describe('partition engine: idempotent producers', () => {
 describe('partition engine: producer-state snapshots on roll', () => {
   it('snapshots at each segment roll and still detects retries after a crash', async () => {
     const dataDir = fixture.dir()
-    const engine = fixture.engine({ dataDir, flush: 'always', maxWorkers: 1 })
+    const engine = fixture.engine({ dataDir, flush: 'always', maxWorkers: 1, partitionWorkerModule: CRASHABLE_PARTITION_WORKER })
     await engine.openPartition('t', 0, { segmentBytes: 600 })
     for (let seq = 0; seq < 60; seq += 3) {
       expect((await engine.appendBatches('t', 0, idempotent(0, seq, 3, 'r'), -1)).baseOffset).toBe(seq)
@@ -59,7 +59,7 @@ describe('partition engine: producer-state snapshots on roll', () => {
     const snapshots = readdirSync(join(dataDir, 't-0')).filter((name) => name.endsWith('.snapshot'))
     expect(snapshots.length).toBe(1)
     expect(Number(snapshots[0].slice(0, -'.snapshot'.length))).toBeGreaterThan(0)
-    await engine.crashWorker(0, 'terminate')
+    await crashPartitionWorker(engine, dataDir, 0, 'exit')
     await engine.whenReady('t', 0)
     for (let seq = 45; seq < 60; seq += 3) {
       expect(await engine.appendBatches('t', 0, idempotent(0, seq, 3, 'r'), -1)).toMatchObject({ errorCode: 0, baseOffset: seq })
@@ -70,9 +70,10 @@ describe('partition engine: producer-state snapshots on roll', () => {
 })
 
 describe('partition engine: worker crashes', () => {
-  for (const mode of ['terminate', 'exit', 'throw'] as const) {
+  for (const mode of ['exit', 'throw'] as const) {
     it(`fails pending callers and recovers every acknowledged record when a worker dies (${mode})`, async () => {
-      const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'always', maxWorkers: 2 })
+      const dataDir = fixture.dir()
+      const engine = fixture.engine({ dataDir, flush: 'always', maxWorkers: 2, partitionWorkerModule: CRASHABLE_PARTITION_WORKER })
       const errors: Error[] = []
       engine.on('error', (error: Error) => errors.push(error))
       await engine.openPartition('t', 0)
@@ -80,20 +81,25 @@ describe('partition engine: worker crashes', () => {
       const victim = engine.ownerOf('t', 0)!
       const acked: { baseOffset: number; values: string[] }[] = []
       const failures: unknown[] = []
+      let inFlight = 0
       const send = (i: number): Promise<void> => {
         const values = [`v${i}-a`, `v${i}-b`]
+        inFlight++
         return engine.appendRecords('t', 0, values.map((value) => ({ value })), { acks: -1, compression: 0 }).then(
           (r) => { if (r.errorCode === 0) acked.push({ baseOffset: r.baseOffset, values }) },
           (error: unknown) => { failures.push(error) },
-        )
+        ).finally(() => { inFlight-- })
       }
+      // Keep about 40 appends queued in the victim's ring until it dies: whichever it has not
+      // answered when it goes can never be answered by the dead thread.
       const calls: Promise<void>[] = []
-      for (let i = 0; i < 40; i++) calls.push(send(i))
-      await Promise.race(calls)
-      const crashed = engine.crashWorker(victim, mode)
-      // Written behind the crash request (or after the kill): these can never be answered by the dead thread.
-      for (let i = 40; i < 80; i++) calls.push(send(i))
-      await crashed
+      let crashed = false
+      const crash = crashPartitionWorker(engine, dataDir, victim, mode).then(() => { crashed = true })
+      for (let i = 0; !crashed && i < 100_000; i++) {
+        calls.push(send(i))
+        if (inFlight >= 40) await new Promise((resolve) => setImmediate(resolve))
+      }
+      await crash
       await Promise.all(calls)
       expect(failures.length).toBeGreaterThan(0)
       for (const failure of failures) {

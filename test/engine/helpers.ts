@@ -1,6 +1,7 @@
 import { closeSync, mkdtempSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BroadcastChannel } from 'node:worker_threads'
 import { createLogEngine, type LogEngineConfig, type PartitionRouter } from '../../src/engine/main/router.js'
 import { decodeRecordBatch, readBatchHeader, splitBatches, type BatchHeader } from '../../src/protocol/record-batch.js'
 
@@ -73,4 +74,26 @@ export async function readAllRecords(engine: PartitionRouter, topic: string, par
     for (const r of decoded.records) records.push({ offset: decoded.header.baseOffset + r.offsetDelta, value: r.value, key: r.key })
   }
   return records
+}
+
+/** The module to pass as `partitionWorkerModule` for engines a test crashes with `crashPartitionWorker`. */
+export const CRASHABLE_PARTITION_WORKER = new URL('./fixtures/crashable-partition-worker.mjs', import.meta.url)
+
+/**
+ * Makes worker `index` of the engine over `dataDir` die ('exit' or 'throw', see the fixture)
+ * and resolves once the engine has noticed and started its replacement.
+ */
+export async function crashPartitionWorker(engine: PartitionRouter, dataDir: string, index: number, mode: 'exit' | 'throw'): Promise<void> {
+  const restarted = new Promise<void>((resolve) => {
+    const onRestart = (restartedIndex: number): void => {
+      if (restartedIndex !== index) return
+      engine.off('workerRestarted', onRestart)
+      resolve()
+    }
+    engine.on('workerRestarted', onRestart)
+  })
+  const channel = new BroadcastChannel('ringlog-test-crash-partition-worker')
+  channel.postMessage({ dataDir, workerIndex: index, mode })
+  channel.close()
+  await restarted
 }

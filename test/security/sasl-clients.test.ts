@@ -47,7 +47,8 @@ async function kcat(args: string[], input?: string): Promise<{ stdout: string; s
   })
 }
 
-describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat over SASL', () => {
+// Each case has its own topic and kcat processes, so the cases run side by side.
+describe.skipIf(skipWithout('kcat', hasKcat, 'kcat'))('kcat over SASL', { concurrent: true }, () => {
   const cases = [
     ['SASL_PLAINTEXT', 'SCRAM-SHA-512'],
     ['SASL_PLAINTEXT', 'PLAIN'],
@@ -148,7 +149,7 @@ describe.skipIf(skipWithout('kafka-python', hasKafkaPython, 'python3-kafka'))('k
   }, 120_000)
 
   it('fails with a wrong password', async () => {
-    const { stdout } = await run(PYTHON, ['-c', KAFKA_PYTHON, String(sb.saslPlaintext), 'wrong', 'kpy-plain', '3000'], { timeout: 90_000 })
+    const { stdout } = await run(PYTHON, ['-c', KAFKA_PYTHON, String(sb.saslPlaintext), 'wrong', 'kpy-plain', '1000'], { timeout: 90_000 })
     expect(stdout).toMatch(/^error /)
     expect(stdout).not.toMatch(/^50 /)
   }, 120_000)

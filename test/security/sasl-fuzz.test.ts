@@ -32,7 +32,7 @@ function mutate(random: SeededRandom, message: Buffer): Buffer {
   const bytes = Buffer.from(message)
   const at = random.int(Math.max(1, bytes.length))
   const kind = random.int(3)
-  if (kind === 0 && bytes.length > 0) { bytes[at] = random.int(256); return bytes }
+  if (kind === 0 && bytes.length > 0) { bytes[at] = (bytes[at] + 1 + random.int(255)) & 0xff; return bytes } // never the same byte
   if (kind === 1) return Buffer.concat([bytes.subarray(0, at), Buffer.from([random.int(256)]), bytes.subarray(at)])
   return Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)])
 }

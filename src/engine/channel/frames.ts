@@ -139,8 +139,6 @@ export type ControlRequest =
   | { op: 'deleteRecords'; slot: number; offset: number }
   | { op: 'stats' }
   | { op: 'shutdown' }
-  /** Test hook: the worker exits abruptly (process-level crash simulation of one thread). */
-  | { op: 'crash'; mode: 'exit' | 'throw' }
 
 export function controlFrameSize(body: Uint8Array): number {
   return FRAME_HEAD_BYTES + body.byteLength

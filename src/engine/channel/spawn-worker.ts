@@ -21,6 +21,17 @@ export function spawnWorker(callerUrl: string, moduleBaseName: string, options: 
   return new Worker(shim, { ...options, workerData: { __tsEntry: target.href, data: options.workerData } })
 }
 
+/**
+ * Starts a worker thread from an explicit module (the engine's `partitionWorkerModule` seam).
+ * A caller running from sources without RINGLOG_WORKERS_FROM_BUILD starts it through the tsx
+ * shim, so the module may import TypeScript sources.
+ */
+export function spawnWorkerModule(callerUrl: string, module: URL, options: WorkerOptions = {}): Worker {
+  if (!callerUrl.endsWith('.ts') || workersFromBuild()) return new Worker(module, options)
+  const shim = new URL('./ts-worker-shim.mjs', import.meta.url)
+  return new Worker(shim, { ...options, workerData: { __tsEntry: module.href, data: options.workerData } })
+}
+
 /** True when modules loaded from src/ should start their worker threads from dist/. */
 export function workersFromBuild(): boolean {
   return process.env.RINGLOG_WORKERS_FROM_BUILD === '1'

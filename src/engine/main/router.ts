@@ -64,6 +64,12 @@ export interface LogEngineConfig {
   scrubIntervalMs?: number
   /** Scrub read rate across all workers, bytes per second. Default 20e6. */
   scrubBytesPerSecond?: number
+  /**
+   * The module partition worker threads run. Default: the engine's own worker/partition-worker.
+   * A seam for tests, which substitute a module that wraps the real worker (for example one a
+   * test can make crash), so no test hook lives in the worker itself.
+   */
+  partitionWorkerModule?: URL
 }
 
 interface PartitionEntry {
@@ -88,7 +94,7 @@ function key(topic: string, partition: number): string {
 }
 
 export class PartitionRouter extends EventEmitter implements LogEngine {
-  private readonly config: Required<Omit<LogEngineConfig, 'defaults'>> & { defaults: PartitionSettings }
+  private readonly config: Required<Omit<LogEngineConfig, 'defaults' | 'partitionWorkerModule'>> & Pick<LogEngineConfig, 'partitionWorkerModule'> & { defaults: PartitionSettings }
   private readonly channels: (WorkerChannel | undefined)[] = []
   private readonly states: SharedPartitionState[] = []
   private readonly freeSlots: number[][] = []
@@ -118,6 +124,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       retentionCheckIntervalMs: config.retentionCheckIntervalMs ?? 300_000,
       scrubIntervalMs: config.scrubIntervalMs ?? 0,
       scrubBytesPerSecond: config.scrubBytesPerSecond ?? 20e6,
+      partitionWorkerModule: config.partitionWorkerModule,
     }
   }
 
@@ -230,6 +237,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       scrubBytesPerSecond: this.config.scrubBytesPerSecond / this.config.maxWorkers,
       requestRingBytes: this.config.requestRingBytes,
       replyRingBytes: this.config.replyRingBytes,
+      workerModule: this.config.partitionWorkerModule,
     }, (dead, reason) => this.onWorkerDeath(dead, reason))
     this.channels[index] = channel
     return channel
@@ -499,24 +507,6 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   /** Resolves once a partition's current (re)open has finished (after a worker restart). */
   async whenReady(topic: string, partition: number): Promise<void> {
     await this.entry(topic, partition).ready
-  }
-
-  /**
-   * Test hook: makes a worker die the way a bug would ('exit': process.exit inside the
-   * thread; 'throw': an uncaught exception; 'terminate': Worker.terminate from outside).
-   */
-  async crashWorker(index: number, mode: 'exit' | 'throw' | 'terminate'): Promise<void> {
-    const channel = this.channel(index)
-    if (mode === 'terminate') {
-      await channel.terminate(false)
-      return
-    }
-    const body = packr.pack({ op: 'crash', mode } satisfies ControlRequest)
-    channel.post(FRAME_HEAD_BYTES + body.length, (view) => {
-      writeHead(view, FrameKind.Control, 0, 0, NO_REPLY, 0)
-      view.set(body, FRAME_HEAD_BYTES)
-    })
-    await channel.waitForExit()
   }
 
   async close(): Promise<void> {

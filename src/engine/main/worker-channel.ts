@@ -19,7 +19,7 @@ import { PendingCalls, type PendingCall } from './pending-calls.js'
 import { Ring, RingClosedError } from '../channel/ring.js'
 import { copyBytes } from '../channel/shared-copy.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
-import { spawnWorker } from '../channel/spawn-worker.js'
+import { spawnWorker, spawnWorkerModule } from '../channel/spawn-worker.js'
 
 export interface WorkerInit {
   requestRing: SharedArrayBuffer
@@ -70,7 +70,7 @@ export class WorkerChannel {
   constructor(
     index: number,
     state: SharedPartitionState,
-    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number },
+    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; workerModule?: URL },
     private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
   ) {
     this.index = index
@@ -92,7 +92,10 @@ export class WorkerChannel {
       scrubBytesPerSecond: options.scrubBytesPerSecond,
       workerIndex: index,
     }
-    this.worker = spawnWorker(import.meta.url, '../worker/partition-worker', { workerData: init, name: `ringlog-partition-worker-${index}` })
+    const workerOptions = { workerData: init, name: `ringlog-partition-worker-${index}` }
+    this.worker = options.workerModule
+      ? spawnWorkerModule(import.meta.url, options.workerModule, workerOptions)
+      : spawnWorker(import.meta.url, '../worker/partition-worker', workerOptions)
     this.worker.unref()
     let failure: Error | undefined
     this.worker.on('error', (error) => { failure = error })

@@ -174,10 +174,6 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       await Promise.all(closing)
       return null
     }
-    case 'crash':
-      if (request.mode === 'exit') process.exit(70)
-      setImmediate(() => { throw new Error('partition worker crash requested by a test') })
-      return null
   }
 }
 
