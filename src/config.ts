@@ -287,7 +287,6 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   replicaLagTimeMaxMs: [1, 0x7fffffff],
   leaseTtlSeconds: [1, 3600],
   minInsyncReplicas: [1, 1000],
-  // Authorization
   connectionsMaxReauthMs: [0, 0x7fffffff],
   slowFdatasyncMs: [-1, 0x7fffffff],
 }

@@ -335,7 +335,7 @@ export class Connection implements LimitedConnection {
     }
     const { registry } = this.options
     if (!this.session.admits(header.apiKey)) {
-      this.fail(`${registry.name(header.apiKey)} before SASL authentication`)
+      this.fail(this.session.closeReason ?? `${registry.name(header.apiKey)} before SASL authentication`)
       return
     }
     const route = registry.route(header.apiKey, header.apiVersion)

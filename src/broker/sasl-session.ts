@@ -8,6 +8,12 @@
  * Any failed step answers (when the framing allows) and closes the connection; the reason is
  * logged with the peer address by the connection, the client only learns "authentication
  * failed" (never whether the user or the password was wrong).
+ *
+ * Re-authentication (KIP-368, `connections.max.reauth.ms` > 0): SaslAuthenticate v1+ tells the
+ * client how long its session lasts; before then it may run SaslHandshake v1 and
+ * SaslAuthenticate again on the same connection, with the same mechanism and principal, while
+ * its other requests keep flowing. A request other than those two after the session expired
+ * closes the connection, as a Kafka broker does.
  */
 import { ErrorCode } from '../protocol/error-codes.js'
 import type { CredentialStore } from '../security/credential-store.js'
@@ -20,7 +26,7 @@ export interface SaslSettings {
   /** Mechanisms enabled on SASL listeners, in the order SaslHandshake lists them. */
   mechanisms: readonly SaslMechanism[]
   store: CredentialStore
-  /** KIP-368 connections.max.reauth.ms: a session expires this long after it authenticated; 0: never. */
+  /** KIP-368 connections.max.reauth.ms: a session lasts this long, then the client must re-authenticate; 0: forever. */
   reauthMs?: number
 }
 
@@ -29,11 +35,16 @@ const SASL_HANDSHAKE = 17
 const SASL_AUTHENTICATE = 36
 
 export type AuthenticateOutcome =
-  | { ok: true; challenge: Buffer }
+  /** sessionLifetimeMs: what SaslAuthenticate v1+ answers once the exchange is done (0: no expiry, or not done yet). */
+  | { ok: true; challenge: Buffer; sessionLifetimeMs: number }
   | { ok: false; errorCode: number; message: string }
 
 export class SaslSession {
   private state: 'handshake' | 'exchange' | 'done' = 'handshake'
+  /** True between a re-authentication's SaslHandshake and its last SaslAuthenticate: requests keep flowing. */
+  private reauthenticating = false
+  /** When the session expires (KIP-368), or null when it never does. */
+  private expiresAtMs: number | null = null
   private authenticator: SaslAuthenticator | undefined
   private mechanism: SaslMechanism | undefined
   /** After SaslHandshake v0: the next frames are raw SASL tokens. */
@@ -52,12 +63,17 @@ export class SaslSession {
   }
 
   get authenticated(): boolean {
-    return !this.usesSasl || this.state === 'done'
+    return !this.usesSasl || this.state === 'done' || this.reauthenticating
   }
 
-  /** True when a request with this API key may run now. */
-  admits(apiKey: number): boolean {
-    return this.authenticated || apiKey === API_VERSIONS || apiKey === SASL_HANDSHAKE || apiKey === SASL_AUTHENTICATE
+  /** True when a request with this API key may run now; false also when the session has expired (sets closeReason). */
+  admits(apiKey: number, nowMs = Date.now()): boolean {
+    if (apiKey === SASL_HANDSHAKE || apiKey === SASL_AUTHENTICATE) return true
+    if (this.expiresAtMs !== null && nowMs > this.expiresAtMs && !this.reauthenticating) {
+      this.closeReason = `SASL session of ${this.principal} expired (connections.max.reauth.ms) without re-authentication`
+      return false
+    }
+    return this.authenticated || apiKey === API_VERSIONS
   }
 
   get enabledMechanisms(): string[] {
@@ -65,6 +81,18 @@ export class SaslSession {
   }
 
   handshake(mechanism: string, version: number): number {
+    // KIP-368: a session that may expire may be renewed, with SaslHandshake v1+ (v0's raw framing cannot interleave).
+    const renewing = this.state === 'done' && this.expiresAtMs !== null && version >= 1
+    if (renewing) {
+      if (mechanism !== this.mechanism) {
+        this.closeReason = `re-authentication asked for mechanism ${JSON.stringify(mechanism.slice(0, 40))}, the session used ${this.mechanism}`
+        return ErrorCode.ILLEGAL_SASL_STATE
+      }
+      this.authenticator = createAuthenticator(this.mechanism, this.settings!.store)
+      this.state = 'exchange'
+      this.reauthenticating = true
+      return ErrorCode.NONE
+    }
     if (!this.usesSasl || this.state !== 'handshake' || !this.settings) {
       this.closeReason = 'SaslHandshake on a connection that is not waiting for one'
       return ErrorCode.ILLEGAL_SASL_STATE
@@ -88,12 +116,20 @@ export class SaslSession {
     }
     try {
       const step = this.authenticator.step(token)
-      if (step.done) {
-        this.state = 'done'
-        this.legacyFraming = false
-        this.principal = `User:${step.user}`
+      if (!step.done) return { ok: true, challenge: step.challenge, sessionLifetimeMs: 0 }
+      const principal = `User:${step.user}`
+      if (this.reauthenticating && principal !== this.principal) {
+        this.closeReason = `re-authentication as ${principal} on a connection of ${this.principal}`
+        this.authenticator = undefined
+        return { ok: false, errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, message: 'Re-authentication must use the same principal' }
       }
-      return { ok: true, challenge: step.challenge }
+      this.state = 'done'
+      this.reauthenticating = false
+      this.legacyFraming = false
+      this.principal = principal
+      const lifetime = this.settings?.reauthMs ?? 0
+      this.expiresAtMs = lifetime > 0 ? Date.now() + lifetime : null
+      return { ok: true, challenge: step.challenge, sessionLifetimeMs: lifetime }
     } catch (error) {
       const kind = error instanceof SaslAuthenticationError ? 'invalid credentials' : `malformed message (${(error as Error).message})`
       this.closeReason = `SASL ${this.mechanism ?? ''} authentication failed: ${kind}`

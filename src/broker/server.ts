@@ -139,8 +139,9 @@ export class BrokerServer {
 
   /**
    * SIGHUP: TLS listeners re-read their certificate, key and CA for new handshakes (open
-   * connections stay as they are), the credentials file and the ACL file are re-read. Throws
-   * InvalidConfigError (nothing changed) when a file cannot be read.
+   * connections stay as they are), the credentials file and the ACL file are re-read, in that
+   * order. Each is parsed whole before it replaces what the broker held: a file that cannot be
+   * read throws InvalidConfigError and keeps its previous contents (the steps before it stay done).
    */
   reloadSecurity(): void {
     const tls = this.listeners.filter((l) => usesTls(l.listener.protocol))

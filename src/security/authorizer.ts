@@ -6,8 +6,10 @@
  * matching DENY wins over any ALLOW; an ALLOW of READ, WRITE, DELETE or ALTER implies
  * DESCRIBE, and ALTER_CONFIGS implies DESCRIBE_CONFIGS (Kafka's implied operations).
  *
- * The bindings are indexed by resource type and literal name, so a check costs a map lookup
- * plus a scan of the prefixed bindings of that type, whatever the number of literal ones.
+ * The bindings are indexed by resource type and literal name; the bindings that apply to a
+ * resource (literal, wildcard and prefixed together) are remembered per resource until the
+ * ACLs change, so a repeated check (every Produce to the same topic) is two map lookups and a
+ * scan of that resource's few bindings, whatever the number of ACLs.
  */
 import { AclOperation, AclPermission, PatternType, WILDCARD, type AclBinding } from './acl.js'
 import type { AclStore } from './acl-store.js'
@@ -25,6 +27,8 @@ interface TypeIndex {
 }
 
 const NONE: readonly AclBinding[] = []
+/** Resources whose applying bindings are remembered; past it the memo starts over (bounds memory). */
+const MAX_MEMO_ENTRIES = 100_000
 
 const IMPLIES_DESCRIBE: readonly number[] = [AclOperation.READ, AclOperation.WRITE, AclOperation.DELETE, AclOperation.ALTER]
 
@@ -46,6 +50,7 @@ export class Authorizer {
   private readonly superUsers: ReadonlySet<string>
   private index = new Map<number, TypeIndex>()
   private indexedGeneration = -1
+  private readonly memo = new Map<string, readonly AclBinding[]>()
 
   constructor(readonly store: AclStore, private readonly settings: AuthorizerSettings) {
     this.superUsers = new Set(settings.superUsers)
@@ -87,6 +92,16 @@ export class Authorizer {
   /** The bindings whose pattern covers this resource (any principal, host, operation). */
   private applying(resourceType: number, name: string): readonly AclBinding[] {
     const index = this.indexFor(resourceType)
+    const key = `${resourceType}:${name}`
+    const known = this.memo.get(key)
+    if (known) return known
+    if (this.memo.size >= MAX_MEMO_ENTRIES) this.memo.clear()
+    const found = this.collect(index, name)
+    this.memo.set(key, found)
+    return found
+  }
+
+  private collect(index: TypeIndex, name: string): readonly AclBinding[] {
     const exact = index.literal.get(name) ?? NONE
     const wildcard = name === WILDCARD ? NONE : index.literal.get(WILDCARD) ?? NONE
     const prefixed = index.prefixed.length === 0 ? NONE : index.prefixed.filter((b) => name.startsWith(b.resourceName))
@@ -114,6 +129,7 @@ export class Authorizer {
       else byType.literal.set(b.resourceName, [b])
     }
     this.index = index
+    this.memo.clear()
     this.indexedGeneration = this.store.generation
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Real clients against SASL and TLS listeners: kcat (librdkafka) with SCRAM-SHA-512 and PLAIN
  * over SASL_PLAINTEXT and SCRAM-SHA-256 over SASL_SSL, kafkajs with scram-sha-512 over TLS,
- * kafka-python with PLAIN (legacy SaslHandshake v0 framing); each produces and consumes back,
+ * kafka-python with PLAIN (legacy SaslHandshake v0 framing), confluent-kafka with SCRAM-SHA-512
+ * over SASL_SSL and PLAIN over SASL_PLAINTEXT; each produces and consumes back,
  * and each fails with a wrong password. Metadata on a listener names that listener's address.
  */
 import { execFile, spawnSync } from 'node:child_process'
@@ -152,4 +153,55 @@ describe.skipIf(skipWithout('kafka-python', hasKafkaPython, 'python3-kafka'))('k
     expect(stdout).toMatch(/^error /)
     expect(stdout).not.toMatch(/^50 /)
   }, 120_000)
+})
+
+const CONFLUENT = `
+import sys
+from confluent_kafka import Producer, Consumer, KafkaException
+port, protocol, mechanism, password, topic, ca = sys.argv[1:7]
+common = {'bootstrap.servers': '127.0.0.1:' + port, 'security.protocol': protocol, 'sasl.mechanisms': mechanism,
+          'sasl.username': 'alice', 'sasl.password': password}
+if protocol == 'SASL_SSL': common['ssl.ca.location'] = ca
+errors = []
+common['error_cb'] = lambda e: errors.append(e)
+p = Producer(dict(common, **{'acks': 'all', 'message.timeout.ms': 8000}))
+for i in range(50): p.produce(topic, ('confluent-%d' % i).encode())
+# A refused login shows as an error callback: stop at the first instead of waiting out the delivery timeout.
+left = len(p)
+for _ in range(100):
+    if errors: break
+    left = p.flush(0.1)
+    if left == 0: break
+if left or errors:
+    print('error', errors[0].name() if errors else 'undelivered %d' % left)
+    sys.exit(0)
+c = Consumer(dict(common, **{'group.id': 'cf-' + topic, 'auto.offset.reset': 'earliest'}))
+c.subscribe([topic])
+values = []
+for _ in range(200):
+    m = c.poll(0.5)
+    if m is None: continue
+    if m.error(): raise KafkaException(m.error())
+    values.append(m.value().decode())
+    if len(values) == 50: break
+c.close()
+print(len(values), values[0], values[-1])
+`
+const hasConfluent = spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status === 0
+
+describe.skipIf(skipWithout('confluent-kafka', hasConfluent, 'python3-confluent-kafka'))('confluent-kafka (librdkafka)', () => {
+  const cases = [['SASL_SSL', 'SCRAM-SHA-512'], ['SASL_PLAINTEXT', 'PLAIN']] as const
+  for (const [protocol, mechanism] of cases) {
+    const port = () => String(protocol === 'SASL_SSL' ? sb.saslSsl : sb.saslPlaintext)
+    it(`produces and consumes over ${protocol} with ${mechanism}`, async () => {
+      const topic = `cf-${protocol}-${mechanism}`.toLowerCase()
+      const { stdout } = await run(PYTHON, ['-c', CONFLUENT, port(), protocol, mechanism, ALICE.password, topic, sb.certs.caCert], { timeout: 90_000 })
+      expect(stdout.trim()).toBe('50 confluent-0 confluent-49')
+    }, 120_000)
+
+    it(`fails with a wrong password over ${protocol} with ${mechanism}`, async () => {
+      const { stdout } = await run(PYTHON, ['-c', CONFLUENT, port(), protocol, mechanism, 'wrong', `cf-wrong-${mechanism}`.toLowerCase(), sb.certs.caCert], { timeout: 90_000 })
+      expect(stdout.trim()).toBe('error _AUTHENTICATION')
+    }, 120_000)
+  }
 })
