@@ -105,6 +105,8 @@ export interface LogEngine {
   partitionCapacity?(): number
   /** 'slowFdatasync': a group commit took at least the engine's slowSyncMs (for the broker's warn line). */
   on?(event: 'slowFdatasync', listener: (event: SlowSyncEvent) => void): unknown
+  /** 'scrubDamage': the background scrubber found a damaged range (refused to readers until repaired). */
+  on?(event: 'scrubDamage', listener: (event: ScrubDamageEvent) => void): unknown
   /** Applies new settings (topic configs) to an open partition. */
   reconfigurePartition(topic: string, partition: number, settings: PartitionSettings): Promise<void>
   /** Closes a partition and deletes its files. */
@@ -134,6 +136,12 @@ export interface LogEngine {
    * FENCED_LEADER_EPOCH, ...) and writes nothing of a refused frame.
    */
   appendAsFollower(topic: string, partition: number, batches: Buffer): Promise<{ logEndOffset: number }>
+  /**
+   * Rewrites a range the scrubber found damaged (a ScrubDamageEvent's path and position) with an
+   * intact copy of the same batches from another replica, and serves it again. Rejects (nothing
+   * written) when the copy is not exactly those batches.
+   */
+  repairDamagedRange(topic: string, partition: number, path: string, position: number, bytes: Buffer): Promise<void>
   /** Removes every batch at or after `offset` (the whole batch holding it), with its indexes, epochs and producer state. */
   truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }>
   /** Empties the partition and restarts it at `offset`, even past its end (a follower below the leader's log start). */
@@ -201,8 +209,27 @@ export interface SlowSyncEvent {
   flushedTo: number
 }
 
-export function isSlowSyncEvent(value: unknown): value is SlowSyncEvent {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'slowFdatasync'
+/** A damaged range of a closed segment the background scrubber found (LogEngine 'scrubDamage' event). */
+export interface ScrubDamageEvent {
+  type: 'scrubDamage'
+  topic: string
+  partition: number
+  /** The segment file, and the range's byte position and length in it. */
+  path: string
+  position: number
+  length: number
+  /** The offset of the range's first batch (-1: unknown, the batches before it were damaged too). */
+  firstOffset: number
+  reason: string
+}
+
+/** What a partition worker reports to the main thread besides replies. */
+export type WorkerEvent = SlowSyncEvent | ScrubDamageEvent
+
+export function isWorkerEvent(value: unknown): value is WorkerEvent {
+  if (typeof value !== 'object' || value === null) return false
+  const type = (value as { type?: unknown }).type
+  return type === 'slowFdatasync' || type === 'scrubDamage'
 }
 
 /** One worker's two rings (engine/channel/ring.ts) as the main thread sees them now. */

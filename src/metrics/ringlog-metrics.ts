@@ -176,7 +176,7 @@ export class RinglogMetrics {
       if (s) this.inc(s.workerRestarts)
     } })
     // The background scrubber (storage/scrub.ts), per partition: its progress and what it found.
-    const fromScrub = (name: string, help: string, field: 'passes' | 'scannedBytes' | 'corruptBatches'): void => {
+    const fromScrub = (name: string, help: string, field: 'passes' | 'scannedBytes' | 'corruptBatches' | 'repairedBatches'): void => {
       new Counter({ name, help, labelNames: ['topic', 'partition'], registers, async collect() {
         const s = await stats()
         this.reset()
@@ -186,6 +186,7 @@ export class RinglogMetrics {
     fromScrub('ringlog_scrub_passes_total', 'Scrub passes over the closed segments completed since the partition opened', 'passes')
     fromScrub('ringlog_scrub_scanned_bytes_total', 'Bytes of closed segments whose batches the scrubber re-checked', 'scannedBytes')
     fromScrub('ringlog_scrub_corrupt_batches_total', 'Damaged batches (or segment tails) the scrubber found; their ranges are refused with KAFKA_STORAGE_ERROR', 'corruptBatches')
+    fromScrub('ringlog_scrub_repaired_batches_total', 'Damaged ranges rewritten with an intact copy from the partition leader (cluster mode) and served again', 'repairedBatches')
     const ringLabels = ['worker', 'ring']
     const fromRings = (name: string, help: string, used: 'UsedBytes' | 'CapacityBytes'): void => {
       new Gauge({ name, help, labelNames: ringLabels, registers, async collect() {

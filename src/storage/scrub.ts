@@ -7,12 +7,12 @@
  * drives it with a byte budget per step, which bounds the scrub's read rate. Ranges are kept
  * by file position, so a refusal does not depend on trusting a damaged header's offsets.
  */
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { RinglogError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MIN_BATCH_LENGTH, validateBatch } from '../protocol/record-batch.js'
 import { LOG_SUFFIX, logFileName, parseSegmentFileName } from './file-names.js'
-import { errnoCode, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
+import { errnoCode, nodeStorageFs, readFully, writeFully, type StorageFs } from './storage-fs.js'
 
 /** A damaged stretch of one segment file: [start, end) in bytes (end Infinity: the rest of it). */
 export interface BadRange {
@@ -23,12 +23,26 @@ export interface BadRange {
   reason: string
 }
 
+/** A damaged range as reported to the partition's owner (a replica may repair it from its leader). */
+export interface ScrubDamage {
+  path: string
+  /** Byte position of the range in the segment file. */
+  position: number
+  /** Bytes of the range (to the end of the file when its batches could not be parsed). */
+  length: number
+  /** The offset of its first batch as the batches before it told (-1: unknown). */
+  firstOffset: number
+  reason: string
+}
+
 export interface ScrubCounters {
   /** Passes over every closed segment completed. */
   passes: number
   scannedBytes: number
   /** Damaged batches (or damaged segment tails) found so far. */
   corruptBatches: number
+  /** Damaged ranges rewritten with a replica's intact copy (repair). */
+  repairedBatches: number
 }
 
 interface Cursor { path: string; fd: number; size: number; position: number; expected: number | undefined; chunkStart: number; chunkEnd: number }
@@ -42,13 +56,18 @@ let chunk: Buffer | undefined
 let chunkOwner: Cursor | undefined
 
 export class PartitionScrubber {
-  readonly counters: ScrubCounters = { passes: 0, scannedBytes: 0, corruptBatches: 0 }
+  readonly counters: ScrubCounters = { passes: 0, scannedBytes: 0, corruptBatches: 0, repairedBatches: 0 }
   private readonly bad = new Map<string, BadRange[]>()
   private queue: number[] | undefined
   private cursor: Cursor | undefined
   private passStartedAt = Number.NEGATIVE_INFINITY
 
-  constructor(private readonly dir: string, private readonly report: (message: string) => void, private readonly fsi: StorageFs = nodeStorageFs) {}
+  constructor(
+    private readonly dir: string,
+    private readonly report: (message: string) => void,
+    private readonly fsi: StorageFs = nodeStorageFs,
+    private readonly onDamage: (damage: ScrubDamage) => void = () => undefined,
+  ) {}
 
   /**
    * Scrubs up to about `budget` bytes (at least one batch), starting a new pass when the last
@@ -89,6 +108,63 @@ export class PartitionScrubber {
   /** The damaged ranges found so far, by segment file. */
   badRanges(): ReadonlyMap<string, readonly BadRange[]> {
     return this.bad
+  }
+
+  /**
+   * Rewrites the damaged range at `position` of `path` with `bytes`, an intact copy of the same
+   * batches from another replica (replicas hold the leader's batches byte for byte, so the copy
+   * has the same length and offsets). Checked before anything is written: the copy must be
+   * whole batches that pass validateBatch, exactly fill the range, start at the offset the
+   * batches before it ended at and end where the batch (or segment) after it starts. Written in
+   * place, fdatasynced, and the range is served again; a new pass then re-checks the file.
+   * Throws (nothing written) when the copy does not fit.
+   */
+  repair(path: string, position: number, bytes: Buffer): void {
+    const ranges = this.bad.get(path) ?? []
+    const range = ranges.find((r) => r.start === position)
+    if (!range) throw new Error(`no damaged range at byte ${position} of ${path}`)
+    const fd = this.fsi.openSync(path, 'r+')
+    try {
+      const size = this.fsi.fstatSync(fd).size
+      const end = range.end === Infinity ? size : range.end
+      if (bytes.length !== end - position) throw new Error(`the copy is ${bytes.length} bytes, the damaged range ${end - position}`)
+      let expected = range.firstOffset
+      for (let at = 0; at < bytes.length;) {
+        if (at + LOG_OVERHEAD > bytes.length) throw new Error('the copy ends inside a batch header')
+        const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
+        if (size < LOG_OVERHEAD + MIN_BATCH_LENGTH || at + size > bytes.length) throw new Error('the copy ends inside a batch')
+        const batch = bytes.subarray(at, at + size)
+        validateBatch(batch)
+        const base = Number(batch.readBigInt64BE(0))
+        if (expected >= 0 && base !== expected) throw new Error(`the copy's batch at ${at} starts at offset ${base}, ${expected} was due`)
+        expected = base + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1
+        at += size
+      }
+      const following = this.offsetAfter(path, fd, end, size)
+      if (following !== undefined && expected !== following) throw new Error(`the copy ends before offset ${expected}, the data after the range starts at ${following}`)
+      writeFully(this.fsi, fd, bytes, 0, bytes.length, position)
+      this.fsi.fsyncSync(fd)
+    } finally {
+      this.fsi.closeSync(fd)
+    }
+    if (chunkOwner?.path === path) chunkOwner = undefined
+    ranges.splice(ranges.indexOf(range), 1)
+    if (ranges.length === 0) this.bad.delete(path)
+    this.counters.repairedBatches++
+    this.passStartedAt = Number.NEGATIVE_INFINITY // the next step starts a pass that re-checks the repaired file
+    this.report(`scrub: ${path} bytes ${position}-${position + bytes.length} repaired with a replica's copy; served again`)
+  }
+
+  /** The base offset of the batch at `end` of the file, or of the next segment when `end` is its size (undefined: none follows). */
+  private offsetAfter(path: string, fd: number, end: number, size: number): number | undefined {
+    if (end < size) {
+      const header = Buffer.alloc(8)
+      readFully(this.fsi, fd, header, 0, 8, end)
+      return Number(header.readBigInt64BE(0))
+    }
+    const own = parseSegmentFileName(basename(path), LOG_SUFFIX)
+    const later = this.fsi.readdirSync(this.dir).map((n) => parseSegmentFileName(n, LOG_SUFFIX)).filter((b): b is number => b !== undefined && own !== undefined && b > own)
+    return later.length > 0 ? Math.min(...later) : undefined
   }
 
   /**
@@ -207,6 +283,7 @@ export class PartitionScrubber {
       this.bad.set(c.path, ranges)
       this.counters.corruptBatches++
       this.report(`scrub: ${c.path} bytes ${range.start}-${end === Infinity ? 'end' : end}${range.firstOffset >= 0 ? ` (from offset ${range.firstOffset})` : ''}: ${reason}; refused to consumers with KAFKA_STORAGE_ERROR`)
+      this.onDamage({ path: c.path, position: range.start, length: (end === Infinity ? c.size : end) - range.start, firstOffset: range.firstOffset, reason })
     }
   }
 }

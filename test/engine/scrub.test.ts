@@ -7,6 +7,7 @@
 import { openSync, readdirSync, readFileSync, readSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { ScrubDamageEvent } from '../../src/engine/log-engine.js'
 import type { PartitionRouter } from '../../src/engine/main/router.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { readBatchHeader, splitBatches, validateBatch } from '../../src/protocol/record-batch.js'
@@ -57,8 +58,11 @@ describe('background scrubber', () => {
     writeSync(fd, byte, 0, 1, at)
     closeSync(fd)
 
+    const damages: ScrubDamageEvent[] = []
+    engine.on('scrubDamage', (event: ScrubDamageEvent) => damages.push(event))
     const found = await statsUntil(engine, (s) => s.corruptBatches >= 1)
     expect(found.corruptBatches).toBe(1)
+    expect(damages).toEqual([{ type: 'scrubDamage', topic: 's', partition: 0, path: victimPath, position: victim.offset, length: victim.size, firstOffset: victimBase, reason: expect.any(String) }])
 
     // The damaged batch itself: refused.
     const refused = await engine.read('s', 0, victimBase, 1 << 20)
@@ -86,6 +90,15 @@ describe('background scrubber', () => {
     }
     expect(offset).toBe(40)
     expect(served).toBe(40 - after)
+
+    // An intact copy of the batch (what a replica fetches from its leader) repairs it in place.
+    await expect(engine.repairDamagedRange('s', 0, victimPath, victim.offset, content.subarray(victim.offset, victim.offset + victim.size - 1))).rejects.toThrow(/bytes/)
+    await engine.repairDamagedRange('s', 0, victimPath, victim.offset, content.subarray(victim.offset, victim.offset + victim.size))
+    const repaired = await engine.read('s', 0, victimBase, 1 << 20)
+    expect(repaired.errorCode).toBe(0)
+    expect(repaired.segment!.position).toBe(victim.offset)
+    expect(readFileSync(victimPath).equals(content)).toBe(true)
+    expect((await statsUntil(engine, (s) => s.passes >= 1)).corruptBatches).toBe(1)
   })
 
   it('with scrubIntervalMs 0 nothing is scrubbed', async () => {
@@ -93,6 +106,6 @@ describe('background scrubber', () => {
     await engine.openPartition('s', 0, { segmentBytes: 4096 })
     for (let i = 0; i < 20; i++) await engine.appendBatches('s', 0, testBatch(i, 1, undefined, 300), -1)
     const stats = (await engine.stats()).perPartition[0].scrub
-    expect(stats).toEqual({ passes: 0, scannedBytes: 0, corruptBatches: 0 })
+    expect(stats).toEqual({ passes: 0, scannedBytes: 0, corruptBatches: 0, repairedBatches: 0 })
   })
 })

@@ -11,7 +11,7 @@ import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { splitBatches } from '../../src/protocol/record-batch.js'
 import { LOG_SUFFIX, parseSegmentFileName } from '../../src/storage/file-names.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
-import { PartitionScrubber } from '../../src/storage/scrub.js'
+import { PartitionScrubber, type ScrubDamage } from '../../src/storage/scrub.js'
 import { randomForTest } from '../seed.js'
 import { tempPartitionDir, testBatch } from './log-test-helpers.js'
 
@@ -52,7 +52,7 @@ describe('PartitionScrubber', () => {
     const total = closed.reduce((sum, p) => sum + readFileSync(p).length, 0)
     let steps = 0
     for (; steps < 10_000 && scrubber.counters.passes === 0; steps++) expect(scrubber.step(1000, 0, 5000)).toBeLessThanOrEqual(1000 + 400)
-    expect(scrubber.counters).toEqual({ passes: 1, scannedBytes: total, corruptBatches: 0 })
+    expect(scrubber.counters).toEqual({ passes: 1, scannedBytes: total, corruptBatches: 0, repairedBatches: 0 })
     expect(steps).toBeGreaterThanOrEqual(Math.floor(total / 1400))
     expect(reports).toEqual([])
     expect(scrubber.step(1000, 4999, 5000)).toBe(0) // the interval has not passed since the pass began at 0
@@ -104,6 +104,48 @@ describe('PartitionScrubber', () => {
     expect(refusalCode(() => scrubber.servableLength(path, last.offset, last.size))).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
     expect(scrubber.servableLength(closed[1], 0, 100)).toBe(100)
     scrubber.forget()
+    expect(scrubber.servableLength(path, last.offset, last.size)).toBe(last.size)
+  })
+
+  it('repairs a damaged batch with an intact copy of it: the range is served again and a new pass finds the file whole', async () => {
+    const random = randomForTest()
+    const { dir, closed } = await closedLog()
+    const path = closed[random.int(closed.length)]
+    const intact = readFileSync(path)
+    const { batches } = splitBatches(intact)
+    const victim = batches[1 + random.int(batches.length - 2)]
+    patch(path, victim.offset + 30, Buffer.from([intact[victim.offset + 30] ^ 0x10]))
+    const damages: ScrubDamage[] = []
+    const scrubber = new PartitionScrubber(dir, () => undefined, undefined, (d) => damages.push(d))
+    fullPass(scrubber)
+    expect(damages).toEqual([{ path, position: victim.offset, length: victim.size, firstOffset: Number(intact.readBigInt64BE(victim.offset)), reason: expect.any(String) }])
+    // A copy of another length, or of other batches, is refused and nothing is written.
+    expect(() => scrubber.repair(path, victim.offset, intact.subarray(victim.offset, victim.offset + victim.size - 1))).toThrow(/bytes/)
+    const neighbour = batches[batches.indexOf(victim) + 1]
+    if (neighbour.size === victim.size) expect(() => scrubber.repair(path, victim.offset, intact.subarray(neighbour.offset, neighbour.offset + neighbour.size))).toThrow(/offset/)
+    expect(refusalCode(() => scrubber.servableLength(path, victim.offset, 1))).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    scrubber.repair(path, victim.offset, intact.subarray(victim.offset, victim.offset + victim.size))
+    expect(readFileSync(path).equals(intact)).toBe(true)
+    expect(scrubber.servableLength(path, victim.offset, victim.size)).toBe(victim.size)
+    expect(scrubber.counters.repairedBatches).toBe(1)
+    for (let i = 0; i < 10_000 && scrubber.counters.passes < 2; i++) scrubber.step(1 << 20, 1, 1000)
+    expect(scrubber.counters).toMatchObject({ passes: 2, corruptBatches: 1 })
+  })
+
+  it('repairs an unparsable segment tail with the copy of everything from the damage to the end of the segment', async () => {
+    const { dir, closed } = await closedLog()
+    const path = closed[0]
+    const intact = readFileSync(path)
+    const { batches } = splitBatches(intact)
+    patch(path, batches[2].offset + 8, Buffer.alloc(4))
+    const damages: ScrubDamage[] = []
+    const scrubber = new PartitionScrubber(dir, () => undefined, undefined, (d) => damages.push(d))
+    fullPass(scrubber)
+    expect(damages).toMatchObject([{ path, position: batches[2].offset, length: intact.length - batches[2].offset }])
+    expect(() => scrubber.repair(path, batches[2].offset, intact.subarray(batches[2].offset, batches[3].offset))).toThrow(/bytes/)
+    scrubber.repair(path, batches[2].offset, intact.subarray(batches[2].offset))
+    expect(readFileSync(path).equals(intact)).toBe(true)
+    const last = batches[batches.length - 1]
     expect(scrubber.servableLength(path, last.offset, last.size)).toBe(last.size)
   })
 })

@@ -133,6 +133,7 @@ export type ControlRequest =
   | { op: 'writeTxnMarker'; slot: number; producerId: number; producerEpoch: number; committed: boolean; coordinatorEpoch: number }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
   | { op: 'truncateTo'; slot: number; offset: number }
+  | { op: 'repairDamagedRange'; slot: number; path: string; position: number; bytes: Uint8Array }
   | { op: 'truncateFullyAndStartAt'; slot: number; offset: number }
   | { op: 'setHighWatermark'; slot: number; offset: number }
   | { op: 'endOffsetForEpoch'; slot: number; epoch: number; currentLeaderEpoch: number }

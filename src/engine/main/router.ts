@@ -243,7 +243,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       replyRingBytes: this.config.replyRingBytes,
       workerModule: this.config.partitionWorkerModule,
       slowSyncMs: this.config.slowSyncMs,
-    }, (dead, reason) => this.onWorkerDeath(dead, reason), (event) => { this.emit('slowFdatasync', event) })
+    }, (dead, reason) => this.onWorkerDeath(dead, reason), (event) => { this.emit(event.type, event) })
     this.channels[index] = channel
     return channel
   }
@@ -316,6 +316,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       logEndOffset = reply.baseOffset
     }
     return { logEndOffset }
+  }
+
+  async repairDamagedRange(topic: string, partition: number, path: string, position: number, bytes: Buffer): Promise<void> {
+    const entry = this.entry(topic, partition)
+    await this.control(entry.worker, { op: 'repairDamagedRange', slot: entry.slot, path, position, bytes })
   }
 
   async truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {

@@ -20,7 +20,7 @@ import { Ring, RingClosedError } from '../channel/ring.js'
 import { copyBytes } from '../channel/shared-copy.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 import { spawnWorker, spawnWorkerModule } from '../channel/spawn-worker.js'
-import { isSlowSyncEvent, type SlowSyncEvent, type WorkerRingStats } from '../log-engine.js'
+import { isWorkerEvent, type WorkerEvent, type WorkerRingStats } from '../log-engine.js'
 
 export interface WorkerInit {
   requestRing: SharedArrayBuffer
@@ -77,7 +77,7 @@ export class WorkerChannel {
     state: SharedPartitionState,
     options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; slowSyncMs: number; workerModule?: URL },
     private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
-    onSlowSync: (event: SlowSyncEvent) => void = () => undefined,
+    onEvent: (event: WorkerEvent) => void = () => undefined,
   ) {
     this.index = index
     this.state = state
@@ -104,7 +104,7 @@ export class WorkerChannel {
       ? spawnWorkerModule(import.meta.url, options.workerModule, workerOptions)
       : spawnWorker(import.meta.url, '../worker/partition-worker', workerOptions)
     this.worker.unref()
-    this.worker.on('message', (message: unknown) => { if (isSlowSyncEvent(message)) onSlowSync(message) })
+    this.worker.on('message', (message: unknown) => { if (isWorkerEvent(message)) onEvent(message) })
     let failure: Error | undefined
     this.worker.on('error', (error) => { failure = error })
     this.exited = new Promise((resolve) => {

@@ -30,13 +30,14 @@ import { CLEAN_SHUTDOWN_MARKER, LOG_SUFFIX, partitionDirName, producerSnapshotFi
 import { atomicTempPath } from '../../storage/atomic-file.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionScrubber } from '../../storage/scrub.js'
+import { nodeStorageFs } from '../../storage/storage-fs.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
 import { CONTROL_TYPE_COMMIT, controlTypeOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
-import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
+import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, ScrubDamageEvent, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
 import { logConfigFor } from '../partition-log-config.js'
 import { largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
@@ -60,6 +61,8 @@ export interface RuntimeOptions {
   routerTurnEnded?: () => boolean
   /** Group commits at least `thresholdMs` long go to `report` (thresholdMs -1: none). */
   slowSync?: { thresholdMs: number; report(event: SlowSyncEvent): void }
+  /** Damaged ranges the scrubber finds (a replica may repair them from its leader). */
+  onScrubDamage?: (event: ScrubDamageEvent) => void
 }
 
 /** An appendRecords call whose records are (partly) in batches not yet appended. */
@@ -135,7 +138,9 @@ export class PartitionRuntime {
     this.sealWithGroupCommit = flushPolicyOf(options) === 'always'
     this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
     this.unsubscribe = log.onDurable(() => this.onDurable())
-    this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`))
+    const onScrubDamage = options.onScrubDamage
+    this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`), nodeStorageFs,
+      (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }))
   }
 
   static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
@@ -341,6 +346,11 @@ export class PartitionRuntime {
     this.segmentCount = this.log.segmentCount
     this.publish()
     return { logEndOffset: this.log.logEndOffset }
+  }
+
+  /** See LogEngine.repairDamagedRange (PartitionScrubber.repair checks the copy). */
+  repairDamagedRange(path: string, position: number, bytes: Buffer): void {
+    this.scrubber.repair(path, position, bytes)
   }
 
   /** Empties the log and restarts it at `offset` (see PartitionLog.truncateFullyAndStartAt); producer state goes with it. */

@@ -139,6 +139,7 @@ async function runControl(request: ControlRequest): Promise<unknown> {
         settings: request.settings, flush: init.flush, batchSize: init.batchSize, lingerMs: init.lingerMs,
         shared, replies: replyTarget, routerTurnEnded: () => routerTurnEnded,
         slowSync: { thresholdMs: init.slowSyncMs, report: (event) => parentPort?.postMessage(event) },
+        onScrubDamage: (event) => parentPort?.postMessage(event),
       })
       partitions.set(request.slot, runtime)
       return null
@@ -157,6 +158,9 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       return runtimeAt(request.slot).offsetForTimestamp(request.timestamp)
     case 'truncateTo':
       return runtimeAt(request.slot).truncateTo(request.offset)
+    case 'repairDamagedRange':
+      runtimeAt(request.slot).repairDamagedRange(request.path, request.position, Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.byteLength))
+      return null
     case 'truncateFullyAndStartAt':
       return runtimeAt(request.slot).truncateFullyAndStartAt(request.offset)
     case 'setHighWatermark':
