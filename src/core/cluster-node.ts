@@ -17,6 +17,7 @@ import { parseControllerRecord, type PartitionState, type TopicRecord } from '..
 import { PrefixWatch } from '../cluster/prefix-watch.js'
 import { ClusterProducerIdAllocator } from '../cluster/producer-id-blocks.js'
 import { ReplicaFetcher } from '../cluster/replica-fetcher.js'
+import { ScrubRepairer } from '../cluster/scrub-repair.js'
 import { createClusterTopic } from '../cluster/topic-creation.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView } from './cluster-view.js'
@@ -91,10 +92,20 @@ export class ClusterNode implements ClusterView {
    * broker could subscribe), handed to it when it comes; bounded, the oldest dropped first.
    */
   private earlyEvents: ClusterEvent[] | undefined = []
+  /** Mends ranges the scrubber finds damaged with the leader's copy (cluster/scrub-repair.ts). */
+  private readonly scrubRepairer: ScrubRepairer
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
     this.nodeId = config.nodeId
     this.producerIds = new ClusterProducerIdAllocator(metadata)
+    this.scrubRepairer = new ScrubRepairer({
+      nodeId: this.nodeId,
+      engine: context.engine,
+      leaderOf: (topic, partition) => this.stateCache.get(keyOf(topic, partition))?.leader ?? -1,
+      address: (id) => this.brokerCache.get(id),
+      resignLeadership: (topic, partition) => this.resignLeadership(topic, partition),
+      log: (message) => process.stderr.write(`ringlog cluster: ${message}\n`),
+    })
   }
 
   /** Tells `listener` of every partition this broker leads now and of each later change. */
@@ -165,6 +176,7 @@ export class ClusterNode implements ClusterView {
       { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port: config.port },
       { ttlSeconds: config.leaseTtlSeconds })
     this.registration.on('error', report)
+    this.context.engine.on?.('scrubDamage', (damage) => this.scrubRepairer.onDamage(damage))
     this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
     this.candidate.on('error', report)
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
@@ -464,6 +476,25 @@ export class ClusterNode implements ClusterView {
     })().catch(() => undefined).finally(() => this.isrWrites.delete(key))
   }
 
+  /**
+   * Hands this broker's leadership of a partition to another live ISR member (CAS under a new
+   * epoch, as the controller moves leaders; the ISR stays as it is: this replica still holds
+   * every batch, one of them damaged until repaired). False when no other live member is in sync.
+   */
+  private async resignLeadership(topic: string, partition: number): Promise<boolean> {
+    let current = await this.metadata.readPartition(topic, partition)
+    for (let attempt = 0; attempt < 5 && current; attempt++) {
+      const { state } = current
+      if (state.leader !== this.nodeId) return true
+      const successor = state.isr.find((id) => id !== this.nodeId && this.brokerCache.has(id))
+      if (successor === undefined) return false
+      const result = await this.metadata.casPartition(current, { leader: successor, leaderEpoch: state.leaderEpoch + 1, isr: state.isr })
+      if (result.ok) return true
+      current = result.reason === 'conflict' ? result.current : undefined
+    }
+    return false
+  }
+
   /** Controlled shutdown first (leaderships move while this broker still serves), then leaves. */
   close(): Promise<void> {
     this.closing ??= this.closeOnce()
@@ -480,6 +511,7 @@ export class ClusterNode implements ClusterView {
         : 'ringlog cluster: controlled shutdown not answered in time; leaderships move when the lease expires\n')
     }
     await this.syncing
+    await this.scrubRepairer.close()
     for (const fetcher of this.fetchers.values()) await fetcher.close()
     await this.candidate?.close().catch(() => undefined)
     await this.registration?.close().catch(() => undefined)
