@@ -54,6 +54,7 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protoco
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js'
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js'
+import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/describe-cluster.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -87,6 +88,7 @@ export const ApiKey = {
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
+  DescribeCluster: 60,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -121,6 +123,7 @@ export interface ApiMessages {
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
   44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse }
+  60: { request: DescribeClusterRequest; response: DescribeClusterResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages
