@@ -78,36 +78,45 @@ describe('ringlog topics | produce | consume | groups | records with --sasl and 
       runRinglog(['topics', 'create', 'orders', '-p', '2', ...admin()]),
       runRinglog(['topics', 'create', 'audit', '-p', '1', ...adminTls()]),
     ])) expectOk(created)
-    expect((await runRinglog(['topics', 'list', ...admin()])).stdout).toBe('audit\norders\n')
-    expect((await runRinglog(['topics', 'describe', 'orders', '--json', ...adminTls()])).stdout).toMatch(/"partitions"/)
-
-    const produced = await runRinglog(['produce', 'orders', '-K', ':', ...admin()], { input: 'a:1\nb:2\nc:3\n' })
+    // Independent steps run side by side (each is a process start).
+    const [list, describe, produced, producedTls] = await Promise.all([
+      runRinglog(['topics', 'list', ...admin()]),
+      runRinglog(['topics', 'describe', 'orders', '--json', ...adminTls()]),
+      runRinglog(['produce', 'orders', '-K', ':', ...admin()], { input: 'a:1\nb:2\nc:3\n' }),
+      runRinglog(['produce', 'orders', '-p', '0', ...adminTls(), '--sasl-mechanism', 'PLAIN'], { input: 'd\n' }),
+    ])
+    expect(list.stdout).toBe('audit\norders\n')
+    expect(describe.stdout).toMatch(/"partitions"/)
     expectOk(produced)
     expect(produced.stdout).toBe('produced 3 records to orders\n')
-    expectOk(await runRinglog(['produce', 'orders', '-p', '0', ...adminTls(), '--sasl-mechanism', 'PLAIN'], { input: 'd\n' }))
-    const consumed = await runRinglog(['consume', 'orders', '--from-beginning', '-e', '-F', '%v', ...adminTls()])
+    expectOk(producedTls)
+
+    const [consumed, reset] = await Promise.all([
+      runRinglog(['consume', 'orders', '--from-beginning', '-e', '-F', '%v', ...adminTls()]),
+      runRinglog(['groups', 'reset-offsets', 'billing', '--topic', 'orders', '--to-earliest', '--execute', ...admin()]),
+    ])
     expectOk(consumed)
     expect(consumed.stdout.split('\n').filter(Boolean).sort()).toEqual(['1', '2', '3', 'd'])
+    expectOk(reset)
 
-    expectOk(await runRinglog(['groups', 'reset-offsets', 'billing', '--topic', 'orders', '--to-earliest', '--execute', ...admin()]))
-    const listed = await runRinglog(['groups', 'list', '--json', ...adminTls()])
+    const [listed, described, deleted] = await Promise.all([
+      runRinglog(['groups', 'list', '--json', ...adminTls()]),
+      runRinglog(['groups', 'describe', 'billing', '--json', ...admin()]),
+      runRinglog(['records', 'delete', 'orders', '-p', '0', '--before', '1', ...adminTls()]),
+    ])
     expectOk(listed)
     expect(JSON.parse(listed.stdout)).toEqual([{ groupId: 'billing', protocolType: '', state: 'Empty' }])
-    const described = await runRinglog(['groups', 'describe', 'billing', '--json', ...admin()])
     expectOk(described)
     expect(JSON.parse(described.stdout).partitions).toHaveLength(2)
-
-    const deleted = await runRinglog(['records', 'delete', 'orders', '-p', '0', '--before', '1', ...adminTls()])
     expectOk(deleted)
     expect(deleted.stdout).toMatch(/log start offset 1\n$/)
   }, 120_000)
 
   it('bob without ACLs is refused with one ringlog: line and exit 1, and allowed once ACLs say so', async () => {
     // Allowed but filtered: bob sees no topic and no group.
-    const topics = await runRinglog(['topics', 'list', ...bob()])
+    const [topics, groups] = await Promise.all([runRinglog(['topics', 'list', ...bob()]), runRinglog(['groups', 'list', '--json', ...bob()])])
     expectOk(topics)
     expect(topics.stdout).toBe('')
-    const groups = await runRinglog(['groups', 'list', '--json', ...bob()])
     expectOk(groups)
     expect(JSON.parse(groups.stdout)).toEqual([])
 
@@ -125,23 +134,30 @@ describe('ringlog topics | produce | consume | groups | records with --sasl and 
     const results = await Promise.all(denied.map(([args, , input]) => runRinglog(args, { input })))
     results.forEach((result, i) => expectFailure(result, denied[i][1]))
 
-    for (const acl of [
+    const granted = await Promise.all([
       ['--operation', 'Read', '--topic', 'orders'],
       ['--operation', 'Read', '--group', 'billing'],
-    ]) expectOk(await runRinglog(['acls', 'add', '--allow', 'User:bob', ...acl, ...admin()]))
+    ].map((acl) => runRinglog(['acls', 'add', '--allow', 'User:bob', ...acl, ...admin()])))
+    granted.forEach(expectOk)
 
-    const [consumed, seenByAdmin] = await Promise.all([bob(), admin()].map((login) => runRinglog(['consume', 'orders', '--from-beginning', '-e', ...login])))
+    const [consumed, seenByAdmin, listed, described, produced, deleted] = await Promise.all([
+      runRinglog(['consume', 'orders', '--from-beginning', '-e', ...bob()]),
+      runRinglog(['consume', 'orders', '--from-beginning', '-e', ...admin()]),
+      runRinglog(['topics', 'list', ...bob()]),
+      runRinglog(['groups', 'describe', 'billing', '--json', ...bob()]),
+      runRinglog(['produce', 'orders', ...bob()], { input: 'x\n' }),
+      runRinglog(['records', 'delete', 'orders', '-p', '1', '--before', '-1', ...bob()]),
+    ])
     expectOk(consumed)
     // Three of the four records are left after the first test's records delete.
     expect(consumed.stdout.split('\n').filter(Boolean)).toHaveLength(3)
     expect(consumed.stdout).toBe(seenByAdmin.stdout)
-    expect((await runRinglog(['topics', 'list', ...bob()])).stdout).toBe('orders\n')
-    const described = await runRinglog(['groups', 'describe', 'billing', '--json', ...bob()])
+    expect(listed.stdout).toBe('orders\n')
     expectOk(described)
     expect(JSON.parse(described.stdout).groupId).toBe('billing')
     // Read does not include Write or Delete.
-    expectFailure(await runRinglog(['produce', 'orders', ...bob()], { input: 'x\n' }), /TOPIC_AUTHORIZATION_FAILED/)
-    expectFailure(await runRinglog(['records', 'delete', 'orders', '-p', '1', '--before', '-1', ...bob()]), /TOPIC_AUTHORIZATION_FAILED/)
+    expectFailure(produced, /TOPIC_AUTHORIZATION_FAILED/)
+    expectFailure(deleted, /TOPIC_AUTHORIZATION_FAILED/)
   }, 120_000)
 
   it('bad logins and TLS mistakes are one ringlog: line and exit 1', async () => {
