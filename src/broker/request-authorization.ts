@@ -12,6 +12,7 @@
  */
 import { AclOperation, CLUSTER_RESOURCE_NAME, ResourceType } from '../security/acl.js'
 import type { Authorizer } from '../security/authorizer.js'
+import { authorizedOperations } from '../security/authorized-operations.js'
 
 const { READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE } = AclOperation
 
@@ -80,6 +81,10 @@ export interface RequestAccess {
   createTopic(name: string): boolean
   /** The API's topic operation on at least one topic (InitProducerId without IDEMPOTENT_WRITE). */
   anyTopic(): boolean
+  /** Kafka's authorized-operations bit set of this resource for the request's principal (every supported operation when unchecked). */
+  operationsOn(resourceType: number, name: string): number
+  /** The cluster's bit set, or 0 without DESCRIBE on the cluster (Kafka's rule for Metadata and DescribeCluster). */
+  clusterOperations(): number
 }
 
 export const UNCHECKED_ACCESS: RequestAccess = {
@@ -90,6 +95,8 @@ export const UNCHECKED_ACCESS: RequestAccess = {
   transactionalId: () => true,
   createTopic: () => true,
   anyTopic: () => true,
+  operationsOn: (resourceType) => authorizedOperations(resourceType, () => true),
+  clusterOperations: () => authorizedOperations(ResourceType.CLUSTER, () => true),
 }
 
 class CheckedAccess implements RequestAccess {
@@ -128,6 +135,15 @@ class CheckedAccess implements RequestAccess {
 
   anyTopic(): boolean {
     return this.need.topic !== undefined && this.authorizer.authorizeAny(this.principal, this.host, this.need.topic, ResourceType.TOPIC)
+  }
+
+  operationsOn(resourceType: number, name: string): number {
+    return authorizedOperations(resourceType, (operation) => this.authorizer.authorize(this.principal, this.host, operation, resourceType, name))
+  }
+
+  clusterOperations(): number {
+    if (!this.authorizer.authorize(this.principal, this.host, DESCRIBE, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)) return 0
+    return this.operationsOn(ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)
   }
 }
 

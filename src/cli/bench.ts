@@ -9,6 +9,7 @@
  * command, is one `ringlog: <message>` line on stderr and exit code 1.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { type Command, Option } from 'commander'
 import { errorLine } from './error-line.js'
 import {
@@ -49,6 +50,9 @@ export interface BenchCommandOptions {
   progress?: boolean
   /** Test-only: multiply every repetition's duration by this factor. */
   injectSlowdown?: string
+  /** tcp over TLS: a started broker gets an SSL listener with a throwaway certificate; --brokers is reached with --tls-ca-file. */
+  tls?: boolean
+  tlsCaFile?: string
   /** child (default) | in-process | sink (the discarding sink: measures the load generator alone). */
   brokerPlacement?: string
   /** tcp: start a private cluster of this many brokers (etcd included) per scenario. */
@@ -103,7 +107,8 @@ function benchParamInput(options: BenchCommandOptions): Record<string, string | 
     batchSize: options.batchBytes,
     linger: options.linger,
     inFlight: options.inFlight,
-    mode: options.mode ?? (options.brokers ? 'tcp' : undefined),
+    // --brokers and --tls only make sense over the wire: they imply tcp.
+    mode: options.mode ?? (options.brokers || options.tls || options.tlsCaFile !== undefined ? 'tcp' : undefined),
     brokers: options.brokers,
     rate: options.rate,
     cluster: options.cluster,
@@ -180,13 +185,14 @@ async function runScenarios(scenarioNames: readonly string[], options: BenchComm
   const slowdown = options.injectSlowdown === undefined ? 1 : Number(options.injectSlowdown)
   if (!(slowdown >= 1)) throw new BenchUsageError(`--inject-slowdown must be a factor >= 1, got "${options.injectSlowdown}"`)
   const input = benchParamInput(options)
+  const tls = benchTls(options)
   // A sweep: every scenario once per listed --in-flight and --rate value (each row named by them).
   const inFlights = sweepValues('--in-flight', options.inFlight)
   const rates = sweepValues('--rate', options.rate)
   const replicationFactors = sweepValues('--replication-factor', options.replicationFactor)
   // Build every scenario first, so a bad parameter fails before anything runs.
   const scenarios = names.flatMap((name) => inFlights.flatMap((inFlight) => rates.flatMap((rate) => replicationFactors.map((replicationFactor) => {
-    const scenario = makeScenario(name as (typeof SCENARIO_NAMES)[number], { ...input, inFlight, rate, replicationFactor }, { client, brokerPlacement: placement, startCluster: startBenchCluster })
+    const scenario = makeScenario(name as (typeof SCENARIO_NAMES)[number], { ...input, inFlight, rate, replicationFactor }, { client, brokerPlacement: placement, startCluster: startBenchCluster, tls })
     return slowdown > 1 ? withInjectedSlowdown(scenario, slowdown) : scenario
   }))))
   // A swept value the scenario does not use (--in-flight outside embedded produce) would repeat a row.
@@ -200,6 +206,17 @@ async function runScenarios(scenarioNames: readonly string[], options: BenchComm
     runs.push(await runScenario(scenario, { repetitions, warmups, withReference: options.withReference ?? false, progress: options.progress, progressStream: io.stderr, settle: settlePageCache }))
   }
   return buildReport(runs, { argv: io.argv })
+}
+
+/** The client's TLS options for --tls / --tls-ca-file (undefined: plaintext). */
+function benchTls(options: BenchCommandOptions): TlsConnectionOptions | undefined {
+  if (!options.tls && options.tlsCaFile === undefined) return undefined
+  if (options.tlsCaFile === undefined) return {}
+  try {
+    return { ca: readFileSync(options.tlsCaFile) }
+  } catch (error) {
+    throw new BenchUsageError(`--tls-ca-file: cannot read ${options.tlsCaFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
 }
 
 /** Adds `bench` to the ringlog program. */
@@ -224,6 +241,8 @@ export function register(program: Command): void {
     .option('--brokers <host:port>', 'an existing broker for tcp mode (default: start one as a child process)')
     .option('--rate <records/s>', 'fixed offered load (e2e-latency default 100000; produce: paced when given); a list (50k,100k,200k) sweeps')
     .option('--client <client>', 'tcp client: loadgen|kcat', 'loadgen')
+    .option('--tls', 'tcp over TLS: the started broker gets only an SSL listener (a throwaway openssl certificate); with --brokers, that broker\'s SSL listener')
+    .option('--tls-ca-file <pem>', 'with --brokers --tls: the CA of the broker\'s certificate (default: the system CAs)')
     .option('--cluster <n>', 'tcp: start a private cluster (etcd + n brokers, cluster/dev-cluster.ts) per scenario instead of one broker')
     .option('--replication-factor <n>', 'replication factor of the bench topic (needs --cluster >= n); a list (1,3) sweeps', '1')
     .option('--json <file>', 'write the JSON report')

@@ -22,7 +22,8 @@ import { BatchAttribute, decodeRecordBatch, recordOffset, recordTimestamp, split
 import type { RecordHeader } from '../protocol/records.js'
 import { metadataRequest } from './topics.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withWireClient } from '../kafka-client/negotiated-client.js'
+import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 
 const EARLIEST_TIMESTAMP = -2
 const LATEST_TIMESTAMP = -1
@@ -258,8 +259,7 @@ function writeStdout(text: string): Promise<void> {
   })
 }
 
-interface ConsumeCliOptions {
-  bootstrap: string
+interface ConsumeCliOptions extends BrokerLoginOptions {
   partition?: string
   fromBeginning?: boolean
   offset?: string
@@ -276,10 +276,8 @@ function nonNegativeInteger(value: string, what: string): number {
 }
 
 export function register(program: Command): void {
-  program
-    .command('consume <topic>')
+  withBrokerLogin(program.command('consume <topic>'))
     .description('print records of a topic, one per line (plain Fetch, no consumer group)')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .option('-p, --partition <n>', 'only this partition (default: all)')
     .option('--from-beginning', 'start at the log start (default: the end, only new records)')
     .option('-o, --offset <n>', 'start at this offset')
@@ -307,6 +305,6 @@ export function register(program: Command): void {
         exitAtEnd: options.exitAtEnd,
         signal: stop.signal,
         onRecords: (records) => (stop.signal.aborted ? undefined : writeStdout(records.map((r) => render(r) + end).join(''))),
-      }), { clientId: 'ringlog-consume' })
+      }), connectOptions(options, 'ringlog-consume'))
     })
 }

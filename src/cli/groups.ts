@@ -20,7 +20,8 @@ import { errorFromCode, RinglogError } from '../errors.js'
 import { decodeAssignment, consumerProtocolType } from '../groups/consumer-protocol.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withWireClient, type ToolConnectOptions } from '../kafka-client/negotiated-client.js'
+import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 import { coordinatorConnection, findGroupCoordinator } from '../kafka-client/coordinator-connection.js'
 import { NodeConnections } from '../kafka-client/node-connections.js'
 import { executeReset, formatResetPlan, parseDateTime, parseTopicScope, planReset, type ResetPlan, type ResetScenario, type TopicScope } from './group-offsets-reset.js'
@@ -82,8 +83,9 @@ export class GroupCommandError extends Error {
   }
 }
 
-function withConnection<T>(bootstrap: string, use: (connection: KafkaWireClient) => Promise<T>): Promise<T> {
-  return withWireClient(bootstrap, use, { clientId: 'ringlog-groups', connectTimeoutMs: 5000 })
+/** Every connection, the bootstrap one and those to coordinators and leaders, logs in with `login` (--sasl, --tls). */
+function withConnection<T>(bootstrap: string, use: (connection: KafkaWireClient) => Promise<T>, login: ToolConnectOptions): Promise<T> {
+  return withWireClient(bootstrap, use, { clientId: 'ringlog-groups', ...login, connectTimeoutMs: 5000 })
 }
 
 function check(errorCode: number, what: string): void {
@@ -93,14 +95,14 @@ function check(errorCode: number, what: string): void {
 interface BrokerAddress { nodeId: number; address: string }
 
 /** Every broker the bootstrap broker knows (itself alone in single-node mode), and each partition's leader. */
-async function clusterLayout(bootstrap: string, topics: readonly string[] | null): Promise<{ brokers: BrokerAddress[]; leaders: Map<string, number> }> {
+async function clusterLayout(bootstrap: string, topics: readonly string[] | null, login: ToolConnectOptions): Promise<{ brokers: BrokerAddress[]; leaders: Map<string, number> }> {
   return withConnection(bootstrap, async (connection) => {
     const version = connection.version(ApiKey.Metadata)
     const response = await connection.request(ApiKey.Metadata, version, metadataRequest(version, topics, false))
     const leaders = new Map<string, number>()
     for (const t of response.topics) for (const p of t.partitions) leaders.set(`${t.name}\u0000${p.partitionIndex}`, p.leaderId)
     return { brokers: response.brokers.map((b) => ({ nodeId: b.nodeId, address: `${b.host}:${b.port}` })), leaders }
-  })
+  }, login)
 }
 
 /** Runs `step` until it does not fail with a coordinator-moving error, or the wait is over. */
@@ -117,31 +119,31 @@ async function whileCoordinatorMoves<T>(step: () => Promise<T>): Promise<T> {
 }
 
 /** host:port of the group's coordinator, as FindCoordinator on the bootstrap broker names it. */
-async function coordinatorOf(bootstrap: string, groupId: string): Promise<string> {
+async function coordinatorOf(bootstrap: string, groupId: string, login: ToolConnectOptions): Promise<string> {
   return withConnection(bootstrap, async (connection) => {
     const { host, port } = await findGroupCoordinator(connection, groupId)
     return `${host}:${port}`
-  })
+  }, login)
 }
 
 /** Every group of the cluster (each broker lists those it coordinates), sorted by id; `states` filters by state name. */
-export async function listGroups(bootstrap: string, states: readonly string[] = []): Promise<GroupListing[]> {
-  const { brokers } = await clusterLayout(bootstrap, [])
+export async function listGroups(bootstrap: string, states: readonly string[] = [], login: ToolConnectOptions = {}): Promise<GroupListing[]> {
+  const { brokers } = await clusterLayout(bootstrap, [], login)
   const found = new Map<string, GroupListing>()
   for (const broker of brokers) {
     const listed = await whileCoordinatorMoves(() => withConnection(broker.address, async (connection) => {
       const response = await connection.request(ApiKey.ListGroups, VERSIONS.listGroups, { statesFilter: states })
       check(response.errorCode, `ListGroups from broker ${broker.nodeId}`)
       return response.groups
-    }))
+    }, login))
     for (const g of listed) found.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState })
   }
   return [...found.values()].sort((a, b) => a.groupId.localeCompare(b.groupId))
 }
 
-export async function describeGroup(bootstrap: string, groupId: string): Promise<GroupDescription> {
+export async function describeGroup(bootstrap: string, groupId: string, login: ToolConnectOptions = {}): Promise<GroupDescription> {
   const { group, committed } = await whileCoordinatorMoves(async () => {
-    const coordinator = await coordinatorOf(bootstrap, groupId)
+    const coordinator = await coordinatorOf(bootstrap, groupId, login)
     return withConnection(coordinator, async (connection) => {
       const described = await connection.request(ApiKey.DescribeGroups, VERSIONS.describeGroups, { groups: [groupId] })
       const group = described.groups[0]
@@ -150,7 +152,7 @@ export async function describeGroup(bootstrap: string, groupId: string): Promise
       const committed = await connection.request(ApiKey.OffsetFetch, VERSIONS.offsetFetch, { groupId, topics: null })
       check(committed.errorCode, `OffsetFetch for "${groupId}"`)
       return { group, committed }
-    })
+    }, login)
   })
   if (group.groupState === 'Dead' && committed.topics.length === 0) throw new GroupCommandError(`group "${groupId}" does not exist`)
 
@@ -182,7 +184,7 @@ export async function describeGroup(bootstrap: string, groupId: string): Promise
       else row(t.name, p.partitionIndex)
     }
   }
-  await fillLogEndOffsets(bootstrap, [...rows.values()])
+  await fillLogEndOffsets(bootstrap, [...rows.values()], login)
   for (const r of rows.values()) {
     if (r.committedOffset !== null && r.logEndOffset !== null) r.lag = Math.max(0, r.logEndOffset - r.committedOffset)
   }
@@ -201,9 +203,9 @@ function assignedPartitions(bytes: Buffer): { topic: string; partitions: number[
 }
 
 /** Log end offsets (high watermarks) from each partition's leader. */
-async function fillLogEndOffsets(bootstrap: string, rows: GroupPartitionDescription[]): Promise<void> {
+async function fillLogEndOffsets(bootstrap: string, rows: GroupPartitionDescription[], login: ToolConnectOptions): Promise<void> {
   if (rows.length === 0) return
-  const { brokers, leaders } = await clusterLayout(bootstrap, [...new Set(rows.map((r) => r.topic))])
+  const { brokers, leaders } = await clusterLayout(bootstrap, [...new Set(rows.map((r) => r.topic))], login)
   const byLeader = new Map<number, Map<string, number[]>>()
   for (const r of rows) {
     const leader = leaders.get(`${r.topic}\u0000${r.partition}`)
@@ -222,7 +224,7 @@ async function fillLogEndOffsets(bootstrap: string, rows: GroupPartitionDescript
       replicaId: -1,
       isolationLevel: 0,
       topics: [...byTopic].map(([name, partitions]) => ({ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: LATEST_TIMESTAMP, currentLeaderEpoch: -1 })) })),
-    }))
+    }), login)
     for (const t of response.topics) {
       for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) ends.set(`${t.name}\u0000${p.partitionIndex}`, p.offset)
     }
@@ -231,23 +233,23 @@ async function fillLogEndOffsets(bootstrap: string, rows: GroupPartitionDescript
 }
 
 /** Runs `use` with a connection to the coordinator of `groupId` and the connections to other brokers it may need. */
-function withCoordinator<T>(bootstrap: string, groupId: string, use: (coordinator: KafkaWireClient, nodes: NodeConnections) => Promise<T>): Promise<T> {
+function withCoordinator<T>(bootstrap: string, groupId: string, login: ToolConnectOptions, use: (coordinator: KafkaWireClient, nodes: NodeConnections) => Promise<T>): Promise<T> {
   return withConnection(bootstrap, async (connection) => {
-    const nodes = new NodeConnections(connection, { connectTimeoutMs: 5000 })
+    const nodes = new NodeConnections(connection, { ...login, connectTimeoutMs: 5000 })
     try {
       return await use(await coordinatorConnection(nodes, groupId), nodes)
     } finally {
       await nodes.close()
     }
-  })
+  }, login)
 }
 
 /**
  * Computes the new offsets of `groupId` (scopes null: every partition it has committed) and, when
  * `execute`, commits them. Refuses while the group has members, with Kafka's message.
  */
-export function resetGroupOffsets(bootstrap: string, groupId: string, scopes: readonly TopicScope[] | null, scenario: ResetScenario, execute: boolean): Promise<ResetPlan> {
-  return withCoordinator(bootstrap, groupId, async (coordinator, nodes) => {
+export function resetGroupOffsets(bootstrap: string, groupId: string, scopes: readonly TopicScope[] | null, scenario: ResetScenario, execute: boolean, login: ToolConnectOptions = {}): Promise<ResetPlan> {
+  return withCoordinator(bootstrap, groupId, login, async (coordinator, nodes) => {
     const plan = await planReset(coordinator, nodes, groupId, scopes, scenario)
     if (execute) await executeReset(coordinator, plan)
     return plan
@@ -263,9 +265,9 @@ const DELETE_FAILURE_DETAILS: Readonly<Record<number, string>> = {
 }
 
 /** Deletes each group (its committed offsets too) through DeleteGroups on its coordinator; one result per group, in order. */
-export function deleteGroups(bootstrap: string, groupIds: readonly string[]): Promise<GroupDeletion[]> {
+export function deleteGroups(bootstrap: string, groupIds: readonly string[], login: ToolConnectOptions = {}): Promise<GroupDeletion[]> {
   return withConnection(bootstrap, async (connection) => {
-    const nodes = new NodeConnections(connection, { connectTimeoutMs: 5000 })
+    const nodes = new NodeConnections(connection, { ...login, connectTimeoutMs: 5000 })
     try {
       return await Promise.all(groupIds.map(async (groupId) => {
         const coordinator = await coordinatorConnection(nodes, groupId)
@@ -277,7 +279,7 @@ export function deleteGroups(bootstrap: string, groupIds: readonly string[]): Pr
     } finally {
       await nodes.close()
     }
-  })
+  }, login)
 }
 
 /** The one error for the groups that could not be deleted, or null when all were. */
@@ -316,33 +318,27 @@ export function formatGroupDescription(d: GroupDescription): string {
   return lines.join('\n')
 }
 
-interface GroupsOptions { bootstrap: string; json?: boolean }
+interface GroupsOptions extends BrokerLoginOptions { json?: boolean }
 
 export function register(program: Command): void {
   const groups = program.command('groups').description('inspect, reset and delete consumer groups of a running broker')
-  groups
-    .command('list')
+  withBrokerLogin(groups.command('list'))
     .description('list consumer groups with their state')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .option('--state <states...>', 'only groups in these states (Empty, Stable, PreparingRebalance, ...)')
     .option('--json', 'print JSON')
     .action(async (options: GroupsOptions & { state?: string[] }) => {
-      const listed = await listGroups(options.bootstrap, options.state ?? [])
+      const listed = await listGroups(options.bootstrap, options.state ?? [], connectOptions(options, 'ringlog-groups'))
       process.stdout.write((options.json ? JSON.stringify(listed, null, 2) : formatGroupList(listed)) + '\n')
     })
-  groups
-    .command('describe <group>')
+  withBrokerLogin(groups.command('describe <group>'))
     .description('members, assignments, committed offsets and lag of one group')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .option('--json', 'print JSON')
     .action(async (groupId: string, options: GroupsOptions) => {
-      const described = await describeGroup(options.bootstrap, groupId)
+      const described = await describeGroup(options.bootstrap, groupId, connectOptions(options, 'ringlog-groups'))
       process.stdout.write((options.json ? JSON.stringify(described, null, 2) : formatGroupDescription(described)) + '\n')
     })
-  groups
-    .command('reset-offsets <group>')
+  withBrokerLogin(groups.command('reset-offsets <group>'))
     .description('set the committed offsets of an inactive group; prints the plan and changes nothing unless --execute')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .option('--topic <topic[:partitions]>', 'a topic, or some of its partitions as topic:0,1,2 (repeatable)', collect)
     .option('--all-topics', 'every partition the group has committed offsets for')
     .option('--to-earliest', 'to the log start offset')
@@ -357,16 +353,14 @@ export function register(program: Command): void {
       const scenario = resetScenario(options)
       const scopes = resetScopes(options)
       if (options.execute && options.dryRun) throw new GroupCommandError('--dry-run and --execute exclude each other')
-      const plan = await resetGroupOffsets(options.bootstrap, groupId, scopes, scenario, options.execute === true)
+      const plan = await resetGroupOffsets(options.bootstrap, groupId, scopes, scenario, options.execute === true, connectOptions(options, 'ringlog-groups'))
       for (const warning of plan.warnings) process.stderr.write(`warning: ${warning}\n`)
       process.stdout.write((options.json ? JSON.stringify(plan.offsets, null, 2) : formatResetPlan(plan)) + '\n')
     })
-  groups
-    .command('delete <groups...>')
+  withBrokerLogin(groups.command('delete <groups...>'))
     .description('delete inactive groups and their committed offsets')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .action(async (groupIds: string[], options: GroupsOptions) => {
-      const results = await deleteGroups(options.bootstrap, groupIds)
+      const results = await deleteGroups(options.bootstrap, groupIds, connectOptions(options, 'ringlog-groups'))
       const deleted = results.filter((r) => r.errorCode === ErrorCode.NONE)
       if (deleted.length > 0) process.stdout.write(deleted.map((r) => `deleted group ${r.groupId}\n`).join(''))
       const failure = deletionFailure(results)

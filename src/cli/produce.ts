@@ -31,7 +31,8 @@ import { encodeRecordBatch } from '../protocol/record-batch.js'
 import type { RecordHeader, RecordInput } from '../protocol/records.js'
 import { metadataRequest, parseKeyValues } from './topics.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withWireClient } from '../kafka-client/negotiated-client.js'
+import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 
 const MAX_IN_FLIGHT = 5
 const DEFAULT_BATCH_BYTES = 64 * 1024
@@ -243,8 +244,7 @@ export async function* readLines(input: Readable): AsyncGenerator<string> {
 const ACKS: Record<string, Acks> = { all: -1, '-1': -1, '1': 1, '0': 0 }
 const COMPRESSIONS: Record<string, number> = { none: Compression.none, gzip: Compression.gzip, snappy: Compression.snappy, lz4: Compression.lz4, zstd: Compression.zstd }
 
-interface ProduceCliOptions {
-  bootstrap: string
+interface ProduceCliOptions extends BrokerLoginOptions {
   keySeparator?: string
   partition?: string
   acks: string
@@ -273,10 +273,8 @@ function nonNegativeInteger(value: string, what: string): number {
 }
 
 export function register(program: Command): void {
-  program
-    .command('produce <topic>')
+  withBrokerLogin(program.command('produce <topic>'))
     .description('produce one record per line of stdin (or --file)')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .option('-K, --key-separator <sep>', 'split each line into key and value at the first <sep> (no <sep> in a line: null key)')
     .option('-p, --partition <n>', 'produce every record to this partition')
     .option('--acks <acks>', 'all | 1 | 0', 'all')
@@ -303,7 +301,7 @@ export function register(program: Command): void {
         headers,
         batchBytes: options.batchBytes === undefined ? undefined : Math.max(1, nonNegativeInteger(options.batchBytes, '--batch-bytes')),
         lingerMs: options.lingerMs === undefined ? undefined : nonNegativeInteger(options.lingerMs, '--linger-ms'),
-      }), { clientId: 'ringlog-produce' })
+      }), connectOptions(options, 'ringlog-produce'))
       const verb = acks === 0 ? 'sent (acks=0, unconfirmed)' : 'produced'
       process.stdout.write(`${verb} ${summary.produced} record${summary.produced === 1 ? '' : 's'} to ${topic}\n`)
       if (summary.failed > 0) throw new ProduceCommandError(failureMessage(summary))

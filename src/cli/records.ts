@@ -8,7 +8,8 @@ import type { Command } from 'commander'
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withWireClient, type ToolConnectOptions } from '../kafka-client/negotiated-client.js'
+import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 import { NodeConnections } from '../kafka-client/node-connections.js'
 import { loadPartitionLayout, sendToLeaders } from '../kafka-client/partition-leaders.js'
 
@@ -36,13 +37,13 @@ async function highWatermark(client: KafkaWireClient, topic: string, partition: 
 
 /**
  * Deletes the records of `topic`-`partition` below `before` on the partition's leader (found
- * through `client`'s broker); resolves with the new log start offset.
+ * through `client`'s broker, others reached with `connect`: the same login); resolves with the new log start offset.
  */
-export async function deleteRecords(client: KafkaWireClient, topic: string, partition: number, before: number): Promise<number> {
+export async function deleteRecords(client: KafkaWireClient, topic: string, partition: number, before: number, connect: ToolConnectOptions = {}): Promise<number> {
   const layout = await loadPartitionLayout(client, [topic])
   const count = layout.partitionCounts.get(topic) ?? 0
   if (partition >= count) throw errorFromCode(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `cannot delete records of ${topic}-${partition}: UNKNOWN_TOPIC_OR_PARTITION (topic "${topic}" has ${count} partitions)`)
-  const nodes = new NodeConnections(client)
+  const nodes = new NodeConnections(client, connect)
   try {
     const [start] = await sendToLeaders(nodes, layout, [{ topic, partition }], (leader) => deleteOnLeader(leader, topic, partition, before))
     return start
@@ -75,18 +76,16 @@ function integer(what: string, min: number): (value: string) => number {
   }
 }
 
-interface DeleteOptions { bootstrap: string; partition: number; before: number }
+interface DeleteOptions extends BrokerLoginOptions { partition: number; before: number }
 
 export function register(program: Command): void {
   const records = program.command('records').description('manage the records of a running broker\'s partitions')
-  records
-    .command('delete <topic>')
+  withBrokerLogin(records.command('delete <topic>'))
     .description('delete the records of a partition below an offset (moves its log start offset)')
-    .option('-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP)
     .requiredOption('-p, --partition <n>', 'the partition', integer('--partition', 0))
     .requiredOption('--before <offset>', 'the new log start offset; -1: the high watermark (delete everything)', integer('--before', TO_HIGH_WATERMARK))
     .action(async (topic: string, options: DeleteOptions) => {
-      const start = await withWireClient(options.bootstrap, (client) => deleteRecords(client, topic, options.partition, options.before), { clientId: 'ringlog-records' })
+      const start = await withWireClient(options.bootstrap, (client) => deleteRecords(client, topic, options.partition, options.before, connectOptions(options, 'ringlog-records')), connectOptions(options, 'ringlog-records'))
       const below = options.before === TO_HIGH_WATERMARK ? 'the high watermark' : `offset ${options.before}`
       process.stdout.write(`deleted records of ${topic}-${options.partition} below ${below}: log start offset ${start}\n`)
     })

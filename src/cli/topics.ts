@@ -10,7 +10,8 @@ import type { Command } from 'commander'
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient, type RequestOf } from '../kafka-client/kafka-wire-client.js'
-import { DEFAULT_BOOTSTRAP, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withWireClient } from '../kafka-client/negotiated-client.js'
+import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 import { alterTopic, checkAlteration, describeAlteration, describeTopicConfigs, formatTopicConfigs, type TopicConfigEntry } from './topic-configs.js'
 
 const EARLIEST_TIMESTAMP = -2
@@ -177,27 +178,22 @@ function integer(what: string, min: number): (value: string) => number {
   }
 }
 
-interface CommonOptions { bootstrap: string }
+type CommonOptions = BrokerLoginOptions
 
 export function register(program: Command): void {
   const topics = program.command('topics').description('list, create, alter, delete and describe topics of a running broker')
-  const bootstrapOption = ['-b, --bootstrap <host:port>', 'broker address', DEFAULT_BOOTSTRAP] as const
 
-  topics
-    .command('list')
+  withBrokerLogin(topics.command('list'))
     .description('print every topic name, one per line')
-    .option(...bootstrapOption)
     .option('--json', 'print a JSON array')
     .action(async (options: CommonOptions & { json?: boolean }) => {
-      const names = await withWireClient(options.bootstrap, listTopics, { clientId: 'ringlog-topics' })
+      const names = await withWireClient(options.bootstrap, listTopics, connectOptions(options, 'ringlog-topics'))
       const text = options.json ? JSON.stringify(names) : names.join('\n')
       if (text) process.stdout.write(text + '\n')
     })
 
-  topics
-    .command('create <name>')
+  withBrokerLogin(topics.command('create <name>'))
     .description('create a topic')
-    .option(...bootstrapOption)
     .option('-p, --partitions <n>', 'partition count (default: the broker\'s)', integer('--partitions', 1))
     .option('--replication-factor <n>', 'replication factor (above 1 needs a cluster; a single broker accepts only 1)', integer('--replication-factor', 1))
     .option('--config <key=value>', 'topic config, e.g. retention.ms=3600000 (repeatable)', collect)
@@ -205,44 +201,38 @@ export function register(program: Command): void {
       const configs = parseKeyValues(options.config ?? [], '--config')
       const created = await withWireClient(options.bootstrap, (client) => createTopic(client, name, {
         partitions: options.partitions, replicationFactor: options.replicationFactor, configs,
-      }), { clientId: 'ringlog-topics' })
+      }), connectOptions(options, 'ringlog-topics'))
       process.stdout.write(`created topic ${name}${created.partitions === null ? '' : ` with ${created.partitions} partition${created.partitions === 1 ? '' : 's'}`}\n`)
     })
 
-  topics
-    .command('delete <name>')
+  withBrokerLogin(topics.command('delete <name>'))
     .description('delete a topic and its data')
-    .option(...bootstrapOption)
     .action(async (name: string, options: CommonOptions) => {
-      await withWireClient(options.bootstrap, (client) => deleteTopic(client, name), { clientId: 'ringlog-topics' })
+      await withWireClient(options.bootstrap, (client) => deleteTopic(client, name), connectOptions(options, 'ringlog-topics'))
       process.stdout.write(`deleted topic ${name}\n`)
     })
 
-  topics
-    .command('describe <name>')
+  withBrokerLogin(topics.command('describe <name>'))
     .description('partitions, leader, replicas and log start/end offsets of a topic')
-    .option(...bootstrapOption)
     .option('--configs', 'also list every config of the topic: value, source, read-only')
     .option('--json', 'print JSON')
     .action(async (name: string, options: CommonOptions & { json?: boolean; configs?: boolean }) => {
       const { described, configs } = await withWireClient(options.bootstrap, async (client) => {
         const topic = await describeTopic(client, name)
         return { described: topic, configs: options.configs ? await describeTopicConfigs(client, name) : null }
-      }, { clientId: 'ringlog-topics' })
+      }, connectOptions(options, 'ringlog-topics'))
       process.stdout.write(formatDescribe(described, configs, options.json === true) + '\n')
     })
 
-  topics
-    .command('alter <name>')
+  withBrokerLogin(topics.command('alter <name>'))
     .description('raise the partition count, set or delete topic configs (checked by the broker before anything changes)')
-    .option(...bootstrapOption)
     .option('-p, --partitions <n>', 'the new partition count (higher than the current one)', integer('--partitions', 1))
     .option('--config <key=value>', 'set a topic config, e.g. retention.ms=3600000 (repeatable)', collect)
     .option('--delete-config <key>', 'remove the topic\'s own value of a config, back to the default (repeatable)', collect)
     .action(async (name: string, options: CommonOptions & { partitions?: number; config?: string[]; deleteConfig?: string[] }) => {
       const alteration = { partitions: options.partitions, set: parseKeyValues(options.config ?? [], '--config'), delete: options.deleteConfig ?? [] }
       checkAlteration(alteration)
-      await withWireClient(options.bootstrap, (client) => alterTopic(client, name, alteration), { clientId: 'ringlog-topics' })
+      await withWireClient(options.bootstrap, (client) => alterTopic(client, name, alteration), connectOptions(options, 'ringlog-topics'))
       process.stdout.write(describeAlteration(name, alteration) + '\n')
     })
 }

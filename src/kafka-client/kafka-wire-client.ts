@@ -18,7 +18,8 @@
  * - `negotiate()` records the broker's ranges; `version(apiKey)` then picks the highest version
  *   both this client's codecs and the broker support.
  */
-import { connect, type Socket } from 'node:net'
+import { connect, isIP, type Socket } from 'node:net'
+import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { FrameDecoder } from '../protocol/frame.js'
 import { decodeResponseHeader, encodeRequestHeader, responseHeaderVersion } from '../protocol/headers.js'
@@ -53,6 +54,7 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protoco
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js'
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js'
+import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/describe-cluster.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -86,6 +88,7 @@ export const ApiKey = {
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
+  DescribeCluster: 60,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -120,6 +123,7 @@ export interface ApiMessages {
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
   44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse }
+  60: { request: DescribeClusterRequest; response: DescribeClusterResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages
@@ -143,6 +147,8 @@ export interface WireClientOptions {
   requestTimeoutMs?: number
   /** Largest response frame accepted, default 256 MiB. */
   maxResponseBytes?: number
+  /** Connect with TLS (an SSL or SASL_SSL listener): CA, client certificate and key, as node:tls takes them. */
+  tls?: TlsConnectionOptions
 }
 
 export interface VersionRange {
@@ -221,6 +227,11 @@ export function decodeResponseBody(apiKey: number, version: number, frame: Buffe
   return codec.decodeResponse(new Reader(frame, bodyOffset), version)
 }
 
+/** SNI must be a host name, never an IP address (RFC 6066); node:tls warns otherwise. */
+function serverNameOf(host: string): string | undefined {
+  return isIP(host) === 0 ? host : undefined
+}
+
 export class KafkaWireClient {
   private readonly decoder: FrameDecoder
   private readonly pending: Pending[] = []
@@ -245,12 +256,13 @@ export class KafkaWireClient {
   static connect(host: string, port: number, options: WireClientOptions = {}): Promise<KafkaWireClient> {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port })
+      // With TLS the connection is usable once the handshake is done ('secureConnect'), not at 'connect'.
+      const socket: Socket = options.tls ? connectTls({ ...options.tls, host, port, servername: options.tls.servername ?? serverNameOf(host) }) : connect({ host, port })
       const timer = setTimeout(() => {
         socket.destroy()
         reject(new WireClientError('connect', `connect to ${host}:${port} timed out after ${timeoutMs} ms`))
       }, timeoutMs)
-      socket.once('connect', () => {
+      socket.once(options.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer)
         socket.removeAllListeners('error')
         resolve(new KafkaWireClient(socket, host, port, options.clientId ?? 'ringlog', options))

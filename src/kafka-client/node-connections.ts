@@ -1,11 +1,11 @@
 /**
  * Connections to the brokers a request must reach (a group's coordinator, a partition's leader)
  * opened from one bootstrap connection: the bootstrap connection is reused when it is that
- * broker, others are opened once, negotiated, and closed by close(). The bootstrap connection
+ * broker, others are opened once, negotiated (and logged in, with the options' SASL / TLS), and closed by close(). The bootstrap connection
  * stays the caller's to close.
  */
-import type { KafkaWireClient, WireClientOptions } from './kafka-wire-client.js'
-import { connectNegotiated } from './negotiated-client.js'
+import type { KafkaWireClient } from './kafka-wire-client.js'
+import { connectNegotiated, type ToolConnectOptions } from './negotiated-client.js'
 
 /** `host:port`, with an IPv6 host in brackets. */
 export function addressOf(host: string, port: number): string {
@@ -15,7 +15,7 @@ export function addressOf(host: string, port: number): string {
 export class NodeConnections {
   private readonly opened = new Map<string, Promise<KafkaWireClient>>()
 
-  constructor(readonly bootstrap: KafkaWireClient, private readonly options: WireClientOptions = {}) {}
+  constructor(readonly bootstrap: KafkaWireClient, private readonly options: ToolConnectOptions = {}) {}
 
   /** A negotiated connection to the broker at `host:port`. */
   to(host: string, port: number): Promise<KafkaWireClient> {

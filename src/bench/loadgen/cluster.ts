@@ -6,6 +6,7 @@
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { MetadataResponse } from '../../protocol/messages/metadata.js'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { ApiKey, codecFor, KafkaWireClient, parseHostPort, type KnownApiKey } from '../../kafka-client/kafka-wire-client.js'
 
 export const PRODUCE_API = codecFor(ApiKey.Produce)
@@ -46,14 +47,15 @@ export class LoadgenError extends Error {
 export class LoadgenCluster {
   private readonly opened: KafkaWireClient[] = []
 
-  private constructor(readonly bootstrapAddress: BrokerAddress, readonly bootstrap: KafkaWireClient, readonly clientId: string) {}
+  private constructor(readonly bootstrapAddress: BrokerAddress, readonly bootstrap: KafkaWireClient, readonly clientId: string, private readonly tls: TlsConnectionOptions | undefined) {}
 
-  static async connect(address: string | BrokerAddress, clientId = 'ringlog-loadgen'): Promise<LoadgenCluster> {
+  /** `tls`: every connection of this cluster speaks TLS (an SSL listener) with these options. */
+  static async connect(address: string | BrokerAddress, clientId = 'ringlog-loadgen', tls?: TlsConnectionOptions): Promise<LoadgenCluster> {
     const target = typeof address === 'string' ? parseHostPort(address) : address
-    const connection = await KafkaWireClient.connect(target.host, target.port, { clientId })
+    const connection = await KafkaWireClient.connect(target.host, target.port, { clientId, tls })
     try {
       await connection.negotiate()
-      return new LoadgenCluster(target, connection, clientId)
+      return new LoadgenCluster(target, connection, clientId, tls)
     } catch (error) {
       await connection.close()
       throw error
@@ -122,7 +124,7 @@ export class LoadgenCluster {
     const version = this.versionFor(ApiKey.ListOffsets)
     for (let partitionIndex = 0; partitionIndex < layout.leaders.length; partitionIndex++) {
       const leader = layout.leaders[partitionIndex]
-      const connection = await KafkaWireClient.connect(leader.host, leader.port, { clientId: this.clientId })
+      const connection = await KafkaWireClient.connect(leader.host, leader.port, { clientId: this.clientId, tls: this.tls })
       try {
         const response = await connection.request(ApiKey.ListOffsets, version, {
           replicaId: -1, topics: [{ name: layout.topic, partitions: [{ partitionIndex, timestamp: -1 }] }],
@@ -154,7 +156,7 @@ export class LoadgenCluster {
 
   /** Opens `count` new connections to `address` (default: the bootstrap broker); closed with the cluster. */
   async openConnections(count: number, address: BrokerAddress = this.bootstrapAddress): Promise<KafkaWireClient[]> {
-    const connections = await Promise.all(Array.from({ length: count }, () => KafkaWireClient.connect(address.host, address.port, { clientId: this.clientId })))
+    const connections = await Promise.all(Array.from({ length: count }, () => KafkaWireClient.connect(address.host, address.port, { clientId: this.clientId, tls: this.tls })))
     this.opened.push(...connections)
     return connections
   }

@@ -4,9 +4,14 @@
  * CPU comes from /proc/<pid>/stat, threads included, apart from the client's), or one started
  * in this process (tests: broker and client then share one process and one CPU figure), or
  * the load generator's discarding sink on a thread (measures the generator alone).
+ *
+ * With `tls` a started broker listens on one SSL listener only, with a throwaway self-signed
+ * certificate for 127.0.0.1 made by `openssl` in its data dir, and `tls` on the BenchBroker
+ * says how to reach it (that certificate as the CA).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,6 +32,8 @@ export interface BenchBroker {
   readonly kind: BrokerPlacement | 'external'
   /** CPU seconds the broker used so far, or null when it cannot be measured apart (external, in-process). */
   cpuSeconds(): number | null
+  /** Set when the broker is reached over TLS: the client's node:tls options. */
+  readonly tls?: TlsConnectionOptions
   close(): Promise<void>
 }
 
@@ -39,6 +46,27 @@ export interface StartBenchBrokerOptions {
   partitions?: number
   /** Milliseconds to wait for "listening", default 30000. */
   startTimeoutMs?: number
+  /** Listen on an SSL listener (a self-signed certificate made with openssl) instead of PLAINTEXT. */
+  tls?: boolean
+}
+
+export interface BenchCertificate { certFile: string; keyFile: string }
+
+/** A self-signed certificate for 127.0.0.1 in `dir`, made with the openssl command-line tool. */
+export function makeBenchCertificate(dir: string): BenchCertificate {
+  const certFile = join(dir, 'bench-tls.pem')
+  const keyFile = join(dir, 'bench-tls.key')
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 })
+  } catch (error) {
+    throw new Error(`--tls needs openssl to make the broker's throwaway certificate: ${(error as Error).message}`)
+  }
+  return { certFile, keyFile }
+}
+
+function clientTls(certificate: BenchCertificate | undefined): TlsConnectionOptions | undefined {
+  return certificate && { ca: readFileSync(certificate.certFile) }
 }
 
 function flushFlag(flush: FlushPolicy): string {
@@ -46,8 +74,8 @@ function flushFlag(flush: FlushPolicy): string {
 }
 
 /** A broker someone else runs. */
-export function externalBroker(address: string): BenchBroker {
-  return { address, kind: 'external', cpuSeconds: () => null, close: async () => undefined }
+export function externalBroker(address: string, tls?: TlsConnectionOptions): BenchBroker {
+  return { address, kind: 'external', cpuSeconds: () => null, tls, close: async () => undefined }
 }
 
 /** How to run the CLI next to this module: compiled JS directly, TypeScript sources through tsx. */
@@ -60,28 +88,32 @@ function cliCommand(): { args: string[] } {
 
 export async function startBenchBroker(options: StartBenchBrokerOptions): Promise<BenchBroker> {
   if (options.placement === 'sink') {
+    if (options.tls) throw new RangeError('--tls does not apply to --broker-placement sink')
     const sink = await startSinkThread()
     return { address: sink.address, kind: 'sink', cpuSeconds: () => null, close: () => sink.close() }
   }
   const dataDir = mkdtempSync(join(options.dir ?? tmpdir(), 'ringlog-bench-broker-'))
   try {
-    if ((options.placement ?? 'child') === 'in-process') return await startInProcess(options, dataDir)
-    return await startChild(options, dataDir)
+    const certificate = options.tls ? makeBenchCertificate(dataDir) : undefined
+    if ((options.placement ?? 'child') === 'in-process') return await startInProcess(options, dataDir, certificate)
+    return await startChild(options, dataDir, certificate)
   } catch (error) {
     rmSync(dataDir, { recursive: true, force: true })
     throw error
   }
 }
 
-async function startInProcess(options: StartBenchBrokerOptions, dataDir: string): Promise<BenchBroker> {
+async function startInProcess(options: StartBenchBrokerOptions, dataDir: string, certificate: BenchCertificate | undefined): Promise<BenchBroker> {
   const flush = typeof options.flush === 'number' ? { intervalMs: Math.max(1, Math.round(options.flush)) } : options.flush
-  const config = resolveConfig({ dataDir, host: '127.0.0.1', port: 0, flush, numPartitions: options.partitions ?? 1 })
+  const tlsListener = certificate ? { listeners: ['SSL://127.0.0.1:0'], tlsCertFile: certificate.certFile, tlsKeyFile: certificate.keyFile } : {}
+  const config = resolveConfig({ dataDir, host: '127.0.0.1', port: 0, flush, numPartitions: options.partitions ?? 1, ...tlsListener })
   const server = await BrokerServer.start(config, { logger: silentLogger })
-  const { port } = server.address()
+  const { port } = certificate ? server.listenerAddress('SSL')! : server.address()
   return {
     address: `127.0.0.1:${port}`,
     kind: 'in-process',
     cpuSeconds: () => null,
+    tls: clientTls(certificate),
     close: async () => {
       await server.stop()
       rmSync(dataDir, { recursive: true, force: true })
@@ -89,9 +121,12 @@ async function startInProcess(options: StartBenchBrokerOptions, dataDir: string)
   }
 }
 
-async function startChild(options: StartBenchBrokerOptions, dataDir: string): Promise<BenchBroker> {
+async function startChild(options: StartBenchBrokerOptions, dataDir: string, certificate: BenchCertificate | undefined): Promise<BenchBroker> {
   const { args } = cliCommand()
-  const child = spawn(process.execPath, [...args, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--flush', flushFlag(options.flush), '--partitions', String(options.partitions ?? 1)], {
+  const tlsArgs = certificate ? ['--listener', 'SSL://127.0.0.1:0', '--tls-cert-file', certificate.certFile, '--tls-key-file', certificate.keyFile] : []
+  // With an SSL listener the address to use is on its own line ("ringlog SSL listener on ...").
+  const addressLine = certificate ? /SSL listener on ([^\s]+):(\d+)/ : /listening on ([^\s]+):(\d+)/
+  const child = spawn(process.execPath, [...args, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--flush', flushFlag(options.flush), '--partitions', String(options.partitions ?? 1), ...tlsArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderrTail = ''
@@ -110,7 +145,7 @@ async function startChild(options: StartBenchBrokerOptions, dataDir: string): Pr
     child.stdout!.setEncoding('utf8')
     child.stdout!.on('data', (text: string) => {
       stdout += text
-      const match = /listening on ([^\s]+):(\d+)/.exec(stdout)
+      const match = addressLine.exec(stdout)
       if (match) {
         clearTimeout(timer)
         resolve(`127.0.0.1:${match[2]}`)
@@ -124,6 +159,7 @@ async function startChild(options: StartBenchBrokerOptions, dataDir: string): Pr
     address,
     kind: 'child',
     cpuSeconds: () => processCpuSeconds(child.pid!),
+    tls: clientTls(certificate),
     close: async () => {
       await stopChild(child)
       rmSync(dataDir, { recursive: true, force: true })

@@ -12,6 +12,7 @@
  * Latency: per request (per send embedded), from send to acknowledgement.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Message } from '../../client/types.js'
@@ -42,6 +43,11 @@ export interface TcpScenarioOptions {
    * bench/ itself does not load cluster/). Its address is one broker's; its CPU is all brokers'.
    */
   startCluster?: (options: { brokers: number; flush: FlushPolicy; dir?: string }) => Promise<BenchBroker>
+  /**
+   * Talk TLS: to a started broker on its SSL listener (throwaway certificate), or to --brokers
+   * with these node:tls options (its CA in `ca`).
+   */
+  tls?: TlsConnectionOptions
 }
 
 export function toMessages(set: RecordSet, partition: number): Message[] {
@@ -51,19 +57,20 @@ export function toMessages(set: RecordSet, partition: number): Message[] {
 /** The broker (or cluster) a tcp scenario starts, or the one it was given. */
 function startTarget(params: Readonly<BenchParams>, options: TcpScenarioOptions): Promise<BenchBroker> {
   if (params.cluster > 0) {
+    if (options.tls) throw new RangeError('--tls does not apply to --cluster yet')
     if (!options.startCluster) throw new RangeError('--cluster needs a cluster launcher (run it through `ringlog bench`)')
     return options.startCluster({ brokers: params.cluster, flush: params.flush, dir: options.dir })
   }
-  return startBenchBroker({ flush: params.flush, placement: options.brokerPlacement, dir: options.dir, partitions: params.partitions })
+  return startBenchBroker({ flush: params.flush, placement: options.brokerPlacement, dir: options.dir, partitions: params.partitions, tls: options.tls !== undefined })
 }
 
 export async function openTcpTarget(params: Readonly<BenchParams>, options: TcpScenarioOptions): Promise<{ broker: BenchBroker; cluster: LoadgenCluster }> {
   if (params.brokers.length === 0 && params.replicationFactor > Math.max(1, params.cluster)) {
     throw new RangeError(`--replication-factor ${params.replicationFactor} needs at least that many brokers (--cluster)`)
   }
-  const broker = params.brokers.length > 0 ? externalBroker(params.brokers[0]) : await startTarget(params, options)
+  const broker = params.brokers.length > 0 ? externalBroker(params.brokers[0], options.tls) : await startTarget(params, options)
   try {
-    return { broker, cluster: await LoadgenCluster.connect(broker.address) }
+    return { broker, cluster: await LoadgenCluster.connect(broker.address, undefined, broker.tls) }
   } catch (error) {
     await broker.close()
     throw error

@@ -24,8 +24,12 @@
  * answered TOPIC_AUTHORIZATION_FAILED when named (existing or not); auto-creation needs CREATE
  * on the cluster or the topic (else TOPIC_AUTHORIZATION_FAILED).
  *
- * Left out: authorized operations (the fields keep their "not provided" value),
- * racks, internal topics (none exist).
+ * Authorized operations (v8+): includeTopicAuthorizedOperations sets each described topic's bit
+ * set of the topic operations the principal may perform (not on TOPIC_AUTHORIZATION_FAILED
+ * entries, as Kafka); includeClusterAuthorizedOperations (v8-10) the cluster's, 0 without
+ * DESCRIBE on the cluster. Not asked: INT32_MIN.
+ *
+ * Left out: racks, internal topics (none exist).
  */
 import { validateTopicName, type TopicInfo } from '../../core/topic-registry.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
@@ -33,6 +37,7 @@ import type { MetadataRequest, MetadataRequestTopic, MetadataResponse, MetadataR
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/metadata.js'
 import { ZERO_UUID, type EncodeInput } from '../../protocol/primitives.js'
 import { topicIdFromWire, topicIdToWire } from '../../core/topic-ids.js'
+import { ResourceType } from '../../security/acl.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 import type { ClusterTopicView, ClusterView } from '../../core/cluster-view.js'
 
@@ -84,7 +89,8 @@ export function handle(request: MetadataRequest, ctx: RequestContext): HandlerRe
       brokers: [{ nodeId: config.nodeId, host: ctx.connection.advertisedHost, port: ctx.connection.advertisedPort, rack: null }],
       clusterId: config.clusterId,
       controllerId: config.nodeId,
-      topics,
+      topics: withTopicOperations(request, ctx, topics),
+      ...clusterOperations(request, ctx),
     },
   }
 }
@@ -133,9 +139,23 @@ function clusterMetadata(request: MetadataRequest, ctx: RequestContext, cluster:
       brokers: cluster.brokers().map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: null })),
       clusterId: broker.config.clusterId,
       controllerId: cluster.controllerId(),
-      topics,
+      topics: withTopicOperations(request, ctx, topics),
+      ...clusterOperations(request, ctx),
     },
   }
+}
+
+/** Each topic answered without an authorization failure gets its bit set when the request asks (v8+). */
+function withTopicOperations(request: MetadataRequest, ctx: RequestContext, topics: EncodeInput<MetadataResponseTopic>[]): EncodeInput<MetadataResponseTopic>[] {
+  if (!request.includeTopicAuthorizedOperations) return topics
+  return topics.map((t) => (typeof t.name !== 'string' || t.errorCode === ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    ? t
+    : { ...t, topicAuthorizedOperations: ctx.access.operationsOn(ResourceType.TOPIC, t.name) }))
+}
+
+/** The cluster's bit set when the request asks (only v8-10 carry the field). */
+function clusterOperations(request: MetadataRequest, ctx: RequestContext): { clusterAuthorizedOperations?: number } {
+  return request.includeClusterAuthorizedOperations ? { clusterAuthorizedOperations: ctx.access.clusterOperations() } : {}
 }
 
 function describeCluster(view: ClusterTopicView): EncodeInput<MetadataResponseTopic> {

@@ -5,17 +5,20 @@
  *
  * - An unknown group is described as state "Dead" with no members and no error, as Kafka does.
  * - An empty group id: INVALID_GROUP_ID for that entry.
- * - v3+ includeAuthorizedOperations: there are no ACLs, so every group operation is allowed
- *   (READ, DELETE, DESCRIBE); when not asked, Kafka's "not requested" value (INT32_MIN).
+ * - v3+ includeAuthorizedOperations: the bit set of the group operations (READ, DELETE,
+ *   DESCRIBE) the principal may perform on that group (all three with the authorizer off), for
+ *   groups described without error, as Kafka; otherwise Kafka's "not requested" value (INT32_MIN).
  *
  * Authorization: DESCRIBE on each group, else GROUP_AUTHORIZATION_FAILED for it.
  *
- * Left out: throttling (0), authorized operations under ACLs (the fixed set above is reported).
+ * Left out: throttling (0).
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup } from '../../protocol/messages/describe-groups.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/describe-groups.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
+import { ResourceType } from '../../security/acl.js'
+import { AUTHORIZED_OPERATIONS_OMITTED } from '../../security/authorized-operations.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 15
@@ -23,13 +26,11 @@ export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
 const AUTHORIZED_OPERATIONS_VERSION = 3
-const NOT_REQUESTED = -2147483648
-/** Bits of Kafka's AclOperation codes READ (3), DELETE (6) and DESCRIBE (8). */
-const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
+const NOT_REQUESTED = AUTHORIZED_OPERATIONS_OMITTED
 
 export async function handle(request: DescribeGroupsRequest, ctx: RequestContext): Promise<HandlerReply<DescribeGroupsResponse>> {
   const groups = ctx.broker.groups
-  const operations = ctx.version >= AUTHORIZED_OPERATIONS_VERSION && request.includeAuthorizedOperations ? GROUP_OPERATIONS : NOT_REQUESTED
+  const withOperations = ctx.version >= AUTHORIZED_OPERATIONS_VERSION && request.includeAuthorizedOperations
   const failed = (groupId: string, errorCode: number): EncodeInput<DescribedGroup> =>
     ({ errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: NOT_REQUESTED })
   const valid = request.groups.filter((id) => id !== '' && ctx.access.group(id))
@@ -52,7 +53,7 @@ export async function handle(request: DescribeGroupsRequest, ctx: RequestContext
         memberMetadata: m.metadata,
         memberAssignment: m.assignment,
       })),
-      authorizedOperations: operations,
+      authorizedOperations: withOperations && g.errorCode === ErrorCode.NONE ? ctx.access.operationsOn(ResourceType.GROUP, g.groupId) : NOT_REQUESTED,
     }
   })
   return { kind: 'message', message: { throttleTimeMs: 0, groups: out } }

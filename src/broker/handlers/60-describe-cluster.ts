@@ -7,12 +7,15 @@
  * answer Metadata gives.
  * endpointType 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers.
  *
- * Authorization: none asked, as in Kafka (it only uses DESCRIBE on the cluster for authorized operations).
- * Left out: authorized operations (no ACLs: always Kafka's "not provided", INT32_MIN), racks.
+ * Authorization: none asked, as in Kafka. includeClusterAuthorizedOperations answers the bit set of
+ * the cluster operations the principal may perform, 0 without DESCRIBE on the cluster, and
+ * INT32_MIN when not asked (request-authorization.ts, security/authorized-operations.ts).
+ * Left out: racks.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../../protocol/messages/describe-cluster.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/describe-cluster.js'
+import { AUTHORIZED_OPERATIONS_OMITTED } from '../../security/authorized-operations.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
 export const apiKey = 60
@@ -21,13 +24,14 @@ export const maxVersion = MAX_VERSION
 
 const BROKERS_ENDPOINT = 1
 const UNSUPPORTED_ENDPOINT_TYPE = 114
-const AUTHORIZED_OPERATIONS_OMITTED = -2147483648
 
 export function handle(request: DescribeClusterRequest, ctx: RequestContext): HandlerReply<DescribeClusterResponse> {
   const { nodeId, clusterId } = ctx.broker.config
   const cluster = ctx.broker.cluster
   const controllerId = cluster ? cluster.controllerId() : nodeId
-  const base = { throttleTimeMs: 0, endpointType: request.endpointType, clusterId, controllerId, clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED }
+  const base = {
+    throttleTimeMs: 0, endpointType: request.endpointType, clusterId, controllerId, clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? ctx.access.clusterOperations() : AUTHORIZED_OPERATIONS_OMITTED,
+  }
   if (ctx.version >= 1 && request.endpointType !== BROKERS_ENDPOINT) {
     return { kind: 'message', message: { ...base, errorCode: UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `endpoint type ${request.endpointType} is not served by a broker`, brokers: [] } }
   }
