@@ -36,6 +36,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' }, 'backlog-mib': { type: 'string', default: '256' },
     only: { type: 'string', default: 'failover,handoff,catchup,group' }, 'group-rounds': { type: 'string', default: '5' },
+    'client-log': { type: 'boolean', default: false },
   },
 })
 const ROUNDS = Number(values.rounds)
@@ -98,7 +99,9 @@ async function coordinatorOf(cluster: DevCluster, group: string): Promise<number
   return undefined
 }
 
-interface MemberEvent { at: number; member: number; kind: 'heartbeat' | 'join' | 'rebalancing' | 'crash'; generation?: number; detail?: string }
+const isChange = (e: MemberEvent): boolean => e.kind !== 'heartbeat' && e.kind !== 'client log'
+
+interface MemberEvent { at: number; member: number; kind: 'heartbeat' | 'join' | 'rebalancing' | 'crash' | 'client log'; generation?: number; detail?: string }
 
 /**
  * Kill -9 of the group's coordinator, `rounds` times: kill to every member heartbeating (after
@@ -109,7 +112,15 @@ async function groupRebalanceAfterFailover(cluster: DevCluster, rounds: number):
   const loadgen = await LoadgenCluster.connect(cluster.bootstrap[0])
   await loadgen.ensureTopic(GROUP_TOPIC, { partitions: 6, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } })
   await loadgen.close()
+  const events: MemberEvent[] = []
   const kafka = new Kafka({ clientId: 'group-failover-bench', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1_000 } })
+  // --client-log: kafkajs's own warnings and errors in the timeline (member -1: not told apart).
+  const logged = values['client-log']
+    ? new Kafka({
+      clientId: 'group-failover-bench', brokers: cluster.bootstrap, logLevel: logLevel.WARN, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1_000 },
+      logCreator: () => ({ namespace, log }) => { events.push({ at: performance.now(), member: -1, kind: 'client log', detail: `${namespace}: ${log.message} ${log.error ?? ''}`.slice(0, 200) }) },
+    })
+    : kafka
   const producer = kafka.producer()
   await producer.connect()
   let producing = true
@@ -119,9 +130,8 @@ async function groupRebalanceAfterFailover(cluster: DevCluster, rounds: number):
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
   })()
-  const events: MemberEvent[] = []
   const consumers = [0, 1, 2].map((member) => {
-    const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: SESSION_TIMEOUT_MS, heartbeatInterval: 500, rebalanceTimeout: 10_000, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1_000 } })
+    const consumer = logged.consumer({ groupId: GROUP, sessionTimeout: SESSION_TIMEOUT_MS, heartbeatInterval: 500, rebalanceTimeout: 10_000, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1_000 } })
     consumer.on(consumer.events.HEARTBEAT, (e) => events.push({ at: performance.now(), member, kind: 'heartbeat', generation: e.payload.groupGenerationId }))
     consumer.on(consumer.events.GROUP_JOIN, (e) => events.push({ at: performance.now(), member, kind: 'join', detail: `${e.payload.isLeader ? 'leader' : 'follower'}, ${e.payload.duration} ms in join+sync` }))
     consumer.on(consumer.events.REBALANCING, () => events.push({ at: performance.now(), member, kind: 'rebalancing' }))
@@ -157,7 +167,7 @@ async function groupRebalanceAfterFailover(cluster: DevCluster, rounds: number):
       // Stable before the kill: all three heartbeating in one generation for 2 s.
       await until(async () => {
         const s = settledAt(performance.now() - 2_000)
-        return s && events.filter((e) => e.at > performance.now() - 2_000 && e.kind !== 'heartbeat').length === 0 ? true : undefined
+        return s && events.filter((e) => e.at > performance.now() - 2_000 && isChange(e)).length === 0 ? true : undefined
       }, 'the group stable before the kill', 120_000, 200)
       const victim = await until(() => coordinatorOf(cluster, GROUP), 'a coordinator', 30_000, 100)
       const t0 = performance.now()
@@ -175,7 +185,7 @@ async function groupRebalanceAfterFailover(cluster: DevCluster, rounds: number):
       }, 'a new coordinator', 60_000, 50)
       await until(async () => {
         const s = settledAt(t0)
-        const lastChange = events.filter((e) => e.at > t0 && e.kind !== 'heartbeat').at(-1)?.at ?? t0
+        const lastChange = events.filter((e) => e.at > t0 && isChange(e)).at(-1)?.at ?? t0
         return s && performance.now() - lastChange > SESSION_TIMEOUT_MS + 2_000 && performance.now() - t0 > SESSION_TIMEOUT_MS + 2_000 ? true : undefined
       }, 'the group back at work', 90_000, 100).catch((error: Error) => {
         const seen = events.filter((e) => e.at > t0).map((e) => `${(e.at - t0).toFixed(0)} m${e.member} ${e.kind}${e.generation !== undefined ? ` g${e.generation}` : ''}${e.detail ? ` ${e.detail}` : ''}`)
@@ -184,6 +194,7 @@ async function groupRebalanceAfterFailover(cluster: DevCluster, rounds: number):
       await naming
       await restarting
       const settled = settledAt(t0)!
+
       samples.push(settled.at - t0)
       const timeline = events.filter((e) => e.at > t0 && e.at <= settled.at && e.kind !== 'heartbeat')
         .map((e) => `${(e.at - t0).toFixed(0)} ms member ${e.member} ${e.kind}${e.detail ? ` (${e.detail})` : ''}`)
