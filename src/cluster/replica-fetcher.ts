@@ -207,7 +207,10 @@ export class ReplicaFetcher {
           const records = p.records
           const length = records ? wholeBatchesLength(records) : 0
           if (records && length > 0) logEnd = (await engine.appendAsFollower(state.topic, state.partition, records.subarray(0, length))).logEndOffset
-          if (p.highWatermark >= 0) await engine.setHighWatermark(state.topic, state.partition, Math.min(p.highWatermark, logEnd))
+          // Only a moved HW costs a worker round trip: a full fetch answers every partition, and
+          // one round trip each, one after another, delayed the next fetch (and so the leader's HW).
+          const highWatermark = Math.min(p.highWatermark, logEnd)
+          if (p.highWatermark >= 0 && highWatermark !== own.highWatermark) await engine.setHighWatermark(state.topic, state.partition, highWatermark)
         }
       }
     })

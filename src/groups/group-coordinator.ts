@@ -17,7 +17,7 @@ import type { OffsetsBackend, OffsetToCommit, StoredGroupMetadata, TopicPartitio
  * callback, so there are no interleavings to reason about.
  *
  * Left out: group.max.size (GROUP_MAX_SIZE_REACHED), transactional offset commits,
- * JoinGroup v9 skipAssignment, KIP-848 (the new consumer protocol), and per-topic offset
+ * KIP-848 (the new consumer protocol: every group here is "classic"), and per-topic offset
  * expiry for live groups. Membership is stored after each SyncGroup (and when a group
  * empties) where the backend keeps group metadata, and restored when this broker becomes
  * the group's coordinator.
@@ -68,6 +68,8 @@ export interface JoinGroupRequest {
   clientHost: string
   /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED and its id. */
   requireKnownMemberId?: boolean
+  /** JoinGroup v9+: the client understands skipAssignment (see replaceStaticMemberAndJoin). */
+  supportSkippingAssignment?: boolean
 }
 
 export interface SyncGroupRequest {
@@ -107,6 +109,11 @@ export interface OffsetCommitRequest {
   generationId: number
   groupInstanceId?: string | null
   offsets: { topic: string; partition: number; offset: number; leaderEpoch?: number; metadata?: string | null }[]
+  /**
+   * OffsetCommit v9+: a generation >= 0 for a group that does not exist answers
+   * GROUP_ID_NOT_FOUND instead of ILLEGAL_GENERATION (Kafka keeps the old code for v0-8).
+   */
+  unknownGroupIsNotFound?: boolean
 }
 
 export interface PartitionErrorCode { topic: string; partition: number; errorCode: number }
@@ -349,9 +356,14 @@ export class GroupCoordinator {
     switch (group.state) {
       case GroupState.Stable:
         if (unchanged && group.selectProtocol() === selectedBefore) {
+          member.joinWaiter = null
+          if (request.supportSkippingAssignment && group.isLeader(member.memberId)) {
+            // v9+ (KIP-814): the returning leader learns the members but keeps the assignment;
+            // its SyncGroup returns the stored one.
+            return respond({ ...this.joinResponse(group, member), members: group.currentMemberMetadata(), skipAssignment: true })
+          }
           // Kafka (JoinGroup < v9) names the previous leader id here, so a static leader
           // coming back takes the follower path and gets its stored assignment from SyncGroup.
-          member.joinWaiter = null
           return respond({ ...this.joinResponse(group, member), leader: previousLeader ?? '', members: [] })
         }
         this.prepareRebalance(group)
@@ -713,7 +725,7 @@ export class GroupCoordinator {
     let group = this.groups.get(request.groupId)
     if (!group) {
       // A group that only stores offsets (no group management) comes into being here.
-      if (request.generationId >= 0) return everyone(ErrorCode.ILLEGAL_GENERATION)
+      if (request.generationId >= 0) return everyone(request.unknownGroupIsNotFound ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION)
       group = new Group(request.groupId, this.clock.now())
       this.groups.set(request.groupId, group)
     }

@@ -22,6 +22,11 @@ export interface JoinGroupResult {
   memberId: string
   /** Every member's metadata for the chosen protocol, sent to the leader only. */
   members: JoinGroupMember[]
+  /**
+   * JoinGroup v9+: a static leader that came back with the group unchanged gets the members
+   * so it knows them, and must not compute a new assignment (KIP-814).
+   */
+  skipAssignment?: boolean
 }
 
 export interface SyncGroupResult {

@@ -55,15 +55,16 @@ describe('group APIs on the wire', () => {
     const c = await connect('versions')
     const response = await c.request(ApiVersions, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' })
     const ranges = new Map(response.apiKeys.map((k) => [k.apiKey, [k.minVersion, k.maxVersion]]))
-    expect(ranges.get(10)).toEqual([0, 4])
-    expect(ranges.get(11)).toEqual([0, 7])
+    // Every version the vendored Kafka schemas define, as Kafka 3.9 serves them.
+    expect(ranges.get(10)).toEqual([0, 5])
+    expect(ranges.get(11)).toEqual([0, 9])
     expect(ranges.get(14)).toEqual([0, 5])
     expect(ranges.get(12)).toEqual([0, 4])
-    expect(ranges.get(13)).toEqual([0, 4])
-    expect(ranges.get(8)).toEqual([0, 8])
-    expect(ranges.get(9)).toEqual([1, 9])
+    expect(ranges.get(13)).toEqual([0, 5])
+    expect(ranges.get(8)).toEqual([0, 9])
+    expect(ranges.get(9)).toEqual([0, 9])
     expect(ranges.get(15)).toEqual([0, 5])
-    expect(ranges.get(16)).toEqual([0, 4])
+    expect(ranges.get(16)).toEqual([0, 5])
   })
 
   it('FindCoordinator names this broker in every version; unknown key types are refused', async () => {
@@ -172,7 +173,7 @@ describe('group APIs on the wire', () => {
     expect(unknown).toMatchObject({ errorCode: 0, groupState: 'Dead', members: [] })
     expect(empty.errorCode).toBe(ErrorCode.INVALID_GROUP_ID)
     const stable = await side.request(ListGroups, 4, { statesFilter: ['stable'] })
-    expect(stable.groups).toContainEqual({ groupId: 'wire-group', protocolType: 'consumer', groupState: 'Stable' })
+    expect(stable.groups).toContainEqual({ groupId: 'wire-group', protocolType: 'consumer', groupState: 'Stable', groupType: '' })
     expect((await side.request(ListGroups, 4, { statesFilter: ['Empty'] })).groups.map((x) => x.groupId)).not.toContain('wire-group')
     expect((await side.request(ListGroups, 0, {})).groups.map((x) => x.groupId)).toContain('wire-group')
 

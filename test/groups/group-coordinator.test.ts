@@ -374,6 +374,37 @@ describe('GroupCoordinator: static membership', () => {
     expect(await coordinator.heartbeat({ groupId: 'g', memberId: d.memberId, generationId: 1 })).toBe(ErrorCode.NONE)
   })
 
+  it('JoinGroup v9 (supportSkippingAssignment): a returning static follower is answered as before, with no skipAssignment', async () => {
+    const { d, s } = await staticGroup()
+    const again = await coordinator.joinGroup(joinRequest({ clientId: 's', groupInstanceId: 'inst-1', supportSkippingAssignment: true }))
+    expect(again).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, leader: d.memberId, members: [] })
+    expect(again.skipAssignment).not.toBe(true)
+    expect(again.memberId).not.toBe(s.memberId)
+    expect(coordinator.group('g')!.state).toBe('Stable')
+  })
+
+  it('JoinGroup v9: a returning static leader gets every member and skipAssignment, keeps the assignment, and no rebalance starts', async () => {
+    const s = track(coordinator.joinGroup(joinRequest({ clientId: 's', groupInstanceId: 'inst-1' })))
+    const d = track(coordinator.joinGroup(joinRequest({ clientId: 'd' })))
+    clock.advance(DELAY * 3)
+    await settle()
+    expect(s.value!.leader).toBe(s.value!.memberId)
+    const dSync = coordinator.syncGroup({ groupId: 'g', memberId: d.value!.memberId, generationId: 1 })
+    await coordinator.syncGroup({
+      groupId: 'g', memberId: s.value!.memberId, generationId: 1, groupInstanceId: 'inst-1',
+      assignments: [{ memberId: d.value!.memberId, assignment: Buffer.from('D') }, { memberId: s.value!.memberId, assignment: Buffer.from('S') }],
+    })
+    await dSync
+    const again = await coordinator.joinGroup(joinRequest({ clientId: 's', groupInstanceId: 'inst-1', supportSkippingAssignment: true }))
+    expect(again).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, skipAssignment: true })
+    expect(again.leader).toBe(again.memberId)
+    expect(again.members.map((m) => m.memberId).sort()).toEqual([again.memberId, d.value!.memberId].sort())
+    expect(coordinator.group('g')!.state).toBe('Stable')
+    const sync = await coordinator.syncGroup({ groupId: 'g', memberId: again.memberId, generationId: 1, groupInstanceId: 'inst-1' })
+    expect(sync.assignment.toString()).toBe('S')
+    expect(await coordinator.heartbeat({ groupId: 'g', memberId: d.value!.memberId, generationId: 1 })).toBe(ErrorCode.NONE)
+  })
+
   it('a static member coming back with other metadata triggers a rebalance', async () => {
     await staticGroup()
     const again = track(coordinator.joinGroup(joinRequest({ clientId: 's', groupInstanceId: 'inst-1', protocols: [{ name: 'range', metadata: Buffer.from('new-topics') }] })))

@@ -1,5 +1,5 @@
 /**
- * OffsetCommit v0-8: stores a group's consumed positions (src/groups/group-coordinator.ts
+ * OffsetCommit v0-9: stores a group's consumed positions (src/groups/group-coordinator.ts
  * validates membership, src/groups/offsets-store.ts makes them durable). The response is sent
  * only after the commit is fdatasync'd: an acknowledged commit survives a crash.
  *
@@ -17,6 +17,13 @@
  *   broker's clock is, so an offset never expires earlier than the client's timestamp implies
  *   relative to now (a client clock far in the past would otherwise expire it at once).
  *
+ * - v9 (KIP-848) has the v8 layout. Every group here is classic, so a v9 commit takes the
+ *   classic path, as Kafka's does for a classic group: generationIdOrMemberEpoch is checked as
+ *   the generation and the member id must be a member of the group, so a new-protocol member
+ *   id (or member epoch) gets UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION; STALE_MEMBER_EPOCH never
+ *   occurs. The one v9 difference: a generation >= 0 for a group that does not exist answers
+ *   GROUP_ID_NOT_FOUND (v0-8 keep ILLEGAL_GENERATION).
+ *
  * Authorization: READ on the group (else GROUP_AUTHORIZATION_FAILED on every partition) and READ
  * on each topic (else TOPIC_AUTHORIZATION_FAILED on its partitions).
  *
@@ -31,6 +38,8 @@ import type { HandlerReply, RequestContext } from '../handler.js'
 export const apiKey = 8
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
+
+const GROUP_ID_NOT_FOUND_VERSION = 9
 
 interface PartitionCommit {
   topic: string
@@ -70,6 +79,7 @@ export async function handle(request: OffsetCommitRequest, ctx: RequestContext):
         memberId: request.memberId,
         generationId: request.generationIdOrMemberEpoch,
         groupInstanceId: request.groupInstanceId,
+        unknownGroupIsNotFound: ctx.version >= GROUP_ID_NOT_FOUND_VERSION,
         offsets: known.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: c.metadata })),
       })
       // commitOffsets answers in request order, one entry per offset.

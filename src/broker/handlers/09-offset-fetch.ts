@@ -1,13 +1,16 @@
 /**
- * OffsetFetch v1-9: a group's committed offsets, for the partitions asked or (v2+, topics
+ * OffsetFetch v0-9: a group's committed offsets, for the partitions asked or (v2+, topics
  * null) for every partition the group has committed. v8+ asks for several groups at once
  * (groups[], each with its own topics and errorCode); each is answered as v7 answers one.
  *
+ * - v0 has v1's layout; in Kafka it read the offsets old consumers kept in ZooKeeper. ringlog
+ *   has no ZooKeeper-stored offsets, so v0 is answered like v1: the offsets committed to the
+ *   group coordinator (what a v0 OffsetCommit stores too).
  * - A partition with nothing committed answers offset -1, metadata '' and no error (Kafka's
  *   answer, also for topics that do not exist).
  * - v5+ returns the committed leader epoch (-1 when none was committed).
  * - Group-level errors (INVALID_GROUP_ID for an empty id, COORDINATOR_NOT_AVAILABLE) go in the
- *   top-level errorCode from v2 on; v1 has none, so they are repeated on every partition.
+ *   top-level errorCode from v2 on; v0-1 have none, so they are repeated on every partition.
  * - v7 requireStable: this broker has no transactions, so no offset is ever pending and
  *   UNSTABLE_OFFSET_COMMIT is never returned.
  *
@@ -69,7 +72,7 @@ async function fetchGroup(
       : wanted === null ? [] : [{ ...p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED }])
   }
   if (errorCode !== ErrorCode.NONE) {
-    // Every asked partition carries the error too: v1 clients only look there.
+    // Every asked partition carries the error too: v0-1 clients only look there.
     fetched = (wanted ?? []).map(({ topic, partition }) => ({ topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode }))
   }
   return { errorCode, fetched }

@@ -1,7 +1,9 @@
 /**
- * FindCoordinator v0-4. This single broker is the coordinator for every group: each key is
+ * FindCoordinator v0-5. This single broker is the coordinator for every group: each key is
  * answered with this node (nodeId from config, host and port as the client reached it, like
- * Metadata). v4 batches keys (coordinatorKeys), one answer per key.
+ * Metadata). v4 batches keys (coordinatorKeys), one answer per key. v5 has v4's layout; it
+ * only tells the broker the client understands TRANSACTION_ABORTABLE (KIP-890), an error
+ * FindCoordinator itself never returns, so it is answered exactly as v4.
  *
  * Key type 0 (group): this node for any key. An empty group id still gets this node, as in
  * Kafka (the group call that follows answers INVALID_GROUP_ID).

@@ -4,7 +4,7 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 10
 export const MIN_VERSION = 0
-export const MAX_VERSION = 4
+export const MAX_VERSION = 5
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 3
 
@@ -13,7 +13,7 @@ export interface FindCoordinatorRequest {
   key: string
   /** The coordinator key type. (Group, transaction, etc.) (v1+) */
   keyType: number
-  /** The coordinator keys. (v4) */
+  /** The coordinator keys. (v4+) */
   coordinatorKeys: string[]
 }
 
@@ -54,22 +54,22 @@ export interface FindCoordinatorResponse {
   host: string
   /** The port. (v0-3) */
   port: number
-  /** Each coordinator result in the response (v4) */
+  /** Each coordinator result in the response (v4+) */
   coordinators: Coordinator[]
 }
 
 export interface Coordinator {
-  /** The coordinator key. (v4) */
+  /** The coordinator key. (v4+) */
   key: string
-  /** The node id. (v4) */
+  /** The node id. (v4+) */
   nodeId: number
-  /** The host name. (v4) */
+  /** The host name. (v4+) */
   host: string
-  /** The port. (v4) */
+  /** The port. (v4+) */
   port: number
-  /** The error code, or 0 if there was no error. (v4) */
+  /** The error code, or 0 if there was no error. (v4+) */
   errorCode: number
-  /** The error message, or null if there was no error. (v4; nullable v4) */
+  /** The error message, or null if there was no error. (v4+; nullable v4+) */
   errorMessage: string | null
 }
 

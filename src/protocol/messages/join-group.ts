@@ -4,7 +4,7 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 11
 export const MIN_VERSION = 0
-export const MAX_VERSION = 7
+export const MAX_VERSION = 9
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 6
 
@@ -23,6 +23,8 @@ export interface JoinGroupRequest {
   protocolType: string
   /** The list of protocols that the member supports. (v0+) */
   protocols: JoinGroupRequestProtocol[]
+  /** The reason why the member (re-)joins the group. (v8+; nullable v8+) */
+  reason: string | null
 }
 
 export interface JoinGroupRequestProtocol {
@@ -53,6 +55,7 @@ export function decodeJoinGroupRequest(r: Reader, version: number): JoinGroupReq
     groupInstanceId: version >= 5 ? r.nullableString(flexible) : null,
     protocolType: r.string(flexible),
     protocols: r.array(flexible, 1, () => readJoinGroupRequestProtocol(r, version)),
+    reason: version >= 8 ? r.nullableString(flexible) : null,
   }
   if (flexible) r.taggedFields()
   return m
@@ -76,6 +79,7 @@ export function encodeJoinGroupRequest(w: Writer, version: number, m: EncodeInpu
   else if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldNotInVersion('JoinGroupRequest.GroupInstanceId', version)
   w.string(flexible, m.protocolType ?? '')
   w.array(flexible, m.protocols ?? [], (e) => writeJoinGroupRequestProtocol(w, version, e))
+  if (version >= 8) w.string(flexible, m.reason ?? null, true)
   if (flexible) w.uvarint(0)
 }
 
@@ -86,12 +90,14 @@ export interface JoinGroupResponse {
   errorCode: number
   /** The generation ID of the group. (v0+) */
   generationId: number
-  /** The group protocol name. (v7; nullable v7) */
+  /** The group protocol name. (v7+; nullable v7+) */
   protocolType: string | null
-  /** The group protocol selected by the coordinator. (v0+; nullable v7) */
+  /** The group protocol selected by the coordinator. (v0+; nullable v7+) */
   protocolName: string | null
   /** The leader of the group. (v0+) */
   leader: string
+  /** True if the leader must skip running the assignment. (v9) */
+  skipAssignment: boolean
   /** The member ID assigned by the group coordinator. (v0+) */
   memberId: string
   /** (v0+) */
@@ -128,6 +134,7 @@ export function decodeJoinGroupResponse(r: Reader, version: number): JoinGroupRe
     protocolType: version >= 7 ? r.nullableString(flexible) : null,
     protocolName: version >= 7 ? r.nullableString(flexible) : r.string(flexible),
     leader: r.string(flexible),
+    skipAssignment: version >= 9 ? r.bool() : false,
     memberId: r.string(flexible),
     members: r.array(flexible, 1, () => readJoinGroupResponseMember(r, version)),
   }
@@ -152,6 +159,8 @@ export function encodeJoinGroupResponse(w: Writer, version: number, m: EncodeInp
   if (version >= 7) w.string(flexible, m.protocolType ?? null, true)
   w.string(flexible, (m.protocolName === undefined ? '' : m.protocolName), version >= 7)
   w.string(flexible, m.leader ?? '')
+  if (version >= 9) w.bool(m.skipAssignment ?? false)
+  else if (m.skipAssignment !== undefined && m.skipAssignment !== false) throw fieldNotInVersion('JoinGroupResponse.SkipAssignment', version)
   w.string(flexible, m.memberId ?? '')
   w.array(flexible, m.members ?? [], (e) => writeJoinGroupResponseMember(w, version, e))
   if (flexible) w.uvarint(0)

@@ -4,7 +4,7 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 13
 export const MIN_VERSION = 0
-export const MAX_VERSION = 4
+export const MAX_VERSION = 5
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 4
 
@@ -22,6 +22,8 @@ export interface MemberIdentity {
   memberId: string
   /** The group instance ID to remove from the group. (v3+; nullable v3+) */
   groupInstanceId: string | null
+  /** The reason why the member left the group. (v5; nullable v5) */
+  reason: string | null
 }
 
 function readMemberIdentity(r: Reader, version: number): MemberIdentity {
@@ -29,6 +31,7 @@ function readMemberIdentity(r: Reader, version: number): MemberIdentity {
   const m: MemberIdentity = {
     memberId: version >= 3 ? r.string(flexible) : '',
     groupInstanceId: version >= 3 ? r.nullableString(flexible) : null,
+    reason: version >= 5 ? r.nullableString(flexible) : null,
   }
   if (flexible) r.taggedFields()
   return m
@@ -52,6 +55,7 @@ function writeMemberIdentity(w: Writer, version: number, m: EncodeInput<MemberId
   else if (m.memberId !== undefined && m.memberId !== '') throw fieldNotInVersion('MemberIdentity.MemberId', version)
   if (version >= 3) w.string(flexible, m.groupInstanceId ?? null, true)
   else if (m.groupInstanceId !== undefined && m.groupInstanceId !== null) throw fieldNotInVersion('MemberIdentity.GroupInstanceId', version)
+  if (version >= 5) w.string(flexible, m.reason ?? null, true)
   if (flexible) w.uvarint(0)
 }
 

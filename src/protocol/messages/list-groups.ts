@@ -4,13 +4,15 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 16
 export const MIN_VERSION = 0
-export const MAX_VERSION = 4
+export const MAX_VERSION = 5
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 3
 
 export interface ListGroupsRequest {
-  /** The states of the groups we want to list. If empty, all groups are returned with their state. (v4) */
+  /** The states of the groups we want to list. If empty, all groups are returned with their state. (v4+) */
   statesFilter: string[]
+  /** The types of the groups we want to list. If empty, all groups are returned with their type. (v5) */
+  typesFilter: string[]
 }
 
 export function decodeListGroupsRequest(r: Reader, version: number): ListGroupsRequest {
@@ -18,6 +20,7 @@ export function decodeListGroupsRequest(r: Reader, version: number): ListGroupsR
   const flexible = version >= 3
   const m: ListGroupsRequest = {
     statesFilter: version >= 4 ? r.array(flexible, 1, () => r.string(flexible)) : [],
+    typesFilter: version >= 5 ? r.array(flexible, 1, () => r.string(flexible)) : [],
   }
   if (flexible) r.taggedFields()
   return m
@@ -28,6 +31,8 @@ export function encodeListGroupsRequest(w: Writer, version: number, m: EncodeInp
   const flexible = version >= 3
   if (version >= 4) w.array(flexible, m.statesFilter ?? [], (e) => w.string(flexible, e))
   else if (m.statesFilter !== undefined && (m.statesFilter.length > 0)) throw fieldNotInVersion('ListGroupsRequest.StatesFilter', version)
+  if (version >= 5) w.array(flexible, m.typesFilter ?? [], (e) => w.string(flexible, e))
+  else if (m.typesFilter !== undefined && (m.typesFilter.length > 0)) throw fieldNotInVersion('ListGroupsRequest.TypesFilter', version)
   if (flexible) w.uvarint(0)
 }
 
@@ -45,8 +50,10 @@ export interface ListedGroup {
   groupId: string
   /** The group protocol type. (v0+) */
   protocolType: string
-  /** The group state name. (v4) */
+  /** The group state name. (v4+) */
   groupState: string
+  /** The group type name. (v5) */
+  groupType: string
 }
 
 function readListedGroup(r: Reader, version: number): ListedGroup {
@@ -55,6 +62,7 @@ function readListedGroup(r: Reader, version: number): ListedGroup {
     groupId: r.string(flexible),
     protocolType: r.string(flexible),
     groupState: version >= 4 ? r.string(flexible) : '',
+    groupType: version >= 5 ? r.string(flexible) : '',
   }
   if (flexible) r.taggedFields()
   return m
@@ -77,6 +85,7 @@ function writeListedGroup(w: Writer, version: number, m: EncodeInput<ListedGroup
   w.string(flexible, m.groupId ?? '')
   w.string(flexible, m.protocolType ?? '')
   if (version >= 4) w.string(flexible, m.groupState ?? '')
+  if (version >= 5) w.string(flexible, m.groupType ?? '')
   if (flexible) w.uvarint(0)
 }
 

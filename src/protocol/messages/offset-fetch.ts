@@ -3,15 +3,15 @@
 import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVersion, type EncodeInput } from '../primitives.js'
 
 export const API_KEY = 9
-export const MIN_VERSION = 1
+export const MIN_VERSION = 0
 export const MAX_VERSION = 9
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 6
 
 export interface OffsetFetchRequest {
-  /** The group to fetch offsets for. (v1-7) */
+  /** The group to fetch offsets for. (v0-7) */
   groupId: string
-  /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v1-7; nullable v2-7) */
+  /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v0-7; nullable v2-7) */
   topics: OffsetFetchRequestTopic[] | null
   /** Each group we would like to fetch offsets for (v8+) */
   groups: OffsetFetchRequestGroup[]
@@ -20,9 +20,9 @@ export interface OffsetFetchRequest {
 }
 
 export interface OffsetFetchRequestTopic {
-  /** The topic name. (v1-7) */
+  /** The topic name. (v0-7) */
   name: string
-  /** The partition indexes we would like to fetch offsets for. (v1-7) */
+  /** The partition indexes we would like to fetch offsets for. (v0-7) */
   partitionIndexes: number[]
 }
 
@@ -135,7 +135,7 @@ export function encodeOffsetFetchRequest(w: Writer, version: number, m: EncodeIn
 export interface OffsetFetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3+) */
   throttleTimeMs: number
-  /** The responses per topic. (v1-7) */
+  /** The responses per topic. (v0-7) */
   topics: OffsetFetchResponseTopic[]
   /** The top-level error code, or 0 if there was no error. (v2-7) */
   errorCode: number
@@ -144,22 +144,22 @@ export interface OffsetFetchResponse {
 }
 
 export interface OffsetFetchResponseTopic {
-  /** The topic name. (v1-7) */
+  /** The topic name. (v0-7) */
   name: string
-  /** The responses per partition (v1-7) */
+  /** The responses per partition (v0-7) */
   partitions: OffsetFetchResponsePartition[]
 }
 
 export interface OffsetFetchResponsePartition {
-  /** The partition index. (v1-7) */
+  /** The partition index. (v0-7) */
   partitionIndex: number
-  /** The committed message offset. (v1-7) */
+  /** The committed message offset. (v0-7) */
   committedOffset: number
   /** The leader epoch. (v5-7) */
   committedLeaderEpoch: number
-  /** The partition metadata. (v1-7; nullable v1-7) */
+  /** The partition metadata. (v0-7; nullable v0-7) */
   metadata: string | null
-  /** The error code, or 0 if there was no error. (v1-7) */
+  /** The error code, or 0 if there was no error. (v0-7) */
   errorCode: number
 }
 
