@@ -13,7 +13,7 @@
 import { AclOperation, CLUSTER_RESOURCE_NAME, ResourceType } from '../security/acl.js'
 import type { Authorizer } from '../security/authorizer.js'
 
-const { READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE } = AclOperation
+const { READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CLUSTER_ACTION } = AclOperation
 
 export interface ApiRequirement {
   /** The operation asked of each topic the request names. */
@@ -50,7 +50,7 @@ export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<nu
   [21, { topic: DELETE }], // DeleteRecords
   [22, { cluster: IDEMPOTENT_WRITE, topic: WRITE, transactionalId: WRITE }], // InitProducerId: IDEMPOTENT_WRITE on the cluster or WRITE on any topic
   [23, { topic: DESCRIBE }], // OffsetForLeaderEpoch
-  [24, { transactionalId: WRITE, topic: WRITE }], // AddPartitionsToTxn
+  [24, { transactionalId: WRITE, topic: WRITE, cluster: CLUSTER_ACTION }], // AddPartitionsToTxn (v4+ comes from brokers: CLUSTER_ACTION instead)
   [25, { transactionalId: WRITE, group: READ }], // AddOffsetsToTxn
   [26, { transactionalId: WRITE }], // EndTxn
   [28, { transactionalId: WRITE, group: READ, topic: READ }], // TxnOffsetCommit
