@@ -53,6 +53,7 @@ export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<nu
   [24, { transactionalId: WRITE, topic: WRITE, cluster: CLUSTER_ACTION }], // AddPartitionsToTxn (v4+ comes from brokers: CLUSTER_ACTION instead)
   [25, { transactionalId: WRITE, group: READ }], // AddOffsetsToTxn
   [26, { transactionalId: WRITE }], // EndTxn
+  [27, { cluster: CLUSTER_ACTION }], // WriteTxnMarkers (inter-broker)
   [28, { transactionalId: WRITE, group: READ, topic: READ }], // TxnOffsetCommit
   [29, { cluster: DESCRIBE }], // DescribeAcls
   [30, { cluster: ALTER }], // CreateAcls

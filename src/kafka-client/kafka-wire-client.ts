@@ -53,6 +53,7 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../protoco
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../protocol/messages/create-partitions.js'
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js'
+import type { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from '../protocol/messages/write-txn-markers.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -86,6 +87,7 @@ export const ApiKey = {
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
+  WriteTxnMarkers: 27,
 } as const
 
 /** Request and response types per api key, so `request()` is typed by the key it is given. */
@@ -120,6 +122,7 @@ export interface ApiMessages {
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
   44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse }
+  27: { request: WriteTxnMarkersRequest; response: WriteTxnMarkersResponse }
 }
 
 export type KnownApiKey = keyof ApiMessages

@@ -96,7 +96,7 @@ describe('generated codecs round-trip', () => {
       'EndTxn 0-4', 'Fetch 0-16', 'FindCoordinator 0-4', 'Heartbeat 0-4', 'IncrementalAlterConfigs 0-1',
       'InitProducerId 0-5', 'JoinGroup 0-7', 'LeaveGroup 0-4', 'ListGroups 0-4', 'ListOffsets 0-8', 'Metadata 0-12',
       'OffsetCommit 0-8', 'OffsetDelete 0-0', 'OffsetFetch 1-9', 'OffsetForLeaderEpoch 0-4', 'Produce 0-11',
-      'SaslAuthenticate 0-2', 'SaslHandshake 0-1', 'SyncGroup 0-5', 'TxnOffsetCommit 0-4',
+      'SaslAuthenticate 0-2', 'SaslHandshake 0-1', 'SyncGroup 0-5', 'TxnOffsetCommit 0-4', 'WriteTxnMarkers 0-1',
     ])
   })
 

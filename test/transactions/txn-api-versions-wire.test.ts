@@ -4,7 +4,7 @@
  * @platformatic/kafka (which picks the newest version both sides know, so it sends exactly those)
  * commits and aborts transactions that a read_committed fetch tells apart; and the batched
  * AddPartitionsToTxn v4/v5 form (KIP-890) answers per transaction, with VerifyOnly checking
- * without adding.
+ * without adding; WriteTxnMarkers (the inter-broker marker request) writes a marker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Producer, stringSerializers } from '@platformatic/kafka'
@@ -109,5 +109,20 @@ describe('transaction API versions of Kafka 3.9', () => {
     expect(ended.errorCode).toBe(0)
     const after = await raw.request<BatchedAddResult>(24, 5, { transactions: [txn('raw-tx', pid, epoch, true, [0])] })
     expect(codes(after)).toEqual({ 'raw-tx': [[0, ErrorCode.TRANSACTION_ABORTABLE]] })
+  })
+
+  it('WriteTxnMarkers (inter-broker): writes a marker per partition this broker holds, UNKNOWN_TOPIC_OR_PARTITION otherwise', async () => {
+    interface MarkersResult { markers: { producerId: number; topics: { name: string; partitions: { partitionIndex: number; errorCode: number }[] }[] }[] }
+    const before = await readIsolated(raw, TOPIC, 1, false)
+    const res = await raw.request<MarkersResult>(27, 1, {
+      markers: [{ producerId: 4242, producerEpoch: 0, transactionResult: false, coordinatorEpoch: 0, topics: [{ name: TOPIC, partitionIndexes: [1, 9] }, { name: 'no-such-topic', partitionIndexes: [0] }] }],
+    })
+    expect(res.markers.map((m) => [m.producerId, m.topics.map((t) => [t.name, t.partitions.map((p) => [p.partitionIndex, p.errorCode])])])).toEqual([
+      [4242, [[TOPIC, [[1, ErrorCode.NONE], [9, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]], ['no-such-topic', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]]]],
+    ])
+    // The marker took one offset and no record is visible from it.
+    const after = await readIsolated(raw, TOPIC, 1, false)
+    expect(after.highWatermark).toBe(before.highWatermark + 1)
+    expect(after.values).toEqual(before.values)
   })
 })

@@ -54,6 +54,7 @@ export const IMPLEMENTED_APIS: ReadonlyArray<{ name: string; versions: string }>
   { name: 'AddOffsetsToTxn', versions: '0-4' },
   { name: 'EndTxn', versions: '0-4' },
   { name: 'TxnOffsetCommit', versions: '0-4' },
+  { name: 'WriteTxnMarkers', versions: '0-1' },
   { name: 'DescribeAcls', versions: '0-3' },
   { name: 'CreateAcls', versions: '0-3' },
   { name: 'DeleteAcls', versions: '0-3' },
