@@ -4,7 +4,9 @@
  * partitions are led by different brokers, so the transaction coordinator must send
  * WriteTxnMarkers to the other leaders. Commits and an abort; a read_committed kafkajs consumer
  * sees exactly the committed records, a read_uncommitted one every record, and the last stable
- * offset of every partition reaches its high watermark (no transaction left hanging).
+ * offset of every partition reaches its high watermark (no transaction left hanging). Then a
+ * partition leader is killed -9 between a transaction's send and its commit: the coordinator's
+ * markers find the new leaders and the commit completes.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -72,8 +74,8 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
     throw new Error(`no coordinator for ${TXN_ID} within 20 s`)
   }
 
-  /** Reads the topic from the beginning until every partition's `end-<p>` arrived; the values in arrival order per partition. */
-  async function consume(groupId: string, readUncommitted: boolean): Promise<Map<number, string[]>> {
+  /** Reads the topic from the beginning until every partition's `<endPrefix><p>` arrived; the values in arrival order per partition. */
+  async function consume(groupId: string, readUncommitted: boolean, endPrefix = 'end-'): Promise<Map<number, string[]>> {
     const consumer = kafka.consumer({ groupId, readUncommitted, maxWaitTimeInMs: 100 })
     const seen = new Map<number, string[]>()
     const ends = new Set<number>()
@@ -85,7 +87,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
           eachMessage: async ({ partition, message }) => {
             const value = message.value?.toString() ?? ''
             seen.set(partition, [...(seen.get(partition) ?? []), value])
-            if (value.startsWith('end-')) ends.add(partition)
+            if (value.startsWith(endPrefix)) ends.add(partition)
             if (ends.size === PARTITIONS) resolve()
           },
         })
@@ -134,5 +136,31 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
     } finally {
       await admin.disconnect()
     }
+  }, 180_000)
+
+  it('a commit whose partition leader is killed -9 completes on the new leader (markers retried after re-reading the leader)', async () => {
+    const coordinatorNode = await transactionCoordinator()
+    const led = await leaders()
+    const victimId = led.find((leader) => leader !== coordinatorNode)
+    expect(victimId).toBeDefined()
+    const victim = brokers.find((b) => b.nodeId === victimId)!
+    const producer = kafka.producer({ transactionalId: TXN_ID, idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    try {
+      const tx = await producer.transaction()
+      await tx.send({ topic: TOPIC, messages: Array.from({ length: PARTITIONS }, (_, p) => ({ value: `k-${p}`, partition: p })) })
+      // The records are on every in-sync replica (acks=all); the leader of some of them dies before the commit.
+      await stopBrokerProcess(victim, 'SIGKILL')
+      await tx.commit()
+      const after = await producer.transaction()
+      await after.send({ topic: TOPIC, messages: Array.from({ length: PARTITIONS }, (_, p) => ({ value: `end2-${p}`, partition: p })) })
+      await after.commit()
+    } finally {
+      await producer.disconnect()
+    }
+    expect((await leaders()).includes(victim.nodeId)).toBe(false)
+
+    const committed = await consume('cluster-txn-rc-2', false, 'end2-')
+    for (let p = 0; p < PARTITIONS; p++) expect(committed.get(p)).toEqual([`c1-${p}`, `c2-${p}`, `end-${p}`, `k-${p}`, `end2-${p}`])
   }, 180_000)
 })
