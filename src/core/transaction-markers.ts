@@ -102,6 +102,8 @@ export class TxnMarkerWriter {
       }
       if (code === ErrorCode.NONE) return
       if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION && !partitionExists(this.host, topic, partition)) throw new UnknownTopicOrPartitionError(`${topic}-${partition} no longer exists`)
+      // A single node has no other leader to wait for: the coordinator's own retry takes over.
+      if (!this.host.cluster) throw new RinglogError(code, `marker for ${topic}-${partition}: ${errorCodeName(code)}`)
       if (code !== ErrorCode.NETWORK_EXCEPTION) last = `leader ${leader} answered ${errorCodeName(code)}`
       if (!RETRIABLE.has(code) && code !== ErrorCode.NETWORK_EXCEPTION && code !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
         throw new RinglogError(code, `marker for ${topic}-${partition}: ${last}`)
