@@ -14,7 +14,7 @@ import { AclOperation, CLUSTER_RESOURCE_NAME, ResourceType } from '../security/a
 import type { Authorizer } from '../security/authorizer.js'
 import { authorizedOperations } from '../security/authorized-operations.js'
 
-const { READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE } = AclOperation
+const { READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CLUSTER_ACTION } = AclOperation
 
 export interface ApiRequirement {
   /** The operation asked of each topic the request names. */
@@ -51,9 +51,10 @@ export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<nu
   [21, { topic: DELETE }], // DeleteRecords
   [22, { cluster: IDEMPOTENT_WRITE, topic: WRITE, transactionalId: WRITE }], // InitProducerId: IDEMPOTENT_WRITE on the cluster or WRITE on any topic
   [23, { topic: DESCRIBE }], // OffsetForLeaderEpoch
-  [24, { transactionalId: WRITE, topic: WRITE }], // AddPartitionsToTxn
+  [24, { transactionalId: WRITE, topic: WRITE, cluster: CLUSTER_ACTION }], // AddPartitionsToTxn (v4+ comes from brokers: CLUSTER_ACTION instead)
   [25, { transactionalId: WRITE, group: READ }], // AddOffsetsToTxn
   [26, { transactionalId: WRITE }], // EndTxn
+  [27, { cluster: CLUSTER_ACTION }], // WriteTxnMarkers (inter-broker)
   [28, { transactionalId: WRITE, group: READ, topic: READ }], // TxnOffsetCommit
   [29, { cluster: DESCRIBE }], // DescribeAcls
   [30, { cluster: ALTER }], // CreateAcls

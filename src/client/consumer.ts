@@ -16,6 +16,10 @@
  *
  * Offsets: position = next offset to fetch; resolved = next offset to commit (one past the
  * last processed record). Start: committed offset, else earliest (fromBeginning) or latest.
+ *
+ * Isolation (`readUncommitted`, default false as in kafkajs): read_committed reads stop at the
+ * last stable offset and drop aborted transactions' batches (aborted-batch-filter.ts);
+ * read_uncommitted reads to the high watermark. Markers are never delivered.
  */
 import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'node:events'
@@ -26,6 +30,7 @@ import { ErrorCode } from '../protocol/error-codes.js'
 import { LOG_OVERHEAD } from '../protocol/record-batch.js'
 import { GroupMembership, type JoinedGeneration } from './group-membership.js'
 import { assertLogOpen, type LogHost } from './log-host.js'
+import { AbortedBatchFilter } from './aborted-batch-filter.js'
 import { decodeMessages, type DecodedRange } from './message-decoder.js'
 import { readHeldRange, releaseHeldRange } from './segment-reader.js'
 import type {
@@ -89,6 +94,8 @@ export class Consumer {
   private readonly maxBytesPerPartition: number
   private readonly maxWaitMs: number
   private readonly retryBackoffMs: number
+  /** read_committed (readUncommitted: false, the default): reads stop at the last stable offset and aborted transactions are skipped. */
+  private readonly committedReads: boolean
   private autoCommit: boolean
   private autoCommitIntervalMs: number
   private readonly subscriptions = new Map<string, boolean>()
@@ -123,6 +130,8 @@ export class Consumer {
     this.maxBytesPerPartition = positiveInteger('maxBytesPerPartition', options.maxBytesPerPartition, 1024 * 1024)
     this.maxWaitMs = positiveInteger('maxWaitTimeInMs', options.maxWaitTimeInMs, 1000)
     this.retryBackoffMs = positiveInteger('retryBackoffMs', options.retryBackoffMs, 100)
+    if (options.readUncommitted !== undefined && typeof options.readUncommitted !== 'boolean') throw new InvalidRequestError(`readUncommitted must be true or false, got ${String(options.readUncommitted)}`)
+    this.committedReads = !(options.readUncommitted ?? false)
     this.autoCommit = options.autoCommit ?? true
     this.autoCommitIntervalMs = positiveInteger('autoCommitInterval', options.autoCommitInterval, 5000)
     this.membership = new GroupMembership(host.context.groups, host.context.topics, {
@@ -341,7 +350,12 @@ export class Consumer {
     if (offset >= 0) return offset
     const offsets = this.host.context.engine.offsets(state.topic, state.partition)
     if (!offsets) return 0
-    return offset === EARLIEST ? offsets.logStartOffset : offsets.highWatermark
+    return offset === EARLIEST ? offsets.logStartOffset : this.readableEnd(offsets)
+  }
+
+  /** Where reads stop: the last stable offset (read_committed) or the high watermark. */
+  private readableEnd(offsets: { highWatermark: number; lastStableOffset: number }): number {
+    return this.committedReads ? offsets.lastStableOffset : offsets.highWatermark
   }
 
   private applySeek(state: PartitionState, offset: number): void {
@@ -354,7 +368,7 @@ export class Consumer {
     return this.pausedTopics.has(state.topic) || this.pausedPartitions.has(state.key)
   }
 
-  /** Round-robin over assigned, unpaused partitions whose high watermark is past the position. */
+  /** Round-robin over assigned, unpaused partitions whose readable end (high watermark or last stable offset) is past the position. */
   private nextReadable(): PartitionState | undefined {
     const states = [...this.assigned.values()]
     for (let i = 0; i < states.length; i++) {
@@ -364,7 +378,7 @@ export class Consumer {
       if (!offsets) continue
       // Past the end (a seek too far, or a log cut back by recovery): auto.offset.reset applies.
       if (state.position > offsets.logEndOffset) this.applySeek(state, this.resetOffset(state.topic))
-      if (offsets.highWatermark > state.position || state.position < offsets.logStartOffset) {
+      if (this.readableEnd(offsets) > state.position || state.position < offsets.logStartOffset) {
         this.cursor = (this.cursor + i + 1) % states.length
         return state
       }
@@ -381,7 +395,7 @@ export class Consumer {
     for (const state of this.assigned.values()) {
       if (this.isPaused(state)) continue
       if (!state.waiting) {
-        const waiting = this.host.context.engine.waitForData(state.topic, state.partition, state.position, this.maxWaitMs)
+        const waiting = this.host.context.engine.waitForData(state.topic, state.partition, state.position, this.maxWaitMs, this.committedReads)
           .catch(() => undefined)
           .finally(() => { if (state.waiting === waiting) state.waiting = null })
         state.waiting = waiting
@@ -410,7 +424,7 @@ export class Consumer {
   private async fetchRange(state: PartitionState, from: number): Promise<Fetched> {
     // holdFile: the bytes are read through a descriptor of this read's own, never the worker's fd,
     // which retention or a topic deletion may close (and the number be reused) meanwhile.
-    const slice = await this.host.context.engine.read(state.topic, state.partition, from, this.maxBytesPerPartition, { holdFile: true })
+    const slice = await this.host.context.engine.read(state.topic, state.partition, from, this.maxBytesPerPartition, { holdFile: true, isolation: this.committedReads ? 'committed' : 'uncommitted' })
     if (slice.errorCode !== ErrorCode.NONE || !slice.segment) {
       releaseHeldRange(slice.segment)
       return { from, slice, bytes: null }
@@ -419,8 +433,8 @@ export class Consumer {
   }
 
   /** Starts reading the next range while the current one is decoded and handled (hides the read round trip). */
-  private prefetch(state: PartitionState, from: number, highWatermark: number): void {
-    if (from >= highWatermark || state.prefetched?.from === from) return
+  private prefetch(state: PartitionState, from: number, readableEnd: number): void {
+    if (from >= readableEnd || state.prefetched?.from === from) return
     const result = this.fetchRange(state, from)
     result.catch(() => undefined)
     state.prefetched = { from, result }
@@ -440,21 +454,24 @@ export class Consumer {
     }
     if (slice.errorCode !== ErrorCode.NONE) throw errorForCode(slice.errorCode, null, `reading ${state.topic}-${state.partition} at ${from}`)
     if (!slice.segment || !bytes) return
-    if (slice.segment.nextOffset !== undefined) this.prefetch(state, slice.segment.nextOffset, slice.highWatermark)
+    const readableEnd = this.readableEnd(slice)
+    if (slice.segment.nextOffset !== undefined) this.prefetch(state, slice.segment.nextOffset, readableEnd)
     const segment = slice.segment
     const source = bytes
+    // One filter per read: it walks the range's batches in order across the chunks below.
+    const aborted = this.committedReads && slice.abortedTransactions && slice.abortedTransactions.length > 0 ? new AbortedBatchFilter(slice.abortedTransactions) : undefined
     const decodeChunk = (fromOffset: number, start: number): DecodedRange =>
-      decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES)
+      decodeMessages(source, fromOffset, DEFAULT_MAX_DECOMPRESSED_BYTES, start, DELIVERY_CHUNK_MESSAGES, aborted)
     // A large range is decoded and handed over a piece at a time: each piece's message objects
     // are garbage before the next is made, instead of one read's worth surviving into old space.
     let decoded = decodeChunk(from, 0)
     for (;;) {
       if (!this.owns(state, generation, epoch)) return
       const last = decoded.messages.length < DELIVERY_CHUNK_MESSAGES || decoded.consumedBytes + LOG_OVERHEAD > source.length
-      if (last && segment.nextOffset === undefined) this.prefetch(state, decoded.nextOffset, slice.highWatermark)
+      if (last && segment.nextOffset === undefined) this.prefetch(state, decoded.nextOffset, readableEnd)
       const messages = decoded.messages
       if (messages.length === 0) {
-        // Only control batches (or records below the position): step over them.
+        // Only control batches, aborted transactions or records below the position: step over them.
         if (decoded.nextOffset > state.position) {
           const stepFrom = state.position
           state.position = decoded.nextOffset

@@ -2,12 +2,14 @@
  * Turns the bytes of a segment read (whole RecordBatch v2 batches) straight into kafkajs-shaped
  * messages: one pass per record, key/value/header values as views into the (decompressed)
  * batch, no intermediate record objects. Each batch's CRC is checked before it is decoded;
- * control batches (transaction markers) are skipped, as a consumer never sees them.
+ * control batches (transaction markers) are skipped, as a consumer never sees them, and so are
+ * the batches of aborted transactions when a read_committed filter is given.
  */
 import type { Buffer } from 'node:buffer'
 import { decompress } from '../protocol/compression.js'
 import { BATCH_HEADER_SIZE, BatchAttribute, LOG_OVERHEAD, readInt64, validateBatch, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, RECORD_COUNT_OFFSET } from '../protocol/record-batch.js'
 import { endRecord, endRecords, readBytes, readHeaderCount, readHeaderKey, readInt8, readZigzag, skipTo, startRecord, startRecords } from '../protocol/record-reader.js'
+import type { AbortedBatchFilter } from './aborted-batch-filter.js'
 import type { KafkaMessage } from './types.js'
 
 export interface DecodedRange {
@@ -24,7 +26,7 @@ export interface DecodedRange {
  * Decoding stops after the batch that brings the messages to `maxMessages`, so a large read
  * can be handed over in pieces whose objects die young (cheap for the garbage collector).
  */
-export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompressedBytes: number, start = 0, maxMessages = Infinity): DecodedRange {
+export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompressedBytes: number, start = 0, maxMessages = Infinity, aborted?: AbortedBatchFilter): DecodedRange {
   const messages: KafkaMessage[] = []
   let nextOffset = fromOffset
   let at = start
@@ -36,7 +38,9 @@ export function decodeMessages(bytes: Buffer, fromOffset: number, maxDecompresse
     const lastOffsetDelta = bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
     const attributes = bytes.readInt16BE(at + ATTRIBUTES_OFFSET)
     const end = baseOffset + lastOffsetDelta + 1
-    if (end > fromOffset && (attributes & BatchAttribute.Control) === 0) {
+    // Every batch goes through the read_committed filter, in order, even those below fromOffset.
+    const abortedBatch = aborted?.skips(bytes, at, attributes, end - 1) ?? false
+    if (end > fromOffset && (attributes & BatchAttribute.Control) === 0 && !abortedBatch) {
       const codec = attributes & BatchAttribute.CompressionMask
       const body = decompress(codec, bytes.subarray(at + BATCH_HEADER_SIZE, at + size), maxDecompressedBytes)
       const logAppendTime = (attributes & BatchAttribute.LogAppendTime) !== 0

@@ -96,6 +96,12 @@ export interface ConsumerOptions {
   maxWaitTimeInMs?: number
   /** Delay before a message whose handler threw is delivered again (default 100). */
   retryBackoffMs?: number
+  /**
+   * false (default, as kafkajs): read_committed, reading only below the last stable offset and
+   * skipping records of aborted transactions; true: read_uncommitted, every record below the
+   * high watermark. Control batches (transaction markers) are never delivered.
+   */
+  readUncommitted?: boolean
   clientId?: string
 }
 

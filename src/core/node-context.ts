@@ -18,7 +18,7 @@ import { ConsumerOffsetsLog } from '../groups/consumer-offsets-log.js'
 import { migrateOffsetsStore } from '../groups/offsets-migration.js'
 import { internalTopicIo, offsetsTopicIo, type OffsetsTopicHost } from './offsets-topic-io.js'
 import { TransactionCoordinator } from '../transactions/transaction-coordinator.js'
-import { writeTxnMarker } from './transaction-markers.js'
+import { TxnMarkerWriter } from './transaction-markers.js'
 import { mkdirDurable } from '../storage/durable-dirs.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
 import { nodeStorageFs } from '../storage/storage-fs.js'
@@ -123,13 +123,17 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
       offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
     },
   })
-  const transactions = openTransactionCoordinator(config, {
+  const transactionHost: OffsetsTopicHost = {
     config, topics, engine,
     get cluster() { return holder.context?.cluster },
     createTopic: (name, partitions, configs, options) => holder.context!.createTopic(name, partitions, configs, options),
-  }, producerIds, groups)
+  }
+  // Markers to partitions other brokers lead go to them (WriteTxnMarkers), over connections closed with the node.
+  const markers = new TxnMarkerWriter(transactionHost)
+  const transactions = openTransactionCoordinator(config, transactionHost, producerIds, groups, markers)
   const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups, transactions)
   holder.context = context
+  context.onClose(() => markers.close())
   if (!config.etcd) {
     // A single node coordinates every group: load every partition, then move a pre-topic store in.
     try {
@@ -184,10 +188,10 @@ function transactionStateIo(host: OffsetsTopicHost): ReturnType<typeof internalT
   })
 }
 
-function openTransactionCoordinator(config: RinglogConfig, host: OffsetsTopicHost, producerIds: ProducerIdAllocator, groups: GroupCoordinator): TransactionCoordinator {
+function openTransactionCoordinator(config: RinglogConfig, host: OffsetsTopicHost, producerIds: ProducerIdAllocator, groups: GroupCoordinator, markers: TxnMarkerWriter): TransactionCoordinator {
   return new TransactionCoordinator({
     io: transactionStateIo(host),
-    writeMarker: (topic, partition, marker) => writeTxnMarker(host, topic, partition, marker),
+    writeMarker: (topic, partition, marker) => markers.write(topic, partition, marker),
     allocateProducerId: async () => (host.cluster ? host.cluster.allocateProducerId() : producerIds.allocate()),
     commitOffsets: (groupId, offsets) => groups.commitTransactionalOffsets(groupId, offsets),
     partitionExists: (topic, partition) => {

@@ -55,6 +55,7 @@ import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../proto
 import type { DeleteGroupsRequest, DeleteGroupsResponse } from '../protocol/messages/delete-groups.js'
 import type { IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse } from '../protocol/messages/incremental-alter-configs.js'
 import type { DescribeClusterRequest, DescribeClusterResponse } from '../protocol/messages/describe-cluster.js'
+import type { WriteTxnMarkersRequest, WriteTxnMarkersResponse } from '../protocol/messages/write-txn-markers.js'
 import { Reader, Writer, type EncodeInput } from '../protocol/primitives.js'
 
 export const ApiKey = {
@@ -88,6 +89,7 @@ export const ApiKey = {
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
+  WriteTxnMarkers: 27,
   DescribeCluster: 60,
 } as const
 
@@ -123,6 +125,7 @@ export interface ApiMessages {
   37: { request: CreatePartitionsRequest; response: CreatePartitionsResponse }
   42: { request: DeleteGroupsRequest; response: DeleteGroupsResponse }
   44: { request: IncrementalAlterConfigsRequest; response: IncrementalAlterConfigsResponse }
+  27: { request: WriteTxnMarkersRequest; response: WriteTxnMarkersResponse }
   60: { request: DescribeClusterRequest; response: DescribeClusterResponse }
 }
 

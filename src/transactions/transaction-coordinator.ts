@@ -165,12 +165,9 @@ export class TransactionCoordinator {
   /** AddPartitionsToTxn: an error code per partition (OPERATION_NOT_ATTEMPTED beside one that failed). */
   addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TxnPartition[], fencing: FencingVersion): Promise<Map<string, number>> {
     const all = (code: number): Map<string, number> => new Map(partitions.map((p) => [partitionKey(p), code]))
-    const unknown = partitions.filter((p) => !this.deps.partitionExists(p.topic, p.partition))
-    if (unknown.length > 0) {
-      const out = all(ErrorCode.OPERATION_NOT_ATTEMPTED)
-      for (const p of unknown) out.set(partitionKey(p), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-      return Promise.resolve(out)
-    }
+    if (transactionalId === '') return Promise.resolve(all(ErrorCode.INVALID_REQUEST))
+    const unknown = this.unknownPartitions(partitions)
+    if (unknown) return Promise.resolve(unknown)
     const coordinator = this.coordinatorError(transactionalId)
     if (coordinator !== ErrorCode.NONE) return Promise.resolve(all(coordinator))
     return this.serialized(transactionalId, async () => {
@@ -182,6 +179,30 @@ export class TransactionCoordinator {
       if (meta!.state === 'Ongoing' && added.length === meta!.partitions.length) return all(ErrorCode.NONE)
       await this.persist(transactionalId, this.ongoing(meta!, { partitions: added }))
       return all(ErrorCode.NONE)
+    }).catch((error: unknown) => all(coordinatorFailure(error)))
+  }
+
+  /**
+   * AddPartitionsToTxn v4+ with VerifyOnly (KIP-890): says, without changing anything, whether
+   * each partition is already in the id's open transaction: NONE, or `notInTransaction`
+   * (TRANSACTION_ABORTABLE for v5, INVALID_TXN_STATE for v4). A producer id or epoch that is not
+   * the id's current one, or a completion under way, answers every partition alike, as Kafka.
+   */
+  verifyPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TxnPartition[], notInTransaction: number): Promise<Map<string, number>> {
+    const all = (code: number): Map<string, number> => new Map(partitions.map((p) => [partitionKey(p), code]))
+    if (transactionalId === '') return Promise.resolve(all(ErrorCode.INVALID_REQUEST))
+    const unknown = this.unknownPartitions(partitions)
+    if (unknown) return Promise.resolve(unknown)
+    const coordinator = this.coordinatorError(transactionalId)
+    if (coordinator !== ErrorCode.NONE) return Promise.resolve(all(coordinator))
+    // Serialized so a verification never sees half of an add or a completion on the same id.
+    return this.serialized(transactionalId, async () => {
+      const meta = this.describe(transactionalId)
+      if (!meta || meta.producerId !== producerId) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+      if (meta.producerEpoch !== producerEpoch) return all(ErrorCode.PRODUCER_FENCED)
+      if (meta.state === 'PrepareCommit' || meta.state === 'PrepareAbort') return all(ErrorCode.CONCURRENT_TRANSACTIONS)
+      const inTxn = new Set(meta.state === 'Ongoing' ? meta.partitions.map(partitionKey) : [])
+      return new Map(partitions.map((p) => [partitionKey(p), inTxn.has(partitionKey(p)) ? ErrorCode.NONE : notInTransaction]))
     }).catch((error: unknown) => all(coordinatorFailure(error)))
   }
 
@@ -309,6 +330,15 @@ export class TransactionCoordinator {
       ...prepared, state: committed ? 'CompleteCommit' : 'CompleteAbort',
       partitions: [], groupIds: [], pendingOffsets: [], startMs: -1, updatedMs: this.now(),
     })
+  }
+
+  /** UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist and OPERATION_NOT_ATTEMPTED for the rest; undefined when all exist. */
+  private unknownPartitions(partitions: readonly TxnPartition[]): Map<string, number> | undefined {
+    const unknown = partitions.filter((p) => !this.deps.partitionExists(p.topic, p.partition))
+    if (unknown.length === 0) return undefined
+    const out = new Map(partitions.map((p) => [partitionKey(p), ErrorCode.OPERATION_NOT_ATTEMPTED as number]))
+    for (const p of unknown) out.set(partitionKey(p), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    return out
   }
 
   private ongoing(meta: TxnMetadata, change: Partial<TxnMetadata>): TxnMetadata {

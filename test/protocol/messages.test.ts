@@ -89,14 +89,14 @@ describe('generated codecs round-trip', () => {
   it('covers the first set of DESIGN.md, the admin APIs and OffsetForLeaderEpoch (replication), each with its version range', () => {
     const ranges = [...API_CODECS.values()].map((c) => `${c.name} ${c.minVersion}-${c.maxVersion}`).sort()
     expect(ranges).toEqual([
-      'AddOffsetsToTxn 0-3', 'AddPartitionsToTxn 0-3', 'AlterConfigs 0-2', 'AlterUserScramCredentials 0-0',
+      'AddOffsetsToTxn 0-4', 'AddPartitionsToTxn 0-5', 'AlterConfigs 0-2', 'AlterUserScramCredentials 0-0',
       'ApiVersions 0-3', 'CreateAcls 0-3', 'CreatePartitions 0-3', 'CreateTopics 0-7', 'DeleteAcls 0-3',
       'DeleteGroups 0-2', 'DeleteRecords 0-2', 'DeleteTopics 0-6', 'DescribeAcls 0-3', 'DescribeCluster 0-1',
       'DescribeConfigs 0-4', 'DescribeGroups 0-5', 'DescribeProducers 0-0', 'DescribeUserScramCredentials 0-0',
-      'EndTxn 0-3', 'Fetch 0-16', 'FindCoordinator 0-5', 'Heartbeat 0-4', 'IncrementalAlterConfigs 0-1',
-      'InitProducerId 0-4', 'JoinGroup 0-9', 'LeaveGroup 0-5', 'ListGroups 0-5', 'ListOffsets 0-8', 'Metadata 0-12',
+      'EndTxn 0-4', 'Fetch 0-16', 'FindCoordinator 0-5', 'Heartbeat 0-4', 'IncrementalAlterConfigs 0-1',
+      'InitProducerId 0-5', 'JoinGroup 0-9', 'LeaveGroup 0-5', 'ListGroups 0-5', 'ListOffsets 0-8', 'Metadata 0-12',
       'OffsetCommit 0-9', 'OffsetDelete 0-0', 'OffsetFetch 0-9', 'OffsetForLeaderEpoch 0-4', 'Produce 0-11',
-      'SaslAuthenticate 0-2', 'SaslHandshake 0-1', 'SyncGroup 0-5', 'TxnOffsetCommit 0-3',
+      'SaslAuthenticate 0-2', 'SaslHandshake 0-1', 'SyncGroup 0-5', 'TxnOffsetCommit 0-4', 'WriteTxnMarkers 0-1',
     ])
   })
 

@@ -1,5 +1,5 @@
 /**
- * InitProducerId v0-4.
+ * InitProducerId v0-5 (v5 only allows TRANSACTION_ABORTABLE, KIP-890, which ringlog never answers).
  *
  * Without a transactionalId: a new producer id (src/core/producer-ids.ts: never reused,
  * across restarts too) with epoch 0, exactly what Kafka does for non-transactional producers;

@@ -1,5 +1,5 @@
 /**
- * AddOffsetsToTxn v0-3: the open transaction will commit offsets of this consumer group
+ * AddOffsetsToTxn v0-4 (v4 only allows TRANSACTION_ABORTABLE, KIP-890, never answered here): the open transaction will commit offsets of this consumer group
  * (TxnOffsetCommit follows, sent to the group's coordinator). Answered by the transaction
  * coordinator (src/transactions/transaction-coordinator.ts): NONE, CONCURRENT_TRANSACTIONS,
  * PRODUCER_FENCED (v2+; INVALID_PRODUCER_EPOCH before), INVALID_PRODUCER_ID_MAPPING,

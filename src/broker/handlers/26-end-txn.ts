@@ -1,5 +1,5 @@
 /**
- * EndTxn v0-3: commits or aborts the producer's open transaction. The transaction coordinator
+ * EndTxn v0-4 (v4 only allows TRANSACTION_ABORTABLE, KIP-890, never answered here): commits or aborts the producer's open transaction. The transaction coordinator
  * (src/transactions/transaction-coordinator.ts) writes PrepareCommit/PrepareAbort to
  * `__transaction_state`, a COMMIT/ABORT marker to every partition of the transaction, the
  * transaction's offsets to their groups (commit only), then CompleteCommit/CompleteAbort; the

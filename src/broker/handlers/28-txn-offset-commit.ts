@@ -1,5 +1,5 @@
 /**
- * TxnOffsetCommit v0-3: offsets a transaction commits for a consumer group (exactly-once
+ * TxnOffsetCommit v0-4 (v4 only allows TRANSACTION_ABORTABLE, KIP-890, never answered here): offsets a transaction commits for a consumer group (exactly-once
  * consume-transform-produce). They are kept in the transaction (written to
  * `__transaction_state`) and reach the group, through the same `__consumer_offsets` path as
  * OffsetCommit, only when the transaction commits; an abort drops them.
@@ -14,7 +14,7 @@
  * on the group (else GROUP_AUTHORIZATION_FAILED), both for every partition; READ on each topic
  * (else TOPIC_AUTHORIZATION_FAILED for its partitions).
  *
- * Left out: v3's generation/member checks (KIP-447) are not made; this broker must also
+ * Left out: v3+'s generation/member checks (KIP-447) are not made; this broker must also
  * coordinate the transactional id (always true on a single node; in a cluster only when both
  * ids hash to partitions this broker leads).
  */

@@ -29,6 +29,7 @@ export const HANDLERS: readonly AnyApiHandler[] = [
   await import('./24-add-partitions-to-txn.js'),
   await import('./25-add-offsets-to-txn.js'),
   await import('./26-end-txn.js'),
+  await import('./27-write-txn-markers.js'),
   await import('./28-txn-offset-commit.js'),
   await import('./29-describe-acls.js'),
   await import('./30-create-acls.js'),

@@ -4,7 +4,7 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, type EncodeIn
 
 export const API_KEY = 25
 export const MIN_VERSION = 0
-export const MAX_VERSION = 3
+export const MAX_VERSION = 4
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 3
 

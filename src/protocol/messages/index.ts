@@ -24,6 +24,7 @@ import * as offsetForLeaderEpoch from './offset-for-leader-epoch.js'
 import * as addPartitionsToTxn from './add-partitions-to-txn.js'
 import * as addOffsetsToTxn from './add-offsets-to-txn.js'
 import * as endTxn from './end-txn.js'
+import * as writeTxnMarkers from './write-txn-markers.js'
 import * as txnOffsetCommit from './txn-offset-commit.js'
 import * as describeAcls from './describe-acls.js'
 import * as createAcls from './create-acls.js'
@@ -40,7 +41,7 @@ import * as alterUserScramCredentials from './alter-user-scram-credentials.js'
 import * as describeCluster from './describe-cluster.js'
 import * as describeProducers from './describe-producers.js'
 
-export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, addPartitionsToTxn, addOffsetsToTxn, endTxn, txnOffsetCommit, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeUserScramCredentials, alterUserScramCredentials, describeCluster, describeProducers }
+export { produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, saslHandshake, apiVersions, createTopics, deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeAcls, createAcls, deleteAcls, describeConfigs, alterConfigs, saslAuthenticate, createPartitions, deleteGroups, incrementalAlterConfigs, offsetDelete, describeUserScramCredentials, alterUserScramCredentials, describeCluster, describeProducers }
 
 /** One implemented API: its version range and its request/response codecs. */
 export interface ApiCodec<Req = unknown, Res = unknown> {
@@ -194,6 +195,12 @@ export const API_CODECS: ReadonlyMap<number, ApiCodec> = new Map<number, ApiCode
     firstFlexibleVersion: endTxn.FIRST_FLEXIBLE_VERSION,
     decodeRequest: endTxn.decodeEndTxnRequest, encodeRequest: endTxn.encodeEndTxnRequest,
     decodeResponse: endTxn.decodeEndTxnResponse, encodeResponse: endTxn.encodeEndTxnResponse,
+  }],
+  [27, {
+    apiKey: 27, name: 'WriteTxnMarkers', minVersion: writeTxnMarkers.MIN_VERSION, maxVersion: writeTxnMarkers.MAX_VERSION,
+    firstFlexibleVersion: writeTxnMarkers.FIRST_FLEXIBLE_VERSION,
+    decodeRequest: writeTxnMarkers.decodeWriteTxnMarkersRequest, encodeRequest: writeTxnMarkers.encodeWriteTxnMarkersRequest,
+    decodeResponse: writeTxnMarkers.decodeWriteTxnMarkersResponse, encodeResponse: writeTxnMarkers.encodeWriteTxnMarkersResponse,
   }],
   [28, {
     apiKey: 28, name: 'TxnOffsetCommit', minVersion: txnOffsetCommit.MIN_VERSION, maxVersion: txnOffsetCommit.MAX_VERSION,

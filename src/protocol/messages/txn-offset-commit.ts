@@ -4,7 +4,7 @@ import { Reader, Writer, ProtocolDecodeError, ProtocolEncodeError, fieldNotInVer
 
 export const API_KEY = 28
 export const MIN_VERSION = 0
-export const MAX_VERSION = 3
+export const MAX_VERSION = 4
 /** Versions from this one on use compact encodings, tagged fields and header v2 / v1. */
 export const FIRST_FLEXIBLE_VERSION = 3
 
@@ -17,11 +17,11 @@ export interface TxnOffsetCommitRequest {
   producerId: number
   /** The current epoch associated with the producer ID. (v0+) */
   producerEpoch: number
-  /** The generation of the consumer. (v3) */
+  /** The generation of the consumer. (v3+) */
   generationId: number
-  /** The member ID assigned by the group coordinator. (v3) */
+  /** The member ID assigned by the group coordinator. (v3+) */
   memberId: string
-  /** The unique identifier of the consumer instance provided by end user. (v3; nullable v3) */
+  /** The unique identifier of the consumer instance provided by end user. (v3+; nullable v3+) */
   groupInstanceId: string | null
   /** Each topic that we want to commit offsets for. (v0+) */
   topics: TxnOffsetCommitRequestTopic[]
