@@ -409,6 +409,8 @@ export class ClusterNode implements ClusterView {
       fetcher = new ReplicaFetcher({
         nodeId: this.nodeId, leaderId, engine,
         address: () => this.brokerCache.get(leaderId),
+        partitionMaxBytes: this.config.replicaFetchMaxBytes,
+        responseMaxBytes: this.config.replicaFetchResponseMaxBytes,
       })
       this.fetchers.set(leaderId, fetcher)
     }
