@@ -18,6 +18,8 @@ import { PrefixWatch } from '../cluster/prefix-watch.js'
 import { ClusterProducerIdAllocator } from '../cluster/producer-id-blocks.js'
 import { ReplicaFetcher } from '../cluster/replica-fetcher.js'
 import { createClusterTopic } from '../cluster/topic-creation.js'
+import { addClusterPartitions } from '../cluster/partition-addition.js'
+import { alterClusterTopicConfigs } from '../cluster/topic-config-alteration.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView } from './cluster-view.js'
 import type { LogEngine } from '../engine/log-engine.js'
@@ -31,6 +33,11 @@ const CREATE_VISIBLE_TIMEOUT_MS = 10_000
 const MIN_INSYNC_CONFIG = 'min.insync.replicas'
 
 const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`
+
+function sameConfigs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k])
+}
 
 /** The cluster's topic id (base64url of 16 bytes) as the UUID string the local registry uses. */
 function topicIdAsUuid(id: string): string {
@@ -289,10 +296,31 @@ export class ClusterNode implements ClusterView {
     return { topicId: topicIdAsUuid(created.topicId), partitions: created.replicas.length, replicationFactor }
   }
 
+  async createPartitions(name: string, count: number, assignments: number[][] | null, validateOnly: boolean): Promise<void> {
+    await addClusterPartitions(this.metadata, { name, count, assignments, validateOnly })
+    if (validateOnly) return
+    await this.untilApplied(() => (this.topicCache.get(name)?.replicas.length ?? 0) >= count && (this.context.topics.get(name)?.partitions ?? 0) >= count)
+  }
+
+  async alterTopicConfigs(name: string, merge: (current: Readonly<Record<string, string>>) => Record<string, string>, validateOnly: boolean): Promise<void> {
+    const next = await alterClusterTopicConfigs(this.metadata, name, (current) => {
+      const merged = merge(current)
+      validateTopicConfigs(merged)
+      return merged
+    }, validateOnly)
+    if (validateOnly) return
+    await this.untilApplied(() => sameConfigs(this.context.topics.get(name)?.configs ?? {}, next))
+  }
+
   /** Waits (bounded) until this broker's cache and registry hold the topic, so the client's next request finds it. */
-  private async untilTopicVisible(name: string): Promise<void> {
+  private untilTopicVisible(name: string): Promise<void> {
+    return this.untilApplied(() => this.context.topics.get(name) !== undefined && this.topicCache.has(name))
+  }
+
+  /** Waits (bounded) until a metadata sync makes `applied()` true, so the client's next request sees its change here. */
+  private async untilApplied(applied: () => boolean): Promise<void> {
     const deadline = Date.now() + CREATE_VISIBLE_TIMEOUT_MS
-    while (!(this.context.topics.get(name) && this.topicCache.has(name)) && Date.now() < deadline) {
+    while (!applied() && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 200)
         this.topicsSeen.push(() => { clearTimeout(timer); resolve() })
@@ -338,7 +366,9 @@ export class ClusterNode implements ClusterView {
       for (let p = 0; p < local.partitions; p++) this.opened.delete(keyOf(local.name, p))
     }
     for (const [name, record] of this.topicCache) {
-      if (!context.topics.get(name)) context.topics.create(name, record.replicas.length, record.configs)
+      const local = context.topics.get(name)
+      if (!local) context.topics.create(name, record.replicas.length, record.configs)
+      else if (!sameConfigs(local.configs, record.configs)) await this.applyConfigs(name, record)
       for (let p = 0; p < record.replicas.length; p++) {
         if (!record.replicas[p].includes(this.nodeId)) continue
         const key = keyOf(name, p)
@@ -348,6 +378,18 @@ export class ClusterNode implements ClusterView {
         }
         await this.applyRole(name, p, record.replicas[p], this.stateCache.get(key))
       }
+      // Added partitions (CreatePartitions) count once this broker's replicas of them are open.
+      if (local && local.partitions < record.replicas.length) context.topics.setPartitions(name, record.replicas.length)
+    }
+  }
+
+  /** A topic's configs changed in etcd: the registry takes them and this broker's replicas reopen with them. */
+  private async applyConfigs(name: string, record: TopicRecord): Promise<void> {
+    const { context } = this
+    context.topics.setConfigs(name, record.configs)
+    const settings = partitionSettingsFor(this.config, record.configs)
+    for (let p = 0; p < record.replicas.length; p++) {
+      if (this.opened.has(keyOf(name, p))) await context.engine.reconfigurePartition(name, p, settings)
     }
   }
 
