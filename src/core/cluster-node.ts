@@ -168,17 +168,34 @@ export class ClusterNode implements ClusterView {
       onChange: (entries) => { this.controller = entries.get(controllerKey)?.value ?? -1 },
       onError: report,
     }) as PrefixWatch<unknown, unknown>)
-    this.registration = await BrokerRegistration.register(metadata, config.nodeId,
-      { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port: config.port },
-      { ttlSeconds: config.leaseTtlSeconds })
-    this.registration.on('error', report)
-    this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
-    this.candidate.on('error', report)
+    // --port 0: the real port is known only once the server is bound (registerBoundPort).
+    if (config.port !== 0) await this.registerAt(config.port)
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
     this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
     this.watchesLoaded = true
     this.scheduleSync()
     await this.syncing
+  }
+
+  /**
+   * Registers this broker at `port` and starts its controller candidate. With `--port 0` the
+   * server calls it once bound, so etcd (and every client Metadata names this broker to) gets
+   * the real port, never 0.
+   */
+  async registerBoundPort(port: number): Promise<void> {
+    if (this.registration || this.closing) return
+    await this.registerAt(port)
+  }
+
+  private async registerAt(port: number): Promise<void> {
+    const { metadata, config } = this
+    const report = (error: unknown): void => { process.stderr.write(`ringlog cluster: ${error instanceof Error ? error.message : String(error)}\n`) }
+    this.registration = await BrokerRegistration.register(metadata, config.nodeId,
+      { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port },
+      { ttlSeconds: config.leaseTtlSeconds })
+    this.registration.on('error', report)
+    this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
+    this.candidate.on('error', report)
   }
 
   // Metadata cache (ClusterView)

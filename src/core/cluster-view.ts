@@ -71,6 +71,8 @@ export interface ClusterView {
   alterTopicConfigs(name: string, merge: (current: Readonly<Record<string, string>>) => Record<string, string>, validateOnly: boolean): Promise<void>
   /** InitProducerId: an id no broker of the cluster has handed out (blocks reserved in etcd). */
   allocateProducerId(): Promise<number>
+  /** With `--port 0`: registers this broker in etcd at the port its server bound (a no-op once registered). */
+  registerBoundPort?(port: number): Promise<void>
   /** Calls `listener` with each later leader or ISR change this broker makes or takes part in. */
   onEvent?(listener: (event: ClusterEvent) => void): void
   close(): Promise<void>
