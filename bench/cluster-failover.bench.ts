@@ -153,7 +153,7 @@ if (ONLY === '' || ONLY === 'catch-up') {
 /** One catch-up on a fresh cluster whose brokers get `extraArgs`: MiB/s from the restart and from "listening". */
 async function catchUpOnce(extraArgs: string[]): Promise<{ mib: number; total: number; listening: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'ringlog-cluster-catch-up-'))
-  const c = await DevCluster.start({ brokers: 3, dataDir: dir, serveArgs: [...SERVE, ...extraArgs], onLog: process.env.BENCH_BROKER_LOG ? (id, line) => { if (line.includes('TIMING')) console.log(id, line) } : undefined,
+  const c = await DevCluster.start({ brokers: 3, dataDir: dir, serveArgs: [...SERVE, ...extraArgs],
     nodeArgs: values['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof-dir']] : [] })
   try {
     const addressOf = (id: number): string => c.bootstrap[id - 1]
