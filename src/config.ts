@@ -183,8 +183,8 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   clusterName: 'ringlog',
   advertisedHost: '',
   replicaLagTimeMaxMs: 30_000,
-  replicaFetchMaxBytes: 8 * 1024 * 1024,
-  replicaFetchResponseMaxBytes: 32 * 1024 * 1024,
+  replicaFetchMaxBytes: 1024 * 1024,
+  replicaFetchResponseMaxBytes: 10 * 1024 * 1024,
   leaseTtlSeconds: 10,
   minInsyncReplicas: 1,
   // Security
