@@ -2,7 +2,7 @@
  * Issue 13, item 3: a retried idempotent batch is never stored twice across a leader kill -9.
  * Three brokers, RF 3, min.insync.replicas 2; an idempotent acks=all kafkajs producer keeps
  * several sends in flight over three partitions while the leader of a partition (picked by the
- * seed) is killed with -9, twice. Afterwards every replica's segment files are read: no
+ * seed) is stopped three times: kill -9, SIGTERM (controlled shutdown), kill -9. Afterwards every replica's segment files are read: no
  * (producerId, producerEpoch, baseSequence) is stored twice in any partition, and a consumer
  * reads every value at most once and every acknowledged value exactly once.
  * Prints its seed; `RINGLOG_SEED=<n>` replays the choice of victims and send sizes.
@@ -23,7 +23,8 @@ const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.met
 const hasEtcd = existsSync('/usr/bin/etcd')
 const TOPIC = 'dedup'
 const PARTITIONS = 3
-const KILLS = 2
+/** How each round stops the leader: kill -9, and once a controlled shutdown (it hands leaderships off while still serving). */
+const STOPS: NodeJS.Signals[] = ['SIGKILL', 'SIGTERM', 'SIGKILL']
 const IN_FLIGHT = 4
 const FLAGS = ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000']
 
@@ -124,12 +125,12 @@ describe.skipIf(!built || !hasEtcd)('idempotent produce across leader kills', ()
     }
     const lanes = Array.from({ length: IN_FLIGHT }, () => lane())
     try {
-      for (let kill = 0; kill < KILLS; kill++) {
+      for (const [kill, signal] of STOPS.entries()) {
         const before = acked.size
         await until(async () => (acked.size > before + 200 ? true : undefined), `kill ${kill}: load before`, 60_000)
         const view = await partitionView(brokers[0].port, TOPIC, random.int(PARTITIONS))
         const victim = brokers.find((b) => b.nodeId === view?.leader) ?? brokers[random.int(3)]
-        await stopBrokerProcess(victim, 'SIGKILL')
+        await stopBrokerProcess(victim, signal)
         const afterKill = acked.size
         await until(async () => (acked.size > afterKill + 200 ? true : undefined), `kill ${kill}: writes go on without broker ${victim.nodeId}`, 60_000)
         brokers[brokers.indexOf(victim)] = await startBrokerProcess({ nodeId: victim.nodeId, dataDir: victim.dataDir, port: victim.port, etcd: etcd.endpoint, cluster: 'dedup', extra: FLAGS })
