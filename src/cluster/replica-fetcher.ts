@@ -175,7 +175,7 @@ export class ReplicaFetcher {
       for (const t of response.topics) {
         for (const answer of t.partitions) {
           const state = this.partitions.get(key(t.topic, answer.partition))
-          if (!state || !state.truncating) continue
+          if (!state?.truncating) continue
           if (answer.errorCode !== ErrorCode.NONE) continue // not leader yet: asked again next round
           const own = engine.offsets(state.topic, state.partition)
           if (!own) continue
