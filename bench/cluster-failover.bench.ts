@@ -6,20 +6,22 @@
  * - controlled shutdown: SIGTERM of the leader to Metadata naming another leader;
  * - catch-up: a follower killed, a backlog produced without it (acks=1: only the leader must hold it), the
  *   follower started again; its partition directory's bytes over the time from its restart
- *   (start-up included) until it holds as many bytes as the leader's.
- * - group rebalance after a coordinator failover (issue 15): three kafkajs consumers of one group
+ *   (start-up included) until it holds as many bytes as the leader's. Each round runs on a fresh
+ *   cluster, once with the default (Kafka's) replica fetch sizes, the baseline, and once with 8 MiB ones.
+ * - group rebalance after a coordinator failover (issue 14): three kafkajs consumers of one group
  *   (session 6 s, heartbeat 500 ms, rebalance timeout 10 s, as test/cluster/fixtures/
  *   group-failover-scenario.ts) read a 6-partition RF 3 topic a producer keeps writing to; the
  *   group's coordinator is killed -9 and started again at once (as in that scenario); the
  *   figure is kill to the moment every member has
  *   heartbeated successfully (post-kill) in the generation the group settles on, with a timeline
  *   of where the time went (new coordinator named, each member's rejoin).
- * Prints every sample and the medians.
+ * Prints every sample, the medians, the catch-up larger/baseline ratio and one JSON line for it.
  *
  *   npm run build && npx tsx bench/cluster-failover.bench.ts [--rounds 5] [--backlog-mib 256]
- *     [--only failover,handoff,catchup,group] [--group-rounds 5]
+ *     [--only failover,handoff,catch-up,group] [--group-rounds 5] [--client-log]
+ *     [--catch-up-rounds 3] [--cpu-prof-dir DIR (profiles of every catch-up broker)]
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHistogram } from 'node:perf_hooks'
@@ -35,13 +37,15 @@ import { ZERO_UUID } from '../src/protocol/primitives.js'
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' }, 'backlog-mib': { type: 'string', default: '256' },
-    only: { type: 'string', default: 'failover,handoff,catchup,group' }, 'group-rounds': { type: 'string', default: '5' },
+    only: { type: 'string', default: 'failover,handoff,catch-up,group' }, 'group-rounds': { type: 'string', default: '5' },
     'client-log': { type: 'boolean', default: false },
+    'catch-up-rounds': { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string', default: '' },
   },
 })
 const ROUNDS = Number(values.rounds)
 const ONLY = new Set(values.only.split(','))
 const GROUP_ROUNDS = Number(values['group-rounds'])
+const CATCH_UP_ROUNDS = Number(values['catch-up-rounds'])
 const BACKLOG_BYTES = Number(values['backlog-mib']) * 1024 * 1024
 const TOPIC = 'failover'
 const SERVE = ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '10000', '--flush', 'never']
@@ -82,6 +86,7 @@ async function produceOnce(address: string, batch: Buffer): Promise<boolean> {
 
 function dirBytes(dir: string): number {
   let total = 0
+  if (!existsSync(dir)) return 0 // a follower killed before it opened the partition
   for (const name of readdirSync(dir)) if (name.endsWith('.log')) total += statSync(join(dir, name)).size
   return total
 }
@@ -216,8 +221,8 @@ async function groupRebalanceAfterFailover(cluster: DevCluster, rounds: number):
 }
 
 const root = mkdtempSync(join(tmpdir(), 'ringlog-cluster-figures-'))
-const cluster = await DevCluster.start({ brokers: 3, dataDir: root, serveArgs: SERVE })
-try {
+const cluster = ONLY.has('failover') || ONLY.has('handoff') || ONLY.has('group') ? await DevCluster.start({ brokers: 3, dataDir: root, serveArgs: SERVE }) : undefined
+if (cluster) try {
   const addressOf = (id: number): string => cluster.bootstrap[id - 1]
   const anyAlive = (): string => addressOf(cluster.brokers.find((b) => b.alive)!.id)
   const loadgen = await LoadgenCluster.connect(cluster.bootstrap[0])
@@ -259,14 +264,53 @@ try {
     await cluster.restartBroker(leader)
   }
 
-  if (ONLY.has('catchup')) await catchUp()
-  async function catchUp(): Promise<void> {
-    // Catch-up of a follower with a backlog.
-    await fullIsr()
+  const rebalances = ONLY.has('group') ? await groupRebalanceAfterFailover(cluster, GROUP_ROUNDS) : []
+  if (failovers.length > 0) console.log(`median failover (kill -9 to first acks=all ack on the successor, lease TTL 2 s): ${median(failovers).toFixed(0)} ms over ${failovers.length}`)
+  if (handoffs.length > 0) console.log(`median controlled-shutdown handoff: ${median(handoffs).toFixed(0)} ms over ${handoffs.length}`)
+  if (rebalances.length > 0) console.log(`median group back to work after its coordinator's kill -9 (3 kafkajs members, session 6 s, lease TTL 2 s): ${median(rebalances).toFixed(0)} ms over ${rebalances.length} (${rebalances.map((x) => x.toFixed(0)).join(', ')})`)
+} finally {
+  await cluster.stop()
+}
+rmSync(root, { recursive: true, force: true })
+
+// Catch-up: the defaults (Kafka's replica fetch sizes, 1 MiB a partition, 10 MiB a response) as the
+// baseline against 8 MiB / 32 MiB fetches, alternating on fresh clusters in the same run.
+const VARIANTS: { name: string; args: string[] }[] = [
+  { name: 'baseline (defaults): 1 MiB/partition, 10 MiB/response', args: [] },
+  { name: 'larger: 8 MiB/partition, 32 MiB/response', args: ['--replica-fetch-max-bytes', String(8 * 2 ** 20), '--replica-fetch-response-max-bytes', String(32 * 2 ** 20)] },
+]
+const samples = VARIANTS.map(() => ({ total: [] as number[], listening: [] as number[] }))
+if (ONLY.has('catch-up')) {
+  for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+    for (const [v, variant] of VARIANTS.entries()) {
+      const figure = await catchUpOnce(variant.args)
+      samples[v].total.push(figure.total)
+      samples[v].listening.push(figure.listening)
+      console.log(`catch-up ${round + 1} ${variant.name}: ${figure.mib.toFixed(0)} MiB, ${figure.total.toFixed(0)} MiB/s from the restart (start-up included), ${figure.listening.toFixed(0)} MiB/s from "listening"`)
+    }
+  }
+  const rows = VARIANTS.map((variant, v) => ({ variant: variant.name, medianMiBps: median(samples[v].total), medianFromListeningMiBps: median(samples[v].listening), runs: samples[v].total.length }))
+  console.table(rows)
+  console.log(`ratio larger/baseline (medians from "listening"): ${(rows[1].medianFromListeningMiBps / rows[0].medianFromListeningMiBps).toFixed(2)}`)
+  console.log(JSON.stringify({ bench: 'cluster-catch-up', backlogMiB: BACKLOG_BYTES / 2 ** 20, rows }))
+}
+
+/** One catch-up on a fresh cluster whose brokers get `extraArgs`: MiB/s from the restart and from "listening". */
+async function catchUpOnce(extraArgs: string[]): Promise<{ mib: number; total: number; listening: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ringlog-cluster-catch-up-'))
+  const c = await DevCluster.start({ brokers: 3, dataDir: dir, serveArgs: [...SERVE, ...extraArgs],
+    nodeArgs: values['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof-dir']] : [] })
+  try {
+    const addressOf = (id: number): string => c.bootstrap[id - 1]
+    const anyAlive = (): string => addressOf(c.brokers.find((b) => b.alive)!.id)
+    const setup = await LoadgenCluster.connect(c.bootstrap[0])
+    await setup.ensureTopic(TOPIC, { partitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } })
+    await setup.close()
+    await until(async () => ((await metadataOf(anyAlive(), TOPIC))?.isr.length === 3 ? true : undefined), 'full ISR', 60_000, 100)
     const { leader } = (await metadataOf(anyAlive(), TOPIC))!
-    const follower = cluster.brokers.find((b) => b.id !== leader)!
-    await cluster.killBroker(follower.id)
-    const leaderDir = join(cluster.brokers.find((b) => b.id === leader)!.dataDir, `${TOPIC}-0`)
+    const follower = c.brokers.find((b) => b.id !== leader)!
+    await c.killBroker(follower.id)
+    const leaderDir = join(c.brokers.find((b) => b.id === leader)!.dataDir, `${TOPIC}-0`)
     const followerDir = join(follower.dataDir, `${TOPIC}-0`)
     const load = await LoadgenCluster.connect(addressOf(leader))
     const producer = await LoadProducer.create(load, { topic: TOPIC, partitions: 1, acks: 1, compression: 'none', recordSize: 16 * 1024, batchBytes: 256 * 1024, createTopic: false })
@@ -276,20 +320,15 @@ try {
     const target = dirBytes(leaderDir)
     const backlog = target - dirBytes(followerDir)
     const t0 = performance.now()
-    await cluster.restartBroker(follower.id)
+    await c.restartBroker(follower.id)
     const listening = performance.now()
     const atListening = dirBytes(followerDir)
     await until(async () => (dirBytes(followerDir) >= target ? true : undefined), 'follower caught up', 10 * 60_000, 20)
     const done = performance.now()
     const mib = backlog / 2 ** 20
-    console.log(`catch-up: ${mib.toFixed(0)} MiB backlog in ${((done - t0) / 1000).toFixed(2)} s from the restart (start-up included) = ${(mib / ((done - t0) / 1000)).toFixed(0)} MiB/s; `
-      + `${((target - atListening) / 2 ** 20).toFixed(0)} MiB in ${((done - listening) / 1000).toFixed(2)} s from "listening" = ${((target - atListening) / 2 ** 20 / ((done - listening) / 1000)).toFixed(0)} MiB/s`)
+    return { mib, total: mib / ((done - t0) / 1000), listening: (target - atListening) / 2 ** 20 / ((done - listening) / 1000) }
+  } finally {
+    await c.stop()
+    rmSync(dir, { recursive: true, force: true })
   }
-  const rebalances = ONLY.has('group') ? await groupRebalanceAfterFailover(cluster, GROUP_ROUNDS) : []
-  if (failovers.length > 0) console.log(`median failover (kill -9 to first acks=all ack on the successor, lease TTL 2 s): ${median(failovers).toFixed(0)} ms over ${failovers.length}`)
-  if (handoffs.length > 0) console.log(`median controlled-shutdown handoff: ${median(handoffs).toFixed(0)} ms over ${handoffs.length}`)
-  if (rebalances.length > 0) console.log(`median group back to work after its coordinator's kill -9 (3 kafkajs members, session 6 s, lease TTL 2 s): ${median(rebalances).toFixed(0)} ms over ${rebalances.length} (${rebalances.map((x) => x.toFixed(0)).join(', ')})`)
-} finally {
-  await cluster.stop()
-  rmSync(root, { recursive: true, force: true })
 }

@@ -94,6 +94,10 @@ export interface RinglogConfig {
   advertisedHost: string
   /** A follower not caught up for this long leaves the ISR (replica.lag.time.max.ms). */
   replicaLagTimeMaxMs: number
+  /** Bytes a follower asks per partition in one replica Fetch (replica.fetch.max.bytes; at least one batch is always returned). */
+  replicaFetchMaxBytes: number
+  /** Bytes a follower asks in all in one replica Fetch (replica.fetch.response.max.bytes). */
+  replicaFetchResponseMaxBytes: number
   /** TTL of the broker's etcd lease: how long a dead broker keeps its leaderships. */
   leaseTtlSeconds: number
   /** Broker default of min.insync.replicas (a topic config overrides it). */
@@ -179,6 +183,8 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   clusterName: 'ringlog',
   advertisedHost: '',
   replicaLagTimeMaxMs: 30_000,
+  replicaFetchMaxBytes: 1024 * 1024,
+  replicaFetchResponseMaxBytes: 10 * 1024 * 1024,
   leaseTtlSeconds: 10,
   minInsyncReplicas: 1,
   // Security
@@ -229,6 +235,7 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   scrubIntervalMs: 'number', scrubRateMb: 'number',
   // Cluster mode
   etcd: 'string', clusterName: 'string', advertisedHost: 'string', replicaLagTimeMaxMs: 'number',
+  replicaFetchMaxBytes: 'number', replicaFetchResponseMaxBytes: 'number',
   leaseTtlSeconds: 'number', minInsyncReplicas: 'number',
   // Security
   listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
@@ -285,6 +292,8 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
   scrubRateMb: [1, 10_000],
   // Cluster mode
   replicaLagTimeMaxMs: [1, 0x7fffffff],
+  replicaFetchMaxBytes: [1024, 0x7fffffff],
+  replicaFetchResponseMaxBytes: [1024, 0x7fffffff],
   leaseTtlSeconds: [1, 3600],
   minInsyncReplicas: [1, 1000],
   connectionsMaxReauthMs: [0, 0x7fffffff],

@@ -2,7 +2,9 @@
  * What AlterConfigs (33) and IncrementalAlterConfigs (44) share: resolving a resource, and
  * applying a topic's new overrides (validated as a whole, stored, then given to its partitions)
  * or only validating them (validateOnly). Broker configs are static in ringlog: altering one
- * is INVALID_REQUEST, as Kafka answers for a config that cannot be updated dynamically.
+ * is INVALID_REQUEST, as Kafka answers for a config that cannot be updated dynamically. In
+ * cluster mode a topic's overrides live in etcd: the merge runs on etcd's current set, the
+ * result is written there (compare-and-swap) and every broker applies it from its watch.
  */
 import { toErrorPayload } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
@@ -38,6 +40,10 @@ export async function alterResource(
     }
     const topic = broker.topics.get(resource.resourceName)
     if (!topic) throw new ConfigAlterationError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${resource.resourceName}"`)
+    if (broker.cluster) {
+      await broker.cluster.alterTopicConfigs(topic.name, merge, validateOnly)
+      return { ...base, errorCode: ErrorCode.NONE, errorMessage: null }
+    }
     const next = merge(topic.configs)
     validateTopicConfigs(next)
     if (!validateOnly) await broker.setTopicConfigs(topic.name, next)

@@ -117,6 +117,8 @@ export class BrokerServer {
     try {
       broker = new BrokerServer(context, options)
       await broker.bind()
+      // Cluster mode with --port 0: etcd gets the port just bound (registration waited for it).
+      if (config.port === 0) await context.cluster?.registerBoundPort?.(broker.address().port)
     } catch (error) {
       await context.close()
       throw error

@@ -56,6 +56,8 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   clusterName: 'cluster mode: cluster name (etcd key prefix /ringlog/<name>/)',
   advertisedHost: 'cluster mode: host other brokers and clients reach this broker at (empty: --host)',
   replicaLagTimeMaxMs: 'cluster mode: a follower not caught up this long leaves the ISR (replica.lag.time.max.ms)',
+  replicaFetchMaxBytes: 'cluster mode: bytes a follower fetches per partition per request (replica.fetch.max.bytes)',
+  replicaFetchResponseMaxBytes: 'cluster mode: bytes a follower fetches per request in all (replica.fetch.response.max.bytes)',
   leaseTtlSeconds: 'cluster mode: etcd lease TTL of the broker registration',
   minInsyncReplicas: 'cluster mode: broker default of min.insync.replicas',
   // Security

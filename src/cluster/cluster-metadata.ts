@@ -195,6 +195,41 @@ export class ClusterMetadata {
     return record.topicId
   }
 
+  /** A topic with the mod revision it was read at (the token of `addPartitions` and `casTopicConfigs`). */
+  async readTopic(name: string): Promise<{ record: TopicRecord; modRevision: string } | undefined> {
+    const key = this.layout.topic(name)
+    const kv = (await this.etcd.get(key).exec()).kvs[0]
+    return kv && { record: parseTopicRecord(key, kv.value.toString('utf8')), modRevision: kv.mod_revision }
+  }
+
+  /**
+   * CreatePartitions: appends `added` replica lists to the topic and creates their partition
+   * states, in one transaction that holds only if the topic is still at `modRevision` and none
+   * of the new partition keys exists. False on a conflict (someone changed the topic first).
+   */
+  async addPartitions(name: string, read: { record: TopicRecord; modRevision: string }, added: number[][], initialStates: PartitionState[]): Promise<boolean> {
+    if (added.length === 0 || initialStates.length !== added.length) throw new InvalidPartitionsError('one initial state per new partition')
+    if (added.length + 1 > this.maxTxnOps) {
+      throw new InvalidPartitionsError(`at most ${this.maxTxnOps - 1} partitions can be added at once with this etcd's --max-txn-ops ${this.maxTxnOps}`)
+    }
+    const key = this.layout.topic(name)
+    const record: TopicRecord = { ...read.record, replicas: [...read.record.replicas, ...added] }
+    const first = read.record.replicas.length
+    const ops: IOperation[] = [this.etcd.put(key).value(JSON.stringify(record))]
+    initialStates.forEach((state, i) => ops.push(this.etcd.put(this.layout.partition(name, first + i)).value(JSON.stringify(state))))
+    let txn = this.etcd.if(key, 'Mod', '==', read.modRevision)
+    for (let i = 0; i < added.length; i++) txn = txn.and(this.layout.partition(name, first + i), 'Create', '==', 0)
+    return (await txn.then(...ops).commit()).succeeded
+  }
+
+  /** AlterConfigs: replaces the topic's configs if it is still at `modRevision`; false on a conflict. */
+  async casTopicConfigs(name: string, read: { record: TopicRecord; modRevision: string }, configs: Record<string, string>): Promise<boolean> {
+    const key = this.layout.topic(name)
+    const record: TopicRecord = { ...read.record, configs: { ...configs } }
+    const result = await this.etcd.if(key, 'Mod', '==', read.modRevision).then(this.etcd.put(key).value(JSON.stringify(record))).commit()
+    return result.succeeded
+  }
+
   /** Deletes a topic and all its partition states in one transaction; false if it did not exist. */
   async deleteTopic(name: string, fence?: WriteFence): Promise<boolean> {
     const key = this.layout.topic(name)

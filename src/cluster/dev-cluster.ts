@@ -39,6 +39,8 @@ export interface DevClusterOptions {
   etcdBinary?: string
   /** Further `ringlog serve` flags for every broker (e.g. ['--flush', 'never', '--lease-ttl-seconds', '3']). */
   serveArgs?: string[]
+  /** Node.js flags for every broker process (e.g. ['--cpu-prof', '--cpu-prof-dir', dir] to profile a bench). */
+  nodeArgs?: string[]
   /** Broker log level. Default 'warn'. */
   logLevel?: string
   /** Called with each line a broker writes on stderr (its log), e.g. to relay it. Default: kept in a tail only. */
@@ -79,7 +81,8 @@ class BrokerProcess implements DevBroker {
   metricsPort: number | undefined
 
   constructor(readonly id: number, readonly host: string, readonly port: number, readonly dataDir: string, private readonly args: string[],
-    private readonly onLog: ((brokerId: number, line: string) => void) | undefined, private readonly startTimeoutMs: number) {}
+    private readonly onLog: ((brokerId: number, line: string) => void) | undefined, private readonly startTimeoutMs: number,
+    private readonly nodeArgs: readonly string[] = []) {}
 
   get pid(): number | undefined { return this.child?.pid }
   get alive(): boolean { return this.child !== undefined }
@@ -88,7 +91,7 @@ class BrokerProcess implements DevBroker {
   async start(): Promise<void> {
     if (this.child) throw new Error(`broker ${this.id} is already running (pid ${this.child.pid})`)
     mkdirSync(this.dataDir, { recursive: true })
-    const child = spawn(process.execPath, [RINGLOG_BIN, 'serve', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...this.nodeArgs, RINGLOG_BIN, 'serve', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     this.tail = ''
     this.metricsPort = undefined
@@ -186,7 +189,7 @@ export class DevCluster {
       const dataDir = join(options.dataDir, `broker-${id}`)
       const args = ['--node-id', String(id), '--host', host, '--port', String(port), '--data-dir', dataDir,
         '--etcd', etcd.endpoint, '--cluster-name', clusterName, '--log-level', options.logLevel ?? 'warn', ...(options.serveArgs ?? [])]
-      members.push(new BrokerProcess(id, host, port, dataDir, args, options.onLog, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS))
+      members.push(new BrokerProcess(id, host, port, dataDir, args, options.onLog, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, options.nodeArgs))
     }
     const cluster = new DevCluster(etcd, clusterName, members)
     const started = await Promise.allSettled(members.map((m) => m.start()))

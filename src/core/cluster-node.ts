@@ -19,6 +19,8 @@ import { ClusterProducerIdAllocator } from '../cluster/producer-id-blocks.js'
 import { ReplicaFetcher } from '../cluster/replica-fetcher.js'
 import { ScrubRepairer } from '../cluster/scrub-repair.js'
 import { createClusterTopic } from '../cluster/topic-creation.js'
+import { addClusterPartitions } from '../cluster/partition-addition.js'
+import { alterClusterTopicConfigs } from '../cluster/topic-config-alteration.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView } from './cluster-view.js'
 import type { LogEngine } from '../engine/log-engine.js'
@@ -32,6 +34,11 @@ const CREATE_VISIBLE_TIMEOUT_MS = 10_000
 const MIN_INSYNC_CONFIG = 'min.insync.replicas'
 
 const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`
+
+function sameConfigs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((k) => b[k] === a[k])
+}
 
 /** The cluster's topic id (base64url of 16 bytes) as the UUID string the local registry uses. */
 function topicIdAsUuid(id: string): string {
@@ -172,18 +179,35 @@ export class ClusterNode implements ClusterView {
       onChange: (entries) => { this.controller = entries.get(controllerKey)?.value ?? -1 },
       onError: report,
     }) as PrefixWatch<unknown, unknown>)
-    this.registration = await BrokerRegistration.register(metadata, config.nodeId,
-      { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port: config.port },
-      { ttlSeconds: config.leaseTtlSeconds })
-    this.registration.on('error', report)
     this.context.engine.on?.('scrubDamage', (damage) => this.scrubRepairer.onDamage(damage))
-    this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
-    this.candidate.on('error', report)
+    // --port 0: the real port is known only once the server is bound (registerBoundPort).
+    if (config.port !== 0) await this.registerAt(config.port)
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
     this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
     this.watchesLoaded = true
     this.scheduleSync()
     await this.syncing
+  }
+
+  /**
+   * Registers this broker at `port` and starts its controller candidate. With `--port 0` the
+   * server calls it once bound, so etcd (and every client Metadata names this broker to) gets
+   * the real port, never 0.
+   */
+  async registerBoundPort(port: number): Promise<void> {
+    if (this.registration || this.closing) return
+    await this.registerAt(port)
+  }
+
+  private async registerAt(port: number): Promise<void> {
+    const { metadata, config } = this
+    const report = (error: unknown): void => { process.stderr.write(`ringlog cluster: ${error instanceof Error ? error.message : String(error)}\n`) }
+    this.registration = await BrokerRegistration.register(metadata, config.nodeId,
+      { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port },
+      { ttlSeconds: config.leaseTtlSeconds })
+    this.registration.on('error', report)
+    this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
+    this.candidate.on('error', report)
   }
 
   // Metadata cache (ClusterView)
@@ -301,10 +325,31 @@ export class ClusterNode implements ClusterView {
     return { topicId: topicIdAsUuid(created.topicId), partitions: created.replicas.length, replicationFactor }
   }
 
+  async createPartitions(name: string, count: number, assignments: number[][] | null, validateOnly: boolean): Promise<void> {
+    await addClusterPartitions(this.metadata, { name, count, assignments, validateOnly })
+    if (validateOnly) return
+    await this.untilApplied(() => (this.topicCache.get(name)?.replicas.length ?? 0) >= count && (this.context.topics.get(name)?.partitions ?? 0) >= count)
+  }
+
+  async alterTopicConfigs(name: string, merge: (current: Readonly<Record<string, string>>) => Record<string, string>, validateOnly: boolean): Promise<void> {
+    const next = await alterClusterTopicConfigs(this.metadata, name, (current) => {
+      const merged = merge(current)
+      validateTopicConfigs(merged)
+      return merged
+    }, validateOnly)
+    if (validateOnly) return
+    await this.untilApplied(() => sameConfigs(this.context.topics.get(name)?.configs ?? {}, next))
+  }
+
   /** Waits (bounded) until this broker's cache and registry hold the topic, so the client's next request finds it. */
-  private async untilTopicVisible(name: string): Promise<void> {
+  private untilTopicVisible(name: string): Promise<void> {
+    return this.untilApplied(() => this.context.topics.get(name) !== undefined && this.topicCache.has(name))
+  }
+
+  /** Waits (bounded) until a metadata sync makes `applied()` true, so the client's next request sees its change here. */
+  private async untilApplied(applied: () => boolean): Promise<void> {
     const deadline = Date.now() + CREATE_VISIBLE_TIMEOUT_MS
-    while (!(this.context.topics.get(name) && this.topicCache.has(name)) && Date.now() < deadline) {
+    while (!applied() && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 200)
         this.topicsSeen.push(() => { clearTimeout(timer); resolve() })
@@ -350,7 +395,9 @@ export class ClusterNode implements ClusterView {
       for (let p = 0; p < local.partitions; p++) this.opened.delete(keyOf(local.name, p))
     }
     for (const [name, record] of this.topicCache) {
-      if (!context.topics.get(name)) context.topics.create(name, record.replicas.length, record.configs)
+      const local = context.topics.get(name)
+      if (!local) context.topics.create(name, record.replicas.length, record.configs)
+      else if (!sameConfigs(local.configs, record.configs)) await this.applyConfigs(name, record)
       for (let p = 0; p < record.replicas.length; p++) {
         if (!record.replicas[p].includes(this.nodeId)) continue
         const key = keyOf(name, p)
@@ -360,6 +407,18 @@ export class ClusterNode implements ClusterView {
         }
         await this.applyRole(name, p, record.replicas[p], this.stateCache.get(key))
       }
+      // Added partitions (CreatePartitions) count once this broker's replicas of them are open.
+      if (local && local.partitions < record.replicas.length) context.topics.setPartitions(name, record.replicas.length)
+    }
+  }
+
+  /** A topic's configs changed in etcd: the registry takes them and this broker's replicas reopen with them. */
+  private async applyConfigs(name: string, record: TopicRecord): Promise<void> {
+    const { context } = this
+    context.topics.setConfigs(name, record.configs)
+    const settings = partitionSettingsFor(this.config, record.configs)
+    for (let p = 0; p < record.replicas.length; p++) {
+      if (this.opened.has(keyOf(name, p))) await context.engine.reconfigurePartition(name, p, settings)
     }
   }
 
@@ -421,6 +480,8 @@ export class ClusterNode implements ClusterView {
       fetcher = new ReplicaFetcher({
         nodeId: this.nodeId, leaderId, engine,
         address: () => this.brokerCache.get(leaderId),
+        partitionMaxBytes: this.config.replicaFetchMaxBytes,
+        responseMaxBytes: this.config.replicaFetchResponseMaxBytes,
       })
       this.fetchers.set(leaderId, fetcher)
     }

@@ -58,8 +58,21 @@ export interface ClusterView {
   awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number>
   createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<{ topicId: string; partitions: number; replicationFactor: number }>
   deleteTopic(name: string): Promise<void>
+  /**
+   * CreatePartitions through etcd: raises the topic to `count` partitions with the given
+   * replicas per new partition (null: assigned over the live brokers); resolves once this
+   * broker's registry shows the new count. validateOnly checks and writes nothing.
+   */
+  createPartitions(name: string, count: number, assignments: number[][] | null, validateOnly: boolean): Promise<void>
+  /**
+   * AlterConfigs through etcd: `merge(current overrides)` is the new set (validated here), written by
+   * compare-and-swap; resolves once this broker applied it. validateOnly checks and writes nothing.
+   */
+  alterTopicConfigs(name: string, merge: (current: Readonly<Record<string, string>>) => Record<string, string>, validateOnly: boolean): Promise<void>
   /** InitProducerId: an id no broker of the cluster has handed out (blocks reserved in etcd). */
   allocateProducerId(): Promise<number>
+  /** With `--port 0`: registers this broker in etcd at the port its server bound (a no-op once registered). */
+  registerBoundPort?(port: number): Promise<void>
   /** Calls `listener` with each later leader or ISR change this broker makes or takes part in. */
   onEvent?(listener: (event: ClusterEvent) => void): void
   close(): Promise<void>

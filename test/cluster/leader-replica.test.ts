@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { LeaderReplica } from '../../src/cluster/leader-replica.js'
-import { wholeBatchesLength } from '../../src/cluster/replica-fetcher.js'
+import { wholeBatchesEnd, wholeBatchesLength } from '../../src/cluster/replica-fetcher.js'
 
 describe('LeaderReplica', () => {
   it('moves the HW to the smallest log end over the ISR, never back', () => {
@@ -77,5 +77,23 @@ describe('wholeBatchesLength', () => {
     expect(wholeBatchesLength(two.subarray(0, 70))).toBe(61)
     expect(wholeBatchesLength(two.subarray(0, 8))).toBe(0)
     expect(wholeBatchesLength(Buffer.alloc(0))).toBe(0)
+  })
+})
+
+describe('wholeBatchesEnd', () => {
+  /** A batch header at base offset `base` covering `count` offsets, `bodyBytes` after the 12-byte log overhead. */
+  const batch = (base: number, count: number, bodyBytes = 61): Buffer => {
+    const b = Buffer.alloc(12 + bodyBytes)
+    b.writeBigInt64BE(BigInt(base), 0)
+    b.writeInt32BE(bodyBytes, 8)
+    b.writeInt32BE(count - 1, 23)
+    return b
+  }
+  it('is the offset after the last whole batch, ignoring a partial trailing one', () => {
+    const data = Buffer.concat([batch(100, 5), batch(105, 3), batch(108, 7)])
+    expect(wholeBatchesEnd(data)).toEqual({ length: data.length, nextOffset: 115 })
+    expect(wholeBatchesEnd(data.subarray(0, data.length - 1))).toEqual({ length: 146, nextOffset: 108 })
+    expect(wholeBatchesEnd(data.subarray(0, 60))).toBeUndefined()
+    expect(wholeBatchesEnd(Buffer.alloc(0))).toBeUndefined()
   })
 })

@@ -7,6 +7,8 @@
  * in the topic registry and applied to the topic's partitions (their logs reopen with it).
  * validateOnly checks and changes nothing. Broker resources: INVALID_REQUEST (static configs).
  * A resource named twice: INVALID_REQUEST for both.
+ * In cluster mode the merge runs on the overrides held in etcd and the result is written there;
+ * every broker applies it from its watch (config-alteration.ts, cluster/topic-config-alteration.ts).
  *
  * Authorization: ALTER_CONFIGS on the topic, or on the cluster for a broker resource.
  *

@@ -43,6 +43,11 @@ export async function handle(request: CreatePartitionsRequest, ctx: RequestConte
 
 async function createOne(broker: NodeContext, t: CreatePartitionsTopic, validateOnly: boolean): Promise<EncodeInput<CreatePartitionsTopicResult>> {
   try {
+    if (broker.cluster) {
+      if (t.count > MAX_PARTITIONS) throw new PartitionsRequestError(ErrorCode.INVALID_PARTITIONS, `partition count must be at most ${MAX_PARTITIONS}, got ${t.count}`)
+      await broker.cluster.createPartitions(t.name, t.count, t.assignments === null ? null : t.assignments.map((a) => [...a.brokerIds]), validateOnly)
+      return { name: t.name, errorCode: ErrorCode.NONE, errorMessage: null }
+    }
     const topic = broker.topics.get(t.name)
     if (!topic) throw new PartitionsRequestError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${t.name}"`)
     if (t.count < topic.partitions) throw new PartitionsRequestError(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${topic.partitions} partitions, which is higher than the requested ${t.count}.`)

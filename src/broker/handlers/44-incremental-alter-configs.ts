@@ -7,6 +7,8 @@
  * twice in one resource, or an unknown operation, is INVALID_REQUEST. The result is validated
  * as a whole, stored and applied like AlterConfigs (see config-alteration.ts); validateOnly
  * changes nothing. Broker resources: INVALID_REQUEST (static configs).
+ * In cluster mode the merge runs on the overrides held in etcd and the result is written there;
+ * every broker applies it from its watch (config-alteration.ts, cluster/topic-config-alteration.ts).
  *
  * Authorization: ALTER_CONFIGS on the topic, or on the cluster for a broker resource.
  *
