@@ -22,7 +22,7 @@ import {
 } from '../protocol/record-batch.js'
 import { fsyncDirectory } from './atomic-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
-import { CLEAN_SHUTDOWN_MARKER, DELETED_SUFFIX, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
+import { CLEAN_SHUTDOWN_MARKER, CLEANER_OFFSET_CHECKPOINT, DELETED_SUFFIX, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
 import { mkdirDurable } from './durable-dirs.js'
 import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
@@ -112,6 +112,8 @@ export class PartitionLog {
   private startOffset: number
   private recoveryPoint: number
   private truncations = 0
+  /** Offsets below it went through the log cleaner (cleaner-offset-checkpoint); 0 before the first pass. */
+  private cleanerCheckpoint: number
   /** What this open's recovery scanned and cut. */
   recovery: RecoverySummary = { segmentsScanned: 0, truncatedBytes: 0 }
   private offline: StorageOfflineError | undefined
@@ -139,7 +141,9 @@ export class PartitionLog {
     private readonly checkpointed: { recoveryPoint: number | undefined; logStartOffset: number | undefined },
     private readonly epochs: LeaderEpochCache,
     private readonly segmentFiles: SegmentFileCache,
+    cleanedUpTo: number,
   ) {
+    this.cleanerCheckpoint = cleanedUpTo
     this.segments = segments
     this.pinActive()
     this.nextOffset = segments[segments.length - 1].nextOffset
@@ -166,7 +170,8 @@ export class PartitionLog {
     const recoveryPoint = savedRecoveryPoint ?? 0
     const checkpointedStart = savedStart ?? 0
     const segmentFiles = options.segmentFiles ?? threadSegmentFileCache()
-    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown, segmentFiles })
+    const cleanedUpTo = readOffsetCheckpoint(fsi, join(dir, CLEANER_OFFSET_CHECKPOINT))?.[0]?.offset ?? 0
+    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown, segmentFiles, cleanedUpTo })
     const segments = recovered.segments
     if (segments.length === 0) segments.push(Segment.create(fsi, dir, checkpointedStart, resolved.indexIntervalBytes, segmentFiles))
     const active = segments[segments.length - 1]
@@ -182,7 +187,7 @@ export class PartitionLog {
     const dirFd = fsi.openSync(dir, 'r')
     const epochs = LeaderEpochCache.load(fsi, dir)
     const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
-      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache, segmentFiles)
+      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache, segmentFiles, cleanedUpTo)
     log.recovery = { segmentsScanned: recovered.scanned.length, truncatedBytes: recovered.truncatedBytes, corruption: recovered.corruption }
     log.reconcileLeaderEpochs(epochs.intact)
     log.tryWriteCheckpoints()
@@ -591,6 +596,8 @@ export class PartitionLog {
    */
   applyRetention(now: number = this.clock()): RetentionResult {
     this.checkWritable()
+    // cleanup.policy=compact alone: old segments are compacted, never deleted by age or size.
+    if (!this.config.deleteByRetention) return { deletedSegments: 0, deletedBytes: 0, logStartOffset: this.startOffset }
     // By path: a stat needs no descriptor, so segments the cache closed stay closed.
     const count = countSegmentsToDelete(this.segments, this.config, now, (i) => this.fsi.statSync(this.segments[i].logPath).mtimeMs)
     let deletedBytes = 0
@@ -721,6 +728,53 @@ export class PartitionLog {
   }
 
   private get active(): Segment { return this.segments[this.segments.length - 1] }
+
+  // ------------------------------------------------------------------ log cleaner hooks (log-cleaner.ts)
+
+  /** The closed segments (all but the active one), oldest first: the only ones the cleaner rewrites. */
+  get closedSegments(): readonly Segment[] { return this.segments.slice(0, -1) }
+  get activeSegmentBaseOffset(): number { return this.active.baseOffset }
+  /** The file-system seam and clock this log uses (the cleaner writes and times through them). */
+  get storageFs(): StorageFs { return this.fsi }
+  now(): number { return this.clock() }
+  /** Changes each time the log is cut from its end: a cleaning pass that started before gives up. */
+  get truncationCount(): number { return this.truncations }
+  /** Offsets below it went through the cleaner (gaps there are expected); 0 before the first pass. */
+  get cleanedUpTo(): number { return this.cleanerCheckpoint }
+
+  /**
+   * Records that everything below `offset` is cleaned. Written before a pass swaps in its first
+   * segment, so recovery never meets a cleaner's offset gap above the checkpoint.
+   */
+  setCleanedUpTo(offset: number): void {
+    this.checkWritable()
+    writeOffsetCheckpoint(this.fsi, join(this.dir, CLEANER_OFFSET_CHECKPOINT), [{ topic: this.topic, partition: this.partition, offset }])
+    this.cleanerCheckpoint = offset
+  }
+
+  /**
+   * Swaps a cleaned replacement in for the closed segment `old`: the original's files are
+   * retired (renamed `.deleted`, removed after fileDeleteDelayMs, so a fetch still sending from
+   * them completes), then `install` moves the replacement's `.swap` files to the segment's names
+   * and opens it. Returns false, doing nothing, if `old` is no longer a closed segment of the log.
+   */
+  replaceSegment(old: Segment, install: () => Segment): boolean {
+    this.checkWritable()
+    const index = this.segments.indexOf(old)
+    if (index < 0 || index === this.segments.length - 1) return false
+    this.retire(old, this.config.fileDeleteDelayMs)
+    let replacement: Segment
+    try {
+      replacement = install()
+    } catch (error) {
+      // The original is retired and its replacement not in place: the next open completes the swap.
+      throw this.goOffline(error, `swapping in the cleaned ${old.logPath} failed`)
+    }
+    // Reads continue after the segment where the original ended, whatever the cleaner removed at its end.
+    replacement.nextOffset = Math.max(replacement.nextOffset, old.nextOffset)
+    this.segments[index] = replacement
+    return true
+  }
 
   /** Keeps the active segment's file open (appends and the group commit use its fd); the one before it is released. */
   private pinActive(): void {
