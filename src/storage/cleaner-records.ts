@@ -55,13 +55,21 @@ export function readBatchRecords(bytes: Buffer, at: number, size: number): Batch
   const logAppendTime = (attributes & BatchAttribute.LogAppendTime) !== 0
   const maxTimestamp = readInt64(bytes, at + MAX_TIMESTAMP_OFFSET)
   const count = bytes.readInt32BE(at + RECORD_COUNT_OFFSET)
+  return { body, records: parseRecords(body, 0, body.length, count, baseOffset, logAppendTime ? maxTimestamp : undefined, baseTimestamp) }
+}
+
+/**
+ * `count` records in Kafka's encoding at body[from, to). `appendTime`: the batch's LogAppendTime,
+ * which every record reports; else base timestamp plus the record's delta.
+ */
+function parseRecords(body: Buffer, from: number, to: number, count: number, baseOffset: number, appendTime: number | undefined, baseTimestamp: number): StoredRecord[] {
   const records: StoredRecord[] = []
-  const cursor = { at: 0 }
+  const cursor = { at: from }
   for (let i = 0; i < count; i++) {
     const start = cursor.at
-    const length = readVarlong(body, cursor, body.length)
+    const length = readVarlong(body, cursor, to)
     const end = cursor.at + length
-    if (length < 0 || end > body.length) throw new CorruptRecordError('record runs past its batch')
+    if (length < 0 || end > to) throw new CorruptRecordError('record runs past its batch')
     cursor.at++ // attributes
     const timestampDelta = readVarlong(body, cursor, end)
     const offsetDelta = readVarlong(body, cursor, end)
@@ -76,16 +84,21 @@ export function readBatchRecords(bytes: Buffer, at: number, size: number): Batch
     records.push({
       start, end, offsetDelta, key, tombstone: valueLength < 0,
       offset: baseOffset + offsetDelta,
-      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
+      timestamp: appendTime ?? baseTimestamp + timestampDelta,
     })
     cursor.at = end
   }
-  return { body, records }
+  return records
 }
 
 /** Whether any record of the batch at `at` has a null key (a compacted topic refuses it). */
 export function hasKeylessRecord(bytes: Buffer, at: number, size: number): boolean {
   return readBatchRecords(bytes, at, size).records.some((r) => r.key === null)
+}
+
+/** The same for `count` bare records (the embedded producer's chunks) at bytes[from, to). */
+export function hasKeylessRecordIn(bytes: Buffer, from: number, to: number, count: number): boolean {
+  return parseRecords(bytes, from, to, count, 0, undefined, 0).some((r) => r.key === null)
 }
 
 /**

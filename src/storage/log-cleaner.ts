@@ -71,6 +71,8 @@ export interface LogCleanerOptions {
 const DEFAULT_OFFSET_MAP_BYTES = 32 * 1024 * 1024
 const CHUNK_BYTES = 1 << 20
 const WRITE_CHUNK_BYTES = 1 << 20
+/** After a failed step (a damaged batch, a full disk) the cleaner leaves the partition alone this long. */
+const FAILURE_BACKOFF_MS = 30_000
 
 interface Pass {
   map: OffsetMap
@@ -88,6 +90,7 @@ interface Pass {
 export class LogCleaner {
   readonly counters: CleanerCounters = { passes: 0, cleanedBytes: 0, removedBytes: 0, removedRecords: 0 }
   private pass: Pass | undefined
+  private backoffUntil = 0
   private readonly offsetMapBytes: number
 
   constructor(private readonly log: PartitionLog, private readonly options: LogCleanerOptions = {}) {
@@ -104,7 +107,19 @@ export class LogCleaner {
    */
   step(lastStableOffset: number): number {
     const log = this.log
-    if (!log.config.compact || log.isOffline) return 0
+    if (!log.config.compact || log.isOffline || log.now() < this.backoffUntil) return 0
+    try {
+      return this.stepOnce(lastStableOffset)
+    } catch (error) {
+      // Kafka marks such a partition uncleanable; here it rests and the next pass starts afresh.
+      this.pass = undefined
+      this.backoffUntil = log.now() + FAILURE_BACKOFF_MS
+      throw error
+    }
+  }
+
+  private stepOnce(lastStableOffset: number): number {
+    const log = this.log
     let pass = this.pass
     if (pass && pass.truncationCount !== log.truncationCount) pass = this.pass = undefined
     if (!pass) {
@@ -263,6 +278,9 @@ export class LogCleaner {
       fsyncDir(fsi, log.dir)
     } catch (error) {
       try { fsi.closeSync(fd) } catch { /* already closed */ }
+      for (const path of [cleanedLog, join(log.dir, indexFileName(segment.baseOffset)) + CLEANED_SUFFIX, join(log.dir, timeIndexFileName(segment.baseOffset)) + CLEANED_SUFFIX]) {
+        try { fsi.unlinkSync(path) } catch { /* the next open removes it */ }
+      }
       throw error
     }
     const replaced = log.replaceSegment(segment, () => {

@@ -236,6 +236,28 @@ if (init.scrubIntervalMs > 0) {
   }, SCRUB_TICK_MS).unref()
 }
 
+/**
+ * The log cleaner (cleanup.policy=compact), also on the owning thread, the log's only writer:
+ * each tick does one bounded step (maps or rewrites one segment) for the first partition in
+ * turn that has cleaning to do, so appends never wait behind more than one segment's work.
+ */
+const CLEANER_TICK_MS = 50
+{
+  let turn = 0
+  setInterval(() => {
+    const runtimes = [...partitions.values()]
+    for (let i = 0; i < runtimes.length; i++) {
+      const runtime = runtimes[(turn + i) % runtimes.length]
+      try {
+        if (runtime.cleanStep() > 0) break
+      } catch (error) {
+        process.stderr.write(`ringlog partition worker ${init.workerIndex}: log cleaner of ${runtime.topic}-${runtime.partition} failed: ${(error as Error).message}\n`)
+      }
+    }
+    turn++
+  }, CLEANER_TICK_MS).unref()
+}
+
 async function run(): Promise<void> {
   for (;;) {
     const handled = drainRequests()
