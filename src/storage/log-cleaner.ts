@@ -18,7 +18,8 @@
  *   record with a null value (a tombstone) is dropped once its timestamp is older than
  *   delete.retention.ms. Retained records keep their offsets (gaps are normal in a compacted
  *   log); a batch whose records all stay is copied byte for byte, one that loses some is
- *   rebuilt with the rest (same base offset and codec), one that loses all is dropped.
+ *   rebuilt with the rest (same base offset and codec), one that loses all is dropped; a
+ *   segment left with nothing is removed (Kafka merges small segments instead; not done here).
  *   Transactional and control batches are copied unchanged and never enter the map (aborted
  *   data must not supersede committed records; removing transaction data is not done here).
  * - Swap: the replacement is written to `.cleaned` files, fsynced with its indexes, renamed to
@@ -264,6 +265,11 @@ export class LogCleaner {
         else if (kept.length > 0) emit(rebuildBatch(bytes, at, parsed, kept))
       })
       flushPending()
+      if (written === 0) {
+        fsi.closeSync(fd)
+        fsi.unlinkSync(cleanedLog)
+        return this.replaced(pass, segment, log.replaceSegment(segment, 'nothing'), read, 0, removedRecords)
+      }
       indexer.finish()
       const indexes: [string, Buffer][] = [
         [join(log.dir, indexFileName(segment.baseOffset)), indexer.offsetIndex.toBytes()],
@@ -292,6 +298,11 @@ export class LogCleaner {
       if (!opened) throw new Error(`the cleaned ${stem} does not match its indexes`)
       return opened
     })
+    return this.replaced(pass, segment, replaced, read, written, removedRecords)
+  }
+
+  /** Counts a rewritten segment (`written` bytes of it kept) in the pass and the totals. */
+  private replaced(pass: Pass, segment: Segment, replaced: boolean, read: number, written: number, removedRecords: number): number {
     if (!replaced) return read
     const removedBytes = segment.size - written
     pass.summary.segments++

@@ -756,13 +756,21 @@ export class PartitionLog {
    * Swaps a cleaned replacement in for the closed segment `old`: the original's files are
    * retired (renamed `.deleted`, removed after fileDeleteDelayMs, so a fetch still sending from
    * them completes), then `install` moves the replacement's `.swap` files to the segment's names
-   * and opens it. Returns false, doing nothing, if `old` is no longer a closed segment of the log.
+   * and opens it; with 'nothing' (the cleaner kept no record of it) the segment is just removed.
+   * Returns false, doing nothing, if `old` is no longer a closed segment of the log.
    */
-  replaceSegment(old: Segment, install: () => Segment): boolean {
+  replaceSegment(old: Segment, install: (() => Segment) | 'nothing'): boolean {
     this.checkWritable()
     const index = this.segments.indexOf(old)
     if (index < 0 || index === this.segments.length - 1) return false
     this.retire(old, this.config.fileDeleteDelayMs)
+    if (install === 'nothing') {
+      // Every record was cleaned away: the segment goes (reads skip to the next one; a crash
+      // leaves only `.deleted` files, which open removes).
+      this.segments.splice(index, 1)
+      this.committer.syncFile(this.dirFd)
+      return true
+    }
     let replacement: Segment
     try {
       replacement = install()

@@ -139,7 +139,7 @@ export class PartitionRuntime {
     this.sealWithGroupCommit = flushPolicyOf(options) === 'always'
     this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
     this.unsubscribe = log.onDurable(() => this.onDurable())
-    this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`))
+    this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`), undefined, () => log.cleanedUpTo)
     this.cleaner = new LogCleaner(log, {
       onPass: (s) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: log cleaner pass: ${s.segments} segments, ${s.cleanedBytes} bytes cleaned, ` +
         `${s.removedRecords} records (${s.removedBytes} bytes) removed, clean up to offset ${s.cleanedUpTo}, ${s.durationMs.toFixed(0)} ms\n`),
