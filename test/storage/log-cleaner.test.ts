@@ -5,9 +5,10 @@
  * (clean or after a crash) accepting the offset gaps, and every leftover of an interrupted
  * swap finished on open.
  */
-import { copyFileSync, existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import nativeBinding from '../../native-bindings/index.js'
 import { Compression } from '../../src/protocol/compression.js'
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from '../../src/protocol/record-batch.js'
 import type { RecordInput } from '../../src/protocol/records.js'
@@ -249,6 +250,32 @@ describe('LogCleaner', () => {
     cleanFully(new LogCleaner(log))
     const values = readAll(log).filter((r) => r.key === 'a').map((r) => r.value)
     expect(values).toEqual(['plain-1', 'txn-2'])
+  })
+
+  it('a fetch holding its segment file during a swap reads the old bytes intact', async () => {
+    // fileDeleteDelayMs 0: the original is unlinked the moment it is swapped out.
+    const { log } = await openLog({ fileDeleteDelayMs: 0 })
+    log.append(batch(Array.from({ length: 10 }, (_, i) => ({ key: `once-${i}`, value: `v${i}` }))), { leaderEpoch: 0 })
+    writeUpdates(log, 10, 20, 5)
+    const slice = log.read(0, 1 << 20)
+    const before = Buffer.from(log.readBytes(slice))
+    // What the worker does for a fetch (holdSegmentFile): a descriptor of the reader's own.
+    const held = nativeBinding !== null ? nativeBinding.dup(slice.fd) : openSync(slice.path, 'r')
+    try {
+      cleanFully(new LogCleaner(log))
+      const now = Buffer.alloc(slice.length)
+      const fresh = openSync(slice.path, 'r')
+      const freshBytes = readSync(fresh, now, 0, slice.length, slice.position)
+      closeSync(fresh)
+      // Under the same name there is now the cleaned segment...
+      expect(freshBytes < slice.length || !now.equals(before)).toBe(true)
+      // ...while the held descriptor still streams the original bytes.
+      const out = Buffer.alloc(slice.length)
+      expect(readSync(held, out, 0, slice.length, slice.position)).toBe(slice.length)
+      expect(out.equals(before)).toBe(true)
+    } finally {
+      closeSync(held)
+    }
   })
 
   it('tells a batch with a keyless record', () => {
