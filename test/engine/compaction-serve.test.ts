@@ -64,6 +64,12 @@ describe('log compaction through ringlog serve and kafkajs', () => {
     await expect(producer.send({ topic: 'latest', acks: -1, messages: [{ key: 'k', value: 'with key' }, { value: 'no key' }] }))
       .rejects.toMatchObject({ type: 'INVALID_RECORD' })
 
+    // A topic made compacted later (AlterConfigs, kafkajs' alterConfigs) refuses keyless records from then on.
+    await admin.createTopics({ topics: [{ topic: 'altered', numPartitions: 1 }] })
+    await producer.send({ topic: 'altered', acks: -1, messages: [{ value: 'no key, fine under delete' }] })
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'altered', configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })
+    await expect(producer.send({ topic: 'altered', acks: -1, messages: [{ value: 'no key' }] })).rejects.toMatchObject({ type: 'INVALID_RECORD' })
+
     const KEYS = 40
     const ROUNDS = 24
     const expected = new Map<string, string | null>()
