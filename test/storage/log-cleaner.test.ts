@@ -13,7 +13,7 @@ import { Compression } from '../../src/protocol/compression.js'
 import { decodeRecordBatch, encodeRecordBatch, splitBatches } from '../../src/protocol/record-batch.js'
 import type { RecordInput } from '../../src/protocol/records.js'
 import { hasKeylessRecord } from '../../src/storage/cleaner-records.js'
-import { LogCleaner } from '../../src/storage/log-cleaner.js'
+import { CleanerPacer, LogCleaner } from '../../src/storage/log-cleaner.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
 import { PartitionScrubber } from '../../src/storage/scrub.js'
@@ -276,6 +276,14 @@ describe('LogCleaner', () => {
     } finally {
       closeSync(held)
     }
+  })
+
+  it('the pacer keeps the cleaner to a fifth of the thread', () => {
+    const pacer = new CleanerPacer()
+    expect(pacer.ready(0)).toBe(true)
+    pacer.ran(100, 110) // a 10 ms step: the next may start 50 ms after this one began
+    expect(pacer.ready(149)).toBe(false)
+    expect(pacer.ready(150)).toBe(true)
   })
 
   it('tells a batch with a keyless record', () => {
