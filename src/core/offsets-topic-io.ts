@@ -5,7 +5,8 @@
  * partition back from its log start when this broker takes it over.
  */
 import { Buffer } from 'node:buffer'
-import { open } from 'node:fs/promises'
+import { closeSync, read } from 'node:fs'
+import { promisify } from 'node:util'
 import type { RinglogConfig } from '../config.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import { RinglogError, TopicAlreadyExistsError } from '../errors.js'
@@ -14,6 +15,8 @@ import { ErrorCode } from '../protocol/error-codes.js'
 import type { ClusterView } from './cluster-view.js'
 import { CONSUMER_OFFSETS_CONFIGS, CONSUMER_OFFSETS_TOPIC, offsetsTopicReplicationFactor } from './internal-topics.js'
 import type { TopicRegistry } from './topic-registry.js'
+
+const readAsync = promisify(read)
 
 /** How long a commit waits for the ISR to reach it (Kafka's offsets.commit.timeout.ms). */
 export const OFFSETS_COMMIT_TIMEOUT_MS = 5_000
@@ -94,29 +97,34 @@ export function internalTopicIo(host: OffsetsTopicHost, spec: InternalTopicSpec)
       let next = offsets.logStartOffset
       const end = offsets.logEndOffset
       while (next < end) {
-        const slice = await engine.read(topic, partition, next, READ_CHUNK_BYTES, { upTo: 'logEnd' })
+        // holdFile: the worker hands over its own descriptor of the segment, so a cleaner swap or
+        // retention between this answer and the read cannot put another file under the path.
+        const slice = await engine.read(topic, partition, next, READ_CHUNK_BYTES, { upTo: 'logEnd', holdFile: true })
         if (slice.errorCode !== ErrorCode.NONE) throw new RinglogError(slice.errorCode, `reading ${topic}-${partition} at ${next} failed`)
         const segment = slice.segment
-        if (!segment || segment.nextOffset === undefined || segment.nextOffset <= next) break
-        onBatches(await readFileRange(segment.path, segment.position, segment.length))
+        if (!segment || segment.nextOffset === undefined || segment.nextOffset <= next) {
+          if (segment?.heldFd !== undefined) closeSync(segment.heldFd)
+          break
+        }
+        onBatches(await readHeldRange(segment.heldFd!, segment.position, segment.length))
         next = segment.nextOffset
       }
     },
   }
 }
 
-async function readFileRange(path: string, position: number, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r')
+/** Reads a range through a descriptor the worker handed over (the engine's ReadOptions.holdFile), and closes it. */
+async function readHeldRange(fd: number, position: number, length: number): Promise<Buffer> {
   try {
     const buffer = Buffer.allocUnsafe(length)
     let done = 0
     while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, position + done)
+      const { bytesRead } = await readAsync(fd, buffer, done, length - done, position + done)
       if (bytesRead === 0) break
       done += bytesRead
     }
     return buffer.subarray(0, done)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }

@@ -5,7 +5,8 @@
  * tools that set them do not fail; only the ones below change behaviour:
  * segment.bytes, segment.ms, retention.ms, retention.bytes, max.message.bytes,
  * message.timestamp.type (LogAppendTime), flush.messages=1 (acks=-1 waits for an fdatasync under
- * every node flush policy).
+ * every node flush policy), cleanup.policy (compact, delete or both), delete.retention.ms,
+ * min.cleanable.dirty.ratio, min.compaction.lag.ms (the log cleaner, storage/log-cleaner.ts).
  */
 import { InvalidConfigError } from '../errors.js'
 import type { RinglogConfig } from '../config.js'
@@ -20,6 +21,18 @@ const NUMERIC: Record<string, keyof PartitionSettings> = {
   'retention.ms': 'retentionMs',
   'retention.bytes': 'retentionBytes',
   'max.message.bytes': 'maxMessageBytes',
+  'delete.retention.ms': 'deleteRetentionMs',
+  'min.compaction.lag.ms': 'minCompactionLagMs',
+}
+
+/** cleanup.policy's list items (Kafka 3.9: a non-empty list of these, comma-separated). */
+const CLEANUP_POLICIES = new Set(['compact', 'delete'])
+
+/** The items of a cleanup.policy value, or undefined when it is not a valid one. */
+function cleanupPolicyItems(value: string): Set<string> | undefined {
+  const items = value.split(',').map((item) => item.trim())
+  if (items.length === 0 || items.some((item) => !CLEANUP_POLICIES.has(item))) return undefined
+  return new Set(items)
 }
 
 /** Kafka 3.8 topic-level config names (accepted and stored; the ones above take effect). */
@@ -42,6 +55,13 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string>>):
       if (!Number.isSafeInteger(n) || (n < 0 && !(n === -1 && name.startsWith('retention.')))) {
         throw new InvalidConfigError(`${name} must be a non-negative integer${name.startsWith('retention.') ? ' or -1' : ''}, got "${value}"`)
       }
+    }
+    if (name === 'cleanup.policy' && cleanupPolicyItems(value) === undefined) {
+      throw new InvalidConfigError(`cleanup.policy must be a list of compact and delete, got "${value}"`)
+    }
+    if (name === 'min.cleanable.dirty.ratio') {
+      const ratio = value.trim() === '' ? Number.NaN : Number(value)
+      if (!(ratio >= 0 && ratio <= 1)) throw new InvalidConfigError(`min.cleanable.dirty.ratio must be a number from 0 to 1, got "${value}"`)
     }
     if (name === 'message.timestamp.type' && value !== 'CreateTime' && value !== 'LogAppendTime') {
       throw new InvalidConfigError(`message.timestamp.type must be CreateTime or LogAppendTime, got "${value}"`)
@@ -73,6 +93,12 @@ export function partitionSettingsFromConfigs(configs: Readonly<Record<string, st
     if (value !== undefined) (settings as Record<string, number>)[key] = Number(value)
   }
   if (configs['message.timestamp.type'] === 'LogAppendTime') settings.logAppendTime = true
+  const policy = configs['cleanup.policy'] !== undefined ? cleanupPolicyItems(configs['cleanup.policy']) : undefined
+  if (policy) {
+    settings.compact = policy.has('compact')
+    settings.deleteByRetention = policy.has('delete')
+  }
+  if (configs['min.cleanable.dirty.ratio'] !== undefined) settings.minCleanableDirtyRatio = Number(configs['min.cleanable.dirty.ratio'])
   // Kafka's "fsync after every message"; other values are accepted and stored but change nothing.
   if (configs['flush.messages'] === '1') settings.flushEveryAppend = true
   return settings

@@ -8,6 +8,7 @@ import type { SyncLatency } from '../storage/group-commit.js'
 import type { TimestampOffset } from '../storage/partition-log.js'
 import type { RecoverySummary } from '../storage/recovery.js'
 import type { ActiveProducer } from '../storage/producer-state.js'
+import type { CleanerCounters } from '../storage/log-cleaner.js'
 import type { ScrubCounters } from '../storage/scrub.js'
 
 export type { TimestampOffset }
@@ -96,6 +97,16 @@ export interface PartitionSettings {
   logAppendTime?: boolean
   /** Topic config flush.messages=1: acks=-1 appends wait for an fdatasync whatever the node's flush policy. */
   flushEveryAppend?: boolean
+  /** cleanup.policy has `compact`: the log cleaner runs and keyless records are refused (INVALID_RECORD). */
+  compact?: boolean
+  /** cleanup.policy has `delete` (the default): retention.ms / retention.bytes apply. */
+  deleteByRetention?: boolean
+  /** delete.retention.ms: how long the cleaner keeps a tombstone. */
+  deleteRetentionMs?: number
+  /** min.cleanable.dirty.ratio. */
+  minCleanableDirtyRatio?: number
+  /** min.compaction.lag.ms. */
+  minCompactionLagMs?: number
 }
 
 export interface LogEngine {
@@ -183,6 +194,8 @@ export interface PartitionStats {
   fdatasync: SyncLatency
   /** Background scrubber (storage/scrub.ts): passes over the closed segments, bytes re-checked, damaged batches found. */
   scrub: ScrubCounters
+  /** Log cleaner (storage/log-cleaner.ts, cleanup.policy=compact): passes, bytes cleaned and removed, records removed. */
+  cleaner: CleanerCounters
 }
 
 export interface EngineStats {

@@ -15,5 +15,10 @@ export function logConfigFor(settings: PartitionSettings, flush: FlushPolicy): P
     ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }),
     ...(settings.retentionBytes !== undefined && { retentionBytes: settings.retentionBytes }),
     ...(settings.maxMessageBytes !== undefined && { maxMessageBytes: settings.maxMessageBytes }),
+    ...(settings.compact !== undefined && { compact: settings.compact }),
+    ...(settings.deleteByRetention !== undefined && { deleteByRetention: settings.deleteByRetention }),
+    ...(settings.deleteRetentionMs !== undefined && { deleteRetentionMs: settings.deleteRetentionMs }),
+    ...(settings.minCleanableDirtyRatio !== undefined && { minCleanableDirtyRatio: settings.minCleanableDirtyRatio }),
+    ...(settings.minCompactionLagMs !== undefined && { minCompactionLagMs: settings.minCompactionLagMs }),
   }
 }

@@ -187,6 +187,18 @@ export class RinglogMetrics {
     fromScrub('ringlog_scrub_scanned_bytes_total', 'Bytes of closed segments whose batches the scrubber re-checked', 'scannedBytes')
     fromScrub('ringlog_scrub_corrupt_batches_total', 'Damaged batches (or segment tails) the scrubber found; their ranges are refused with KAFKA_STORAGE_ERROR', 'corruptBatches')
     fromScrub('ringlog_scrub_repaired_batches_total', 'Damaged ranges rewritten with an intact copy from the partition leader (cluster mode) and served again', 'repairedBatches')
+    // The log cleaner (storage/log-cleaner.ts), per compacted partition: passes and what they removed.
+    const fromCleaner = (name: string, help: string, field: 'passes' | 'cleanedBytes' | 'removedBytes' | 'removedRecords'): void => {
+      new Counter({ name, help, labelNames: ['topic', 'partition'], registers, async collect() {
+        const s = await stats()
+        this.reset()
+        for (const p of s?.perPartition ?? []) if (p.cleaner) this.inc({ topic: p.topic, partition: String(p.partition) }, p.cleaner[field])
+      } })
+    }
+    fromCleaner('ringlog_cleaner_passes_total', 'Log cleaner passes completed since the partition opened (cleanup.policy=compact)', 'passes')
+    fromCleaner('ringlog_cleaner_cleaned_bytes_total', 'Bytes of closed segments the log cleaner read and rewrote', 'cleanedBytes')
+    fromCleaner('ringlog_cleaner_removed_bytes_total', 'Bytes the log cleaner removed from rewritten segments', 'removedBytes')
+    fromCleaner('ringlog_cleaner_removed_records_total', 'Records the log cleaner removed: superseded by a newer record of their key, or tombstones past delete.retention.ms', 'removedRecords')
     const ringLabels = ['worker', 'ring']
     const fromRings = (name: string, help: string, used: 'UsedBytes' | 'CapacityBytes'): void => {
       new Gauge({ name, help, labelNames: ringLabels, registers, async collect() {

@@ -15,9 +15,15 @@ export const TEMP_SUFFIX = '.tmp'
 export const PRODUCER_SNAPSHOT_SUFFIX = '.snapshot'
 /** Kafka's per-segment index of aborted transactions (read_committed fetches). */
 export const TXN_INDEX_SUFFIX = '.txnindex'
+/** The log cleaner's output while it is written: never trusted, removed on open (Kafka's `.cleaned`). */
+export const CLEANED_SUFFIX = '.cleaned'
+/** A cleaned segment's complete, fsynced files waiting to replace the originals: completed on open (Kafka's `.swap`). */
+export const SWAP_SUFFIX = '.swap'
 
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint'
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint'
+/** Kafka's cleaner checkpoint (per partition here): offsets below it were cleaned, so gaps there are the cleaner's. */
+export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint'
 /** Kafka's per-partition epoch -> start offset file (KIP-101). */
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint'
 /** Present only while the log is closed cleanly: its indexes and tail were written and flushed. */

@@ -25,6 +25,16 @@ export interface LogConfig {
   flush: FlushPolicy
   /** How long a retired segment's files and fd stay usable for readers (file.delete.delay.ms). */
   fileDeleteDelayMs: number
+  /** cleanup.policy has `compact`: the log cleaner keeps the last record per key. */
+  compact: boolean
+  /** cleanup.policy has `delete`: retention.ms / retention.bytes remove old segments. */
+  deleteByRetention: boolean
+  /** How long a tombstone (null value) outlives the records it removed (delete.retention.ms). */
+  deleteRetentionMs: number
+  /** Clean once dirty bytes / all cleanable bytes reach this (min.cleanable.dirty.ratio). */
+  minCleanableDirtyRatio: number
+  /** A record is cleaned only once it is at least this old (min.compaction.lag.ms). */
+  minCompactionLagMs: number
 }
 
 /** The partition limits default to the node's (config.ts), the flush policy to STANDALONE_LOG_FLUSH there; the rest are storage-only. */
@@ -37,6 +47,11 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   indexIntervalBytes: 4096,
   flush: STANDALONE_LOG_FLUSH,
   fileDeleteDelayMs: 60_000,
+  compact: false,
+  deleteByRetention: true,
+  deleteRetentionMs: 86_400_000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
 })
 
 
@@ -56,6 +71,11 @@ export function resolveLogConfig(partial: Partial<LogConfig> = {}): LogConfig {
   requireInteger('maxMessageBytes', config.maxMessageBytes, 0, MAX_SEGMENT_BYTES)
   requireInteger('indexIntervalBytes', config.indexIntervalBytes, 0)
   requireInteger('fileDeleteDelayMs', config.fileDeleteDelayMs, 0)
+  requireInteger('deleteRetentionMs', config.deleteRetentionMs, 0)
+  requireInteger('minCompactionLagMs', config.minCompactionLagMs, 0)
+  if (!(config.minCleanableDirtyRatio >= 0 && config.minCleanableDirtyRatio <= 1)) {
+    throw new InvalidRequestError(`log config minCleanableDirtyRatio must be in [0, 1], got ${config.minCleanableDirtyRatio}`)
+  }
   const { flush } = config
   if (flush !== 'always' && flush !== 'never') {
     if (typeof flush !== 'object' || flush === null) throw new InvalidRequestError(`log config flush must be 'always', 'never' or { intervalMs }`)

@@ -22,7 +22,7 @@ import {
 } from '../protocol/record-batch.js'
 import { fsyncDirectory } from './atomic-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
-import { CLEAN_SHUTDOWN_MARKER, DELETED_SUFFIX, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
+import { CLEAN_SHUTDOWN_MARKER, CLEANER_OFFSET_CHECKPOINT, DELETED_SUFFIX, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
 import { mkdirDurable } from './durable-dirs.js'
 import { GroupCommit, type SyncLatency } from './group-commit.js'
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epochs.js'
@@ -112,6 +112,8 @@ export class PartitionLog {
   private startOffset: number
   private recoveryPoint: number
   private truncations = 0
+  /** Offsets below it went through the log cleaner (cleaner-offset-checkpoint); 0 before the first pass. */
+  private cleanerCheckpoint: number
   /** What this open's recovery scanned and cut. */
   recovery: RecoverySummary = { segmentsScanned: 0, truncatedBytes: 0 }
   private offline: StorageOfflineError | undefined
@@ -139,7 +141,9 @@ export class PartitionLog {
     private readonly checkpointed: { recoveryPoint: number | undefined; logStartOffset: number | undefined },
     private readonly epochs: LeaderEpochCache,
     private readonly segmentFiles: SegmentFileCache,
+    cleanedUpTo: number,
   ) {
+    this.cleanerCheckpoint = cleanedUpTo
     this.segments = segments
     this.pinActive()
     this.nextOffset = segments[segments.length - 1].nextOffset
@@ -166,7 +170,8 @@ export class PartitionLog {
     const recoveryPoint = savedRecoveryPoint ?? 0
     const checkpointedStart = savedStart ?? 0
     const segmentFiles = options.segmentFiles ?? threadSegmentFileCache()
-    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown, segmentFiles })
+    const cleanedUpTo = readOffsetCheckpoint(fsi, join(dir, CLEANER_OFFSET_CHECKPOINT))?.[0]?.offset ?? 0
+    const recovered = recoverSegments(fsi, dir, { indexIntervalBytes: resolved.indexIntervalBytes, recoveryPoint, cleanShutdown, segmentFiles, cleanedUpTo })
     const segments = recovered.segments
     if (segments.length === 0) segments.push(Segment.create(fsi, dir, checkpointedStart, resolved.indexIntervalBytes, segmentFiles))
     const active = segments[segments.length - 1]
@@ -182,7 +187,7 @@ export class PartitionLog {
     const dirFd = fsi.openSync(dir, 'r')
     const epochs = LeaderEpochCache.load(fsi, dir)
     const log = new PartitionLog(dir, resolved, fsi, clock, dirFd, segments, logStartOffset, active.baseOffset,
-      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache, segmentFiles)
+      { recoveryPoint: savedRecoveryPoint, logStartOffset: savedStart }, epochs.cache, segmentFiles, cleanedUpTo)
     log.recovery = { segmentsScanned: recovered.scanned.length, truncatedBytes: recovered.truncatedBytes, corruption: recovered.corruption }
     log.reconcileLeaderEpochs(epochs.intact)
     log.tryWriteCheckpoints()
@@ -274,8 +279,9 @@ export class PartitionLog {
   /**
    * A follower's append: the leader's batches exactly as the leader stored them (offsets,
    * partitionLeaderEpoch, bytes, CRC). Every batch's CRC is checked and the first must start at
-   * the log end offset, each next one right after the one before (a follower's log has no gaps:
-   * anything else means it fetched from the wrong place, and nothing is written). Epochs may
+   * the log end offset, each next one right after the one before (anything else means it fetched
+   * from the wrong place, and nothing is written), except that a compacted log takes the gaps its
+   * leader's cleaner left (offsets only grow) and moves its cleaner checkpoint past them. Epochs may
    * only grow; each new one is recorded in the leader-epoch cache. Batches are written in runs
    * that fit a segment, rolling between them like leader appends.
    */
@@ -285,15 +291,19 @@ export class PartitionLog {
     const spans: { at: number; size: number; baseOffset: number; endOffset: number; epoch: number }[] = []
     let expected = this.nextOffset
     let epoch = this.epochs.latestEpoch
+    let gapsUpTo = -1
     for (let at = 0; at < batches.length;) {
       const size = validateBatch(batches, at, batches.length)
       if (size > this.config.segmentBytes) {
         throw new RecordTooLargeError(`batch of ${size} bytes at offset ${readInt64(batches, at)} exceeds segment.bytes ${this.config.segmentBytes}`)
       }
       const baseOffset = readInt64(batches, at)
-      if (baseOffset !== expected) {
+      // A compacted leader's log has gaps where its cleaner removed records (Kafka's followers
+      // accept them too); elsewhere a gap means the fetch came from the wrong place.
+      if (baseOffset !== expected && !(this.config.compact && baseOffset > expected)) {
         throw new OffsetOutOfRangeError(`follower append: batch at byte ${at} starts at offset ${baseOffset}, but the log continues at ${expected}`)
       }
+      if (baseOffset > expected) gapsUpTo = baseOffset
       const batchEpoch = batches.readInt32BE(at + PARTITION_LEADER_EPOCH_OFFSET)
       if (batchEpoch >= 0 && batchEpoch < epoch) {
         throw new RinglogError(ErrorCode.FENCED_LEADER_EPOCH, `follower append: batch at offset ${baseOffset} has leader epoch ${batchEpoch}, older than ${epoch} before it`)
@@ -304,6 +314,8 @@ export class PartitionLog {
       at += size
     }
     const firstOffset = this.nextOffset
+    // Recovery accepts offset gaps below the cleaner checkpoint only: the leader's are recorded first.
+    if (gapsUpTo > this.cleanerCheckpoint) this.setCleanedUpTo(gapsUpTo)
     for (let i = 0; i < spans.length;) {
       // The longest run from span i that fits in one segment (and in its u32 relative offsets).
       let j = i + 1
@@ -591,6 +603,8 @@ export class PartitionLog {
    */
   applyRetention(now: number = this.clock()): RetentionResult {
     this.checkWritable()
+    // cleanup.policy=compact alone: old segments are compacted, never deleted by age or size.
+    if (!this.config.deleteByRetention) return { deletedSegments: 0, deletedBytes: 0, logStartOffset: this.startOffset }
     // By path: a stat needs no descriptor, so segments the cache closed stay closed.
     const count = countSegmentsToDelete(this.segments, this.config, now, (i) => this.fsi.statSync(this.segments[i].logPath).mtimeMs)
     let deletedBytes = 0
@@ -721,6 +735,61 @@ export class PartitionLog {
   }
 
   private get active(): Segment { return this.segments[this.segments.length - 1] }
+
+  // ------------------------------------------------------------------ log cleaner hooks (log-cleaner.ts)
+
+  /** The closed segments (all but the active one), oldest first: the only ones the cleaner rewrites. */
+  get closedSegments(): readonly Segment[] { return this.segments.slice(0, -1) }
+  get activeSegmentBaseOffset(): number { return this.active.baseOffset }
+  /** The file-system seam and clock this log uses (the cleaner writes and times through them). */
+  get storageFs(): StorageFs { return this.fsi }
+  now(): number { return this.clock() }
+  /** Changes each time the log is cut from its end: a cleaning pass that started before gives up. */
+  get truncationCount(): number { return this.truncations }
+  /** Offsets below it went through the cleaner (gaps there are expected); 0 before the first pass. */
+  get cleanedUpTo(): number { return this.cleanerCheckpoint }
+
+  /**
+   * Records that everything below `offset` is cleaned. Written before a pass swaps in its first
+   * segment, so recovery never meets a cleaner's offset gap above the checkpoint.
+   */
+  setCleanedUpTo(offset: number): void {
+    this.checkWritable()
+    writeOffsetCheckpoint(this.fsi, join(this.dir, CLEANER_OFFSET_CHECKPOINT), [{ topic: this.topic, partition: this.partition, offset }])
+    this.cleanerCheckpoint = offset
+  }
+
+  /**
+   * Swaps a cleaned replacement in for the closed segment `old`: the original's files are
+   * retired (renamed `.deleted`, removed after fileDeleteDelayMs, so a fetch still sending from
+   * them completes), then `install` moves the replacement's `.swap` files to the segment's names
+   * and opens it; with 'nothing' (the cleaner kept no record of it) the segment is just removed.
+   * Returns false, doing nothing, if `old` is no longer a closed segment of the log.
+   */
+  replaceSegment(old: Segment, install: (() => Segment) | 'nothing'): boolean {
+    this.checkWritable()
+    const index = this.segments.indexOf(old)
+    if (index < 0 || index === this.segments.length - 1) return false
+    this.retire(old, this.config.fileDeleteDelayMs)
+    if (install === 'nothing') {
+      // Every record was cleaned away: the segment goes (reads skip to the next one; a crash
+      // leaves only `.deleted` files, which open removes).
+      this.segments.splice(index, 1)
+      this.committer.syncFile(this.dirFd)
+      return true
+    }
+    let replacement: Segment
+    try {
+      replacement = install()
+    } catch (error) {
+      // The original is retired and its replacement not in place: the next open completes the swap.
+      throw this.goOffline(error, `swapping in the cleaned ${old.logPath} failed`)
+    }
+    // Reads continue after the segment where the original ended, whatever the cleaner removed at its end.
+    replacement.nextOffset = Math.max(replacement.nextOffset, old.nextOffset)
+    this.segments[index] = replacement
+    return true
+  }
 
   /** Keeps the active segment's file open (appends and the group commit use its fd); the one before it is released. */
   private pinActive(): void {

@@ -13,6 +13,7 @@ import { basename, join } from 'node:path'
 import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, offsetFileStem, parseSegmentFileName, TEMP_SUFFIX, TIME_INDEX_SUFFIX } from './file-names.js'
+import { finishCleanerLeftovers } from './cleaner-recovery.js'
 import type { SegmentFileCache } from './segment-file-cache.js'
 import { Segment, type SegmentScan } from './segment.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
@@ -20,8 +21,12 @@ import { errnoCode, nodeStorageFs, readFully, type StorageFs } from './storage-f
 
 const SCAN_CHUNK_BYTES = 1024 * 1024
 
-/** Validates every batch of one `.log` file and rebuilds its indexes in memory. */
-export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi: StorageFs = nodeStorageFs): SegmentScan {
+/**
+ * Validates every batch of one `.log` file and rebuilds its indexes in memory. Offsets must
+ * follow each other without a gap, except for batches starting at or below `gapsUpTo`: the log
+ * cleaner removed records there (the cleaner checkpoint), and retained batches keep their offsets.
+ */
+export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi: StorageFs = nodeStorageFs, gapsUpTo = -1): SegmentScan {
   const baseOffset = parseSegmentFileName(basename(logPath))
   if (baseOffset === undefined) throw new CorruptRecordError(`${logPath} is not a segment file name`)
   const fd = fsi.openSync(logPath, 'r')
@@ -59,8 +64,9 @@ export function scanSegmentFile(logPath: string, indexIntervalBytes: number, fsi
       }
       const batchBase = readInt64(chunk, at)
       const lastOffset = batchBase + chunk.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET)
-      // Offsets are contiguous because nothing compacts yet; a flipped baseOffset is caught here.
-      if (batchBase !== nextOffset || lastOffset - baseOffset > 0xffffffff) {
+      // Offsets are contiguous outside what the cleaner compacted; a flipped baseOffset is caught here.
+      const gapAllowed = batchBase > nextOffset && batchBase <= gapsUpTo
+      if ((batchBase !== nextOffset && !gapAllowed) || lastOffset - baseOffset > 0xffffffff) {
         corruption = `batch offset ${batchBase} at ${position} does not follow ${nextOffset}`
         break
       }
@@ -99,6 +105,8 @@ export interface RecoveryOptions {
   cleanShutdown: boolean
   /** The open-file cache the segments join (the thread's by default). */
   segmentFiles?: SegmentFileCache
+  /** The cleaner checkpoint: offset gaps up to here are the log cleaner's, not damage (-1: none). */
+  cleanedUpTo?: number
 }
 
 /** What opening a partition log found and cut (logged by `ringlog serve` after start-up). */
@@ -132,6 +140,9 @@ function removeQuietly(fsi: StorageFs, path: string): void {
 
 /** Cleans leftovers, then opens or recovers every segment of a partition directory. */
 export function recoverSegments(fsi: StorageFs, dir: string, options: RecoveryOptions): RecoveryResult {
+  // First, so the listing below sees the cleaner's replacements under their final names.
+  finishCleanerLeftovers(fsi, dir)
+  const gapsUpTo = options.cleanedUpTo ?? -1
   const names = fsi.readdirSync(dir)
   const bases: number[] = []
   for (const name of names) {
@@ -163,15 +174,16 @@ export function recoverSegments(fsi: StorageFs, dir: string, options: RecoveryOp
       const base = bases[i]
       const previous = segments[segments.length - 1]
       // Segments are contiguous (a roll starts the next at the log end), so a gap means a power
-      // loss kept a newer segment but not the unflushed tail before it: cut the log there.
-      if (previous && base !== previous.nextOffset) {
+      // loss kept a newer segment but not the unflushed tail before it: cut the log there. Below
+      // the cleaner checkpoint a segment's last records may have been cleaned away instead.
+      if (previous && base !== previous.nextOffset && !(base > previous.nextOffset && base <= gapsUpTo)) {
         corruption = `segment ${base} does not start at the end ${previous.nextOffset} of the one before`
         break
       }
       let segment = i < firstToScan ? Segment.openTrusted(fsi, dir, base, options.indexIntervalBytes, options.segmentFiles) : undefined
       let cut = false
       if (!segment) {
-        const scan = scanSegmentFile(join(dir, `${offsetFileStem(base)}${LOG_SUFFIX}`), options.indexIntervalBytes, fsi)
+        const scan = scanSegmentFile(join(dir, `${offsetFileStem(base)}${LOG_SUFFIX}`), options.indexIntervalBytes, fsi, gapsUpTo)
         segment = Segment.fromScan(fsi, dir, scan, options.indexIntervalBytes, options.segmentFiles)
         scanned.push(segment)
         if (scan.corruption !== undefined) {

@@ -62,11 +62,16 @@ export class PartitionScrubber {
   private cursor: Cursor | undefined
   private passStartedAt = Number.NEGATIVE_INFINITY
 
+  /**
+   * `cleanedUpTo`: the log's cleaner checkpoint; an offset gap before a batch starting at or
+   * below it is the log cleaner's work (compacted topics), not a flipped base offset.
+   */
   constructor(
     private readonly dir: string,
     private readonly report: (message: string) => void,
     private readonly fsi: StorageFs = nodeStorageFs,
     private readonly onDamage: (damage: ScrubDamage) => void = () => undefined,
+    private readonly cleanedUpTo: () => number = () => -1,
   ) {}
 
   /**
@@ -261,7 +266,8 @@ export class PartitionScrubber {
     if (valid) {
       const base = Number(batch.readBigInt64BE(0))
       const next = base + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1
-      if (c.expected !== undefined && base !== c.expected) {
+      const cleanerGap = c.expected !== undefined && base > c.expected && base <= this.cleanedUpTo()
+      if (c.expected !== undefined && base !== c.expected && !cleanerGap) {
         // The base offset is outside the CRC: a flipped one is only seen by continuity; the delta is covered, so the next offset is still known.
         this.markBad(c, c.position + size, `base offset ${base} where ${c.expected} was due`)
         c.expected += batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1

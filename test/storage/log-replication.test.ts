@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CorruptRecordError, OffsetOutOfRangeError, RinglogError } from '../../src/errors.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { encodeRecordBatch, readInt64, splitBatches } from '../../src/protocol/record-batch.js'
-import { LEADER_EPOCH_CHECKPOINT } from '../../src/storage/file-names.js'
+import { CLEAN_SHUTDOWN_MARKER, LEADER_EPOCH_CHECKPOINT, RECOVERY_POINT_CHECKPOINT } from '../../src/storage/file-names.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { nodeStorageFs, type StorageFs } from '../../src/storage/storage-fs.js'
@@ -185,6 +185,29 @@ describe('PartitionLog.appendAsFollower', () => {
 
     follower.appendAsFollower(Buffer.from(all.subarray(spans[2].offset)))
     expect(batchesOf(follower)).toEqual(batchesOf(leader))
+  })
+
+  it("a compacted log takes the offset gaps its leader's cleaner left, and keeps them through recovery", async () => {
+    const leader = (await openLog()).log
+    const { log: follower, dir } = await openLog({ ...CONFIG, compact: true })
+    fillLeader(leader)
+    const all = bytesFrom(leader, 0)
+    const spans = splitBatches(all).batches
+    follower.appendAsFollower(Buffer.from(all.subarray(0, spans[2].offset)))
+    // Batches 3 onwards without batch 2: what a fetch from a cleaned leader returns.
+    const rest = Buffer.from(all.subarray(spans[3].offset))
+    follower.appendAsFollower(rest)
+    const expected = batchesOf(leader).filter((_, i) => i !== 2)
+    expect(batchesOf(follower)).toEqual(expected)
+    expect(follower.logEndOffset).toBe(leader.logEndOffset)
+    expect(follower.cleanedUpTo).toBe(6)
+    // Overlaps and going back are still refused.
+    expect(() => follower.appendAsFollower(Buffer.from(all.subarray(spans[4].offset, spans[5].offset)))).toThrow(OffsetOutOfRangeError)
+    // An unclean reopen (full recovery scan) keeps every batch: the gap is below the cleaner checkpoint.
+    await follower.close()
+    for (const name of [CLEAN_SHUTDOWN_MARKER, RECOVERY_POINT_CHECKPOINT]) rmSync(join(dir, name), { force: true })
+    const reopened = (await openLog({ ...CONFIG, compact: true }, dir)).log
+    expect(batchesOf(reopened)).toEqual(expected)
   })
 })
 

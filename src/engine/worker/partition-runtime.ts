@@ -31,6 +31,8 @@ import { atomicTempPath } from '../../storage/atomic-file.js'
 import type { FlushPolicy } from '../../storage/log-config.js'
 import { PartitionScrubber } from '../../storage/scrub.js'
 import { nodeStorageFs } from '../../storage/storage-fs.js'
+import { hasKeylessRecord, hasKeylessRecordIn } from '../../storage/cleaner-records.js'
+import { LogCleaner } from '../../storage/log-cleaner.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
@@ -39,7 +41,7 @@ import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.j
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
 import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, ScrubDamageEvent, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
 import { logConfigFor } from '../partition-log-config.js'
-import { largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
+import { CHUNK_HEADER_BYTES, largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
 import type { SharedPartitionState } from '../channel/shared-state.js'
 
 export interface ReplyTarget {
@@ -117,6 +119,8 @@ export class PartitionRuntime {
   private readonly counters = { recovered: false, appendedBatches: 0, appendedRecords: 0, failedAppends: 0, duplicateBatches: 0 }
   /** Re-checks closed segments in the background; marks what fails (this thread is the only one that does). */
   private readonly scrubber: PartitionScrubber
+  /** cleanup.policy=compact: Kafka's log cleaner, stepped by the worker's cleaner tick. */
+  private readonly cleaner: LogCleaner
 
   private constructor(options: RuntimeOptions, dir: string, log: PartitionLog, recovered: boolean) {
     this.topic = options.topic
@@ -140,7 +144,11 @@ export class PartitionRuntime {
     this.unsubscribe = log.onDurable(() => this.onDurable())
     const onScrubDamage = options.onScrubDamage
     this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`), nodeStorageFs,
-      (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }))
+      (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }), () => log.cleanedUpTo)
+    this.cleaner = new LogCleaner(log, {
+      onPass: (s) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: log cleaner pass: ${s.segments} segments, ${s.cleanedBytes} bytes cleaned, ` +
+        `${s.removedRecords} records (${s.removedBytes} bytes) removed, clean up to offset ${s.cleanedUpTo}, ${s.durationMs.toFixed(0)} ms\n`),
+    })
   }
 
   static async open(options: RuntimeOptions): Promise<PartitionRuntime> {
@@ -266,6 +274,10 @@ export class PartitionRuntime {
         if (isControlBatch(frame, at)) throw new RinglogError(ErrorCode.INVALID_RECORD, 'a client may not produce control batches')
         refuseCompressionBomb(frame, at, size)
         validateBatchRecords(frame, at, size)
+        // Kafka 3.9's LogValidator: INVALID_RECORD, and nothing of the request is stored.
+        if (this.log.config.compact && hasKeylessRecord(frame, at, size)) {
+          throw new RinglogError(ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${this.topic}-${this.partition}`)
+        }
         if (readInt64(frame, at + PRODUCER_ID_OFFSET) >= 0) idempotent = true
         count++
         at += size
@@ -339,6 +351,7 @@ export class PartitionRuntime {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid truncation offset ${offset}`)
     this.sealOpenBatch()
     this.log.truncateTo(offset)
+    this.cleaner.abandon()
     this.txnIndex.truncateFrom(this.log.logEndOffset)
     this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, this.log.logEndOffset)
@@ -357,6 +370,7 @@ export class PartitionRuntime {
   truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
     this.sealOpenBatch()
     this.log.truncateFullyAndStartAt(offset)
+    this.cleaner.abandon()
     this.txnIndex.truncateFrom(0)
     this.scrubber.forget()
     this.producers.deleteSnapshotsAbove(this.dir, -1)
@@ -462,6 +476,10 @@ export class PartitionRuntime {
     const largest = largestRecordBytes(frame, offset) + RECORD_OVERHEAD_ESTIMATE
     if (largest > this.maxMessageBytes) {
       this.fail(requestId, new RinglogError(ErrorCode.MESSAGE_TOO_LARGE, `a record of about ${largest} bytes exceeds max.message.bytes ${this.maxMessageBytes}`))
+      return
+    }
+    if (this.log.config.compact && chunksHaveKeylessRecord(frame, offset + RECORDS_PREFIX_BYTES)) {
+      this.fail(requestId, new RinglogError(ErrorCode.INVALID_RECORD, `Compacted topic cannot accept message without key in topic partition ${this.topic}-${this.partition}`))
       return
     }
     if (compression < Compression.none || compression > Compression.zstd) {
@@ -645,7 +663,20 @@ export class PartitionRuntime {
       failedAppends: this.counters.failedAppends, duplicateBatches: this.counters.duplicateBatches,
       fdatasync: this.log.syncLatency,
       scrub: { ...this.scrubber.counters },
+      cleaner: { ...this.cleaner.counters },
     }
+  }
+
+  /**
+   * One bounded step of the log cleaner (maps or rewrites at most one segment, see
+   * storage/log-cleaner.ts); returns the segment bytes it read (0: nothing to clean).
+   */
+  cleanStep(): number {
+    if (this.closed || !this.log.config.compact) return 0
+    const read = this.cleaner.step(this.lastStableOffset)
+    // A swapped-in segment has other bytes at the positions the scrubber may have marked.
+    if (read > 0) this.scrubber.forget()
+    return read
   }
 
   /** One bounded step of the background scrub (see storage/scrub.ts); returns the bytes read. */
@@ -687,6 +718,22 @@ export class PartitionRuntime {
     }
     rmSync(this.dir, { recursive: true, force: true })
   }
+}
+
+/** Whether a record frame's chunks (from `at`, after the prefix) hold a record with a null key. */
+function chunksHaveKeylessRecord(frame: Buffer, at: number): boolean {
+  while (at + CHUNK_HEADER_BYTES <= frame.length) {
+    const recordsBytes = frame.readUInt32LE(at)
+    const count = frame.readUInt32LE(at + 4)
+    const start = at + CHUNK_HEADER_BYTES
+    try {
+      if (hasKeylessRecordIn(frame, start, start + recordsBytes, count)) return true
+    } catch {
+      return false // malformed: the batcher refuses it with CORRUPT_MESSAGE
+    }
+    at = start + recordsBytes
+  }
+  return false
 }
 
 /** What the producer state reads from the batch header at `at`. */

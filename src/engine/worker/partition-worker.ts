@@ -17,6 +17,7 @@ import {
   type AppendReply, type ControlRequest, type FrameHead,
 } from '../channel/frames.js'
 import { PartitionRuntime, type ReplyTarget } from './partition-runtime.js'
+import { CleanerPacer } from '../../storage/log-cleaner.js'
 import { Ring } from '../channel/ring.js'
 import { SharedPartitionState } from '../channel/shared-state.js'
 import { unwrapWorkerData } from '../channel/spawn-worker.js'
@@ -238,6 +239,32 @@ if (init.scrubIntervalMs > 0) {
     }
     turn++
   }, SCRUB_TICK_MS).unref()
+}
+
+/**
+ * The log cleaner (cleanup.policy=compact), also on the owning thread, the log's only writer:
+ * each tick does one bounded step (maps or rewrites one segment) for the first partition in
+ * turn that has cleaning to do, so appends never wait behind more than one segment's work, and
+ * the pacer keeps the cleaner to a fifth of the thread while it has work (CLEANER_THREAD_SHARE).
+ */
+const CLEANER_TICK_MS = 50
+{
+  let turn = 0
+  const pacer = new CleanerPacer()
+  setInterval(() => {
+    if (!pacer.ready(performance.now())) return
+    const runtimes = [...partitions.values()]
+    for (let i = 0; i < runtimes.length; i++) {
+      const runtime = runtimes[(turn + i) % runtimes.length]
+      const startedAt = performance.now()
+      try {
+        if (runtime.cleanStep() > 0) { pacer.ran(startedAt, performance.now()); break }
+      } catch (error) {
+        process.stderr.write(`ringlog partition worker ${init.workerIndex}: log cleaner of ${runtime.topic}-${runtime.partition} failed: ${(error as Error).message}\n`)
+      }
+    }
+    turn++
+  }, CLEANER_TICK_MS).unref()
 }
 
 async function run(): Promise<void> {
