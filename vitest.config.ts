@@ -7,19 +7,21 @@ import { defineConfig } from 'vitest/config'
 // Under CI a JSON report is written too, from which .ci/run prints its closing line.
 const fromSources = process.env.RINGLOG_TEST_FROM_SOURCES === '1'
 
-/** Tests of a minute or so each, kept out of `npm test` (about 4 minutes) and run by `npm run test:soak`. */
+/** Tests of a minute or so each, kept out of `npm test` (about 6.5 minutes) and run by `npm run test:soak`. */
 export const SOAK_ONLY = [
   'test/cluster/etcd-outage-load.test.ts',
   'test/cluster/clients-failover.test.ts',
   'test/cluster/whole-cluster-restart.test.ts',
+  'test/cluster/offsets-cluster-restart.test.ts',
+  'test/cluster/idempotent-failover-dedup.test.ts',
 ]
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // The long cluster scenarios run under `npm run test:soak` only (each has a quicker sibling
-    // here: etcd-outage, cluster-replication, offsets-cluster-restart; the kill loop and the group
-    // failover run only there, as test/soak/cluster-kill-loop and group-failover.soak).
+    // here: etcd-outage, cluster-replication, consumer-offsets-failover; the kill loop, the group
+    // failover and the idempotent dedup across leader stops run only there).
     exclude: ['test/soak/**', 'node_modules/**', ...SOAK_ONLY],
     globalSetup: fromSources ? [] : ['test/dist-current.ts'],
     // Few offsets-topic partitions keep brokers started by tests quick (Kafka's default is 50).
