@@ -162,14 +162,20 @@ export class TransactionCoordinator {
     }).catch((error: unknown) => fail(coordinatorFailure(error)))
   }
 
+  /** Per-partition answers when a request fails before its id is looked at: an empty id, unknown partitions, not this id's coordinator. */
+  private refusedUpFront(transactionalId: string, partitions: readonly TxnPartition[]): Map<string, number> | undefined {
+    if (transactionalId === '') return new Map(partitions.map((p) => [partitionKey(p), ErrorCode.INVALID_REQUEST]))
+    const unknown = this.unknownPartitions(partitions)
+    if (unknown) return unknown
+    const coordinator = this.coordinatorError(transactionalId)
+    return coordinator === ErrorCode.NONE ? undefined : new Map(partitions.map((p) => [partitionKey(p), coordinator]))
+  }
+
   /** AddPartitionsToTxn: an error code per partition (OPERATION_NOT_ATTEMPTED beside one that failed). */
   addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TxnPartition[], fencing: FencingVersion): Promise<Map<string, number>> {
     const all = (code: number): Map<string, number> => new Map(partitions.map((p) => [partitionKey(p), code]))
-    if (transactionalId === '') return Promise.resolve(all(ErrorCode.INVALID_REQUEST))
-    const unknown = this.unknownPartitions(partitions)
-    if (unknown) return Promise.resolve(unknown)
-    const coordinator = this.coordinatorError(transactionalId)
-    if (coordinator !== ErrorCode.NONE) return Promise.resolve(all(coordinator))
+    const refused = this.refusedUpFront(transactionalId, partitions)
+    if (refused) return Promise.resolve(refused)
     return this.serialized(transactionalId, async () => {
       const meta = this.describe(transactionalId)
       const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
@@ -190,11 +196,8 @@ export class TransactionCoordinator {
    */
   verifyPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TxnPartition[], notInTransaction: number): Promise<Map<string, number>> {
     const all = (code: number): Map<string, number> => new Map(partitions.map((p) => [partitionKey(p), code]))
-    if (transactionalId === '') return Promise.resolve(all(ErrorCode.INVALID_REQUEST))
-    const unknown = this.unknownPartitions(partitions)
-    if (unknown) return Promise.resolve(unknown)
-    const coordinator = this.coordinatorError(transactionalId)
-    if (coordinator !== ErrorCode.NONE) return Promise.resolve(all(coordinator))
+    const refused = this.refusedUpFront(transactionalId, partitions)
+    if (refused) return Promise.resolve(refused)
     // Serialized so a verification never sees half of an add or a completion on the same id.
     return this.serialized(transactionalId, async () => {
       const meta = this.describe(transactionalId)

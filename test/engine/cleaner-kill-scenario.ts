@@ -8,7 +8,7 @@
  * the acknowledged sends (the one send in flight at the kill may or may not be there), read
  * back with kafkajs from offset 0. No test hook in the broker: the kill comes from outside.
  * Run by test/engine/cleaner-kill.test.ts (1 round in npm test) and
- * test/soak/cleaner-kill.soak.test.ts (15); RINGLOG_CLEANER_KILLS sets the rounds, RINGLOG_SEED replays.
+ * `npm run test:soak` (this file with 15); RINGLOG_CLEANER_KILLS sets the rounds, RINGLOG_SEED replays.
  */
 import { execFile } from 'node:child_process'
 import { watch } from 'node:fs'

@@ -1,6 +1,6 @@
 /**
  * kill -9 of `ringlog serve` at seeded points of log-cleaning passes (test/engine/cleaner-kill-scenario.ts):
- * one round here; test/soak/cleaner-kill.soak.test.ts runs 15. RINGLOG_CLEANER_KILLS sets the
+ * one round here; `npm run test:soak` runs this file with 15. RINGLOG_CLEANER_KILLS sets the
  * rounds, RINGLOG_SEED replays a run (the seed is printed).
  */
 import { afterAll, describe, it } from 'vitest'
