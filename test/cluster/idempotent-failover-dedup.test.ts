@@ -105,7 +105,9 @@ describe.skipIf(!built || !hasEtcd)('idempotent produce across leader kills', ()
     }, what, 60_000)
     await fullIsr('full ISRs')
 
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: IN_FLIGHT })
+    // kafkajs's idempotent producer retries forever with backoff growing to 30 s by default; capped
+    // at 1 s so a failover that takes a few seconds does not look like writes stopping for a minute.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: IN_FLIGHT, retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1_000 } })
     await producer.connect()
     const acked = new Set<string>()
     const sent = new Set<string>()
