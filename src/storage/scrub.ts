@@ -136,14 +136,14 @@ export class PartitionScrubber {
       let expected = range.firstOffset
       for (let at = 0; at < bytes.length;) {
         if (at + LOG_OVERHEAD > bytes.length) throw new Error('the copy ends inside a batch header')
-        const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
-        if (size < LOG_OVERHEAD + MIN_BATCH_LENGTH || at + size > bytes.length) throw new Error('the copy ends inside a batch')
-        const batch = bytes.subarray(at, at + size)
+        const batchSize = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
+        if (batchSize < LOG_OVERHEAD + MIN_BATCH_LENGTH || at + batchSize > bytes.length) throw new Error('the copy ends inside a batch')
+        const batch = bytes.subarray(at, at + batchSize)
         validateBatch(batch)
         const base = Number(batch.readBigInt64BE(0))
         if (expected >= 0 && base !== expected) throw new Error(`the copy's batch at ${at} starts at offset ${base}, ${expected} was due`)
         expected = base + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET) + 1
-        at += size
+        at += batchSize
       }
       const following = this.offsetAfter(path, fd, end, size)
       if (following !== undefined && expected !== following) throw new Error(`the copy ends before offset ${expected}, the data after the range starts at ${following}`)
