@@ -57,8 +57,11 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
     if (root) rmSync(root, { recursive: true, force: true })
   })
 
+  /** A broker still running: the metadata questions must not go to the one the second test kills. */
+  const live = (): BrokerProcess => brokers.find((b) => b.child.exitCode === null && b.child.signalCode === null)!
+
   async function leaders(): Promise<number[]> {
-    return withWireClient(`127.0.0.1:${brokers[0]!.port}`, async (client) => {
+    return withWireClient(`127.0.0.1:${live().port}`, async (client) => {
       const meta = await client.request(ApiKey.Metadata, 9, { topics: [{ name: TOPIC }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false })
       return meta.topics[0]!.partitions.sort((a, b) => a.partitionIndex - b.partitionIndex).map((p) => p.leaderId)
     })
@@ -67,7 +70,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
   /** The broker coordinating TXN_ID (FindCoordinator key type 1), asked until `__transaction_state` has a leader (bounded). */
   async function transactionCoordinator(): Promise<number> {
     for (let attempt = 0; attempt < 200; attempt++) {
-      const answer = await withWireClient(`127.0.0.1:${brokers[0]!.port}`, (client) => client.request(ApiKey.FindCoordinator, 3, { key: TXN_ID, keyType: 1 }))
+      const answer = await withWireClient(`127.0.0.1:${live().port}`, (client) => client.request(ApiKey.FindCoordinator, 3, { key: TXN_ID, keyType: 1 }))
       if (answer.errorCode === 0) return answer.nodeId
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
