@@ -15,16 +15,21 @@ export function atomicTempPath(path: string): string {
   return path + TEMP_SUFFIX
 }
 
-/** Blocking: for worker threads and start-up, where a short stall is fine. */
-export function writeFileAtomicSync(path: string, data: Uint8Array, fsi: StorageFs = nodeStorageFs): void {
-  const temp = atomicTempPath(path)
-  const fd = fsi.openSync(temp, 'w')
+/** Writes `data` as the whole of `path` and fsyncs it (blocking); no rename: the caller places it. */
+export function writeFileFlushedSync(path: string, data: Uint8Array, fsi: StorageFs = nodeStorageFs): void {
+  const fd = fsi.openSync(path, 'w')
   try {
     writeFully(fsi, fd, data, 0, data.length, 0)
     fsi.fsyncSync(fd)
   } finally {
     fsi.closeSync(fd)
   }
+}
+
+/** Blocking: for worker threads and start-up, where a short stall is fine. */
+export function writeFileAtomicSync(path: string, data: Uint8Array, fsi: StorageFs = nodeStorageFs): void {
+  const temp = atomicTempPath(path)
+  writeFileFlushedSync(temp, data, fsi)
   fsi.renameSync(temp, path)
   fsyncDirectory(fsi, dirname(path))
 }

@@ -38,6 +38,7 @@ import type { PartitionLog } from './partition-log.js'
 import { Segment } from './segment.js'
 import { SegmentIndexer } from './segment-indexer.js'
 import { readFully, writeFully, type StorageFs } from './storage-fs.js'
+import { writeFileFlushedSync } from './atomic-file.js'
 
 /** Cleaner totals since the partition opened (metrics and stats). */
 export interface CleanerCounters {
@@ -296,7 +297,7 @@ export class LogCleaner {
         [join(log.dir, indexFileName(segment.baseOffset)), indexer.offsetIndex.toBytes()],
         [join(log.dir, timeIndexFileName(segment.baseOffset)), indexer.timeIndex.toBytes()],
       ]
-      for (const [path, bytes] of indexes) writeFlushed(fsi, path + CLEANED_SUFFIX, bytes)
+      for (const [path, bytes] of indexes) writeFileFlushedSync(path + CLEANED_SUFFIX, bytes, fsi)
       fsi.fsyncSync(fd)
       fsi.closeSync(fd)
       // Indexes first, the log last: a `.log.swap` on disk means the whole replacement is there.
@@ -337,15 +338,6 @@ export class LogCleaner {
   }
 }
 
-function writeFlushed(fsi: StorageFs, path: string, bytes: Buffer): void {
-  const fd = fsi.openSync(path, 'w')
-  try {
-    writeFully(fsi, fd, bytes, 0, bytes.length, 0)
-    fsi.fsyncSync(fd)
-  } finally {
-    fsi.closeSync(fd)
-  }
-}
 
 function fsyncDir(fsi: StorageFs, dir: string): void {
   const fd = fsi.openSync(dir, 'r')
