@@ -1,10 +1,10 @@
 /**
  * Issue 18's mixed soak (npm run test:soak only): a `ringlog serve` process (flush always) under
  * idempotent kafkajs producers (acks=all) on two topics and a two-member consumer group that
- * commits, killed with -9 every RINGLOG_SOAK_KILL_SECONDS (30) for RINGLOG_SOAK_MINUTES (30) and
- * restarted on the same port and data dir. The broker's RSS and the machine's load are sampled
- * every 5 s, each restart is timed. Afterwards the group must have received every acknowledged
- * record, and a fresh reader must find each of them in the log exactly once.
+ * commits, killed with -9 RINGLOG_SOAK_KILL_SECONDS (30) after each (re)start for RINGLOG_SOAK_MINUTES
+ * (30) and restarted on the same port and data dir. The broker's RSS and the machine's load are
+ * sampled every 5 s, each restart is timed. Afterwards the group must have received every
+ * acknowledged record, and a fresh reader must find each of them in the log exactly once.
  *
  * Every phase is bounded and logs its progress every 10 s (`[soak] ...` lines), so a stall says
  * where it is. The figures end as one JSON line (`[soak] figures {...}`) and, with
@@ -159,6 +159,7 @@ describe('mixed soak: produce, consume and commit while the broker is killed -9'
     const endAt = runStarted + MINUTES * 60_000
     try {
       while (Date.now() + KILL_SECONDS * 1000 <= endAt) {
+        // 30 s of service after each restart (a fixed clock would kill a slow restart at once).
         await sleep(KILL_SECONDS * 1000)
         const victim = broker!
         const rss = rssMiB(victim.pid)
