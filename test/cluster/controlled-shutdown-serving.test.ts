@@ -7,6 +7,8 @@
  * leaving broker must still answer Metadata on its port (before the fix: connection refused).
  * After SIGCONT the controller moves the leadership, the broker exits with "controlled shutdown
  * done", and every acks=all record sent before the SIGTERM is read back from the new leader.
+ * Issue 14: `__consumer_offsets` created at RF > 1 carries no flush.messages=1 (a commit is made
+ * durable by the ISR, as in Kafka; a single node keeps flush.messages=1, test/groups/).
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -118,4 +120,23 @@ describe.skipIf(!built || !hasEtcd)('controlled shutdown while serving', () => {
     }
     expect(read).toEqual(values)
   }, 180_000)
+
+  it('__consumer_offsets at RF > 1 does not fdatasync every commit (durable on the ISR, as Kafka); a commit is read back', async () => {
+    const live = brokers.filter((b) => b.child.exitCode === null && b.child.signalCode === null)
+    const kafka = new Kafka({ clientId: 'offsets-config-test', brokers: live.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1_000 } })
+    const admin = kafka.admin()
+    await admin.connect()
+    try {
+      await admin.setOffsets({ groupId: 'offsets-config', topic: TOPIC, partitions: [{ partition: 0, offset: '7' }] })
+      expect((await admin.fetchOffsets({ groupId: 'offsets-config', topics: [TOPIC] }))[0].partitions.find((p) => p.partition === 0)?.offset).toBe('7')
+      const [offsetsTopic] = (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics
+      expect(offsetsTopic.partitions[0].replicas.length).toBeGreaterThan(1)
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: '__consumer_offsets', configNames: ['flush.messages', 'cleanup.policy'] }] })
+      const entries = new Map(described.resources[0].configEntries.map((e) => [e.configName, e.configValue]))
+      expect(entries.get('cleanup.policy')).toBe('compact')
+      expect(entries.get('flush.messages')).not.toBe('1')
+    } finally {
+      await admin.disconnect()
+    }
+  }, 60_000)
 })
