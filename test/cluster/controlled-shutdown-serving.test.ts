@@ -58,6 +58,8 @@ describe.skipIf(!built || !hasEtcd)('controlled shutdown while serving', () => {
     await admin.connect()
     let controllerId: number
     try {
+      // Each broker learns of the others from its etcd watch a moment after they listen.
+      await until(async () => ((await admin.describeCluster()).brokers.length === 3 ? true : undefined), 'every broker registered', 30_000)
       // Three partitions: their preferred leaders cover all three brokers, so one is led by a non-controller.
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }], waitForLeaders: true })
       controllerId = (await admin.describeCluster()).controller!
