@@ -3,9 +3,10 @@
  * listener on config.host/config.port; see security/listeners.ts) whose connections
  * (connection.ts) dispatch to the handlers in handlers/index.ts against one NodeContext.
  *
- * stop(): stop accepting, stop reading from every connection, let parked long polls answer,
- * write every response already owed (bounded by timeoutMs), close the sockets, then close the
- * context it opened (engine flush + checkpoints).
+ * stop(): in cluster mode a controlled shutdown first (still serving); then stop accepting, stop
+ * reading from every connection, let parked long polls answer, write every response already owed
+ * (bounded by timeoutMs), close the sockets, then close the context it opened (engine flush +
+ * checkpoints).
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
@@ -68,6 +69,8 @@ export class BrokerServer {
   readonly metrics: RinglogMetrics | undefined
   private nextConnectionId = 1
   private stopping: Promise<void> | undefined
+  /** New connections are refused from here on (after a cluster broker's controlled shutdown). */
+  private refusing = false
 
   private constructor(readonly context: NodeContext, options: BrokerServerOptions) {
     this.log = options.logger ?? stderrLogger
@@ -193,7 +196,7 @@ export class BrokerServer {
   }
 
   private accept(socket: Socket, listener: Listener): void {
-    if (this.stopping) {
+    if (this.refusing) {
       socket.destroy()
       return
     }
@@ -225,6 +228,11 @@ export class BrokerServer {
   }
 
   private async stopOnce(timeoutMs: number): Promise<void> {
+    // Cluster mode: leaderships move first, while this broker still answers (clients are told
+    // NOT_LEADER_OR_FOLLOWER and followers keep fetching), as Kafka orders its shutdown. Closing
+    // the connections first held the handoff behind every connection's close (up to 1 s).
+    await this.context.cluster?.controlledShutdown?.()
+    this.refusing = true
     this.limits.stop()
     const closed = Promise.all(this.listeners.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))))
     await Promise.all([...this.connections].map((c) => c.shutdown(timeoutMs)))

@@ -15,6 +15,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ApiKey } from '../kafka-client/kafka-wire-client.js'
+import { withWireClient } from '../kafka-client/negotiated-client.js'
 import { EtcdProcess, freeLoopbackPort } from './etcd-process.js'
 
 /** The CLI launcher, two levels above this file in src/ and in dist/ alike. */
@@ -198,7 +200,36 @@ export class DevCluster {
       await cluster.stop()
       throw failed.reason
     }
+    try {
+      await cluster.untilEveryBrokerSeesAll(options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS)
+    } catch (error) {
+      await cluster.stop()
+      throw error
+    }
     return cluster
+  }
+
+  /**
+   * Waits until every broker's Metadata lists every broker. A broker is "listening" once it has
+   * registered, but the others learn of it from their etcd watch a moment later; a CreateTopics
+   * before that refuses a replication factor above the brokers it has seen
+   * (INVALID_REPLICATION_FACTOR: "larger than available brokers").
+   */
+  private async untilEveryBrokerSeesAll(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    const count = this.members.length
+    for (const member of this.members) {
+      const address = `${member.host}:${member.port}`
+      for (;;) {
+        const seen = await withWireClient(address, async (client) => {
+          const response = await client.request(ApiKey.Metadata, client.version(ApiKey.Metadata), { topics: [] })
+          return response.brokers.length
+        }, { connectTimeoutMs: 2_000, requestTimeoutMs: 2_000 }).catch(() => 0)
+        if (seen >= count) break
+        if (Date.now() > deadline) throw new Error(`broker ${member.id} sees ${seen} of ${count} brokers after ${timeoutMs} ms`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
   }
 
   /** Every broker, running or not. */

@@ -88,6 +88,10 @@ export class ClusterNode implements ClusterView {
   private syncWanted = false
   private isrTimer: NodeJS.Timeout | undefined
   private closing: Promise<void> | undefined
+  /** Set once controlled shutdown starts: this broker takes no new follower role from then on. */
+  private handingOff: Promise<void> | undefined
+  /** Brokers with a controlled shutdown under way (`shutdown/<id>`): a leader does not take them back into an ISR. */
+  private shuttingDownBrokers = new Set<number>()
   private candidate: Controller | undefined
   private registration: BrokerRegistration | undefined
   private topicsSeen: (() => void)[] = []
@@ -172,6 +176,7 @@ export class ClusterNode implements ClusterView {
       this.stateCache = new Map([...states].map(([key, entry]) => [key, entry.value]))
       this.scheduleSync()
     }, report) as PrefixWatch<unknown, unknown>)
+    this.watches.push(await metadata.watchShutdownRequests((requests) => { this.shuttingDownBrokers = new Set(requests.keys()) }, report) as PrefixWatch<unknown, unknown>)
     const controllerKey = metadata.layout.controller
     this.watches.push(await PrefixWatch.open<string, number>(metadata.etcd, controllerKey, {
       keyOf: (k) => (k === controllerKey ? k : undefined),
@@ -434,6 +439,8 @@ export class ClusterNode implements ClusterView {
           this.emitEvent({ kind: 'isrChange', topic, partition, leaderEpoch: state.leaderEpoch, from: [...leader.isr], to: [...state.isr] })
         }
         leader.isr = [...state.isr]
+        // A smaller ISR (a follower shut down or died) may let the HW move now, not at the next fetch.
+        this.updateHighWatermark(topic, partition)
         return
       }
       await this.becomeLeader(topic, partition, replicas, state)
@@ -470,6 +477,9 @@ export class ClusterNode implements ClusterView {
 
   private async becomeFollower(topic: string, partition: number, state: PartitionState): Promise<void> {
     await this.becomeNothing(topic, partition)
+    // In controlled shutdown (out of every ISR, about to exit): answer NOT_LEADER_OR_FOLLOWER and
+    // fetch nothing, as Kafka's StopReplica leaves the broker (Kafka stops its fetchers too).
+    if (this.handingOff) return
     const { engine } = this.context
     const hw = engine.offsets(topic, partition)?.highWatermark ?? 0
     // Replicated HW mode: consumers of this replica never read past what the leader confirmed.
@@ -517,8 +527,10 @@ export class ClusterNode implements ClusterView {
     const key = keyOf(topic, partition)
     const leader = this.leaders.get(key)
     if (!leader || this.isrWrites.has(key) || this.closing) return
-    const proposed = leader.proposedIsr(Date.now(), this.config.replicaLagTimeMaxMs)
-    if (!proposed) return
+    const offered = leader.proposedIsr(Date.now(), this.config.replicaLagTimeMaxMs)
+    // A broker in controlled shutdown left every ISR on purpose: its last fetches do not bring it back.
+    const proposed = offered?.filter((id) => leader.isr.includes(id) || !this.shuttingDownBrokers.has(id))
+    if (!proposed || (proposed.length === leader.isr.length && proposed.every((id) => leader.isr.includes(id)))) return
     this.isrWrites.add(key)
     void (async () => {
       let current = await this.metadata.readPartition(topic, partition)
@@ -562,15 +574,30 @@ export class ClusterNode implements ClusterView {
     return this.closing
   }
 
+  /**
+   * Kafka's controlled shutdown (the server runs it before it stops serving): the controller
+   * moves every leadership to another live ISR member and takes this broker out of every ISR;
+   * then the replica fetchers stop. Idempotent.
+   */
+  controlledShutdown(): Promise<void> {
+    this.handingOff ??= this.handOff()
+    return this.handingOff
+  }
+
+  private async handOff(): Promise<void> {
+    if (!this.registration?.registered) return
+    const result = await controlledShutdown(this.metadata, this.registration, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined)
+    // Operators see whether leaderships were handed off or clients will wait for a failover.
+    process.stderr.write(result?.done
+      ? `ringlog cluster: controlled shutdown done${result.remaining.length > 0 ? `; still led here (no other ISR member): ${result.remaining.join(',')}` : ''}\n`
+      : 'ringlog cluster: controlled shutdown not answered in time; leaderships move when the lease expires\n')
+    // Out of every ISR now: fetching on could only bring this broker back into one.
+    for (const fetcher of this.fetchers.values()) await fetcher.close()
+  }
+
   private async closeOnce(): Promise<void> {
     clearInterval(this.isrTimer)
-    if (this.registration?.registered) {
-      const result = await controlledShutdown(this.metadata, this.registration, CONTROLLED_SHUTDOWN_TIMEOUT_MS).catch(() => undefined)
-      // Operators see whether leaderships were handed off or clients will wait for a failover.
-      process.stderr.write(result?.done
-        ? `ringlog cluster: controlled shutdown done${result.remaining.length > 0 ? `; still led here (no other ISR member): ${result.remaining.join(',')}` : ''}\n`
-        : 'ringlog cluster: controlled shutdown not answered in time; leaderships move when the lease expires\n')
-    }
+    await this.controlledShutdown()
     await this.syncing
     await this.scrubRepairer.close()
     for (const fetcher of this.fetchers.values()) await fetcher.close()

@@ -75,5 +75,11 @@ export interface ClusterView {
   registerBoundPort?(port: number): Promise<void>
   /** Calls `listener` with each later leader or ISR change this broker makes or takes part in. */
   onEvent?(listener: (event: ClusterEvent) => void): void
+  /**
+   * Kafka's controlled shutdown, run while the broker still serves: the controller moves this
+   * broker's leaderships to other ISR members, then this broker stops replicating. Idempotent;
+   * close() runs it too.
+   */
+  controlledShutdown?(): Promise<void>
   close(): Promise<void>
 }

@@ -19,16 +19,21 @@ export const DEFAULT_OFFSETS_TOPIC_REPLICATION_FACTOR = 3
 
 /**
  * Topic configs of `__consumer_offsets`: compacted (last value per key wins), never deleted by
- * time or size, segments small enough for the cleaner to reach (Kafka's 100 MiB), and a commit
- * acknowledged only after an fdatasync covers it whatever the node's flush policy
- * (flush.messages=1; commits share the partition's group commit).
+ * time or size, segments small enough for the cleaner to reach (Kafka's 100 MiB). With one
+ * replica a commit is acknowledged only after an fdatasync covers it whatever the node's flush
+ * policy (flush.messages=1; commits share the partition's group commit). With more, a commit is
+ * durable the way Kafka makes it durable: acks=all, on every ISR member (Kafka's offsets topic
+ * sets no flush.messages); each replica then flushes under the node's flush policy, so an fdatasync
+ * per commit on every replica stays off the commit's path.
  */
-export const CONSUMER_OFFSETS_CONFIGS: Readonly<Record<string, string>> = {
-  'cleanup.policy': 'compact',
-  'flush.messages': '1',
-  'retention.ms': '-1',
-  'retention.bytes': '-1',
-  'segment.bytes': String(100 * 1024 * 1024),
+export function consumerOffsetsConfigs(replicationFactor: number): Record<string, string> {
+  return {
+    'cleanup.policy': 'compact',
+    ...(replicationFactor <= 1 ? { 'flush.messages': '1' } : {}),
+    'retention.ms': '-1',
+    'retention.bytes': '-1',
+    'segment.bytes': String(100 * 1024 * 1024),
+  }
 }
 
 export function offsetsTopicPartitions(config: Pick<RinglogConfig, 'offsetsTopicNumPartitions'>): number {

@@ -184,7 +184,7 @@ function transactionStateIo(host: OffsetsTopicHost): ReturnType<typeof internalT
     topic: TRANSACTION_STATE_TOPIC,
     partitions: (config) => config.transactionStateLogNumPartitions,
     replicationFactor: transactionStateReplicationFactor,
-    configs: TRANSACTION_STATE_CONFIGS,
+    configs: () => TRANSACTION_STATE_CONFIGS,
   })
 }
 

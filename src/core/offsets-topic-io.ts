@@ -13,7 +13,7 @@ import { RinglogError, TopicAlreadyExistsError } from '../errors.js'
 import type { OffsetsTopicIo } from '../groups/consumer-offsets-log.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import type { ClusterView } from './cluster-view.js'
-import { CONSUMER_OFFSETS_CONFIGS, CONSUMER_OFFSETS_TOPIC, offsetsTopicReplicationFactor } from './internal-topics.js'
+import { CONSUMER_OFFSETS_TOPIC, consumerOffsetsConfigs, offsetsTopicReplicationFactor } from './internal-topics.js'
 import type { TopicRegistry } from './topic-registry.js'
 
 const readAsync = promisify(read)
@@ -35,7 +35,7 @@ export function offsetsTopicIo(host: OffsetsTopicHost): OffsetsTopicIo {
     topic: CONSUMER_OFFSETS_TOPIC,
     partitions: (config) => config.offsetsTopicNumPartitions,
     replicationFactor: offsetsTopicReplicationFactor,
-    configs: CONSUMER_OFFSETS_CONFIGS,
+    configs: consumerOffsetsConfigs,
   })
 }
 
@@ -44,7 +44,8 @@ export interface InternalTopicSpec {
   topic: string
   partitions(config: RinglogConfig): number
   replicationFactor(config: RinglogConfig, liveBrokers: number): number
-  configs: Readonly<Record<string, string>>
+  /** Topic configs for a topic created at `replicationFactor` (1 for a single node). */
+  configs(replicationFactor: number): Readonly<Record<string, string>>
 }
 
 /** The same I/O for any internal topic (`__consumer_offsets`, `__transaction_state`). */
@@ -62,9 +63,9 @@ export function internalTopicIo(host: OffsetsTopicHost, spec: InternalTopicSpec)
         if (cluster) {
           if (cluster.topic(topic)) return
           const rf = spec.replicationFactor(config, cluster.brokers().length)
-          await cluster.createTopic(topic, spec.partitions(config), rf, { ...spec.configs })
+          await cluster.createTopic(topic, spec.partitions(config), rf, { ...spec.configs(rf) })
         } else if (!host.topics.get(topic)) {
-          await host.createTopic(topic, spec.partitions(config), { ...spec.configs }, { internal: true })
+          await host.createTopic(topic, spec.partitions(config), { ...spec.configs(1) }, { internal: true })
         }
       } catch (error) {
         if (!(error instanceof TopicAlreadyExistsError)) throw error

@@ -81,11 +81,17 @@ export class LoadgenCluster {
    */
   async ensureTopic(topic: string, options: EnsureTopicOptions): Promise<TopicLayout> {
     let created = false
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 300; attempt++) {
       const response = await this.metadata([topic])
       const entry = response.topics.find((t) => t.name === topic)
       const known = entry !== undefined && entry.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
       if (!known && !created && options.create !== false) {
+        // A fresh cluster's brokers learn of each other from etcd a moment after they listen: a
+        // replication factor above the brokers this one has seen would be refused (error 38).
+        if (response.brokers.length < (options.replicationFactor ?? 1)) {
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          continue
+        }
         await this.createTopic(topic, options.partitions, options.configs ?? {}, options.replicationFactor ?? 1)
         created = true
         continue
@@ -103,7 +109,7 @@ export class LoadgenCluster {
       if (!known && options.create === false) throw new LoadgenError(`topic ${topic} does not exist`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    throw new LoadgenError(`topic ${topic} has no leader for every partition after 50 Metadata tries`)
+    throw new LoadgenError(`topic ${topic} has no leader for every partition after 300 Metadata tries (30 s)`)
   }
 
   async createTopic(topic: string, partitions: number, configs: Record<string, string> = {}, replicationFactor = 1): Promise<void> {
