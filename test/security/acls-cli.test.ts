@@ -105,7 +105,7 @@ describe('ringlog users and acls against a running broker', () => {
   it('cluster mode refuses a SASL inter-broker listener without the broker\'s login, and --etcd with -b', async () => {
     const refused = await runRinglog(['serve', '--data-dir', join(dir, 'cluster'), '--etcd', 'http://127.0.0.1:1', '--authorizer', 'on',
       '--listener', 'SASL_PLAINTEXT://127.0.0.1:0'])
-    expectFailure(refused, /inter-broker listener SASL_PLAINTEXT needs this broker's login: --inter-broker-sasl/)
+    expectFailure(refused, /inter-broker listener SASL_PLAINTEXT needs this broker's login: (--inter-broker-sasl|interBrokerSasl) user:password/)
     const unknown = await runRinglog(['serve', '--data-dir', join(dir, 'cluster'), '--etcd', 'http://127.0.0.1:1', '--inter-broker-listener', 'SSL'])
     expectFailure(unknown, /--inter-broker-listener: no SSL listener/)
     const both = await runRinglog(['acls', 'list', '--etcd', '127.0.0.1:1', '-b', '127.0.0.1:1'])
