@@ -9,7 +9,8 @@
  *   same produce is refused;
  * - concurrent AlterUserScramCredentials on brokers 1 and 2, touching the same user, all land;
  * - an RF 3 topic replicates over the authenticated inter-broker connections (ISR of 3, kafkajs
- *   acks=all succeeds);
+ *   acks=all succeeds), and a kafkajs transaction over partitions led by different brokers commits
+ *   (the coordinator's WriteTxnMarkers reach the other leaders);
  * - a restarted broker keeps the users and ACLs; one restarted with a wrong inter-broker
  *   password logs the refused login and stays out of the ISR.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
@@ -46,7 +47,7 @@ describe.skipIf(!built || !hasEtcd)('security in cluster mode (users and ACLs in
   const brokerArgs = (port: number, interBrokerLogin: string): string[] => [
     '--listener', `SASL_PLAINTEXT://127.0.0.1:${port}`, '--sasl-mechanisms', 'SCRAM-SHA-512,SCRAM-SHA-256',
     '--authorizer', 'on', '--super-users', 'User:admin,User:broker', '--inter-broker-sasl', interBrokerLogin,
-    '--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '3000',
+    '--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '3000', '--transaction-state-log-num-partitions', '1',
   ]
 
   async function start(nodeId: number, interBrokerLogin = BROKER_LOGIN): Promise<void> {
@@ -218,6 +219,38 @@ describe.skipIf(!built || !hasEtcd)('security in cluster mode (users and ACLs in
       await admin.createAcls({ acl: [{ ...daveOn, operation: AclOperationTypes.READ }] })
     } finally {
       await admin.disconnect()
+    }
+  })
+
+  it('a transaction over partitions led by different brokers commits: WriteTxnMarkers travel over inter-broker SASL', async () => {
+    const kafkaAll = new Kafka({
+      clientId: 'cluster-security-txn', brokers: [1, 2, 3].map(address), logLevel: logLevel.NOTHING,
+      sasl: { mechanism: 'scram-sha-512', ...ADMIN }, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1_000 },
+    })
+    const admin = kafkaAll.admin()
+    await admin.connect()
+    const leaders = (await admin.fetchTopicMetadata({ topics: [TOPIC] })).topics[0].partitions.map((p) => ({ partition: p.partitionId, leader: p.leader }))
+    await admin.disconnect()
+    expect(new Set(leaders.map((l) => l.leader)).size).toBeGreaterThan(1)
+    const producer = kafkaAll.producer({ transactionalId: 'sec-tx', idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    try {
+      const tx = await producer.transaction()
+      await tx.send({ topic: TOPIC, messages: leaders.map(({ partition }) => ({ partition, value: `tx-${partition}` })) })
+      await tx.commit()
+    } finally {
+      await producer.disconnect()
+    }
+    // Each leader's last stable offset reaches its high watermark only once the commit marker was written there.
+    const endOffset = (nodeId: number, partition: number, isolationLevel: number) => asAdmin(nodeId, async (client) => {
+      const r = await client.request(ApiKey.ListOffsets, 5, { replicaId: -1, isolationLevel, topics: [{ name: TOPIC, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1, maxNumOffsets: 1 }] }] })
+      return r.topics[0].partitions[0].offset
+    })
+    for (const { partition, leader } of leaders) {
+      await until(async () => {
+        const [committed, all] = [await endOffset(leader, partition, 1), await endOffset(leader, partition, 0)]
+        return committed === all && all > 0 ? true : undefined
+      }, `partition ${partition}'s last stable offset reaches its high watermark on broker ${leader}`, 15_000)
     }
   })
 
