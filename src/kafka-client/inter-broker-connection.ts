@@ -13,6 +13,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import type { KafkaWireClient, WireClientOptions } from './kafka-wire-client.js'
 import { connectNegotiated } from './negotiated-client.js'
 import { parseSaslLogin, type SaslLogin } from './sasl-login.js'
+import { parseListenerSpec } from '../security/listeners.js'
 
 export interface InterBrokerSettings {
   /** The listener protocol the connection goes to (for the log line). */
@@ -42,7 +43,7 @@ let report: (message: string) => void = (message) => { process.stderr.write(`rin
 export function interBrokerProtocol(config: Pick<InterBrokerConfig, 'listeners' | 'interBrokerListener'>): string {
   if (config.interBrokerListener !== '') return config.interBrokerListener
   const first = config.listeners[0]
-  return first === undefined ? 'PLAINTEXT' : first.slice(0, Math.max(0, first.indexOf('://')))
+  return first === undefined ? 'PLAINTEXT' : parseListenerSpec(first, 'listeners').protocol
 }
 
 /** Settings from a broker config (called once at start by the broker server). */
