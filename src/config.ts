@@ -313,7 +313,7 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
 }
 
 /** String settings whose empty value means "off" or "same as another setting" (cluster mode). */
-const EMPTY_ALLOWED = new Set<keyof RinglogConfig>(['etcd', 'advertisedHost'])
+const EMPTY_ALLOWED = new Set<keyof RinglogConfig>(['etcd', 'advertisedHost', 'interBrokerListener', 'interBrokerSasl'])
 
 /**
  * One layer of settings and how to name a key of it in an error: the flag, the environment
