@@ -123,6 +123,13 @@ export interface RinglogConfig {
   allowEveryoneIfNoAclFound: boolean
   /** KIP-368: a SASL session lasts at most this long, then the client must re-authenticate (connections.max.reauth.ms); 0: forever. */
   connectionsMaxReauthMs: number
+  // Inter-broker traffic (cluster mode): replica fetches, WriteTxnMarkers, scrub repairs.
+  /** The listener (by its protocol name) other brokers reach this one on, and registered in etcd (inter.broker.listener.name); '': the first listener. */
+  interBrokerListener: string
+  /** `user:password` this broker logs in with on the other brokers' SASL inter-broker listener; '': no SASL. */
+  interBrokerSasl: string
+  /** PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (sasl.mechanism.inter.broker.protocol). */
+  interBrokerSaslMechanism: string
   // Operability (appended)
   /** A group-commit fdatasync that takes at least this long is logged at warn ('slow fdatasync'); -1: never, 0: every one. */
   slowFdatasyncMs: number
@@ -198,6 +205,9 @@ export const DEFAULT_CONFIG: Readonly<RinglogConfig> = {
   authorizer: 'off',
   superUsers: [],
   allowEveryoneIfNoAclFound: false,
+  interBrokerListener: '',
+  interBrokerSasl: '',
+  interBrokerSaslMechanism: 'SCRAM-SHA-512',
   connectionsMaxReauthMs: 0,
   // Operability (appended): a disk that needs a second for an fdatasync is worth a line.
   slowFdatasyncMs: 1000,
@@ -241,6 +251,8 @@ const KINDS: Record<keyof RinglogConfig, Kind> = {
   listeners: 'list', advertisedListeners: 'list', saslMechanisms: 'list', tlsCertFile: 'path', tlsKeyFile: 'path', tlsCaFile: 'path',
   // Authorization
   authorizer: 'string', superUsers: 'list', allowEveryoneIfNoAclFound: 'boolean', connectionsMaxReauthMs: 'number',
+  // Inter-broker traffic
+  interBrokerListener: 'string', interBrokerSasl: 'string', interBrokerSaslMechanism: 'string',
   // Operability (appended)
   slowFdatasyncMs: 'number',
 }
@@ -301,7 +313,7 @@ const RANGES: Partial<Record<keyof RinglogConfig, readonly [min: number, max: nu
 }
 
 /** String settings whose empty value means "off" or "same as another setting" (cluster mode). */
-const EMPTY_ALLOWED = new Set<keyof RinglogConfig>(['etcd', 'advertisedHost'])
+const EMPTY_ALLOWED = new Set<keyof RinglogConfig>(['etcd', 'advertisedHost', 'interBrokerListener', 'interBrokerSasl'])
 
 /**
  * One layer of settings and how to name a key of it in an error: the flag, the environment
@@ -407,9 +419,23 @@ function checkSecurity(config: RinglogConfig, name: (key: keyof RinglogConfig) =
   for (const principal of config.superUsers) {
     if (!/^[^:]+:.+$/.test(principal)) throw new InvalidConfigError(`${name('superUsers')}: "${principal}" is not a principal like User:admin`)
   }
-  // ACLs live in one broker's meta/ dir; brokers of a cluster would each enforce their own set.
-  if (config.authorizer === 'on' && config.etcd !== '') {
-    throw new InvalidConfigError(`${name('authorizer')} on is not supported in cluster mode (${name('etcd')}) yet: ACLs are not shared across brokers`)
+  checkInterBroker(config, listeners, name)
+}
+
+/** The inter-broker listener exists; a SASL one comes with this broker's login (it could not replicate without it). */
+function checkInterBroker(config: RinglogConfig, listeners: readonly { protocol: string }[], name: (key: keyof RinglogConfig) => string): void {
+  if (config.interBrokerListener !== '' && !listeners.some((l) => l.protocol === config.interBrokerListener)) {
+    throw new InvalidConfigError(`${name('interBrokerListener')}: no ${config.interBrokerListener} listener (listeners: ${listeners.map((l) => l.protocol).join(', ')})`)
+  }
+  if (!isSaslMechanism(config.interBrokerSaslMechanism)) {
+    throw new InvalidConfigError(`${name('interBrokerSaslMechanism')}: ${config.interBrokerSaslMechanism} is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`)
+  }
+  if (config.interBrokerSasl !== '' && config.interBrokerSasl.indexOf(':') <= 0) {
+    throw new InvalidConfigError(`${name('interBrokerSasl')} must be user:password`)
+  }
+  const protocol = config.interBrokerListener !== '' ? config.interBrokerListener : listeners[0]?.protocol
+  if (config.etcd !== '' && protocol?.startsWith('SASL_') && config.interBrokerSasl === '') {
+    throw new InvalidConfigError(`the inter-broker listener ${protocol} needs this broker's login: ${name('interBrokerSasl')} user:password (a user the brokers share, named in superUsers or granted CLUSTER_ACTION)`)
   }
 }
 

@@ -32,7 +32,7 @@ export interface ApiRequirement {
 /** Every implemented API by key. ApiVersions (18), SaslHandshake (17) and SaslAuthenticate (36) need nothing. */
 export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<number, ApiRequirement>([
   [0, { topic: WRITE }], // Produce
-  [1, { topic: READ }], // Fetch (consumers; replica fetches are cluster mode, where the authorizer is refused)
+  [1, { topic: READ, cluster: CLUSTER_ACTION }], // Fetch: READ on the topic; a replica fetch (replica_id >= 0) CLUSTER_ACTION on the cluster instead, as in Kafka
   [2, { topic: DESCRIBE }], // ListOffsets
   [3, { topic: DESCRIBE, createsTopics: true }], // Metadata: unauthorized topics filtered; auto-create needs CREATE
   [8, { group: READ, topic: READ }], // OffsetCommit
@@ -50,7 +50,7 @@ export const API_AUTHORIZATION: ReadonlyMap<number, ApiRequirement> = new Map<nu
   [20, { topic: DELETE }], // DeleteTopics
   [21, { topic: DELETE }], // DeleteRecords
   [22, { cluster: IDEMPOTENT_WRITE, topic: WRITE, transactionalId: WRITE }], // InitProducerId: IDEMPOTENT_WRITE on the cluster or WRITE on any topic
-  [23, { topic: DESCRIBE }], // OffsetForLeaderEpoch
+  [23, { topic: DESCRIBE, cluster: CLUSTER_ACTION }], // OffsetForLeaderEpoch: CLUSTER_ACTION on the cluster (followers) or DESCRIBE on the topic
   [24, { transactionalId: WRITE, topic: WRITE, cluster: CLUSTER_ACTION }], // AddPartitionsToTxn (v4+ comes from brokers: CLUSTER_ACTION instead)
   [25, { transactionalId: WRITE, group: READ }], // AddOffsetsToTxn
   [26, { transactionalId: WRITE }], // EndTxn
@@ -146,6 +146,22 @@ class CheckedAccess implements RequestAccess {
     if (!this.authorizer.authorize(this.principal, this.host, DESCRIBE, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)) return 0
     return this.operationsOn(ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)
   }
+}
+
+/** Seconds between two log lines about the same refused inter-broker principal (a follower retries every 200 ms). */
+const REFUSAL_LOG_INTERVAL_MS = 30_000
+const lastRefusalLogged = new Map<string, number>()
+
+/**
+ * A broker-to-broker request (a replica fetch) refused for lack of CLUSTER_ACTION would only show
+ * as a follower that never catches up: say it once in a while, with what to change.
+ */
+export function logRefusedInterBroker(log: { warn(message: string): void }, principal: string, what: string, nowMs = Date.now()): void {
+  const key = `${principal} ${what}`
+  if ((lastRefusalLogged.get(key) ?? -Infinity) > nowMs - REFUSAL_LOG_INTERVAL_MS) return
+  if (lastRefusalLogged.size > 1_000) lastRefusalLogged.clear()
+  lastRefusalLogged.set(key, nowMs)
+  log.warn(`${what} refused for ${principal}: it needs CLUSTER_ACTION on the cluster (name the brokers' principal in --super-users or grant it with ringlog acls add --cluster --operation ClusterAction)`)
 }
 
 /** The access of one request: unchecked without an authorizer, else checked for this principal, host and API. */

@@ -27,6 +27,9 @@ import { SaslSession, type SaslSettings } from './sasl-session.js'
 import { AclStore } from '../security/acl-store.js'
 import { Authorizer } from '../security/authorizer.js'
 import type { BrokerSecurity } from './broker-security.js'
+import type { SharedSecurityStore } from '../security/shared-security-store.js'
+import { InvalidConfigError } from '../errors.js'
+import { configureInterBroker, interBrokerProtocol, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
 import { clientCertificatePrincipal, secureContextOptions, tlsServerOptions } from './tls-context.js'
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
@@ -47,6 +50,11 @@ export interface BrokerServerOptions {
   logger?: BrokerLogger
   /** Keep Prometheus metrics (see `metrics`). Default false. */
   metrics?: boolean
+  /**
+   * Cluster mode: the users and ACLs shared through etcd (`ringlog serve --etcd` opens them).
+   * Without it the broker uses the files in its own `meta/`.
+   */
+  sharedSecurity?: SharedSecurityStore
 }
 
 export interface StopOptions {
@@ -95,14 +103,17 @@ export class BrokerServer {
     this.fetchSessions = new FetchSessionCache({ slots: context.config.maxIncrementalFetchSessionCacheSlots })
     const listeners = resolveListeners(context.config)
     const { config } = context
-    const credentials = CredentialStore.open(config.dataDir)
+    const shared = options.sharedSecurity
+    // ACLs kept per broker would differ between the brokers of a cluster.
+    if (!shared && config.etcd !== '' && config.authorizer === 'on') throw new InvalidConfigError('cluster mode with the authorizer on needs the users and ACLs shared through etcd (ringlog serve opens them)')
+    const credentials = shared?.credentials ?? CredentialStore.open(config.dataDir)
     this.sasl = listeners.some((l) => l.protocol.startsWith('SASL_'))
       ? { mechanisms: config.saslMechanisms.filter(isSaslMechanism), store: credentials, reauthMs: config.connectionsMaxReauthMs }
       : undefined
     const authorizer = config.authorizer === 'on'
-      ? new Authorizer(AclStore.open(config.dataDir), { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound })
+      ? new Authorizer(shared?.acls ?? AclStore.open(config.dataDir), { superUsers: config.superUsers, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound })
       : undefined
-    this.security = { credentials, authorizer }
+    this.security = { credentials, authorizer, shared }
     this.listeners = listeners.map((listener) => ({ listener, server: this.createListenerServer(listener) }))
   }
 
@@ -115,13 +126,16 @@ export class BrokerServer {
 
   /** Opens a context from `config` and serves it; stop() closes it. */
   static async start(config: RinglogConfig, options: BrokerServerOptions = {}): Promise<BrokerServer> {
+    // Before the node opens: its replica fetchers connect as soon as it joins the cluster.
+    const log = options.logger ?? stderrLogger
+    configureInterBroker(interBrokerSettingsOf(config), (message) => log.warn(message))
     const context = await openNodeContext(config)
     let broker: BrokerServer
     try {
       broker = new BrokerServer(context, options)
       await broker.bind()
-      // Cluster mode with --port 0: etcd gets the port just bound (registration waited for it).
-      if (config.port === 0) await context.cluster?.registerBoundPort?.(broker.address().port)
+      // Cluster mode with --port 0 or listeners: etcd gets the inter-broker listener's port just bound (registration waited for it).
+      if (config.port === 0 || config.listeners.length > 0) await context.cluster?.registerBoundPort?.(broker.interBrokerPort())
     } catch (error) {
       await context.close()
       throw error
@@ -132,6 +146,13 @@ export class BrokerServer {
   /** The bound address of the first listener (the real port when config.port is 0). */
   address(): { host: string; port: number } {
     return this.listenerAddress(this.listeners[0].listener.protocol)!
+  }
+
+  /** The port other brokers reach this one on: the inter-broker listener's advertised port, else its bound one. */
+  interBrokerPort(): number {
+    const protocol = interBrokerProtocol(this.context.config)
+    const bound = this.listeners.find((l) => l.listener.protocol === protocol) ?? this.listeners[0]
+    return bound.listener.advertised?.port ?? (bound.server.address() as AddressInfo).port
   }
 
   /** The bound address of the listener with this security protocol, if there is one. */

@@ -3,6 +3,8 @@
  * DeleteAcls), like kafka-acls.sh. The broker must run with `--authorizer on` (else
  * SECURITY_DISABLED) and the caller needs ALTER (add, remove) or DESCRIBE (list) on the cluster,
  * which a super user has. Any error in an answer is a failure: one `ringlog: ...` line, exit 1.
+ * In cluster mode any broker takes them (the ACLs live in etcd); `--etcd host:port` changes the
+ * cluster's ACLs in etcd directly, with no broker running.
  */
 import type { Command } from 'commander'
 import { InvalidConfigError } from '../errors.js'
@@ -13,7 +15,10 @@ import {
   AclOperation, AclPermission, CLUSTER_RESOURCE_NAME, describeBinding, operationByName, PatternType, ResourceType, WILDCARD,
   type AclBinding, type AclFilter,
 } from '../security/acl.js'
+import { filterMatches, invalidBinding } from '../security/acl.js'
+import { withBindings, withoutMatching } from '../security/acl-store.js'
 import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
+import { type EtcdSecurityOptions, withEtcdSecurity, withSecurityMetadata } from './security-etcd.js'
 
 interface ResourceOptions {
   topic?: string
@@ -23,7 +28,7 @@ interface ResourceOptions {
   prefixed?: boolean
 }
 
-interface AclOptions extends BrokerLoginOptions, ResourceOptions {
+interface AclOptions extends BrokerLoginOptions, ResourceOptions, EtcdSecurityOptions {
   allow?: string
   deny?: string
   operation?: string[]
@@ -136,8 +141,15 @@ function filtersOf(o: AclOptions): AclFilter[] {
   }))
 }
 
+/** --etcd given: the cluster's ACLs in etcd instead of a broker (-b is then not allowed). */
+function inEtcd(options: AclOptions, argv: readonly string[] = process.argv): options is AclOptions & { etcd: string } {
+  if (options.etcd === undefined) return false
+  if (argv.some((a) => a === '-b' || a === '--bootstrap' || a.startsWith('--bootstrap='))) throw new InvalidConfigError('give -b (a running broker) or --etcd (the cluster\'s etcd), not both')
+  return true
+}
+
 function resourceOptions(command: Command): Command {
-  return command
+  return withEtcdSecurity(command)
     .option('--topic <name>', 'a topic (with --prefixed: every topic whose name starts with it)')
     .option('--group <name>', 'a consumer group')
     .option('--cluster', `the cluster (${CLUSTER_RESOURCE_NAME})`)
@@ -146,7 +158,7 @@ function resourceOptions(command: Command): Command {
 }
 
 export function register(program: Command): void {
-  const acls = program.command('acls').description('ACLs of a running broker started with --authorizer on')
+  const acls = program.command('acls').description('ACLs of a running broker started with --authorizer on (or of a cluster, in etcd with --etcd)')
   withBrokerLogin(resourceOptions(acls.command('add')))
     .description('allow or deny a principal operations on a resource')
     .option('--allow <principal>', 'allow this principal (User:bob, User:* for everyone)')
@@ -160,7 +172,15 @@ export function register(program: Command): void {
       const bindings = operationsOf(options.operation, true).map((operation): AclBinding => ({
         resourceType: resource.type, resourceName: resource.name, patternType: resource.pattern, principal: principal!, host: options.host ?? WILDCARD, operation, permission,
       }))
-      await withWireClient(options.bootstrap, (client) => createAcls(client, bindings), connectOptions(options, 'ringlog-acls'))
+      if (inEtcd(options)) {
+        for (const b of bindings) {
+          const problem = invalidBinding(b)
+          if (problem) throw new AclCommandError(`cannot add ${describeBinding(b)}: ${problem}`)
+        }
+        await withSecurityMetadata(options, (metadata) => metadata.updateAcls((current) => ({ next: withBindings(current, bindings), result: undefined })))
+      } else {
+        await withWireClient(options.bootstrap, (client) => createAcls(client, bindings), connectOptions(options, 'ringlog-acls'))
+      }
       for (const b of bindings) process.stdout.write(`added\t${describeBinding(b)}\n`)
     })
   withBrokerLogin(resourceOptions(acls.command('list')))
@@ -168,7 +188,9 @@ export function register(program: Command): void {
     .option('--principal <principal>', 'only this principal')
     .action(async (options: AclOptions) => {
       const [filter] = filtersOf({ ...options, operation: undefined })
-      const bindings = await withWireClient(options.bootstrap, (client) => describeAcls(client, filter), connectOptions(options, 'ringlog-acls'))
+      const bindings = inEtcd(options)
+        ? await withSecurityMetadata(options, async (metadata) => (await metadata.readAcls()).bindings.filter((b) => filterMatches(filter, b)))
+        : await withWireClient(options.bootstrap, (client) => describeAcls(client, filter), connectOptions(options, 'ringlog-acls'))
       for (const b of bindings) process.stdout.write(`${describeBinding(b)}\n`)
     })
   withBrokerLogin(resourceOptions(acls.command('remove')))
@@ -183,7 +205,12 @@ export function register(program: Command): void {
       if (filters.every((f) => f.resourceType === ResourceType.ANY && f.principal === null)) {
         throw new InvalidConfigError('name a resource or a principal: removing every ACL at once is not done by accident')
       }
-      const removed = await withWireClient(options.bootstrap, (client) => deleteAcls(client, filters), connectOptions(options, 'ringlog-acls'))
+      const removed = inEtcd(options)
+        ? await withSecurityMetadata(options, async (metadata) => (await metadata.updateAcls((current) => {
+          const { kept, removed } = withoutMatching(current, filters)
+          return { next: kept.length === current.length ? undefined : kept, result: removed.flat() }
+        })).result)
+        : await withWireClient(options.bootstrap, (client) => deleteAcls(client, filters), connectOptions(options, 'ringlog-acls'))
       if (removed.length === 0) throw new AclCommandError('no ACL matches')
       for (const b of removed) process.stdout.write(`removed\t${describeBinding(b)}\n`)
     })

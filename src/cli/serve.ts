@@ -3,7 +3,7 @@
  * Every setting comes from a flag, a RINGLOG_* environment variable, a JSON config file
  * (--config or RINGLOG_CONFIG) or its default, in that order of precedence.
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { CONFIG_KEYS, configFromEnv, describeFlushPolicy, envName, isListSetting, resolveConfigLayers, DEFAULT_CONFIG, type RinglogConfig } from '../config.js'
 import { BrokerServer } from '../broker/server.js'
@@ -12,6 +12,9 @@ import { InvalidConfigError } from '../errors.js'
 import { MetricsServer } from '../metrics/metrics-server.js'
 import { errorMessage } from './error-line.js'
 import { SECURITY_PROTOCOLS } from '../security/listeners.js'
+import { AclStore } from '../security/acl-store.js'
+import { CredentialStore } from '../security/credential-store.js'
+import type { SharedSecurityStore } from '../security/shared-security-store.js'
 
 const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   dataDir: 'directory for logs and metadata',
@@ -72,6 +75,9 @@ const DESCRIPTIONS: Record<keyof RinglogConfig, string> = {
   superUsers: 'principals that bypass the ACLs, comma-separated or repeated (User:admin)',
   allowEveryoneIfNoAclFound: 'with --authorizer on: allow requests on a resource that has no ACL at all (true|false)',
   connectionsMaxReauthMs: 'SASL sessions expire after this long and clients re-authenticate (KIP-368); 0 = never',
+  interBrokerListener: 'cluster mode: the listener (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) brokers replicate over, registered in etcd; empty: the first',
+  interBrokerSasl: 'cluster mode: user:password this broker logs in with on the inter-broker listener (SASL_*); the user needs CLUSTER_ACTION or --super-users',
+  interBrokerSaslMechanism: 'cluster mode: SASL mechanism of --inter-broker-sasl: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512',
   slowFdatasyncMs: 'log a group-commit fdatasync at warn when it takes at least this many ms (-1: never, 0: every one)',
 }
 
@@ -173,7 +179,9 @@ async function runServe(options: Record<string, string | string[] | undefined>):
   const logger = createLogger({ level: config.logLevel })
   // Up first, so /health answers and /ready says 503 while recovery runs.
   const ops = config.metricsPort >= 0 ? await MetricsServer.start({ host: config.host, port: config.metricsPort }) : undefined
-  const broker = await BrokerServer.start(config, { logger, metrics: ops !== undefined }).catch((error: unknown) => {
+  const sharedSecurity = config.etcd !== '' ? await openClusterSecurity(config, logger) : undefined
+  const broker = await BrokerServer.start(config, { logger, metrics: ops !== undefined, sharedSecurity }).catch(async (error: unknown) => {
+    await sharedSecurity?.close()
     throw startFailure(error, config)
   })
   const { host, port } = broker.address()
@@ -206,7 +214,7 @@ async function runServe(options: Record<string, string | string[] | undefined>):
     stopping = true
     ops?.setReady(false)
     logger.info(`${signal}: shutting down`)
-    broker.stop().then(() => ops?.close()).then(
+    broker.stop().then(() => sharedSecurity?.close()).then(() => ops?.close()).then(
       () => {
         logger.info('stopped cleanly')
         // Parked long-poll waits hold timers until their deadline; nothing is left to do.
@@ -220,6 +228,23 @@ async function runServe(options: Record<string, string | string[] | undefined>):
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+/**
+ * Cluster mode: the users and ACLs every broker shares, from etcd. etcd is the only source:
+ * credentials or ACLs left in this broker's own meta/ files are not read (one warning says so;
+ * `ringlog users add --etcd` / `ringlog acls add --etcd` put them into the cluster).
+ */
+async function openClusterSecurity(config: RinglogConfig, logger: BrokerLogger): Promise<SharedSecurityStore> {
+  const { WatchedSecurityMetadata } = await import('../cluster/security-metadata-watch.js')
+  const local = [CredentialStore.pathIn(config.dataDir), AclStore.pathIn(config.dataDir)].filter((path) => existsSync(path))
+  if (local.length > 0) {
+    logger.warn(`cluster mode: users and ACLs come from etcd (/ringlog/${config.clusterName}/security/); ignoring ${local.join(' and ')}`)
+  }
+  return WatchedSecurityMetadata.open({
+    endpoints: config.etcd, cluster: config.clusterName,
+    log: (level, message) => logger[level](message),
+  })
 }
 
 /** The start line and the recovery summary (info). */

@@ -5,7 +5,9 @@
  *
  * With `-b host:port` (and `--sasl user:pw` for a SASL listener) the same commands go to a
  * running broker instead: AlterUserScramCredentials carries the salt, the iteration count and
- * the salted password (never the password itself), DescribeUserScramCredentials lists.
+ * the salted password (never the password itself), DescribeUserScramCredentials lists. In
+ * cluster mode any broker takes them (they land in etcd); `--etcd host:port` changes the
+ * cluster's users in etcd directly, with no broker running.
  */
 import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
@@ -20,6 +22,7 @@ import {
   saltedPassword, scramMechanismOfCode, type ScramMechanism,
 } from '../security/scram-keys.js'
 import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
+import { type EtcdSecurityOptions, withEtcdSecurity, withSecurityMetadata } from './security-etcd.js'
 
 function mechanismOf(text: string): ScramMechanism {
   if (!isScramMechanism(text)) throw new InvalidConfigError(`--mechanism must be one of ${SCRAM_MECHANISMS.join(', ')}, got "${text}"`)
@@ -68,16 +71,21 @@ async function listOnline(client: KafkaWireClient): Promise<UserCredentialInfo[]
   }))
 }
 
-type OnlineOptions = Partial<BrokerLoginOptions> & { saslMechanism: string }
+type OnlineOptions = Partial<BrokerLoginOptions> & { saslMechanism: string } & EtcdSecurityOptions
 
-function online(options: OnlineOptions): options is BrokerLoginOptions {
+function inEtcd(options: OnlineOptions): options is OnlineOptions & { etcd: string } {
+  if (options.etcd !== undefined && options.bootstrap !== undefined) throw new InvalidConfigError('give -b (a running broker) or --etcd (the cluster\'s etcd), not both')
+  return options.etcd !== undefined
+}
+
+function online(options: OnlineOptions): options is OnlineOptions & BrokerLoginOptions {
   return options.bootstrap !== undefined
 }
 
 export function register(program: Command): void {
   const users = program.command('users').description('SCRAM credentials of SASL users (offline in the data dir, or online with -b)')
   const onlineHelp = 'a running broker to change instead of --data-dir (AlterUserScramCredentials)'
-  withBrokerLogin(users.command('add <name>'), null)
+  withEtcdSecurity(withBrokerLogin(users.command('add <name>'), null))
     .description('add a user or replace its credential for one mechanism (PLAIN accepts the same password)')
     .requiredOption('--password <password>', 'the password (only its salted keys are stored)')
     .option('--mechanism <mechanism>', `${SCRAM_MECHANISMS.join(' | ')}`, 'SCRAM-SHA-512')
@@ -88,7 +96,11 @@ export function register(program: Command): void {
       const mechanism = mechanismOf(options.mechanism)
       const iterations = iterationsOf(options.iterations)
       userNameOf(name)
-      if (online(options)) {
+      if (inEtcd(options)) {
+        await withSecurityMetadata(options, (metadata) => metadata.alterCredentials([
+          { user: name, deletions: [], upsertions: [{ mechanism, credential: newCredential(mechanism, options.password, iterations) }] },
+        ]))
+      } else if (online(options)) {
         const salt = randomBytes(32)
         const upsertion = { name, mechanism: SCRAM_MECHANISM_CODES[mechanism], iterations, salt, saltedPassword: saltedPassword(mechanism, options.password, salt, iterations) }
         await withWireClient(options.bootstrap, (client) => alterOnline(client, name, { deletions: [], upsertions: [upsertion] }), connectOptions(options, 'ringlog-users'))
@@ -97,24 +109,39 @@ export function register(program: Command): void {
       }
       process.stdout.write(`user ${name}: ${mechanism} credential stored\n`)
     })
-  withBrokerLogin(users.command('list'), null)
+  withEtcdSecurity(withBrokerLogin(users.command('list'), null))
     .description('list users and their mechanisms')
     .option('--data-dir <dir>', 'broker data dir', DEFAULT_CONFIG.dataDir)
     .action(async (options: OnlineOptions & { dataDir: string }) => {
-      const list = online(options)
+      const list = inEtcd(options)
+        ? await withSecurityMetadata(options, async (metadata) => {
+          const users = await metadata.readUsers()
+          return [...users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([user, entries]) => ({
+            user, mechanisms: [...entries].map(([m, c]) => ({ mechanism: m, iterations: c.iterations })),
+          }))
+        })
+        : online(options)
         ? await withWireClient(options.bootstrap, listOnline, connectOptions(options, 'ringlog-users'))
         : CredentialStore.open(options.dataDir).list()
       for (const user of list) {
         process.stdout.write(`${user.user}\t${user.mechanisms.map((m) => `${m.mechanism}(iterations=${m.iterations})`).join(',')}\n`)
       }
     })
-  withBrokerLogin(users.command('delete <name>'), null)
+  withEtcdSecurity(withBrokerLogin(users.command('delete <name>'), null))
     .description('delete a user (or only its credential for --mechanism)')
     .option('--mechanism <mechanism>', 'delete only this mechanism')
     .option('--data-dir <dir>', 'broker data dir', DEFAULT_CONFIG.dataDir)
     .action(async (name: string, options: OnlineOptions & { mechanism?: string; dataDir: string }) => {
       const mechanism = options.mechanism === undefined ? undefined : mechanismOf(options.mechanism)
-      if (online(options)) {
+      if (inEtcd(options)) {
+        await withSecurityMetadata(options, async (metadata) => {
+          const mechanisms = mechanism ? [mechanism] : [...(await metadata.readUsers()).get(name)?.keys() ?? []]
+          if (mechanisms.length === 0) throw new UserCommandError(`no SCRAM credential for user ${name}`)
+          const { result } = await metadata.alterCredentials([{ user: name, deletions: mechanisms, upsertions: [] }])
+          const problem = result.get(name)
+          if (problem) throw new UserCommandError(`user ${name}: RESOURCE_NOT_FOUND (${problem})`)
+        })
+      } else if (online(options)) {
         // Over the wire a deletion names one mechanism: without --mechanism, every one the user has.
         await withWireClient(options.bootstrap, async (client) => {
           const mechanisms = mechanism ? [mechanism] : (await listOnline(client)).find((u) => u.user === name)?.mechanisms.map((m) => m.mechanism) ?? []

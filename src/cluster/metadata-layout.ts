@@ -9,6 +9,9 @@
  *   producer-ids              ProducerIdsRecord: the next unallocated producer id (block allocator)
  *   shutdown/<id>             ShutdownRequest, bound to the requesting broker's lease
  *   preferred-replica-election PreferredElectionRequest; the controller deletes it when done
+ *   security/acls             AclsRecord: every ACL binding of the cluster, CAS writes only
+ *   security/scram/<user>     ScramUserRecord: a user's salted SCRAM keys (never a password), CAS writes
+ *                             (the user name is URI-encoded in the key; see security-metadata.ts)
  *
  * Values are JSON, not msgpack: the metadata is small and rarely written, and an operator can
  * read and repair it with plain `etcdctl get --prefix /ringlog/` (as Kafka's state could be
@@ -73,6 +76,16 @@ export interface PreferredElectionRequest {
   requestedAt: number
 }
 
+/** The key of `security/acls`: every binding of the cluster (security/acl.ts's AclBinding), one list. */
+export interface AclsRecord {
+  bindings: unknown[]
+}
+
+/** The key of `security/scram/<user>`: per SCRAM mechanism, base64 salt, iterations, StoredKey, ServerKey. */
+export interface ScramUserRecord {
+  mechanisms: Record<string, unknown>
+}
+
 /** Key builder for one cluster. */
 export class MetadataLayout {
   readonly prefix: string
@@ -94,6 +107,21 @@ export class MetadataLayout {
   get shutdownPrefix(): string { return `${this.prefix}shutdown/` }
   shutdown(id: number): string { return `${this.shutdownPrefix}${id}` }
   get preferredElection(): string { return `${this.prefix}preferred-replica-election` }
+  get securityPrefix(): string { return `${this.prefix}security/` }
+  get acls(): string { return `${this.securityPrefix}acls` }
+  get scramPrefix(): string { return `${this.securityPrefix}scram/` }
+  /** URI-encoded: a user name may hold '/' or any other character. */
+  scramUser(user: string): string { return `${this.scramPrefix}${encodeURIComponent(user)}` }
+
+  /** User name from a security/scram/<user> key. */
+  userFromScramKey(key: string): string | undefined {
+    if (!key.startsWith(this.scramPrefix)) return undefined
+    try {
+      return decodeURIComponent(key.slice(this.scramPrefix.length))
+    } catch {
+      return undefined
+    }
+  }
 
   /** Broker id from a brokers/<id> or shutdown/<id> key, undefined if the key is not one. */
   idFromKey(key: string, prefix: string): number | undefined {

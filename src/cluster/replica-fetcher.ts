@@ -7,7 +7,7 @@
  * batch is dropped: a fetch may end mid-batch) and sets its HW to min(leader HW, own LEO).
  */
 import type { LogEngine } from '../engine/log-engine.js'
-import { connectNegotiated } from '../kafka-client/negotiated-client.js'
+import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 
@@ -143,7 +143,7 @@ export class ReplicaFetcher {
     if (this.client && !this.client.closed) return this.client
     const address = this.options.address()
     if (!address) throw new Error(`leader ${this.options.leaderId} is not registered`)
-    this.client = await connectNegotiated(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000 })
+    this.client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000 })
     return this.client
   }
 

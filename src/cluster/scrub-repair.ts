@@ -9,7 +9,7 @@
  * Repairs run one at a time, each bounded in attempts; every outcome is logged.
  */
 import type { LogEngine, ScrubDamageEvent } from '../engine/log-engine.js'
-import { connectNegotiated } from '../kafka-client/negotiated-client.js'
+import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 
@@ -96,7 +96,7 @@ export class ScrubRepairer {
 
   /** The leader's bytes for the range: whole batches from its first offset, `length` of them. */
   private async fetchCopy(address: { host: string; port: number }, damage: ScrubDamageEvent): Promise<Buffer> {
-    const client = await connectNegotiated(`${address.host}:${address.port}`, { clientId: `ringlog-scrub-repair-${this.host.nodeId}`, requestTimeoutMs: 10_000 })
+    const client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-scrub-repair-${this.host.nodeId}`, requestTimeoutMs: 10_000 })
     try {
       const response = await client.request(ApiKey.Fetch, FETCH_VERSION, {
         replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: damage.length, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,

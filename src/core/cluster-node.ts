@@ -186,7 +186,8 @@ export class ClusterNode implements ClusterView {
     }) as PrefixWatch<unknown, unknown>)
     this.context.engine.on?.('scrubDamage', (damage) => this.scrubRepairer.onDamage(damage))
     // --port 0: the real port is known only once the server is bound (registerBoundPort).
-    if (config.port !== 0) await this.registerAt(config.port)
+    // With listeners the registered port is the inter-broker listener's, known once bound (registerBoundPort).
+    if (config.port !== 0 && config.listeners.length === 0) await this.registerAt(config.port)
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
     this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
     this.watchesLoaded = true

@@ -14,7 +14,7 @@
  */
 import type { LogEngine, TxnMarkerRequest } from '../engine/log-engine.js'
 import { RinglogError, UnknownTopicOrPartitionError } from '../errors.js'
-import { connectNegotiated } from '../kafka-client/negotiated-client.js'
+import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import type { ClusterView } from './cluster-view.js'
@@ -145,7 +145,7 @@ export class TxnMarkerWriter {
       })
     }
     if (known) this.drop(brokerId)
-    const client = connectNegotiated(address, { clientId: `ringlog-txn-markers-${this.host.cluster?.nodeId ?? -1}`, requestTimeoutMs: REQUEST_TIMEOUT_MS })
+    const client = connectInterBroker(address, { clientId: `ringlog-txn-markers-${this.host.cluster?.nodeId ?? -1}`, requestTimeoutMs: REQUEST_TIMEOUT_MS })
     client.catch(() => { if (this.connections.get(brokerId)?.client === client) this.connections.delete(brokerId) })
     this.connections.set(brokerId, { address, client })
     return client

@@ -158,6 +158,11 @@ const ROWS: Row[] = [
     api: 'DescribeUserScramCredentials', grant: [acl(CLUSTER, CLUSTER_RESOURCE_NAME, DESCRIBE)], denied: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
     call: async () => (await alice.request(ApiKey.DescribeUserScramCredentials, 0, { users: null })).errorCode,
   },
+  {
+    // A follower's fetch (replica_id >= 0) needs CLUSTER_ACTION on the cluster, as in Kafka: READ on the topic is not enough.
+    api: 'Fetch as a replica', grant: [acl(TOPIC, 'orders', READ), acl(CLUSTER, CLUSTER_RESOURCE_NAME, AclOperation.CLUSTER_ACTION)], denied: ErrorCode.TOPIC_AUTHORIZATION_FAILED, allowed: ErrorCode.NONE,
+    call: async () => (await alice.request(ApiKey.Fetch, 11, { replicaId: 5, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, topics: [{ topic: 'orders', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 16, currentLeaderEpoch: -1, logStartOffset: -1 }] }] })).responses[0].partitions[0].errorCode,
+  },
 ]
 
 const EVERYTHING = { resourceType: ResourceType.ANY, resourceName: null, patternType: PatternType.ANY, principal: 'User:alice', host: null, operation: AclOperation.ANY, permission: AclPermission.ANY }
@@ -185,6 +190,17 @@ describe('ACL matrix: each API without and with the permission it needs', () => 
     await createAcls(admin, [acl(CLUSTER, CLUSTER_RESOURCE_NAME, DESCRIBE)])
     expect(await groupsOf(alice)).toEqual(all)
     await deleteAcls(admin, [EVERYTHING])
+  })
+
+  it('READ on the topic does not let alice fetch as a replica: that takes CLUSTER_ACTION on the cluster', async () => {
+    const replicaFetch = ROWS.find((r) => r.api === 'Fetch as a replica')!
+    await createAcls(admin, [acl(TOPIC, 'orders', READ)])
+    try {
+      expect(await replicaFetch.call()).toBe(ErrorCode.TOPIC_AUTHORIZATION_FAILED)
+      expect(await ROWS[0].call()).toBe(ErrorCode.NONE)
+    } finally {
+      await deleteAcls(admin, [EVERYTHING])
+    }
   })
 
   it('a DENY for User:* from alice\'s host wins over her ALLOW', async () => {

@@ -102,8 +102,13 @@ describe('ringlog users and acls against a running broker', () => {
     expectFailure(await runRinglog(['users', 'list', ...login('bob', 'bob-pw'), '--sasl-mechanism', 'SCRAM-SHA-256']), /SASL_AUTHENTICATION_FAILED/)
   }, 120_000)
 
-  it('cluster mode refuses --authorizer on (ACLs are not shared across brokers yet)', async () => {
-    const refused = await runRinglog(['serve', '--data-dir', join(dir, 'cluster'), '--etcd', 'http://127.0.0.1:1', '--authorizer', 'on'])
-    expectFailure(refused, /not supported in cluster mode.*ACLs are not shared/)
+  it('cluster mode refuses a SASL inter-broker listener without the broker\'s login, and --etcd with -b', async () => {
+    const refused = await runRinglog(['serve', '--data-dir', join(dir, 'cluster'), '--etcd', 'http://127.0.0.1:1', '--authorizer', 'on',
+      '--listener', 'SASL_PLAINTEXT://127.0.0.1:0'])
+    expectFailure(refused, /inter-broker listener SASL_PLAINTEXT needs this broker's login: (--inter-broker-sasl|interBrokerSasl) user:password/)
+    const unknown = await runRinglog(['serve', '--data-dir', join(dir, 'cluster'), '--etcd', 'http://127.0.0.1:1', '--inter-broker-listener', 'SSL'])
+    expectFailure(unknown, /--inter-broker-listener: no SSL listener/)
+    const both = await runRinglog(['acls', 'list', '--etcd', '127.0.0.1:1', '-b', '127.0.0.1:1'])
+    expectFailure(both, /-b .* or --etcd .*not both/)
   }, 120_000)
 })

@@ -64,6 +64,7 @@ import { FetchResponseBuilder } from '../fetch-response.js'
 import { convertedLength, convertedPart } from '../down-conversion.js'
 import type { FileRangePart, GeneratedPart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
+import { logRefusedInterBroker } from '../request-authorization.js'
 
 export const apiKey = 1
 /** FetchRequest.isolationLevel: 0 read_uncommitted, 1 read_committed. */
@@ -211,12 +212,15 @@ function readAll(broker: NodeContext, { session, ctx, replicaId, request }: Fetc
   let located: Promise<void>[] | null = null
   const byId = ctx.version >= TOPIC_ID_VERSION
   const committed = ctx.version >= FIRST_V2_FORMAT_VERSION && request.isolationLevel === READ_COMMITTED && replicaId < 0
+  // A follower's fetch needs CLUSTER_ACTION on the cluster instead of READ on each topic (Kafka's rule).
+  const replicaAllowed = replicaId >= 0 ? ctx.access.cluster() : false
+  if (replicaId >= 0 && !replicaAllowed) logRefusedInterBroker(ctx.log, ctx.session?.principal ?? 'User:ANONYMOUS', `replica fetch from broker ${replicaId}`)
   for (const target of session.targets) {
     const t = target.topic
     const name = byId ? broker.topics.byId(topicIdFromWire(t.topicId))?.name : t.topic
     const read = name === undefined
       ? unknownTopicId(target)
-      : !ctx.access.topic(name)
+      : !(replicaId >= 0 ? replicaAllowed : ctx.access.topic(name))
         ? denied(name, byId ? t.topicId : ZERO_UUID, target)
         : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, target, replicaId, committed)
     reads.push(read)

@@ -10,8 +10,8 @@
  * FENCED_LEADER_EPOCH (74), newer UNKNOWN_LEADER_EPOCH (75). replica_id (v3+): a follower's
  * broker id, -1 for a consumer (v0-2 carry none, read as -2, Kafka's debugging id); a single node
  * leads every partition, so every sender gets the leader's answer. Unknown topic or partition:
- * UNKNOWN_TOPIC_OR_PARTITION; storage failures: their Kafka code. Authorization: DESCRIBE on the
- * topic (a consumer's check; followers are cluster mode, where the authorizer is refused). Left out: answering as a
+ * UNKNOWN_TOPIC_OR_PARTITION; storage failures: their Kafka code. Authorization: CLUSTER_ACTION on
+ * the cluster (a follower, as in Kafka) or DESCRIBE on the topic (a consumer). Left out: answering as a
  * non-leader (NOT_LEADER_OR_FOLLOWER), which cluster mode adds with its leadership state.
  */
 import { toErrorPayload } from '../../errors.js'
@@ -32,7 +32,7 @@ const UNDEFINED_EPOCH_OFFSET = -1
 export async function handle(request: OffsetForLeaderEpochRequest, ctx: RequestContext): Promise<HandlerReply<OffsetForLeaderEpochResponse>> {
   const topics = await Promise.all(request.topics.map(async (t) => ({
     topic: t.topic,
-    partitions: await Promise.all(t.partitions.map((p) => ctx.access.topic(t.topic)
+    partitions: await Promise.all(t.partitions.map((p) => ctx.access.cluster() || ctx.access.topic(t.topic)
       ? lookup(ctx.broker, t.topic, p)
       : { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, partition: p.partition, leaderEpoch: UNDEFINED_EPOCH, endOffset: UNDEFINED_EPOCH_OFFSET })),
   })))

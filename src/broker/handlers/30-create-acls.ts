@@ -3,13 +3,16 @@
  * accepted again, as in Kafka). Per creation: INVALID_REQUEST with the reason for a binding
  * that cannot be stored (ANY/MATCH values, a principal not `Type:name`, a cluster resource
  * other than `kafka-cluster`), CLUSTER_AUTHORIZATION_FAILED without ALTER on the cluster,
- * SECURITY_DISABLED without `--authorizer on`.
+ * SECURITY_DISABLED without `--authorizer on`. In cluster mode the bindings are added to etcd's
+ * list by compare-and-swap (every broker applies them from its watch); the answer waits until
+ * this broker's copy shows them.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { AclCreationResult, CreateAclsRequest, CreateAclsResponse } from '../../protocol/messages/create-acls.js'
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/create-acls.js'
 import type { EncodeInput } from '../../protocol/primitives.js'
 import { invalidBinding, type AclBinding } from '../../security/acl.js'
+import { withBindings } from '../../security/acl-store.js'
 import { aclAuthorizer, isRefusal } from '../acl-requests.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 
@@ -17,7 +20,7 @@ export const apiKey = 30
 export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
-export function handle(request: CreateAclsRequest, ctx: RequestContext): HandlerReply<CreateAclsResponse> {
+export async function handle(request: CreateAclsRequest, ctx: RequestContext): Promise<HandlerReply<CreateAclsResponse>> {
   const reply = (results: EncodeInput<AclCreationResult>[]): HandlerReply<CreateAclsResponse> => ({ kind: 'message', message: { throttleTimeMs: 0, results } })
   const authorizer = aclAuthorizer(ctx)
   if (isRefusal(authorizer)) return reply(request.creations.map(() => ({ errorCode: authorizer.errorCode, errorMessage: authorizer.errorMessage })))
@@ -34,10 +37,12 @@ export function handle(request: CreateAclsRequest, ctx: RequestContext): Handler
   }
   if (valid.length > 0) {
     try {
-      authorizer.store.add(valid)
+      const shared = ctx.security?.shared
+      if (shared) await shared.updateAcls((current) => ({ next: withBindings(current, valid), result: undefined }))
+      else authorizer.store.add(valid)
       ctx.log.info(`ACLs: ${valid.length} binding(s) created by ${ctx.session?.principal ?? 'User:ANONYMOUS'}`)
     } catch (error) {
-      // Nothing was stored (the limit, or the file could not be written): every valid creation fails alike.
+      // Nothing was stored (the limit, the file could not be written, etcd unreachable): every valid creation fails alike.
       const message = (error as Error).message
       for (const r of results) if (r.errorCode === ErrorCode.NONE) Object.assign(r, { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: message })
     }
