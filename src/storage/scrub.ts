@@ -1,5 +1,5 @@
 /**
- * Background scrubbing of one partition's closed segments (issue 18, M6): every batch's CRC
+ * Background scrubbing of one partition's segments (issue 18, M6): every batch's CRC
  * and offset continuity are re-checked, a little at a time, so that bit rot in data no
  * recovery re-reads (everything before the recovery point, every segment after a clean
  * shutdown) is found and refused to consumers instead of being served. The partition's
@@ -10,7 +10,7 @@
 import { basename, join } from 'node:path'
 import { RinglogError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MIN_BATCH_LENGTH, validateBatch } from '../protocol/record-batch.js'
+import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, MIN_BATCH_LENGTH, validateBatch } from '../protocol/record-batch.js'
 import { LOG_SUFFIX, logFileName, parseSegmentFileName } from './file-names.js'
 import { errnoCode, nodeStorageFs, readFully, writeFully, type StorageFs } from './storage-fs.js'
 
@@ -35,8 +35,14 @@ export interface ScrubDamage {
   reason: string
 }
 
+/** One batch header as a scrub pass saw it (the facts an index must agree with). */
+export interface ScannedBatch { position: number; baseOffset: number; lastOffset: number; maxTimestamp: number }
+
+/** A segment scanned whole with no damage found: its batches, for checking its indexes (PartitionLog.checkIndexes). */
+export interface ScannedSegment { path: string; size: number; batches: readonly ScannedBatch[] }
+
 export interface ScrubCounters {
-  /** Passes over every closed segment completed. */
+  /** Passes over every segment completed. */
   passes: number
   scannedBytes: number
   /** Damaged batches (or damaged segment tails) found so far. */
@@ -45,7 +51,20 @@ export interface ScrubCounters {
   repairedBatches: number
 }
 
-interface Cursor { path: string; fd: number; size: number; position: number; expected: number | undefined; chunkStart: number; chunkEnd: number }
+interface Cursor {
+  path: string
+  fd: number
+  /** The file's size when the scan of it began: bytes appended later wait for the next pass. */
+  size: number
+  /** The newest segment, still appended to: a damaged stretch ends at `size`, not at the end of the file. */
+  active: boolean
+  /** Every batch header seen, until damage is found (then undefined: the indexes are not judged). */
+  batches: ScannedBatch[] | undefined
+  position: number
+  expected: number | undefined
+  chunkStart: number
+  chunkEnd: number
+}
 
 /**
  * Segment bytes are read a chunk at a time into one buffer per thread (one worker's partitions
@@ -61,6 +80,8 @@ export class PartitionScrubber {
   private queue: number[] | undefined
   private cursor: Cursor | undefined
   private passStartedAt = Number.NEGATIVE_INFINITY
+  /** Base offset of the newest segment when the pass began. */
+  private newest: number | undefined
 
   /**
    * `cleanedUpTo`: the log's cleaner checkpoint; an offset gap before a batch starting at or
@@ -72,6 +93,8 @@ export class PartitionScrubber {
     private readonly fsi: StorageFs = nodeStorageFs,
     private readonly onDamage: (damage: ScrubDamage) => void = () => undefined,
     private readonly cleanedUpTo: () => number = () => -1,
+    /** A segment scanned whole without damage: its owner checks the segment's indexes against it. */
+    private readonly onSegmentScanned: (scanned: ScannedSegment) => void = () => undefined,
   ) {}
 
   /**
@@ -189,13 +212,19 @@ export class PartitionScrubber {
     this.queue = undefined
   }
 
-  /** Lists the closed segments (every one but the newest, which is still written) and forgets ranges of removed files. */
+  /**
+   * Lists every segment and forgets ranges of removed files. The newest one is scrubbed too, up
+   * to its size when its scan begins: after a clean shutdown no recovery re-reads it, and a
+   * segment rolls only at segment.bytes or segment.ms, so it may hold days of data. The worker
+   * that appends to it also runs the scrub, so the scan never sees half a batch.
+   */
   private startPass(now: number): void {
     this.passStartedAt = now
     const bases = this.fsi.readdirSync(this.dir).map((n) => parseSegmentFileName(n, LOG_SUFFIX)).filter((b): b is number => b !== undefined).sort((a, b) => a - b)
     const paths = new Set(bases.map((b) => this.segmentPath(b)))
     for (const path of [...this.bad.keys()]) if (!paths.has(path)) this.bad.delete(path)
-    this.queue = bases.slice(0, -1)
+    this.newest = bases[bases.length - 1]
+    this.queue = bases
   }
 
   private segmentPath(base: number): string {
@@ -214,7 +243,7 @@ export class PartitionScrubber {
         if (errnoCode(error) === 'ENOENT') continue // retention removed it meanwhile
         throw error
       }
-      this.cursor = { path, fd, size: this.fsi.fstatSync(fd).size, position: 0, expected: base, chunkStart: 0, chunkEnd: 0 }
+      this.cursor = { path, fd, size: this.fsi.fstatSync(fd).size, active: base === this.newest, batches: [], position: 0, expected: base, chunkStart: 0, chunkEnd: 0 }
       return true
     }
   }
@@ -239,6 +268,7 @@ export class PartitionScrubber {
   /** Checks the batch at the cursor and moves past it; returns the bytes read. */
   private scanBatch(c: Cursor): number {
     const done = (): number => {
+      if (c.batches) this.onSegmentScanned({ path: c.path, size: c.size, batches: c.batches })
       this.fsi.closeSync(c.fd)
       if (chunkOwner === c) chunkOwner = undefined
       this.cursor = undefined
@@ -274,6 +304,7 @@ export class PartitionScrubber {
       } else {
         c.expected = next
       }
+      c.batches?.push({ position: c.position, baseOffset: base, lastOffset: next - 1, maxTimestamp: Number(batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET)) })
     } else {
       c.expected = undefined
     }
@@ -281,7 +312,10 @@ export class PartitionScrubber {
     return size
   }
 
-  private markBad(c: Cursor, end: number, reason: string): void {
+  private markBad(c: Cursor, rangeEnd: number, reason: string): void {
+    c.batches = undefined
+    // In the active segment, batches appended after the scan began are not covered by the mark.
+    const end = c.active && rangeEnd === Infinity ? c.size : rangeEnd
     const range: BadRange = { start: c.position, end, firstOffset: c.expected ?? -1, reason }
     const ranges = this.bad.get(c.path) ?? []
     if (!ranges.some((r) => r.start === range.start)) {

@@ -19,14 +19,16 @@ const cleanups: (() => void)[] = []
 afterEach(() => { for (const c of cleanups.splice(0)) c() })
 
 /** A closed log of several 4 KiB segments; returns its dir and the closed segment paths in order. */
-async function closedLog(): Promise<{ dir: string; closed: string[] }> {
+/** A cleanly closed log: its segment files (`closed`: all but the newest, `all`: every one). */
+async function closedLog(): Promise<{ dir: string; closed: string[]; all: string[] }> {
   const { dir, cleanup } = tempPartitionDir()
   cleanups.push(cleanup)
   const log = await PartitionLog.open(dir, { segmentBytes: 4096 })
   for (let i = 0; i < 50; i++) log.append(testBatch(i, 1, undefined, 300), { leaderEpoch: 0 })
   await log.close()
   const bases = readdirSync(dir).map((n) => parseSegmentFileName(n, LOG_SUFFIX)).filter((b): b is number => b !== undefined).sort((a, b) => a - b)
-  return { dir, closed: bases.slice(0, -1).map((b) => join(dir, `${String(b).padStart(20, '0')}${LOG_SUFFIX}`)) }
+  const all = bases.map((b) => join(dir, `${String(b).padStart(20, '0')}${LOG_SUFFIX}`))
+  return { dir, closed: all.slice(0, -1), all }
 }
 
 function patch(path: string, at: number, bytes: Buffer): void {
@@ -46,10 +48,11 @@ function refusalCode(fn: () => unknown): number | undefined {
 
 describe('PartitionScrubber', () => {
   it('reads at most the budget per step (plus one batch), never marks an intact log, and waits out the interval between passes', async () => {
-    const { dir, closed } = await closedLog()
+    const { dir, all } = await closedLog()
     const reports: string[] = []
     const scrubber = new PartitionScrubber(dir, (m) => reports.push(m))
-    const total = closed.reduce((sum, p) => sum + readFileSync(p).length, 0)
+    // Every segment, the newest too: after a clean shutdown no recovery re-reads it either.
+    const total = all.reduce((sum, p) => sum + readFileSync(p).length, 0)
     let steps = 0
     for (; steps < 10_000 && scrubber.counters.passes === 0; steps++) expect(scrubber.step(1000, 0, 5000)).toBeLessThanOrEqual(1000 + 400)
     expect(scrubber.counters).toEqual({ passes: 1, scannedBytes: total, corruptBatches: 0, repairedBatches: 0 })
@@ -57,6 +60,30 @@ describe('PartitionScrubber', () => {
     expect(reports).toEqual([])
     expect(scrubber.step(1000, 4999, 5000)).toBe(0) // the interval has not passed since the pass began at 0
     expect(scrubber.step(1000, 5000, 5000)).toBeGreaterThan(0)
+  })
+
+  it('the newest segment is scrubbed too; a damaged batch there is refused, batches appended after the scan are served', async () => {
+    const random = randomForTest()
+    const { dir, all } = await closedLog()
+    const path = all[all.length - 1]
+    const { batches } = splitBatches(readFileSync(path))
+    const victim = batches[random.int(batches.length)]
+    const at = victim.offset + 21 + random.int(victim.size - 21)
+    patch(path, at, Buffer.from([readFileSync(path)[at] ^ (1 << random.int(8))]))
+    // segment.ms out of the way: the test batches carry 2023 timestamps, which would roll the segment at once.
+    const log = await PartitionLog.open(dir, { segmentBytes: 4096, segmentMs: 2 ** 50 })
+    try {
+      const scrubber = new PartitionScrubber(dir, () => undefined)
+      fullPass(scrubber)
+      expect(scrubber.counters.corruptBatches).toBe(1)
+      expect(refusalCode(() => scrubber.servableLength(path, victim.offset, victim.size))).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+      const end = readFileSync(path).length
+      log.append(testBatch(99, 1, undefined, 10), { leaderEpoch: 0 })
+      expect(readFileSync(path).length).toBeGreaterThan(end)
+      expect(scrubber.servableLength(path, end, readFileSync(path).length - end)).toBe(readFileSync(path).length - end)
+    } finally {
+      await log.close()
+    }
   })
 
   it('a flipped bit in a batch body: that batch alone is refused, reads before it stop short of it', async () => {
