@@ -4,7 +4,7 @@
  *                             segment with an entry every 4 KiB = 262,144 entries
  *   offset-index/typed-array  the same search over a plain Uint32Array of relative offsets
  *                             (baseline, same run: the floor for a binary search of that size)
- *   time-index/lookupBefore   TimeIndex over 262,144 entries, random timestamps
+ *   time-index/entryBefore    TimeIndex over 262,144 entries, random timestamps
  *   log-read/locate           PartitionLog.read(random offset, 1 byte): segment choice, index
  *                             lookup and the batch-header walk to the offset's batch (KIP-74:
  *                             one batch), in a log of many segments
@@ -96,7 +96,7 @@ const next = (): number => (cursor = (cursor + 1) & (TARGETS - 1))
 const tasks: TaskDef[] = [
   { name: `offset-index/lookup (${INDEX_ENTRIES} entries)`, fn: () => { sink ^= offsetIndex.lookup(offsetTargets[next()]).position } },
   { name: 'offset-index/typed-array (baseline)', fn: () => { sink ^= floorTyped(offsetTargets[next()] - BASE_OFFSET) } },
-  { name: `time-index/lookupBefore (${INDEX_ENTRIES} entries)`, fn: () => { sink ^= timeIndex.lookupBefore(timeTargets[next()]) } },
+  { name: `time-index/entryBefore (${INDEX_ENTRIES} entries)`, fn: () => { sink ^= timeIndex.entryBefore(timeTargets[next()])?.offset ?? 0 } },
   { name: `log-read/locate (${log.segmentCount} segments)`, fn: () => { sink ^= log.read(readTargets[next()], 1).position } },
   { name: 'log-read/1MiB', fn: () => { sink ^= log.read(readTargets[next()], MiB).length } },
 ]

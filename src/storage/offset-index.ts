@@ -39,6 +39,9 @@ export class OffsetIndex {
 
   get entryCount(): number { return this.entries.count }
 
+  /** The `i`th entry, oldest first. */
+  entryAt(i: number): OffsetIndexEntry { return { offset: this.offsetAt(i), position: this.positionAt(i) } }
+
   /** Adds an entry; offsets and positions must grow (callers append in log order). */
   append(offset: number, position: number): void {
     const relative = relativeOffset(offset, this.baseOffset)

@@ -21,6 +21,7 @@ import {
   validateBatch, writeInt64, ATTRIBUTES_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, LOG_OVERHEAD, PARTITION_LEADER_EPOCH_OFFSET,
 } from '../protocol/record-batch.js'
 import { fsyncDirectory } from './atomic-file.js'
+import { reportDamagedFile } from './damaged-file.js'
 import { readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoints.js'
 import { CLEAN_SHUTDOWN_MARKER, CLEANER_OFFSET_CHECKPOINT, DELETED_SUFFIX, LOG_START_OFFSET_CHECKPOINT, parseTopicPartitionDir, RECOVERY_POINT_CHECKPOINT } from './file-names.js'
 import { mkdirDurable } from './durable-dirs.js'
@@ -29,6 +30,7 @@ import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader
 import { resolveLogConfig, type LogConfig } from './log-config.js'
 import { recoverSegments, type RecoverySummary } from './recovery.js'
 import { countSegmentsToDelete } from './retention.js'
+import type { ScannedSegment } from './scrub.js'
 import { Segment } from './segment.js'
 import { threadSegmentFileCache, type SegmentFileCache } from './segment-file-cache.js'
 import { errnoCode, isDiskFull, nodeStorageFs, readFully, type StorageFs } from './storage-fs.js'
@@ -405,7 +407,9 @@ export class PartitionLog {
       this.epochs.truncateFromStart(this.startOffset)
       this.epochs.truncateFromEnd(this.nextOffset)
       const last = this.lastBatch()
-      if (!last || last.partitionLeaderEpoch < 0 || this.epochs.epochForOffset(last.baseOffset) === last.partitionLeaderEpoch) return
+      const mismatch = this.epochMismatch()
+      if (mismatch === undefined && (!last || last.partitionLeaderEpoch < 0 || this.epochs.epochForOffset(last.baseOffset) === last.partitionLeaderEpoch)) return
+      if (mismatch !== undefined) reportDamagedFile(this.epochs.path, mismatch, 'rebuilt from the batches\' partitionLeaderEpoch fields')
     }
     const entries: EpochEntry[] = []
     for (const segment of this.segments) {
@@ -422,6 +426,44 @@ export class PartitionLog {
     if (entries.length === 0 && intact === false && !this.fsi.existsSync(this.epochs.path)) return
     this.epochs.rebuild(entries)
     this.epochs.truncateFromStart(this.startOffset)
+  }
+
+  /**
+   * Why the leader-epoch checkpoint does not match the log, or undefined when it does. Kafka's
+   * format has no checksum, and a flipped digit that keeps the entries ordered would move an
+   * epoch boundary (and with it every OffsetForLeaderEpoch answer, so a follower would truncate
+   * at the wrong place). Each entry is checked where the log can check it cheaply: the epoch
+   * must change exactly at its start offset (two header reads per entry; entries are few).
+   */
+  private epochMismatch(): string | undefined {
+    const entries = this.epochs.all
+    for (let i = 0; i < entries.length; i++) {
+      const { epoch, startOffset } = entries[i]
+      if (startOffset >= this.nextOffset) return `epoch ${epoch} starts at ${startOffset}, past the log end ${this.nextOffset}`
+      const holding = this.batchHolding(startOffset)
+      if (!holding || holding.partitionLeaderEpoch !== epoch) return `offset ${startOffset} was written in epoch ${holding?.partitionLeaderEpoch}, not ${epoch}`
+      if (startOffset === this.startOffset) continue
+      if (holding.baseOffset !== startOffset) return `epoch ${epoch} starts at ${startOffset}, inside a batch starting at ${holding.baseOffset}`
+      const before = this.batchHolding(startOffset - 1)
+      const previousEpoch = i === 0 ? -1 : entries[i - 1].epoch
+      if (before && (i === 0 ? before.partitionLeaderEpoch >= 0 : before.partitionLeaderEpoch !== previousEpoch)) {
+        return `offset ${startOffset - 1} before epoch ${epoch}'s start was written in epoch ${before.partitionLeaderEpoch}, not ${previousEpoch}`
+      }
+    }
+    return undefined
+  }
+
+  /** The header of the batch holding `offset` (undefined outside the log or in a gap). */
+  private batchHolding(offset: number): ReturnType<Segment['findBatch']> {
+    if (offset < this.startOffset || offset >= this.nextOffset) return undefined
+    const batch = this.segments[this.segmentIndexFor(offset)]?.findBatch(offset)
+    return batch && batch.baseOffset <= offset ? batch : undefined
+  }
+
+  /** A scrub pass read `scanned` whole without damage: check that segment's indexes against it (Segment.checkIndexes). */
+  checkIndexes(scanned: ScannedSegment): void {
+    const segment = this.segments.find((s) => s.logPath === scanned.path)
+    if (segment) segment.pinnedFor(() => segment.checkIndexes(scanned, segment !== this.active))
   }
 
   /** The header of the log's last batch, or undefined for an empty log. */
@@ -501,7 +543,7 @@ export class PartitionLog {
     let end = first.position + first.size
     if (end < budgetEnd) {
       // Batches before an index entry at or below the budget all fit: walk only the rest.
-      end = Math.max(end, segment.offsetIndex.lookupByPosition(budgetEnd).position)
+      end = Math.max(end, segment.indexedStartAtOrBefore(budgetEnd))
       while (end < limitPosition) {
         const next = segment.locationAt(end)
         if (!next) throw new CorruptRecordError(`unreadable batch header at ${end} in ${segment.logPath}`)
@@ -540,7 +582,7 @@ export class PartitionLog {
     const limit = this.highWatermark
     for (const segment of this.segments) {
       if (segment.size === 0 || segment.maxTimestamp < timestamp) continue
-      let position = segment.offsetIndex.lookup(segment.timeIndex.lookupBefore(timestamp)).position
+      let position = segment.timeIndexedStartFor(timestamp)
       while (position < segment.size) {
         const batch = segment.locationAt(position)
         if (!batch || batch.baseOffset >= limit) return undefined
@@ -564,7 +606,7 @@ export class PartitionLog {
     for (const s of this.segments) if (s.size > 0 && s.maxTimestamp >= 0 && (!best || s.maxTimestamp > best.maxTimestamp)) best = s
     if (!best) return undefined
     const max = best.maxTimestamp
-    let position = best.offsetIndex.lookup(best.timeIndex.lookupBefore(max)).position
+    let position = best.timeIndexedStartFor(max)
     while (position < best.size) {
       const batch = best.locationAt(position)
       if (!batch) return undefined

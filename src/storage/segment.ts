@@ -11,10 +11,13 @@ import { join } from 'node:path'
 import { CorruptRecordError, RinglogError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, ATTRIBUTES_OFFSET, PARTITION_LEADER_EPOCH_OFFSET, MAGIC_OFFSET } from '../protocol/record-batch.js'
+import { writeFileAtomicSync } from './atomic-file.js'
+import { reportDamagedFile } from './damaged-file.js'
 import { DELETED_SUFFIX, indexFileName, logFileName, timeIndexFileName } from './file-names.js'
 import { OffsetIndex } from './offset-index.js'
 import { threadSegmentFileCache, type CachedSegmentFile, type SegmentFileCache } from './segment-file-cache.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
+import type { ScannedSegment } from './scrub.js'
 import { errnoCode, readFully, writeFully, type StorageFs } from './storage-fs.js'
 import { TimeIndex } from './time-index.js'
 
@@ -69,6 +72,8 @@ export class Segment implements CachedSegmentFile {
   private openFd: number | undefined
   private pins = 0
   private destroyed = false
+  /** Both indexes; replaced whole when a saved entry turns out not to match the log (rebuildIndexes). */
+  indexer: SegmentIndexer
 
   private constructor(
     private readonly fsi: StorageFs,
@@ -78,9 +83,10 @@ export class Segment implements CachedSegmentFile {
     fd: number,
     size: number,
     nextOffset: number,
-    readonly indexer: SegmentIndexer,
+    indexer: SegmentIndexer,
     rollStartMs: number,
   ) {
+    this.indexer = indexer
     this.logPath = join(dir, logFileName(baseOffset))
     this.indexPath = join(dir, indexFileName(baseOffset))
     this.timeIndexPath = join(dir, timeIndexFileName(baseOffset))
@@ -199,22 +205,20 @@ export class Segment implements CachedSegmentFile {
       let position = start.position
       let nextOffset = start.offset
       let walkedMaxTimestamp = NO_TIMESTAMP
-      let walkedOffsetOfMax = baseOffset
       while (position < size) {
         const batch = readLocation(fsi, fd, position, size)
         if (!batch || batch.baseOffset < nextOffset) return undefined
-        if (batch.maxTimestamp > walkedMaxTimestamp) { walkedMaxTimestamp = batch.maxTimestamp; walkedOffsetOfMax = batch.lastOffset }
+        if (batch.maxTimestamp > walkedMaxTimestamp) walkedMaxTimestamp = batch.maxTimestamp
         nextOffset = batch.lastOffset + 1
         position += batch.size
       }
       if (size === 0) nextOffset = baseOffset
       const timeIndex = TimeIndex.fromBytes(baseOffset, fsi.readFileSync(timeIndexPath), Math.max(nextOffset, baseOffset + 1))
       if (!timeIndex) return undefined
+      // Index files are written with the segment's largest timestamp as the last time entry
+      // (writeIndexFiles), so a batch walked past it means a cut or damaged time index.
+      if (walkedMaxTimestamp > (timeIndex.lastEntry()?.timestamp ?? NO_TIMESTAMP)) return undefined
       const indexer = new SegmentIndexer(baseOffset, indexIntervalBytes, offsetIndex, timeIndex)
-      if (walkedMaxTimestamp > indexer.maxTimestamp) {
-        indexer.maxTimestamp = walkedMaxTimestamp
-        indexer.offsetOfMaxTimestamp = walkedOffsetOfMax
-      }
       indexer.bytesSinceLastIndexEntry = size - start.position
       let rollStartMs = NO_TIMESTAMP
       if (size > 0) {
@@ -274,7 +278,7 @@ export class Segment implements CachedSegmentFile {
   }
 
   private findBatchPinned(offset: number): BatchLocation | undefined {
-    let position = this.offsetIndex.lookup(offset).position
+    let position = this.indexedStartFor(offset)
     while (position < this.size) {
       const batch = this.locationAt(position)
       if (!batch) throw new CorruptRecordError(`unreadable batch header at ${position} in ${this.logPath}`)
@@ -282,6 +286,104 @@ export class Segment implements CachedSegmentFile {
       position += batch.size
     }
     return undefined
+  }
+
+  /**
+   * Where a scan for `offset` may start: the offset index's entry at or below it. An index file
+   * is only sanity-checked when a segment opens (Kafka does no more), so a damaged entry that
+   * still looks ordered would send reads into the middle of a batch or past records; each entry
+   * used is therefore checked against the batch header it names (one small read, from the page
+   * cache), and a mismatch rebuilds both indexes from the log.
+   */
+  indexedStartFor(offset: number): number {
+    return this.checkedEntry(() => this.offsetIndex.lookup(offset)).position
+  }
+
+  /** indexedStartFor by byte position: the index entry at or below `position`, checked the same way. */
+  indexedStartAtOrBefore(position: number): number {
+    return this.checkedEntry(() => this.offsetIndex.lookupByPosition(position)).position
+  }
+
+  /**
+   * Where to scan from for the first batch with a timestamp >= `timestamp` (ListOffsets by time).
+   * The time index entry used is checked too: it must name the last offset of a batch whose
+   * maximum timestamp it holds, or a damaged timestamp would skip records that qualify.
+   */
+  timeIndexedStartFor(timestamp: number): number {
+    let entry = this.timeIndex.entryBefore(timestamp)
+    if (entry) {
+      const batch = this.findBatch(entry.offset)
+      if (!batch || batch.lastOffset !== entry.offset || batch.maxTimestamp !== entry.timestamp) {
+        this.rebuildIndexes(this.timeIndexPath, `entry (${entry.timestamp}, ${entry.offset}) does not match the batch holding offset ${entry.offset}`)
+        entry = this.timeIndex.entryBefore(timestamp)
+      }
+    }
+    return this.indexedStartFor(entry?.offset ?? this.baseOffset)
+  }
+
+  private checkedEntry(lookup: () => { offset: number; position: number }): { offset: number; position: number } {
+    const entry = lookup()
+    // Position 0 is the segment start, never a saved entry (the first batch needs none).
+    if (entry.position === 0) return entry
+    const named = this.locationAt(entry.position)
+    if (named && named.baseOffset === entry.offset) return entry
+    this.rebuildIndexes(this.indexPath, `entry ${entry.offset} -> byte ${entry.position} does not name a batch starting there`)
+    return lookup()
+  }
+
+  /**
+   * Checks both indexes against a scrub pass's view of this segment's batches and rebuilds them
+   * where they disagree (damage the lookups' own checks may not meet: a cut or changed time
+   * index). Every offset entry must name a batch starting at its position with its offset; every
+   * time entry the last offset of a batch that raised the segment's largest timestamp to that
+   * entry's value (SegmentIndexer's rule); a closed segment's last time entry its largest
+   * timestamp. Entries past the scanned size (appended since) wait for the next pass.
+   */
+  checkIndexes(scanned: ScannedSegment, closed: boolean): void {
+    if (scanned.size > this.size) return // cut since the scan began: the next pass judges
+    const baseAt = new Map<number, number>()
+    const raisedTo = new Map<number, number>()
+    let max = NO_TIMESTAMP
+    for (const b of scanned.batches) {
+      baseAt.set(b.position, b.baseOffset)
+      if (b.maxTimestamp > max) {
+        max = b.maxTimestamp
+        raisedTo.set(b.lastOffset, max)
+      }
+    }
+    const scannedEnd = scanned.batches.length === 0 ? this.baseOffset : scanned.batches[scanned.batches.length - 1].lastOffset + 1
+    const offsetEntries = this.offsetIndex
+    for (let i = 0; i < offsetEntries.entryCount; i++) {
+      const e = offsetEntries.entryAt(i)
+      if (e.position >= scanned.size) break
+      if (baseAt.get(e.position) !== e.offset) return this.rebuildIndexes(this.indexPath, `entry ${e.offset} -> byte ${e.position} does not name a batch starting there`)
+    }
+    const timeEntries = this.timeIndex
+    for (let i = 0; i < timeEntries.entryCount; i++) {
+      const e = timeEntries.entryAt(i)
+      if (e.offset >= scannedEnd) break
+      if (raisedTo.get(e.offset) !== e.timestamp) return this.rebuildIndexes(this.timeIndexPath, `entry (${e.timestamp}, ${e.offset}) is not where the segment's largest timestamp reached ${e.timestamp}`)
+    }
+    if (this.indexer.maxTimestamp < max || (closed && max >= 0 && timeEntries.lastEntry()?.timestamp !== max)) {
+      return this.rebuildIndexes(this.timeIndexPath, `the segment's largest timestamp is ${max}, the time index ends at ${timeEntries.lastEntry()?.timestamp ?? 'no entry'}`)
+    }
+  }
+
+  /** Rebuilds both indexes from the batch headers, rewrites their files and reports the damage. */
+  private rebuildIndexes(damagedPath: string, reason: string): void {
+    const rebuilt = new SegmentIndexer(this.baseOffset, this.indexer.indexIntervalBytes)
+    let position = 0
+    while (position < this.size) {
+      const batch = this.locationAt(position)
+      if (!batch) throw new CorruptRecordError(`unreadable batch header at ${position} in ${this.logPath}`)
+      rebuilt.onBatch(batch.baseOffset, batch.lastOffset, position, batch.size, batch.maxTimestamp)
+      position += batch.size
+    }
+    this.indexer = rebuilt
+    reportDamagedFile(damagedPath, reason, 'both indexes of the segment rebuilt from its batches')
+    // Rewritten now, so the next open does not meet the damage again (the active segment rewrites them at roll or close too).
+    writeFileAtomicSync(this.indexPath, Buffer.from(this.offsetIndex.toBytes()), this.fsi)
+    writeFileAtomicSync(this.timeIndexPath, Buffer.from(this.timeIndex.toBytes()), this.fsi)
   }
 
   /** Removes the batch holding `offset` and everything after it; returns the new end offset. */
@@ -301,7 +403,7 @@ export class Segment implements CachedSegmentFile {
     const lastTime = this.timeIndex.lastEntry()
     this.indexer.maxTimestamp = lastTime ? lastTime.timestamp : NO_TIMESTAMP
     this.indexer.offsetOfMaxTimestamp = lastTime ? lastTime.offset : this.baseOffset
-    let position = lastTime ? this.offsetIndex.lookup(lastTime.offset).position : 0
+    let position = lastTime ? this.indexedStartFor(lastTime.offset) : 0
     while (position < this.size) {
       const batch = this.locationAt(position)
       if (!batch) break

@@ -36,6 +36,9 @@ export class TimeIndex {
 
   get entryCount(): number { return this.entries.count }
 
+  /** The `i`th entry, oldest first. */
+  entryAt(i: number): TimeIndexEntry { return { timestamp: this.timestampAt(i), offset: this.offsetAt(i) } }
+
   /** Records a new maximum timestamp; ignored unless it is larger than the last entry's. */
   maybeAppend(timestamp: number, offset: number): void {
     const last = this.lastEntry()
@@ -56,13 +59,12 @@ export class TimeIndex {
   }
 
   /**
-   * Where to start scanning for the first batch with a timestamp >= target: the offset of the
-   * last entry whose timestamp is strictly below it (every batch up to there is too old), or
-   * the segment base.
+   * Where to start scanning for the first batch with a timestamp >= target: the last entry whose
+   * timestamp is strictly below it (every batch up to its offset is too old), if any.
    */
-  lookupBefore(targetTimestamp: number): number {
+  entryBefore(targetTimestamp: number): TimeIndexEntry | undefined {
     const found = this.entries.lastWhere((i) => this.timestampAt(i) < targetTimestamp)
-    return found < 0 ? this.baseOffset : this.offsetAt(found)
+    return found < 0 ? undefined : { timestamp: this.timestampAt(found), offset: this.offsetAt(found) }
   }
 
   /** Drops entries at or past `offset`. */

@@ -144,7 +144,8 @@ export class PartitionRuntime {
     this.unsubscribe = log.onDurable(() => this.onDurable())
     const onScrubDamage = options.onScrubDamage
     this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`), nodeStorageFs,
-      (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }), () => log.cleanedUpTo)
+      (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }), () => log.cleanedUpTo,
+      (scanned) => log.checkIndexes(scanned))
     this.cleaner = new LogCleaner(log, {
       onPass: (s) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: log cleaner pass: ${s.segments} segments, ${s.cleanedBytes} bytes cleaned, ` +
         `${s.removedRecords} records (${s.removedBytes} bytes) removed, clean up to offset ${s.cleanedUpTo}, ${s.durationMs.toFixed(0)} ms\n`),
