@@ -1,17 +1,25 @@
 /**
- * Damaged metadata files, case by case: a template data dir is built once per file kind, then
- * each case copies it, damages one file (truncate, zero a range, flip a bit, append garbage)
- * with a seeded random source, opens what reads that file in-process, and checks that it opens,
- * that nothing before the damage point is lost, and that a changed file was renamed aside.
+ * Damaged files, case by case, for every kind of file a node writes (issue 18 item 3): the topic
+ * registry and producer ids under meta/, and in a partition directory the recovery-point,
+ * log-start and cleaner checkpoints, the leader-epoch checkpoint, offset and time indexes,
+ * segments and producer snapshots. A template is built once per kind; each case copies it,
+ * damages one file (truncate, zero a range, flip a bit, append garbage) with a seeded random
+ * source, opens what reads that file in-process, and checks that it opens, that nothing before
+ * the damage point is lost, that no batch failing its CRC is served, and that a changed
+ * checksummed file was renamed aside (the others are checked against the log and rebuilt).
  * Shared by test/crash/damaged-files.test.ts (npm test) and test/soak/damaged-files.test.ts.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { ProducerIdAllocator } from '../../src/core/producer-ids.js'
 import { TopicRegistry, type TopicInfo } from '../../src/core/topic-registry.js'
 import { CORRUPT_SUFFIX, DAMAGED_FILE_WARNING } from '../../src/storage/damaged-file.js'
-import { LOG_START_OFFSET_CHECKPOINT, META_DIR, PRODUCER_IDS_FILE, RECOVERY_POINT_CHECKPOINT, TOPICS_FILE } from '../../src/storage/file-names.js'
+import { CLEANER_OFFSET_CHECKPOINT, INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, LOG_SUFFIX, META_DIR, PRODUCER_IDS_FILE, PRODUCER_SNAPSHOT_SUFFIX, RECOVERY_POINT_CHECKPOINT, TIME_INDEX_SUFFIX, TOPICS_FILE } from '../../src/storage/file-names.js'
+import { ProducerStateManager } from '../../src/storage/producer-state.js'
+import { PartitionScrubber } from '../../src/storage/scrub.js'
+import { nodeStorageFs } from '../../src/storage/storage-fs.js'
+import { RinglogError } from '../../src/errors.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
 import { validateBatch } from '../../src/protocol/record-batch.js'
 import { expect } from 'vitest'
@@ -20,8 +28,23 @@ import { testBatch } from '../storage/log-test-helpers.js'
 
 export type DamageKind = 'truncate' | 'zero' | 'flip' | 'garbage'
 export const DAMAGE_KINDS: readonly DamageKind[] = ['truncate', 'zero', 'flip', 'garbage']
-export type FileKind = 'topic-registry' | 'producer-ids' | 'recovery-point' | 'log-start'
-export const FILE_KINDS: readonly FileKind[] = ['topic-registry', 'producer-ids', 'recovery-point', 'log-start']
+export type FileKind =
+  | 'topic-registry' | 'producer-ids' | 'recovery-point' | 'log-start'
+  | 'cleaner-checkpoint' | 'leader-epoch' | 'offset-index' | 'time-index' | 'segment' | 'producer-snapshot'
+export const FILE_KINDS: readonly FileKind[] = [
+  'topic-registry', 'producer-ids', 'recovery-point', 'log-start',
+  'cleaner-checkpoint', 'leader-epoch', 'offset-index', 'time-index', 'segment', 'producer-snapshot',
+]
+/** Kinds held in the partition directory of the template log (the others are under meta/). */
+const LOG_KINDS: ReadonlySet<FileKind> = new Set(['recovery-point', 'log-start', 'cleaner-checkpoint', 'leader-epoch', 'offset-index', 'time-index', 'segment', 'producer-snapshot'])
+/** Kinds whose damaged file is renamed aside (checksummed); the others are checked against the log and rebuilt from it. */
+export const QUARANTINED_KINDS: ReadonlySet<FileKind> = new Set(['topic-registry', 'producer-ids', 'recovery-point', 'log-start', 'cleaner-checkpoint', 'producer-snapshot'])
+/** Checkpoint files written as Kafka's text format plus a crc32c line (a damaged one is renamed aside). */
+const CHECKPOINT_FILES: Partial<Record<FileKind, string>> = {
+  'recovery-point': RECOVERY_POINT_CHECKPOINT,
+  'log-start': LOG_START_OFFSET_CHECKPOINT,
+  'cleaner-checkpoint': CLEANER_OFFSET_CHECKPOINT,
+}
 
 /** Damages `data` one way; returns the damaged bytes and where the damage starts. */
 export function damage(data: Buffer, kind: DamageKind, random: SeededRandom): { bytes: Buffer; at: number } {
@@ -76,11 +99,31 @@ const TOPICS: readonly { name: string; partitions: number; configs: Record<strin
   { name: 'x', partitions: 1, configs: { 'cleanup.policy': 'delete', 'segment.bytes': '2097152' } },
 ]
 
+/** What the intact template log holds, measured by reading it back. */
+interface ExpectedLog {
+  start: number
+  end: number
+  firstBase: number
+  bytes: Buffer
+  epochs: string
+  cleanedUpTo: number
+  /** For a sample of offsets, the base offset of the batch holding it. */
+  batchOf: Map<number, number>
+  /** For a sample of timestamps, the ListOffsets-by-time answer. */
+  byTime: Map<number, number | undefined>
+  /** Every batch, in file order: its segment file, byte position and bytes. */
+  batches: { file: string; position: number; base: number; last: number; bytes: Buffer }[]
+}
+
+const LOG_CONFIG = { segmentBytes: 4096, indexIntervalBytes: 256 }
+const PRODUCER_ID = 4242
+
 /** Builds each template once; `runCase` copies one per case. */
 export class DamageFixture {
   private readonly root = mkdtempSync(join(tmpdir(), 'ringlog-damage-'))
-  private readonly templates = new Map<FileKind, string>()
-  private expectedLog: { start: number; end: number; firstBase: number; bytes: Buffer } | undefined
+  private readonly templates = new Map<string, string>()
+  private expectedLog: ExpectedLog | undefined
+  private snapshotState: Buffer | undefined
   private caseNo = 0
 
   cleanup(): void {
@@ -88,9 +131,10 @@ export class DamageFixture {
   }
 
   private async template(kind: FileKind): Promise<string> {
-    const existing = this.templates.get(kind)
+    const key = LOG_KINDS.has(kind) ? 'log' : kind
+    const existing = this.templates.get(key)
     if (existing) return existing
-    const dir = join(this.root, `template-${kind}`)
+    const dir = join(this.root, `template-${key}`)
     if (kind === 'topic-registry') {
       const registry = TopicRegistry.open(join(dir, META_DIR))
       for (const t of TOPICS) {
@@ -103,24 +147,68 @@ export class DamageFixture {
     } else {
       await this.buildLog(join(dir, 't-0'))
     }
-    this.templates.set(kind, dir)
+    this.templates.set(key, dir)
     return dir
   }
 
-  /** A log of several segments whose start was moved past its first segment (DeleteRecords), closed cleanly. */
+  /**
+   * A log of several segments written by four leader epochs, whose start was moved past its
+   * first segment (DeleteRecords), with a cleaner checkpoint and a producer-state snapshot,
+   * closed cleanly (so every file a partition keeps is there and nothing is re-checked on open).
+   */
   private async buildLog(dir: string): Promise<void> {
-    const log = await PartitionLog.open(dir, { segmentBytes: 4096 })
-    for (let i = 0; i < 60; i++) log.append(testBatch(i, 1 + (i % 3), undefined, 200), { leaderEpoch: 0 })
+    const log = await PartitionLog.open(dir, LOG_CONFIG)
+    const producers = new ProducerStateManager()
+    const sequences = [0, 0]
+    for (let i = 0; i < 60; i++) {
+      const count = 1 + (i % 3)
+      const appended = log.append(testBatch(i, count, undefined, 200), { leaderEpoch: Math.floor(i / 15) })
+      producers.update({ producerId: PRODUCER_ID + (i % 2), producerEpoch: 0, baseSequence: sequences[i % 2], lastOffsetDelta: count - 1 }, appended.baseOffset, 1_700_000_000_000 + i)
+      sequences[i % 2] += count
+    }
     await log.flush()
     log.deleteRecordsBefore(Math.floor(log.logEndOffset / 3))
+    log.setCleanedUpTo(log.logStartOffset)
+    producers.writeSnapshot(dir, log.logEndOffset)
+    this.snapshotState = producers.encode()
     const start = log.logStartOffset
     const end = log.logEndOffset
     await log.close()
-    const firstBase = Math.min(...readdirSync(dir).filter((n) => n.endsWith('.log')).map((n) => Number(n.slice(0, -4))))
+    const segmentFiles = readdirSync(dir).filter((n) => n.endsWith('.log')).sort()
+    const firstBase = Number(segmentFiles[0].slice(0, -4))
     if (!(firstBase < start)) throw new Error(`template: log start ${start} should lie past the first segment ${firstBase}`)
-    const reopened = await PartitionLog.open(dir, { segmentBytes: 4096 })
-    this.expectedLog = { start, end, firstBase, bytes: readAll(reopened, start) }
+    const batches: ExpectedLog['batches'] = []
+    for (const file of segmentFiles) {
+      const bytes = readFileSync(join(dir, file))
+      for (let pos = 0; pos < bytes.length;) {
+        const size = 12 + bytes.readInt32BE(pos + 8)
+        const base = Number(bytes.readBigInt64BE(pos))
+        batches.push({ file, position: pos, base, last: base + bytes.readInt32BE(pos + 23), bytes: bytes.subarray(pos, pos + size) })
+        pos += size
+      }
+    }
+    const reopened = await PartitionLog.open(dir, LOG_CONFIG)
+    const batchOf = new Map<number, number>()
+    for (let o = start; o < end; o += 3) batchOf.set(o, firstBatchAt(reopened, o))
+    const byTime = new Map<number, number | undefined>()
+    for (let t = 1_700_000_000_000 - 5; t < 1_700_000_000_000 + 70; t += 2) byTime.set(t, reopened.offsetForTimestamp(t)?.offset)
+    this.expectedLog = { start, end, firstBase, bytes: readAll(reopened, start), epochs: JSON.stringify(reopened.leaderEpochEntries), cleanedUpTo: reopened.cleanedUpTo, batchOf, byTime, batches }
     await reopened.close()
+  }
+
+  /** The file of the template a case damages (a segment-directory kind picks one of its files at random). */
+  private target(kind: FileKind, dir: string, random: SeededRandom): string {
+    const metaDir = join(dir, META_DIR)
+    if (kind === 'topic-registry') return join(metaDir, TOPICS_FILE)
+    if (kind === 'producer-ids') return join(metaDir, PRODUCER_IDS_FILE)
+    const partitionDir = join(dir, 't-0')
+    const checkpoint = CHECKPOINT_FILES[kind]
+    if (checkpoint) return join(partitionDir, checkpoint)
+    if (kind === 'leader-epoch') return join(partitionDir, LEADER_EPOCH_CHECKPOINT)
+    const suffix = kind === 'offset-index' ? INDEX_SUFFIX : kind === 'time-index' ? TIME_INDEX_SUFFIX : kind === 'segment' ? LOG_SUFFIX : PRODUCER_SNAPSHOT_SUFFIX
+    // Index files of empty tails are empty; damage one with entries (truncate and garbage work on any).
+    const names = readdirSync(partitionDir).filter((n) => n.endsWith(suffix) && readFileSync(join(partitionDir, n)).length > 0).sort()
+    return join(partitionDir, names[random.int(names.length)])
   }
 
   /** One case: copy the template, damage the file, open, check. Throws (an expect) on a violation. */
@@ -130,14 +218,13 @@ export class DamageFixture {
     cpSync(template, dir, { recursive: true })
     try {
       const metaDir = join(dir, META_DIR)
-      const target = kind === 'topic-registry' ? join(metaDir, TOPICS_FILE)
-        : kind === 'producer-ids' ? join(metaDir, PRODUCER_IDS_FILE)
-          : join(dir, 't-0', kind === 'recovery-point' ? RECOVERY_POINT_CHECKPOINT : LOG_START_OFFSET_CHECKPOINT)
+      const partitionDir = join(dir, 't-0')
+      const target = this.target(kind, dir, random)
       const original = readFileSync(target)
       const damaged = damage(original, how, random)
       writeFileSync(target, damaged.bytes)
       const changed = !damaged.bytes.equals(original)
-      const where = `${kind} ${how} at ${damaged.at} of ${original.length}`
+      const where = `${kind} ${basename(target)} ${how} at ${damaged.at} of ${original.length}`
       let quarantined = false
       const warnings = await warningsDuring(async () => {
         if (kind === 'topic-registry') {
@@ -155,14 +242,31 @@ export class DamageFixture {
           quarantined = quarantinedIn(metaDir, PRODUCER_IDS_FILE)
           const id = ids.allocate()
           check(id >= 2000, `${where}: allocated ${id}, ids below 2000 may have been handed out`)
+        } else if (kind === 'producer-snapshot') {
+          // A snapshot that fails its checksum is not loaded; the caller then replays the log from an older one (or from the start).
+          const producers = new ProducerStateManager()
+          const from = producers.loadLatestSnapshot(partitionDir, this.expectedLog!.end)
+          quarantined = from < 0
+          if (!quarantined) check(producers.encode().equals(this.snapshotState!), `${where}: a damaged snapshot was loaded as different state`)
+        } else if (kind === 'segment') {
+          await this.checkSegmentDamage(partitionDir, target, damaged.at, where, check)
         } else {
-          const log = await PartitionLog.open(join(dir, 't-0'), { segmentBytes: 4096 })
+          const log = await PartitionLog.open(partitionDir, LOG_CONFIG)
           try {
-            quarantined = quarantinedIn(join(dir, 't-0'), kind === 'recovery-point' ? RECOVERY_POINT_CHECKPOINT : LOG_START_OFFSET_CHECKPOINT)
+            const checkpoint = CHECKPOINT_FILES[kind]
+            if (checkpoint) quarantined = quarantinedIn(partitionDir, checkpoint)
             const want = this.expectedLog!
             check(log.logEndOffset === want.end, `${where}: log end ${log.logEndOffset}, want ${want.end}`)
             check(log.logStartOffset <= want.start && log.logStartOffset >= want.firstBase, `${where}: log start ${log.logStartOffset} outside [${want.firstBase}, ${want.start}]`)
             check(readAll(log, want.start).equals(want.bytes), `${where}: the records from ${want.start} differ`)
+            // Random access goes through the offset index: every offset must land in its own batch.
+            for (const [offset, base] of want.batchOf) check(firstBatchAt(log, offset) === base, `${where}: a read at ${offset} starts at batch ${firstBatchAt(log, offset)}, want ${base}`)
+            // The partition's scrub pass then checks each segment's indexes against its batches (a cut time index is found there).
+            scrubPass(partitionDir, log)
+            // A log start that fell back to the first segment (a damaged log-start checkpoint) answers earlier records by time too.
+            if (log.logStartOffset === want.start) for (const [t, offset] of want.byTime) check(log.offsetForTimestamp(t)?.offset === offset, `${where}: ListOffsets(${t}) = ${log.offsetForTimestamp(t)?.offset}, want ${offset}`)
+            if (kind === 'leader-epoch') check(JSON.stringify(log.leaderEpochEntries) === want.epochs, `${where}: leader epochs ${JSON.stringify(log.leaderEpochEntries)}, want ${want.epochs}`)
+            if (kind === 'cleaner-checkpoint') check(log.cleanedUpTo === want.cleanedUpTo || (quarantined && log.cleanedUpTo <= want.cleanedUpTo), `${where}: cleaner checkpoint ${log.cleanedUpTo}, want ${want.cleanedUpTo}`)
           } finally {
             await log.close()
           }
@@ -170,14 +274,81 @@ export class DamageFixture {
       })
       if (changed && !quarantined) {
         // Only a cut exactly before the crc32c trailer leaves a whole Kafka-format checkpoint; its values are intact.
-        check(kind === 'recovery-point' || kind === 'log-start', `${where}: a changed ${kind} file was accepted`)
+        // Index, epoch and segment files are not renamed aside: they are checked against the log and rebuilt from it.
+        check(kind !== 'topic-registry' && kind !== 'producer-ids' && kind !== 'producer-snapshot', `${where}: a changed ${kind} file was accepted`)
       }
-      if (quarantined) check(warnings.some((w) => w.includes(target)), `${where}: quarantined without a warning naming ${target}`)
+      if (quarantined && kind !== 'producer-snapshot') check(warnings.some((w) => w.includes(target)), `${where}: quarantined without a warning naming ${target}`)
       return { file: kind, damage: how, quarantined }
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   }
+
+  /**
+   * A damaged segment after a clean shutdown: the log opens (recovery trusts closed segments),
+   * the scrubber's pass finds the damage, and a reader served through the scrubber (as the
+   * partition's worker serves fetches) gets only CRC-valid batches, every batch before the
+   * damage point among them, and a KAFKA_STORAGE_ERROR where the damage starts.
+   */
+  private async checkSegmentDamage(partitionDir: string, target: string, at: number, where: string, check: (ok: boolean, message: string) => void): Promise<void> {
+    const want = this.expectedLog!
+    const file = basename(target)
+    // Batches wholly before the damage (in earlier files, or before it in the damaged one) and from the log start.
+    const intact = want.batches.filter((b) => (b.file < file || (b.file === file && b.position + b.bytes.length <= at)) && b.last >= want.start)
+    const log = await PartitionLog.open(partitionDir, LOG_CONFIG)
+    try {
+      const scrubber = scrubPass(partitionDir, log)
+      const served: Buffer[] = []
+      let offset = Math.max(log.logStartOffset, want.start)
+      let refused = false
+      for (let guard = 0; offset < log.logEndOffset && guard < 10_000; guard++) {
+        let slice: ReturnType<PartitionLog['read']>
+        let length: number
+        try {
+          slice = log.read(offset, 1 << 20, { maxOffset: log.logEndOffset })
+          if (slice.length === 0) break
+          length = scrubber.servableLength(slice.path, slice.position, slice.length)
+        } catch (error) {
+          // A refused range, or a damaged header the read itself cannot walk: nothing is served.
+          if (!(error instanceof RinglogError)) throw error
+          refused = true
+          break
+        }
+        const bytes = log.readBytes({ ...slice, length })
+        for (let pos = 0; pos < bytes.length;) {
+          const size = 12 + bytes.readInt32BE(pos + 8)
+          try {
+            validateBatch(bytes.subarray(pos, pos + size))
+          } catch (error) {
+            check(false, `${where}: served a batch that fails its check at ${slice.path}:${slice.position + pos}: ${(error as Error).message}`)
+          }
+          served.push(bytes.subarray(pos, pos + size))
+          pos += size
+        }
+        if (length < slice.length) { refused = true; break }
+        offset = slice.nextOffset
+      }
+      const servedBytes = Buffer.concat(served)
+      const intactBytes = Buffer.concat(intact.map((b) => b.bytes))
+      check(servedBytes.subarray(0, intactBytes.length).equals(intactBytes), `${where}: served ${servedBytes.length} bytes, not every one of the ${intactBytes.length} intact bytes before the damage`)
+      void refused
+    } finally {
+      await log.close()
+    }
+  }
+}
+
+/** One whole scrub pass over the partition, wired as its worker wires it (damage marked, indexes checked). */
+function scrubPass(partitionDir: string, log: PartitionLog): PartitionScrubber {
+  const scrubber = new PartitionScrubber(partitionDir, () => undefined, nodeStorageFs, () => undefined, () => log.cleanedUpTo, (scanned) => log.checkIndexes(scanned))
+  for (let guard = 0; scrubber.counters.passes === 0 && guard < 100_000; guard++) scrubber.step(1 << 20, Date.now(), 0)
+  return scrubber
+}
+
+/** The base offset of the first batch a read at `offset` returns (-1: nothing). */
+function firstBatchAt(log: PartitionLog, offset: number): number {
+  const slice = log.read(offset, 1, { maxOffset: log.logEndOffset })
+  return slice.length === 0 ? -1 : slice.baseOffsetOfFirstBatch
 }
 
 /** Every batch from `from` to the log end, checked batch by batch (a batch whose CRC fails throws). */
@@ -217,7 +388,10 @@ export async function runDamageCases(fixtureToUse: DamageFixture, cases: number)
     if (o.quarantined) t.quarantined++
     tally.set(key, t)
   }
-  for (const [key, t] of [...tally].sort()) process.stdout.write(`  ${key}: ${t.cases} cases, ${t.quarantined} quarantined, all opened\n`)
+  for (const [key, t] of [...tally].sort()) {
+    const kind = key.slice(0, key.indexOf('/')) as FileKind
+    process.stdout.write(`  ${key}: ${t.cases} cases, ${kind === 'segment' ? 'scrubbed (the damaged range refused, nothing before it lost)' : kind === 'producer-snapshot' ? `${t.quarantined} refused (the log is replayed instead)` : QUARANTINED_KINDS.has(kind) ? `${t.quarantined} renamed aside` : 'checked against the log (rebuilt where they differ)'}, all opened\n`)
+  }
   return outcomes
 }
 

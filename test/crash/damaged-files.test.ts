@@ -1,8 +1,8 @@
 /**
- * Damaged metadata files (issue 18 item 3): topic registry, producer ids, recovery-point and
- * log-start checkpoints, each damaged in every way, seeded (RINGLOG_SEED replays a run). The
- * node's readers open every time, lose nothing before the damage, and quarantine what changed.
- * RINGLOG_DAMAGE_CASES sets the count (default 240); test/soak/damaged-files.test.ts runs 1,200.
+ * Damaged files (issue 18 item 3): every kind a node writes (see damaged-files-cases.ts), each
+ * damaged in every way, seeded (RINGLOG_SEED replays a run). The node's readers open every time,
+ * lose nothing before the damage, serve no batch that fails its CRC, and quarantine or rebuild
+ * what changed. RINGLOG_DAMAGE_CASES sets the count (default 160); test/soak/damaged-files.test.ts runs 1,200.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,18 +14,18 @@ import { OffsetsStore } from '../../src/groups/offsets-store.js'
 import { Compression } from '../../src/protocol/compression.js'
 import { META_DIR, PRODUCER_IDS_FILE, RECOVERY_POINT_CHECKPOINT, TOPICS_FILE } from '../../src/storage/file-names.js'
 import { randomForTest } from '../seed.js'
-import { DamageFixture, runDamageCases } from './damaged-files-cases.js'
+import { DamageFixture, QUARANTINED_KINDS, runDamageCases } from './damaged-files-cases.js'
 
 const fixture = new DamageFixture()
 afterAll(() => fixture.cleanup())
 
-describe('damaged metadata files', () => {
+describe('damaged files', () => {
   it('every damaged file is survived: the node opens, nothing before the damage is lost, a changed file is renamed aside and reported', async () => {
-    const cases = Number(process.env.RINGLOG_DAMAGE_CASES ?? '240')
+    const cases = Number(process.env.RINGLOG_DAMAGE_CASES ?? '160')
     const outcomes = await runDamageCases(fixture, cases)
     expect(outcomes).toHaveLength(cases)
     // Flips and garbage always change the file; each of those must have been caught.
-    for (const o of outcomes) if (o.damage === 'flip' || o.damage === 'garbage') expect(o.quarantined, `${o.file} ${o.damage}`).toBe(true)
+    for (const o of outcomes) if (QUARANTINED_KINDS.has(o.file) && (o.damage === 'flip' || o.damage === 'garbage')) expect(o.quarantined, `${o.file} ${o.damage}`).toBe(true)
   })
 })
 

@@ -1,6 +1,6 @@
 /** The long run of test/crash/damaged-files.test.ts: 1,200 seeded cases (RINGLOG_SOAK_DAMAGE_CASES overrides; RINGLOG_SEED replays). */
 import { afterAll, describe, expect, it } from 'vitest'
-import { DamageFixture, runDamageCases } from '../crash/damaged-files-cases.js'
+import { DamageFixture, QUARANTINED_KINDS, runDamageCases } from '../crash/damaged-files-cases.js'
 
 const fixture = new DamageFixture()
 afterAll(() => fixture.cleanup())
@@ -10,6 +10,6 @@ describe('damaged metadata files (soak)', () => {
     const cases = Number(process.env.RINGLOG_SOAK_DAMAGE_CASES ?? '1200')
     const outcomes = await runDamageCases(fixture, cases)
     expect(outcomes).toHaveLength(cases)
-    for (const o of outcomes) if (o.damage === 'flip' || o.damage === 'garbage') expect(o.quarantined, `${o.file} ${o.damage}`).toBe(true)
+    for (const o of outcomes) if (QUARANTINED_KINDS.has(o.file) && (o.damage === 'flip' || o.damage === 'garbage')) expect(o.quarantined, `${o.file} ${o.damage}`).toBe(true)
   }, 600_000)
 })
