@@ -53,9 +53,17 @@ export class AbortedTxnIndex {
   /** Sorted by marker offset. */
   private entries: Stored[] = []
 
-  private constructor(private readonly dir: string) {}
+  /** Set by load when a file is malformed (see load). */
+  damage: string | undefined
 
-  /** Loads every `.txnindex` in `dir`, keeping entries in [logStartOffset, logEndOffset); files left inconsistent are rewritten. */
+  private constructor(readonly dir: string) {}
+
+  /**
+   * Loads every `.txnindex` in `dir`, keeping entries in [logStartOffset, logEndOffset); files
+   * left inconsistent are rewritten. A file that is not whole entries of version 0, ordered by
+   * marker offset and at or past its segment's base, sets `damage` (the caller checks the rest
+   * against the log and rebuilds: see txn-index-check.ts).
+   */
   static load(dir: string, logStartOffset: number, logEndOffset: number): AbortedTxnIndex {
     const index = new AbortedTxnIndex(dir)
     let names: string[] = []
@@ -64,14 +72,38 @@ export class AbortedTxnIndex {
       const base = parseSegmentFileName(name, TXN_INDEX_SUFFIX)
       if (base === undefined) continue
       const path = join(dir, name)
-      const all = decodeAbortedTxns(readFileSync(path))
+      const bytes = readFileSync(path)
+      const all = decodeAbortedTxns(bytes)
+      const why = bytes.length !== all.length * ENTRY_BYTES ? `${name} is not whole version-0 entries (${bytes.length} bytes, ${all.length} entries read)`
+        : all.some((e, i) => e.lastOffset < base || (i > 0 && e.lastOffset <= all[i - 1].lastOffset)) ? `${name} holds entries out of order or before its segment`
+          : undefined
+      index.damage ??= why
       const kept = all.filter((e) => e.lastOffset >= logStartOffset && e.lastOffset < logEndOffset)
       for (const e of kept) index.entries.push({ ...e, segmentBase: base })
+      if (why !== undefined) continue // left as it is for the rebuild to replace
       if (kept.length === 0) rmSync(path, { force: true })
       else if (kept.length !== all.length) writeFileAtomicSync(path, Buffer.concat(kept.map(encodeAbortedTxn)))
     }
     index.entries.sort((a, b) => a.lastOffset - b.lastOffset)
     return index
+  }
+
+  /** Every entry, by marker offset. */
+  all(): AbortedTxn[] {
+    return this.entries.map(({ segmentBase: _, ...entry }) => entry)
+  }
+
+  /** The entries whose marker is in the segment based at `segmentBase`. */
+  inSegment(segmentBase: number): AbortedTxn[] {
+    return this.entries.filter((e) => e.segmentBase === segmentBase).map(({ segmentBase: _, ...entry }) => entry)
+  }
+
+  /** Replaces every entry and file (a rebuild from the log). */
+  replaceAll(entries: readonly { entry: AbortedTxn; segmentBase: number }[]): void {
+    for (const name of readdirSync(this.dir)) if (parseSegmentFileName(name, TXN_INDEX_SUFFIX) !== undefined) rmSync(join(this.dir, name), { force: true })
+    this.entries = entries.map(({ entry, segmentBase }) => ({ ...entry, segmentBase })).sort((a, b) => a.lastOffset - b.lastOffset)
+    this.rewrite(new Set(this.entries.map((e) => e.segmentBase)))
+    this.damage = undefined
   }
 
   get size(): number { return this.entries.length }

@@ -10,7 +10,8 @@
 import { basename, join } from 'node:path'
 import { RinglogError } from '../errors.js'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, MIN_BATCH_LENGTH, validateBatch } from '../protocol/record-batch.js'
+import { CONTROL_TYPE_ABORT, controlTypeOf, isControlBatch, isTransactionalBatch } from '../protocol/control-records.js'
+import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, MIN_BATCH_LENGTH, PRODUCER_ID_OFFSET, validateBatch } from '../protocol/record-batch.js'
 import { LOG_SUFFIX, logFileName, parseSegmentFileName } from './file-names.js'
 import { errnoCode, nodeStorageFs, readFully, writeFully, type StorageFs } from './storage-fs.js'
 
@@ -36,7 +37,16 @@ export interface ScrubDamage {
 }
 
 /** One batch header as a scrub pass saw it (the facts an index must agree with). */
-export interface ScannedBatch { position: number; baseOffset: number; lastOffset: number; maxTimestamp: number }
+export interface ScannedBatch {
+  position: number
+  baseOffset: number
+  lastOffset: number
+  maxTimestamp: number
+  /** For a transactional batch (data or marker): its producer. */
+  txnProducer?: number
+  /** For a control batch: the marker it holds. */
+  marker?: 'abort' | 'commit'
+}
 
 /** A segment scanned whole with no damage found: its batches, for checking its indexes (PartitionLog.checkIndexes). */
 export interface ScannedSegment { path: string; size: number; batches: readonly ScannedBatch[] }
@@ -304,7 +314,14 @@ export class PartitionScrubber {
       } else {
         c.expected = next
       }
-      c.batches?.push({ position: c.position, baseOffset: base, lastOffset: next - 1, maxTimestamp: Number(batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET)) })
+      if (c.batches) {
+        const scanned: ScannedBatch = { position: c.position, baseOffset: base, lastOffset: next - 1, maxTimestamp: Number(batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET)) }
+        if (isTransactionalBatch(batch, 0)) {
+          scanned.txnProducer = Number(batch.readBigInt64BE(PRODUCER_ID_OFFSET))
+          if (isControlBatch(batch, 0)) scanned.marker = controlTypeOf(batch, 0, size) === CONTROL_TYPE_ABORT ? 'abort' : 'commit'
+        }
+        c.batches.push(scanned)
+      }
     } else {
       c.expected = undefined
     }

@@ -15,13 +15,16 @@ import { basename, join } from 'node:path'
 import { ProducerIdAllocator } from '../../src/core/producer-ids.js'
 import { TopicRegistry, type TopicInfo } from '../../src/core/topic-registry.js'
 import { CORRUPT_SUFFIX, DAMAGED_FILE_WARNING } from '../../src/storage/damaged-file.js'
-import { CLEANER_OFFSET_CHECKPOINT, INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, LOG_SUFFIX, META_DIR, PRODUCER_IDS_FILE, PRODUCER_SNAPSHOT_SUFFIX, RECOVERY_POINT_CHECKPOINT, TIME_INDEX_SUFFIX, TOPICS_FILE } from '../../src/storage/file-names.js'
+import { CLEANER_OFFSET_CHECKPOINT, INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, LOG_SUFFIX, META_DIR, PRODUCER_IDS_FILE, PRODUCER_SNAPSHOT_SUFFIX, RECOVERY_POINT_CHECKPOINT, TIME_INDEX_SUFFIX, TOPICS_FILE, TXN_INDEX_SUFFIX } from '../../src/storage/file-names.js'
 import { ProducerStateManager } from '../../src/storage/producer-state.js'
+import { AbortedTxnIndex } from '../../src/storage/aborted-txn-index.js'
+import { rebuildTxnIndex, txnIndexMismatch, txnIndexMismatchIn } from '../../src/storage/txn-index-check.js'
+import { encodeTxnMarkerBatch } from '../../src/protocol/control-records.js'
 import { PartitionScrubber } from '../../src/storage/scrub.js'
 import { nodeStorageFs } from '../../src/storage/storage-fs.js'
 import { RinglogError } from '../../src/errors.js'
 import { PartitionLog } from '../../src/storage/partition-log.js'
-import { validateBatch } from '../../src/protocol/record-batch.js'
+import { encodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
 import { expect } from 'vitest'
 import { randomForTest, type SeededRandom } from '../seed.js'
 import { testBatch } from '../storage/log-test-helpers.js'
@@ -30,10 +33,10 @@ export type DamageKind = 'truncate' | 'zero' | 'flip' | 'garbage'
 export const DAMAGE_KINDS: readonly DamageKind[] = ['truncate', 'zero', 'flip', 'garbage']
 export type FileKind =
   | 'topic-registry' | 'producer-ids' | 'recovery-point' | 'log-start'
-  | 'cleaner-checkpoint' | 'leader-epoch' | 'offset-index' | 'time-index' | 'segment' | 'producer-snapshot'
+  | 'cleaner-checkpoint' | 'leader-epoch' | 'offset-index' | 'time-index' | 'segment' | 'producer-snapshot' | 'txn-index'
 export const FILE_KINDS: readonly FileKind[] = [
   'topic-registry', 'producer-ids', 'recovery-point', 'log-start',
-  'cleaner-checkpoint', 'leader-epoch', 'offset-index', 'time-index', 'segment', 'producer-snapshot',
+  'cleaner-checkpoint', 'leader-epoch', 'offset-index', 'time-index', 'segment', 'producer-snapshot', 'txn-index',
 ]
 /** Kinds held in the partition directory of the template log (the others are under meta/). */
 const LOG_KINDS: ReadonlySet<FileKind> = new Set(['recovery-point', 'log-start', 'cleaner-checkpoint', 'leader-epoch', 'offset-index', 'time-index', 'segment', 'producer-snapshot'])
@@ -124,6 +127,7 @@ export class DamageFixture {
   private readonly templates = new Map<string, string>()
   private expectedLog: ExpectedLog | undefined
   private snapshotState: Buffer | undefined
+  private abortedTxns: string | undefined
   private caseNo = 0
 
   cleanup(): void {
@@ -144,6 +148,8 @@ export class DamageFixture {
     } else if (kind === 'producer-ids') {
       const ids = ProducerIdAllocator.open(join(dir, META_DIR), 1000)
       for (let i = 0; i < 1500; i++) ids.allocate()
+    } else if (kind === 'txn-index') {
+      await this.buildTransactionalLog(join(dir, 't-0'))
     } else {
       await this.buildLog(join(dir, 't-0'))
     }
@@ -196,6 +202,36 @@ export class DamageFixture {
     await reopened.close()
   }
 
+  /**
+   * A log of transactions by three producers over several segments: committed and aborted ones,
+   * aborts of partitions the transaction never wrote to (no entry), plain batches between them;
+   * its `.txnindex` files kept as the partition's worker keeps them.
+   */
+  private async buildTransactionalLog(dir: string): Promise<void> {
+    const log = await PartitionLog.open(dir, LOG_CONFIG)
+    const index = AbortedTxnIndex.load(dir, 0, 0)
+    const sequences = new Map<number, number>()
+    for (let t = 0; t < 40; t++) {
+      const producerId = 700 + (t % 3)
+      const empty = t % 7 === 6
+      let firstOffset = -1
+      for (let b = 0; !empty && b < 1 + (t % 2); b++) {
+        const baseSequence = sequences.get(producerId) ?? 0
+        const batch = encodeRecordBatch({ records: [{ key: `k${t}`, value: `txn ${t} batch ${b}`.padEnd(120, '.') }], producerId, producerEpoch: 0, baseSequence, transactional: true })
+        sequences.set(producerId, baseSequence + 1)
+        const appended = log.append(batch, { leaderEpoch: 0 })
+        if (firstOffset < 0) firstOffset = appended.baseOffset
+        if (t % 5 === 0) log.append(testBatch(1000 + t, 1, undefined, 100), { leaderEpoch: 0 })
+      }
+      const committed = t % 2 === 0
+      const marker = log.append(encodeTxnMarkerBatch({ producerId, producerEpoch: 0, committed, coordinatorEpoch: 0 }), { leaderEpoch: 0 })
+      if (!committed && !empty) index.add({ producerId, firstOffset, lastOffset: marker.baseOffset, lastStableOffset: firstOffset }, log.segmentBaseOf(marker.baseOffset))
+    }
+    await log.close()
+    if (readdirSync(dir).filter((n) => n.endsWith(TXN_INDEX_SUFFIX)).length < 2) throw new Error('template: the aborted transactions should span several segments')
+    this.abortedTxns = aborted(index)
+  }
+
   /** The file of the template a case damages (a segment-directory kind picks one of its files at random). */
   private target(kind: FileKind, dir: string, random: SeededRandom): string {
     const metaDir = join(dir, META_DIR)
@@ -205,7 +241,8 @@ export class DamageFixture {
     const checkpoint = CHECKPOINT_FILES[kind]
     if (checkpoint) return join(partitionDir, checkpoint)
     if (kind === 'leader-epoch') return join(partitionDir, LEADER_EPOCH_CHECKPOINT)
-    const suffix = kind === 'offset-index' ? INDEX_SUFFIX : kind === 'time-index' ? TIME_INDEX_SUFFIX : kind === 'segment' ? LOG_SUFFIX : PRODUCER_SNAPSHOT_SUFFIX
+    const suffix = kind === 'offset-index' ? INDEX_SUFFIX : kind === 'time-index' ? TIME_INDEX_SUFFIX : kind === 'segment' ? LOG_SUFFIX
+      : kind === 'txn-index' ? TXN_INDEX_SUFFIX : PRODUCER_SNAPSHOT_SUFFIX
     // Index files of empty tails are empty; damage one with entries (truncate and garbage work on any).
     const names = readdirSync(partitionDir).filter((n) => n.endsWith(suffix) && readFileSync(join(partitionDir, n)).length > 0).sort()
     return join(partitionDir, names[random.int(names.length)])
@@ -248,6 +285,22 @@ export class DamageFixture {
           const from = producers.loadLatestSnapshot(partitionDir, this.expectedLog!.end)
           quarantined = from < 0
           if (!quarantined) check(producers.encode().equals(this.snapshotState!), `${where}: a damaged snapshot was loaded as different state`)
+        } else if (kind === 'txn-index') {
+          // As the partition's worker opens it: entries checked against the log, then a scrub pass checks each segment's markers.
+          const log = await PartitionLog.open(partitionDir, LOG_CONFIG)
+          try {
+            const index = AbortedTxnIndex.load(partitionDir, log.logStartOffset, log.logEndOffset)
+            const why = txnIndexMismatch(log, index)
+            if (why !== undefined) rebuildTxnIndex(log, index, why)
+            const scrubber = new PartitionScrubber(partitionDir, () => undefined, nodeStorageFs, () => undefined, () => log.cleanedUpTo, (scanned) => {
+              const missing = txnIndexMismatchIn(log, index, scanned)
+              if (missing !== undefined) rebuildTxnIndex(log, index, missing)
+            })
+            for (let guard = 0; scrubber.counters.passes === 0 && guard < 100_000; guard++) scrubber.step(1 << 20, Date.now(), 0)
+            check(aborted(index) === this.abortedTxns, `${where}: aborted transactions ${aborted(index)}, want ${this.abortedTxns}`)
+          } finally {
+            await log.close()
+          }
         } else if (kind === 'segment') {
           await this.checkSegmentDamage(partitionDir, target, damaged.at, where, check)
         } else {
@@ -336,6 +389,11 @@ export class DamageFixture {
       await log.close()
     }
   }
+}
+
+/** The aborted transactions an index holds, as a comparable string (the LSO field is informational: left out). */
+function aborted(index: AbortedTxnIndex): string {
+  return JSON.stringify(index.all().map((e) => [e.producerId, e.firstOffset, e.lastOffset]))
 }
 
 /** One whole scrub pass over the partition, wired as its worker wires it (damage marked, indexes checked). */

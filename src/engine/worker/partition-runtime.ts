@@ -36,6 +36,7 @@ import { LogCleaner } from '../../storage/log-cleaner.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
+import { rebuildTxnIndex, txnIndexMismatch, txnIndexMismatchIn } from '../../storage/txn-index-check.js'
 import { CONTROL_TYPE_COMMIT, controlTypeOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
@@ -129,6 +130,8 @@ export class PartitionRuntime {
     this.slot = options.slot
     this.log = log
     this.txnIndex = AbortedTxnIndex.load(dir, log.logStartOffset, log.logEndOffset)
+    const txnIndexDamage = txnIndexMismatch(log, this.txnIndex)
+    if (txnIndexDamage !== undefined) rebuildTxnIndex(log, this.txnIndex, txnIndexDamage)
     this.shared = options.shared
     this.replies = options.replies
     this.settings = options.settings
@@ -145,7 +148,11 @@ export class PartitionRuntime {
     const onScrubDamage = options.onScrubDamage
     this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`), nodeStorageFs,
       (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }), () => log.cleanedUpTo,
-      (scanned) => log.checkIndexes(scanned))
+      (scanned) => {
+        log.checkIndexes(scanned)
+        const why = txnIndexMismatchIn(log, this.txnIndex, scanned)
+        if (why !== undefined) rebuildTxnIndex(log, this.txnIndex, why)
+      })
     this.cleaner = new LogCleaner(log, {
       onPass: (s) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: log cleaner pass: ${s.segments} segments, ${s.cleanedBytes} bytes cleaned, ` +
         `${s.removedRecords} records (${s.removedBytes} bytes) removed, clean up to offset ${s.cleanedUpTo}, ${s.durationMs.toFixed(0)} ms\n`),

@@ -1,0 +1,130 @@
+/**
+ * The `.txnindex` files checked against the log they describe, and rebuilt from it. Kafka's
+ * format has no checksum, and a damaged entry is silent harm: a changed producer id or first
+ * offset makes read_committed consumers deliver aborted records or drop committed ones. So at
+ * open every entry is checked where the log can check it cheaply (its ABORT marker and the
+ * transaction's first batch, a few header reads each), each scrub pass checks that a segment's
+ * ABORT markers and its entries are the same set (a cut file loses whole entries), and on any
+ * mismatch the index is rebuilt by replaying the log's transactional batches and markers.
+ */
+import type { Buffer } from 'node:buffer'
+import { CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, controlTypeOf, isControlBatch, isTransactionalBatch } from '../protocol/control-records.js'
+import { BASE_SEQUENCE_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, readInt64 } from '../protocol/record-batch.js'
+import type { AbortedTxn, AbortedTxnIndex } from './aborted-txn-index.js'
+import { reportDamagedFile } from './damaged-file.js'
+import type { PartitionLog } from './partition-log.js'
+import { ProducerStateManager } from './producer-state.js'
+import type { ScannedSegment } from './scrub.js'
+
+/** Bytes read per step of a rebuild's replay. */
+const REPLAY_READ_BYTES = 1 << 20
+
+/** The whole batch starting at or holding `offset`, or undefined (outside the log, in a gap). */
+function batchAt(log: PartitionLog, offset: number): Buffer | undefined {
+  if (offset < log.logStartOffset || offset >= log.logEndOffset) return undefined
+  const slice = log.read(offset, 1, { maxOffset: log.logEndOffset })
+  if (slice.length === 0 || slice.baseOffsetOfFirstBatch > offset) return undefined
+  const bytes = log.readBytes(slice)
+  return bytes.subarray(0, LOG_OVERHEAD + bytes.readInt32BE(BATCH_LENGTH_OFFSET))
+}
+
+/** Why `entry` does not match the log, or undefined. Parts below the log start cannot be checked and pass. */
+function entryMismatch(log: PartitionLog, entry: AbortedTxn): string | undefined {
+  const marker = batchAt(log, entry.lastOffset)
+  if (!marker || readInt64(marker, 0) !== entry.lastOffset || !isControlBatch(marker, 0) || controlTypeOf(marker, 0, marker.length) !== CONTROL_TYPE_ABORT) {
+    return `no ABORT marker at offset ${entry.lastOffset}`
+  }
+  if (readInt64(marker, PRODUCER_ID_OFFSET) !== entry.producerId) return `the ABORT marker at ${entry.lastOffset} is producer ${readInt64(marker, PRODUCER_ID_OFFSET)}'s, not ${entry.producerId}'s`
+  if (entry.firstOffset > entry.lastOffset) return `first offset ${entry.firstOffset} after the marker ${entry.lastOffset}`
+  if (entry.firstOffset < log.logStartOffset) return undefined
+  const first = batchAt(log, entry.firstOffset)
+  if (!first || readInt64(first, 0) !== entry.firstOffset || !isTransactionalBatch(first, 0) || readInt64(first, PRODUCER_ID_OFFSET) !== entry.producerId) {
+    return `offset ${entry.firstOffset} does not start a transactional batch of producer ${entry.producerId}`
+  }
+  return undefined
+}
+
+/** Checks every entry against the log (at open); returns why the index is damaged, or undefined. */
+export function txnIndexMismatch(log: PartitionLog, index: AbortedTxnIndex): string | undefined {
+  if (index.damage !== undefined) return index.damage
+  for (const entry of index.all()) {
+    const why = entryMismatch(log, entry)
+    if (why !== undefined) return why
+  }
+  return undefined
+}
+
+/**
+ * Checks a scrubbed segment's entries against its batches; returns why they differ, or
+ * undefined. Every entry needs its ABORT marker in the segment; an ABORT marker needs an entry
+ * when its producer wrote transactional data in this segment since its previous marker (one
+ * whose data lies in an earlier segment, or a marker of a partition the transaction never
+ * wrote to, cannot be told from the segment alone and is not judged).
+ */
+export function txnIndexMismatchIn(log: PartitionLog, index: AbortedTxnIndex, scanned: ScannedSegment): string | undefined {
+  const first = scanned.batches[0]
+  if (first === undefined) return undefined
+  const segmentBase = log.segmentBaseOf(first.baseOffset)
+  const scannedEnd = scanned.batches[scanned.batches.length - 1].lastOffset + 1
+  const markers = new Set<string>()
+  const needed = new Set<string>()
+  const openHere = new Set<number>()
+  for (const b of scanned.batches) {
+    if (b.txnProducer === undefined) continue
+    if (b.marker === undefined) {
+      openHere.add(b.txnProducer)
+      continue
+    }
+    const key = `${b.txnProducer}@${b.baseOffset}`
+    if (b.marker === 'abort') {
+      markers.add(key)
+      if (openHere.has(b.txnProducer) && b.baseOffset >= log.logStartOffset) needed.add(key)
+    }
+    openHere.delete(b.txnProducer)
+  }
+  const entries = index.inSegment(segmentBase).filter((e) => e.lastOffset < scannedEnd).map((e) => `${e.producerId}@${e.lastOffset}`)
+  const missing = [...needed].filter((m) => !entries.includes(m))
+  const extra = entries.filter((e) => !markers.has(e))
+  if (missing.length === 0 && extra.length === 0) return undefined
+  return `segment ${segmentBase}: ABORT markers ${missing.join(', ') || 'none'} lack an entry, entries ${extra.join(', ') || 'none'} lack a marker`
+}
+
+/**
+ * Rebuilds the index by replaying every batch of the log with a scratch producer state (each
+ * transaction's first offset is where its producer's first transactional batch after the last
+ * marker sits), and rewrites its files. Reported as a damaged file: it runs only after damage.
+ */
+export function rebuildTxnIndex(log: PartitionLog, index: AbortedTxnIndex, reason: string): void {
+  const producers = new ProducerStateManager()
+  const rebuilt: { entry: AbortedTxn; segmentBase: number }[] = []
+  const end = log.logEndOffset
+  let offset = log.logStartOffset
+  while (offset < end) {
+    const slice = log.read(offset, REPLAY_READ_BYTES, { maxOffset: end })
+    if (slice.length === 0) break
+    const bytes = log.readBytes(slice)
+    for (let at = 0; at + LOG_OVERHEAD <= bytes.length;) {
+      const size = LOG_OVERHEAD + bytes.readInt32BE(at + BATCH_LENGTH_OFFSET)
+      const batchOffset = readInt64(bytes, at)
+      const producerId = readInt64(bytes, at + PRODUCER_ID_OFFSET)
+      const producerEpoch = bytes.readInt16BE(at + PRODUCER_EPOCH_OFFSET)
+      if (isControlBatch(bytes, at)) {
+        const committed = controlTypeOf(bytes, at, size) === CONTROL_TYPE_COMMIT
+        const done = producerId >= 0 ? producers.completeTxn(producerId, producerEpoch, batchOffset, committed) : undefined
+        if (done && !committed) rebuilt.push({ entry: { producerId, firstOffset: done.firstOffset, lastOffset: batchOffset, lastStableOffset: done.firstOffset }, segmentBase: log.segmentBaseOf(batchOffset) })
+      } else {
+        producers.replayBatch({
+          producerId, producerEpoch,
+          baseSequence: bytes.readInt32BE(at + BASE_SEQUENCE_OFFSET),
+          lastOffsetDelta: bytes.readInt32BE(at + LAST_OFFSET_DELTA_OFFSET),
+          transactional: isTransactionalBatch(bytes, at),
+        }, batchOffset, readInt64(bytes, at + MAX_TIMESTAMP_OFFSET))
+      }
+      at += size
+    }
+    if (slice.nextOffset <= offset) break
+    offset = slice.nextOffset
+  }
+  index.replaceAll(rebuilt)
+  reportDamagedFile(index.dir, `.txnindex: ${reason}`, `rebuilt from the log's markers (${rebuilt.length} aborted transactions)`)
+}
