@@ -1,6 +1,6 @@
 /**
  * The SCRAM credentials of this broker's users, in `meta/scram-credentials.json` under the data
- * dir, written with the one atomic-write helper. Holds salt, iterations, StoredKey and ServerKey
+ * dir, checksummed (storage/checksummed-file.ts) and replaced atomically. Holds salt, iterations, StoredKey and ServerKey
  * per user and mechanism; never a password. PLAIN checks a password against the same entries.
  *
  * In cluster mode the store is a watched copy instead (`CredentialStore.watched()`): etcd holds
@@ -10,9 +10,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidConfigError } from '../errors.js'
-import { writeFileAtomicSync } from '../storage/atomic-file.js'
+import { hasEnvelope, openPayload, writeChecksummedFileSync } from '../storage/checksummed-file.js'
 import { META_DIR, SCRAM_CREDENTIALS_FILE } from '../storage/file-names.js'
 import { isScramMechanism, passwordMatches, SCRAM_MECHANISMS, type ScramCredential, type ScramMechanism } from './scram-keys.js'
+
+/** Format version of the checksummed envelope around the credentials JSON. */
+const CREDENTIALS_VERSION = 1
 
 /** One mechanism's credential as JSON: base64 salt and keys (the file's and etcd's shape). */
 export interface StoredEntry {
@@ -86,7 +89,10 @@ export class CredentialStore {
     }
     let parsed: StoredFile
     try {
-      parsed = JSON.parse(readFileSync(this.path, 'utf8')) as StoredFile
+      // Checksummed like the ACL file; a bare JSON file is one written before the envelope (rewritten sealed at the next change).
+      const bytes = readFileSync(this.path)
+      const json = hasEnvelope(bytes) ? openPayload(this.path, bytes, [CREDENTIALS_VERSION]).payload : bytes
+      parsed = JSON.parse(json.toString('utf8')) as StoredFile
     } catch (error) {
       throw new InvalidConfigError(`credentials file ${this.path}: ${(error as Error).message}`)
     }
@@ -167,6 +173,6 @@ export class CredentialStore {
       file.users[user] = out
     }
     mkdirSync(join(this.path, '..'), { recursive: true })
-    writeFileAtomicSync(this.path, Buffer.from(JSON.stringify(file, null, 2) + '\n'))
+    writeChecksummedFileSync(this.path, CREDENTIALS_VERSION, Buffer.from(JSON.stringify(file, null, 2) + '\n'))
   }
 }

@@ -3,7 +3,7 @@
  * RINGLOG_LISTENERS: the stored file holds salted keys only, failures are one `ringlog:` line
  * with exit 1, and a user added while the broker runs can log in after SIGHUP.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -78,3 +78,24 @@ describe('ringlog users', () => {
     broker = undefined
   }, 120_000)
 })
+
+describe('the credentials file', () => {
+  it('is checksummed: a damaged one stops `ringlog serve` with one ringlog: line naming it (never started without its users); a bare JSON file of an earlier release still loads', async () => {
+    const own = join(dir, 'damaged')
+    expect((await runRinglog(['users', 'add', 'dave', '--password', 'pw-dave-789', '--data-dir', own])).code).toBe(0)
+    const path = CredentialStore.pathIn(own)
+    const sealed = readFileSync(path)
+    expect(CredentialStore.open(own).list().map((u) => u.user)).toEqual(['dave'])
+    // An earlier release wrote the JSON bare: it loads, and the next change seals it.
+    writeFileSync(path, sealed.subarray(sealed.indexOf('{')))
+    expect(CredentialStore.open(own).list().map((u) => u.user)).toEqual(['dave'])
+    const damaged = Buffer.from(sealed)
+    damaged[damaged.length - 10] ^= 0x04
+    writeFileSync(path, damaged)
+    expect(() => CredentialStore.open(own)).toThrow(/credentials file .*scram-credentials\.json/)
+    const serve = await runRinglog(['serve', '--data-dir', own, '--flush', 'never', '--max-workers', '1'], { env: { ...process.env, RINGLOG_LISTENERS: 'SASL_PLAINTEXT://127.0.0.1:0' }, timeoutMs: 30_000 })
+    expect(serve.code).toBe(1)
+    expect(serve.stderr).toMatch(/^ringlog: credentials file .*scram-credentials\.json.*\n$/)
+  })
+})
+
