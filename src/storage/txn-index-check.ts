@@ -9,7 +9,7 @@
  */
 import type { Buffer } from 'node:buffer'
 import { CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, controlTypeOf, isControlBatch, isTransactionalBatch } from '../protocol/control-records.js'
-import { BASE_SEQUENCE_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, readInt64 } from '../protocol/record-batch.js'
+import { BASE_SEQUENCE_OFFSET, BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAX_TIMESTAMP_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, readInt64 } from '../protocol/record-batch.js'
 import type { AbortedTxn, AbortedTxnIndex } from './aborted-txn-index.js'
 import { reportDamagedFile } from './damaged-file.js'
 import type { PartitionLog } from './partition-log.js'
@@ -19,13 +19,17 @@ import type { ScannedSegment } from './scrub.js'
 /** Bytes read per step of a rebuild's replay. */
 const REPLAY_READ_BYTES = 1 << 20
 
-/** The whole batch starting at or holding `offset`, or undefined (outside the log, in a gap). */
-function batchAt(log: PartitionLog, offset: number): Buffer | undefined {
+/**
+ * The batch holding `offset` (undefined outside the log or in a gap): whole, or only its header
+ * when `headerOnly` (a transaction's first batch may be large; a marker is a few dozen bytes).
+ */
+function batchAt(log: PartitionLog, offset: number, headerOnly = false): Buffer | undefined {
   if (offset < log.logStartOffset || offset >= log.logEndOffset) return undefined
   const slice = log.read(offset, 1, { maxOffset: log.logEndOffset })
   if (slice.length === 0 || slice.baseOffsetOfFirstBatch > offset) return undefined
-  const bytes = log.readBytes(slice)
-  return bytes.subarray(0, LOG_OVERHEAD + bytes.readInt32BE(BATCH_LENGTH_OFFSET))
+  const header = log.readBytes({ ...slice, length: Math.min(slice.length, BATCH_HEADER_SIZE) })
+  const size = LOG_OVERHEAD + header.readInt32BE(BATCH_LENGTH_OFFSET)
+  return headerOnly || size <= header.length ? header.subarray(0, Math.min(size, header.length)) : log.readBytes({ ...slice, length: size })
 }
 
 /** Why `entry` does not match the log, or undefined. Parts below the log start cannot be checked and pass. */
@@ -37,7 +41,7 @@ function entryMismatch(log: PartitionLog, entry: AbortedTxn): string | undefined
   if (readInt64(marker, PRODUCER_ID_OFFSET) !== entry.producerId) return `the ABORT marker at ${entry.lastOffset} is producer ${readInt64(marker, PRODUCER_ID_OFFSET)}'s, not ${entry.producerId}'s`
   if (entry.firstOffset > entry.lastOffset) return `first offset ${entry.firstOffset} after the marker ${entry.lastOffset}`
   if (entry.firstOffset < log.logStartOffset) return undefined
-  const first = batchAt(log, entry.firstOffset)
+  const first = batchAt(log, entry.firstOffset, true)
   if (!first || readInt64(first, 0) !== entry.firstOffset || !isTransactionalBatch(first, 0) || readInt64(first, PRODUCER_ID_OFFSET) !== entry.producerId) {
     return `offset ${entry.firstOffset} does not start a transactional batch of producer ${entry.producerId}`
   }
