@@ -9,9 +9,11 @@
  *   against the two listeners alternately (ABBA). Fetch over TLS cannot use sendfile: the
  *   broker streams the file range through a 1 MiB read stream into the TLS socket.
  * - Authorizer: two `ringlog serve` side by side, one plain, one with `--authorizer on` and
- *   ACLs that make every request pass through the binding match (ALLOW All on the prefix
+ *   1,000 ACLs (the issue's figure): the ones that let the bench through (ALLOW All on the prefix
  *   `bench-` and the cluster for User:ANONYMOUS, a DENY for another principal on the same
- *   prefix), loaded alternately (ABBA).
+ *   prefix) among 997 others (literal and prefixed topics, groups, transactional ids, other
+ *   principals and hosts, ALLOW and DENY), written to its data dir before it starts; loaded
+ *   alternately (ABBA).
  *
  * Prints each run, then per row the median records/s of the runs, the broker's CPU seconds per
  * million records (utime+stime of the serve process from /proc, all threads: steadier than
@@ -26,6 +28,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, promisify } from 'node:util'
 import { makeBenchCertificate } from '../src/bench/scenarios/bench-broker.js'
+import { AclOperation, AclPermission, PatternType, ResourceType, type AclBinding } from '../src/security/acl.js'
+import { AclStore } from '../src/security/acl-store.js'
 
 const CLI = fileURLToPath(new URL('../bin/ringlog.js', import.meta.url))
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '6' }, records: { type: 'string', default: '300000' }, json: { type: 'string' } } })
@@ -34,6 +38,21 @@ const RECORDS = Number(values.records)
 if (!Number.isInteger(RUNS) || RUNS < 1 || !Number.isInteger(RECORDS) || RECORDS < 1) throw new Error('--runs and --records must be positive integers')
 
 interface Served { child: ChildProcess; lines: string }
+
+/** `count` bindings unrelated to the bench's topics and principal, of every kind an operator writes. */
+function fillerAcls(count: number): AclBinding[] {
+  const resources = [ResourceType.TOPIC, ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRANSACTIONAL_ID]
+  const operations = [AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.ALL]
+  return Array.from({ length: count }, (_, i) => ({
+    resourceType: resources[i % resources.length],
+    resourceName: i % 3 === 0 ? `team${i}-` : `orders-${i}`,
+    patternType: i % 3 === 0 ? PatternType.PREFIXED : PatternType.LITERAL,
+    principal: `User:service-${i % 50}`,
+    host: i % 10 === 0 ? `10.0.${i % 256}.1` : '*',
+    operation: operations[i % operations.length],
+    permission: i % 7 === 0 ? AclPermission.DENY : AclPermission.ALLOW,
+  }))
+}
 
 /** Starts `ringlog serve`; resolves once every line in `waitFor` has printed its address. */
 function serve(dataDir: string, extra: string[], waitFor: RegExp[]): Promise<{ child: ChildProcess; addresses: string[] }> {
@@ -140,12 +159,14 @@ try {
 
   const off = await serve(join(dir, 'authz-off'), [], [/listening on ([\d.]+:\d+)/])
   servers.push(off.child)
+  AclStore.open(join(dir, 'authz-on')).add(fillerAcls(997))
   const on = await serve(join(dir, 'authz-on'), ['--authorizer', 'on', '--allow-everyone-if-no-acl-found', 'true'], [/listening on ([\d.]+:\d+)/])
   servers.push(on.child)
   const acl = ['-b', on.addresses[0]]
   await ringlog(['acls', 'add', '--allow', 'User:ANONYMOUS', '--operation', 'All', '--topic', 'bench-', '--prefixed', ...acl])
   await ringlog(['acls', 'add', '--allow', 'User:ANONYMOUS', '--operation', 'All', '--cluster', ...acl])
   await ringlog(['acls', 'add', '--deny', 'User:mallory', '--operation', 'Write', '--topic', 'bench-', '--prefixed', ...acl])
+  console.log(`authorizer on: ${AclStore.open(join(dir, 'authz-on')).size} ACLs loaded`)
   const row: Row = { name: 'produce authorizer on vs off', baseline: 'off', variant: 'on', baselineRuns: [], variantRuns: [], baselineCpu: [], variantCpu: [] }
   rows.push(row)
   await alternate(row,
