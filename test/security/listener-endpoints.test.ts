@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { encodeBrokerRegistration, MalformedMetadataError, parseBrokerRegistration } from '../../src/cluster/metadata-layout.js'
 import { brokersOn, endpointFor } from '../../src/core/broker-endpoints.js'
 import type { ClusterBrokerView } from '../../src/core/cluster-view.js'
+import { serveConfig } from '../../src/cli/serve.js'
 import { InvalidConfigError } from '../../src/errors.js'
 import { advertisedEndpoints, resolveListeners } from '../../src/security/listeners.js'
 
@@ -93,5 +94,19 @@ describe('advertised endpoints', () => {
   it('refuses to advertise a wildcard', () => {
     const config = { ...base, host: '0.0.0.0', listeners: ['PLAINTEXT://0.0.0.0:9092'] }
     expect(() => advertisedEndpoints(resolveListeners(config), config, (l) => l.port)).toThrow(InvalidConfigError)
+  })
+})
+
+describe('cluster mode start-up checks', () => {
+  it('refuses a listener whose only address is a wildcard, naming the settings that would fix it', () => {
+    const wildcard = { etcd: '127.0.0.1:2379', host: '0.0.0.0', listener: ['PLAINTEXT://0.0.0.0:9092'] }
+    expect(() => serveConfig(wildcard, {})).toThrow(/the PLAINTEXT listener binds 0.0.0.0, which other brokers and clients cannot reach: give advertisedListeners PLAINTEXT:\/\/host:port or advertisedHost/)
+    expect(() => serveConfig({ host: '0.0.0.0', listener: ['PLAINTEXT://0.0.0.0:9092'] }, { RINGLOG_ETCD: '127.0.0.1:2379' })).toThrow(InvalidConfigError)
+    // Each way out is accepted; a single node advertises the address a client reached, so it needs none.
+    expect(serveConfig({ ...wildcard, advertisedListener: ['PLAINTEXT://kafka1.example.com:9092'] }, {}).advertisedListeners).toEqual(['PLAINTEXT://kafka1.example.com:9092'])
+    expect(serveConfig({ ...wildcard, advertisedHost: 'kafka1.example.com' }, {}).advertisedHost).toBe('kafka1.example.com')
+    expect(serveConfig({ host: '0.0.0.0', listener: ['PLAINTEXT://0.0.0.0:9092'] }, {}).etcd).toBe('')
+    // --host still names a wildcard listener's address in a cluster, as before listeners were per broker.
+    expect(serveConfig({ ...wildcard, host: '10.0.0.5' }, {}).host).toBe('10.0.0.5')
   })
 })
