@@ -90,12 +90,14 @@ describe.skipIf(!built || !hasEtcd)('a cluster replicating over a SASL_SSL inter
       clientId: 'cluster-sasl-ssl', brokers: [`127.0.0.1:${ports.get(2)}`], logLevel: logLevel.NOTHING, ssl: tls,
       sasl: { mechanism: 'scram-sha-512', ...ALICE }, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1_000 },
     })
-    const producer = kafka.producer()
+    // Idempotent: a retried acks=all batch (a loaded machine can make one slow) is stored once.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
     try {
       const messages = [0, 1, 2].flatMap((partition) => Array.from({ length: 4 }, (_, i) => ({ partition, value: `p${partition}-${i}` })))
       const sent = await producer.send({ topic: TOPIC, acks: -1, timeout: 15_000, messages })
-      // kafkajs (not idempotent here) may have retried a slow acks=all on a loaded machine, so the base offsets are not checked.
+      // Only the outcome is checked: on a loaded machine a batch sent right after the ISR reached 3
+      // was seen stored twice (base offset 4), even from this idempotent producer (docs/security.md, Not done yet).
       expect(sent.map((r) => [r.partition, r.errorCode]).sort()).toEqual([[0, 0], [1, 0], [2, 0]])
     } finally {
       await producer.disconnect()
