@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { InvalidConfigError, InvalidRequestError } from './errors.js'
-import { resolveListeners, usesTls } from './security/listeners.js'
+import { advertisedHostOf, resolveListeners, usesTls } from './security/listeners.js'
 import { isSaslMechanism } from './security/sasl-authenticator.js'
 
 /**
@@ -420,6 +420,11 @@ function checkSecurity(config: RinglogConfig, name: (key: keyof RinglogConfig) =
     if (!/^[^:]+:.+$/.test(principal)) throw new InvalidConfigError(`${name('superUsers')}: "${principal}" is not a principal like User:admin`)
   }
   checkInterBroker(config, listeners, name)
+  // In a cluster every listener's address goes into etcd for the other brokers' clients: a wildcard cannot be reached.
+  const unreachable = config.etcd !== '' ? listeners.find((l) => advertisedHostOf(l, config) === undefined) : undefined
+  if (unreachable) {
+    throw new InvalidConfigError(`the ${unreachable.protocol} listener binds ${unreachable.host || '0.0.0.0'}, which other brokers and clients cannot reach: give ${name('advertisedListeners')} ${unreachable.protocol}://host:port or ${name('advertisedHost')}`)
+  }
 }
 
 /** The inter-broker listener exists; a SASL one comes with this broker's login (it could not replicate without it). */

@@ -160,6 +160,7 @@ export class Connection implements LimitedConnection {
       remotePort: socket.remotePort ?? 0,
       advertisedHost: options.advertised?.host ?? (WILDCARD_HOSTS.has(config.host) ? local : config.host),
       advertisedPort: options.advertised?.port ?? socket.localPort ?? config.port,
+      listener: options.session?.protocol ?? 'PLAINTEXT',
     }
     this.session = options.session ?? new SaslSession('PLAINTEXT', undefined)
     this.decoder = new FrameDecoder(config.socketRequestMaxBytes)

@@ -34,6 +34,8 @@ export interface ConnectionInfo {
   /** The address and port this broker is reached at on this connection (what Metadata advertises). */
   advertisedHost: string
   advertisedPort: number
+  /** The listener the connection came in on (named by its security protocol): cluster answers name each broker's endpoint on it. */
+  listener: string
 }
 
 /** Told what a Fetch response carries from each partition (per partition per response, never per record). */

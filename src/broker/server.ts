@@ -19,7 +19,7 @@ import { stderrLogger, type BrokerLogger } from './logger.js'
 import { RinglogMetrics } from '../metrics/ringlog-metrics.js'
 import { BrokerObserver } from './broker-observer.js'
 import { ConnectionLimits } from './connection-limits.js'
-import { resolveListeners, usesTls, type Listener, type ListenerProtocol } from '../security/listeners.js'
+import { type AdvertisedEndpoint, advertisedEndpoints, resolveListeners, usesTls, type Listener, type ListenerProtocol } from '../security/listeners.js'
 import { CredentialStore } from '../security/credential-store.js'
 import { isSaslMechanism } from '../security/sasl-authenticator.js'
 import { FetchSessionCache } from './fetch-sessions.js'
@@ -29,7 +29,7 @@ import { Authorizer } from '../security/authorizer.js'
 import type { BrokerSecurity } from './broker-security.js'
 import type { SharedSecurityStore } from '../security/shared-security-store.js'
 import { InvalidConfigError } from '../errors.js'
-import { configureInterBroker, interBrokerProtocol, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
+import { configureInterBroker, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
 import { clientCertificatePrincipal, secureContextOptions, tlsServerOptions } from './tls-context.js'
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
@@ -134,8 +134,8 @@ export class BrokerServer {
     try {
       broker = new BrokerServer(context, options)
       await broker.bind()
-      // Cluster mode with --port 0 or listeners: etcd gets the inter-broker listener's port just bound (registration waited for it).
-      if (config.port === 0 || config.listeners.length > 0) await context.cluster?.registerBoundPort?.(broker.interBrokerPort())
+      // Cluster mode with --port 0 or listeners: etcd gets every listener's endpoint with the ports just bound (registration waited for them).
+      if (config.port === 0 || config.listeners.length > 0) await context.cluster?.registerListeners?.(broker.advertisedEndpoints())
     } catch (error) {
       await context.close()
       throw error
@@ -148,11 +148,10 @@ export class BrokerServer {
     return this.listenerAddress(this.listeners[0].listener.protocol)!
   }
 
-  /** The port other brokers reach this one on: the inter-broker listener's advertised port, else its bound one. */
-  interBrokerPort(): number {
-    const protocol = interBrokerProtocol(this.context.config)
-    const bound = this.listeners.find((l) => l.listener.protocol === protocol) ?? this.listeners[0]
-    return bound.listener.advertised?.port ?? (bound.server.address() as AddressInfo).port
+  /** Every listener's endpoint as other brokers and clients are told it (advertised, else the bound port). */
+  advertisedEndpoints(): AdvertisedEndpoint[] {
+    const bound = new Map(this.listeners.map((l) => [l.listener, (l.server.address() as AddressInfo).port]))
+    return advertisedEndpoints(this.listeners.map((l) => l.listener), this.context.config, (listener) => bound.get(listener) ?? listener.port)
   }
 
   /** The bound address of the listener with this security protocol, if there is one. */

@@ -10,11 +10,14 @@ import { EventEmitter } from 'node:events'
 import type { Lease } from 'etcd3'
 import { ClusterTimeoutError } from '../errors.js'
 import type { ClusterMetadata } from './cluster-metadata.js'
-import { type BrokerRegistration as RegistrationValue, isBrokerId } from './metadata-layout.js'
+import { type BrokerEndpoint, type BrokerRegistration as RegistrationValue, encodeBrokerRegistration, isBrokerId } from './metadata-layout.js'
 
 export interface BrokerAddress {
+  /** The inter-broker listener's endpoint (what a registration of an older release held alone). */
   host: string
   port: number
+  /** Every listener's advertised endpoint, so each listener's clients are told that listener's address. */
+  endpoints?: BrokerEndpoint[]
   rack?: string
 }
 
@@ -79,11 +82,11 @@ export class BrokerRegistration extends EventEmitter<RegistrationEvents> {
     lease.on('lost', (error) => this.onLeaseLost(lease, error))
     try {
       const leaseId = await lease.grant()
-      const value: RegistrationValue = { host: this.address.host, port: this.address.port, startedAt: this.startedAt, incarnation: this.count + 1 }
-      if (this.address.rack !== undefined) value.rack = this.address.rack
+      const { host, port, endpoints, rack } = this.address
+      const value: RegistrationValue = { host, port, ...(endpoints && { endpoints }), ...(rack !== undefined && { rack }), startedAt: this.startedAt, incarnation: this.count + 1 }
       while (!this.closed) {
         const result = await etcd.if(key, 'Create', '==', 0)
-          .then(etcd.put(key).value(JSON.stringify(value)).lease(leaseId))
+          .then(etcd.put(key).value(encodeBrokerRegistration(value)).lease(leaseId))
           .else(etcd.get(key))
           .commit()
         if (result.succeeded) {

@@ -2,7 +2,7 @@
  * The cluster's key layout in etcd, and the JSON shape of every value. This file is the only
  * place that knows key names. Everything lives under `/ringlog/<cluster>/`:
  *
- *   brokers/<id>              BrokerRegistration, bound to the broker's lease (gone when it dies)
+ *   brokers/<id>              BrokerRegistration (every listener's endpoint), bound to the broker's lease (gone when it dies)
  *   controller                ControllerRecord, bound to the controller's lease (the election)
  *   topics/<name>             TopicRecord: topic id, replica assignment, configs
  *   partitions/<topic>/<p>    PartitionState { leader, leaderEpoch, isr, version }, CAS writes only
@@ -24,9 +24,24 @@ export const ROOT_PREFIX = '/ringlog/'
 /** Leader id of a partition that has no live leader (Kafka's NO_LEADER). */
 export const NO_LEADER = -1
 
-export interface BrokerRegistration {
+/** One listener of a registered broker, as clients of that listener reach it (Kafka's EndPoint). */
+export interface BrokerEndpoint {
+  /** The listener's name; ringlog names a listener by its security protocol. */
+  listener: string
+  securityProtocol: string
   host: string
   port: number
+}
+
+export interface BrokerRegistration {
+  /** The inter-broker listener's endpoint: all a registration of the release before `endpoints` holds. */
+  host: string
+  port: number
+  /**
+   * Every listener's advertised endpoint (Kafka's `endpoints`). Absent in a registration written
+   * by an older release: that broker is answered at host:port on every listener, as it was then.
+   */
+  endpoints?: BrokerEndpoint[]
   rack?: string
   /** Wall-clock ms when this broker process started (for operators; never compared). */
   startedAt: number
@@ -179,6 +194,12 @@ function brokerList(key: string, value: unknown, what: string): number[] {
   return value as number[]
 }
 
+/** The value of `brokers/<id>`: host and port kept beside `endpoints` so an older release's readers still find the broker. */
+export function encodeBrokerRegistration(registration: BrokerRegistration): string {
+  const { host, port, endpoints, rack, startedAt, incarnation } = registration
+  return JSON.stringify({ host, port, ...(endpoints && { endpoints }), ...(rack !== undefined && { rack }), startedAt, incarnation })
+}
+
 export function parseBrokerRegistration(key: string, text: string): BrokerRegistration {
   const o = parseObject(key, text)
   if (typeof o.host !== 'string' || !Number.isInteger(o.port) || typeof o.startedAt !== 'number' || !Number.isInteger(o.incarnation)) {
@@ -187,7 +208,23 @@ export function parseBrokerRegistration(key: string, text: string): BrokerRegist
   if (o.rack !== undefined && typeof o.rack !== 'string') throw new MalformedMetadataError(key, 'rack is not a string')
   const registration: BrokerRegistration = { host: o.host, port: o.port as number, startedAt: o.startedAt, incarnation: o.incarnation as number }
   if (typeof o.rack === 'string') registration.rack = o.rack
+  if (o.endpoints !== undefined) registration.endpoints = parseEndpoints(key, o.endpoints)
   return registration
+}
+
+function parseEndpoints(key: string, value: unknown): BrokerEndpoint[] {
+  if (!Array.isArray(value)) throw new MalformedMetadataError(key, 'endpoints is not a list')
+  const seen = new Set<string>()
+  return value.map((e: unknown) => {
+    const o = e as Partial<Record<keyof BrokerEndpoint, unknown>> | null
+    if (typeof o?.listener !== 'string' || typeof o.securityProtocol !== 'string' || typeof o.host !== 'string'
+      || !Number.isInteger(o.port) || (o.port as number) < 0 || (o.port as number) > 65535) {
+      throw new MalformedMetadataError(key, 'endpoints entries need listener, securityProtocol, host, port')
+    }
+    if (seen.has(o.listener)) throw new MalformedMetadataError(key, `listener ${o.listener} is listed twice`)
+    seen.add(o.listener)
+    return { listener: o.listener, securityProtocol: o.securityProtocol, host: o.host, port: o.port as number }
+  })
 }
 
 export function parseControllerRecord(key: string, text: string): ControllerRecord {

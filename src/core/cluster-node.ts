@@ -22,7 +22,9 @@ import { createClusterTopic } from '../cluster/topic-creation.js'
 import { addClusterPartitions } from '../cluster/partition-addition.js'
 import { alterClusterTopicConfigs } from '../cluster/topic-config-alteration.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
-import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView } from './cluster-view.js'
+import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView, ListenerEndpoint } from './cluster-view.js'
+import { interBrokerProtocol } from '../kafka-client/inter-broker-connection.js'
+import { advertisedEndpoints, resolveListeners } from '../security/listeners.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import type { TopicInfo, TopicRegistry } from './topic-registry.js'
 import { partitionSettingsFor, validateTopicConfigs } from './topic-settings.js'
@@ -94,6 +96,8 @@ export class ClusterNode implements ClusterView {
   private shuttingDownBrokers = new Set<number>()
   private candidate: Controller | undefined
   private registration: BrokerRegistration | undefined
+  /** The listener (by name) this node's replica fetchers, marker writers and repairs connect to. */
+  private readonly interBrokerListener: string
   private topicsSeen: (() => void)[] = []
   private readonly producerIds: ClusterProducerIdAllocator
   private readonly leadershipListeners: LeadershipListener[] = []
@@ -108,12 +112,13 @@ export class ClusterNode implements ClusterView {
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
     this.nodeId = config.nodeId
+    this.interBrokerListener = interBrokerProtocol(config)
     this.producerIds = new ClusterProducerIdAllocator(metadata)
     this.scrubRepairer = new ScrubRepairer({
       nodeId: this.nodeId,
       engine: context.engine,
       leaderOf: (topic, partition) => this.stateCache.get(keyOf(topic, partition))?.leader ?? -1,
-      address: (id) => this.brokerCache.get(id),
+      address: (id) => this.interBrokerAddress(id),
       resignLeadership: (topic, partition) => this.resignLeadership(topic, partition),
       log: (message) => process.stderr.write(`ringlog cluster: ${message}\n`),
     })
@@ -185,9 +190,8 @@ export class ClusterNode implements ClusterView {
       onError: report,
     }) as PrefixWatch<unknown, unknown>)
     this.context.engine.on?.('scrubDamage', (damage) => this.scrubRepairer.onDamage(damage))
-    // --port 0: the real port is known only once the server is bound (registerBoundPort).
-    // With listeners the registered port is the inter-broker listener's, known once bound (registerBoundPort).
-    if (config.port !== 0 && config.listeners.length === 0) await this.registerAt(config.port)
+    // --port 0 or listeners: the real ports are known only once the server is bound (registerListeners).
+    if (config.port !== 0 && config.listeners.length === 0) await this.registerAt(advertisedEndpoints(resolveListeners(config), config, (l) => l.port))
     const tick = Math.max(50, Math.min(1_000, Math.floor(config.replicaLagTimeMaxMs / 2)))
     this.isrTimer = setInterval(() => this.maintainIsrs(), tick)
     this.watchesLoaded = true
@@ -196,30 +200,44 @@ export class ClusterNode implements ClusterView {
   }
 
   /**
-   * Registers this broker at `port` and starts its controller candidate. With `--port 0` the
-   * server calls it once bound, so etcd (and every client Metadata names this broker to) gets
-   * the real port, never 0.
+   * Registers this broker with every listener's endpoint and starts its controller candidate.
+   * With `--port 0` or listeners the server calls it once bound, so etcd (and every client
+   * Metadata names this broker to) gets the real ports, never 0.
    */
-  async registerBoundPort(port: number): Promise<void> {
+  async registerListeners(endpoints: readonly ListenerEndpoint[]): Promise<void> {
     if (this.registration || this.closing) return
-    await this.registerAt(port)
+    await this.registerAt(endpoints)
   }
 
-  private async registerAt(port: number): Promise<void> {
+  private async registerAt(endpoints: readonly ListenerEndpoint[]): Promise<void> {
     const { metadata, config } = this
     const report = (error: unknown): void => { process.stderr.write(`ringlog cluster: ${error instanceof Error ? error.message : String(error)}\n`) }
+    // host:port is the inter-broker listener's, what a reader of the older one-address registration uses.
+    const interBroker = endpoints.find((e) => e.listener === this.interBrokerListener) ?? endpoints[0]
     this.registration = await BrokerRegistration.register(metadata, config.nodeId,
-      { host: config.advertisedHost !== '' ? config.advertisedHost : config.host, port },
+      { host: interBroker.host, port: interBroker.port, endpoints: endpoints.map((e) => ({ ...e })) },
       { ttlSeconds: config.leaseTtlSeconds })
     this.registration.on('error', report)
     this.candidate = Controller.start(metadata, { brokerId: config.nodeId, ttlSeconds: config.leaseTtlSeconds })
     this.candidate.on('error', report)
   }
 
+  /** Where this node's inter-broker connections reach broker `id` (see ClusterBrokerView.host). */
+  private interBrokerAddress(id: number): { host: string; port: number } | undefined {
+    const broker = this.brokerCache.get(id)
+    return broker && this.viewOf(broker)
+  }
+
+  private viewOf(broker: LiveBroker): ClusterBrokerView {
+    const endpoints = broker.endpoints ?? null
+    const interBroker = endpoints?.find((e) => e.listener === this.interBrokerListener)
+    return { id: broker.id, host: interBroker?.host ?? broker.host, port: interBroker?.port ?? broker.port, endpoints }
+  }
+
   // Metadata cache (ClusterView)
 
   brokers(): ClusterBrokerView[] {
-    return [...this.brokerCache.values()].map((b) => ({ id: b.id, host: b.host, port: b.port })).sort((a, b) => a.id - b.id)
+    return [...this.brokerCache.values()].map((b) => this.viewOf(b)).sort((a, b) => a.id - b.id)
   }
 
   controllerId(): number { return this.controller }
@@ -490,7 +508,7 @@ export class ClusterNode implements ClusterView {
       const leaderId = state.leader
       fetcher = new ReplicaFetcher({
         nodeId: this.nodeId, leaderId, engine,
-        address: () => this.brokerCache.get(leaderId),
+        address: () => this.interBrokerAddress(leaderId),
         partitionMaxBytes: this.config.replicaFetchMaxBytes,
         responseMaxBytes: this.config.replicaFetchResponseMaxBytes,
       })

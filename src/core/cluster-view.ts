@@ -4,10 +4,26 @@
  * core/cluster-node.ts implements, loaded by a dynamic import when `etcd` is configured).
  */
 
-export interface ClusterBrokerView {
-  id: number
+/** One listener of a live broker, at the address its clients are told (metadata-layout.ts's BrokerEndpoint). */
+export interface ListenerEndpoint {
+  /** The listener's name; ringlog names a listener by its security protocol. */
+  listener: string
+  securityProtocol: string
   host: string
   port: number
+}
+
+export interface ClusterBrokerView {
+  id: number
+  /**
+   * Where this node's inter-broker connections reach the broker: its endpoint on this node's
+   * inter-broker listener (else, for a broker without that listener or registered by an older
+   * release, the one address it registered).
+   */
+  host: string
+  port: number
+  /** Every listener's endpoint; null for a broker registered by an older release (one address for every listener). */
+  endpoints: readonly ListenerEndpoint[] | null
 }
 
 export interface ClusterPartitionView {
@@ -71,8 +87,8 @@ export interface ClusterView {
   alterTopicConfigs(name: string, merge: (current: Readonly<Record<string, string>>) => Record<string, string>, validateOnly: boolean): Promise<void>
   /** InitProducerId: an id no broker of the cluster has handed out (blocks reserved in etcd). */
   allocateProducerId(): Promise<number>
-  /** With `--port 0`: registers this broker in etcd at the port its server bound (a no-op once registered). */
-  registerBoundPort?(port: number): Promise<void>
+  /** Once the server is bound: registers this broker in etcd with every listener's endpoint (the real ports; a no-op once registered). */
+  registerListeners?(endpoints: readonly ListenerEndpoint[]): Promise<void>
   /** Calls `listener` with each later leader or ISR change this broker makes or takes part in. */
   onEvent?(listener: (event: ClusterEvent) => void): void
   /**

@@ -63,3 +63,39 @@ export function resolveListeners(
   }
   return specs.map((spec) => ({ ...spec, advertised: advertised.get(spec.protocol) }))
 }
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
+
+/** A listener's endpoint as other brokers and clients are told it (what a cluster broker registers in etcd). */
+export interface AdvertisedEndpoint {
+  listener: string
+  securityProtocol: ListenerProtocol
+  host: string
+  port: number
+}
+
+/**
+ * The host each listener is advertised at: its advertised spec's, else `advertisedHost`, else the
+ * host it binds, else (for a wildcard) `host`; undefined when all of these are wildcards, which
+ * no client can connect to (Kafka refuses to advertise 0.0.0.0 too).
+ */
+export function advertisedHostOf(listener: Listener, config: { host: string; advertisedHost: string }): string | undefined {
+  if (listener.advertised) return listener.advertised.host
+  if (config.advertisedHost !== '') return config.advertisedHost
+  if (!WILDCARD_HOSTS.has(listener.host)) return listener.host
+  return WILDCARD_HOSTS.has(config.host) ? undefined : config.host
+}
+
+/**
+ * Every listener's advertised endpoint: host as advertisedHostOf says, port the advertised one,
+ * else `boundPort(listener)` (the real port when the listener was given port 0).
+ */
+export function advertisedEndpoints(
+  listeners: readonly Listener[], config: { host: string; advertisedHost: string }, boundPort: (listener: Listener) => number,
+): AdvertisedEndpoint[] {
+  return listeners.map((listener) => {
+    const host = advertisedHostOf(listener, config)
+    if (host === undefined) throw new InvalidConfigError(`the ${listener.protocol} listener binds ${listener.host || '0.0.0.0'}, which cannot be advertised: give it an advertised address`)
+    return { listener: listener.protocol, securityProtocol: listener.protocol, host, port: listener.advertised?.port ?? boundPort(listener) }
+  })
+}

@@ -18,7 +18,10 @@
  * a registry lookup and an answer entry) closes the connection instead.
  *
  * Cluster mode: every live broker, the elected controller and each partition's leader,
- * replicas, ISR and leader epoch from the node's etcd-fed cache (see clusterMetadata).
+ * replicas, ISR and leader epoch from the node's etcd-fed cache (see clusterMetadata). Each
+ * broker is named at its endpoint on the listener the request came in on; a broker without
+ * that listener is left out, and a partition it leads is answered LISTENER_NOT_FOUND (v6+,
+ * LEADER_NOT_AVAILABLE before) with no leader, as Kafka's MetadataCache does.
  *
  * Authorization: a topic the principal may not DESCRIBE is left out of an all-topics answer and
  * answered TOPIC_AUTHORIZATION_FAILED when named (existing or not); auto-creation needs CREATE
@@ -40,6 +43,7 @@ import { topicIdFromWire, topicIdToWire } from '../../core/topic-ids.js'
 import { ResourceType } from '../../security/acl.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 import type { ClusterTopicView, ClusterView } from '../../core/cluster-view.js'
+import { brokersOn } from '../../core/broker-endpoints.js'
 
 export const apiKey = 3
 export const minVersion = MIN_VERSION
@@ -107,10 +111,17 @@ function clusterMetadata(request: MetadataRequest, ctx: RequestContext, cluster:
   const wantedTopics = all ? cluster.topics().map((t) => ({ name: t.name, topicId: ZERO_UUID })) : distinctTopics(request.topics ?? [])
   if (wantedTopics === undefined) return { kind: 'close', reason: `Metadata request names more than ${MAX_DISTINCT_TOPICS} distinct topics` }
   const mayCreate = broker.config.autoCreateTopics && (version < 4 || request.allowAutoTopicCreation)
+  const live = cluster.brokers()
+  const reachable = brokersOn(live, ctx.connection.listener)
+  const reachableIds = new Set(reachable.map((b) => b.id))
+  const noListener: LeaderOnOtherListeners = {
+    brokers: new Set(live.filter((b) => !reachableIds.has(b.id)).map((b) => b.id)),
+    errorCode: version >= FIRST_LISTENER_NOT_FOUND_VERSION ? ErrorCode.LISTENER_NOT_FOUND : ErrorCode.LEADER_NOT_AVAILABLE,
+  }
   for (const wanted of wantedTopics) {
     const view = wanted.name !== null ? cluster.topic(wanted.name) : cluster.topics().find((t) => topicIdToWire(t.topicId) === wanted.topicId)
     if (view) {
-      topics.push(describeCluster(view))
+      topics.push(describeCluster(view, noListener))
       continue
     }
     if (wanted.name === null) {
@@ -136,7 +147,7 @@ function clusterMetadata(request: MetadataRequest, ctx: RequestContext, cluster:
     kind: 'message',
     message: {
       throttleTimeMs: 0,
-      brokers: cluster.brokers().map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: null })),
+      brokers: reachable.map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: null })),
       clusterId: broker.config.clusterId,
       controllerId: cluster.controllerId(),
       topics: withTopicOperations(request, ctx, topics),
@@ -158,16 +169,25 @@ function clusterOperations(request: MetadataRequest, ctx: RequestContext): { clu
   return request.includeClusterAuthorizedOperations ? { clusterAuthorizedOperations: ctx.access.clusterOperations() } : {}
 }
 
-function describeCluster(view: ClusterTopicView): EncodeInput<MetadataResponseTopic> {
+/** Kafka answers LISTENER_NOT_FOUND from Metadata v6 on (errorUnavailableListeners), LEADER_NOT_AVAILABLE before. */
+const FIRST_LISTENER_NOT_FOUND_VERSION = 6
+
+/** Live brokers that have no endpoint on the request's listener, and what a partition they lead is answered. */
+interface LeaderOnOtherListeners {
+  brokers: ReadonlySet<number>
+  errorCode: number
+}
+
+function describeCluster(view: ClusterTopicView, noListener: LeaderOnOtherListeners): EncodeInput<MetadataResponseTopic> {
   return {
     errorCode: ErrorCode.NONE,
     name: view.name,
     topicId: topicIdToWire(view.topicId),
     isInternal: false,
     partitions: view.partitions.map((p) => ({
-      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : noListener.brokers.has(p.leader) ? noListener.errorCode : ErrorCode.NONE,
       partitionIndex: p.partition,
-      leaderId: p.leader,
+      leaderId: noListener.brokers.has(p.leader) ? -1 : p.leader,
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
       isrNodes: p.isr,

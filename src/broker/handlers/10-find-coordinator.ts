@@ -9,7 +9,9 @@
  * Kafka (the group call that follows answers INVALID_GROUP_ID).
  * Key type 1 (transaction): the transaction coordinator, this node on a single node; in a
  * cluster the leader of the transactional id's `__transaction_state` partition (created on
- * first use; COORDINATOR_NOT_AVAILABLE until it has a leader).
+ * first use; COORDINATOR_NOT_AVAILABLE until it has a leader). In a cluster the coordinator is
+ * named at its endpoint on the listener the request came in on; a coordinator without that
+ * listener is COORDINATOR_NOT_AVAILABLE, as Kafka answers it.
  * Other key types: INVALID_REQUEST.
  *
  * v0 must stay advertised: librdkafka enables its group consumer (and lz4) only when it is.
@@ -22,6 +24,7 @@ import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/find-coordinat
 import type { EncodeInput } from '../../protocol/primitives.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
 import type { ClusterView } from '../../core/cluster-view.js'
+import { endpointFor } from '../../core/broker-endpoints.js'
 import { CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC, partitionForGroup } from '../../core/internal-topics.js'
 
 export const apiKey = 10
@@ -62,8 +65,9 @@ function coordinatorFor(key: string, keyType: number, ctx: RequestContext): Enco
     return { key, nodeId: -1, host: '', port: -1, errorCode, errorMessage: null }
   }
   const cluster = ctx.broker.cluster
-  if (cluster && keyType === GROUP_KEY_TYPE) return clusterCoordinator(key, cluster, CONSUMER_OFFSETS_TOPIC, () => ctx.broker.groups.prepareOffsetsTopic())
-  if (cluster) return clusterCoordinator(key, cluster, TRANSACTION_STATE_TOPIC, () => ctx.broker.transactions.prepare())
+  const listener = ctx.connection.listener
+  if (cluster && keyType === GROUP_KEY_TYPE) return clusterCoordinator(key, cluster, listener, CONSUMER_OFFSETS_TOPIC, () => ctx.broker.groups.prepareOffsetsTopic())
+  if (cluster) return clusterCoordinator(key, cluster, listener, TRANSACTION_STATE_TOPIC, () => ctx.broker.transactions.prepare())
   return {
     key,
     nodeId: ctx.broker.config.nodeId,
@@ -80,7 +84,7 @@ function coordinatorFor(key: string, keyType: number, ctx: RequestContext): Enco
  * FindCoordinator creates the topic; until it has a leader, COORDINATOR_NOT_AVAILABLE
  * (retriable: clients ask again).
  */
-function clusterCoordinator(key: string, cluster: ClusterView, topic: string, createTopic: () => Promise<void>): EncodeInput<Coordinator> {
+function clusterCoordinator(key: string, cluster: ClusterView, listener: string, topic: string, createTopic: () => Promise<void>): EncodeInput<Coordinator> {
   const unavailable = (why: string): EncodeInput<Coordinator> => ({ key, nodeId: -1, host: '', port: -1, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: why })
   const view = cluster.topic(topic)
   if (!view) {
@@ -90,5 +94,7 @@ function clusterCoordinator(key: string, cluster: ClusterView, topic: string, cr
   const partition = view.partitions[partitionForGroup(key, view.partitions.length)]
   const leader = cluster.brokers().find((b) => b.id === partition?.leader)
   if (!leader) return unavailable(`${topic}-${partition?.partition ?? -1} has no leader`)
-  return { key, nodeId: leader.id, host: leader.host, port: leader.port, errorCode: ErrorCode.NONE, errorMessage: null }
+  const endpoint = endpointFor(leader, listener)
+  if (!endpoint) return unavailable(`the coordinator, broker ${leader.id}, has no ${listener} listener`)
+  return { key, nodeId: leader.id, host: endpoint.host, port: endpoint.port, errorCode: ErrorCode.NONE, errorMessage: null }
 }

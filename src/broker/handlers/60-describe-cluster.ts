@@ -2,9 +2,10 @@
  * DescribeCluster v0-1.
  *
  * Single node: this broker, at the address the client reached it on; it is also the controller.
- * Cluster mode: every live broker (registered in etcd, at its advertised address) and the
- * elected controller (-1 while none is known), from this broker's metadata cache, the same
- * answer Metadata gives.
+ * Cluster mode: every live broker (registered in etcd) at its advertised endpoint on the
+ * listener the request came in on (brokers without that listener left out) and the elected
+ * controller (-1 while none is known), from this broker's metadata cache, the same answer
+ * Metadata gives.
  * endpointType 2 (controllers, v1) is UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers.
  *
  * Authorization: none asked, as in Kafka. includeClusterAuthorizedOperations answers the bit set of
@@ -17,6 +18,7 @@ import type { DescribeClusterRequest, DescribeClusterResponse } from '../../prot
 import { MAX_VERSION, MIN_VERSION } from '../../protocol/messages/describe-cluster.js'
 import { AUTHORIZED_OPERATIONS_OMITTED } from '../../security/authorized-operations.js'
 import type { HandlerReply, RequestContext } from '../handler.js'
+import { brokersOn } from '../../core/broker-endpoints.js'
 
 export const apiKey = 60
 export const minVersion = MIN_VERSION
@@ -36,7 +38,7 @@ export function handle(request: DescribeClusterRequest, ctx: RequestContext): Ha
     return { kind: 'message', message: { ...base, errorCode: UNSUPPORTED_ENDPOINT_TYPE, errorMessage: `endpoint type ${request.endpointType} is not served by a broker`, brokers: [] } }
   }
   const brokers = cluster
-    ? cluster.brokers().map((b) => ({ brokerId: b.id, host: b.host, port: b.port, rack: null }))
+    ? brokersOn(cluster.brokers(), ctx.connection.listener).map((b) => ({ brokerId: b.id, host: b.host, port: b.port, rack: null }))
     : [{ brokerId: nodeId, host: ctx.connection.advertisedHost, port: ctx.connection.advertisedPort, rack: null }]
   return { kind: 'message', message: { ...base, errorCode: ErrorCode.NONE, errorMessage: null, brokers } }
 }
