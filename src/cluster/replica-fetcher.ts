@@ -146,7 +146,7 @@ export class ReplicaFetcher {
     if (this.client && !this.client.closed) return this.client
     const address = this.options.address()
     if (!address) throw new Error(`leader ${this.options.leaderId} is not registered`)
-    this.client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000 })
+    this.client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000, directReads: true })
     return this.client
   }
 
