@@ -21,7 +21,7 @@
  *     [--only failover,handoff,catch-up,group] [--group-rounds 5] [--client-log]
  *     [--catch-up-rounds 3] [--cpu-prof-dir DIR (profiles of every catch-up broker)]
  *     [--baseline-bin <other checkout>/bin/ringlog.js (catch-up only: that build with the default
- *      fetch sizes joins the variants, a same-run A/B of two builds)]
+ *      fetch sizes joins the variants, a same-run A/B of two builds)] [--skip-larger (no 8 MiB variant)]
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -42,7 +42,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'failover,handoff,catch-up,group' }, 'group-rounds': { type: 'string', default: '5' },
     'client-log': { type: 'boolean', default: false },
     'catch-up-rounds': { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string', default: '' },
-    'baseline-bin': { type: 'string', default: '' },
+    'baseline-bin': { type: 'string', default: '' }, 'skip-larger': { type: 'boolean', default: false },
   },
 })
 const ROUNDS = Number(values.rounds)
@@ -282,6 +282,7 @@ const VARIANTS: { name: string; args: string[]; bin?: string }[] = [
   { name: 'baseline (defaults): 1 MiB/partition, 10 MiB/response', args: [] },
   { name: 'larger: 8 MiB/partition, 32 MiB/response', args: ['--replica-fetch-max-bytes', String(8 * 2 ** 20), '--replica-fetch-response-max-bytes', String(32 * 2 ** 20)] },
 ]
+if (values['skip-larger']) VARIANTS.pop()
 if (values['baseline-bin']) VARIANTS.push({ name: 'baseline build (defaults)', args: [], bin: values['baseline-bin'] })
 const samples = VARIANTS.map(() => ({ total: [] as number[], listening: [] as number[] }))
 if (ONLY.has('catch-up')) {
@@ -295,8 +296,10 @@ if (ONLY.has('catch-up')) {
   }
   const rows = VARIANTS.map((variant, v) => ({ variant: variant.name, medianMiBps: median(samples[v].total), medianFromListeningMiBps: median(samples[v].listening), runs: samples[v].total.length }))
   console.table(rows)
-  console.log(`ratio larger/baseline (medians from "listening"): ${(rows[1].medianFromListeningMiBps / rows[0].medianFromListeningMiBps).toFixed(2)}`)
-  if (rows[2]) console.log(`ratio this build/baseline build, defaults (medians from "listening"): ${(rows[0].medianFromListeningMiBps / rows[2].medianFromListeningMiBps).toFixed(2)}, (from the restart): ${(rows[0].medianMiBps / rows[2].medianMiBps).toFixed(2)}`)
+  const larger = rows.findIndex((r) => r.variant.startsWith('larger'))
+  const other = rows.findIndex((r) => r.variant.startsWith('baseline build'))
+  if (larger >= 0) console.log(`ratio larger/baseline (medians from "listening"): ${(rows[larger].medianFromListeningMiBps / rows[0].medianFromListeningMiBps).toFixed(2)}`)
+  if (other >= 0) console.log(`ratio this build/baseline build, defaults (medians from "listening"): ${(rows[0].medianFromListeningMiBps / rows[other].medianFromListeningMiBps).toFixed(2)}, (from the restart): ${(rows[0].medianMiBps / rows[other].medianMiBps).toFixed(2)}`)
   console.log(JSON.stringify({ bench: 'cluster-catch-up', backlogMiB: BACKLOG_BYTES / 2 ** 20, rows }))
 }
 
