@@ -20,6 +20,8 @@
  *   npm run build && npx tsx bench/cluster-failover.bench.ts [--rounds 5] [--backlog-mib 256]
  *     [--only failover,handoff,catch-up,group] [--group-rounds 5] [--client-log]
  *     [--catch-up-rounds 3] [--cpu-prof-dir DIR (profiles of every catch-up broker)]
+ *     [--baseline-bin <other checkout>/bin/ringlog.js (catch-up only: that build with the default
+ *      fetch sizes joins the variants, a same-run A/B of two builds)] [--skip-larger (no 8 MiB variant)]
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -40,6 +42,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'failover,handoff,catch-up,group' }, 'group-rounds': { type: 'string', default: '5' },
     'client-log': { type: 'boolean', default: false },
     'catch-up-rounds': { type: 'string', default: '3' }, 'cpu-prof-dir': { type: 'string', default: '' },
+    'baseline-bin': { type: 'string', default: '' }, 'skip-larger': { type: 'boolean', default: false },
   },
 })
 const ROUNDS = Number(values.rounds)
@@ -275,15 +278,17 @@ rmSync(root, { recursive: true, force: true })
 
 // Catch-up: the defaults (Kafka's replica fetch sizes, 1 MiB a partition, 10 MiB a response) as the
 // baseline against 8 MiB / 32 MiB fetches, alternating on fresh clusters in the same run.
-const VARIANTS: { name: string; args: string[] }[] = [
+const VARIANTS: { name: string; args: string[]; bin?: string }[] = [
   { name: 'baseline (defaults): 1 MiB/partition, 10 MiB/response', args: [] },
   { name: 'larger: 8 MiB/partition, 32 MiB/response', args: ['--replica-fetch-max-bytes', String(8 * 2 ** 20), '--replica-fetch-response-max-bytes', String(32 * 2 ** 20)] },
 ]
+if (values['skip-larger']) VARIANTS.pop()
+if (values['baseline-bin']) VARIANTS.push({ name: 'baseline build (defaults)', args: [], bin: values['baseline-bin'] })
 const samples = VARIANTS.map(() => ({ total: [] as number[], listening: [] as number[] }))
 if (ONLY.has('catch-up')) {
   for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
     for (const [v, variant] of VARIANTS.entries()) {
-      const figure = await catchUpOnce(variant.args)
+      const figure = await catchUpOnce(variant.args, variant.bin)
       samples[v].total.push(figure.total)
       samples[v].listening.push(figure.listening)
       console.log(`catch-up ${round + 1} ${variant.name}: ${figure.mib.toFixed(0)} MiB, ${figure.total.toFixed(0)} MiB/s from the restart (start-up included), ${figure.listening.toFixed(0)} MiB/s from "listening"`)
@@ -291,14 +296,17 @@ if (ONLY.has('catch-up')) {
   }
   const rows = VARIANTS.map((variant, v) => ({ variant: variant.name, medianMiBps: median(samples[v].total), medianFromListeningMiBps: median(samples[v].listening), runs: samples[v].total.length }))
   console.table(rows)
-  console.log(`ratio larger/baseline (medians from "listening"): ${(rows[1].medianFromListeningMiBps / rows[0].medianFromListeningMiBps).toFixed(2)}`)
+  const larger = rows.findIndex((r) => r.variant.startsWith('larger'))
+  const other = rows.findIndex((r) => r.variant.startsWith('baseline build'))
+  if (larger >= 0) console.log(`ratio larger/baseline (medians from "listening"): ${(rows[larger].medianFromListeningMiBps / rows[0].medianFromListeningMiBps).toFixed(2)}`)
+  if (other >= 0) console.log(`ratio this build/baseline build, defaults (medians from "listening"): ${(rows[0].medianFromListeningMiBps / rows[other].medianFromListeningMiBps).toFixed(2)}, (from the restart): ${(rows[0].medianMiBps / rows[other].medianMiBps).toFixed(2)}`)
   console.log(JSON.stringify({ bench: 'cluster-catch-up', backlogMiB: BACKLOG_BYTES / 2 ** 20, rows }))
 }
 
 /** One catch-up on a fresh cluster whose brokers get `extraArgs`: MiB/s from the restart and from "listening". */
-async function catchUpOnce(extraArgs: string[]): Promise<{ mib: number; total: number; listening: number }> {
+async function catchUpOnce(extraArgs: string[], bin?: string): Promise<{ mib: number; total: number; listening: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'ringlog-cluster-catch-up-'))
-  const c = await DevCluster.start({ brokers: 3, dataDir: dir, serveArgs: [...SERVE, ...extraArgs],
+  const c = await DevCluster.start({ brokers: 3, dataDir: dir, serveArgs: [...SERVE, ...extraArgs], ...(bin && { bin }),
     nodeArgs: values['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof-dir']] : [] })
   try {
     const addressOf = (id: number): string => c.bootstrap[id - 1]

@@ -3,11 +3,16 @@
  * one batch of 100 records in `__consumer_offsets`), one request after another, against
  * (a) a 3-broker cluster with the offsets topic at RF 3 (acks=all over the ISR, min ISR 2) and
  * (b) one broker in single-node mode (RF 1) as the baseline, alternately in the same run.
- * Every commit is acknowledged after an fdatasync on the leader (the offsets topic sets
- * flush.messages=1), whatever the node's flush policy.
+ * On the single broker every commit waits for an fdatasync (its offsets topic, RF 1, sets
+ * flush.messages=1); at RF 3 the offsets topic follows each broker's --flush, as in Kafka.
+ *
+ * With `--baseline-bin <other checkout>/bin/ringlog.js` a second 3-broker cluster runs that
+ * build (built there with `npm run build`), measured in turn with this one in every run: a
+ * same-run A/B of two builds on a loaded machine (p50/p99 ratios of the medians are printed).
  *
  * Run (after `npm run build`; needs /usr/bin/etcd):
- *   npx tsx bench/offset-commit.bench.ts [--runs 3] [--commits 500] [--partitions 100]
+ *   npx tsx bench/offset-commit.bench.ts [--runs 3] [--commits 500] [--partitions 100] [--baseline-bin PATH]
+ *     [--flush never|always (every broker's --flush; default never)]
  * Prints p50/p99/max per setup and run, and the medians over runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -21,7 +26,7 @@ import { connectNegotiated } from '../src/kafka-client/negotiated-client.js'
 import { median } from '../src/bench/stats.js'
 import { freeLoopbackPort } from '../src/cluster/etcd-process.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' }, 'baseline-bin': { type: 'string', default: '' }, flush: { type: 'string', default: 'never' } } })
 const RUNS = Number(values.runs)
 const COMMITS = Number(values.commits)
 const PARTITIONS = Number(values.partitions)
@@ -88,10 +93,13 @@ async function measure(bootstrap: string, setup: string, run: number): Promise<R
 
 const root = mkdtempSync(join(tmpdir(), 'ringlog-offset-commit-bench-'))
 const rows: Row[] = []
-const cluster = await DevCluster.start({ brokers: 3, dataDir: join(root, 'cluster'), serveArgs: ['--min-insync-replicas', '2', '--flush', 'never'] })
+const CLUSTER_ARGS = ['--min-insync-replicas', '2', '--flush', values.flush]
+const cluster = await DevCluster.start({ brokers: 3, dataDir: join(root, 'cluster'), serveArgs: CLUSTER_ARGS })
+const BASELINE_BIN = values['baseline-bin']
+const baseline = BASELINE_BIN ? await DevCluster.start({ brokers: 3, dataDir: join(root, 'baseline'), serveArgs: CLUSTER_ARGS, bin: BASELINE_BIN, clusterName: 'baseline' }) : undefined
 const singlePort = await freeLoopbackPort()
 const { spawn } = await import('node:child_process')
-const single = spawn(process.execPath, ['bin/ringlog.js', 'serve', '--host', '127.0.0.1', '--port', String(singlePort), '--data-dir', join(root, 'single'), '--flush', 'never', '--log-level', 'warn'], { stdio: 'ignore' })
+const single = spawn(process.execPath, ['bin/ringlog.js', 'serve', '--host', '127.0.0.1', '--port', String(singlePort), '--data-dir', join(root, 'single'), '--flush', values.flush, '--log-level', 'warn'], { stdio: 'ignore' })
 try {
   const singleBootstrap = `127.0.0.1:${singlePort}`
   for (let attempt = 0; ; attempt++) {
@@ -100,21 +108,32 @@ try {
   const clusterClient = await connectNegotiated(cluster.bootstrap[0])
   await createTopic(clusterClient, 3)
   await clusterClient.close()
+  if (baseline) {
+    const baselineClient = await connectNegotiated(baseline.bootstrap[0])
+    await createTopic(baselineClient, 3)
+    await baselineClient.close()
+  }
   const singleClient = await connectNegotiated(singleBootstrap)
   await createTopic(singleClient, 1)
   await singleClient.close()
   for (let run = 1; run <= RUNS; run++) {
     rows.push(await measure(cluster.bootstrap[0], '3 brokers, RF 3', run))
+    if (baseline) rows.push(await measure(baseline.bootstrap[0], 'baseline RF 3', run))
     rows.push(await measure(singleBootstrap, '1 broker, RF 1', run))
   }
 } finally {
   await cluster.stop()
+  await baseline?.stop()
   single.kill('SIGKILL')
   rmSync(root, { recursive: true, force: true })
 }
-console.log(`OffsetCommit of ${PARTITIONS} partitions, ${COMMITS} sequential commits per run, latency in ms`)
+console.log(`OffsetCommit of ${PARTITIONS} partitions, ${COMMITS} sequential commits per run, --flush ${values.flush}, latency in ms`)
 for (const r of rows) console.log(`${r.setup.padEnd(16)} run ${r.run}: p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  max ${r.max.toFixed(2)}  errors ${r.errors}`)
 for (const setup of new Set(rows.map((r) => r.setup))) {
   const mine = rows.filter((r) => r.setup === setup)
   console.log(`${setup.padEnd(16)} median over runs: p50 ${median(mine.map((r) => r.p50)).toFixed(2)}  p99 ${median(mine.map((r) => r.p99)).toFixed(2)}`)
+}
+if (baseline) {
+  const of = (setup: string, q: 'p50' | 'p99'): number => median(rows.filter((r) => r.setup === setup).map((r) => r[q]))
+  console.log(`this build / baseline build (RF 3, medians over runs): p50 ${(of('3 brokers, RF 3', 'p50') / of('baseline RF 3', 'p50')).toFixed(2)}  p99 ${(of('3 brokers, RF 3', 'p99') / of('baseline RF 3', 'p99')).toFixed(2)}`)
 }

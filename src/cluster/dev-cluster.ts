@@ -49,6 +49,8 @@ export interface DevClusterOptions {
   onLog?: (brokerId: number, line: string) => void
   /** Bound on each broker's start. Default 30 s. */
   startTimeoutMs?: number
+  /** The `ringlog` launcher to run (another build's bin/ringlog.js, for a same-run A/B bench). Default: this build's. */
+  bin?: string
 }
 
 export interface DevBroker {
@@ -84,7 +86,7 @@ class BrokerProcess implements DevBroker {
 
   constructor(readonly id: number, readonly host: string, readonly port: number, readonly dataDir: string, private readonly args: string[],
     private readonly onLog: ((brokerId: number, line: string) => void) | undefined, private readonly startTimeoutMs: number,
-    private readonly nodeArgs: readonly string[] = []) {}
+    private readonly nodeArgs: readonly string[] = [], private readonly bin = RINGLOG_BIN) {}
 
   get pid(): number | undefined { return this.child?.pid }
   get alive(): boolean { return this.child !== undefined }
@@ -93,7 +95,7 @@ class BrokerProcess implements DevBroker {
   async start(): Promise<void> {
     if (this.child) throw new Error(`broker ${this.id} is already running (pid ${this.child.pid})`)
     mkdirSync(this.dataDir, { recursive: true })
-    const child = spawn(process.execPath, [...this.nodeArgs, RINGLOG_BIN, 'serve', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...this.nodeArgs, this.bin, 'serve', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     this.tail = ''
     this.metricsPort = undefined
@@ -191,7 +193,7 @@ export class DevCluster {
       const dataDir = join(options.dataDir, `broker-${id}`)
       const args = ['--node-id', String(id), '--host', host, '--port', String(port), '--data-dir', dataDir,
         '--etcd', etcd.endpoint, '--cluster-name', clusterName, '--log-level', options.logLevel ?? 'warn', ...(options.serveArgs ?? [])]
-      members.push(new BrokerProcess(id, host, port, dataDir, args, options.onLog, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, options.nodeArgs))
+      members.push(new BrokerProcess(id, host, port, dataDir, args, options.onLog, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, options.nodeArgs, options.bin))
     }
     const cluster = new DevCluster(etcd, clusterName, members)
     const started = await Promise.allSettled(members.map((m) => m.start()))

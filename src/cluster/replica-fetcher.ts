@@ -86,6 +86,8 @@ export class ReplicaFetcher {
   private running: Promise<void> | undefined
   /** Set while fetched data is being applied: removal waits for it, so no append lands after a role change. */
   private applying: Promise<void> | undefined
+  /** The high watermarks of the last response being written (see fetch); removal waits for it too. */
+  private hwWriting: Promise<void> | undefined
   private wake: (() => void) | undefined
 
   constructor(private readonly options: ReplicaFetcherOptions) {}
@@ -103,6 +105,7 @@ export class ReplicaFetcher {
   async removePartition(topic: string, partition: number): Promise<void> {
     this.partitions.delete(key(topic, partition))
     await this.applying
+    await this.hwWriting?.catch(() => undefined)
   }
 
   async close(): Promise<void> {
@@ -143,7 +146,7 @@ export class ReplicaFetcher {
     if (this.client && !this.client.closed) return this.client
     const address = this.options.address()
     if (!address) throw new Error(`leader ${this.options.leaderId} is not registered`)
-    this.client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000 })
+    this.client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000, directReads: true })
     return this.client
   }
 
@@ -201,7 +204,9 @@ export class ReplicaFetcher {
    * that data is appended, so the network and the local append overlap. Only below the HW: a
    * fetch offset tells the leader what this replica holds, and one below the HW moves neither
    * the HW nor the ISR (an expansion needs the HW reached), so claiming it a little early is
-   * harmless. At the HW, rounds are strictly one after the other again, as in Kafka.
+   * harmless. At the HW the next Fetch goes out once the data is appended (it reports the new
+   * log end, which moves the leader's HW: the acks=all path), before the local HW is written:
+   * that write is a worker round trip nobody on the leader waits for.
    */
   private async fetch(client: KafkaWireClient, states: FetchState[]): Promise<void> {
     const { engine } = this.options
@@ -210,16 +215,28 @@ export class ReplicaFetcher {
     let pending = this.sendFetch(client, states, offsets)
     for (;;) {
       const response = await pending
-      const next = this.aheadOffsets(states, offsets, response)
-      const ahead = next && this.sendFetch(client, states, next)
+      let next = this.aheadOffsets(states, offsets, response)
+      let ahead = next && this.sendFetch(client, states, next)
       ahead?.catch(() => undefined) // awaited below, or dropped when the set of partitions changed
-      const failures = await this.applyFetched(response, offsets)
-      if (!ahead || !next) {
+      const { failures, moved, highWatermarks } = await this.applyFetched(response, offsets)
+      // New partitions, removals or truncations are handled by the outer loop.
+      const changed = this.closed || this.partitions.size !== states.length || states.some((s) => s.truncating || this.partitions.get(key(s.topic, s.partition)) !== s)
+      if (!ahead && !changed && failures === 0 && !moved) {
+        next = new Map()
+        for (const s of states) next.set(key(s.topic, s.partition), engine.offsets(s.topic, s.partition)?.logEndOffset ?? 0)
+        ahead = this.sendFetch(client, states, next)
+        ahead.catch(() => undefined)
+      }
+      // Beside the next round's append (control channel vs ring), after the last round's writes.
+      await this.settleHighWatermarks()
+      const writing = this.writeHighWatermarks(highWatermarks)
+      writing.catch(() => undefined) // awaited next round or below
+      this.hwWriting = writing
+      if (!ahead || !next || changed || moved) {
+        await this.settleHighWatermarks()
         if (failures > 0 && failures === states.length) await this.pause()
         return
       }
-      // New partitions, removals or truncations are handled by the outer loop.
-      if (this.closed || this.partitions.size !== states.length || states.some((s) => s.truncating || this.partitions.get(key(s.topic, s.partition)) !== s)) return
       offsets = next
       pending = ahead
     }
@@ -265,10 +282,16 @@ export class ReplicaFetcher {
     return next.size === states.length ? next : undefined
   }
 
-  /** Appends one response's data (fetched from `offsets`); the number of partitions answered with an error. */
-  private async applyFetched(response: FetchResponse, offsets: ReadonlyMap<string, number>): Promise<number> {
+  /**
+   * Appends one response's data (fetched from `offsets`): the number of partitions answered with
+   * an error, whether some partition's log had moved under the fetch (it was not appended), and
+   * the high watermarks to write once the next Fetch is out.
+   */
+  private async applyFetched(response: FetchResponse, offsets: ReadonlyMap<string, number>): Promise<{ failures: number; moved: boolean; highWatermarks: [FetchState, number][] }> {
     const { engine } = this.options
     let failures = 0
+    let moved = false
+    const highWatermarks: [FetchState, number][] = []
     await this.applyPhase(async () => {
       for (const t of response.responses) {
         for (const p of t.partitions) {
@@ -277,11 +300,12 @@ export class ReplicaFetcher {
           const fetchedAt = offsets.get(key(state.topic, state.partition))
           const own = engine.offsets(state.topic, state.partition)
           // The log moved under us (a role change came and went, or an append ahead failed): fetch again from the new end.
-          if (!own || fetchedAt === undefined || own.logEndOffset !== fetchedAt) continue
+          if (!own || fetchedAt === undefined || own.logEndOffset !== fetchedAt) { moved = true; continue }
           if (p.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
             if (fetchedAt < p.logStartOffset) await engine.truncateFullyAndStartAt(state.topic, state.partition, p.logStartOffset)
             else state.truncating = true
             state.highWatermark = -1
+            moved = true
             continue
           }
           if (p.errorCode !== ErrorCode.NONE) { failures++; continue }
@@ -292,14 +316,28 @@ export class ReplicaFetcher {
           // Only a moved HW costs a worker round trip: a full fetch answers every partition, and
           // one round trip each, one after another, delayed the next fetch (and so the leader's HW).
           const hw = Math.min(p.highWatermark, logEnd)
-          if (p.highWatermark >= 0 && hw !== state.highWatermark) {
-            await engine.setHighWatermark(state.topic, state.partition, hw)
-            state.highWatermark = hw
-          }
+          if (p.highWatermark >= 0 && hw !== state.highWatermark) highWatermarks.push([state, hw])
         }
       }
     })
-    return failures
+    return { failures, moved, highWatermarks }
+  }
+
+  /** Waits for the high-watermark writes in flight; their failure is thrown once. */
+  private async settleHighWatermarks(): Promise<void> {
+    const writing = this.hwWriting
+    try { await writing } finally { if (this.hwWriting === writing) this.hwWriting = undefined }
+  }
+
+  /** Writes the high watermarks a response brought, of partitions still followed in the same state. */
+  private async writeHighWatermarks(highWatermarks: readonly [FetchState, number][]): Promise<void> {
+    if (highWatermarks.length === 0) return
+    const { engine } = this.options
+    for (const [state, hw] of highWatermarks) {
+      if (state.truncating || this.partitions.get(key(state.topic, state.partition)) !== state) continue
+      await engine.setHighWatermark(state.topic, state.partition, hw)
+      state.highWatermark = hw
+    }
   }
 
   private async applyPhase(work: () => Promise<void>): Promise<void> {

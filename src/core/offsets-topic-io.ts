@@ -83,7 +83,9 @@ export function internalTopicIo(host: OffsetsTopicHost, spec: InternalTopicSpec)
       if (leader !== ErrorCode.NONE) throw new RinglogError(leader, `this broker does not lead ${topic}-${partition}`)
       const insync = cluster.checkMinInsync(topic, partition)
       if (insync !== ErrorCode.NONE) throw new RinglogError(insync, `${topic}-${partition}: the ISR is smaller than min.insync.replicas`)
-      const result = await engine.appendBatches(topic, partition, batch, -1)
+      // acks=1 to the worker: followers are woken before the leader's fdatasync; the HW awaited
+      // below includes the leader's flush policy (see clusterAppend in 00-produce.ts).
+      const result = await engine.appendBatches(topic, partition, batch, 1)
       if (result.errorCode !== ErrorCode.NONE) throw new RinglogError(result.errorCode, result.errorMessage ?? `append to ${topic}-${partition} failed`)
       cluster.onLeaderAppend(topic, partition)
       const lastOffset = (engine.offsets(topic, partition)?.logEndOffset ?? result.baseOffset + 1) - 1

@@ -22,6 +22,7 @@ import { connect, isIP, type Socket } from 'node:net'
 import { connect as connectTls, type ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { FrameDecoder } from '../protocol/frame.js'
+import { DirectFrameReader } from './direct-frame-reader.js'
 import { decodeResponseHeader, encodeRequestHeader, responseHeaderVersion } from '../protocol/headers.js'
 import { API_CODECS, type ApiCodec } from '../protocol/messages/index.js'
 import type { ApiVersionsRequest, ApiVersionsResponse } from '../protocol/messages/api-versions.js'
@@ -152,6 +153,12 @@ export interface WireClientOptions {
   maxResponseBytes?: number
   /** Connect with TLS (an SSL or SASL_SSL listener): CA, client certificate and key, as node:tls takes them. */
   tls?: TlsConnectionOptions
+  /**
+   * Plain TCP only: large response frames are read straight into their own buffer (see
+   * direct-frame-reader.ts) instead of being joined from 64 KiB chunks. For connections that
+   * receive large responses (replica fetchers); small frames cost one copy out of a scratch buffer.
+   */
+  directReads?: boolean
 }
 
 export interface VersionRange {
@@ -246,8 +253,9 @@ export class KafkaWireClient {
   private brokerRanges: Map<number, VersionRange> | null = null
   private readonly socketClosed: Promise<void>
 
-  private constructor(private readonly socket: Socket, readonly host: string, readonly port: number, readonly clientId: string, options: WireClientOptions) {
+  private constructor(private readonly socket: Socket, readonly host: string, readonly port: number, readonly clientId: string, options: WireClientOptions, reader?: DirectFrameReader) {
     this.decoder = new FrameDecoder(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES)
+    if (reader) reader.attach((frame) => this.onFrame(frame), (error) => this.fail(new WireClientError('protocol', `bad response frame: ${error.message}`)))
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     this.socketClosed = new Promise((resolve) => socket.once('close', () => resolve()))
     socket.setNoDelay(true)
@@ -260,7 +268,10 @@ export class KafkaWireClient {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     return new Promise((resolve, reject) => {
       // With TLS the connection is usable once the handshake is done ('secureConnect'), not at 'connect'.
-      const socket: Socket = options.tls ? connectTls({ ...options.tls, host, port, servername: options.tls.servername ?? serverNameOf(host) }) : connect({ host, port })
+      const reader = options.directReads && !options.tls ? new DirectFrameReader(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES) : undefined
+      const socket: Socket = options.tls
+        ? connectTls({ ...options.tls, host, port, servername: options.tls.servername ?? serverNameOf(host) })
+        : connect(reader ? { host, port, onread: { buffer: () => reader.nextBuffer(), callback: (bytes, buffer) => { reader.onRead(bytes, buffer as Buffer); return true } } } : { host, port })
       const timer = setTimeout(() => {
         socket.destroy()
         reject(new WireClientError('connect', `connect to ${host}:${port} timed out after ${timeoutMs} ms`))
@@ -268,7 +279,7 @@ export class KafkaWireClient {
       socket.once(options.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer)
         socket.removeAllListeners('error')
-        resolve(new KafkaWireClient(socket, host, port, options.clientId ?? 'ringlog', options))
+        resolve(new KafkaWireClient(socket, host, port, options.clientId ?? 'ringlog', options, reader))
       })
       socket.once('error', (error) => {
         clearTimeout(timer)
@@ -465,35 +476,40 @@ export class KafkaWireClient {
       this.fail(new WireClientError('protocol', `bad response frame: ${(error as Error).message}`))
       return
     }
-    for (const frame of frames) {
-      if (this.pendingHead >= this.pending.length) {
-        this.fail(new WireClientError('protocol', 'response without a pending request'))
-        return
-      }
-      // The head leaves the queue only once it matched: on a failure it is rejected with the rest.
-      const head = this.pending[this.pendingHead]
-      const r = new Reader(frame)
-      let correlationId: number
-      try {
-        correlationId = decodeResponseHeader(r, head.headerVersion)
-      } catch (error) {
-        this.fail(new WireClientError('protocol', `bad response header: ${(error as Error).message}`))
-        return
-      }
-      if (correlationId !== head.correlationId) {
-        this.fail(new WireClientError('protocol', `response correlation id ${correlationId}, expected ${head.correlationId}`))
-        return
-      }
-      this.pendingHead++
-      if (this.pendingHead === this.pending.length) {
-        this.pending.length = 0
-        this.pendingHead = 0
-      } else if (this.pendingHead > COMPACT_AFTER && this.pendingHead * 2 > this.pending.length) {
-        this.pending.splice(0, this.pendingHead)
-        this.pendingHead = 0
-      }
-      if (!head.abandoned) head.settle(null, frame, r.offset)
+    for (const frame of frames) if (!this.onFrame(frame)) return
+  }
+
+  /** Matches one response frame to the oldest pending request; false once the connection failed. */
+  private onFrame(frame: Buffer): boolean {
+    if (this.failure) return false
+    if (this.pendingHead >= this.pending.length) {
+      this.fail(new WireClientError('protocol', 'response without a pending request'))
+      return false
     }
+    // The head leaves the queue only once it matched: on a failure it is rejected with the rest.
+    const head = this.pending[this.pendingHead]
+    const r = new Reader(frame)
+    let correlationId: number
+    try {
+      correlationId = decodeResponseHeader(r, head.headerVersion)
+    } catch (error) {
+      this.fail(new WireClientError('protocol', `bad response header: ${(error as Error).message}`))
+      return false
+    }
+    if (correlationId !== head.correlationId) {
+      this.fail(new WireClientError('protocol', `response correlation id ${correlationId}, expected ${head.correlationId}`))
+      return false
+    }
+    this.pendingHead++
+    if (this.pendingHead === this.pending.length) {
+      this.pending.length = 0
+      this.pendingHead = 0
+    } else if (this.pendingHead > COMPACT_AFTER && this.pendingHead * 2 > this.pending.length) {
+      this.pending.splice(0, this.pendingHead)
+      this.pendingHead = 0
+    }
+    if (!head.abandoned) head.settle(null, frame, r.offset)
+    return true
   }
 
   private fail(error: Error): void {

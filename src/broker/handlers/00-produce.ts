@@ -129,7 +129,10 @@ function clusterAppend(cluster: ClusterView, engine: LogEngine, topic: string, p
     const insync = cluster.checkMinInsync(topic, partition)
     if (insync !== ErrorCode.NONE) return failed(insync, `${topic}-${partition}: the ISR is smaller than min.insync.replicas`)
   }
-  return engine.appendBatches(topic, partition, records, acks).then(async (r) => {
+  // acks=all: answered by the worker once the batch is in the log (page cache), so parked follower
+  // fetches wake before the leader's own fdatasync (Kafka's followers read unflushed data too);
+  // the flush policy still holds for the answer: under 'always' the HW never passes the flushed end.
+  return engine.appendBatches(topic, partition, records, acks === -1 ? 1 : acks).then(async (r) => {
     if (r.errorCode !== ErrorCode.NONE) return r
     cluster.onLeaderAppend(topic, partition)
     if (acks !== -1) return r
