@@ -18,6 +18,7 @@ import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import type { ClusterView } from './cluster-view.js'
+import { CONSUMER_OFFSETS_TOPIC } from './internal-topics.js'
 import { OFFSETS_COMMIT_TIMEOUT_MS } from './offsets-topic-io.js'
 import type { TopicRegistry } from './topic-registry.js'
 
@@ -25,6 +26,8 @@ export interface MarkerHost {
   readonly engine: LogEngine
   readonly topics: TopicRegistry
   readonly cluster: ClusterView | undefined
+  /** The group coordinator, told of each marker acknowledged in `__consumer_offsets` (it holds that producer's pending offsets). */
+  readonly groups?: { completeTransaction(partition: number, producerId: number, committed: boolean): void }
 }
 
 /** WriteTxnMarkers v1 (flexible) is what ringlog brokers send each other. */
@@ -59,15 +62,19 @@ export async function writeLocalTxnMarker(host: MarkerHost, topic: string, parti
   const { cluster, engine } = host
   if (!partitionExists(host, topic, partition)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
   try {
+    let code: number = ErrorCode.NONE
     if (!cluster) {
       await engine.writeTxnMarker(topic, partition, marker)
-      return ErrorCode.NONE
+    } else {
+      const leader = cluster.checkLeader(topic, partition, -1)
+      if (leader !== ErrorCode.NONE) return leader
+      const offset = await engine.writeTxnMarker(topic, partition, marker)
+      cluster.onLeaderAppend(topic, partition)
+      code = await cluster.awaitReplication(topic, partition, offset, OFFSETS_COMMIT_TIMEOUT_MS)
     }
-    const leader = cluster.checkLeader(topic, partition, -1)
-    if (leader !== ErrorCode.NONE) return leader
-    const offset = await engine.writeTxnMarker(topic, partition, marker)
-    cluster.onLeaderAppend(topic, partition)
-    return await cluster.awaitReplication(topic, partition, offset, OFFSETS_COMMIT_TIMEOUT_MS)
+    // Kafka's handleTxnCompletion: the marker, now durable, commits or drops the producer's pending offsets.
+    if (code === ErrorCode.NONE && topic === CONSUMER_OFFSETS_TOPIC) host.groups?.completeTransaction(partition, marker.producerId, marker.committed)
+    return code
   } catch (error) {
     return error instanceof RinglogError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR
   }

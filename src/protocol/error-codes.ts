@@ -64,7 +64,9 @@ export const ErrorCode = {
   INVALID_TXN_STATE: 48,
   INVALID_TRANSACTION_TIMEOUT: 50,
   CONCURRENT_TRANSACTIONS: 51,
+  TRANSACTION_COORDINATOR_FENCED: 52,
   OPERATION_NOT_ATTEMPTED: 55,
+  UNSTABLE_OFFSET_COMMIT: 88,
   PRODUCER_FENCED: 90,
   TRANSACTION_ABORTABLE: 120,
   // Authorization and credentials (issue 17)
@@ -97,7 +99,7 @@ const RETRIABLE_CODES: ReadonlySet<number> = new Set([
   ErrorCode.NOT_CONTROLLER, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
   ErrorCode.INVALID_FETCH_SESSION_EPOCH,
   ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH, ErrorCode.OFFSET_NOT_AVAILABLE,
-  ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.CONCURRENT_TRANSACTIONS,
+  ErrorCode.UNKNOWN_TOPIC_ID, ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.UNSTABLE_OFFSET_COMMIT,
 ])
 
 /** Kafka's retriable flag for a wire error code (false for codes it does not list as retriable). */

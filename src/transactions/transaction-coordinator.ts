@@ -7,10 +7,11 @@
  *
  * Life of a transaction: InitProducerId gives the id a producer id and a new epoch (fencing the
  * previous holder, and aborting what it left open); AddPartitionsToTxn / AddOffsetsToTxn move it
- * to Ongoing; TxnOffsetCommit stashes the group's offsets in it; EndTxn writes PrepareCommit or
- * PrepareAbort, then a COMMIT or ABORT marker to every partition of the transaction, then (on
- * commit) the stashed offsets to their groups, then CompleteCommit / CompleteAbort, and only
- * then answers. A completion that fails part way stays Prepare* and is retried by the next
+ * to Ongoing (AddOffsetsToTxn adds the group's `__consumer_offsets` partition, where the group
+ * coordinator holds the TxnOffsetCommit offsets pending); EndTxn writes PrepareCommit or
+ * PrepareAbort, then a COMMIT or ABORT marker to every partition of the transaction (the one in
+ * `__consumer_offsets` commits or drops the pending offsets), then CompleteCommit /
+ * CompleteAbort, and only then answers. A completion that fails part way stays Prepare* and is retried by the next
  * EndTxn or the periodic check; a restart finishes it from the log.
  *
  * Timeouts: an Ongoing transaction older than its timeout is aborted with a bumped epoch, so the
@@ -25,7 +26,7 @@ import { RinglogError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { TxnMarkerRequest } from '../engine/log-engine.js'
 import type { OffsetToCommit } from '../groups/offsets-backend.js'
 import type { OffsetsTopicIo } from '../groups/consumer-offsets-log.js'
-import { decodeTxnValue, encodeTxnKey, encodeTxnValue, type PendingTxnOffset, type TxnMetadata, type TxnPartition } from './transaction-state.js'
+import { decodeTxnValue, encodeTxnKey, encodeTxnValue, type TxnMetadata, type TxnPartition } from './transaction-state.js'
 
 /** Kafka keeps the last epoch for itself (Short.MaxValue is never handed out). */
 const MAX_PRODUCER_EPOCH = 32766
@@ -36,9 +37,21 @@ export interface TransactionCoordinatorDeps {
   /** Appends a COMMIT/ABORT marker to a partition; rejects with a RinglogError (UnknownTopicOrPartitionError: the partition is gone). */
   writeMarker(topic: string, partition: number, marker: TxnMarkerRequest): Promise<void>
   allocateProducerId(): Promise<number>
-  /** Makes offsets committed in a transaction visible to their group (on commit only). */
+  /**
+   * Commits offsets an older ringlog kept in a transaction's own record (`pendingOffsets` of a
+   * PrepareCommit read back from the log); today's TxnOffsetCommit goes to the group coordinator.
+   */
   commitOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<void>
+  /** The group's `__consumer_offsets` partition, added to the transaction by AddOffsetsToTxn. */
+  offsetsPartition(groupId: string): TxnPartition
   partitionExists(topic: string, partition: number): boolean
+  /**
+   * The coordinator epoch of a `__transaction_state` partition this broker starts coordinating
+   * (in a cluster its leader epoch; 0 on a single node): partitions refuse markers from an older
+   * one (TRANSACTION_COORDINATOR_FENCED), so a deposed coordinator cannot complete a transaction
+   * its successor already completed.
+   */
+  coordinatorEpoch?(partition: number): number
   maxTimeoutMs: number
   abortCheckIntervalMs: number
   now?: () => number
@@ -54,6 +67,8 @@ export interface FencingVersion { version: number; firstFencedVersion: number }
 interface PartitionTxns {
   loaded: boolean
   txns: Map<string, TxnMetadata>
+  /** This coordinator's epoch for the partition (its leader epoch when loaded), carried by every marker it writes. */
+  coordinatorEpoch: number
 }
 
 export class TransactionCoordinator {
@@ -87,7 +102,7 @@ export class TransactionCoordinator {
 
   /** Reads a partition of the log (newest record per id wins), then finishes what it finds prepared. */
   async load(partition: number): Promise<void> {
-    const state: PartitionTxns = { loaded: false, txns: new Map() }
+    const state: PartitionTxns = { loaded: false, txns: new Map(), coordinatorEpoch: this.deps.coordinatorEpoch?.(partition) ?? 0 }
     this.states.set(partition, state)
     await this.deps.io.read(partition, (bytes) => {
       for (const { offset } of splitBatches(bytes).batches) {
@@ -209,7 +224,12 @@ export class TransactionCoordinator {
     }).catch((error: unknown) => all(coordinatorFailure(error)))
   }
 
-  /** AddOffsetsToTxn: the group's offsets will be committed by this transaction. */
+  /**
+   * AddOffsetsToTxn: the group's offsets will be committed by this transaction. As in Kafka the
+   * group's `__consumer_offsets` partition joins the transaction's partitions: the group
+   * coordinator holds the TxnOffsetCommit offsets pending until this coordinator's marker reaches
+   * that partition.
+   */
   addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, fencing: FencingVersion): Promise<number> {
     const coordinator = this.coordinatorError(transactionalId)
     if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
@@ -217,27 +237,12 @@ export class TransactionCoordinator {
       const meta = this.describe(transactionalId)
       const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
       if (code !== ErrorCode.NONE) return code
-      if (meta!.state === 'Ongoing' && meta!.groupIds.includes(groupId)) return ErrorCode.NONE
-      await this.persist(transactionalId, this.ongoing(meta!, { groupIds: [...new Set([...meta!.groupIds, groupId])] }))
-      return ErrorCode.NONE
-    }).catch(coordinatorFailure)
-  }
-
-  /**
-   * TxnOffsetCommit: the offsets are kept in the transaction (durably) and reach the group only
-   * when it commits. The group must have been added (AddOffsetsToTxn) to this transaction.
-   */
-  commitOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, offsets: readonly OffsetToCommit[], fencing: FencingVersion): Promise<number> {
-    const coordinator = this.coordinatorError(transactionalId)
-    if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
-    return this.serialized(transactionalId, async () => {
-      const meta = this.describe(transactionalId)
-      const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
-      if (code !== ErrorCode.NONE) return code
-      if (meta!.state !== 'Ongoing' || !meta!.groupIds.includes(groupId)) return ErrorCode.INVALID_TXN_STATE
-      const pending: PendingTxnOffset[] = meta!.pendingOffsets.filter((o) => o.groupId !== groupId || !offsets.some((n) => n.topic === o.topic && n.partition === o.partition))
-      for (const o of offsets) pending.push({ groupId, topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata })
-      await this.persist(transactionalId, { ...meta!, pendingOffsets: pending, updatedMs: this.now() })
+      const offsets = this.deps.offsetsPartition(groupId)
+      const inTxn = meta!.state === 'Ongoing'
+      const partitions = inTxn ? [...meta!.partitions] : []
+      if (!partitions.some((p) => p.topic === offsets.topic && p.partition === offsets.partition)) partitions.push(offsets)
+      if (inTxn && meta!.groupIds.includes(groupId) && partitions.length === meta!.partitions.length) return ErrorCode.NONE
+      await this.persist(transactionalId, this.ongoing(meta!, { groupIds: [...new Set([...(inTxn ? meta!.groupIds : []), groupId])], partitions }))
       return ErrorCode.NONE
     }).catch(coordinatorFailure)
   }
@@ -315,7 +320,8 @@ export class TransactionCoordinator {
       await this.persist(transactionalId, { ...prepared, updatedMs: this.now() })
     }
     const committed = prepared.state === 'PrepareCommit'
-    const marker: TxnMarkerRequest = { producerId: prepared.producerId, producerEpoch: prepared.producerEpoch, committed, coordinatorEpoch: 0 }
+    const coordinatorEpoch = this.states.get(this.partitionOf(transactionalId))?.coordinatorEpoch ?? 0
+    const marker: TxnMarkerRequest = { producerId: prepared.producerId, producerEpoch: prepared.producerEpoch, committed, coordinatorEpoch }
     await Promise.all(prepared.partitions.map((p) => this.deps.writeMarker(p.topic, p.partition, marker).catch((error: unknown) => {
       // A partition deleted since it joined the transaction needs no marker (Kafka drops it too).
       if (!(error instanceof UnknownTopicOrPartitionError)) throw error
