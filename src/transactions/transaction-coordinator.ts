@@ -247,23 +247,36 @@ export class TransactionCoordinator {
     }).catch(coordinatorFailure)
   }
 
-  /** EndTxn: answered once every marker is written and the Complete* record is acknowledged. */
+  /**
+   * EndTxn: answered once the Prepare* record and every marker are acknowledged (the
+   * transaction's records are readable and its offsets the group's). The Complete* record is
+   * appended after the answer, still inside the id's serialized turn, so the id's next request
+   * waits for it rather than the client: it saves a `__transaction_state` fdatasync per
+   * transaction on the client's path. Losing it in a crash is harmless: the id is read back
+   * PrepareCommit/PrepareAbort and completed again (markers for a transaction a partition
+   * already ended change nothing), and no later record of the id can be durable without it
+   * (the same partition's log, in order).
+   */
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, committed: boolean, fencing: FencingVersion): Promise<number> {
     const coordinator = this.coordinatorError(transactionalId)
     if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
-    return this.serialized(transactionalId, async () => {
+    let answer: (code: number) => void = () => undefined
+    let answered = false
+    const early = new Promise<number>((resolve) => { answer = (code) => { answered = true; resolve(code) } })
+    const markersWritten = (): void => answer(ErrorCode.NONE)
+    const turn = this.serialized(transactionalId, async () => {
       const meta = this.describe(transactionalId)
       if (!meta || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
       if (meta.producerEpoch !== producerEpoch) return fencedCode(fencing)
       const wanted = committed ? 'Commit' : 'Abort'
       switch (meta.state) {
         case 'Ongoing':
-          await this.complete(transactionalId, { ...meta, state: committed ? 'PrepareCommit' : 'PrepareAbort' })
+          await this.complete(transactionalId, { ...meta, state: committed ? 'PrepareCommit' : 'PrepareAbort' }, markersWritten)
           return ErrorCode.NONE
         case 'PrepareCommit':
         case 'PrepareAbort':
           if (meta.state !== `Prepare${wanted}`) return ErrorCode.INVALID_TXN_STATE
-          await this.complete(transactionalId, meta)
+          await this.complete(transactionalId, meta, markersWritten)
           return ErrorCode.NONE
         case 'CompleteCommit':
         case 'CompleteAbort':
@@ -272,7 +285,13 @@ export class TransactionCoordinator {
         default:
           return ErrorCode.INVALID_TXN_STATE
       }
-    }).catch(coordinatorFailure)
+    })
+    turn.then(answer, (error: unknown) => {
+      // After the answer only the Complete* record can have failed: the id stays Prepare* and the next request or check completes it.
+      if (answered) this.deps.onBackgroundError?.(transactionalId, error)
+      else answer(coordinatorFailure(error))
+    })
+    return early
   }
 
   /** Aborts Ongoing transactions past their timeout (epoch bumped: the producer is fenced) and retries stuck completions. */
@@ -312,9 +331,9 @@ export class TransactionCoordinator {
 
   /**
    * Writes the Prepare* record (unless it is the stored state already), a marker to every
-   * partition, the offsets of a commit, then the Complete* record.
+   * partition, the offsets of a commit (an older version's record), `markersWritten`, then the Complete* record.
    */
-  private async complete(transactionalId: string, prepared: TxnMetadata): Promise<void> {
+  private async complete(transactionalId: string, prepared: TxnMetadata, markersWritten?: () => void): Promise<void> {
     const stored = this.describe(transactionalId)
     if (stored?.state !== prepared.state || stored.producerEpoch !== prepared.producerEpoch) {
       await this.persist(transactionalId, { ...prepared, updatedMs: this.now() })
@@ -335,6 +354,7 @@ export class TransactionCoordinator {
       }
       for (const [groupId, offsets] of byGroup) await this.deps.commitOffsets(groupId, offsets)
     }
+    markersWritten?.()
     await this.persist(transactionalId, {
       ...prepared, state: committed ? 'CompleteCommit' : 'CompleteAbort',
       partitions: [], groupIds: [], pendingOffsets: [], startMs: -1, updatedMs: this.now(),
