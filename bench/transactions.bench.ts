@@ -62,12 +62,27 @@ async function idempotentRun(producer: Producer, topic: string): Promise<number>
   return (TXNS * PER_TXN) / ((performance.now() - started) / 1000)
 }
 
-async function transactionalRun(producer: Producer, topic: string): Promise<number> {
+/** Milliseconds per transaction spent in each step, summed over the measured rounds (the breakdown). */
+const steps = { begin: 0, send: 0, commit: 0, transactions: 0 }
+/** Per request type: count and total round trip (kafkajs's REQUEST event: sent to answer received). */
+const requests = new Map<string, { count: number; ms: number }>()
+
+async function transactionalRun(producer: Producer, topic: string, measured: boolean): Promise<number> {
   const started = performance.now()
   for (let i = 0; i < TXNS; i++) {
+    const t0 = performance.now()
     const tx = await producer.transaction()
+    const t1 = performance.now()
     await tx.send({ topic, acks: -1, messages: values })
+    const t2 = performance.now()
     await tx.commit()
+    const t3 = performance.now()
+    if (measured) {
+      steps.begin += t1 - t0
+      steps.send += t2 - t1
+      steps.commit += t3 - t2
+      steps.transactions++
+    }
   }
   return (TXNS * PER_TXN) / ((performance.now() - started) / 1000)
 }
@@ -112,14 +127,27 @@ try {
 
   const idempotent = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   const transactional = kafka.producer({ transactionalId: 'txn-bench', idempotent: true, maxInFlightRequests: 1 })
+  let recording = false
+  for (const p of [idempotent, transactional]) {
+    p.on(p.events.REQUEST, (e) => {
+      if (!recording) return
+      const name = `${p === transactional ? 'txn' : 'idem'} ${e.payload.apiName}`
+      const entry = requests.get(name) ?? { count: 0, ms: 0 }
+      entry.count++
+      entry.ms += e.payload.duration
+      requests.set(name, entry)
+    })
+  }
   await idempotent.connect()
   await transactional.connect()
 
   const produce = { idempotent: [] as number[], transactional: [] as number[], ratio: [] as number[] }
   for (let round = 0; round <= RUNS; round++) {
     const txnFirst = round % 2 === 1
-    const a = txnFirst ? await transactionalRun(transactional, 'txb-txn') : await idempotentRun(idempotent, 'txb-idem')
-    const b = txnFirst ? await idempotentRun(idempotent, 'txb-idem') : await transactionalRun(transactional, 'txb-txn')
+    recording = round > 0
+    const a = txnFirst ? await transactionalRun(transactional, 'txb-txn', round > 0) : await idempotentRun(idempotent, 'txb-idem')
+    const b = txnFirst ? await idempotentRun(idempotent, 'txb-idem') : await transactionalRun(transactional, 'txb-txn', round > 0)
+    recording = false
     const [idem, txn] = txnFirst ? [b, a] : [a, b]
     if (round === 0) continue
     produce.idempotent.push(idem)
@@ -164,6 +192,10 @@ try {
       transactions: TXNS, recordsPerTransaction: PER_TXN,
       idempotentRecordsPerSec: median(produce.idempotent), transactionalRecordsPerSec: median(produce.transactional),
       ratioMedian: median(produce.ratio), target: 0.7, rounds: produce,
+      // Where a transaction's time goes: mean ms per transaction in each step, and per request type
+      // the mean round trip and count per transaction (idempotent: per send of the same records).
+      msPerTransaction: { begin: steps.begin / steps.transactions, send: steps.send / steps.transactions, commit: steps.commit / steps.transactions },
+      requests: Object.fromEntries([...requests].map(([name, r]) => [name, { perTransaction: r.count / (RUNS * TXNS), meanMs: r.ms / r.count }])),
     },
     consume: {
       transactions: CONSUME_TXNS, abortEvery: ABORT_EVERY, logRecords: all, committedRecords: committed,
@@ -177,6 +209,8 @@ try {
   console.log('| row | median | baseline (same rounds) | median of per-round ratios | target |')
   console.log('|---|---|---|---|---|')
   console.log(`| transactional producer, ${PER_TXN} records/txn | ${k(report.produce.transactionalRecordsPerSec)} | idempotent ${k(report.produce.idempotentRecordsPerSec)} | ${report.produce.ratioMedian.toFixed(2)} | >= 0.7 |`)
+  const per = report.produce.msPerTransaction
+  console.log(`per transaction: begin ${per.begin.toFixed(2)} ms, send ${per.send.toFixed(2)} ms, commit ${per.commit.toFixed(2)} ms; requests ${Object.entries(report.produce.requests).map(([n, r]) => `${n} ${r.perTransaction.toFixed(2)}x ${r.meanMs.toFixed(2)} ms`).join(', ')}`)
   console.log(`| read_committed consume (log records/s) | ${k(report.consume.readCommittedLogRecordsPerSec)} | read_uncommitted ${k(report.consume.readUncommittedLogRecordsPerSec)} | ${report.consume.ratioMedian.toFixed(2)} | >= 0.9 |`)
   const json = JSON.stringify(report, null, 2)
   console.log(json)

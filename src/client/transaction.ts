@@ -106,7 +106,7 @@ export class Transaction {
     }))
     const owner = context.groups.coordinatorError(groupId)
     if (owner !== ErrorCode.NONE) throw errorForCode(owner, null, `committing offsets of group "${groupId}"`)
-    this.check(await context.transactions.commitOffsets(transactionalId, producerId, producerEpoch, groupId, offsets, CURRENT), `committing offsets of group "${groupId}" in the transaction`)
+    this.check(fenced(await context.groups.commitPendingTransactionalOffsets(groupId, producerId, producerEpoch, offsets)), `committing offsets of group "${groupId}" in the transaction`)
   }
 
   /** Commits: answered once every marker is written and the offsets reached their groups. */
@@ -189,3 +189,8 @@ export class Transaction {
 }
 
 function partitionKey(topic: string, partition: number): string { return `${topic}\u0000${partition}` }
+
+/** The partition refuses an older epoch with INVALID_PRODUCER_EPOCH: to this producer that means another took its id. */
+function fenced(code: number): number {
+  return code === ErrorCode.INVALID_PRODUCER_EPOCH ? ErrorCode.PRODUCER_FENCED : code
+}

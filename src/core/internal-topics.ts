@@ -7,9 +7,9 @@
  */
 import type { RinglogConfig } from '../config.js'
 
-export { partitionForGroup } from '../protocol/consumer-offsets-records.js'
+import { CONSUMER_OFFSETS_TOPIC } from '../protocol/consumer-offsets-records.js'
 
-export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets'
+export { CONSUMER_OFFSETS_TOPIC, partitionForGroup } from '../protocol/consumer-offsets-records.js'
 export const TRANSACTION_STATE_TOPIC = '__transaction_state'
 export const INTERNAL_TOPICS: ReadonlySet<string> = new Set([CONSUMER_OFFSETS_TOPIC, TRANSACTION_STATE_TOPIC])
 

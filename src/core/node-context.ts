@@ -19,6 +19,7 @@ import { migrateOffsetsStore } from '../groups/offsets-migration.js'
 import { internalTopicIo, offsetsTopicIo, type OffsetsTopicHost } from './offsets-topic-io.js'
 import { TransactionCoordinator } from '../transactions/transaction-coordinator.js'
 import { TxnMarkerWriter } from './transaction-markers.js'
+import { partitionForGroup } from '../protocol/consumer-offsets-records.js'
 import { mkdirDurable } from '../storage/durable-dirs.js'
 import { GROUP_OFFSETS_DIR, META_DIR } from '../storage/file-names.js'
 import { nodeStorageFs } from '../storage/storage-fs.js'
@@ -129,7 +130,7 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
     createTopic: (name, partitions, configs, options) => holder.context!.createTopic(name, partitions, configs, options),
   }
   // Markers to partitions other brokers lead go to them (WriteTxnMarkers), over connections closed with the node.
-  const markers = new TxnMarkerWriter(transactionHost)
+  const markers = new TxnMarkerWriter({ engine, topics, groups, get cluster() { return holder.context?.cluster } })
   const transactions = openTransactionCoordinator(config, transactionHost, producerIds, groups, markers)
   const context = new Context({ ...config, dataDir }, topics, engine, producerIds, groups, transactions)
   holder.context = context
@@ -194,10 +195,13 @@ function openTransactionCoordinator(config: RinglogConfig, host: OffsetsTopicHos
     writeMarker: (topic, partition, marker) => markers.write(topic, partition, marker),
     allocateProducerId: async () => (host.cluster ? host.cluster.allocateProducerId() : producerIds.allocate()),
     commitOffsets: (groupId, offsets) => groups.commitTransactionalOffsets(groupId, offsets),
+    // AddOffsetsToTxn puts the group's offsets partition in the transaction: its marker commits the offsets.
+    offsetsPartition: (groupId) => ({ topic: CONSUMER_OFFSETS_TOPIC, partition: partitionForGroup(groupId, offsetsTopicIo(host).partitions) }),
     partitionExists: (topic, partition) => {
       const count = host.cluster ? host.cluster.topic(topic)?.partitions.length : host.topics.get(topic)?.partitions
       return partition >= 0 && partition < (count ?? 0)
     },
+    coordinatorEpoch: (partition) => host.cluster?.topic(TRANSACTION_STATE_TOPIC)?.partitions[partition]?.leaderEpoch ?? 0,
     maxTimeoutMs: config.transactionMaxTimeoutMs,
     abortCheckIntervalMs: config.transactionAbortCheckIntervalMs,
     onBackgroundError: (transactionalId, error) => {

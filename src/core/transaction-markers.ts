@@ -6,7 +6,8 @@
  * Cluster: the marker goes to the partition's leader, as in Kafka. When this broker leads it,
  * the marker is appended here and counts once the ISR has it (acks=all, like a transactional
  * Produce). Otherwise it is sent to the leader in a WriteTxnMarkers request (API 27, the
- * inter-broker request; the leader writes it the same way, see handlers/27-write-txn-markers.ts).
+ * inter-broker request; the leader writes it the same way, see handlers/27-write-txn-markers.ts);
+ * the markers for one broker asked in the same turn share one request.
  * A NOT_LEADER_OR_FOLLOWER answer, a leader that is not known yet or a connection that fails is
  * retried with the leader read again from the cluster metadata (which etcd watches keep current),
  * up to MARKER_RETRY_MS; the marker counts only once a leader acknowledged it, so the coordinator
@@ -18,6 +19,7 @@ import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import type { ClusterView } from './cluster-view.js'
+import { CONSUMER_OFFSETS_TOPIC } from './internal-topics.js'
 import { OFFSETS_COMMIT_TIMEOUT_MS } from './offsets-topic-io.js'
 import type { TopicRegistry } from './topic-registry.js'
 
@@ -25,6 +27,8 @@ export interface MarkerHost {
   readonly engine: LogEngine
   readonly topics: TopicRegistry
   readonly cluster: ClusterView | undefined
+  /** The group coordinator, told of each marker acknowledged in `__consumer_offsets` (it holds that producer's pending offsets). */
+  readonly groups?: { completeTransaction(partition: number, producerId: number, committed: boolean): void }
 }
 
 /** WriteTxnMarkers v1 (flexible) is what ringlog brokers send each other. */
@@ -59,24 +63,38 @@ export async function writeLocalTxnMarker(host: MarkerHost, topic: string, parti
   const { cluster, engine } = host
   if (!partitionExists(host, topic, partition)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
   try {
+    let code: number = ErrorCode.NONE
     if (!cluster) {
       await engine.writeTxnMarker(topic, partition, marker)
-      return ErrorCode.NONE
+    } else {
+      const leader = cluster.checkLeader(topic, partition, -1)
+      if (leader !== ErrorCode.NONE) return leader
+      const offset = await engine.writeTxnMarker(topic, partition, marker)
+      cluster.onLeaderAppend(topic, partition)
+      code = await cluster.awaitReplication(topic, partition, offset, OFFSETS_COMMIT_TIMEOUT_MS)
     }
-    const leader = cluster.checkLeader(topic, partition, -1)
-    if (leader !== ErrorCode.NONE) return leader
-    const offset = await engine.writeTxnMarker(topic, partition, marker)
-    cluster.onLeaderAppend(topic, partition)
-    return await cluster.awaitReplication(topic, partition, offset, OFFSETS_COMMIT_TIMEOUT_MS)
+    // Kafka's handleTxnCompletion: the marker, now durable, commits or drops the producer's pending offsets.
+    if (code === ErrorCode.NONE && topic === CONSUMER_OFFSETS_TOPIC) host.groups?.completeTransaction(partition, marker.producerId, marker.committed)
+    return code
   } catch (error) {
     return error instanceof RinglogError ? error.code : ErrorCode.UNKNOWN_SERVER_ERROR
   }
+}
+
+interface QueuedMarker {
+  topic: string
+  partition: number
+  marker: TxnMarkerRequest
+  resolve(code: number): void
+  reject(error: unknown): void
 }
 
 /** The coordinator's marker writer: local partitions directly, others through their leader (WriteTxnMarkers). */
 export class TxnMarkerWriter {
   /** One connection per broker id, to the address it had when connected. */
   private readonly connections = new Map<number, { address: string; client: Promise<KafkaWireClient> }>()
+  /** Markers waiting for this turn's request to their leader, by broker id. */
+  private readonly queued = new Map<number, QueuedMarker[]>()
   private closed = false
 
   constructor(private readonly host: MarkerHost) {}
@@ -120,16 +138,53 @@ export class TxnMarkerWriter {
     for (const id of [...this.connections.keys()]) this.drop(id)
   }
 
-  private async sendToLeader(leader: number, topic: string, partition: number, marker: TxnMarkerRequest): Promise<number> {
-    const client = await this.connect(leader)
-    const answer = await client.request(ApiKey.WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, {
-      markers: [{
+  /**
+   * Queues the marker for the leader; the markers queued for one broker in the same turn (a
+   * transaction's partitions are written concurrently) leave in one WriteTxnMarkers request, as
+   * Kafka's marker channel batches them per broker. Each resolves with its partition's answer.
+   */
+  private sendToLeader(leader: number, topic: string, partition: number, marker: TxnMarkerRequest): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      let queue = this.queued.get(leader)
+      if (!queue) {
+        const fresh: QueuedMarker[] = []
+        this.queued.set(leader, queue = fresh)
+        queueMicrotask(() => {
+          this.queued.delete(leader)
+          this.flush(leader, fresh)
+        })
+      }
+      queue.push({ topic, partition, marker, resolve, reject })
+    })
+  }
+
+  /** One request for the queued markers: one entry per marker (producer, epoch, result, coordinator epoch), its partitions by topic. */
+  private flush(leader: number, queue: readonly QueuedMarker[]): void {
+    const keyOf = (m: TxnMarkerRequest): string => `${m.producerId}:${m.producerEpoch}:${m.committed}:${m.coordinatorEpoch}`
+    const entries = new Map<string, { marker: TxnMarkerRequest; topics: Map<string, number[]> }>()
+    for (const q of queue) {
+      let entry = entries.get(keyOf(q.marker))
+      if (!entry) entries.set(keyOf(q.marker), entry = { marker: q.marker, topics: new Map() })
+      const partitions = entry.topics.get(q.topic)
+      if (partitions) partitions.push(q.partition)
+      else entry.topics.set(q.topic, [q.partition])
+    }
+    const keys = [...entries.keys()]
+    const list = [...entries.values()]
+    this.connect(leader).then((client) => client.request(ApiKey.WriteTxnMarkers, WRITE_TXN_MARKERS_VERSION, {
+      markers: list.map(({ marker, topics }) => ({
         producerId: marker.producerId, producerEpoch: marker.producerEpoch, transactionResult: marker.committed,
-        topics: [{ name: topic, partitionIndexes: [partition] }], coordinatorEpoch: marker.coordinatorEpoch,
-      }],
-    }, { timeoutMs: OFFSETS_COMMIT_TIMEOUT_MS + REQUEST_TIMEOUT_MS })
-    const result = answer.markers[0]?.topics.find((t) => t.name === topic)?.partitions.find((p) => p.partitionIndex === partition)
-    return result ? result.errorCode : ErrorCode.UNKNOWN_SERVER_ERROR
+        topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })), coordinatorEpoch: marker.coordinatorEpoch,
+      })),
+    }, { timeoutMs: OFFSETS_COMMIT_TIMEOUT_MS + REQUEST_TIMEOUT_MS })).then((answer) => {
+      for (const q of queue) {
+        // The answer lists the markers in the request's order.
+        const result = answer.markers[keys.indexOf(keyOf(q.marker))]?.topics.find((t) => t.name === q.topic)?.partitions.find((p) => p.partitionIndex === q.partition)
+        q.resolve(result ? result.errorCode : ErrorCode.UNKNOWN_SERVER_ERROR)
+      }
+    }, (error: unknown) => {
+      for (const q of queue) q.reject(error)
+    })
   }
 
   private connect(brokerId: number): Promise<KafkaWireClient> {

@@ -10,12 +10,19 @@
  * forgets it. Until a load completes its groups answer COORDINATOR_LOAD_IN_PROGRESS, and groups
  * of partitions not held here answer NOT_COORDINATOR.
  *
+ * Transactional offsets (TxnOffsetCommit), Kafka's way (GroupMetadataManager): a batch carrying
+ * the producer's id and epoch with the transactional bit set, held as pending for that producer,
+ * invisible to OffsetFetch, until the transaction coordinator's COMMIT or ABORT marker lands in
+ * the same partition (`completeTransaction`): a COMMIT makes them the group's committed offsets,
+ * an ABORT drops them. A load replays the same: pending records, then the marker if any.
+ *
  * The topic I/O (create on first use, append with acks=all, read back) is the node's
  * (`OffsetsTopicIo`), so single-node and cluster mode share this file.
  */
 import type { Buffer } from 'node:buffer'
 import { ErrorCode } from '../protocol/error-codes.js'
-import { decodeRecordBatch, splitBatches, encodeRecordBatch } from '../protocol/record-batch.js'
+import { decodeRecordBatch, splitBatches, encodeRecordBatch, parseBatchAttributes } from '../protocol/record-batch.js'
+import { CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT } from '../protocol/control-records.js'
 import {
   decodeConsumerOffsetsKey, decodeGroupMetadataValue, decodeOffsetCommitValue, encodeGroupMetadataKey,
   encodeGroupMetadataValue, encodeOffsetCommitKey, encodeOffsetCommitValue, partitionForGroup, type GroupMetadataValue,
@@ -38,10 +45,17 @@ export interface OffsetsTopicIo {
 type PartitionOffsets = Map<number, CommittedOffset>
 type GroupOffsets = Map<string, PartitionOffsets>
 
+/** Offset records a producer's open transaction wrote, in log order: key bytes and value bytes (null: a delete). */
+type PendingRecords = { key: Buffer; value: Buffer | null }[]
+
 interface PartitionState {
   loaded: boolean
   offsets: Map<string, GroupOffsets>
   groups: Map<string, GroupMetadataValue>
+  /** Transactional offset records per producer id, waiting for that producer's marker. */
+  pending: Map<number, PendingRecords>
+  /** Markers acknowledged while the partition was loading: applied once the load's replay is done. */
+  lateMarkers: { producerId: number; committed: boolean }[]
 }
 
 /** Kafka's mapping of an offsets-topic append failure to what OffsetCommit answers. */
@@ -90,15 +104,30 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
 
   /** Reads the partition into memory, then coordinates its groups. A newer load or unload wins. */
   async load(partition: number): Promise<void> {
-    const state: PartitionState = { loaded: false, offsets: new Map(), groups: new Map() }
+    const state: PartitionState = { loaded: false, offsets: new Map(), groups: new Map(), pending: new Map(), lateMarkers: [] }
     this.states.set(partition, state)
     await this.io.read(partition, (bytes) => {
       for (const { offset } of splitBatches(bytes).batches) {
         const batch = decodeRecordBatch(bytes, offset)
+        const { transactional, control } = parseBatchAttributes(batch.header.attributes)
+        const producerId = batch.header.producerId
+        if (control) {
+          const type = batch.records[0]?.key && batch.records[0].key.length >= 4 ? batch.records[0].key.readInt16BE(2) : -1
+          if (producerId >= 0 && (type === CONTROL_TYPE_COMMIT || type === CONTROL_TYPE_ABORT)) completePending(state, producerId, type === CONTROL_TYPE_COMMIT)
+          continue
+        }
+        if (transactional && producerId >= 0) {
+          addPending(state, producerId, batch.records.flatMap((r) => (r.key ? [{ key: r.key, value: r.value }] : [])))
+          continue
+        }
         for (const record of batch.records) if (record.key) applyRecord(state, record.key, record.value)
       }
     })
     if (this.states.get(partition) !== state) return
+    // A marker acknowledged during the replay may or may not be in what was read: applying it
+    // again is harmless (its producer's pending records are gone; new ones need a loaded partition).
+    for (const m of state.lateMarkers) completePending(state, m.producerId, m.committed)
+    state.lateMarkers = []
     state.loaded = true
     this.listener?.loaded([...new Set([...state.offsets.keys(), ...state.groups.keys()])])
   }
@@ -152,6 +181,45 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
     return this.write(groupId, records, commitTimestamp)
   }
 
+  /**
+   * TxnOffsetCommit: the offsets are appended as the producer's transactional batch (its id and
+   * epoch, no sequence: the partition checks only the epoch, so a fenced producer is refused with
+   * INVALID_PRODUCER_EPOCH) and held pending until its marker (`completeTransaction`).
+   */
+  async commitTransactional(groupId: string, producerId: number, producerEpoch: number, commitTimestamp: number, offsets: readonly OffsetToCommit[]): Promise<void> {
+    const records = offsets.map((o) => ({
+      key: encodeOffsetCommitKey(groupId, o.topic, o.partition),
+      value: encodeOffsetCommitValue({ offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, commitTimestamp }),
+    }))
+    if (records.length === 0) return
+    const state = await this.append(groupId, encodeRecordBatch({ records, baseTimestamp: commitTimestamp, producerId, producerEpoch, baseSequence: -1, transactional: true }))
+    addPending(state, producerId, records)
+  }
+
+  /**
+   * The transaction coordinator's marker for `producerId` was acknowledged in `partition` of the
+   * offsets topic: its pending offsets become the groups' committed offsets (COMMIT) or are
+   * dropped (ABORT). A partition not held here is loaded from the log, marker included.
+   */
+  completeTransaction(partition: number, producerId: number, committed: boolean): void {
+    const state = this.states.get(partition)
+    if (!state) return
+    if (!state.loaded) {
+      state.lateMarkers.push({ producerId, committed })
+      return
+    }
+    completePending(state, producerId, committed)
+  }
+
+  /** Whether an open transaction holds offsets of the group's partition (OffsetFetch requireStable answers UNSTABLE_OFFSET_COMMIT). */
+  hasPendingTransactionalOffset(groupId: string, topic: string, partition: number): boolean {
+    const state = this.stateOf(groupId)
+    if (!state || state.pending.size === 0) return false
+    const key = encodeOffsetCommitKey(groupId, topic, partition)
+    for (const records of state.pending.values()) if (records.some((r) => r.key.equals(key))) return true
+    return false
+  }
+
   delete(groupId: string, partitions: readonly TopicPartition[]): Promise<void> {
     return this.write(groupId, partitions.map((p) => ({ key: encodeOffsetCommitKey(groupId, p.topic, p.partition), value: null })), Date.now())
   }
@@ -170,11 +238,17 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
   private async write(groupId: string, records: { key: Buffer; value: Buffer | null }[], timestamp: number): Promise<void> {
     if (this.closed) throw new LogClosedError('the offsets log is closed')
     if (records.length === 0) return
+    const state = await this.append(groupId, encodeRecordBatch({ records: records as RecordInput[], baseTimestamp: timestamp }))
+    for (const r of records) applyRecord(state, r.key, r.value)
+  }
+
+  /** Appends one batch to the group's partition (acks=all); the partition's state, still held here, once acknowledged. */
+  private async append(groupId: string, batch: Buffer): Promise<PartitionState> {
+    if (this.closed) throw new LogClosedError('the offsets log is closed')
     const partition = this.partitionOf(groupId)
     const state = this.states.get(partition)
     if (!state?.loaded) throw new RinglogError(state ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NOT_COORDINATOR, `this broker does not coordinate group "${groupId}"`)
     await this.prepare()
-    const batch = encodeRecordBatch({ records: records as RecordInput[], baseTimestamp: timestamp })
     try {
       await this.io.append(partition, batch)
     } catch (error) {
@@ -183,8 +257,22 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
     }
     // Lost the partition while appending: the new coordinator loads the record from the log.
     if (this.states.get(partition) !== state) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `group "${groupId}" moved to another coordinator`)
-    for (const r of records) applyRecord(state, r.key, r.value)
+    return state
   }
+}
+
+function addPending(state: PartitionState, producerId: number, records: PendingRecords): void {
+  const list = state.pending.get(producerId)
+  if (list) list.push(...records)
+  else state.pending.set(producerId, [...records])
+}
+
+/** A marker ends the producer's pending offsets: applied in their log order on COMMIT, dropped on ABORT. */
+function completePending(state: PartitionState, producerId: number, committed: boolean): void {
+  const records = state.pending.get(producerId)
+  if (!records) return
+  state.pending.delete(producerId)
+  if (committed) for (const r of records) applyRecord(state, r.key, r.value)
 }
 
 function applyRecord(state: PartitionState, keyBytes: Buffer, value: Buffer | null): void {

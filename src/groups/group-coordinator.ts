@@ -787,18 +787,42 @@ export class GroupCoordinator {
   }
 
   /**
-   * Offsets a transaction committed (TxnOffsetCommit), made visible when its COMMIT completes:
-   * stored like any commit, without the member checks (the transaction coordinator checked the
-   * producer when they arrived). Rejects if the store cannot write them, so the transaction
-   * stays prepared and the commit is retried.
+   * Offsets a transaction committed before this version kept them in `__transaction_state`
+   * (a PrepareCommit written by an older ringlog): stored like any commit when it completes.
+   * Rejects if the store cannot write them, so the transaction stays prepared and is retried.
    */
   async commitTransactionalOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<void> {
     if (offsets.length === 0) return
     await this.offsets.commit(groupId, this.clock.now(), offsets)
   }
 
+  /**
+   * TxnOffsetCommit, on the group's coordinator (Kafka's way): the offsets are written as the
+   * producer's transactional batch and stay pending, invisible to OffsetFetch, until the
+   * transaction coordinator's marker reaches the group's offsets partition
+   * (`completeTransaction`). An error code: NONE, NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS,
+   * INVALID_PRODUCER_EPOCH (a newer epoch of the producer already wrote there), or the append's.
+   */
+  async commitPendingTransactionalOffsets(groupId: string, producerId: number, producerEpoch: number, offsets: readonly OffsetToCommit[]): Promise<number> {
+    const owner = this.coordinatorError(groupId)
+    if (owner !== ErrorCode.NONE) return owner
+    if (offsets.length === 0) return ErrorCode.NONE
+    if (!this.offsets.commitTransactional) return ErrorCode.UNSUPPORTED_VERSION
+    try {
+      await this.offsets.commitTransactional(groupId, producerId, producerEpoch, this.clock.now(), offsets)
+      return ErrorCode.NONE
+    } catch (error) {
+      return error instanceof RinglogError ? error.code : ErrorCode.COORDINATOR_NOT_AVAILABLE
+    }
+  }
+
+  /** A transaction marker was acknowledged in `__consumer_offsets-<partition>`: its producer's pending offsets commit or go. */
+  completeTransaction(partition: number, producerId: number, committed: boolean): void {
+    this.offsets.completeTransaction?.(partition, producerId, committed)
+  }
+
   /** OffsetFetch: the given partitions (offset -1 when none committed), or all when null. */
-  fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): Promise<OffsetFetchResult> {
+  fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null, requireStable = false): Promise<OffsetFetchResult> {
     const owner = this.coordinatorError(groupId)
     if (owner !== ErrorCode.NONE) return Promise.resolve({ errorCode: owner, partitions: [] })
     if (partitions === null) {
@@ -810,6 +834,10 @@ export class GroupCoordinator {
     return Promise.resolve({
       errorCode: ErrorCode.NONE,
       partitions: partitions.map(({ topic, partition }) => {
+        // KIP-447: a consumer asking for stable offsets waits out an open transaction's commit.
+        if (requireStable && this.offsets.hasPendingTransactionalOffset?.(groupId, topic, partition)) {
+          return { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT }
+        }
         const c = this.offsets.get(groupId, topic, partition)
         return c
           ? { topic, partition, offset: c.offset, leaderEpoch: c.leaderEpoch, metadata: c.metadata, errorCode: ErrorCode.NONE }

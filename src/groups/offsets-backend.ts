@@ -59,6 +59,12 @@ export interface OffsetsBackend {
   coordinatorError?(groupId: string): number
   /** Creates the offsets topic if it does not exist yet (FindCoordinator in a cluster). */
   prepare?(): Promise<void>
+  /** TxnOffsetCommit: appends the offsets as the producer's transactional batch, pending until its marker (absent: not supported). */
+  commitTransactional?(groupId: string, producerId: number, producerEpoch: number, commitTimestamp: number, offsets: readonly OffsetToCommit[]): Promise<void>
+  /** A COMMIT/ABORT marker for `producerId` was acknowledged in offsets partition `partition`: its pending offsets are applied or dropped. */
+  completeTransaction?(partition: number, producerId: number, committed: boolean): void
+  /** Whether an open transaction holds offsets of the group's partition. */
+  hasPendingTransactionalOffset?(groupId: string, topic: string, partition: number): boolean
   /** Starts telling `listener` about ownership changes. */
   setOwnershipListener?(listener: OwnershipListener): void
   close(): Promise<void>

@@ -17,6 +17,9 @@ import { Buffer } from 'node:buffer'
 import { ProtocolDecodeError } from '../errors.js'
 import { Reader, Writer } from './primitives.js'
 
+/** The internal topic these records live in. */
+export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets'
+
 const OFFSET_COMMIT_KEY_VERSION = 1
 const GROUP_METADATA_KEY_VERSION = 2
 const OFFSET_COMMIT_VALUE_VERSION = 3

@@ -55,3 +55,13 @@ export function controlTypeOf(batch: Buffer, at: number, size: number): number {
     return -1
   }
 }
+
+/** The coordinator epoch in the value of the marker batch at `at` of `size` bytes; -1 if unreadable. */
+export function coordinatorEpochOf(batch: Buffer, at: number, size: number): number {
+  try {
+    const [record] = decodeRecords(batch.subarray(at + BATCH_HEADER_SIZE, at + size), 1)
+    return record?.value && record.value.length >= 6 ? record.value.readInt32BE(2) : -1
+  } catch {
+    return -1
+  }
+}

@@ -50,6 +50,8 @@ interface ProducerEntry {
   batches: ProducerBatchMeta[]
   /** First offset of the producer's open transaction in this partition, -1 if none. */
   txnFirstOffset: number
+  /** Coordinator epoch of the last marker written for the producer here, -1 if none (markers of an older coordinator are fenced). */
+  coordinatorEpoch: number
 }
 
 /** A transaction a marker ended: where its batches began and the marker's own offset. */
@@ -117,8 +119,12 @@ export class ProducerStateManager {
     return out
   }
 
-  /** Decides what to do with a batch before it is appended; changes nothing. */
-  check(batch: ProducerBatchInfo): SequenceVerdict {
+  /**
+   * Decides what to do with a batch before it is appended; changes nothing. `coordinatorAppend`: the batch is a group coordinator's transactional offsets (TxnOffsetCommit
+   * into `__consumer_offsets`), which carry no sequence; only their epoch is checked, as Kafka
+   * checks coordinator appends. A client's batch without a sequence is checked like any other.
+   */
+  check(batch: ProducerBatchInfo, coordinatorAppend = false): SequenceVerdict {
     const { producerId, producerEpoch, baseSequence } = batch
     if (producerId === NO_PRODUCER_ID || producerId < 0) return APPEND
     const entry = this.producers.get(producerId)
@@ -126,6 +132,7 @@ export class ProducerStateManager {
     if (producerEpoch < entry.epoch) {
       return { kind: 'error', code: ErrorCode.INVALID_PRODUCER_EPOCH, message: `producer ${producerId} epoch ${producerEpoch} is older than the current epoch ${entry.epoch}` }
     }
+    if (baseSequence < 0 && batch.transactional && coordinatorAppend) return APPEND
     const lastSeq = lastSequenceOf(baseSequence, batch.lastOffsetDelta)
     if (producerEpoch > entry.epoch) {
       if (baseSequence !== 0) {
@@ -156,12 +163,13 @@ export class ProducerStateManager {
     if (producerId < 0) return
     let entry = this.producers.get(producerId)
     if (!entry || producerEpoch > entry.epoch) {
-      entry = { epoch: producerEpoch, batches: [], txnFirstOffset: entry?.txnFirstOffset ?? -1 }
+      entry = { epoch: producerEpoch, batches: [], txnFirstOffset: entry?.txnFirstOffset ?? -1, coordinatorEpoch: entry?.coordinatorEpoch ?? -1 }
       this.producers.set(producerId, entry)
     } else if (producerEpoch < entry.epoch) {
       return
     }
     if (batch.transactional && entry.txnFirstOffset < 0) entry.txnFirstOffset = firstOffset
+    if (baseSequence < 0) return
     entry.batches.push({
       firstSeq: baseSequence,
       lastSeq: lastSequenceOf(baseSequence, batch.lastOffsetDelta),
@@ -174,13 +182,20 @@ export class ProducerStateManager {
 
   /** Rebuilds state from a batch read back from the log during open. */
   replayBatch(batch: ProducerBatchInfo, firstOffset: number, timestamp: number): void {
-    if (batch.producerId < 0 || batch.baseSequence < 0) return
+    if (batch.producerId < 0 || (batch.baseSequence < 0 && !batch.transactional)) return
     this.update(batch, firstOffset, timestamp)
   }
 
-  /** Whether a transaction marker of `producerEpoch` may be written: never one older than the producer's epoch. */
-  checkMarker(producerId: number, producerEpoch: number): SequenceVerdict {
+  /**
+   * Whether a transaction marker may be written: never one older than the producer's epoch, nor
+   * one from a transaction coordinator older than the last that wrote a marker for the producer
+   * here (TRANSACTION_COORDINATOR_FENCED: a deposed coordinator still completing, as Kafka).
+   */
+  checkMarker(producerId: number, producerEpoch: number, coordinatorEpoch = -1): SequenceVerdict {
     const entry = this.producers.get(producerId)
+    if (entry && coordinatorEpoch < entry.coordinatorEpoch) {
+      return { kind: 'error', code: ErrorCode.TRANSACTION_COORDINATOR_FENCED, message: `marker for producer ${producerId} comes from coordinator epoch ${coordinatorEpoch}, older than ${entry.coordinatorEpoch}` }
+    }
     if (entry && producerEpoch < entry.epoch) {
       return { kind: 'error', code: ErrorCode.INVALID_PRODUCER_EPOCH, message: `marker for producer ${producerId} has epoch ${producerEpoch}, older than ${entry.epoch}` }
     }
@@ -193,15 +208,16 @@ export class ProducerStateManager {
    * the producer writes the bumped epoch, so the zombie's next batch is refused). Returns the
    * transaction it ended, or undefined if none was open here.
    */
-  completeTxn(producerId: number, producerEpoch: number, markerOffset: number, committed: boolean): CompletedTxn | undefined {
+  completeTxn(producerId: number, producerEpoch: number, markerOffset: number, committed: boolean, coordinatorEpoch = -1): CompletedTxn | undefined {
     let entry = this.producers.get(producerId)
     if (!entry) {
-      entry = { epoch: producerEpoch, batches: [], txnFirstOffset: -1 }
+      entry = { epoch: producerEpoch, batches: [], txnFirstOffset: -1, coordinatorEpoch }
       this.producers.set(producerId, entry)
     } else if (producerEpoch > entry.epoch) {
       entry.epoch = producerEpoch
       entry.batches = []
     }
+    entry.coordinatorEpoch = Math.max(entry.coordinatorEpoch, coordinatorEpoch)
     if (entry.txnFirstOffset < 0) return undefined
     const done: CompletedTxn = { producerId, firstOffset: entry.txnFirstOffset, markerOffset, committed }
     entry.txnFirstOffset = -1
@@ -242,9 +258,9 @@ export class ProducerStateManager {
   }
 
   encode(): Buffer {
-    const rows: [number, number, number[][], number][] = []
+    const rows: [number, number, number[][], number, number][] = []
     for (const [id, entry] of this.producers) {
-      rows.push([id, entry.epoch, entry.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset, b.timestamp]), entry.txnFirstOffset])
+      rows.push([id, entry.epoch, entry.batches.map((b) => [b.firstSeq, b.lastSeq, b.firstOffset, b.lastOffset, b.timestamp]), entry.txnFirstOffset, entry.coordinatorEpoch])
     }
     const body = pack(rows)
     const out = Buffer.allocUnsafe(10 + body.length)
@@ -268,12 +284,14 @@ export class ProducerStateManager {
     }
     if (!Array.isArray(rows)) return false
     const next = new Map<number, ProducerEntry>()
-    // A fourth column (open transaction's first offset) was added later: older snapshots lack it.
-    for (const row of rows as [number, number, number[][], number?][]) {
-      const [id, epoch, batches, txnFirstOffset] = row
+    // A fourth column (open transaction's first offset) and a fifth (last marker's coordinator
+    // epoch) were added later: older snapshots lack them.
+    for (const row of rows as [number, number, number[][], number?, number?][]) {
+      const [id, epoch, batches, txnFirstOffset, coordinatorEpoch] = row
       next.set(id, {
         epoch,
         txnFirstOffset: typeof txnFirstOffset === 'number' ? txnFirstOffset : -1,
+        coordinatorEpoch: typeof coordinatorEpoch === 'number' ? coordinatorEpoch : -1,
         batches: batches.map(([firstSeq, lastSeq, firstOffset, lastOffset, timestamp]) => ({ firstSeq, lastSeq, firstOffset, lastOffset, timestamp })),
       })
     }

@@ -7,10 +7,11 @@
  *
  * Life of a transaction: InitProducerId gives the id a producer id and a new epoch (fencing the
  * previous holder, and aborting what it left open); AddPartitionsToTxn / AddOffsetsToTxn move it
- * to Ongoing; TxnOffsetCommit stashes the group's offsets in it; EndTxn writes PrepareCommit or
- * PrepareAbort, then a COMMIT or ABORT marker to every partition of the transaction, then (on
- * commit) the stashed offsets to their groups, then CompleteCommit / CompleteAbort, and only
- * then answers. A completion that fails part way stays Prepare* and is retried by the next
+ * to Ongoing (AddOffsetsToTxn adds the group's `__consumer_offsets` partition, where the group
+ * coordinator holds the TxnOffsetCommit offsets pending); EndTxn writes PrepareCommit or
+ * PrepareAbort, then a COMMIT or ABORT marker to every partition of the transaction (the one in
+ * `__consumer_offsets` commits or drops the pending offsets), then CompleteCommit /
+ * CompleteAbort, and only then answers. A completion that fails part way stays Prepare* and is retried by the next
  * EndTxn or the periodic check; a restart finishes it from the log.
  *
  * Timeouts: an Ongoing transaction older than its timeout is aborted with a bumped epoch, so the
@@ -25,7 +26,7 @@ import { RinglogError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { TxnMarkerRequest } from '../engine/log-engine.js'
 import type { OffsetToCommit } from '../groups/offsets-backend.js'
 import type { OffsetsTopicIo } from '../groups/consumer-offsets-log.js'
-import { decodeTxnValue, encodeTxnKey, encodeTxnValue, type PendingTxnOffset, type TxnMetadata, type TxnPartition } from './transaction-state.js'
+import { decodeTxnValue, encodeTxnKey, encodeTxnValue, type TxnMetadata, type TxnPartition } from './transaction-state.js'
 
 /** Kafka keeps the last epoch for itself (Short.MaxValue is never handed out). */
 const MAX_PRODUCER_EPOCH = 32766
@@ -36,9 +37,21 @@ export interface TransactionCoordinatorDeps {
   /** Appends a COMMIT/ABORT marker to a partition; rejects with a RinglogError (UnknownTopicOrPartitionError: the partition is gone). */
   writeMarker(topic: string, partition: number, marker: TxnMarkerRequest): Promise<void>
   allocateProducerId(): Promise<number>
-  /** Makes offsets committed in a transaction visible to their group (on commit only). */
+  /**
+   * Commits offsets an older ringlog kept in a transaction's own record (`pendingOffsets` of a
+   * PrepareCommit read back from the log); today's TxnOffsetCommit goes to the group coordinator.
+   */
   commitOffsets(groupId: string, offsets: readonly OffsetToCommit[]): Promise<void>
+  /** The group's `__consumer_offsets` partition, added to the transaction by AddOffsetsToTxn. */
+  offsetsPartition(groupId: string): TxnPartition
   partitionExists(topic: string, partition: number): boolean
+  /**
+   * The coordinator epoch of a `__transaction_state` partition this broker starts coordinating
+   * (in a cluster its leader epoch; 0 on a single node): partitions refuse markers from an older
+   * one (TRANSACTION_COORDINATOR_FENCED), so a deposed coordinator cannot complete a transaction
+   * its successor already completed.
+   */
+  coordinatorEpoch?(partition: number): number
   maxTimeoutMs: number
   abortCheckIntervalMs: number
   now?: () => number
@@ -54,6 +67,8 @@ export interface FencingVersion { version: number; firstFencedVersion: number }
 interface PartitionTxns {
   loaded: boolean
   txns: Map<string, TxnMetadata>
+  /** This coordinator's epoch for the partition (its leader epoch when loaded), carried by every marker it writes. */
+  coordinatorEpoch: number
 }
 
 export class TransactionCoordinator {
@@ -87,7 +102,7 @@ export class TransactionCoordinator {
 
   /** Reads a partition of the log (newest record per id wins), then finishes what it finds prepared. */
   async load(partition: number): Promise<void> {
-    const state: PartitionTxns = { loaded: false, txns: new Map() }
+    const state: PartitionTxns = { loaded: false, txns: new Map(), coordinatorEpoch: this.deps.coordinatorEpoch?.(partition) ?? 0 }
     this.states.set(partition, state)
     await this.deps.io.read(partition, (bytes) => {
       for (const { offset } of splitBatches(bytes).batches) {
@@ -209,7 +224,12 @@ export class TransactionCoordinator {
     }).catch((error: unknown) => all(coordinatorFailure(error)))
   }
 
-  /** AddOffsetsToTxn: the group's offsets will be committed by this transaction. */
+  /**
+   * AddOffsetsToTxn: the group's offsets will be committed by this transaction. As in Kafka the
+   * group's `__consumer_offsets` partition joins the transaction's partitions: the group
+   * coordinator holds the TxnOffsetCommit offsets pending until this coordinator's marker reaches
+   * that partition.
+   */
   addOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, fencing: FencingVersion): Promise<number> {
     const coordinator = this.coordinatorError(transactionalId)
     if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
@@ -217,48 +237,46 @@ export class TransactionCoordinator {
       const meta = this.describe(transactionalId)
       const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
       if (code !== ErrorCode.NONE) return code
-      if (meta!.state === 'Ongoing' && meta!.groupIds.includes(groupId)) return ErrorCode.NONE
-      await this.persist(transactionalId, this.ongoing(meta!, { groupIds: [...new Set([...meta!.groupIds, groupId])] }))
+      const offsets = this.deps.offsetsPartition(groupId)
+      const inTxn = meta!.state === 'Ongoing'
+      const partitions = inTxn ? [...meta!.partitions] : []
+      if (!partitions.some((p) => p.topic === offsets.topic && p.partition === offsets.partition)) partitions.push(offsets)
+      if (inTxn && meta!.groupIds.includes(groupId) && partitions.length === meta!.partitions.length) return ErrorCode.NONE
+      await this.persist(transactionalId, this.ongoing(meta!, { groupIds: [...new Set([...(inTxn ? meta!.groupIds : []), groupId])], partitions }))
       return ErrorCode.NONE
     }).catch(coordinatorFailure)
   }
 
   /**
-   * TxnOffsetCommit: the offsets are kept in the transaction (durably) and reach the group only
-   * when it commits. The group must have been added (AddOffsetsToTxn) to this transaction.
+   * EndTxn: answered once the Prepare* record and every marker are acknowledged (the
+   * transaction's records are readable and its offsets the group's). The Complete* record is
+   * appended after the answer, still inside the id's serialized turn, so the id's next request
+   * waits for it rather than the client: it saves a `__transaction_state` fdatasync per
+   * transaction on the client's path. Losing it in a crash is harmless: the id is read back
+   * PrepareCommit/PrepareAbort and completed again (markers for a transaction a partition
+   * already ended change nothing), and no later record of the id can be durable without it
+   * (the same partition's log, in order).
    */
-  commitOffsets(transactionalId: string, producerId: number, producerEpoch: number, groupId: string, offsets: readonly OffsetToCommit[], fencing: FencingVersion): Promise<number> {
-    const coordinator = this.coordinatorError(transactionalId)
-    if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
-    return this.serialized(transactionalId, async () => {
-      const meta = this.describe(transactionalId)
-      const code = this.checkProducer(transactionalId, meta, producerId, producerEpoch, fencing)
-      if (code !== ErrorCode.NONE) return code
-      if (meta!.state !== 'Ongoing' || !meta!.groupIds.includes(groupId)) return ErrorCode.INVALID_TXN_STATE
-      const pending: PendingTxnOffset[] = meta!.pendingOffsets.filter((o) => o.groupId !== groupId || !offsets.some((n) => n.topic === o.topic && n.partition === o.partition))
-      for (const o of offsets) pending.push({ groupId, topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata })
-      await this.persist(transactionalId, { ...meta!, pendingOffsets: pending, updatedMs: this.now() })
-      return ErrorCode.NONE
-    }).catch(coordinatorFailure)
-  }
-
-  /** EndTxn: answered once every marker is written and the Complete* record is acknowledged. */
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, committed: boolean, fencing: FencingVersion): Promise<number> {
     const coordinator = this.coordinatorError(transactionalId)
     if (coordinator !== ErrorCode.NONE) return Promise.resolve(coordinator)
-    return this.serialized(transactionalId, async () => {
+    let answer: (code: number) => void = () => undefined
+    let answered = false
+    const early = new Promise<number>((resolve) => { answer = (code) => { answered = true; resolve(code) } })
+    const markersWritten = (): void => answer(ErrorCode.NONE)
+    const turn = this.serialized(transactionalId, async () => {
       const meta = this.describe(transactionalId)
       if (!meta || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING
       if (meta.producerEpoch !== producerEpoch) return fencedCode(fencing)
       const wanted = committed ? 'Commit' : 'Abort'
       switch (meta.state) {
         case 'Ongoing':
-          await this.complete(transactionalId, { ...meta, state: committed ? 'PrepareCommit' : 'PrepareAbort' })
+          await this.complete(transactionalId, { ...meta, state: committed ? 'PrepareCommit' : 'PrepareAbort' }, markersWritten)
           return ErrorCode.NONE
         case 'PrepareCommit':
         case 'PrepareAbort':
           if (meta.state !== `Prepare${wanted}`) return ErrorCode.INVALID_TXN_STATE
-          await this.complete(transactionalId, meta)
+          await this.complete(transactionalId, meta, markersWritten)
           return ErrorCode.NONE
         case 'CompleteCommit':
         case 'CompleteAbort':
@@ -267,7 +285,13 @@ export class TransactionCoordinator {
         default:
           return ErrorCode.INVALID_TXN_STATE
       }
-    }).catch(coordinatorFailure)
+    })
+    turn.then(answer, (error: unknown) => {
+      // After the answer only the Complete* record can have failed: the id stays Prepare* and the next request or check completes it.
+      if (answered) this.deps.onBackgroundError?.(transactionalId, error)
+      else answer(coordinatorFailure(error))
+    })
+    return early
   }
 
   /** Aborts Ongoing transactions past their timeout (epoch bumped: the producer is fenced) and retries stuck completions. */
@@ -307,15 +331,16 @@ export class TransactionCoordinator {
 
   /**
    * Writes the Prepare* record (unless it is the stored state already), a marker to every
-   * partition, the offsets of a commit, then the Complete* record.
+   * partition, the offsets of a commit (an older version's record), `markersWritten`, then the Complete* record.
    */
-  private async complete(transactionalId: string, prepared: TxnMetadata): Promise<void> {
+  private async complete(transactionalId: string, prepared: TxnMetadata, markersWritten?: () => void): Promise<void> {
     const stored = this.describe(transactionalId)
     if (stored?.state !== prepared.state || stored.producerEpoch !== prepared.producerEpoch) {
       await this.persist(transactionalId, { ...prepared, updatedMs: this.now() })
     }
     const committed = prepared.state === 'PrepareCommit'
-    const marker: TxnMarkerRequest = { producerId: prepared.producerId, producerEpoch: prepared.producerEpoch, committed, coordinatorEpoch: 0 }
+    const coordinatorEpoch = this.states.get(this.partitionOf(transactionalId))?.coordinatorEpoch ?? 0
+    const marker: TxnMarkerRequest = { producerId: prepared.producerId, producerEpoch: prepared.producerEpoch, committed, coordinatorEpoch }
     await Promise.all(prepared.partitions.map((p) => this.deps.writeMarker(p.topic, p.partition, marker).catch((error: unknown) => {
       // A partition deleted since it joined the transaction needs no marker (Kafka drops it too).
       if (!(error instanceof UnknownTopicOrPartitionError)) throw error
@@ -329,6 +354,7 @@ export class TransactionCoordinator {
       }
       for (const [groupId, offsets] of byGroup) await this.deps.commitOffsets(groupId, offsets)
     }
+    markersWritten?.()
     await this.persist(transactionalId, {
       ...prepared, state: committed ? 'CompleteCommit' : 'CompleteAbort',
       partitions: [], groupIds: [], pendingOffsets: [], startMs: -1, updatedMs: this.now(),

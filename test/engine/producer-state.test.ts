@@ -26,6 +26,17 @@ describe('ProducerStateManager', () => {
     expect(state.check(batch(7, 0, 3, 2))).toEqual({ kind: 'duplicate', firstOffset: 200, lastOffset: 201 })
   })
 
+  it("skips the sequence check only for a coordinator's sequenceless transactional batch, never for a client's", () => {
+    const state = new ProducerStateManager()
+    state.update({ ...batch(9, 0, 0, 2), transactional: true }, 0, 1)
+    const sequenceless = { ...batch(9, 0, -1, 1), transactional: true }
+    const fromClient = state.check(sequenceless)
+    expect(fromClient.kind === 'error' && fromClient.code).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+    expect(state.check(sequenceless, true)).toEqual({ kind: 'append' })
+    const zombie = state.check({ ...batch(9, -1, -1, 1), transactional: true }, true)
+    expect(zombie.kind === 'error' && zombie.code).toBe(ErrorCode.INVALID_PRODUCER_EPOCH)
+  })
+
   it('reports a sequence gap, an old epoch and a new epoch not starting at 0', () => {
     const state = new ProducerStateManager()
     state.update(batch(1, 2, 0, 5), 0, 1)

@@ -10,6 +10,7 @@
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,19 +27,40 @@ const TOPIC = 'cluster-txn'
 const PARTITIONS = 6
 const TXN_ID = 'cluster-txn-producer'
 
+/** A port free right now (for each broker's /metrics). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** WriteTxnMarkers requests a broker answered, from its Prometheus counter. */
+async function writeTxnMarkersServed(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith('ringlog_requests_total{') && l.includes('api="WriteTxnMarkers"'))
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
+}
+
 describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach every leader (WriteTxnMarkers)', () => {
   let etcd: EtcdProcess
   let root = ''
   const brokers: BrokerProcess[] = []
+  const metricsPorts = new Map<number, number>()
   let kafka: Kafka
 
   beforeAll(async () => {
     etcd = await startEtcd()
     root = mkdtempSync(join(tmpdir(), 'ringlog-cluster-txn-'))
     for (const nodeId of [1, 2, 3]) {
+      metricsPorts.set(nodeId, await freePort())
       brokers.push(await startBrokerProcess({
         nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: `txn-${process.pid}`,
-        extra: ['--lease-ttl-seconds', '2', '--transaction-state-log-num-partitions', '3', '--offsets-topic-num-partitions', '3', '--group-initial-rebalance-delay-ms', '0'],
+        extra: ['--lease-ttl-seconds', '2', '--transaction-state-log-num-partitions', '3', '--offsets-topic-num-partitions', '3', '--group-initial-rebalance-delay-ms', '0', '--metrics-port', String(metricsPorts.get(nodeId))],
       }))
     }
     kafka = new Kafka({ clientId: 'cluster-txn', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1_000 } })
@@ -115,7 +137,12 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
       await (commit ? tx.commit() : tx.abort())
     }
     try {
+      // The markers of one transaction go in one WriteTxnMarkers request per other leader, not one per partition.
+      const served = async (): Promise<number> => (await Promise.all([...metricsPorts.values()].map(writeTxnMarkersServed))).reduce((a, b) => a + b, 0)
+      const before = await served()
       await write('c1', true)
+      const remote = led.filter((leader) => leader !== coordinatorNode)
+      expect(await served() - before).toBe(new Set(remote).size)
       await write('a1', false)
       await write('c2', true)
       await write('end', true)

@@ -1,8 +1,9 @@
 /**
  * The transaction coordinator over an in-memory `__transaction_state` (the real record format
  * and batches) with markers and group commits recorded: a commit whose markers fail part way
- * stays PrepareCommit and a new coordinator reading the same log completes it (markers, then
- * the offsets); epochs fence; timeouts abort with a bumped epoch; EndTxn retries are answered.
+ * stays PrepareCommit and a new coordinator reading the same log completes it (markers, the
+ * group's offsets partition included; offsets an older version kept in the record reach their
+ * group); epochs fence; timeouts abort with a bumped epoch; EndTxn retries are answered.
  */
 import { Buffer } from 'node:buffer'
 import { describe, expect, it, vi } from 'vitest'
@@ -10,6 +11,8 @@ import { ErrorCode } from '../../src/protocol/error-codes.js'
 import type { TxnMarkerRequest } from '../../src/engine/log-engine.js'
 import type { OffsetToCommit } from '../../src/groups/offsets-backend.js'
 import { TransactionCoordinator } from '../../src/transactions/transaction-coordinator.js'
+import { encodeTxnKey, encodeTxnValue } from '../../src/transactions/transaction-state.js'
+import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
 
 const V2 = { version: 2, firstFencedVersion: 2 }
 const V1 = { version: 1, firstFencedVersion: 2 }
@@ -39,6 +42,7 @@ async function harness(log: Buffer[], clock = { now: 1_000_000 }): Promise<Harne
     },
     allocateProducerId: async () => nextProducerId++,
     commitOffsets: async (groupId, offsets) => { h.commits.push({ groupId, offsets }) },
+    offsetsPartition: () => ({ topic: '__consumer_offsets', partition: 7 }),
     partitionExists: (topic) => topic !== 'missing',
     maxTimeoutMs: 60_000,
     abortCheckIntervalMs: 3_600_000,
@@ -49,7 +53,7 @@ async function harness(log: Buffer[], clock = { now: 1_000_000 }): Promise<Harne
 }
 
 describe('TransactionCoordinator', () => {
-  it('completes a prepared commit after a restart: markers to every partition, then the offsets', async () => {
+  it('completes a prepared commit after a restart: markers to every partition, the group\'s offsets partition included', async () => {
     const log: Buffer[] = []
     const a = await harness(log)
     const init = await a.coordinator.initProducerId('t', 10_000, { producerId: -1, producerEpoch: -1 }, V2)
@@ -58,7 +62,6 @@ describe('TransactionCoordinator', () => {
     const added = await a.coordinator.addPartitions('t', producerId, 0, [{ topic: 'out', partition: 0 }, { topic: 'out', partition: 1 }], V2)
     expect([...added.values()]).toEqual([ErrorCode.NONE, ErrorCode.NONE])
     expect(await a.coordinator.addOffsets('t', producerId, 0, 'g', V2)).toBe(ErrorCode.NONE)
-    expect(await a.coordinator.commitOffsets('t', producerId, 0, 'g', [{ topic: 'in', partition: 0, offset: 42, leaderEpoch: -1, metadata: '' }], V2)).toBe(ErrorCode.NONE)
     a.failMarkersTo.add('out-1')
     expect(await a.coordinator.endTxn('t', producerId, 0, true, V2)).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE)
     expect(a.coordinator.describe('t')?.state).toBe('PrepareCommit')
@@ -69,11 +72,25 @@ describe('TransactionCoordinator', () => {
 
     const b = await harness(log)
     await vi.waitFor(() => expect(b.coordinator.describe('t')?.state).toBe('CompleteCommit'), { timeout: 5_000 })
-    expect(b.markers.map((m) => `${m.topic}-${m.partition}:${m.marker.committed}:${m.marker.producerEpoch}`).sort()).toEqual(['out-0:true:0', 'out-1:true:0'])
-    expect(b.commits).toEqual([{ groupId: 'g', offsets: [{ topic: 'in', partition: 0, offset: 42, leaderEpoch: -1, metadata: '' }] }])
+    expect(b.markers.map((m) => `${m.topic}-${m.partition}:${m.marker.committed}:${m.marker.producerEpoch}`).sort()).toEqual(['__consumer_offsets-7:true:0', 'out-0:true:0', 'out-1:true:0'])
+    // The offsets are the group coordinator's (pending until that marker), not the transaction's.
+    expect(b.commits).toEqual([])
     // A retried EndTxn of the completed commit is answered NONE; asking to abort it is not.
     expect(await b.coordinator.endTxn('t', producerId, 0, true, V2)).toBe(ErrorCode.NONE)
     expect(await b.coordinator.endTxn('t', producerId, 0, false, V2)).toBe(ErrorCode.INVALID_TXN_STATE)
+    b.coordinator.close()
+  })
+
+  it('completes a PrepareCommit an older version wrote with the offsets in its own record: they reach the group', async () => {
+    const log: Buffer[] = []
+    const a = await harness(log)
+    const { producerId } = await a.coordinator.initProducerId('old', 10_000, { producerId: -1, producerEpoch: -1 }, V2)
+    a.coordinator.close()
+    const prepared = { producerId, producerEpoch: 0, timeoutMs: 10_000, state: 'PrepareCommit' as const, partitions: [{ topic: 'out', partition: 0 }], groupIds: ['g'], pendingOffsets: [{ groupId: 'g', topic: 'in', partition: 0, offset: 42, leaderEpoch: -1, metadata: '' }], startMs: 1, updatedMs: 1 }
+    log.push(encodeRecordBatch({ records: [{ key: encodeTxnKey('old'), value: encodeTxnValue(prepared) }] }))
+    const b = await harness(log)
+    await vi.waitFor(() => expect(b.coordinator.describe('old')?.state).toBe('CompleteCommit'), { timeout: 5_000 })
+    expect(b.commits).toEqual([{ groupId: 'g', offsets: [{ topic: 'in', partition: 0, offset: 42, leaderEpoch: -1, metadata: '' }] }])
     b.coordinator.close()
   })
 
@@ -82,11 +99,10 @@ describe('TransactionCoordinator', () => {
     const { producerId } = await h.coordinator.initProducerId('f', 10_000, { producerId: -1, producerEpoch: -1 }, V2)
     await h.coordinator.addPartitions('f', producerId, 0, [{ topic: 'out', partition: 0 }], V2)
     await h.coordinator.addOffsets('f', producerId, 0, 'g', V2)
-    await h.coordinator.commitOffsets('f', producerId, 0, 'g', [{ topic: 'in', partition: 0, offset: 1, leaderEpoch: -1, metadata: '' }], V2)
     // The successor arrives with the transaction open: it is aborted under the new epoch first.
     const successor = await h.coordinator.initProducerId('f', 10_000, { producerId: -1, producerEpoch: -1 }, V2)
     expect(successor).toEqual({ errorCode: ErrorCode.NONE, producerId, producerEpoch: 1 })
-    expect(h.markers.map((m) => [m.topic, m.partition, m.marker.committed, m.marker.producerEpoch])).toEqual([['out', 0, false, 1]])
+    expect(h.markers.map((m) => [m.topic, m.partition, m.marker.committed, m.marker.producerEpoch])).toEqual([['out', 0, false, 1], ['__consumer_offsets', 7, false, 1]])
     expect(h.commits).toEqual([])
     expect([...(await h.coordinator.addPartitions('f', producerId, 0, [{ topic: 'out', partition: 0 }], V2)).values()]).toEqual([ErrorCode.PRODUCER_FENCED])
     expect([...(await h.coordinator.addPartitions('f', producerId, 0, [{ topic: 'out', partition: 0 }], V1)).values()]).toEqual([ErrorCode.INVALID_PRODUCER_EPOCH])
@@ -121,8 +137,6 @@ describe('TransactionCoordinator', () => {
     const answer = await h.coordinator.addPartitions('x', producerId, 0, [{ topic: 'out', partition: 0 }, { topic: 'missing', partition: 0 }], V2)
     expect([...answer.values()]).toEqual([ErrorCode.OPERATION_NOT_ATTEMPTED, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION])
     expect(h.coordinator.describe('x')?.state).toBe('Empty')
-    // TxnOffsetCommit for a group the transaction did not add.
-    expect(await h.coordinator.commitOffsets('x', producerId, 0, 'other', [], V2)).toBe(ErrorCode.INVALID_TXN_STATE)
     h.coordinator.close()
   })
 })

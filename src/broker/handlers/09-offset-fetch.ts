@@ -11,8 +11,9 @@
  * - v5+ returns the committed leader epoch (-1 when none was committed).
  * - Group-level errors (INVALID_GROUP_ID for an empty id, COORDINATOR_NOT_AVAILABLE) go in the
  *   top-level errorCode from v2 on; v0-1 have none, so they are repeated on every partition.
- * - v7 requireStable: this broker has no transactions, so no offset is ever pending and
- *   UNSTABLE_OFFSET_COMMIT is never returned.
+ * - v7 requireStable (KIP-447): a named partition whose offsets an open transaction holds
+ *   pending (TxnOffsetCommit before its marker) answers UNSTABLE_OFFSET_COMMIT, retriable;
+ *   without it, or before v7, the last committed offset is returned.
  *
  * - v9 memberId/memberEpoch belong to KIP-848 consumer groups; this broker has only classic
  *   groups, whose offsets Kafka returns without checking them, and so does this handler.
@@ -40,12 +41,12 @@ const BATCHED_GROUPS_VERSION = 8
 export async function handle(request: OffsetFetchRequest, ctx: RequestContext): Promise<HandlerReply<OffsetFetchResponse>> {
   if (ctx.version >= BATCHED_GROUPS_VERSION) {
     const groups = await Promise.all(request.groups.map(async (g) => {
-      const { errorCode, fetched } = await fetchGroup(ctx, g.groupId, g.topics)
+      const { errorCode, fetched } = await fetchGroup(ctx, g.groupId, g.topics, request.requireStable)
       return { groupId: g.groupId, errorCode, topics: byTopic(fetched) }
     }))
     return { kind: 'message', message: { throttleTimeMs: 0, groups } }
   }
-  const { errorCode, fetched } = await fetchGroup(ctx, request.groupId, request.topics)
+  const { errorCode, fetched } = await fetchGroup(ctx, request.groupId, request.topics, request.requireStable)
   return {
     kind: 'message',
     message: { throttleTimeMs: 0, errorCode: ctx.version >= TOP_LEVEL_ERROR_VERSION ? errorCode : ErrorCode.NONE, topics: byTopic(fetched) },
@@ -56,6 +57,7 @@ async function fetchGroup(
   ctx: RequestContext,
   groupId: string,
   topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+  requireStable: boolean,
 ): Promise<{ errorCode: number; fetched: FetchedOffset[] }> {
   const groups = ctx.broker.groups
   const wanted = topics === null
@@ -64,7 +66,7 @@ async function fetchGroup(
   let errorCode: number = !ctx.access.group(groupId) ? ErrorCode.GROUP_AUTHORIZATION_FAILED : groupId === '' ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
   let fetched: FetchedOffset[] = []
   if (errorCode === ErrorCode.NONE) {
-    const result = await groups.fetchOffsets(groupId, wanted)
+    const result = await groups.fetchOffsets(groupId, wanted, requireStable)
     errorCode = result.errorCode
     // Kafka: named topics the principal may not DESCRIBE answer TOPIC_AUTHORIZATION_FAILED; an all-topics answer leaves them out.
     fetched = result.partitions.flatMap((p) => ctx.access.topic(p.topic)

@@ -1,22 +1,21 @@
 /**
  * TxnOffsetCommit v0-4 (v4 only allows TRANSACTION_ABORTABLE, KIP-890, never answered here): offsets a transaction commits for a consumer group (exactly-once
- * consume-transform-produce). They are kept in the transaction (written to
- * `__transaction_state`) and reach the group, through the same `__consumer_offsets` path as
- * OffsetCommit, only when the transaction commits; an abort drops them.
+ * consume-transform-produce). Answered by the group's coordinator, as in Kafka: the offsets are
+ * appended to the group's `__consumer_offsets` partition as the producer's transactional batch
+ * and held pending (OffsetFetch does not return them) until the transaction coordinator's marker
+ * reaches that partition (AddOffsetsToTxn put it in the transaction): COMMIT makes them the
+ * group's offsets, ABORT drops them (src/groups/consumer-offsets-log.ts).
  *
  * Errors (one code for every partition of the request unless a partition is unknown):
  * UNKNOWN_TOPIC_OR_PARTITION per unknown partition, INVALID_GROUP_ID for an empty group,
- * NOT_COORDINATOR when this broker does not coordinate the group, INVALID_TXN_STATE when the
- * group was not added to the open transaction (AddOffsetsToTxn), PRODUCER_FENCED (v2+;
- * INVALID_PRODUCER_EPOCH before), INVALID_PRODUCER_ID_MAPPING.
+ * NOT_COORDINATOR when this broker does not coordinate the group, PRODUCER_FENCED (v2+;
+ * INVALID_PRODUCER_EPOCH before) when a newer epoch of the producer wrote to that partition.
  *
  * Authorization: WRITE on the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ
  * on the group (else GROUP_AUTHORIZATION_FAILED), both for every partition; READ on each topic
  * (else TOPIC_AUTHORIZATION_FAILED for its partitions).
  *
- * Left out: v3+'s generation/member checks (KIP-447) are not made; this broker must also
- * coordinate the transactional id (always true on a single node; in a cluster only when both
- * ids hash to partitions this broker leads).
+ * Left out: v3+'s generation/member checks (KIP-447) are not made.
  */
 import { ErrorCode } from '../../protocol/error-codes.js'
 import type { TxnOffsetCommitRequest, TxnOffsetCommitResponse } from '../../protocol/messages/txn-offset-commit.js'
@@ -28,6 +27,11 @@ export const minVersion = MIN_VERSION
 export const maxVersion = MAX_VERSION
 
 const FIRST_FENCED_VERSION = 2
+
+/** The partition refuses an older epoch with INVALID_PRODUCER_EPOCH; v2+ clients know it as PRODUCER_FENCED (Kafka's mapping). */
+function fencedForVersion(code: number, version: number): number {
+  return code === ErrorCode.INVALID_PRODUCER_EPOCH && version >= FIRST_FENCED_VERSION ? ErrorCode.PRODUCER_FENCED : code
+}
 
 export async function handle(request: TxnOffsetCommitRequest, ctx: RequestContext): Promise<HandlerReply<TxnOffsetCommitResponse>> {
   const { broker } = ctx
@@ -45,7 +49,7 @@ export async function handle(request: TxnOffsetCommitRequest, ctx: RequestContex
   else if (request.groupId === '') code = ErrorCode.INVALID_GROUP_ID
   else if (broker.groups.coordinatorError(request.groupId) !== ErrorCode.NONE) code = broker.groups.coordinatorError(request.groupId)
   else if (known.length === 0) code = ErrorCode.NONE
-  else code = await broker.transactions.commitOffsets(request.transactionalId, request.producerId, request.producerEpoch, request.groupId, known, { version: ctx.version, firstFencedVersion: FIRST_FENCED_VERSION })
+  else code = fencedForVersion(await broker.groups.commitPendingTransactionalOffsets(request.groupId, request.producerId, request.producerEpoch, known), ctx.version)
   return {
     kind: 'message',
     message: {

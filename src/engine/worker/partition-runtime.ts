@@ -36,8 +36,9 @@ import { LogCleaner } from '../../storage/log-cleaner.js'
 import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
+import { CONSUMER_OFFSETS_TOPIC } from '../../protocol/consumer-offsets-records.js'
 import { rebuildTxnIndex, txnIndexMismatch, txnIndexMismatchIn } from '../../storage/txn-index-check.js'
-import { CONTROL_TYPE_COMMIT, controlTypeOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
+import { CONTROL_TYPE_COMMIT, controlTypeOf, coordinatorEpochOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
 import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, ScrubDamageEvent, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
@@ -205,16 +206,16 @@ export class PartitionRuntime {
     const info = batchInfoAt(bytes, at)
     const offset = readInt64(bytes, at)
     if (isControlBatch(bytes, at)) {
-      if (info.producerId >= 0) this.endTransaction(info.producerId, info.producerEpoch, offset, controlTypeOf(bytes, at, size) === CONTROL_TYPE_COMMIT)
+      if (info.producerId >= 0) this.endTransaction(info.producerId, info.producerEpoch, offset, controlTypeOf(bytes, at, size) === CONTROL_TYPE_COMMIT, coordinatorEpochOf(bytes, at, size))
       return
     }
     this.producers.replayBatch(info, offset, readInt64(bytes, at + MAX_TIMESTAMP_OFFSET))
   }
 
   /** A marker at `markerOffset` ends the producer's transaction; an aborted one goes into the `.txnindex`. */
-  private endTransaction(producerId: number, producerEpoch: number, markerOffset: number, committed: boolean): void {
+  private endTransaction(producerId: number, producerEpoch: number, markerOffset: number, committed: boolean, coordinatorEpoch: number): void {
     const stableBefore = this.lastStableOffset
-    const done = this.producers.completeTxn(producerId, producerEpoch, markerOffset, committed)
+    const done = this.producers.completeTxn(producerId, producerEpoch, markerOffset, committed, coordinatorEpoch)
     if (!done || committed) return
     const entry: AbortedTxn = { producerId, firstOffset: done.firstOffset, lastOffset: markerOffset, lastStableOffset: stableBefore }
     this.txnIndex.add(entry, this.log.segmentBaseOf(markerOffset))
@@ -233,11 +234,11 @@ export class PartitionRuntime {
    * older epoch in this partition.
    */
   async writeTxnMarker(marker: TxnMarker): Promise<number> {
-    const verdict = this.producers.checkMarker(marker.producerId, marker.producerEpoch)
+    const verdict = this.producers.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch)
     if (verdict.kind === 'error') throw new RinglogError(verdict.code, verdict.message)
     const batch = encodeTxnMarkerBatch(marker)
     const result = this.log.append(batch, { leaderEpoch: this.leaderEpoch, validated: true })
-    this.endTransaction(marker.producerId, marker.producerEpoch, result.baseOffset, marker.committed)
+    this.endTransaction(marker.producerId, marker.producerEpoch, result.baseOffset, marker.committed, marker.coordinatorEpoch)
     this.afterAppend(batch)
     this.snapshotOnRoll()
     await this.log.whenAcknowledged(result.lastOffset)
@@ -298,7 +299,8 @@ export class PartitionRuntime {
     const batches = frame.subarray(offset)
     if (idempotent) {
       const info = batchInfoAt(batches, 0)
-      const verdict = this.producers.check(info)
+      // Clients cannot produce to __consumer_offsets (an internal topic): its sequenceless transactional batches are the coordinator's.
+      const verdict = this.producers.check(info, this.topic === CONSUMER_OFFSETS_TOPIC)
       if (verdict.kind === 'error') {
         this.fail(requestId, new RinglogError(verdict.code, verdict.message))
         return
