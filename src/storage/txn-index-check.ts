@@ -59,38 +59,63 @@ export function txnIndexMismatch(log: PartitionLog, index: AbortedTxnIndex): str
 }
 
 /**
- * Checks a scrubbed segment's entries against its batches; returns why they differ, or
- * undefined. Every entry needs its ABORT marker in the segment; an ABORT marker needs an entry
- * when its producer wrote transactional data in this segment since its previous marker (one
- * whose data lies in an earlier segment, or a marker of a partition the transaction never
- * wrote to, cannot be told from the segment alone and is not judged).
+ * Checks scrubbed segments' entries against their batches, one segment after another in a scrub
+ * pass; returns why they differ, or undefined. Every entry needs its ABORT marker. Past a
+ * producer's first marker in the scan (from there its transactions are seen whole), each ABORT
+ * marker needs an entry exactly when the transaction wrote here, with the first offset of its
+ * first batch; before that, a marker after data seen here needs an entry starting no later than
+ * that data. A stretch the scan did not see (a new pass, a damaged segment, a compaction gap)
+ * starts the tracking over, so nothing is judged on what was not seen.
  */
-export function txnIndexMismatchIn(log: PartitionLog, index: AbortedTxnIndex, scanned: ScannedSegment): string | undefined {
-  const first = scanned.batches[0]
-  if (first === undefined) return undefined
-  const segmentBase = log.segmentBaseOf(first.baseOffset)
-  const scannedEnd = scanned.batches[scanned.batches.length - 1].lastOffset + 1
-  const markers = new Set<string>()
-  const needed = new Set<string>()
-  const openHere = new Set<number>()
-  for (const b of scanned.batches) {
-    if (b.txnProducer === undefined) continue
-    if (b.marker === undefined) {
-      openHere.add(b.txnProducer)
-      continue
+export class TxnIndexScanCheck {
+  /** Producers whose previous marker the scan saw: the first offset of their open transaction's data here, or -1. */
+  private readonly tracked = new Map<number, number>()
+  /** Producers not yet tracked: the first data batch seen of theirs. */
+  private readonly untracked = new Map<number, number>()
+  private expectedNext: number | undefined
+
+  mismatch(log: PartitionLog, index: AbortedTxnIndex, scanned: ScannedSegment): string | undefined {
+    const first = scanned.batches[0]
+    if (first === undefined) return undefined
+    if (first.baseOffset !== this.expectedNext) {
+      this.tracked.clear()
+      this.untracked.clear()
     }
-    const key = `${b.txnProducer}@${b.baseOffset}`
-    if (b.marker === 'abort') {
+    this.expectedNext = scanned.batches[scanned.batches.length - 1].lastOffset + 1
+    const segmentBase = log.segmentBaseOf(first.baseOffset)
+    const entries = new Map(index.inSegment(segmentBase).filter((e) => e.lastOffset < this.expectedNext!).map((e) => [`${e.producerId}@${e.lastOffset}`, e]))
+    const markers = new Set<string>()
+    for (const b of scanned.batches) {
+      const producerId = b.txnProducer
+      if (producerId === undefined) continue
+      if (b.marker === undefined) {
+        if (this.tracked.has(producerId)) {
+          if (this.tracked.get(producerId)! < 0) this.tracked.set(producerId, b.baseOffset)
+        } else if (!this.untracked.has(producerId)) {
+          this.untracked.set(producerId, b.baseOffset)
+        }
+        continue
+      }
+      const key = `${producerId}@${b.baseOffset}`
       markers.add(key)
-      if (openHere.has(b.txnProducer) && b.baseOffset >= log.logStartOffset) needed.add(key)
+      const entry = entries.get(key)
+      if (b.marker === 'abort' && b.baseOffset >= log.logStartOffset) {
+        const dataFrom = this.tracked.get(producerId)
+        if (dataFrom !== undefined) {
+          if (dataFrom < 0 && entry) return `${key}: an entry for an abort of a transaction that wrote nothing here`
+          if (dataFrom >= 0 && entry?.firstOffset !== dataFrom) return `${key}: ${entry ? `first offset ${entry.firstOffset}` : 'no entry'}, the transaction's data starts at ${dataFrom}`
+        } else {
+          const seen = this.untracked.get(producerId)
+          if (seen !== undefined && !(entry && entry.firstOffset <= seen)) return `${key}: ${entry ? `first offset ${entry.firstOffset}` : 'no entry'}, data was seen from ${seen}`
+        }
+      }
+      this.untracked.delete(producerId)
+      this.tracked.set(producerId, -1)
     }
-    openHere.delete(b.txnProducer)
+    const extra = [...entries.keys()].filter((k) => !markers.has(k))
+    if (extra.length > 0) return `segment ${segmentBase}: entries ${extra.join(', ')} have no ABORT marker`
+    return undefined
   }
-  const entries = index.inSegment(segmentBase).filter((e) => e.lastOffset < scannedEnd).map((e) => `${e.producerId}@${e.lastOffset}`)
-  const missing = [...needed].filter((m) => !entries.includes(m))
-  const extra = entries.filter((e) => !markers.has(e))
-  if (missing.length === 0 && extra.length === 0) return undefined
-  return `segment ${segmentBase}: ABORT markers ${missing.join(', ') || 'none'} lack an entry, entries ${extra.join(', ') || 'none'} lack a marker`
 }
 
 /**

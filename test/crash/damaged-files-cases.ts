@@ -18,7 +18,7 @@ import { CORRUPT_SUFFIX, DAMAGED_FILE_WARNING } from '../../src/storage/damaged-
 import { CLEANER_OFFSET_CHECKPOINT, INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, LOG_SUFFIX, META_DIR, PRODUCER_IDS_FILE, PRODUCER_SNAPSHOT_SUFFIX, RECOVERY_POINT_CHECKPOINT, TIME_INDEX_SUFFIX, TOPICS_FILE, TXN_INDEX_SUFFIX } from '../../src/storage/file-names.js'
 import { ProducerStateManager } from '../../src/storage/producer-state.js'
 import { AbortedTxnIndex } from '../../src/storage/aborted-txn-index.js'
-import { rebuildTxnIndex, txnIndexMismatch, txnIndexMismatchIn } from '../../src/storage/txn-index-check.js'
+import { rebuildTxnIndex, TxnIndexScanCheck, txnIndexMismatch } from '../../src/storage/txn-index-check.js'
 import { encodeTxnMarkerBatch } from '../../src/protocol/control-records.js'
 import { PartitionScrubber } from '../../src/storage/scrub.js'
 import { nodeStorageFs } from '../../src/storage/storage-fs.js'
@@ -292,8 +292,9 @@ export class DamageFixture {
             const index = AbortedTxnIndex.load(partitionDir, log.logStartOffset, log.logEndOffset)
             const why = txnIndexMismatch(log, index)
             if (why !== undefined) rebuildTxnIndex(log, index, why)
+            const scan = new TxnIndexScanCheck()
             const scrubber = new PartitionScrubber(partitionDir, () => undefined, nodeStorageFs, () => undefined, () => log.cleanedUpTo, (scanned) => {
-              const missing = txnIndexMismatchIn(log, index, scanned)
+              const missing = scan.mismatch(log, index, scanned)
               if (missing !== undefined) rebuildTxnIndex(log, index, missing)
             })
             for (let guard = 0; scrubber.counters.passes === 0 && guard < 100_000; guard++) scrubber.step(1 << 20, Date.now(), 0)

@@ -37,7 +37,7 @@ import { PartitionLog } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
 import { CONSUMER_OFFSETS_TOPIC } from '../../protocol/consumer-offsets-records.js'
-import { rebuildTxnIndex, txnIndexMismatch, txnIndexMismatchIn } from '../../storage/txn-index-check.js'
+import { rebuildTxnIndex, TxnIndexScanCheck, txnIndexMismatch } from '../../storage/txn-index-check.js'
 import { CONTROL_TYPE_COMMIT, controlTypeOf, coordinatorEpochOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
 import { NO_REPLY, type AppendReply } from '../channel/frames.js'
@@ -95,6 +95,8 @@ export class PartitionRuntime {
   private readonly log: PartitionLog
   private readonly producers = new ProducerStateManager()
   private txnIndex: AbortedTxnIndex
+  /** The scrub pass's check of the `.txnindex` against the segments it reads. */
+  private readonly txnIndexScan = new TxnIndexScanCheck()
   private readonly shared: SharedPartitionState
   private readonly replies: ReplyTarget
   private readonly settings: PartitionSettings
@@ -151,7 +153,7 @@ export class PartitionRuntime {
       (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }), () => log.cleanedUpTo,
       (scanned) => {
         log.checkIndexes(scanned)
-        const why = txnIndexMismatchIn(log, this.txnIndex, scanned)
+        const why = this.txnIndexScan.mismatch(log, this.txnIndex, scanned)
         if (why !== undefined) rebuildTxnIndex(log, this.txnIndex, why)
       })
     this.cleaner = new LogCleaner(log, {
