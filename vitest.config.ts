@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config'
 // Under CI a JSON report is written too, from which .ci/run prints its closing line.
 const fromSources = process.env.RINGLOG_TEST_FROM_SOURCES === '1'
 
-/** Tests of a minute or so each, kept out of `npm test` (about 6.5 minutes) and run by `npm run test:soak`. */
+/** Tests of a minute or so each, kept out of `npm test` and run by `npm run test:soak`. */
 export const SOAK_ONLY = [
   'test/cluster/etcd-outage-load.test.ts',
   'test/cluster/clients-failover.test.ts',
@@ -45,10 +45,14 @@ function isolatedTestFiles(dir: string): string[] {
 }
 
 /**
- * Files that leave nothing behind in the process, yet must not share it:
- * - consumer-offsets-failover: (fill in if it fails when shared).
+ * Files kept in a fresh process though their sources show none of the above:
+ * - consumer-offsets-failover: its group check ("ringlog groups describe" right after the
+ *   coordinator's kill -9) listed the one kafkajs member twice in two suite runs where it shared
+ *   a process, both under heavy load (average 15-20); it passed in the isolated runs. Not proven
+ *   to come from the sharing (a rejoin racing the new coordinator's load of the group is the
+ *   other suspect).
  */
-const ALSO_ISOLATED: string[] = []
+const ALSO_ISOLATED = ['test/cluster/consumer-offsets-failover.test.ts']
 
 const ISOLATED = [...isolatedTestFiles(join(import.meta.dirname, 'test')), ...ALSO_ISOLATED]
 
