@@ -8,33 +8,61 @@
  * 0.5 s instead of 1-2 s through tsx, which adds up over a kill loop's rounds.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 
 const REPO = fileURLToPath(new URL('../', import.meta.url))
 
-/** The first source file whose compiled twin is missing or older than it, if any. */
-function staleSource(dir: string): string | undefined {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+/** The compiled twin of src/<path>.ts: dist/<path>.js. */
+function builtTwin(source: string): string {
+  return join(REPO, 'dist', relative(join(REPO, 'src'), source)).replace(/\.ts$/, '.js')
+}
+
+/** Every .ts under src/ that tsc compiles (not declarations). */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name)
-    if (entry.isDirectory()) {
-      const stale = staleSource(path)
-      if (stale) return stale
-      continue
-    }
-    if (!entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue
-    const built = join(REPO, 'dist', relative(join(REPO, 'src'), path)).replace(/\.ts$/, '.js')
+    if (entry.isDirectory()) return sources(path)
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : []
+  })
+}
+
+/** The sources whose compiled twin is missing or older than them. */
+function staleSources(): { missing: string[]; older: string[] } {
+  const missing: string[] = []
+  const older: string[] = []
+  for (const source of sources(join(REPO, 'src'))) {
     let builtMs: number
     try {
-      builtMs = statSync(built).mtimeMs
+      builtMs = statSync(builtTwin(source)).mtimeMs
     } catch {
-      return path
+      missing.push(source)
+      continue
     }
-    if (builtMs < statSync(path).mtimeMs) return path
+    if (builtMs < statSync(source).mtimeMs) older.push(source)
   }
-  return undefined
+  return { missing, older }
+}
+
+/**
+ * `npm run build` is incremental (tsBuildInfoFile dist/.tsbuildinfo): tsc re-emits only the
+ * files whose content changed since the state that file records. So a missing twin (dist/ partly
+ * deleted) gets a build from nothing, and a source that is newer yet unchanged in content (touched,
+ * or checked out again) has its twin's time set after the build, or it would look stale forever.
+ */
+function rebuildDist(): void {
+  const before = staleSources()
+  const stale = [...before.missing, ...before.older]
+  if (stale.length === 0) return
+  process.stderr.write(`dist/ is older than ${relative(REPO, stale[0])}: rebuilding (npm run build) before the tests\n`)
+  if (before.missing.length > 0) rmSync(join(REPO, 'dist', '.tsbuildinfo'), { force: true })
+  execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' })
+  const after = staleSources()
+  if (after.missing.length > 0) throw new Error(`npm run build did not write ${relative(REPO, builtTwin(after.missing[0]))}`)
+  const now = new Date()
+  for (const source of after.older) utimesSync(builtTwin(source), now, now)
 }
 
 /** Where test/child-script.ts finds the compiled twin of test/<path>.ts: tmp/test-build/test/<path>.js. */
@@ -82,10 +110,6 @@ function buildTestScripts(): void {
 }
 
 export default function setup(): void {
-  const stale = staleSource(join(REPO, 'src'))
-  if (stale !== undefined) {
-    process.stderr.write(`dist/ is older than ${relative(REPO, stale)}: rebuilding (npm run build) before the tests\n`)
-    execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' })
-  }
+  rebuildDist()
   buildTestScripts()
 }

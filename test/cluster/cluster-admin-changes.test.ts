@@ -104,7 +104,7 @@ describe.skipIf(!built || !hasEtcd)('CreatePartitions and AlterConfigs in cluste
         await producer.send({ topic: TOPIC, acks: -1, messages: [{ partition: p, value: `new-${p}-a` }, { partition: p, value: `new-${p}-b` }] })
       }
       await producer.disconnect()
-      const consumer = kafka.consumer({ groupId: 'grow-readers' })
+      const consumer = kafka.consumer({ groupId: 'grow-readers', maxWaitTimeInMs: 200 })
       await consumer.connect()
       await consumer.subscribe({ topic: TOPIC, fromBeginning: true })
       const seen = new Map<number, string[]>()

@@ -110,7 +110,7 @@ describe.skipIf(!built || !hasEtcd)('controlled shutdown while serving', () => {
     }, 'the leadership moved', 30_000)
     expect(moved.leader).not.toBe(leaving.nodeId)
 
-    const consumer = kafka.consumer({ groupId: 'handoff-readers' })
+    const consumer = kafka.consumer({ groupId: 'handoff-readers', maxWaitTimeInMs: 200 })
     const read: string[] = []
     await consumer.connect()
     try {

@@ -95,7 +95,8 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: the scrubber mends a damaged 
     const follower = brokers.find((b) => b.nodeId !== before.leader)!
     const hurt = damage(follower, random)
     await until(async () => (readFileSync(hurt.path).equals(hurt.intact) ? true : undefined), `broker ${follower.nodeId} mends offset ${hurt.baseOffset} (seed=${random.seed})`)
-    expect(follower.output()).toMatch(/scrub repair: .* repaired with broker \d+'s copy/)
+    // The log line reaches this process through a pipe, maybe a moment after the file is whole.
+    await until(async () => (/scrub repair: .* repaired with broker \d+'s copy/.test(follower.output()) ? true : undefined), `broker ${follower.nodeId} logs its repair (seed=${random.seed})`)
 
     // The leader's copy: leadership moves to an in-sync follower, then the old leader mends its copy.
     const leader = brokers.find((b) => b.nodeId === before.leader)!
@@ -106,7 +107,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: the scrubber mends a damaged 
     }, `broker ${leader.nodeId} hands leadership over (seed=${random.seed})`)
     expect(after.isr).toContain(leader.nodeId)
     await until(async () => (readFileSync(hurtLeader.path).equals(hurtLeader.intact) ? true : undefined), `broker ${leader.nodeId} mends offset ${hurtLeader.baseOffset} (seed=${random.seed})`)
-    expect(leader.output()).toMatch(/leadership handed to another in-sync replica/)
+    await until(async () => (/leadership handed to another in-sync replica/.test(leader.output()) ? true : undefined), `broker ${leader.nodeId} logs its handover (seed=${random.seed})`)
 
     // Every record once, in order, through the new leader.
     const consumer = kafka().consumer({ groupId: 'scrub-repair-verify', maxWaitTimeInMs: 200 })

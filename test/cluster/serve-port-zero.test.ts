@@ -71,16 +71,19 @@ describe.skipIf(!built || !hasEtcd)('serve --etcd --port 0', () => {
     await producer.connect()
     await producer.send({ topic: 'zero', acks: -1, messages: [{ partition: 0, value: 'p0' }, { partition: 1, value: 'p1' }] })
     await producer.disconnect()
-    const consumer = kafka.consumer({ groupId: 'zero-readers' })
+    const consumer = kafka.consumer({ groupId: 'zero-readers', maxWaitTimeInMs: 200 })
     const seen: string[] = []
     await consumer.connect()
     try {
       await consumer.subscribe({ topic: 'zero', fromBeginning: true })
       await consumer.run({ eachMessage: async ({ message }) => { seen.push(message.value!.toString()) } })
-      await until(async () => (seen.length >= 2 ? true : undefined), 'both records read', 45_000)
+      // Distinct values: a broker that has not learned of the new topic yet answers NOT_LEADER for
+      // its partition, and kafkajs (not idempotent here) resends the whole request, so the other
+      // partition's record can be written twice (at least once, as in Kafka).
+      await until(async () => (new Set(seen).size >= 2 ? true : undefined), 'both records read', 45_000)
     } finally {
       await consumer.disconnect()
     }
-    expect(seen.sort()).toEqual(['p0', 'p1'])
+    expect([...new Set(seen)].sort()).toEqual(['p0', 'p1'])
   }, 120_000)
 })

@@ -101,7 +101,7 @@ describe('kafkajs admin', () => {
     expect(offsets[0]).toMatchObject({ partition: 0, low: '4', high: '10' })
     expect(broker.server.context.engine.offsets('trim', 0)?.logStartOffset).toBe(4)
 
-    const consumer = kafkaClient().consumer({ groupId: 'trim-reader' })
+    const consumer = kafkaClient().consumer({ groupId: 'trim-reader', maxWaitTimeInMs: 200 })
     await consumer.connect()
     await consumer.subscribe({ topic: 'trim', fromBeginning: true })
     const seen: string[] = []
@@ -123,7 +123,7 @@ describe('kafkajs admin', () => {
     await admin.setOffsets({ groupId: 'idle', topic: 'grp', partitions: [{ partition: 0, offset: '0' }] })
     expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain('idle')
 
-    const consumer = kafkaClient().consumer({ groupId: 'busy' })
+    const consumer = kafkaClient().consumer({ groupId: 'busy', maxWaitTimeInMs: 200 })
     await consumer.connect()
     await consumer.subscribe({ topic: 'grp' })
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()))

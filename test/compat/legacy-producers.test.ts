@@ -70,7 +70,7 @@ describe.skipIf(skip)('old producers: message sets up-converted on produce', () 
       const [topic, count] = line.split(' ')
       acknowledged.set(topic, Number(count))
     }
-    const consumer = kafkaClient(bootstrap, 'legacy-readback').consumer({ groupId: 'readback' })
+    const consumer = kafkaClient(bootstrap, 'legacy-readback').consumer({ groupId: 'readback', maxWaitTimeInMs: 200 })
     await consumer.connect()
     for (const c of CASES) await consumer.subscribe({ topic: topicOf(c.version, c.codec), fromBeginning: true })
     let total = 0

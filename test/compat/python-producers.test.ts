@@ -72,7 +72,7 @@ describe.skipIf(skip)('Python producers', () => {
   /** Reads every record of `topic` with kafkajs (no group: assign by seeking each partition to 0). */
   const readAll = async (topic: string, expected: number): Promise<Map<string, { value: string; header: string }>> => {
     const kafka = kafkaClient(bootstrap, 'python-readback')
-    const consumer = kafka.consumer({ groupId: `readback-${topic}` })
+    const consumer = kafka.consumer({ groupId: `readback-${topic}`, maxWaitTimeInMs: 200 })
     const seen = new Map<string, { value: string; header: string }>()
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: true })

@@ -75,7 +75,7 @@ describe.skipIf(!built || !hasEtcd)('startBroker({ cluster: 3 })', () => {
     await producer.disconnect()
     await admin.disconnect()
 
-    const consumer = kafka.consumer({ groupId: 'cluster-fixture-readers' })
+    const consumer = kafka.consumer({ groupId: 'cluster-fixture-readers', maxWaitTimeInMs: 200 })
     await consumer.connect()
     await consumer.subscribe({ topic: TOPIC, fromBeginning: true })
     const seen = new Set<string>()
