@@ -409,19 +409,32 @@ export class PartitionLog {
       const last = this.lastBatch()
       const mismatch = this.epochMismatch()
       if (mismatch === undefined && (!last || last.partitionLeaderEpoch < 0 || this.epochs.epochForOffset(last.baseOffset) === last.partitionLeaderEpoch)) return
-      if (mismatch !== undefined) reportDamagedFile(this.epochs.path, mismatch, 'rebuilt from the batches\' partitionLeaderEpoch fields')
     }
     const entries: EpochEntry[] = []
+    // Batches whose epoch each candidate gets wrong: the checkpoint's, and the rebuild's as it grows.
+    let checkpointWrong = 0
+    let rebuildWrong = 0
     for (const segment of this.segments) {
       for (let position = 0; position < segment.size;) {
         const batch = segment.locationAt(position)
-        if (!batch) throw new CorruptRecordError(`unreadable batch header at ${position} in ${segment.logPath}`)
+        // A damaged header (the scrubber refuses it): the epochs of the rest of this segment are unknown.
+        if (!batch) break
         const latest = entries[entries.length - 1]
         if (batch.partitionLeaderEpoch >= 0 && (!latest || batch.partitionLeaderEpoch > latest.epoch)) {
           entries.push({ epoch: batch.partitionLeaderEpoch, startOffset: batch.baseOffset })
         }
+        if (intact && batch.partitionLeaderEpoch >= 0 && batch.lastOffset >= this.startOffset) {
+          if (entries[entries.length - 1]?.epoch !== batch.partitionLeaderEpoch) rebuildWrong++
+          if (this.epochs.epochForOffset(batch.baseOffset) !== batch.partitionLeaderEpoch) checkpointWrong++
+        }
         position += batch.size
       }
+    }
+    if (intact) {
+      // A batch's epoch field is outside its CRC: one flipped there must not replace a sound
+      // checkpoint with a rebuild that the flip bends. The candidate more batches agree with wins.
+      if (rebuildWrong >= checkpointWrong) return
+      reportDamagedFile(this.epochs.path, this.epochMismatch() ?? `${checkpointWrong} batches disagree with it`, 'rebuilt from the batches\' partitionLeaderEpoch fields')
     }
     if (entries.length === 0 && intact === false && !this.fsi.existsSync(this.epochs.path)) return
     this.epochs.rebuild(entries)
@@ -440,11 +453,19 @@ export class PartitionLog {
     for (let i = 0; i < entries.length; i++) {
       const { epoch, startOffset } = entries[i]
       if (startOffset >= this.nextOffset) return `epoch ${epoch} starts at ${startOffset}, past the log end ${this.nextOffset}`
-      const holding = this.batchHolding(startOffset)
+      let holding: ReturnType<Segment['findBatch']>
+      let before: ReturnType<Segment['findBatch']>
+      try {
+        holding = this.batchHolding(startOffset)
+        before = startOffset === this.startOffset ? undefined : this.batchHolding(startOffset - 1)
+      } catch (error) {
+        // The log is damaged where this entry points: that is the scrubber's to find; the entry is not judged.
+        if (error instanceof CorruptRecordError) continue
+        throw error
+      }
       if (!holding || holding.partitionLeaderEpoch !== epoch) return `offset ${startOffset} was written in epoch ${holding?.partitionLeaderEpoch}, not ${epoch}`
       if (startOffset === this.startOffset) continue
       if (holding.baseOffset !== startOffset) return `epoch ${epoch} starts at ${startOffset}, inside a batch starting at ${holding.baseOffset}`
-      const before = this.batchHolding(startOffset - 1)
       const previousEpoch = i === 0 ? -1 : entries[i - 1].epoch
       if (before && (i === 0 ? before.partitionLeaderEpoch >= 0 : before.partitionLeaderEpoch !== previousEpoch)) {
         return `offset ${startOffset - 1} before epoch ${epoch}'s start was written in epoch ${before.partitionLeaderEpoch}, not ${previousEpoch}`

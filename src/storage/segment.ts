@@ -373,10 +373,14 @@ export class Segment implements CachedSegmentFile {
   private rebuildIndexes(damagedPath: string, reason: string): void {
     const rebuilt = new SegmentIndexer(this.baseOffset, this.indexer.indexIntervalBytes)
     let position = 0
+    let next = this.baseOffset
     while (position < this.size) {
       const batch = this.locationAt(position)
-      if (!batch) throw new CorruptRecordError(`unreadable batch header at ${position} in ${this.logPath}`)
+      // The log itself may be damaged here (a base offset is outside the CRC): index what precedes
+      // it; the scrubber finds and refuses the damage.
+      if (!batch || batch.baseOffset < next || batch.lastOffset >= this.nextOffset) break
       rebuilt.onBatch(batch.baseOffset, batch.lastOffset, position, batch.size, batch.maxTimestamp)
+      next = batch.lastOffset + 1
       position += batch.size
     }
     this.indexer = rebuilt
