@@ -329,8 +329,10 @@ export class ClusterNode implements ClusterView {
     for (;;) {
       const leader = this.leaders.get(keyOf(topic, partition))
       if (!leader) return ErrorCode.NOT_LEADER_OR_FOLLOWER
-      if ((engine.offsets(topic, partition)?.highWatermark ?? -1) > lastOffset) return ErrorCode.NONE
+      // The ISR is checked even once the HW passed: a shrink to fewer than min.insync.replicas moves
+      // the HW to the leader's end by itself (Kafka's checkEnoughReplicasReachOffset does the same).
       if (leader.isr.length < this.minInsync(topic)) return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+      if ((engine.offsets(topic, partition)?.highWatermark ?? -1) > lastOffset) return ErrorCode.NONE
       const remaining = deadline - Date.now()
       if (remaining <= 0) return ErrorCode.REQUEST_TIMED_OUT
       // Short slices: an ISR shrink or a lost leadership does not move the HW, so look again.

@@ -29,7 +29,8 @@
  * Cluster mode: only the leader appends (NOT_LEADER_OR_FOLLOWER elsewhere); acks=-1 is refused
  * with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, and answered once the HW
  * (min log end over the ISR) passes the batch: REQUEST_TIMED_OUT after timeoutMs,
- * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrinks meanwhile.
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR is then below min.insync.replicas (a shrink moves
+ * the HW by itself, so the HW alone is not enough: ClusterNode.awaitReplication).
  */
 import type { Acks, AppendResult, LogEngine } from '../../engine/log-engine.js'
 import type { ClusterView } from '../../core/cluster-view.js'
