@@ -4,7 +4,7 @@
  *   prints the bootstrap list, relays the brokers' log lines to stderr prefixed with their id, and
  *   stops them all (controlled shutdown) then etcd on SIGINT or SIGTERM. Running it again on the
  *   same data dir brings the same cluster back.
- * - status: brokers (id, address, alive), the controller, under-replicated and offline partitions,
+ * - status: brokers (id, address, alive, listeners), the controller, under-replicated and offline partitions,
  *   read from etcd (--etcd and --cluster-name, or --data-dir of a `cluster up`).
  */
 import type { Command } from 'commander'

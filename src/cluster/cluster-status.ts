@@ -13,6 +13,11 @@ export interface BrokerStatus {
   /** host:port it registered, null for a broker that is down (its address left etcd with its lease). */
   address: string | null
   alive: boolean
+  /**
+   * Every listener it registered, as `PROTOCOL://host:port` (empty for a broker that is down;
+   * a registration from before listeners were registered gives its one address as PLAINTEXT).
+   */
+  listeners: string[]
 }
 
 export interface PartitionStatus {
@@ -56,15 +61,19 @@ export async function readClusterStatus(metadata: ClusterMetadata): Promise<Clus
   }
   const brokers = [...known].sort((a, b) => a - b).map((id) => {
     const b = live.get(id)
-    return { id, address: b ? `${b.host}:${b.port}` : null, alive: b !== undefined }
+    if (b === undefined) return { id, address: null, alive: false, listeners: [] }
+    const endpoints = b.endpoints ?? [{ listener: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', host: b.host, port: b.port }]
+    return { id, address: `${b.host}:${b.port}`, alive: true, listeners: endpoints.map((e) => `${e.listener}://${e.host}:${e.port}`) }
   })
   return { brokers, controller, topics: topics.size, partitions, underReplicated, offline }
 }
 
 /** The status as the lines `ringlog cluster status` prints. */
 export function formatClusterStatus(status: ClusterStatus): string {
-  const lines = ['BROKER  ADDRESS               ALIVE']
-  for (const b of status.brokers) lines.push(`${String(b.id).padEnd(7)} ${(b.address ?? '-').padEnd(21)} ${b.alive ? 'yes' : 'no'}`)
+  const lines = ['BROKER  ADDRESS               ALIVE  LISTENERS']
+  for (const b of status.brokers) {
+    lines.push(`${String(b.id).padEnd(7)} ${(b.address ?? '-').padEnd(21)} ${(b.alive ? 'yes' : 'no').padEnd(6)} ${b.listeners.join(',') || '-'}`)
+  }
   lines.push(`controller: ${status.controller < 0 ? 'none' : status.controller}`)
   lines.push(`topics: ${status.topics}, partitions: ${status.partitions}`)
   const describe = (p: PartitionStatus): string => `  ${p.topic}-${p.partition} leader ${p.leader} epoch ${p.leaderEpoch} replicas [${p.replicas.join(',')}] isr [${p.isr.join(',')}]`

@@ -140,7 +140,7 @@ describe.skipIf(!built || !hasEtcd)('ringlog cluster up / status', () => {
 
   it('cluster status: all alive, then a stopped broker is down, its RF 3 partitions under-replicated and its RF 1 partition offline', async () => {
     const first = await statusUntil(join(dir, 'cluster'), (s) => s.controller > 0, 'a controller')
-    expect(first.brokers).toEqual([1, 2, 3].map((id) => ({ id, address: `127.0.0.1:${firstPort + id - 1}`, alive: true })))
+    expect(first.brokers).toEqual([1, 2, 3].map((id) => ({ id, address: `127.0.0.1:${firstPort + id - 1}`, alive: true, listeners: [`PLAINTEXT://127.0.0.1:${firstPort + id - 1}`] })))
     expect(first.underReplicated).toEqual([])
     expect(first.offline).toEqual([])
 
@@ -161,13 +161,13 @@ describe.skipIf(!built || !hasEtcd)('ringlog cluster up / status', () => {
     expect(heldBy3.length).toBeGreaterThan(0)
     process.kill(pids.get(3)!, 'SIGTERM')
     const after = await statusUntil(join(dir, 'cluster'), (s) => !s.brokers.find((b) => b.id === 3)!.alive && s.underReplicated.length === 2 && s.offline.length === heldBy3.length, 'broker 3 down', 20_000)
-    expect(after.brokers.find((b) => b.id === 3)).toEqual({ id: 3, address: null, alive: false })
+    expect(after.brokers.find((b) => b.id === 3)).toEqual({ id: 3, address: null, alive: false, listeners: [] })
     expect(after.underReplicated.map((p) => p.topic)).toEqual(['rf3', 'rf3'])
     for (const p of after.underReplicated) expect([...p.isr].sort()).toEqual([1, 2])
     expect(after.offline.map((p) => `${p.topic}-${p.partition}`).sort()).toEqual(heldBy3.sort())
 
     const text = spawnSync(process.execPath, [BIN, 'cluster', 'status', '--data-dir', join(dir, 'cluster')], { encoding: 'utf8', timeout: 15_000 }).stdout
-    expect(text).toMatch(/^3\s+-\s+no$/m)
+    expect(text).toMatch(/^3\s+-\s+no\s+-$/m)
     expect(text).toContain('under-replicated partitions: 2')
     expect(text).toContain(`offline partitions: ${heldBy3.length}`)
   }, 45_000)

@@ -219,9 +219,21 @@ describe.skipIf(!built || !hasEtcd)('listeners per broker in cluster mode', () =
     expect(onPlain.topics[0].partitions.map((p) => [p.partitionIndex, p.errorCode, p.leaderId]).sort()).toEqual([[0, ErrorCode.NONE, 4], [1, ErrorCode.NONE, 1]])
   })
 
-  it('ringlog cluster status lists every broker at its inter-broker address', async () => {
+  it('ringlog cluster status lists every broker at its inter-broker address, with its listeners', async () => {
     const status = await runRinglog(['cluster', 'status', '--etcd', etcd.endpoint, '--cluster-name', CLUSTER])
     expect(status.code, status.stderr).toBe(0)
-    for (const id of [1, 2, 3, 4]) expect(status.stdout).toContain(`127.0.0.1:${plaintextPorts.get(id)}`)
+    const brokerLines = status.stdout.split('\n').filter((line) => /^[1-4] /.test(line))
+    expect(brokerLines).toHaveLength(4)
+    for (const id of [1, 2, 3, 4]) {
+      const line = brokerLines.find((l) => l.startsWith(`${id} `)) ?? ''
+      expect(line).toContain(`127.0.0.1:${plaintextPorts.get(id)}`)
+      expect(line).toContain(`PLAINTEXT://127.0.0.1:${plaintextPorts.get(id)}`)
+      if (id === 4) expect(line).not.toContain('SASL_PLAINTEXT://')
+      else expect(line).toContain(`SASL_PLAINTEXT://127.0.0.1:${saslPorts.get(id)}`)
+    }
+    const json = await runRinglog(['cluster', 'status', '--etcd', etcd.endpoint, '--cluster-name', CLUSTER, '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    const parsed = JSON.parse(json.stdout) as { brokers: { id: number; listeners: string[] }[] }
+    expect(parsed.brokers.find((b) => b.id === 4)?.listeners).toEqual([`PLAINTEXT://127.0.0.1:${plaintextPorts.get(4)}`])
   })
 })
