@@ -9,7 +9,7 @@ const fromSources = process.env.RINGLOG_TEST_FROM_SOURCES === '1'
 
 export default defineConfig({
   test: {
-    include: ['test/crash/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/groups/offsets-crash.test.ts', 'test/engine/cleaner-kill.test.ts', 'test/soak/**/*.test.ts', ...SOAK_ONLY],
+    include: ['test/crash/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/groups/offsets-crash.test.ts', 'test/engine/cleaner-kill.test.ts', 'test/soak/**/*.test.ts', 'test/compat/kafkajs.test.ts', ...SOAK_ONLY],
     globalSetup: fromSources ? [] : ['test/dist-current.ts'],
     // Long by default; each can be set from the shell (RINGLOG_KILL_ROUNDS=50 npm run test:soak).
     env: {
@@ -18,6 +18,7 @@ export default defineConfig({
       RINGLOG_FUZZ_MS: process.env.RINGLOG_FUZZ_MS ?? '600000',
       RINGLOG_FUZZ_CASES: process.env.RINGLOG_FUZZ_CASES ?? '2000000',
       RINGLOG_CLEANER_KILLS: process.env.RINGLOG_CLEANER_KILLS ?? '15',
+      RINGLOG_KAFKAJS_RECORDS: process.env.RINGLOG_KAFKAJS_RECORDS ?? '100000',
     },
     testTimeout: 60 * 60_000,
     hookTimeout: 120_000,

@@ -54,9 +54,7 @@ async function clusterUp(options: UpOptions): Promise<void> {
     logLevel: options.logLevel, serveArgs: options.flush !== undefined ? ['--flush', options.flush] : [],
     onLog: (id, line) => { process.stderr.write(`[broker ${id}] ${line}\n`) },
   })
-  process.stdout.write(`ringlog cluster up: ${brokers} broker(s), etcd ${dev.etcd.endpoint}, cluster name ${dev.clusterName}, data dir ${options.dataDir}\n`)
-  for (const b of dev.brokers) process.stdout.write(`  broker ${b.id} on ${b.host}:${b.port} (pid ${b.pid}, data ${b.dataDir})\n`)
-  process.stdout.write(`bootstrap: ${dev.bootstrap.join(',')}\n`)
+  // Handlers before the lines a parent waits for: a SIGTERM sent on reading them must not find the default action.
   let stopping = false
   const shutdown = (signal: string): void => {
     if (stopping) return
@@ -75,6 +73,9 @@ async function clusterUp(options: UpOptions): Promise<void> {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.stdout.write(`ringlog cluster up: ${brokers} broker(s), etcd ${dev.etcd.endpoint}, cluster name ${dev.clusterName}, data dir ${options.dataDir}\n`)
+  for (const b of dev.brokers) process.stdout.write(`  broker ${b.id} on ${b.host}:${b.port} (pid ${b.pid}, data ${b.dataDir})\n`)
+  process.stdout.write(`bootstrap: ${dev.bootstrap.join(',')}\n`)
 }
 
 async function clusterStatus(options: StatusOptions): Promise<void> {

@@ -186,16 +186,8 @@ async function runServe(options: Record<string, string | string[] | undefined>):
   })
   const { host, port } = broker.address()
   await logStartup(broker, logger, config)
-  if (ops) {
-    ops.serve(broker.metrics!)
-    ops.setReady(true)
-    process.stdout.write(`ringlog metrics on http://${host}:${ops.port}/metrics (also /health, /ready)\n`)
-  }
-  process.stdout.write(`ringlog listening on ${host}:${port} (data dir ${broker.context.config.dataDir}, flush ${describeFlushPolicy(config.flush)}, node ${config.nodeId})\n`)
-  for (const protocol of SECURITY_PROTOCOLS) {
-    const address = config.listeners.length > 0 ? broker.listenerAddress(protocol) : undefined
-    if (address) process.stdout.write(`ringlog ${protocol} listener on ${address.host}:${address.port}\n`)
-  }
+  // The signal handlers go in before the lines below: a parent that stops the broker as soon as
+  // it reads "listening" must find SIGTERM handled (before them the default action kills the process).
   // SIGHUP: new TLS handshakes use the re-read certificate files; SASL sees users added offline.
   process.on('SIGHUP', () => {
     try {
@@ -228,6 +220,16 @@ async function runServe(options: Record<string, string | string[] | undefined>):
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+  if (ops) {
+    ops.serve(broker.metrics!)
+    ops.setReady(true)
+    process.stdout.write(`ringlog metrics on http://${host}:${ops.port}/metrics (also /health, /ready)\n`)
+  }
+  process.stdout.write(`ringlog listening on ${host}:${port} (data dir ${broker.context.config.dataDir}, flush ${describeFlushPolicy(config.flush)}, node ${config.nodeId})\n`)
+  for (const protocol of SECURITY_PROTOCOLS) {
+    const address = config.listeners.length > 0 ? broker.listenerAddress(protocol) : undefined
+    if (address) process.stdout.write(`ringlog ${protocol} listener on ${address.host}:${address.port}\n`)
+  }
 }
 
 /**
