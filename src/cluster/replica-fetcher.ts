@@ -204,9 +204,10 @@ export class ReplicaFetcher {
    * that data is appended, so the network and the local append overlap. Only below the HW: a
    * fetch offset tells the leader what this replica holds, and one below the HW moves neither
    * the HW nor the ISR (an expansion needs the HW reached), so claiming it a little early is
-   * harmless. At the HW the next Fetch goes out once the data is appended (it reports the new
-   * log end, which moves the leader's HW: the acks=all path), before the local HW is written:
-   * that write is a worker round trip nobody on the leader waits for.
+   * harmless (docs/replication.md; test/cluster/replica-fetcher-pipeline.test.ts). At the HW
+   * the next Fetch goes out once the data is appended (it reports the new log end, which moves
+   * the leader's HW: the acks=all path), before the local HW is written: that write is a worker
+   * round trip nobody on the leader waits for.
    */
   private async fetch(client: KafkaWireClient, states: FetchState[]): Promise<void> {
     const { engine } = this.options
@@ -312,7 +313,8 @@ export class ReplicaFetcher {
           let logEnd = own.logEndOffset
           const records = p.records
           const length = records ? wholeBatchesLength(records) : 0
-          if (records && length > 0) logEnd = (await engine.appendAsFollower(state.topic, state.partition, records.subarray(0, length))).logEndOffset
+          // Bound to the fetch offset: refused unless the log still ends there when the worker gets to it.
+          if (records && length > 0) logEnd = (await engine.appendAsFollower(state.topic, state.partition, records.subarray(0, length), fetchedAt)).logEndOffset
           // Only a moved HW costs a worker round trip: a full fetch answers every partition, and
           // one round trip each, one after another, delayed the next fetch (and so the leader's HW).
           const hw = Math.min(p.highWatermark, logEnd)

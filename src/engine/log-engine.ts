@@ -144,9 +144,12 @@ export interface LogEngine {
    * Replication, follower side: appends a leader's batches verbatim (its offsets, epochs, bytes
    * and CRCs). They must continue the log exactly at its end; idempotent-producer state is
    * rebuilt from them. Rejects with a typed error (CORRUPT_MESSAGE, OFFSET_OUT_OF_RANGE,
-   * FENCED_LEADER_EPOCH, ...) and writes nothing of a refused frame.
+   * FENCED_LEADER_EPOCH, ...) and writes nothing of a refused frame. `expectedLogEnd`: the offset
+   * the data was fetched from; the append is refused (OFFSET_OUT_OF_RANGE) unless the log ends
+   * exactly there when the worker comes to it (a compacted log would otherwise take a later
+   * start as a cleaner's gap), so appends queued behind a refused one are refused too.
    */
-  appendAsFollower(topic: string, partition: number, batches: Buffer): Promise<{ logEndOffset: number }>
+  appendAsFollower(topic: string, partition: number, batches: Buffer, expectedLogEnd?: number): Promise<{ logEndOffset: number }>
   /**
    * Rewrites a range the scrubber found damaged (a ScrubDamageEvent's path and position) with an
    * intact copy of the same batches from another replica, and serves it again. Rejects (nothing

@@ -264,6 +264,14 @@ export function splitBatches(buf: Buffer): { batches: { offset: number; size: nu
   return { batches, trailingBytes: buf.length - o }
 }
 
+/** The offset after the last whole batch of `buf` (-1 if it holds none). */
+export function batchesEndOffset(buf: Buffer): number {
+  const { batches } = splitBatches(buf)
+  const last = batches.at(-1)
+  if (!last || last.size < LAST_OFFSET_DELTA_OFFSET + 4) return -1
+  return Number(buf.readBigInt64BE(last.offset)) + buf.readInt32BE(last.offset + LAST_OFFSET_DELTA_OFFSET) + 1
+}
+
 /** A record's absolute offset: the batch's base offset plus its offset delta. */
 export function recordOffset(header: BatchHeader, record: DecodedRecord): number {
   return header.baseOffset + record.offsetDelta

@@ -285,11 +285,17 @@ export class PartitionLog {
    * from the wrong place, and nothing is written), except that a compacted log takes the gaps its
    * leader's cleaner left (offsets only grow) and moves its cleaner checkpoint past them. Epochs may
    * only grow; each new one is recorded in the leader-epoch cache. Batches are written in runs
-   * that fit a segment, rolling between them like leader appends.
+   * that fit a segment, rolling between them like leader appends. `expectedLogEnd`: where the
+   * caller fetched the batches from; anything else is refused before any check (the gap rule
+   * above would otherwise let a compacted log take a later start).
    */
-  appendAsFollower(batches: Buffer): FollowerAppendResult {
+  appendAsFollower(batches: Buffer, expectedLogEnd?: number): FollowerAppendResult {
     this.checkWritable()
     if (batches.length === 0) throw new CorruptRecordError('follower append of zero bytes')
+    // Fetched from elsewhere than this log's end (an append queued before it was refused).
+    if (expectedLogEnd !== undefined && expectedLogEnd !== this.nextOffset) {
+      throw new OffsetOutOfRangeError(`follower append: fetched at offset ${expectedLogEnd}, but the log continues at ${this.nextOffset}`)
+    }
     const spans: { at: number; size: number; baseOffset: number; endOffset: number; epoch: number }[] = []
     let expected = this.nextOffset
     let epoch = this.epochs.latestEpoch

@@ -253,6 +253,38 @@ describe('replication through the engine', () => {
     await settle(b)
   })
 
+  it('follower appends queued behind one another each start where they were fetched: once one is refused, those behind it are too, on a compacted log as well', async () => {
+    const next = random(SEED + 5)
+    for (const compact of [true, false]) {
+      const { a, b } = await pair({ segmentBytes: 4096, ...(compact && { compact: true }) })
+      for (let i = 0; i < 6; i++) await appendOk(a, plainBatch(next, `q-${i}`))
+      await settle(a)
+      const [bytes] = await fetchFrom(a, 0, 1 << 20)
+      const ends = (await identities(a)).map((batch) => batch.last + 1)
+      const sizes: number[] = []
+      for (let at = 0; at < bytes.length; at += 12 + bytes.readInt32BE(at + 8)) sizes.push(at)
+      const piece = (from: number, to: number): Buffer => bytes.subarray(sizes[from], to < sizes.length ? sizes[to] : bytes.length)
+      // Three fetched pieces appended without waiting, as a catching-up fetcher queues them.
+      const queued = [b.appendAsFollower(T, 0, piece(0, 2), 0), b.appendAsFollower(T, 0, piece(2, 4), ends[1]), b.appendAsFollower(T, 0, piece(4, 6), ends[3])]
+      expect((await Promise.all(queued)).map((r) => r.logEndOffset)).toEqual([ends[1], ends[3], ends[5]])
+      await settle(b)
+      expect(await identities(b)).toEqual(await identities(a))
+
+      // A refused piece (a flipped byte) and the two queued behind it: nothing of them lands,
+      // although the last ones start later than the log's end (a compacted log's gap rule).
+      const { b: c } = await pair({ segmentBytes: 4096, ...(compact && { compact: true }) })
+      const flipped = Buffer.from(piece(0, 2))
+      flipped[flipped.length - 2] ^= 1
+      const refused = [c.appendAsFollower(T, 0, flipped, 0), c.appendAsFollower(T, 0, piece(2, 4), ends[1]), c.appendAsFollower(T, 0, piece(4, 6), ends[3])]
+      const outcomes = await Promise.allSettled(refused)
+      expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.any(CorruptRecordError) })
+      expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: expect.any(OffsetOutOfRangeError) })
+      expect(outcomes[2]).toMatchObject({ status: 'rejected', reason: expect.any(OffsetOutOfRangeError) })
+      expect(c.offsets(T, 0)!.logEndOffset).toBe(0)
+      await expect(c.appendAsFollower(T, 0, piece(2, 4), 5)).rejects.toThrow(/fetched at offset 5, but the log continues at 0/)
+    }
+  })
+
   it('errors cross the thread as typed errors with their Kafka codes', async () => {
     const next = random(SEED + 3)
     const { a, b } = await pair()

@@ -60,6 +60,20 @@ export function writeHead(view: Uint8Array, kind: number, acks: number, compress
   writeU32(view, 8, slot)
 }
 
+/**
+ * An AppendAsFollower body starts with the offset its batches must start at (float64, exact for
+ * every offset; -1: no check), then the batches.
+ */
+export const FOLLOWER_APPEND_HEAD_BYTES = 8
+
+export function writeFollowerAppendHead(view: Uint8Array, at: number, expectedLogEnd: number): void {
+  new DataView(view.buffer, view.byteOffset, view.byteLength).setFloat64(at, expectedLogEnd, true)
+}
+
+export function readFollowerAppendHead(view: Uint8Array, at: number): number {
+  return new DataView(view.buffer, view.byteOffset, view.byteLength).getFloat64(at, true)
+}
+
 export function readHead(view: Uint8Array): FrameHead {
   return { kind: view[0], acks: (view[1] << 24) >> 24, compression: view[2], requestId: readU32(view, 4), slot: readU32(view, 8) }
 }

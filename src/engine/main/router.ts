@@ -21,11 +21,11 @@ import {
 } from '../../errors.js'
 import { Compression } from '../../protocol/compression.js'
 import { ErrorCode } from '../../protocol/error-codes.js'
-import { BATCH_HEADER_SIZE, splitBatches } from '../../protocol/record-batch.js'
+import { BATCH_HEADER_SIZE, batchesEndOffset, splitBatches } from '../../protocol/record-batch.js'
 import type { RecordInput } from '../../protocol/records.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from '../worker/batcher.js'
 import {
-  FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeHead,
+  FOLLOWER_APPEND_HEAD_BYTES, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeFollowerAppendHead, writeHead,
   type AppendReply, type ControlRequest,
 } from '../channel/frames.js'
 import type {
@@ -299,16 +299,24 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   /**
    * Follower appends go through the ring like leader appends (in order with them, no copy into
-   * msgpack), in frames split at batch boundaries. The first refused frame's error is thrown;
-   * frames after it are refused too (they no longer continue the log).
+   * msgpack), in frames split at batch boundaries. Each frame carries the offset its data must
+   * start at (the caller's for the first, the previous frame's end after it): the first refused
+   * frame's error is thrown, and the frames after it are refused too.
    */
-  async appendAsFollower(topic: string, partition: number, batches: Buffer): Promise<{ logEndOffset: number }> {
+  async appendAsFollower(topic: string, partition: number, batches: Buffer, expectedLogEnd = -1): Promise<{ logEndOffset: number }> {
     const entry = this.entry(topic, partition)
     const channel = this.channel(entry.worker)
-    const chunks = this.chunkBatches(batches, channel.maxFrameLength - FRAME_HEAD_BYTES)
+    const chunks = this.chunkBatches(batches, channel.maxFrameLength - FRAME_HEAD_BYTES - FOLLOWER_APPEND_HEAD_BYTES)
     if (chunks === null) throw new RecordTooLargeError(`a record batch is larger than the worker ring's largest frame (${channel.maxFrameLength} bytes)`)
-    const replies = await Promise.all(chunks.map((chunk) =>
-      this.sendAppend(channel, FrameKind.AppendAsFollower, 1, 0, entry.slot, chunk.length, (view) => copyBytes(view, FRAME_HEAD_BYTES, chunk, 0, chunk.length))))
+    let expected = expectedLogEnd
+    const replies = await Promise.all(chunks.map((chunk, i) => {
+      const startsAt = expected
+      if (expected >= 0 && i + 1 < chunks.length) expected = batchesEndOffset(chunk)
+      return this.sendAppend(channel, FrameKind.AppendAsFollower, 1, 0, entry.slot, FOLLOWER_APPEND_HEAD_BYTES + chunk.length, (view) => {
+        writeFollowerAppendHead(view, FRAME_HEAD_BYTES, startsAt)
+        copyBytes(view, FRAME_HEAD_BYTES + FOLLOWER_APPEND_HEAD_BYTES, chunk, 0, chunk.length)
+      })
+    }))
     let logEndOffset = -1
     for (const reply of replies) {
       if (reply === null) continue

@@ -40,7 +40,7 @@ import { CONSUMER_OFFSETS_TOPIC } from '../../protocol/consumer-offsets-records.
 import { rebuildTxnIndex, TxnIndexScanCheck, txnIndexMismatch } from '../../storage/txn-index-check.js'
 import { CONTROL_TYPE_COMMIT, controlTypeOf, coordinatorEpochOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
 import { ARENA_FLUSH_BYTES, RecordBatcher, type FrameOutcome } from './batcher.js'
-import { NO_REPLY, type AppendReply } from '../channel/frames.js'
+import { FOLLOWER_APPEND_HEAD_BYTES, NO_REPLY, readFollowerAppendHead, type AppendReply } from '../channel/frames.js'
 import type { EpochEndOffset, PartitionSettings, PartitionStats, ReadSlice, ScrubDamageEvent, SlowSyncEvent, TimestampOffset } from '../log-engine.js'
 import { logConfigFor } from '../partition-log-config.js'
 import { CHUNK_HEADER_BYTES, largestRecordBytes, RECORDS_PREFIX_BYTES } from '../channel/record-frames.js'
@@ -335,9 +335,10 @@ export class PartitionRuntime {
    * baseOffset carries the log end offset (see FrameKind.AppendAsFollower).
    */
   appendAsFollower(frame: Buffer, offset: number, requestId: number): void {
-    const batches = frame.subarray(offset)
+    const expectedLogEnd = readFollowerAppendHead(frame, offset)
+    const batches = frame.subarray(offset + FOLLOWER_APPEND_HEAD_BYTES)
     try {
-      this.log.appendAsFollower(batches)
+      this.log.appendAsFollower(batches, expectedLogEnd >= 0 ? expectedLogEnd : undefined)
     } catch (error) {
       this.fail(requestId, error)
       return
