@@ -342,7 +342,7 @@ class Context implements NodeContext {
   }
 
   private async closeOnce(): Promise<void> {
-    await this.transactions.close()
+    this.transactions.close()
     this.groups.close()
     for (const hook of this.closeHooks) await hook()
     await this.engine.close()

@@ -10,11 +10,9 @@
  * to Ongoing (AddOffsetsToTxn adds the group's `__consumer_offsets` partition, where the group
  * coordinator holds the TxnOffsetCommit offsets pending); EndTxn writes PrepareCommit or
  * PrepareAbort, then a COMMIT or ABORT marker to every partition of the transaction (the one in
- * `__consumer_offsets` commits or drops the pending offsets), answers, and records
- * CompleteCommit / CompleteAbort: in the batch of the id's next state record (one append for
- * both), or alone after COMPLETE_RECORD_DELAY_MS if none comes (see `complete`). A completion
- * that fails part way stays Prepare* and is retried by the next EndTxn or the periodic check; a
- * restart finishes it from the log.
+ * `__consumer_offsets` commits or drops the pending offsets), then CompleteCommit /
+ * CompleteAbort, and only then answers. A completion that fails part way stays Prepare* and is retried by the next
+ * EndTxn or the periodic check; a restart finishes it from the log.
  *
  * Timeouts: an Ongoing transaction older than its timeout is aborted with a bumped epoch, so the
  * producer's next request is fenced (and its next batch refused by the partitions).
@@ -32,14 +30,6 @@ import { decodeTxnValue, encodeTxnKey, encodeTxnValue, type TxnMetadata, type Tx
 
 /** Kafka keeps the last epoch for itself (Short.MaxValue is never handed out). */
 const MAX_PRODUCER_EPOCH = 32766
-
-/**
- * How long a Complete* record waits for the id's next state record to share its append. A
- * producer's next transaction starts within a few ms of its EndTxn answer (kafkajs: one
- * FindCoordinator round trip), so its AddPartitionsToTxn carries the record; an id that stays
- * quiet gets it written alone, as before.
- */
-export const COMPLETE_RECORD_DELAY_MS = 20
 
 export interface TransactionCoordinatorDeps {
   /** `__transaction_state` (create on first use, append with acks=all, read back). */
@@ -84,12 +74,6 @@ interface PartitionTxns {
 export class TransactionCoordinator {
   private readonly states = new Map<number, PartitionTxns>()
   private readonly chains = new Map<string, Promise<unknown>>()
-  /**
-   * Complete* states already applied in memory whose record is not in the log yet: the id's next
-   * append carries it first in the same batch, or `writeUnwritten` does after the delay. Until
-   * then the log says Prepare*, which a restart completes again (harmless, see `complete`).
-   */
-  private readonly unwritten = new Map<string, { meta: TxnMetadata; timer: NodeJS.Timeout }>()
   private readonly now: () => number
   private topicReady: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
@@ -138,15 +122,8 @@ export class TransactionCoordinator {
     }
   }
 
-  /** Stops coordinating the partition's ids (another broker leads it now; its log says Prepare* where a Complete* record was unwritten, and the new coordinator completes those again). */
-  unload(partition: number): void {
-    this.states.delete(partition)
-    for (const [id, pending] of this.unwritten) {
-      if (this.partitionOf(id) !== partition) continue
-      clearTimeout(pending.timer)
-      this.unwritten.delete(id)
-    }
-  }
+  /** Stops coordinating the partition's ids (another broker leads it now). */
+  unload(partition: number): void { this.states.delete(partition) }
 
   /** The id's current metadata, if this broker coordinates it (tests, DescribeTransactions). */
   describe(transactionalId: string): TxnMetadata | undefined {
@@ -154,12 +131,10 @@ export class TransactionCoordinator {
     return state?.loaded ? state.txns.get(transactionalId) : undefined
   }
 
-  /** Writes the Complete* records still waiting (so a restart need not complete those transactions again), then refuses further work. */
-  async close(): Promise<void> {
+  close(): void {
+    this.closed = true
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
-    if (!this.closed) await Promise.all([...this.unwritten.keys()].map((id) => this.serialized(id, () => this.writeUnwritten(id)).catch(() => undefined)))
-    this.closed = true
   }
 
   // ------------------------------------------------------------------ requests
@@ -275,12 +250,12 @@ export class TransactionCoordinator {
   /**
    * EndTxn: answered once the Prepare* record and every marker are acknowledged (the
    * transaction's records are readable and its offsets the group's). The Complete* record is
-   * not on the client's path: it shares the append of the id's next state record (usually the
-   * next transaction's AddPartitionsToTxn), or is written alone after COMPLETE_RECORD_DELAY_MS,
-   * which saves a `__transaction_state` append per transaction (see `complete`). Losing it in a
-   * crash is harmless: the id is read back PrepareCommit/PrepareAbort and completed again
-   * (markers for a transaction a partition already ended change nothing), and no later record of
-   * the id can be in the log without it (it is earlier in the same batch).
+   * appended after the answer, still inside the id's serialized turn, so the id's next request
+   * waits for it rather than the client: it saves a `__transaction_state` fdatasync per
+   * transaction on the client's path. Losing it in a crash is harmless: the id is read back
+   * PrepareCommit/PrepareAbort and completed again (markers for a transaction a partition
+   * already ended change nothing), and no later record of the id can be durable without it
+   * (the same partition's log, in order).
    */
   endTxn(transactionalId: string, producerId: number, producerEpoch: number, committed: boolean, fencing: FencingVersion): Promise<number> {
     const coordinator = this.coordinatorError(transactionalId)
@@ -356,12 +331,7 @@ export class TransactionCoordinator {
 
   /**
    * Writes the Prepare* record (unless it is the stored state already), a marker to every
-   * partition, the offsets of a commit (an older version's record), calls `markersWritten`, then
-   * applies the Complete* state. Its record goes into the log with the id's next state record
-   * (one append for both, in that order: no later record of the id is in the log without it), or
-   * alone after COMPLETE_RECORD_DELAY_MS. Losing it in a crash is harmless: the id is read back
-   * Prepare* and completed again (a marker for a transaction a partition already ended changes
-   * nothing), as Kafka's coordinator does after losing its own Complete* write.
+   * partition, the offsets of a commit (an older version's record), `markersWritten`, then the Complete* record.
    */
   private async complete(transactionalId: string, prepared: TxnMetadata, markersWritten?: () => void): Promise<void> {
     const stored = this.describe(transactionalId)
@@ -385,26 +355,10 @@ export class TransactionCoordinator {
       for (const [groupId, offsets] of byGroup) await this.deps.commitOffsets(groupId, offsets)
     }
     markersWritten?.()
-    const completed: TxnMetadata = {
+    await this.persist(transactionalId, {
       ...prepared, state: committed ? 'CompleteCommit' : 'CompleteAbort',
       partitions: [], groupIds: [], pendingOffsets: [], startMs: -1, updatedMs: this.now(),
-    }
-    const state = this.coordinated(transactionalId)
-    state.txns.set(transactionalId, completed)
-    const timer = setTimeout(() => {
-      this.serialized(transactionalId, () => this.writeUnwritten(transactionalId))
-        .catch((error: unknown) => this.deps.onBackgroundError?.(transactionalId, error))
-    }, COMPLETE_RECORD_DELAY_MS)
-    timer.unref()
-    const previous = this.unwritten.get(transactionalId)
-    if (previous) clearTimeout(previous.timer)
-    this.unwritten.set(transactionalId, { meta: completed, timer })
-  }
-
-  /** Appends the id's waiting Complete* record alone (no other record came to carry it). */
-  private async writeUnwritten(transactionalId: string): Promise<void> {
-    const pending = this.unwritten.get(transactionalId)
-    if (pending) await this.persist(transactionalId, pending.meta)
+    })
   }
 
   /** UNKNOWN_TOPIC_OR_PARTITION for partitions that do not exist and OPERATION_NOT_ATTEMPTED for the rest; undefined when all exist. */
@@ -439,33 +393,15 @@ export class TransactionCoordinator {
     return ErrorCode.NONE
   }
 
-  /** The loaded state of the id's partition, or NOT_COORDINATOR. */
-  private coordinated(transactionalId: string): PartitionTxns {
-    const state = this.states.get(this.partitionOf(transactionalId))
-    if (!state?.loaded) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `this broker does not coordinate transactional id "${transactionalId}"`)
-    return state
-  }
-
-  /**
-   * Appends the id's new state with acks=all, then applies it. A Complete* record still waiting
-   * goes first in the same batch (a batch is appended whole or not at all).
-   */
+  /** Appends the id's new state with acks=all, then applies it. */
   private async persist(transactionalId: string, meta: TxnMetadata): Promise<void> {
     if (this.closed) throw new RinglogError(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the transaction coordinator is closed')
     const partition = this.partitionOf(transactionalId)
-    const state = this.coordinated(transactionalId)
+    const state = this.states.get(partition)
+    if (!state?.loaded) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `this broker does not coordinate transactional id "${transactionalId}"`)
     await this.prepare()
-    const key = encodeTxnKey(transactionalId)
-    const pending = this.unwritten.get(transactionalId)
-    const records = pending && pending.meta !== meta
-      ? [{ key, value: encodeTxnValue(pending.meta) }, { key, value: encodeTxnValue(meta) }]
-      : [{ key, value: encodeTxnValue(meta) }]
-    const batch = encodeRecordBatch({ records, baseTimestamp: this.now() })
+    const batch = encodeRecordBatch({ records: [{ key: encodeTxnKey(transactionalId), value: encodeTxnValue(meta) }], baseTimestamp: this.now() })
     await this.deps.io.append(partition, batch)
-    if (pending && this.unwritten.get(transactionalId) === pending) {
-      clearTimeout(pending.timer)
-      this.unwritten.delete(transactionalId)
-    }
     if (this.states.get(partition) !== state) throw new RinglogError(ErrorCode.NOT_COORDINATOR, `transactional id "${transactionalId}" moved to another coordinator`)
     state.txns.set(transactionalId, meta)
   }

@@ -11,15 +11,10 @@ import { ErrorCode } from '../../src/protocol/error-codes.js'
 import type { TxnMarkerRequest } from '../../src/engine/log-engine.js'
 import type { OffsetToCommit } from '../../src/groups/offsets-backend.js'
 import { TransactionCoordinator } from '../../src/transactions/transaction-coordinator.js'
-import { decodeTxnValue, encodeTxnKey, encodeTxnValue } from '../../src/transactions/transaction-state.js'
-import { decodeRecordBatch, encodeRecordBatch } from '../../src/protocol/record-batch.js'
+import { encodeTxnKey, encodeTxnValue } from '../../src/transactions/transaction-state.js'
+import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
 
 const V2 = { version: 2, firstFencedVersion: 2 }
-
-/** The states each appended batch of `__transaction_state` holds, in order. */
-function statesPerAppend(log: readonly Buffer[]): string[][] {
-  return log.map((batch) => decodeRecordBatch(batch, 0).records.map((r) => decodeTxnValue(r.value!)!.state))
-}
 const V1 = { version: 1, firstFencedVersion: 2 }
 
 interface Harness {
@@ -132,38 +127,6 @@ describe('TransactionCoordinator', () => {
     expect(h.markers.map((m) => [m.topic, m.partition, m.marker.committed, m.marker.producerEpoch])).toEqual([['out', 3, false, 1]])
     expect(await h.coordinator.endTxn('slow', producerId, 0, true, V2)).toBe(ErrorCode.PRODUCER_FENCED)
     h.coordinator.close()
-  })
-
-  it('writes a Complete* record in the batch of the id\'s next state record, or alone when none comes; a crash before it completes again', async () => {
-    const log: Buffer[] = []
-    const h = await harness(log)
-    const { producerId } = await h.coordinator.initProducerId('c', 10_000, { producerId: -1, producerEpoch: -1 }, V2)
-    await h.coordinator.addPartitions('c', producerId, 0, [{ topic: 'out', partition: 0 }], V2)
-    expect(await h.coordinator.endTxn('c', producerId, 0, true, V2)).toBe(ErrorCode.NONE)
-    // Answered and applied: the record waits for the next one.
-    expect(h.coordinator.describe('c')?.state).toBe('CompleteCommit')
-    expect(statesPerAppend(log)).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit']])
-    // The next transaction's AddPartitionsToTxn carries it: one append, CompleteCommit first.
-    await h.coordinator.addPartitions('c', producerId, 0, [{ topic: 'out', partition: 1 }], V2)
-    expect(statesPerAppend(log)).toEqual([['Empty'], ['Ongoing'], ['PrepareCommit'], ['CompleteCommit', 'Ongoing']])
-    expect(await h.coordinator.endTxn('c', producerId, 0, false, V2)).toBe(ErrorCode.NONE)
-    // Nothing else comes: written alone after the delay.
-    await vi.waitFor(() => expect(statesPerAppend(log).at(-1)).toEqual(['CompleteAbort']), { timeout: 5_000 })
-    expect(statesPerAppend(log).slice(4)).toEqual([['PrepareAbort'], ['CompleteAbort']])
-
-    // A crash between the EndTxn answer and the Complete* record: the restart reads PrepareCommit and completes it again.
-    await h.coordinator.addPartitions('c', producerId, 0, [{ topic: 'out', partition: 2 }], V2)
-    expect(await h.coordinator.endTxn('c', producerId, 0, true, V2)).toBe(ErrorCode.NONE)
-    const crashed = [...log]
-    expect(statesPerAppend(crashed).at(-1)).toEqual(['PrepareCommit'])
-    const restarted = await harness(crashed)
-    await vi.waitFor(() => expect(restarted.coordinator.describe('c')?.state).toBe('CompleteCommit'), { timeout: 5_000 })
-    expect(restarted.markers.map((m) => `${m.topic}-${m.partition}:${m.marker.committed}`)).toEqual(['out-2:true'])
-    await restarted.coordinator.close()
-
-    // close() writes a waiting record before it stops.
-    await h.coordinator.close()
-    expect(statesPerAppend(log).at(-1)).toEqual(['CompleteCommit'])
   })
 
   it('refuses timeouts above the maximum and unknown partitions', async () => {
