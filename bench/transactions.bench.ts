@@ -335,16 +335,19 @@ try {
   for (const t of targets) {
     const p = t.produce
     const c = t.consume
-    console.log(`| ${t.label} | transactional producer, ${PER_TXN} records/txn | ${k(median(p.transactional))} | idempotent ${k(median(p.idempotent))} | ${median(p.ratio).toFixed(2)} | >= 0.7 |`)
-    console.log(`| ${t.label} | read_committed consume (log records/s) | ${k(median(c.readCommitted))} | read_uncommitted ${k(median(c.readUncommitted))} | ${median(c.ratio).toFixed(2)} | >= 0.9 |`)
+    if (ONLY !== 'consume') console.log(`| ${t.label} | transactional producer, ${PER_TXN} records/txn | ${k(median(p.transactional))} | idempotent ${k(median(p.idempotent))} | ${median(p.ratio).toFixed(2)} | >= 0.7 |`)
+    if (ONLY !== 'produce') console.log(`| ${t.label} | read_committed consume (log records/s) | ${k(median(c.readCommitted))} | read_uncommitted ${k(median(c.readUncommitted))} | ${median(c.ratio).toFixed(2)} | >= 0.9 |`)
   }
   for (const t of targets) {
     const { steps } = t
-    console.log(`${t.label}, broker CPU (all threads, medians): ${median(t.produce.brokerCpuMsPerTransaction).toFixed(2)} ms per transaction, ${median(t.produce.brokerCpuMsPerIdempotentSend).toFixed(2)} ms per idempotent send`)
     const c = t.consume
-    console.log(`${t.label}, CPU per consume of the log (medians): client ${median(c.clientCpuMsReadCommitted).toFixed(0)} ms read_committed, ${median(c.clientCpuMsReadUncommitted).toFixed(0)} ms read_uncommitted; broker ${median(c.brokerCpuMsReadCommitted).toFixed(0)} ms, ${median(c.brokerCpuMsReadUncommitted).toFixed(0)} ms`)
-    console.log(`${t.label}, per transaction: begin ${(steps.begin / steps.transactions).toFixed(2)} ms, send ${(steps.send / steps.transactions).toFixed(2)} ms, commit ${(steps.commit / steps.transactions).toFixed(2)} ms; requests ${[...t.requests].map(([n, r]) => `${n} ${(r.count / (RUNS * TXNS)).toFixed(2)}x ${(r.ms / r.count).toFixed(2)} ms`).join(', ')}`)
+    if (ONLY !== 'consume') {
+      console.log(`${t.label}, broker CPU (all threads, medians): ${median(t.produce.brokerCpuMsPerTransaction).toFixed(2)} ms per transaction, ${median(t.produce.brokerCpuMsPerIdempotentSend).toFixed(2)} ms per idempotent send`)
+      console.log(`${t.label}, per transaction: begin ${(steps.begin / steps.transactions).toFixed(2)} ms, send ${(steps.send / steps.transactions).toFixed(2)} ms, commit ${(steps.commit / steps.transactions).toFixed(2)} ms; requests ${[...t.requests].map(([n, r]) => `${n} ${(r.count / (RUNS * TXNS)).toFixed(2)}x ${(r.ms / r.count).toFixed(2)} ms`).join(', ')}`)
+    }
+    if (ONLY !== 'produce') console.log(`${t.label}, CPU per consume of the log (medians): client ${median(c.clientCpuMsReadCommitted).toFixed(0)} ms read_committed, ${median(c.clientCpuMsReadUncommitted).toFixed(0)} ms read_uncommitted; broker ${median(c.brokerCpuMsReadCommitted).toFixed(0)} ms, ${median(c.brokerCpuMsReadUncommitted).toFixed(0)} ms`)
   }
+
   const json = JSON.stringify(report, null, 2)
   console.log(json)
   if (args.json) writeFileSync(args.json, `${json}\n`)
