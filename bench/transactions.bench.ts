@@ -15,16 +15,28 @@
  * one broker, so the same-run ratio cancels most of the machine's load; medians of --runs rounds
  * after one warm-up round. Prints a table and the JSON (also written to --json if given).
  *
- *   npm run build && npx tsx bench/transactions.bench.ts [--runs 5] [--txns 40] [--per-txn 1000] [--flush never] [--json out.json]
+ * The broker is the compiled CLI (bin/ringlog.js, `npm run build` first). With
+ * `--baseline-bin <other checkout>/bin/ringlog.js` a second broker runs that build and every
+ * round measures both pairs, the builds' order alternating too, so the two builds' ratios come
+ * from the same minutes of the machine. `--cpu-prof-dir DIR` starts this build's broker with
+ * node's --cpu-prof (a .cpuprofile per thread, written when it stops).
+ *
+ *   npm run build && npx tsx bench/transactions.bench.ts [--runs 5] [--txns 40] [--per-txn 1000] [--flush never]
+ *     [--baseline-bin /work/main/bin/ringlog.js] [--cpu-prof-dir DIR] [--only produce|consume] [--json out.json]
+ *
+ * Beside the rates it reports CPU, steadier than wall time on a shared machine: the broker's
+ * (all threads, from /proc) per transaction and per idempotent send, and for each consume run
+ * this (client) process's CPU, which is where kafkajs decodes and filters the records.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import kafkajs from 'kafkajs'
 import { positiveInteger, RECORD_BYTES } from './bench-common.js'
-import { startRinglogBroker } from '../test/cli/ringlog-process.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +46,9 @@ const { values: args } = parseArgs({
     'consume-txns': { type: 'string', default: '300' },
     'abort-every': { type: 'string', default: '10' },
     flush: { type: 'string', default: 'never' },
+    'baseline-bin': { type: 'string', default: '' },
+    'cpu-prof-dir': { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
     json: { type: 'string' },
   },
 })
@@ -43,6 +58,11 @@ const PER_TXN = positiveInteger('--per-txn', args['per-txn'])
 const CONSUME_TXNS = positiveInteger('--consume-txns', args['consume-txns'])
 const ABORT_EVERY = positiveInteger('--abort-every', args['abort-every'])
 const FLUSH = args.flush ?? 'never'
+const THIS_BIN = fileURLToPath(new URL('../bin/ringlog.js', import.meta.url))
+const BASELINE_BIN = args['baseline-bin'] ? resolve(args['baseline-bin']) : ''
+const CPU_PROF_DIR = args['cpu-prof-dir'] ? resolve(args['cpu-prof-dir']) : ''
+const ONLY = args.only ?? ''
+if (!['', 'produce', 'consume'].includes(ONLY)) throw new Error(`--only must be produce or consume, got ${ONLY}`)
 if (!['never', 'always'].includes(FLUSH) && !/^\d+$/.test(FLUSH)) throw new Error(`--flush must be never, always or a number of ms, got ${FLUSH}`)
 
 const { Kafka, logLevel } = kafkajs
@@ -56,22 +76,71 @@ const median = (xs: number[]): number => {
 
 const values = Array.from({ length: PER_TXN }, (_, i) => ({ value: Buffer.alloc(RECORD_BYTES, (i * 37) & 0xff) }))
 
-async function idempotentRun(producer: Producer, topic: string): Promise<number> {
-  const started = performance.now()
-  for (let i = 0; i < TXNS; i++) await producer.send({ topic, acks: -1, messages: values })
-  return (TXNS * PER_TXN) / ((performance.now() - started) / 1000)
+/** One broker under test: a build, its process, its clients and what was measured against it. */
+interface Target {
+  label: string
+  bin: string
+  broker: ServedBroker
+  kafka: InstanceType<typeof Kafka>
+  idempotent: Producer
+  transactional: Producer
+  /** Milliseconds per transaction spent in each step, summed over the measured rounds (the breakdown). */
+  steps: { begin: number; send: number; commit: number; transactions: number }
+  /** Per request type: count and total round trip (kafkajs's REQUEST event: sent to answer received). */
+  requests: Map<string, { count: number; ms: number }>
+  recording: boolean
+  produce: { idempotent: number[]; transactional: number[]; ratio: number[]; brokerCpuMsPerIdempotentSend: number[]; brokerCpuMsPerTransaction: number[] }
+  consume: { readCommitted: number[]; readUncommitted: number[]; ratio: number[]; clientCpuMsReadCommitted: number[]; clientCpuMsReadUncommitted: number[]; brokerCpuMsReadCommitted: number[]; brokerCpuMsReadUncommitted: number[] }
+  committed: number
+  all: number
 }
 
-/** Milliseconds per transaction spent in each step, summed over the measured rounds (the breakdown). */
-const steps = { begin: 0, send: 0, commit: 0, transactions: 0 }
-/** Per request type: count and total round trip (kafkajs's REQUEST event: sent to answer received). */
-const requests = new Map<string, { count: number; ms: number }>()
+interface ServedBroker { child: ChildProcess; bootstrap: string; exited: Promise<unknown> }
 
-async function transactionalRun(producer: Producer, topic: string, measured: boolean): Promise<number> {
+/** `node <bin> serve` on 127.0.0.1 and a free port; resolves once it prints its listening line. */
+function serve(bin: string, dataDir: string, nodeArgs: string[]): Promise<ServedBroker> {
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--flush', FLUSH, '--partitions', '1', '--log-level', 'warn'], {
+    env: { ...process.env, RINGLOG_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const exited = new Promise((done) => child.once('exit', done))
+  let out = ''
+  return new Promise((ready, fail) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`${bin} serve did not start in 60 s`)) }, 60_000)
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`${bin} serve exited ${code} before listening`)) })
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on ([\d.]+:\d+)/.exec(out)
+      if (!m) return
+      clearTimeout(timer)
+      ready({ child, bootstrap: m[1]!, exited })
+    })
+  })
+}
+
+/** utime + stime of a process, all its threads, in ms (clock ticks of 10 ms: read over whole runs). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+interface RunFigures { recordsPerSec: number; brokerCpuMsPerCall: number }
+
+async function idempotentRun(target: Target, topic: string): Promise<RunFigures> {
+  const cpu = cpuMs(target.broker.child.pid!)
+  const started = performance.now()
+  for (let i = 0; i < TXNS; i++) await target.idempotent.send({ topic, acks: -1, messages: values })
+  return { recordsPerSec: (TXNS * PER_TXN) / ((performance.now() - started) / 1000), brokerCpuMsPerCall: (cpuMs(target.broker.child.pid!) - cpu) / TXNS }
+}
+
+async function transactionalRun(target: Target, topic: string, measured: boolean): Promise<RunFigures> {
+  const { steps } = target
+  const cpu = cpuMs(target.broker.child.pid!)
   const started = performance.now()
   for (let i = 0; i < TXNS; i++) {
     const t0 = performance.now()
-    const tx = await producer.transaction()
+    const tx = await target.transactional.transaction()
     const t1 = performance.now()
     await tx.send({ topic, acks: -1, messages: values })
     const t2 = performance.now()
@@ -84,11 +153,13 @@ async function transactionalRun(producer: Producer, topic: string, measured: boo
       steps.transactions++
     }
   }
-  return (TXNS * PER_TXN) / ((performance.now() - started) / 1000)
+  return { recordsPerSec: (TXNS * PER_TXN) / ((performance.now() - started) / 1000), brokerCpuMsPerCall: (cpuMs(target.broker.child.pid!) - cpu) / TXNS }
 }
 
-/** Seconds from the group join until `expected` records arrived; records per second of the log's records. */
-async function consumeRun(kafka: InstanceType<typeof Kafka>, topic: string, groupId: string, readUncommitted: boolean, expected: number, logRecords: number): Promise<number> {
+interface ConsumeFigures { recordsPerSec: number; clientCpuMs: number; brokerCpuMs: number }
+
+/** Log records per second from the group join until `expected` records arrived, and the CPU both sides spent meanwhile. */
+async function consumeRun(kafka: InstanceType<typeof Kafka>, brokerPid: number, topic: string, groupId: string, readUncommitted: boolean, expected: number, logRecords: number): Promise<ConsumeFigures> {
   const consumer = kafka.consumer({ groupId, readUncommitted, maxWaitTimeInMs: 100, maxBytesPerPartition: 4 << 20 })
   await consumer.connect()
   try {
@@ -96,7 +167,13 @@ async function consumeRun(kafka: InstanceType<typeof Kafka>, topic: string, grou
     let started = 0
     let seen = 0
     let bytes = 0
-    consumer.on(consumer.events.GROUP_JOIN, () => { started = performance.now() })
+    let clientCpu = process.cpuUsage()
+    let brokerCpu = 0
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      started = performance.now()
+      clientCpu = process.cpuUsage()
+      brokerCpu = cpuMs(brokerPid)
+    })
     const done = new Promise<number>((resolve) => {
       void consumer.run({
         autoCommit: false,
@@ -108,114 +185,176 @@ async function consumeRun(kafka: InstanceType<typeof Kafka>, topic: string, grou
       })
     })
     const ended = await done
+    const client = process.cpuUsage(clientCpu)
+    const broker = cpuMs(brokerPid) - brokerCpu
     if (seen !== expected || bytes !== expected * RECORD_BYTES) throw new Error(`${readUncommitted ? 'read_uncommitted' : 'read_committed'} saw ${seen} records, expected ${expected}`)
-    return logRecords / ((ended - started) / 1000)
+    return { recordsPerSec: logRecords / ((ended - started) / 1000), clientCpuMs: (client.user + client.system) / 1000, brokerCpuMs: broker }
   } finally {
     await consumer.disconnect()
   }
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ringlog-bench-transactions-'))
-const broker = await startRinglogBroker(['--data-dir', dataDir, '--flush', FLUSH, '--partitions', '1'], { RINGLOG_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' })
-const kafka = new Kafka({ clientId: 'txn-bench', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING })
-const loadBefore = loadavg()
-try {
+async function startTarget(label: string, bin: string, dataDir: string, nodeArgs: string[]): Promise<Target> {
+  const broker = await serve(bin, dataDir, nodeArgs)
+  const kafka = new Kafka({ clientId: 'txn-bench', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
   await admin.createTopics({ topics: ['txb-idem', 'txb-txn', 'txb-consume'].map((topic) => ({ topic, numPartitions: 1 })) })
   await admin.disconnect()
-
-  const idempotent = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-  const transactional = kafka.producer({ transactionalId: 'txn-bench', idempotent: true, maxInFlightRequests: 1 })
-  let recording = false
-  for (const p of [idempotent, transactional]) {
+  const target: Target = {
+    label, bin, broker, kafka,
+    idempotent: kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
+    transactional: kafka.producer({ transactionalId: 'txn-bench', idempotent: true, maxInFlightRequests: 1 }),
+    steps: { begin: 0, send: 0, commit: 0, transactions: 0 },
+    requests: new Map(),
+    recording: false,
+    produce: { idempotent: [], transactional: [], ratio: [], brokerCpuMsPerIdempotentSend: [], brokerCpuMsPerTransaction: [] },
+    consume: { readCommitted: [], readUncommitted: [], ratio: [], clientCpuMsReadCommitted: [], clientCpuMsReadUncommitted: [], brokerCpuMsReadCommitted: [], brokerCpuMsReadUncommitted: [] },
+    committed: 0,
+    all: 0,
+  }
+  for (const p of [target.idempotent, target.transactional]) {
     p.on(p.events.REQUEST, (e) => {
-      if (!recording) return
-      const name = `${p === transactional ? 'txn' : 'idem'} ${e.payload.apiName}`
-      const entry = requests.get(name) ?? { count: 0, ms: 0 }
+      if (!target.recording) return
+      const name = `${p === target.transactional ? 'txn' : 'idem'} ${e.payload.apiName}`
+      const entry = target.requests.get(name) ?? { count: 0, ms: 0 }
       entry.count++
       entry.ms += e.payload.duration
-      requests.set(name, entry)
+      target.requests.set(name, entry)
     })
   }
-  await idempotent.connect()
-  await transactional.connect()
+  await target.idempotent.connect()
+  await target.transactional.connect()
+  return target
+}
 
-  const produce = { idempotent: [] as number[], transactional: [] as number[], ratio: [] as number[] }
-  for (let round = 0; round <= RUNS; round++) {
-    const txnFirst = round % 2 === 1
-    recording = round > 0
-    const a = txnFirst ? await transactionalRun(transactional, 'txb-txn', round > 0) : await idempotentRun(idempotent, 'txb-idem')
-    const b = txnFirst ? await idempotentRun(idempotent, 'txb-idem') : await transactionalRun(transactional, 'txb-txn', round > 0)
-    recording = false
-    const [idem, txn] = txnFirst ? [b, a] : [a, b]
-    if (round === 0) continue
-    produce.idempotent.push(idem)
-    produce.transactional.push(txn)
-    produce.ratio.push(txn / idem)
-  }
+/** One produce round against one build: the idempotent and the transactional run, their order alternating. */
+async function produceRound(target: Target, round: number): Promise<void> {
+  const txnFirst = round % 2 === 1
+  target.recording = round > 0
+  const a = txnFirst ? await transactionalRun(target, 'txb-txn', round > 0) : await idempotentRun(target, 'txb-idem')
+  const b = txnFirst ? await idempotentRun(target, 'txb-idem') : await transactionalRun(target, 'txb-txn', round > 0)
+  target.recording = false
+  const [idem, txn] = txnFirst ? [b, a] : [a, b]
+  if (round === 0) return
+  target.produce.idempotent.push(idem.recordsPerSec)
+  target.produce.transactional.push(txn.recordsPerSec)
+  target.produce.ratio.push(txn.recordsPerSec / idem.recordsPerSec)
+  target.produce.brokerCpuMsPerIdempotentSend.push(idem.brokerCpuMsPerCall)
+  target.produce.brokerCpuMsPerTransaction.push(txn.brokerCpuMsPerCall)
+}
 
-  // The consume topic: CONSUME_TXNS transactions, every ABORT_EVERY'th aborted, the last one committed.
-  let committed = 0
-  let all = 0
+/** The consume topic: CONSUME_TXNS transactions, every ABORT_EVERY'th aborted, the last one committed. */
+async function writeConsumeTopic(target: Target): Promise<void> {
   for (let i = 0; i < CONSUME_TXNS; i++) {
-    const tx = await transactional.transaction()
+    const tx = await target.transactional.transaction()
     await tx.send({ topic: 'txb-consume', acks: -1, messages: values })
-    all += PER_TXN
+    target.all += PER_TXN
     if (i % ABORT_EVERY === ABORT_EVERY - 1 && i !== CONSUME_TXNS - 1) {
       await tx.abort()
     } else {
       await tx.commit()
-      committed += PER_TXN
+      target.committed += PER_TXN
     }
   }
-  await idempotent.disconnect()
-  await transactional.disconnect()
+}
 
-  const consume = { readCommitted: [] as number[], readUncommitted: [] as number[], ratio: [] as number[] }
-  for (let round = 0; round <= RUNS; round++) {
-    const committedFirst = round % 2 === 1
-    const rc = async (): Promise<number> => consumeRun(kafka, 'txb-consume', `rc-${round}`, false, committed, all)
-    const ru = async (): Promise<number> => consumeRun(kafka, 'txb-consume', `ru-${round}`, true, all, all)
-    let rcRate: number
-    let ruRate: number
-    if (committedFirst) { rcRate = await rc(); ruRate = await ru() } else { ruRate = await ru(); rcRate = await rc() }
-    if (round === 0) continue
-    consume.readCommitted.push(rcRate)
-    consume.readUncommitted.push(ruRate)
-    consume.ratio.push(rcRate / ruRate)
-  }
+/** One consume round against one build: read_committed and read_uncommitted, their order alternating. */
+async function consumeRound(target: Target, round: number): Promise<void> {
+  const { kafka, committed, all } = target
+  const pid = target.broker.child.pid!
+  const rc = async (): Promise<ConsumeFigures> => consumeRun(kafka, pid, 'txb-consume', `rc-${round}`, false, committed, all)
+  const ru = async (): Promise<ConsumeFigures> => consumeRun(kafka, pid, 'txb-consume', `ru-${round}`, true, all, all)
+  let rcRun: ConsumeFigures
+  let ruRun: ConsumeFigures
+  if (round % 2 === 1) { rcRun = await rc(); ruRun = await ru() } else { ruRun = await ru(); rcRun = await rc() }
+  if (round === 0) return
+  const c = target.consume
+  c.readCommitted.push(rcRun.recordsPerSec)
+  c.readUncommitted.push(ruRun.recordsPerSec)
+  c.ratio.push(rcRun.recordsPerSec / ruRun.recordsPerSec)
+  c.clientCpuMsReadCommitted.push(rcRun.clientCpuMs)
+  c.clientCpuMsReadUncommitted.push(ruRun.clientCpuMs)
+  c.brokerCpuMsReadCommitted.push(rcRun.brokerCpuMs)
+  c.brokerCpuMsReadUncommitted.push(ruRun.brokerCpuMs)
+}
 
-  const report = {
-    bench: 'transactions', client: 'kafkajs 2.2 over 127.0.0.1', flush: FLUSH, runs: RUNS, recordBytes: RECORD_BYTES,
+function summary(target: Target): Record<string, unknown> {
+  const { produce, consume, steps } = target
+  return {
+    build: target.label, bin: target.bin,
     produce: {
-      transactions: TXNS, recordsPerTransaction: PER_TXN,
       idempotentRecordsPerSec: median(produce.idempotent), transactionalRecordsPerSec: median(produce.transactional),
       ratioMedian: median(produce.ratio), target: 0.7, rounds: produce,
+      // The broker's CPU (all threads) per idempotent send and per transaction of the same records.
+      brokerCpuMsPerIdempotentSend: median(produce.brokerCpuMsPerIdempotentSend), brokerCpuMsPerTransaction: median(produce.brokerCpuMsPerTransaction),
       // Where a transaction's time goes: mean ms per transaction in each step, and per request type
       // the mean round trip and count per transaction (idempotent: per send of the same records).
       msPerTransaction: { begin: steps.begin / steps.transactions, send: steps.send / steps.transactions, commit: steps.commit / steps.transactions },
-      requests: Object.fromEntries([...requests].map(([name, r]) => [name, { perTransaction: r.count / (RUNS * TXNS), meanMs: r.ms / r.count }])),
+      requests: Object.fromEntries([...target.requests].map(([name, r]) => [name, { perTransaction: r.count / (RUNS * TXNS), meanMs: r.ms / r.count }])),
     },
     consume: {
-      transactions: CONSUME_TXNS, abortEvery: ABORT_EVERY, logRecords: all, committedRecords: committed,
+      logRecords: target.all, committedRecords: target.committed,
       readCommittedLogRecordsPerSec: median(consume.readCommitted), readUncommittedLogRecordsPerSec: median(consume.readUncommitted),
       ratioMedian: median(consume.ratio), target: 0.9, rounds: consume,
+      // CPU per consume run (the whole log): this process (kafkajs) and the broker, medians.
+      clientCpuMs: { readCommitted: median(consume.clientCpuMsReadCommitted), readUncommitted: median(consume.clientCpuMsReadUncommitted) },
+      brokerCpuMs: { readCommitted: median(consume.brokerCpuMsReadCommitted), readUncommitted: median(consume.brokerCpuMsReadUncommitted) },
     },
-    loadavg: { before: loadBefore, after: loadavg() },
+  }
+}
+
+const root = mkdtempSync(join(tmpdir(), 'ringlog-bench-transactions-'))
+const targets: Target[] = []
+const loadBefore = loadavg()
+try {
+  targets.push(await startTarget('this build', THIS_BIN, join(root, 'this'), CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF_DIR] : []))
+  if (BASELINE_BIN) targets.push(await startTarget('baseline build', BASELINE_BIN, join(root, 'baseline'), []))
+  // Builds in alternating order every round, so drift in the machine's load hits both alike.
+  const inOrder = (round: number): Target[] => (round % 2 === 0 ? targets : [...targets].reverse())
+  if (ONLY !== 'consume') for (let round = 0; round <= RUNS; round++) for (const t of inOrder(round)) await produceRound(t, round)
+  if (ONLY !== 'produce') for (const t of targets) await writeConsumeTopic(t)
+  for (const t of targets) {
+    await t.idempotent.disconnect()
+    await t.transactional.disconnect()
+  }
+  if (ONLY !== 'produce') for (let round = 0; round <= RUNS; round++) for (const t of inOrder(round)) await consumeRound(t, round)
+
+  const loadAfter = loadavg()
+  const builds = targets.map(summary)
+  const report = {
+    bench: 'transactions', client: 'kafkajs 2.2 over 127.0.0.1', flush: FLUSH, runs: RUNS, recordBytes: RECORD_BYTES,
+    transactions: TXNS, recordsPerTransaction: PER_TXN, consumeTransactions: CONSUME_TXNS, abortEvery: ABORT_EVERY,
+    builds,
+    loadavg: { before: loadBefore, after: loadAfter },
   }
   const k = (n: number): string => `${(n / 1000).toFixed(1)} k/s`
-  console.log(`transactions bench (kafkajs over 127.0.0.1, flush ${FLUSH}, ${RUNS} rounds, loadavg ${loadBefore.map((l) => l.toFixed(2)).join(' ')} -> ${report.loadavg.after.map((l) => l.toFixed(2)).join(' ')})`)
-  console.log('| row | median | baseline (same rounds) | median of per-round ratios | target |')
-  console.log('|---|---|---|---|---|')
-  console.log(`| transactional producer, ${PER_TXN} records/txn | ${k(report.produce.transactionalRecordsPerSec)} | idempotent ${k(report.produce.idempotentRecordsPerSec)} | ${report.produce.ratioMedian.toFixed(2)} | >= 0.7 |`)
-  const per = report.produce.msPerTransaction
-  console.log(`per transaction: begin ${per.begin.toFixed(2)} ms, send ${per.send.toFixed(2)} ms, commit ${per.commit.toFixed(2)} ms; requests ${Object.entries(report.produce.requests).map(([n, r]) => `${n} ${r.perTransaction.toFixed(2)}x ${r.meanMs.toFixed(2)} ms`).join(', ')}`)
-  console.log(`| read_committed consume (log records/s) | ${k(report.consume.readCommittedLogRecordsPerSec)} | read_uncommitted ${k(report.consume.readUncommittedLogRecordsPerSec)} | ${report.consume.ratioMedian.toFixed(2)} | >= 0.9 |`)
+  console.log(`transactions bench (kafkajs over 127.0.0.1, flush ${FLUSH}, ${RUNS} rounds, loadavg ${loadBefore.map((l) => l.toFixed(2)).join(' ')} -> ${loadAfter.map((l) => l.toFixed(2)).join(' ')})`)
+  console.log('| build | row | median | baseline row (same rounds) | median of per-round ratios | target |')
+  console.log('|---|---|---|---|---|---|')
+  for (const t of targets) {
+    const p = t.produce
+    const c = t.consume
+    if (ONLY !== 'consume') console.log(`| ${t.label} | transactional producer, ${PER_TXN} records/txn | ${k(median(p.transactional))} | idempotent ${k(median(p.idempotent))} | ${median(p.ratio).toFixed(2)} | >= 0.7 |`)
+    if (ONLY !== 'produce') console.log(`| ${t.label} | read_committed consume (log records/s) | ${k(median(c.readCommitted))} | read_uncommitted ${k(median(c.readUncommitted))} | ${median(c.ratio).toFixed(2)} | >= 0.9 |`)
+  }
+  for (const t of targets) {
+    const { steps } = t
+    const c = t.consume
+    if (ONLY !== 'consume') {
+      console.log(`${t.label}, broker CPU (all threads, medians): ${median(t.produce.brokerCpuMsPerTransaction).toFixed(2)} ms per transaction, ${median(t.produce.brokerCpuMsPerIdempotentSend).toFixed(2)} ms per idempotent send`)
+      console.log(`${t.label}, per transaction: begin ${(steps.begin / steps.transactions).toFixed(2)} ms, send ${(steps.send / steps.transactions).toFixed(2)} ms, commit ${(steps.commit / steps.transactions).toFixed(2)} ms; requests ${[...t.requests].map(([n, r]) => `${n} ${(r.count / (RUNS * TXNS)).toFixed(2)}x ${(r.ms / r.count).toFixed(2)} ms`).join(', ')}`)
+    }
+    if (ONLY !== 'produce') console.log(`${t.label}, CPU per consume of the log (medians): client ${median(c.clientCpuMsReadCommitted).toFixed(0)} ms read_committed, ${median(c.clientCpuMsReadUncommitted).toFixed(0)} ms read_uncommitted; broker ${median(c.brokerCpuMsReadCommitted).toFixed(0)} ms, ${median(c.brokerCpuMsReadUncommitted).toFixed(0)} ms`)
+  }
+
   const json = JSON.stringify(report, null, 2)
   console.log(json)
   if (args.json) writeFileSync(args.json, `${json}\n`)
 } finally {
-  await broker.stop()
-  rmSync(dataDir, { recursive: true, force: true })
+  for (const t of targets) {
+    if (t.broker.child.exitCode === null && t.broker.child.signalCode === null) t.broker.child.kill('SIGTERM')
+    await t.broker.exited
+  }
+  rmSync(root, { recursive: true, force: true })
 }

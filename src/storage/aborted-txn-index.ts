@@ -52,6 +52,13 @@ export function decodeAbortedTxns(bytes: Buffer): AbortedTxn[] {
 export class AbortedTxnIndex {
   /** Sorted by marker offset. */
   private entries: Stored[] = []
+  /**
+   * At least the largest lastOffset - firstOffset of any entry (never lowered when entries go:
+   * an upper bound is all `overlapping` needs). Entries are sorted by lastOffset, so past the
+   * one whose lastOffset - widest >= to, no firstOffset can be below `to`: the scan stops there
+   * instead of walking every later entry of the partition on each fetch.
+   */
+  private widest = 0
 
   /** Set by load when a file is malformed (see load). */
   damage: string | undefined
@@ -85,6 +92,7 @@ export class AbortedTxnIndex {
       else if (kept.length !== all.length) writeFileAtomicSync(path, Buffer.concat(kept.map(encodeAbortedTxn)))
     }
     index.entries.sort((a, b) => a.lastOffset - b.lastOffset)
+    index.widen(index.entries)
     return index
   }
 
@@ -102,6 +110,7 @@ export class AbortedTxnIndex {
   replaceAll(entries: readonly { entry: AbortedTxn; segmentBase: number }[]): void {
     for (const name of readdirSync(this.dir)) if (parseSegmentFileName(name, TXN_INDEX_SUFFIX) !== undefined) rmSync(join(this.dir, name), { force: true })
     this.entries = entries.map(({ entry, segmentBase }) => ({ ...entry, segmentBase })).sort((a, b) => a.lastOffset - b.lastOffset)
+    this.widen(this.entries)
     this.rewrite(new Set(this.entries.map((e) => e.segmentBase)))
     this.damage = undefined
   }
@@ -122,6 +131,7 @@ export class AbortedTxnIndex {
       closeSync(fd)
     }
     this.entries.push({ ...entry, segmentBase })
+    this.widen([entry])
     if (last && last.lastOffset > entry.lastOffset) this.entries.sort((a, b) => a.lastOffset - b.lastOffset)
   }
 
@@ -130,6 +140,7 @@ export class AbortedTxnIndex {
     const out: AbortedTxn[] = []
     for (let i = this.firstAtOrAfter(from); i < this.entries.length; i++) {
       const e = this.entries[i]
+      if (e.lastOffset - this.widest >= to) break
       if (e.firstOffset < to) out.push({ producerId: e.producerId, firstOffset: e.firstOffset, lastOffset: e.lastOffset, lastStableOffset: e.lastStableOffset })
     }
     return out
@@ -158,6 +169,10 @@ export class AbortedTxnIndex {
       if (kept.length === 0) rmSync(path, { force: true })
       else writeFileAtomicSync(path, Buffer.concat(kept.map(encodeAbortedTxn)))
     }
+  }
+
+  private widen(entries: readonly AbortedTxn[]): void {
+    for (const e of entries) this.widest = Math.max(this.widest, e.lastOffset - e.firstOffset)
   }
 
   private firstAtOrAfter(offset: number): number {
