@@ -8,15 +8,17 @@
  *
  * With `--baseline-bin <other checkout>/bin/ringlog.js` a second 3-broker cluster runs that
  * build (built there with `npm run build`), measured in turn with this one in every run: a
- * same-run A/B of two builds on a loaded machine (p50/p99 ratios of the medians are printed).
+ * same-run A/B of two builds on a loaded machine (p50/p99 ratios of the medians are printed),
+ * each with its own single broker as the noise reference; the order alternates between runs.
+ * `--broker-node-args="--flag ..."` passes node/V8 flags to this build's brokers (GC experiments).
  *
  * Run (after `npm run build`; needs /usr/bin/etcd):
  *   npx tsx bench/offset-commit.bench.ts [--runs 3] [--commits 500] [--partitions 100] [--baseline-bin PATH]
- *     [--flush never|always (every broker's --flush; default never)]
+ *     [--flush never|always (every broker's --flush; default never)] [--broker-node-args="..."]
  * Prints p50/p99/max per setup and run, and the medians over runs.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHistogram, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -26,7 +28,7 @@ import { connectNegotiated } from '../src/kafka-client/negotiated-client.js'
 import { median } from '../src/bench/stats.js'
 import { freeLoopbackPort } from '../src/cluster/etcd-process.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' }, 'baseline-bin': { type: 'string', default: '' }, flush: { type: 'string', default: 'never' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' }, 'baseline-bin': { type: 'string', default: '' }, flush: { type: 'string', default: 'never' }, 'broker-node-args': { type: 'string', default: '' } } })
 const RUNS = Number(values.runs)
 const COMMITS = Number(values.commits)
 const PARTITIONS = Number(values.partitions)
@@ -94,17 +96,29 @@ async function measure(bootstrap: string, setup: string, run: number): Promise<R
 const root = mkdtempSync(join(tmpdir(), 'ringlog-offset-commit-bench-'))
 const rows: Row[] = []
 const CLUSTER_ARGS = ['--min-insync-replicas', '2', '--flush', values.flush]
-const cluster = await DevCluster.start({ brokers: 3, dataDir: join(root, 'cluster'), serveArgs: CLUSTER_ARGS })
+const NODE_ARGS = values['broker-node-args'].split(' ').filter((a) => a !== '')
+const cluster = await DevCluster.start({ brokers: 3, dataDir: join(root, 'cluster'), serveArgs: CLUSTER_ARGS, nodeArgs: NODE_ARGS })
 const BASELINE_BIN = values['baseline-bin']
 const baseline = BASELINE_BIN ? await DevCluster.start({ brokers: 3, dataDir: join(root, 'baseline'), serveArgs: CLUSTER_ARGS, bin: BASELINE_BIN, clusterName: 'baseline' }) : undefined
-const singlePort = await freeLoopbackPort()
 const { spawn } = await import('node:child_process')
-const single = spawn(process.execPath, ['bin/ringlog.js', 'serve', '--host', '127.0.0.1', '--port', String(singlePort), '--data-dir', join(root, 'single'), '--flush', values.flush, '--log-level', 'warn'], { stdio: 'ignore' })
-try {
-  const singleBootstrap = `127.0.0.1:${singlePort}`
+/** One single-node broker of a build (its bin/ringlog.js): the noise reference of that build. */
+async function startSingle(bin: string, dir: string, nodeArgs: readonly string[]): Promise<{ bootstrap: string; child: ReturnType<typeof spawn> }> {
+  const port = await freeLoopbackPort()
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', join(root, dir), '--flush', values.flush, '--log-level', 'warn'], { stdio: 'ignore' })
+  const bootstrap = `127.0.0.1:${port}`
   for (let attempt = 0; ; attempt++) {
-    try { await (await connectNegotiated(singleBootstrap)).close(); break } catch (error) { if (attempt > 100) throw error; await new Promise((r) => setTimeout(r, 100)) }
+    try { await (await connectNegotiated(bootstrap)).close(); break } catch (error) { if (attempt > 100) throw error; await new Promise((r) => setTimeout(r, 100)) }
   }
+  const client = await connectNegotiated(bootstrap)
+  await createTopic(client, 1)
+  await client.close()
+  return { bootstrap, child }
+}
+const loads: number[] = []
+const singles: { setup: string; bootstrap: string; child: ReturnType<typeof spawn> }[] = []
+try {
+  singles.push({ setup: '1 broker, RF 1', ...await startSingle('bin/ringlog.js', 'single', NODE_ARGS) })
+  if (BASELINE_BIN) singles.push({ setup: 'baseline 1 broker', ...await startSingle(BASELINE_BIN, 'baseline-single', []) })
   const clusterClient = await connectNegotiated(cluster.bootstrap[0])
   await createTopic(clusterClient, 3)
   await clusterClient.close()
@@ -113,21 +127,22 @@ try {
     await createTopic(baselineClient, 3)
     await baselineClient.close()
   }
-  const singleClient = await connectNegotiated(singleBootstrap)
-  await createTopic(singleClient, 1)
-  await singleClient.close()
   for (let run = 1; run <= RUNS; run++) {
-    rows.push(await measure(cluster.bootstrap[0], '3 brokers, RF 3', run))
-    if (baseline) rows.push(await measure(baseline.bootstrap[0], 'baseline RF 3', run))
-    rows.push(await measure(singleBootstrap, '1 broker, RF 1', run))
+    // Alternating order, so neither build always runs first in a round.
+    const clusters = [{ setup: '3 brokers, RF 3', bootstrap: cluster.bootstrap[0] }, ...(baseline ? [{ setup: 'baseline RF 3', bootstrap: baseline.bootstrap[0] }] : [])]
+    if (run % 2 === 0) clusters.reverse()
+    for (const c of clusters) rows.push(await measure(c.bootstrap, c.setup, run))
+    for (const s of run % 2 === 0 ? [...singles].reverse() : singles) rows.push(await measure(s.bootstrap, s.setup, run))
+    loads.push(loadavg()[0])
   }
 } finally {
   await cluster.stop()
   await baseline?.stop()
-  single.kill('SIGKILL')
+  for (const s of singles) s.child.kill('SIGKILL')
   rmSync(root, { recursive: true, force: true })
 }
 console.log(`OffsetCommit of ${PARTITIONS} partitions, ${COMMITS} sequential commits per run, --flush ${values.flush}, latency in ms`)
+console.log(`1-minute load average after each run: ${loads.map((l) => l.toFixed(1)).join(', ')}`)
 for (const r of rows) console.log(`${r.setup.padEnd(16)} run ${r.run}: p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  max ${r.max.toFixed(2)}  errors ${r.errors}`)
 for (const setup of new Set(rows.map((r) => r.setup))) {
   const mine = rows.filter((r) => r.setup === setup)
@@ -135,5 +150,5 @@ for (const setup of new Set(rows.map((r) => r.setup))) {
 }
 if (baseline) {
   const of = (setup: string, q: 'p50' | 'p99'): number => median(rows.filter((r) => r.setup === setup).map((r) => r[q]))
-  console.log(`this build / baseline build (RF 3, medians over runs): p50 ${(of('3 brokers, RF 3', 'p50') / of('baseline RF 3', 'p50')).toFixed(2)}  p99 ${(of('3 brokers, RF 3', 'p99') / of('baseline RF 3', 'p99')).toFixed(2)}`)
+  console.log(`this build / baseline build (RF 3, medians over runs): p50 ${(of('3 brokers, RF 3', 'p50') / of('baseline RF 3', 'p50')).toFixed(2)}  p99 ${(of('3 brokers, RF 3', 'p99') / of('baseline RF 3', 'p99')).toFixed(2)}; single broker p99 this / baseline ${(of('1 broker, RF 1', 'p99') / of('baseline 1 broker', 'p99')).toFixed(2)}`)
 }

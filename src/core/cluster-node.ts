@@ -12,6 +12,7 @@ import { BrokerRegistration } from '../cluster/broker-registration.js'
 import { ClusterMetadata, type LiveBroker } from '../cluster/cluster-metadata.js'
 import { controlledShutdown } from '../cluster/controlled-shutdown.js'
 import { Controller } from '../cluster/controller.js'
+import { AppendWaiters, type AppendWait } from '../cluster/append-waiters.js'
 import { LeaderReplica } from '../cluster/leader-replica.js'
 import { parseControllerRecord, type PartitionState, type TopicRecord } from '../cluster/metadata-layout.js'
 import { PrefixWatch } from '../cluster/prefix-watch.js'
@@ -64,8 +65,6 @@ export type LeadershipListener = (topic: string, partition: number, leader: bool
 
 type Role = { kind: 'leader'; epoch: number } | { kind: 'follower'; epoch: number; leader: number }
 
-interface Waiter { offset: number; resolve: () => void; timer: NodeJS.Timeout }
-
 export class ClusterNode implements ClusterView {
   readonly nodeId: number
   private brokerCache = new Map<number, LiveBroker>()
@@ -76,7 +75,7 @@ export class ClusterNode implements ClusterView {
   private readonly roles = new Map<string, Role>()
   private readonly leaders = new Map<string, LeaderReplica>()
   private readonly fetchers = new Map<number, ReplicaFetcher>()
-  private readonly appendWaiters = new Map<string, Set<Waiter>>()
+  private readonly appendWaiters = new AppendWaiters()
   private readonly hwWrites = new Map<string, Promise<void>>()
   private readonly isrWrites = new Set<string>()
   private readonly watches: PrefixWatch<unknown, unknown>[] = []
@@ -303,24 +302,11 @@ export class ClusterNode implements ClusterView {
 
   onLeaderAppend(topic: string, partition: number): void {
     this.updateHighWatermark(topic, partition)
-    const waiters = this.appendWaiters.get(keyOf(topic, partition))
-    const end = this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0
-    if (waiters) for (const w of waiters) if (end > w.offset) w.resolve()
+    this.appendWaiters.wake(topic, partition, this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0)
   }
 
-  waitForAppend(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void> {
-    const key = keyOf(topic, partition)
-    if ((this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0) > offset || timeoutMs <= 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      let set = this.appendWaiters.get(key)
-      if (!set) this.appendWaiters.set(key, set = new Set())
-      const waiter: Waiter = {
-        offset,
-        timer: setTimeout(() => waiter.resolve(), timeoutMs),
-        resolve: () => { clearTimeout(waiter.timer); set.delete(waiter); resolve() },
-      }
-      set.add(waiter)
-    })
+  waitForAnyAppend(waits: readonly AppendWait[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.appendWaiters.wait(waits, timeoutMs, (topic, partition) => this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0, signal)
   }
 
   async awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number> {
@@ -625,7 +611,7 @@ export class ClusterNode implements ClusterView {
     await this.candidate?.close().catch(() => undefined)
     await this.registration?.close().catch(() => undefined)
     for (const watch of this.watches) await watch.close().catch(() => undefined)
-    for (const set of this.appendWaiters.values()) for (const w of set) w.resolve()
+    this.appendWaiters.wakeAll()
     this.metadata.close()
   }
 }

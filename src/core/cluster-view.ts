@@ -49,6 +49,9 @@ export type ClusterEvent =
   /** As the partition's leader, this broker wrote a new ISR to etcd: a follower fell behind (shrink) or caught up (expand). */
   | { kind: 'isrChange'; topic: string; partition: number; leaderEpoch: number; from: number[]; to: number[] }
 
+/** One partition of a parked follower fetch: wake once the leader's log end passes `offset`. */
+export interface AppendWait { topic: string; partition: number; offset: number }
+
 export interface ClusterView {
   readonly nodeId: number
   /** Every live broker, by id. */
@@ -68,8 +71,8 @@ export interface ClusterView {
   onFollowerFetch(topic: string, partition: number, replicaId: number, fetchOffset: number, currentLeaderEpoch: number): number
   /** After a leader append: recompute the HW (an ISR of one) and wake parked follower fetches. */
   onLeaderAppend(topic: string, partition: number): void
-  /** Resolves when the leader's log end passes `offset`, on abort, or after `timeoutMs`. */
-  waitForAppend(topic: string, partition: number, offset: number, timeoutMs: number): Promise<void>
+  /** A parked follower fetch: resolves when the leader's log end passes any wait's `offset`, on abort, or after `timeoutMs`. */
+  waitForAnyAppend(waits: readonly AppendWait[], timeoutMs: number, signal?: AbortSignal): Promise<void>
   /** acks=all after the local append: resolves to an error code once the HW passes `lastOffset` (NONE) or it cannot. */
   awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number>
   createTopic(name: string, partitions: number, replicationFactor: number, configs: Record<string, string>): Promise<{ topicId: string; partitions: number; replicationFactor: number }>

@@ -189,12 +189,9 @@ async function pollUntilReady(call: FetchCall, reads: PartitionRead[]): Promise<
     releaseRanges(reads)
     const cluster = broker.cluster
     if (cluster && replicaId >= 0) {
-      // Followers wait for the leader's log end, which moves before the HW does.
-      const remaining = deadline - Date.now()
-      await Promise.race([
-        waitForAnyData(broker.engine, waits, remaining, ctx.signal),
-        ...waits.map((w) => cluster.waitForAppend(w.topic, w.partition, w.offset, remaining)),
-      ])
+      // Followers wait for the leader's log end, which moves before the HW does (a follower at
+      // its log end never has HW > fetchOffset first, so the HW needs no wait of its own).
+      await cluster.waitForAnyAppend(waits, deadline - Date.now(), ctx.signal)
     } else await waitForAnyData(broker.engine, waits, deadline - Date.now(), ctx.signal)
     reads = await readAll(broker, call)
   } while (!isReady(call, reads))
