@@ -1,26 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertValidReport, type BenchReport } from '../../src/bench/index.js'
-import { runBenchCommand, type BenchCommandOptions } from '../../src/cli/bench.js'
+import type { BenchCommandOptions } from '../../src/cli/bench.js'
+import { runBench } from './bench-command.js'
 
-function captureIo(): { io: { stdout: PassThrough; stderr: PassThrough }; out: () => string; err: () => string } {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-  stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  return { io: { stdout, stderr }, out: () => out, err: () => err }
-}
-
-async function bench(scenarios: string[], options: BenchCommandOptions): Promise<{ code: number; out: string; err: string }> {
-  const capture = captureIo()
-  const code = await runBenchCommand(scenarios, { progress: false, ...options }, capture.io)
-  return { code, out: capture.out(), err: capture.err() }
-}
+const bench = runBench
 
 function readReport(path: string): BenchReport {
   const document: unknown = JSON.parse(readFileSync(path, 'utf8'))

@@ -25,7 +25,7 @@ import { API_CODECS } from '../../src/protocol/messages/index.js'
 import { Reader, Writer } from '../../src/protocol/primitives.js'
 import { encodeRecordBatch, readBatchHeader, splitBatches } from '../../src/protocol/record-batch.js'
 import { Fixture } from '../engine/helpers.js'
-import { testSeed } from '../seed.js'
+import { seededRandom, testSeed } from '../seed.js'
 
 const T = 'pipe'
 const LEADER = 1
@@ -43,19 +43,9 @@ afterEach(async () => {
   await fixture.cleanup()
 })
 
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1
-  return () => {
-    state ^= state << 13; state >>>= 0
-    state ^= state >>> 17
-    state ^= state << 5; state >>>= 0
-    return state / 0x1_0000_0000
-  }
-}
-
 /** The leader engine with `count` batches of 1-8 KiB records (partition leader epoch 0). */
 async function leaderLog(count: number, seed: number): Promise<PartitionRouter> {
-  const next = random(seed)
+  const next = seededRandom(seed).next
   const a = fixture.engine({ dataDir: fixture.dir(), maxWorkers: 1 })
   await a.openPartition(T, 0, { segmentBytes: 1 << 20 })
   await a.setLeaderEpoch(T, 0, 0)

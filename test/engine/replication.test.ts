@@ -6,7 +6,7 @@
  */
 import { closeSync, readSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { testSeed } from '../seed.js'
+import { seededRandom, testSeed } from '../seed.js'
 import { CorruptRecordError, OffsetOutOfRangeError, RinglogError, UnknownTopicOrPartitionError } from '../../src/errors.js'
 import { Compression } from '../../src/protocol/compression.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
@@ -20,17 +20,6 @@ afterEach(() => fixture.cleanup())
 const T = 'rep'
 const SEED = testSeed()
 console.log(`replication.test seed=${SEED} (replay: RINGLOG_SEED=${SEED})`)
-
-/** xorshift32: the test's only source of randomness. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1
-  return () => {
-    state ^= state << 13; state >>>= 0
-    state ^= state >>> 17
-    state ^= state << 5; state >>>= 0
-    return state / 0x1_0000_0000
-  }
-}
 
 function plainBatch(next: () => number, tag: string): Buffer {
   const count = 1 + Math.floor(next() * 5)
@@ -100,7 +89,7 @@ async function pair(settings = { segmentBytes: 4096 }): Promise<{ a: PartitionRo
 
 describe('replication through the engine', () => {
   it('a follower engine appending the leader\'s batches verbatim ends up identical, batch by batch', async () => {
-    const next = random(SEED)
+    const next = seededRandom(SEED).next
     const { a, b } = await pair()
     let sequence = 0
     for (let i = 0; i < 60; i++) {
@@ -148,7 +137,7 @@ describe('replication through the engine', () => {
   })
 
   it('a divergent tail on the old leader is found with endOffsetForEpoch and truncated', async () => {
-    const next = random(SEED + 1)
+    const next = seededRandom(SEED + 1).next
     const { a, b } = await pair()
     await a.setLeaderEpoch(T, 0, 1)
     for (let i = 0; i < 12; i++) await appendOk(a, plainBatch(next, `common-${i}`))
@@ -207,7 +196,7 @@ describe('replication through the engine', () => {
   })
 
   it('a leader serves its followers past its high watermark, which then moves with their log ends', async () => {
-    const next = random(SEED + 4)
+    const next = seededRandom(SEED + 4).next
     const { a, b } = await pair()
     // Replicated leader: the high watermark is the followers' minimum log end, 0 so far.
     await a.setHighWatermark(T, 0, 0)
@@ -234,7 +223,7 @@ describe('replication through the engine', () => {
   })
 
   it('setHighWatermark bounds reads and wakes a parked long poll', async () => {
-    const next = random(SEED + 2)
+    const next = seededRandom(SEED + 2).next
     const { b, a } = await pair()
     for (let i = 0; i < 5; i++) await appendOk(a, plainBatch(next, `hw-${i}`))
     await settle(a)
@@ -254,7 +243,7 @@ describe('replication through the engine', () => {
   })
 
   it('follower appends queued behind one another each start where they were fetched: once one is refused, those behind it are too, on a compacted log as well', async () => {
-    const next = random(SEED + 5)
+    const next = seededRandom(SEED + 5).next
     for (const compact of [true, false]) {
       const { a, b } = await pair({ segmentBytes: 4096, ...(compact && { compact: true }) })
       for (let i = 0; i < 6; i++) await appendOk(a, plainBatch(next, `q-${i}`))
@@ -286,7 +275,7 @@ describe('replication through the engine', () => {
   })
 
   it('errors cross the thread as typed errors with their Kafka codes', async () => {
-    const next = random(SEED + 3)
+    const next = seededRandom(SEED + 3).next
     const { a, b } = await pair()
     for (let i = 0; i < 4; i++) await appendOk(a, plainBatch(next, `e-${i}`))
     await settle(a)

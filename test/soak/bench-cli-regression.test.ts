@@ -7,20 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runBenchCommand, type BenchCommandOptions } from '../../src/cli/bench.js'
+import type { BenchCommandOptions } from '../../src/cli/bench.js'
+import { runBench } from '../bench/bench-command.js'
 
-async function bench(scenarios: string[], options: BenchCommandOptions): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  let out = ''
-  let err = ''
-  stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-  stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-  const code = await runBenchCommand(scenarios, { progress: false, ...options }, { stdout, stderr })
-  return { code, out, err }
-}
+const bench = runBench
 
 describe('ringlog bench regression mode on live runs', () => {
   let dir: string
