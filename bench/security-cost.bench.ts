@@ -30,6 +30,7 @@ import { parseArgs, promisify } from 'node:util'
 import { makeBenchCertificate } from '../src/bench/scenarios/bench-broker.js'
 import { AclOperation, AclPermission, PatternType, ResourceType, type AclBinding } from '../src/security/acl.js'
 import { AclStore } from '../src/security/acl-store.js'
+import { brokerCpuSeconds } from './serve-broker.js'
 
 const CLI = fileURLToPath(new URL('../bin/ringlog.js', import.meta.url))
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '6' }, records: { type: 'string', default: '300000' }, json: { type: 'string' } } })
@@ -110,23 +111,16 @@ interface Row {
 
 interface Side { pid: number; once: (i: number) => Promise<number> }
 
-/** utime + stime of a process, all threads, in seconds (clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
 /** Runs `a` and `b` alternately (ABBA), RUNS times each. */
 async function alternate(row: Row, a: Side, b: Side): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     const order = i % 2 === 0 ? ['a', 'b'] : ['b', 'a']
     for (const which of order) {
       const side = which === 'a' ? a : b
-      const before = cpuSeconds(side.pid)
+      const before = brokerCpuSeconds(side.pid)
       const rate = await side.once(i)
       // A consume run also produces its pre-fill through the broker: its CPU covers both.
-      const cpu = (cpuSeconds(side.pid) - before) / (RECORDS / 1e6)
+      const cpu = (brokerCpuSeconds(side.pid) - before) / (RECORDS / 1e6)
       ;(which === 'a' ? row.baselineRuns : row.variantRuns).push(rate)
       ;(which === 'a' ? row.baselineCpu : row.variantCpu).push(cpu)
       console.log(`${row.name} run ${i + 1} ${which === 'a' ? row.baseline : row.variant}: ${Math.round(rate)} records/s, broker ${cpu.toFixed(2)} CPU-s/M (load ${loadavg()[0].toFixed(1)})`)

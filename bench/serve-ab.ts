@@ -6,16 +6,12 @@
  * million records (utime+stime of the serve process from /proc, all threads: steadier than
  * records/s on a shared machine), the medians and B/A.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-
-const CLI = fileURLToPath(new URL('../bin/ringlog.js', import.meta.url))
-
-export interface ServedBroker { child: ChildProcess; address: string; metricsPort?: number }
+import { brokerCpuSeconds, serveBroker, type ServedBroker, THIS_BIN as CLI } from './serve-broker.js'
 
 export interface Variant {
   label: string
@@ -31,32 +27,10 @@ export interface AbResult {
   cpuSecondsPerMillion: number[]
 }
 
-function serve(dir: string, flags: string[]): Promise<ServedBroker> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dir, '--flush', 'never', '--log-level', 'warn', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)))
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on ([\d.]+:\d+)/.exec(out)
-      if (!m) return
-      const metrics = /metrics on http:\/\/[\d.]+:(\d+)/.exec(out)
-      resolve({ child, address: m[1], metricsPort: metrics ? Number(metrics[1]) : undefined })
-    })
-  })
-}
-
 async function produce(address: string, records: number, reportFile: string): Promise<number> {
   await promisify(execFile)(process.execPath, [CLI, 'bench', 'produce', '--brokers', address, '--records', String(records), '--reps', '1', '--warmups', '0', '--json', reportFile], { timeout: 600_000 })
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { scenarios: { summary: { recordsPerSec: { median: number } } }[] }
   return report.scenarios[0].summary.recordsPerSec.median
-}
-
-/** utime + stime of a process, all threads, in seconds (clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 export function median(xs: number[]): number {
@@ -70,7 +44,8 @@ export function median(xs: number[]): number {
  */
 export async function runAb(name: string, a: Variant, b: Variant, opts: { runs: number; records: number; warmupRecords?: number }): Promise<[AbResult, AbResult]> {
   const dir = mkdtempSync(join(tmpdir(), `ringlog-${name}-`))
-  const brokers = [await serve(join(dir, 'a'), a.flags), await serve(join(dir, 'b'), b.flags)]
+  const serve = (sub: string, flags: string[]): Promise<ServedBroker> => serveBroker({ dataDir: join(dir, sub), flags: ['--flush', 'never', ...flags] })
+  const brokers = [await serve('a', a.flags), await serve('b', b.flags)]
   const stoppers = [a, b].map((v, i) => v.companion?.(brokers[i]))
   const fresh = (v: Variant): AbResult => ({ label: v.label, recordsPerSec: [], cpuSecondsPerMillion: [] })
   const results: [AbResult, AbResult] = [fresh(a), fresh(b)]
@@ -81,9 +56,9 @@ export async function runAb(name: string, a: Variant, b: Variant, opts: { runs: 
     for (let run = 0; run < opts.runs; run++) {
       for (const i of run % 2 === 0 ? [0, 1] : [1, 0]) {
         const broker = brokers[i]
-        const cpuBefore = cpuSeconds(broker.child.pid!)
+        const cpuBefore = brokerCpuSeconds(broker.child.pid!)
         const rate = await produce(broker.address, opts.records, join(dir, `report-${run}-${i}.json`))
-        const cpuPerMillion = (cpuSeconds(broker.child.pid!) - cpuBefore) / (opts.records / 1e6)
+        const cpuPerMillion = (brokerCpuSeconds(broker.child.pid!) - cpuBefore) / (opts.records / 1e6)
         results[i].recordsPerSec.push(rate)
         results[i].cpuSecondsPerMillion.push(cpuPerMillion)
         console.log(`run ${run + 1} ${results[i].label}: ${Math.round(rate)} records/s, broker ${cpuPerMillion.toFixed(2)} CPU-s/M`)

@@ -28,15 +28,14 @@
  * (all threads, from /proc) per transaction and per idempotent send, and for each consume run
  * this (client) process's CPU, which is where kafkajs decodes and filters the records.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import kafkajs from 'kafkajs'
 import { positiveInteger, RECORD_BYTES } from './bench-common.js'
+import { brokerCpuSeconds, serveBroker, type ServedBroker, THIS_BIN } from './serve-broker.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -58,7 +57,6 @@ const PER_TXN = positiveInteger('--per-txn', args['per-txn'])
 const CONSUME_TXNS = positiveInteger('--consume-txns', args['consume-txns'])
 const ABORT_EVERY = positiveInteger('--abort-every', args['abort-every'])
 const FLUSH = args.flush ?? 'never'
-const THIS_BIN = fileURLToPath(new URL('../bin/ringlog.js', import.meta.url))
 const BASELINE_BIN = args['baseline-bin'] ? resolve(args['baseline-bin']) : ''
 const CPU_PROF_DIR = args['cpu-prof-dir'] ? resolve(args['cpu-prof-dir']) : ''
 const ONLY = args.only ?? ''
@@ -95,35 +93,8 @@ interface Target {
   all: number
 }
 
-interface ServedBroker { child: ChildProcess; bootstrap: string; exited: Promise<unknown> }
-
-/** `node <bin> serve` on 127.0.0.1 and a free port; resolves once it prints its listening line. */
-function serve(bin: string, dataDir: string, nodeArgs: string[]): Promise<ServedBroker> {
-  const child = spawn(process.execPath, [...nodeArgs, bin, 'serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--flush', FLUSH, '--partitions', '1', '--log-level', 'warn'], {
-    env: { ...process.env, RINGLOG_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const exited = new Promise((done) => child.once('exit', done))
-  let out = ''
-  return new Promise((ready, fail) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`${bin} serve did not start in 60 s`)) }, 60_000)
-    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`${bin} serve exited ${code} before listening`)) })
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on ([\d.]+:\d+)/.exec(out)
-      if (!m) return
-      clearTimeout(timer)
-      ready({ child, bootstrap: m[1]!, exited })
-    })
-  })
-}
-
-/** utime + stime of a process, all its threads, in ms (clock ticks of 10 ms: read over whole runs). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
+/** Broker CPU in ms (all threads), for per-call figures. */
+const cpuMs = (pid: number): number => brokerCpuSeconds(pid) * 1000
 
 interface RunFigures { recordsPerSec: number; brokerCpuMsPerCall: number }
 
@@ -195,8 +166,8 @@ async function consumeRun(kafka: InstanceType<typeof Kafka>, brokerPid: number, 
 }
 
 async function startTarget(label: string, bin: string, dataDir: string, nodeArgs: string[]): Promise<Target> {
-  const broker = await serve(bin, dataDir, nodeArgs)
-  const kafka = new Kafka({ clientId: 'txn-bench', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING })
+  const broker = await serveBroker({ bin, dataDir, nodeArgs, flags: ['--flush', FLUSH, '--partitions', '1'], env: { RINGLOG_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' } })
+  const kafka = new Kafka({ clientId: 'txn-bench', brokers: [broker.address], logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
   await admin.createTopics({ topics: ['txb-idem', 'txb-txn', 'txb-consume'].map((topic) => ({ topic, numPartitions: 1 })) })

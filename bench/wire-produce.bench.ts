@@ -16,16 +16,16 @@
  *   npx tsx bench/wire-produce.bench.ts [--records 1000000] [--runs 3] [--json-only]
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { startRinglogBroker } from '../test/cli/ringlog-process.js'
+import { brokerCpuSeconds } from './serve-broker.js'
 
 const KCAT = '/usr/bin/kcat'
 const TIME = '/usr/bin/time'
 const CPU_MARK = 'client-cpu: '
-const CLOCK_TICKS_PER_SECOND = 100
 const RECORD_BYTES = 100
 
 const { values: args } = parseArgs({
@@ -40,13 +40,6 @@ const RUNS = Number(args.runs)
 
 interface Phase { seconds: number; cpuSeconds: number; clientCpuSeconds: number }
 interface Run { acks1: Phase; acksAll: Phase; consume: Phase }
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // Fields after the command name: state is index 0, utime 11, stime 12.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
-}
 
 /** Runs kcat under /usr/bin/time and resolves with its CPU seconds (user + system): is the client the limit? */
 function kcat(args: string[]): Promise<number> {
@@ -66,11 +59,11 @@ function kcat(args: string[]): Promise<number> {
 }
 
 async function phase(pid: number, work: () => Promise<number>): Promise<Phase> {
-  const cpuBefore = cpuSeconds(pid)
+  const cpuBefore = brokerCpuSeconds(pid)
   const start = process.hrtime.bigint()
   const clientCpuSeconds = await work()
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  return { seconds, cpuSeconds: cpuSeconds(pid) - cpuBefore, clientCpuSeconds }
+  return { seconds, cpuSeconds: brokerCpuSeconds(pid) - cpuBefore, clientCpuSeconds }
 }
 
 async function oneRun(file: string, dir: string, run: number): Promise<Run> {
