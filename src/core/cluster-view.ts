@@ -4,6 +4,8 @@
  * core/cluster-node.ts implements, loaded by a dynamic import when `etcd` is configured).
  */
 
+import type { AppendWait } from '../cluster/append-waiters.js'
+
 /** One listener of a live broker, at the address its clients are told (metadata-layout.ts's BrokerEndpoint). */
 export interface ListenerEndpoint {
   /** The listener's name; ringlog names a listener by its security protocol. */
@@ -49,8 +51,8 @@ export type ClusterEvent =
   /** As the partition's leader, this broker wrote a new ISR to etcd: a follower fell behind (shrink) or caught up (expand). */
   | { kind: 'isrChange'; topic: string; partition: number; leaderEpoch: number; from: number[]; to: number[] }
 
-/** One partition of a parked follower fetch: wake once the leader's log end passes `offset`. */
-export interface AppendWait { topic: string; partition: number; offset: number }
+/** One partition of a parked follower fetch (declared with the waiters that hold them). */
+export type { AppendWait }
 
 export interface ClusterView {
   readonly nodeId: number

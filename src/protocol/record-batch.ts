@@ -266,10 +266,10 @@ export function splitBatches(buf: Buffer): { batches: { offset: number; size: nu
 
 /** The offset after the last whole batch of `buf` (-1 if it holds none). */
 export function batchesEndOffset(buf: Buffer): number {
-  const { batches } = splitBatches(buf)
-  const last = batches.at(-1)
-  if (!last || last.size < LAST_OFFSET_DELTA_OFFSET + 4) return -1
-  return Number(buf.readBigInt64BE(last.offset)) + buf.readInt32BE(last.offset + LAST_OFFSET_DELTA_OFFSET) + 1
+  const last = splitBatches(buf).batches.at(-1)
+  if (!last) return -1
+  const header = readBatchHeader(buf, last.offset)
+  return header.baseOffset + header.lastOffsetDelta + 1
 }
 
 /** A record's absolute offset: the batch's base offset plus its offset delta. */
