@@ -14,6 +14,7 @@ import { CorruptRecordError } from '../errors.js'
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, readInt64, validateBatch, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET } from '../protocol/record-batch.js'
 import { DELETED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, offsetFileStem, parseSegmentFileName, TEMP_SUFFIX, TIME_INDEX_SUFFIX } from './file-names.js'
 import { finishCleanerLeftovers } from './cleaner-recovery.js'
+import { reportDamagedFile } from './damaged-file.js'
 import type { SegmentFileCache } from './segment-file-cache.js'
 import { Segment, type SegmentScan } from './segment.js'
 import { NO_TIMESTAMP, SegmentIndexer } from './segment-indexer.js'
@@ -180,9 +181,13 @@ export function recoverSegments(fsi: StorageFs, dir: string, options: RecoveryOp
         corruption = `segment ${base} does not start at the end ${previous.nextOffset} of the one before`
         break
       }
-      let segment = i < firstToScan ? Segment.openTrusted(fsi, dir, base, options.indexIntervalBytes, options.segmentFiles) : undefined
+      const trusted = i < firstToScan
+      let segment = trusted ? Segment.openTrusted(fsi, dir, base, options.indexIntervalBytes, options.segmentFiles) : undefined
       let cut = false
       if (!segment) {
+        // Below the recovery point (or after a clean shutdown) the saved indexes should open: one
+        // that does not is missing, cut or damaged, and is said as such before the scan rebuilds it.
+        if (trusted) reportDamagedFile(join(dir, offsetFileStem(base) + INDEX_SUFFIX), 'the segment\'s saved offset or time index is missing, cut or does not match its batches', 'the segment is scanned and both indexes rebuilt')
         const scan = scanSegmentFile(join(dir, `${offsetFileStem(base)}${LOG_SUFFIX}`), options.indexIntervalBytes, fsi, gapsUpTo)
         segment = Segment.fromScan(fsi, dir, scan, options.indexIntervalBytes, options.segmentFiles)
         scanned.push(segment)

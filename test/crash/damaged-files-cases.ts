@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { ProducerIdAllocator } from '../../src/core/producer-ids.js'
 import { TopicRegistry, type TopicInfo } from '../../src/core/topic-registry.js'
-import { CORRUPT_SUFFIX, DAMAGED_FILE_WARNING } from '../../src/storage/damaged-file.js'
+import { CORRUPT_SUFFIX } from '../../src/storage/damaged-file.js'
 import { CLEANER_OFFSET_CHECKPOINT, INDEX_SUFFIX, LEADER_EPOCH_CHECKPOINT, LOG_START_OFFSET_CHECKPOINT, LOG_SUFFIX, META_DIR, PRODUCER_IDS_FILE, PRODUCER_SNAPSHOT_SUFFIX, RECOVERY_POINT_CHECKPOINT, TIME_INDEX_SUFFIX, TOPICS_FILE, TXN_INDEX_SUFFIX } from '../../src/storage/file-names.js'
 import { ProducerStateManager } from '../../src/storage/producer-state.js'
 import { AbortedTxnIndex } from '../../src/storage/aborted-txn-index.js'
@@ -27,7 +27,7 @@ import { PartitionLog } from '../../src/storage/partition-log.js'
 import { encodeRecordBatch, validateBatch } from '../../src/protocol/record-batch.js'
 import { expect } from 'vitest'
 import { randomForTest, type SeededRandom } from '../seed.js'
-import { testBatch } from '../storage/log-test-helpers.js'
+import { damagedFileWarningsDuring as warningsDuring, testBatch } from '../storage/log-test-helpers.js'
 
 export type DamageKind = 'truncate' | 'zero' | 'flip' | 'garbage'
 export const DAMAGE_KINDS: readonly DamageKind[] = ['truncate', 'zero', 'flip', 'garbage']
@@ -80,20 +80,6 @@ export interface Outcome { file: FileKind; damage: DamageKind; quarantined: bool
 
 function quarantinedIn(dir: string, name: string): boolean {
   return readdirSync(dir).some((n) => n.startsWith(name + CORRUPT_SUFFIX))
-}
-
-/** Counts RINGLOG_DAMAGED_FILE warnings naming a path while `fn` runs (they are emitted on the next tick). */
-async function warningsDuring(fn: () => Promise<void>): Promise<string[]> {
-  const seen: string[] = []
-  const listener = (w: Error & { code?: string }): void => { if (w.code === DAMAGED_FILE_WARNING) seen.push(w.message) }
-  process.on('warning', listener)
-  try {
-    await fn()
-    await new Promise((resolve) => setImmediate(resolve))
-  } finally {
-    process.off('warning', listener)
-  }
-  return seen
 }
 
 const TOPICS: readonly { name: string; partitions: number; configs: Record<string, string> }[] = [

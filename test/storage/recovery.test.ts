@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { PartitionLog } from '../../src/storage/partition-log.js'
 import type { LogConfig } from '../../src/storage/log-config.js'
 import { scanSegmentFile } from '../../src/storage/recovery.js'
-import { tempPartitionDir, testBatch } from './log-test-helpers.js'
+import { damagedFileWarningsDuring, tempPartitionDir, testBatch } from './log-test-helpers.js'
 
 const CONFIG: Partial<LogConfig> = { segmentBytes: 1024, indexIntervalBytes: 100, flush: 'always' }
 const cleanups: (() => void)[] = []
@@ -115,7 +115,7 @@ describe('log recovery', () => {
     await expectIntactPrefix(copy, written, firstOffset + 2)
   })
 
-  it('rebuilds deleted and corrupt index files and serves the same reads and timestamp lookups', async () => {
+  it('rebuilds deleted and corrupt index files, says which, and serves the same reads and timestamp lookups', async () => {
     const { log, dir, written } = await writtenLog(120)
     await log.close()
     const expectedTimestamp = { offset: 57, timestamp: 1_700_000_000_057 }
@@ -132,8 +132,11 @@ describe('log recovery', () => {
     const indexFiles = (d: string, suffix: string): string[] => readdirSync(d).filter((n) => n.endsWith(suffix)).sort().map((n) => join(d, n))
 
     const deleted = crashImage(dir)
-    for (const f of [...indexFiles(deleted, '.index'), ...indexFiles(deleted, '.timeindex')]) unlinkSync(f)
-    await reopenAndCheck(deleted)
+    const deletedIndexes = indexFiles(deleted, '.index')
+    for (const f of [...deletedIndexes, ...indexFiles(deleted, '.timeindex')]) unlinkSync(f)
+    // A clean shutdown trusts every segment's saved indexes: each missing one is reported by path.
+    const deletedWarnings = await damagedFileWarningsDuring(() => reopenAndCheck(deleted))
+    for (const f of deletedIndexes) expect(deletedWarnings.some((w) => w.includes(f))).toBe(true)
     expect(indexFiles(deleted, '.index').length).toBeGreaterThan(1)
 
     const garbage = crashImage(dir)
@@ -148,7 +151,10 @@ describe('log recovery', () => {
     const times = readFileSync(secondTime)
     times.writeUInt32BE(0xffffff, 8) // an offset outside the segment
     writeFileSync(secondTime, times)
-    await reopenAndCheck(garbage)
+    const garbageWarnings = await damagedFileWarningsDuring(() => reopenAndCheck(garbage))
+    for (const f of [firstIndex, secondIndex, firstTime.replace(/\.timeindex$/, '.index'), secondTime.replace(/\.timeindex$/, '.index')]) {
+      expect(garbageWarnings.some((w) => w.includes(f)), `no warning names ${f}: ${garbageWarnings.join(' | ')}`).toBe(true)
+    }
   })
 
   it('drops later segments when a rebuilt older segment turns out corrupt', async () => {
