@@ -58,6 +58,12 @@ export interface ReadSlice {
     heldFd?: number
     /** Offset right after the last batch in the range. */
     nextOffset?: number
+    /**
+     * With `leaveOutAborted`, when batches were left out: the parts of the range to send, in
+     * order (absolute positions in the file); `abortedTransactions` then lists only the aborted
+     * transactions whose data is still in them.
+     */
+    pieces?: { position: number; length: number }[]
   } | null
 }
 
@@ -77,6 +83,12 @@ export interface ReadOptions {
   upTo?: 'highWatermark' | 'logEnd'
   /** 'committed': read only below the last stable offset and report aborted transactions (Kafka's read_committed). */
   isolation?: 'uncommitted' | 'committed'
+  /**
+   * With isolation 'committed': leave aborted transactions' data batches out of the range
+   * (segment.pieces; see transactions/aborted-batch-skip.ts). Only for wire Fetch: the embedded
+   * consumer reads the whole range and filters with the aborted list itself.
+   */
+  leaveOutAborted?: boolean
 }
 
 /** A transaction marker the transaction coordinator writes to a partition (see protocol/control-records.ts). */

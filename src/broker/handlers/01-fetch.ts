@@ -65,6 +65,7 @@ import { convertedLength, convertedPart } from '../down-conversion.js'
 import type { FileRangePart, GeneratedPart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
 import { logRefusedInterBroker } from '../request-authorization.js'
+import { piecesLength, piecesOfRange } from '../../transactions/committed-fetch-pieces.js'
 
 export const apiKey = 1
 /** FetchRequest.isolationLevel: 0 read_uncommitted, 1 read_committed. */
@@ -89,6 +90,8 @@ interface PartitionRead {
   committed: boolean
   abortedTransactions: { producerId: number; firstOffset: number }[]
   range: FileRangePart | null
+  /** read_committed with aborted data left out: the parts of `range` to send (the last one owns its descriptor). */
+  pieces?: FileRangePart[]
   /** Offset after the range's last batch (-1: unknown), for the records-out metric. */
   nextOffset: number
   /** Cluster mode, a follower's fetch: read up to the log end (not the HW). */
@@ -295,7 +298,7 @@ function needsLocate(read: PartitionRead): boolean {
 async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
   const p = read.request
   try {
-    const options: ReadOptions = read.readEnd !== undefined ? { holdFile: true, upTo: 'logEnd' } : read.committed ? { holdFile: true, isolation: 'committed' } : { holdFile: true }
+    const options: ReadOptions = read.readEnd !== undefined ? { holdFile: true, upTo: 'logEnd' } : read.committed ? { holdFile: true, isolation: 'committed', leaveOutAborted: true } : { holdFile: true }
     const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, options)
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
@@ -306,7 +309,8 @@ async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
     if (s && s.length > 0) {
       const file = s.heldFd !== undefined ? { fd: s.heldFd, owned: true } : { path: s.path }
       if (slice.errorCode === ErrorCode.NONE) {
-        read.range = { file, position: s.position, length: s.length }
+        read.range = { file, position: s.position, length: s.pieces ? piecesLength(s.pieces) : s.length }
+        if (s.pieces) read.pieces = piecesOfRange(file, s.pieces)
         read.nextOffset = s.nextOffset ?? -1
       } else releaseFileSource(file)
     }
@@ -319,6 +323,7 @@ function releaseRanges(reads: readonly PartitionRead[]): void {
   for (const r of reads) {
     if (r.range) releaseFileSource(r.range.file)
     r.range = null
+    r.pieces = undefined
   }
 }
 
@@ -360,7 +365,7 @@ function encode(call: FetchCall, allReads: readonly PartitionRead[], converted?:
 function recordsOf(builder: FetchResponseBuilder, r: PartitionRead, converted: ReadonlyMap<PartitionRead, GeneratedPart> | undefined): Buffer {
   if (!r.range) return NO_RECORDS
   const generated = converted?.get(r)
-  return builder.placeholder(generated ?? r.range)
+  return builder.placeholder(generated ?? r.pieces ?? r.range)
 }
 
 /** Shared by every partition answered without records (never written to: zero bytes). */

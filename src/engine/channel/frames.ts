@@ -143,7 +143,7 @@ export type ControlRequest =
   | { op: 'open'; slot: number; topic: string; partition: number; settings: PartitionSettings }
   | { op: 'drop'; slot: number }
   | { op: 'closePartition'; slot: number }
-  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean; holdFile?: boolean; readCommitted?: boolean }
+  | { op: 'read'; slot: number; offset: number; maxBytes: number; toLogEnd?: boolean; holdFile?: boolean; readCommitted?: boolean; skipAborted?: boolean }
   | { op: 'writeTxnMarker'; slot: number; producerId: number; producerEpoch: number; committed: boolean; coordinatorEpoch: number }
   | { op: 'offsetForTimestamp'; slot: number; timestamp: number }
   | { op: 'truncateTo'; slot: number; offset: number }

@@ -447,7 +447,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const entry = this.entry(topic, partition)
     const request: ControlRequest = {
       op: 'read', slot: entry.slot, offset, maxBytes, ...(options.upTo === 'logEnd' && { toLogEnd: true }), ...(options.holdFile && { holdFile: true }),
-      ...(options.isolation === 'committed' && { readCommitted: true }),
+      ...(options.isolation === 'committed' && { readCommitted: true }), ...(options.isolation === 'committed' && options.leaveOutAborted && { skipAborted: true }),
     }
     return await this.control(entry.worker, request) as ReadSlice
   }

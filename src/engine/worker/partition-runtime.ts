@@ -33,9 +33,10 @@ import { PartitionScrubber } from '../../storage/scrub.js'
 import { nodeStorageFs } from '../../storage/storage-fs.js'
 import { hasKeylessRecord, hasKeylessRecordIn } from '../../storage/cleaner-records.js'
 import { LogCleaner } from '../../storage/log-cleaner.js'
-import { PartitionLog } from '../../storage/partition-log.js'
+import { PartitionLog, type SegmentSlice } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
+import { skipAbortedBatches, type AbortedSkip } from '../../transactions/aborted-batch-skip.js'
 import { CONSUMER_OFFSETS_TOPIC } from '../../protocol/consumer-offsets-records.js'
 import { rebuildTxnIndex, TxnIndexScanCheck, txnIndexMismatch } from '../../storage/txn-index-check.js'
 import { CONTROL_TYPE_COMMIT, controlTypeOf, coordinatorEpochOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
@@ -614,16 +615,13 @@ export class PartitionRuntime {
    * `toLogEnd`: a follower's fetch, served past the high watermark up to the log end.
    * `holdFile`: the range comes with a descriptor of its own for the caller (see ReadSlice.heldFd).
    */
-  read(offset: number, maxBytes: number, toLogEnd = false, holdFile = false, readCommitted = false): ReadSlice {
+  read(offset: number, maxBytes: number, toLogEnd = false, holdFile = false, readCommitted = false, skipAborted = false): ReadSlice {
     const lastStableOffset = this.lastStableOffset
     const base = { highWatermark: this.log.highWatermark, lastStableOffset, logStartOffset: this.log.logStartOffset }
     try {
       const slice = this.log.read(offset, maxBytes, toLogEnd ? { maxOffset: this.log.logEndOffset } : readCommitted ? { maxOffset: lastStableOffset } : {})
       if (slice.length === 0) return { errorCode: ErrorCode.NONE, ...base, segment: null }
-      if (readCommitted && this.txnIndex.size > 0) {
-        const aborted = this.txnIndex.overlapping(offset, slice.nextOffset)
-        if (aborted.length > 0) Object.assign(base, { abortedTransactions: aborted.map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset })) })
-      }
+      let aborted: readonly AbortedTxn[] = readCommitted && this.txnIndex.size > 0 ? this.txnIndex.overlapping(offset, slice.nextOffset) : []
       // A range the scrubber found damaged is refused (KAFKA_STORAGE_ERROR); a read running into one stops before it.
       const length = this.scrubber.servableLength(slice.path, slice.position, slice.length)
       const segment: ReadSlice['segment'] = length === slice.length
@@ -631,10 +629,28 @@ export class PartitionRuntime {
         : { path: slice.path, position: slice.position, length }
       // Taken here, on the thread that closes segment files, before any later drop or retention can.
       if (holdFile) segment.heldFd = holdSegmentFile(slice.fd, slice.path)
+      // After the hold: reading headers is a call into the log, after which slice.fd may be gone.
+      if (skipAborted && aborted.length > 0 && length > 0) {
+        const skip = this.leaveOutAborted(slice, length, aborted)
+        if (skip) {
+          segment.pieces = skip.pieces
+          aborted = skip.stillSent
+        }
+      }
+      if (aborted.length > 0) Object.assign(base, { abortedTransactions: aborted.map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset })) })
       return { errorCode: ErrorCode.NONE, ...base, segment }
     } catch (error) {
       if (error instanceof RinglogError) return { errorCode: error.code, ...base, segment: null }
       throw error
+    }
+  }
+
+  /** read_committed wire Fetch: the parts of the range without aborted data batches; undefined (send it all) if none or unreadable. */
+  private leaveOutAborted(slice: SegmentSlice, length: number, aborted: readonly AbortedTxn[]): AbortedSkip<AbortedTxn> | undefined {
+    try {
+      return skipAbortedBatches(slice.position, length, aborted, (position) => this.log.readBytes({ ...slice, position, length: BATCH_HEADER_SIZE }))
+    } catch {
+      return undefined // the whole range and the full aborted list, as without the option
     }
   }
 

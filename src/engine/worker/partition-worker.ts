@@ -152,7 +152,7 @@ async function runControl(request: ControlRequest): Promise<unknown> {
       await removePartition(request.slot, (runtime) => runtime.close())
       return null
     case 'read':
-      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true, request.holdFile === true, request.readCommitted === true)
+      return runtimeAt(request.slot).read(request.offset, request.maxBytes, request.toLogEnd === true, request.holdFile === true, request.readCommitted === true, request.skipAborted === true)
     case 'writeTxnMarker':
       return await runtimeAt(request.slot).writeTxnMarker(request)
     case 'offsetForTimestamp':
