@@ -35,9 +35,10 @@
  * with no partitions.
  *
  * read_committed (isolationLevel 1, v4+): each partition is read only below its last stable
- * offset (the first offset of an unfinished transaction, or the high watermark) and answered
- * with the aborted transactions that overlap the range (from the segments' `.txnindex`), so
- * the client drops their records; a long poll waits for the last stable offset to move.
+ * offset (the first offset of an unfinished transaction, or the high watermark), with aborted
+ * transactions' data batches left out of the range (transactions/aborted-batch-skip.ts: the
+ * rest goes out in file-range pieces) and only those still sent listed as aborted, so the
+ * client drops their records; a long poll waits for the last stable offset to move.
  *
  * Authorization: READ on each topic, else TOPIC_AUTHORIZATION_FAILED on its partitions.
  *
