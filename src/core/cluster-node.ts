@@ -12,6 +12,7 @@ import { BrokerRegistration } from '../cluster/broker-registration.js'
 import { ClusterMetadata, type LiveBroker } from '../cluster/cluster-metadata.js'
 import { controlledShutdown } from '../cluster/controlled-shutdown.js'
 import { Controller } from '../cluster/controller.js'
+import { HighWatermarkWaiters } from '../cluster/high-watermark-waiters.js'
 import { AppendWaiters, type AppendWait } from '../cluster/append-waiters.js'
 import { LeaderReplica } from '../cluster/leader-replica.js'
 import { parseControllerRecord, type PartitionState, type TopicRecord } from '../cluster/metadata-layout.js'
@@ -76,7 +77,7 @@ export class ClusterNode implements ClusterView {
   private readonly leaders = new Map<string, LeaderReplica>()
   private readonly fetchers = new Map<number, ReplicaFetcher>()
   private readonly appendWaiters = new AppendWaiters()
-  private readonly hwWrites = new Map<string, Promise<void>>()
+  private readonly hwWaiters = new HighWatermarkWaiters()
   private readonly isrWrites = new Set<string>()
   private readonly watches: PrefixWatch<unknown, unknown>[] = []
   private syncing: Promise<void> | undefined
@@ -322,7 +323,10 @@ export class ClusterNode implements ClusterView {
       const remaining = deadline - Date.now()
       if (remaining <= 0) return ErrorCode.REQUEST_TIMED_OUT
       // Short slices: an ISR shrink or a lost leadership does not move the HW, so look again.
-      await engine.waitForData(topic, partition, lastOffset, Math.min(remaining, 250))
+      const slice = Math.min(remaining, 250)
+      await (leader.highWatermarkShownAtOnce
+        ? this.hwWaiters.wait(keyOf(topic, partition), lastOffset, slice)
+        : engine.waitForData(topic, partition, lastOffset, slice))
     }
   }
 
@@ -464,6 +468,7 @@ export class ClusterNode implements ClusterView {
     if (role.kind === 'follower') await this.fetchers.get(role.leader)?.removePartition(topic, partition)
     this.leaders.delete(key)
     this.roles.delete(key)
+    this.hwWaiters.poke(key)
     if (role.kind === 'leader') this.emitLeadership(topic, partition, false)
   }
 
@@ -516,10 +521,10 @@ export class ClusterNode implements ClusterView {
     if (!leader || !offsets) return
     const next = leader.advanceHighWatermark(offsets.logEndOffset)
     if (next === undefined) return
-    const previous = this.hwWrites.get(key) ?? Promise.resolve()
-    const write = previous.then(() => this.context.engine.setHighWatermark(topic, partition, next)).catch(() => undefined)
-    this.hwWrites.set(key, write)
-    void write.then(() => { if (this.hwWrites.get(key) === write) this.hwWrites.delete(key) })
+    leader.highWatermarkShownAtOnce = this.context.engine.advanceHighWatermark(topic, partition, next)
+    // Not shown at once (flush 'always'): the waits go back to the worker's published HW.
+    if (leader.highWatermarkShownAtOnce) this.hwWaiters.wake(key, next)
+    else this.hwWaiters.poke(key)
   }
 
   private maintainIsrs(): void {
@@ -612,6 +617,7 @@ export class ClusterNode implements ClusterView {
     await this.registration?.close().catch(() => undefined)
     for (const watch of this.watches) await watch.close().catch(() => undefined)
     this.appendWaiters.wakeAll()
+    this.hwWaiters.wakeAll()
     this.metadata.close()
   }
 }

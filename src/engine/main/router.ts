@@ -83,6 +83,8 @@ interface PartitionEntry {
   settings: PartitionSettings
   /** Resolves when the (re)open in the worker finished; rejects if it failed. */
   ready: Promise<void>
+  /** The HW the leader set from this thread (advanceHighWatermark), shown before the worker publishes it. */
+  leaderHighWatermark?: number
 }
 
 const DEFAULT_MAX_WORKERS = Math.max(1, availableParallelism())
@@ -201,6 +203,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   }
 
   private sendOpen(entry: PartitionEntry): Promise<void> {
+    entry.leaderHighWatermark = undefined
     return this.control(entry.worker, { op: 'open', slot: entry.slot, topic: entry.topic, partition: entry.partition, settings: entry.settings }).then(() => undefined)
   }
 
@@ -333,17 +336,35 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   async truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
     const entry = this.entry(topic, partition)
+    entry.leaderHighWatermark = undefined
     return await this.control(entry.worker, { op: 'truncateTo', slot: entry.slot, offset }) as { logEndOffset: number }
   }
 
   async truncateFullyAndStartAt(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
     const entry = this.entry(topic, partition)
+    entry.leaderHighWatermark = undefined
     return await this.control(entry.worker, { op: 'truncateFullyAndStartAt', slot: entry.slot, offset }) as { logEndOffset: number }
   }
 
   async setHighWatermark(topic: string, partition: number, offset: number): Promise<void> {
     const entry = this.entry(topic, partition)
+    entry.leaderHighWatermark = undefined
     await this.control(entry.worker, { op: 'setHighWatermark', slot: entry.slot, offset })
+  }
+
+  advanceHighWatermark(topic: string, partition: number, offset: number): boolean {
+    const entry = this.partitions.get(key(topic, partition))
+    if (!entry) return false
+    // No reply wanted: frames reach the worker in order, so every read sent after this finds the HW set.
+    const body = packr.pack({ op: 'setHighWatermark', slot: entry.slot, offset } satisfies ControlRequest)
+    this.channel(entry.worker).post(FRAME_HEAD_BYTES + body.length, (view) => {
+      writeHead(view, FrameKind.Control, 0, 0, NO_REPLY, 0)
+      view.set(body, FRAME_HEAD_BYTES)
+    })
+    // Under 'always' the worker's HW also waits for the leader's fdatasync: only it can publish the move.
+    const atLogEnd = this.config.flush !== 'always' && entry.settings.flushEveryAppend !== true
+    if (atLogEnd) entry.leaderHighWatermark = Math.max(entry.leaderHighWatermark ?? 0, offset)
+    return atLogEnd
   }
 
   async endOffsetForEpoch(topic: string, partition: number, epoch: number, options: { currentLeaderEpoch?: number } = {}): Promise<EpochEndOffset> {
@@ -457,7 +478,9 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (!entry) return undefined
     const published = this.states[entry.worker].read(entry.slot)
     if (!published || published.logEndOffset < 0) return undefined
-    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark: published.highWatermark, lastStableOffset: published.lastStableOffset }
+    const leaderHw = entry.leaderHighWatermark
+    const highWatermark = leaderHw === undefined ? published.highWatermark : Math.max(published.highWatermark, Math.min(leaderHw, published.logEndOffset))
+    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark, lastStableOffset: published.lastStableOffset }
   }
 
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
