@@ -12,6 +12,7 @@ import { BrokerRegistration } from '../cluster/broker-registration.js'
 import { ClusterMetadata, type LiveBroker } from '../cluster/cluster-metadata.js'
 import { controlledShutdown } from '../cluster/controlled-shutdown.js'
 import { Controller } from '../cluster/controller.js'
+import { forgetPartitionKeys, partitionKey } from '../cluster/partition-keys.js'
 import { HighWatermarkWaiters } from '../cluster/high-watermark-waiters.js'
 import { AppendWaiters, type AppendWait } from '../cluster/append-waiters.js'
 import { LeaderReplica } from '../cluster/leader-replica.js'
@@ -37,7 +38,7 @@ const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5_000
 const CREATE_VISIBLE_TIMEOUT_MS = 10_000
 const MIN_INSYNC_CONFIG = 'min.insync.replicas'
 
-const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`
+const keyOf = partitionKey
 
 function sameConfigs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const keys = Object.keys(a)
@@ -303,11 +304,11 @@ export class ClusterNode implements ClusterView {
 
   onLeaderAppend(topic: string, partition: number): void {
     this.updateHighWatermark(topic, partition)
-    this.appendWaiters.wake(topic, partition, this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0)
+    this.appendWaiters.wake(topic, partition, Math.max(0, this.context.engine.logEndOffset(topic, partition)))
   }
 
   waitForAnyAppend(waits: readonly AppendWait[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return this.appendWaiters.wait(waits, timeoutMs, (topic, partition) => this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0, signal)
+    return this.appendWaiters.wait(waits, timeoutMs, (topic, partition) => Math.max(0, this.context.engine.logEndOffset(topic, partition)), signal)
   }
 
   async awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number> {
@@ -409,6 +410,7 @@ export class ClusterNode implements ClusterView {
       for (let p = 0; p < local.partitions; p++) await this.becomeNothing(local.name, p)
       await context.deleteTopic(local.name)
       for (let p = 0; p < local.partitions; p++) this.opened.delete(keyOf(local.name, p))
+      forgetPartitionKeys(local.name)
     }
     for (const [name, record] of this.topicCache) {
       const local = context.topics.get(name)
@@ -517,9 +519,9 @@ export class ClusterNode implements ClusterView {
   private updateHighWatermark(topic: string, partition: number): void {
     const key = keyOf(topic, partition)
     const leader = this.leaders.get(key)
-    const offsets = this.context.engine.offsets(topic, partition)
-    if (!leader || !offsets) return
-    const next = leader.advanceHighWatermark(offsets.logEndOffset)
+    const logEnd = this.context.engine.logEndOffset(topic, partition)
+    if (!leader || logEnd < 0) return
+    const next = leader.advanceHighWatermark(logEnd)
     if (next === undefined) return
     leader.highWatermarkShownAtOnce = this.context.engine.advanceHighWatermark(topic, partition, next)
     // Not shown at once (flush 'always'): the waits go back to the worker's published HW.

@@ -172,6 +172,8 @@ export interface LogEngine {
    * where the worker publishes it once the leader's fdatasync covers it too.
    */
   advanceHighWatermark(topic: string, partition: number, offset: number): boolean
+  /** offsets(topic, partition)?.logEndOffset without allocating; -1 when the partition is not open here. */
+  logEndOffset(topic: string, partition: number): number
   /**
    * OffsetForLeaderEpoch. With `currentLeaderEpoch` >= 0 the caller's view is checked against
    * the partition's leader epoch first: older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.

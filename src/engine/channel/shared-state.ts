@@ -84,6 +84,18 @@ export class SharedPartitionState {
     return undefined
   }
 
+  /** The slot's published log end offset, read without allocating (hot on the leader: every partition of every follower fetch); undefined as read() is. */
+  logEndOffset(slot: number): number | undefined {
+    const seqIndex = slot * I32_PER_SLOT + SEQ
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.words, seqIndex)
+      if (before & 1) continue
+      const logEndOffset = this.numbers[slot * F64_PER_SLOT + LOG_END]
+      if (Atomics.load(this.words, seqIndex) === before) return logEndOffset
+    }
+    return undefined
+  }
+
   /** The Int32Array and index of a slot's high-watermark change counter (for Atomics.waitAsync). */
   hwCounter(slot: number): { words: Int32Array; index: number } {
     return { words: this.words, index: slot * I32_PER_SLOT + HW_COUNTER }

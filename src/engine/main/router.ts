@@ -94,8 +94,13 @@ const DEFAULT_SLOTS_PER_WORKER = 4096
 /** Records per appendRecords frame at most, so one call never monopolises a ring. */
 const MAX_RECORDS_FRAME_BYTES = 1024 * 1024
 
+/** Keys made once per partition: offsets() is looked up per partition of every fetch, and fresh strings were main-thread garbage. */
+const keysByTopic = new Map<string, string[]>()
+
 function key(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`
+  let keys = keysByTopic.get(topic)
+  if (!keys) keysByTopic.set(topic, keys = [])
+  return keys[partition] ??= `${topic}\u0000${partition}`
 }
 
 export class PartitionRouter extends EventEmitter implements LogEngine {
@@ -481,6 +486,12 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const leaderHw = entry.leaderHighWatermark
     const highWatermark = leaderHw === undefined ? published.highWatermark : Math.max(published.highWatermark, Math.min(leaderHw, published.logEndOffset))
     return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark, lastStableOffset: published.lastStableOffset }
+  }
+
+  logEndOffset(topic: string, partition: number): number {
+    const entry = this.partitions.get(key(topic, partition))
+    if (!entry) return -1
+    return this.states[entry.worker].logEndOffset(entry.slot) ?? -1
   }
 
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
