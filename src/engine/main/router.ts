@@ -481,11 +481,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   offsets(topic: string, partition: number): PartitionOffsets | undefined {
     const entry = this.partitions.get(key(topic, partition))
     if (!entry) return undefined
-    const published = this.states[entry.worker].read(entry.slot)
-    if (!published || published.logEndOffset < 0) return undefined
+    const out: PartitionOffsets = { logStartOffset: -1, logEndOffset: -1, highWatermark: -1, lastStableOffset: -1 }
+    if (!this.states[entry.worker].readInto(entry.slot, out) || out.logEndOffset < 0) return undefined
     const leaderHw = entry.leaderHighWatermark
-    const highWatermark = leaderHw === undefined ? published.highWatermark : Math.max(published.highWatermark, Math.min(leaderHw, published.logEndOffset))
-    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark, lastStableOffset: published.lastStableOffset }
+    if (leaderHw !== undefined) out.highWatermark = Math.max(out.highWatermark, Math.min(leaderHw, out.logEndOffset))
+    return out
   }
 
   logEndOffset(topic: string, partition: number): number {
