@@ -286,7 +286,7 @@ function applyRecord(state: PartitionState, keyBytes: Buffer, value: Buffer | nu
     else state.groups.set(key.group, decodeGroupMetadataValue(value))
     return
   }
-  let topics = state.offsets.get(key.group)
+  const topics = state.offsets.get(key.group)
   if (value === null) {
     const partitions = topics?.get(key.topic)
     partitions?.delete(key.partition)
