@@ -10,9 +10,11 @@
 /** One partition of a parked fetch: wake once the leader's log end passes `offset`. */
 export interface AppendWait { topic: string; partition: number; offset: number }
 
+import { partitionKey } from './partition-keys.js'
+
 interface Entry { offset: number; wake: () => void }
 
-const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`
+const keyOf = partitionKey
 
 export class AppendWaiters {
   private readonly byPartition = new Map<string, Set<Entry>>()

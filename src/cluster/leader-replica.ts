@@ -24,6 +24,8 @@ export class LeaderReplica {
   private readonly followers = new Map<number, FollowerState>()
   private highWatermark: number
   private members: number[] = []
+  /** The engine showed this leader's last HW move at once (not flush 'always'): acks=all waits on this thread. */
+  highWatermarkShownAtOnce = false
 
   constructor(
     readonly leaderEpoch: number,

@@ -12,6 +12,8 @@ import { BrokerRegistration } from '../cluster/broker-registration.js'
 import { ClusterMetadata, type LiveBroker } from '../cluster/cluster-metadata.js'
 import { controlledShutdown } from '../cluster/controlled-shutdown.js'
 import { Controller } from '../cluster/controller.js'
+import { forgetPartitionKeys, partitionKey } from '../cluster/partition-keys.js'
+import { HighWatermarkWaiters } from '../cluster/high-watermark-waiters.js'
 import { AppendWaiters, type AppendWait } from '../cluster/append-waiters.js'
 import { LeaderReplica } from '../cluster/leader-replica.js'
 import { parseControllerRecord, type PartitionState, type TopicRecord } from '../cluster/metadata-layout.js'
@@ -36,7 +38,7 @@ const CONTROLLED_SHUTDOWN_TIMEOUT_MS = 5_000
 const CREATE_VISIBLE_TIMEOUT_MS = 10_000
 const MIN_INSYNC_CONFIG = 'min.insync.replicas'
 
-const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`
+const keyOf = partitionKey
 
 function sameConfigs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const keys = Object.keys(a)
@@ -76,7 +78,7 @@ export class ClusterNode implements ClusterView {
   private readonly leaders = new Map<string, LeaderReplica>()
   private readonly fetchers = new Map<number, ReplicaFetcher>()
   private readonly appendWaiters = new AppendWaiters()
-  private readonly hwWrites = new Map<string, Promise<void>>()
+  private readonly hwWaiters = new HighWatermarkWaiters()
   private readonly isrWrites = new Set<string>()
   private readonly watches: PrefixWatch<unknown, unknown>[] = []
   private syncing: Promise<void> | undefined
@@ -302,11 +304,11 @@ export class ClusterNode implements ClusterView {
 
   onLeaderAppend(topic: string, partition: number): void {
     this.updateHighWatermark(topic, partition)
-    this.appendWaiters.wake(topic, partition, this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0)
+    this.appendWaiters.wake(topic, partition, Math.max(0, this.context.engine.logEndOffset(topic, partition)))
   }
 
   waitForAnyAppend(waits: readonly AppendWait[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return this.appendWaiters.wait(waits, timeoutMs, (topic, partition) => this.context.engine.offsets(topic, partition)?.logEndOffset ?? 0, signal)
+    return this.appendWaiters.wait(waits, timeoutMs, (topic, partition) => Math.max(0, this.context.engine.logEndOffset(topic, partition)), signal)
   }
 
   async awaitReplication(topic: string, partition: number, lastOffset: number, timeoutMs: number): Promise<number> {
@@ -322,7 +324,10 @@ export class ClusterNode implements ClusterView {
       const remaining = deadline - Date.now()
       if (remaining <= 0) return ErrorCode.REQUEST_TIMED_OUT
       // Short slices: an ISR shrink or a lost leadership does not move the HW, so look again.
-      await engine.waitForData(topic, partition, lastOffset, Math.min(remaining, 250))
+      const slice = Math.min(remaining, 250)
+      await (leader.highWatermarkShownAtOnce
+        ? this.hwWaiters.wait(keyOf(topic, partition), lastOffset, slice)
+        : engine.waitForData(topic, partition, lastOffset, slice))
     }
   }
 
@@ -405,6 +410,7 @@ export class ClusterNode implements ClusterView {
       for (let p = 0; p < local.partitions; p++) await this.becomeNothing(local.name, p)
       await context.deleteTopic(local.name)
       for (let p = 0; p < local.partitions; p++) this.opened.delete(keyOf(local.name, p))
+      forgetPartitionKeys(local.name)
     }
     for (const [name, record] of this.topicCache) {
       const local = context.topics.get(name)
@@ -464,6 +470,7 @@ export class ClusterNode implements ClusterView {
     if (role.kind === 'follower') await this.fetchers.get(role.leader)?.removePartition(topic, partition)
     this.leaders.delete(key)
     this.roles.delete(key)
+    this.hwWaiters.poke(key)
     if (role.kind === 'leader') this.emitLeadership(topic, partition, false)
   }
 
@@ -512,14 +519,14 @@ export class ClusterNode implements ClusterView {
   private updateHighWatermark(topic: string, partition: number): void {
     const key = keyOf(topic, partition)
     const leader = this.leaders.get(key)
-    const offsets = this.context.engine.offsets(topic, partition)
-    if (!leader || !offsets) return
-    const next = leader.advanceHighWatermark(offsets.logEndOffset)
+    const logEnd = this.context.engine.logEndOffset(topic, partition)
+    if (!leader || logEnd < 0) return
+    const next = leader.advanceHighWatermark(logEnd)
     if (next === undefined) return
-    const previous = this.hwWrites.get(key) ?? Promise.resolve()
-    const write = previous.then(() => this.context.engine.setHighWatermark(topic, partition, next)).catch(() => undefined)
-    this.hwWrites.set(key, write)
-    void write.then(() => { if (this.hwWrites.get(key) === write) this.hwWrites.delete(key) })
+    leader.highWatermarkShownAtOnce = this.context.engine.advanceHighWatermark(topic, partition, next)
+    // Not shown at once (flush 'always'): the waits go back to the worker's published HW.
+    if (leader.highWatermarkShownAtOnce) this.hwWaiters.wake(key, next)
+    else this.hwWaiters.poke(key)
   }
 
   private maintainIsrs(): void {
@@ -612,6 +619,7 @@ export class ClusterNode implements ClusterView {
     await this.registration?.close().catch(() => undefined)
     for (const watch of this.watches) await watch.close().catch(() => undefined)
     this.appendWaiters.wakeAll()
+    this.hwWaiters.wakeAll()
     this.metadata.close()
   }
 }

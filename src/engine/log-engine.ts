@@ -178,6 +178,15 @@ export interface LogEngine {
    */
   setHighWatermark(topic: string, partition: number, offset: number): Promise<void>
   /**
+   * The leader's HW move, computed on this thread from its followers' fetch offsets: posted to
+   * the worker without a reply (reads sent afterwards queue behind it). True when offsets() shows
+   * it at once (the flush policy lets the HW reach the log end); false under flush 'always',
+   * where the worker publishes it once the leader's fdatasync covers it too.
+   */
+  advanceHighWatermark(topic: string, partition: number, offset: number): boolean
+  /** offsets(topic, partition)?.logEndOffset without allocating; -1 when the partition is not open here. */
+  logEndOffset(topic: string, partition: number): number
+  /**
    * OffsetForLeaderEpoch. With `currentLeaderEpoch` >= 0 the caller's view is checked against
    * the partition's leader epoch first: older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
    */

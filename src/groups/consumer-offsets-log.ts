@@ -178,7 +178,10 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
       key: encodeOffsetCommitKey(groupId, o.topic, o.partition),
       value: encodeOffsetCommitValue({ offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, commitTimestamp }),
     }))
-    return this.write(groupId, records, commitTimestamp)
+    // Applied from the values themselves, not decoded back from the bytes just encoded (garbage per partition).
+    return this.write(groupId, records, commitTimestamp, (state) => {
+      for (const o of offsets) setOffset(state, groupId, { topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, commitTimestamp })
+    })
   }
 
   /**
@@ -235,11 +238,12 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
   async close(): Promise<void> { this.closed = true }
 
   /** One batch per call: a commit is all-or-nothing. Applied to memory once acknowledged. */
-  private async write(groupId: string, records: { key: Buffer; value: Buffer | null }[], timestamp: number): Promise<void> {
+  private async write(groupId: string, records: { key: Buffer; value: Buffer | null }[], timestamp: number, apply?: (state: PartitionState) => void): Promise<void> {
     if (this.closed) throw new LogClosedError('the offsets log is closed')
     if (records.length === 0) return
     const state = await this.append(groupId, encodeRecordBatch({ records: records as RecordInput[], baseTimestamp: timestamp }))
-    for (const r of records) applyRecord(state, r.key, r.value)
+    if (apply) apply(state)
+    else for (const r of records) applyRecord(state, r.key, r.value)
   }
 
   /** Appends one batch to the group's partition (acks=all); the partition's state, still held here, once acknowledged. */
@@ -282,7 +286,7 @@ function applyRecord(state: PartitionState, keyBytes: Buffer, value: Buffer | nu
     else state.groups.set(key.group, decodeGroupMetadataValue(value))
     return
   }
-  let topics = state.offsets.get(key.group)
+  const topics = state.offsets.get(key.group)
   if (value === null) {
     const partitions = topics?.get(key.topic)
     partitions?.delete(key.partition)
@@ -290,9 +294,14 @@ function applyRecord(state: PartitionState, keyBytes: Buffer, value: Buffer | nu
     if (topics?.size === 0) state.offsets.delete(key.group)
     return
   }
-  const decoded = decodeOffsetCommitValue(value)
-  if (!topics) state.offsets.set(key.group, topics = new Map())
-  let partitions = topics.get(key.topic)
-  if (!partitions) topics.set(key.topic, partitions = new Map())
-  partitions.set(key.partition, { topic: key.topic, partition: key.partition, ...decoded })
+  setOffset(state, key.group, { topic: key.topic, partition: key.partition, ...decodeOffsetCommitValue(value) })
+}
+
+/** A group's committed offset of one partition, in memory. */
+function setOffset(state: PartitionState, group: string, committed: CommittedOffset): void {
+  let topics = state.offsets.get(group)
+  if (!topics) state.offsets.set(group, topics = new Map())
+  let partitions = topics.get(committed.topic)
+  if (!partitions) topics.set(committed.topic, partitions = new Map())
+  partitions.set(committed.partition, committed)
 }

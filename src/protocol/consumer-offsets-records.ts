@@ -76,7 +76,8 @@ export function encodeOffsetCommitKey(group: string, topic: string, partition: n
   w.string(false, group)
   w.string(false, topic)
   w.int32(partition)
-  return Buffer.from(w.finish())
+  // The writer's buffer is a fresh pool slice, held by nothing else: no copy needed.
+  return w.finish()
 }
 
 export function encodeGroupMetadataKey(group: string): Buffer {
@@ -101,7 +102,7 @@ export function encodeOffsetCommitValue(value: OffsetCommitValue): Buffer {
   w.int32(value.leaderEpoch)
   w.string(false, value.metadata)
   w.int64(value.commitTimestamp)
-  return Buffer.from(w.finish())
+  return w.finish()
 }
 
 export function decodeOffsetCommitValue(value: Buffer): OffsetCommitValue {

@@ -84,6 +84,34 @@ export class SharedPartitionState {
     return undefined
   }
 
+  /** read() into `out` (its committedPosition left out): one object per offsets() call instead of two. False as read() is undefined. */
+  readInto(slot: number, out: Omit<PublishedOffsets, 'committedPosition'>): boolean {
+    const base = slot * F64_PER_SLOT
+    const seqIndex = slot * I32_PER_SLOT + SEQ
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.words, seqIndex)
+      if (before & 1) continue
+      out.logStartOffset = this.numbers[base + LOG_START]
+      out.logEndOffset = this.numbers[base + LOG_END]
+      out.highWatermark = this.numbers[base + HIGH_WATERMARK]
+      out.lastStableOffset = this.numbers[base + LAST_STABLE]
+      if (Atomics.load(this.words, seqIndex) === before) return true
+    }
+    return false
+  }
+
+  /** The slot's published log end offset, read without allocating (hot on the leader: every partition of every follower fetch); undefined as read() is. */
+  logEndOffset(slot: number): number | undefined {
+    const seqIndex = slot * I32_PER_SLOT + SEQ
+    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(this.words, seqIndex)
+      if (before & 1) continue
+      const logEndOffset = this.numbers[slot * F64_PER_SLOT + LOG_END]
+      if (Atomics.load(this.words, seqIndex) === before) return logEndOffset
+    }
+    return undefined
+  }
+
   /** The Int32Array and index of a slot's high-watermark change counter (for Atomics.waitAsync). */
   hwCounter(slot: number): { words: Int32Array; index: number } {
     return { words: this.words, index: slot * I32_PER_SLOT + HW_COUNTER }

@@ -83,6 +83,8 @@ interface PartitionEntry {
   settings: PartitionSettings
   /** Resolves when the (re)open in the worker finished; rejects if it failed. */
   ready: Promise<void>
+  /** The HW the leader set from this thread (advanceHighWatermark), shown before the worker publishes it. */
+  leaderHighWatermark?: number
 }
 
 const DEFAULT_MAX_WORKERS = Math.max(1, availableParallelism())
@@ -92,8 +94,13 @@ const DEFAULT_SLOTS_PER_WORKER = 4096
 /** Records per appendRecords frame at most, so one call never monopolises a ring. */
 const MAX_RECORDS_FRAME_BYTES = 1024 * 1024
 
+/** Keys made once per partition: offsets() is looked up per partition of every fetch, and fresh strings were main-thread garbage. */
+const keysByTopic = new Map<string, string[]>()
+
 function key(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`
+  let keys = keysByTopic.get(topic)
+  if (!keys) keysByTopic.set(topic, keys = [])
+  return keys[partition] ??= `${topic}\u0000${partition}`
 }
 
 export class PartitionRouter extends EventEmitter implements LogEngine {
@@ -201,6 +208,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   }
 
   private sendOpen(entry: PartitionEntry): Promise<void> {
+    entry.leaderHighWatermark = undefined
     return this.control(entry.worker, { op: 'open', slot: entry.slot, topic: entry.topic, partition: entry.partition, settings: entry.settings }).then(() => undefined)
   }
 
@@ -333,17 +341,35 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
 
   async truncateTo(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
     const entry = this.entry(topic, partition)
+    entry.leaderHighWatermark = undefined
     return await this.control(entry.worker, { op: 'truncateTo', slot: entry.slot, offset }) as { logEndOffset: number }
   }
 
   async truncateFullyAndStartAt(topic: string, partition: number, offset: number): Promise<{ logEndOffset: number }> {
     const entry = this.entry(topic, partition)
+    entry.leaderHighWatermark = undefined
     return await this.control(entry.worker, { op: 'truncateFullyAndStartAt', slot: entry.slot, offset }) as { logEndOffset: number }
   }
 
   async setHighWatermark(topic: string, partition: number, offset: number): Promise<void> {
     const entry = this.entry(topic, partition)
+    entry.leaderHighWatermark = undefined
     await this.control(entry.worker, { op: 'setHighWatermark', slot: entry.slot, offset })
+  }
+
+  advanceHighWatermark(topic: string, partition: number, offset: number): boolean {
+    const entry = this.partitions.get(key(topic, partition))
+    if (!entry) return false
+    // No reply wanted: frames reach the worker in order, so every read sent after this finds the HW set.
+    const body = packr.pack({ op: 'setHighWatermark', slot: entry.slot, offset } satisfies ControlRequest)
+    this.channel(entry.worker).post(FRAME_HEAD_BYTES + body.length, (view) => {
+      writeHead(view, FrameKind.Control, 0, 0, NO_REPLY, 0)
+      view.set(body, FRAME_HEAD_BYTES)
+    })
+    // Under 'always' the worker's HW also waits for the leader's fdatasync: only it can publish the move.
+    const atLogEnd = this.config.flush !== 'always' && entry.settings.flushEveryAppend !== true
+    if (atLogEnd) entry.leaderHighWatermark = Math.max(entry.leaderHighWatermark ?? 0, offset)
+    return atLogEnd
   }
 
   async endOffsetForEpoch(topic: string, partition: number, epoch: number, options: { currentLeaderEpoch?: number } = {}): Promise<EpochEndOffset> {
@@ -455,9 +481,17 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   offsets(topic: string, partition: number): PartitionOffsets | undefined {
     const entry = this.partitions.get(key(topic, partition))
     if (!entry) return undefined
-    const published = this.states[entry.worker].read(entry.slot)
-    if (!published || published.logEndOffset < 0) return undefined
-    return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark: published.highWatermark, lastStableOffset: published.lastStableOffset }
+    const out: PartitionOffsets = { logStartOffset: -1, logEndOffset: -1, highWatermark: -1, lastStableOffset: -1 }
+    if (!this.states[entry.worker].readInto(entry.slot, out) || out.logEndOffset < 0) return undefined
+    const leaderHw = entry.leaderHighWatermark
+    if (leaderHw !== undefined) out.highWatermark = Math.max(out.highWatermark, Math.min(leaderHw, out.logEndOffset))
+    return out
+  }
+
+  logEndOffset(topic: string, partition: number): number {
+    const entry = this.partitions.get(key(topic, partition))
+    if (!entry) return -1
+    return this.states[entry.worker].logEndOffset(entry.slot) ?? -1
   }
 
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
