@@ -130,6 +130,13 @@ export interface LogEngine {
   read(topic: string, partition: number, offset: number, maxBytes: number, options?: ReadOptions): Promise<ReadSlice>
   /** Current offsets from shared state, without a round trip to the worker; undefined for an unknown partition. */
   offsets(topic: string, partition: number): PartitionOffsets | undefined
+  /**
+   * A counter the partition's worker bumps whenever bytes already in its files may have moved
+   * or gone (truncation, retention, cleaning, damage, close); undefined if the partition is not
+   * open here. A file position learnt from read(..., { holdFile: true }) between two equal
+   * readings still holds the same batch. Absent: the engine offers no such guarantee.
+   */
+  layoutGeneration?(topic: string, partition: number): number | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null>
   /** DeleteRecords: moves the log start offset to `offset` (at most the high watermark); resolves to the new log start offset. */

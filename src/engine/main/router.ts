@@ -460,6 +460,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     return { logStartOffset: published.logStartOffset, logEndOffset: published.logEndOffset, highWatermark: published.highWatermark, lastStableOffset: published.lastStableOffset }
   }
 
+  layoutGeneration(topic: string, partition: number): number | undefined {
+    const entry = this.partitions.get(key(topic, partition))
+    return entry ? this.states[entry.worker].layoutGeneration(entry.slot) : undefined
+  }
+
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {
     const entry = this.entry(topic, partition)
     return await this.control(entry.worker, { op: 'offsetForTimestamp', slot: entry.slot, timestamp }) as TimestampOffset | null
