@@ -10,6 +10,7 @@ import type { RecoverySummary } from '../storage/recovery.js'
 import type { ActiveProducer } from '../storage/producer-state.js'
 import type { CleanerCounters } from '../storage/log-cleaner.js'
 import type { ScrubCounters } from '../storage/scrub.js'
+import type { FollowerStaging } from './channel/follower-staging.js'
 
 export type { TimestampOffset }
 
@@ -157,6 +158,12 @@ export interface LogEngine {
    * start as a cleaner's gap), so appends queued behind a refused one are refused too.
    */
   appendAsFollower(topic: string, partition: number, batches: Buffer, expectedLogEnd?: number): Promise<{ logEndOffset: number }>
+  /**
+   * Shared memory for replica fetch responses (channel/follower-staging.ts): batches passed to
+   * appendAsFollower from inside it reach the worker without a copy; the caller keeps them
+   * unchanged until that append settles. Absent: engines without workers.
+   */
+  readonly followerStaging?: FollowerStaging
   /**
    * Rewrites a range the scrubber found damaged (a ScrubDamageEvent's path and position) with an
    * intact copy of the same batches from another replica, and serves it again. Rejects (nothing

@@ -340,8 +340,11 @@ export class PartitionRuntime {
    * baseOffset carries the log end offset (see FrameKind.AppendAsFollower).
    */
   appendAsFollower(frame: Buffer, offset: number, requestId: number): void {
-    const expectedLogEnd = readFollowerAppendHead(frame, offset)
-    const batches = frame.subarray(offset + FOLLOWER_APPEND_HEAD_BYTES)
+    this.appendFollowerBatches(frame.subarray(offset + FOLLOWER_APPEND_HEAD_BYTES), readFollowerAppendHead(frame, offset), requestId)
+  }
+
+  /** appendAsFollower of `batches` wherever they are (the ring frame, or the follower staging area); -1: no expected log end. */
+  appendFollowerBatches(batches: Buffer, expectedLogEnd: number, requestId: number): void {
     try {
       this.log.appendAsFollower(batches, expectedLogEnd >= 0 ? expectedLogEnd : undefined)
     } catch (error) {
