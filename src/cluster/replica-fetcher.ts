@@ -6,6 +6,7 @@
  * then fetches from its log end, appends the leader's batches verbatim (a partial trailing
  * batch is dropped: a fetch may end mid-batch) and sets its HW to min(leader HW, own LEO).
  */
+import { ConnectionFrames } from '../engine/channel/follower-staging.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
@@ -82,6 +83,8 @@ type FetchResponse = Awaited<ReturnType<ReplicaFetcher['sendFetch']>>
 export class ReplicaFetcher {
   private readonly partitions = new Map<string, FetchState>()
   private client: KafkaWireClient | undefined
+  /** The connection's response frames in the engine's follower staging area (appended without a ring copy). */
+  private frames: ConnectionFrames | undefined
   private closed = false
   private running: Promise<void> | undefined
   /** Set while fetched data is being applied: removal waits for it, so no append lands after a role change. */
@@ -114,6 +117,7 @@ export class ReplicaFetcher {
     this.wake?.()
     await this.client?.close().catch(() => undefined)
     await this.running
+    this.frames?.releaseAll()
   }
 
   private async loop(): Promise<void> {
@@ -127,8 +131,7 @@ export class ReplicaFetcher {
       } catch (error) {
         if (this.closed) return
         this.options.onError?.(error)
-        await this.client?.close().catch(() => undefined)
-        this.client = undefined
+        await this.dropConnection()
         await this.pause()
       }
     }
@@ -144,10 +147,25 @@ export class ReplicaFetcher {
 
   private async connect(): Promise<KafkaWireClient> {
     if (this.client && !this.client.closed) return this.client
+    await this.dropConnection()
     const address = this.options.address()
     if (!address) throw new Error(`leader ${this.options.leaderId} is not registered`)
-    this.client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000, directReads: true })
+    const staging = this.options.engine.followerStaging
+    const frames = staging && new ConnectionFrames(staging)
+    this.client = await connectInterBroker(`${address.host}:${address.port}`, {
+      clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000, directReads: true,
+      ...(frames && { frameAllocator: (size: number) => frames.allocate(size) }),
+    })
+    this.frames = frames
     return this.client
+  }
+
+  /** Closes the connection; nothing read from it is being appended (callers are between rounds), so its frames are freed. */
+  private async dropConnection(): Promise<void> {
+    await this.client?.close().catch(() => undefined)
+    this.client = undefined
+    this.frames?.releaseAll()
+    this.frames = undefined
   }
 
   /** The latest epoch in the local log (probing down from the leader's epoch), -1 if it has none. */
@@ -293,7 +311,8 @@ export class ReplicaFetcher {
     let failures = 0
     let moved = false
     const highWatermarks: [FetchState, number][] = []
-    await this.applyPhase(async () => {
+    try {
+      await this.applyPhase(async () => {
       for (const t of response.responses) {
         for (const p of t.partitions) {
           const state = this.partitions.get(key(t.topic, p.partitionIndex))
@@ -321,8 +340,19 @@ export class ReplicaFetcher {
           if (p.highWatermark >= 0 && hw !== state.highWatermark) highWatermarks.push([state, hw])
         }
       }
-    })
+      })
+    } finally {
+      // Every append of this response has settled (they run one after another): its frame, and
+      // the ones that arrived before it, may be read into again.
+      this.releaseFrames(response)
+    }
     return { failures, moved, highWatermarks }
+  }
+
+  private releaseFrames(response: FetchResponse): void {
+    const frames = this.frames
+    if (!frames) return
+    for (const t of response.responses) for (const p of t.partitions) if (p.records) return frames.releaseThrough(p.records)
   }
 
   /** Waits for the high-watermark writes in flight; their failure is thrown once. */

@@ -10,6 +10,7 @@ import type { RecoverySummary } from '../storage/recovery.js'
 import type { ActiveProducer } from '../storage/producer-state.js'
 import type { CleanerCounters } from '../storage/log-cleaner.js'
 import type { ScrubCounters } from '../storage/scrub.js'
+import type { FollowerStaging } from './channel/follower-staging.js'
 
 export type { TimestampOffset }
 
@@ -142,6 +143,13 @@ export interface LogEngine {
   read(topic: string, partition: number, offset: number, maxBytes: number, options?: ReadOptions): Promise<ReadSlice>
   /** Current offsets from shared state, without a round trip to the worker; undefined for an unknown partition. */
   offsets(topic: string, partition: number): PartitionOffsets | undefined
+  /**
+   * A counter the partition's worker bumps whenever bytes already in its files may have moved
+   * or gone (truncation, retention, cleaning, damage, close); undefined if the partition is not
+   * open here. A file position learnt from read(..., { holdFile: true }) between two equal
+   * readings still holds the same batch. Absent: the engine offers no such guarantee.
+   */
+  layoutGeneration?(topic: string, partition: number): number | undefined
   /** The first offset whose timestamp is >= `timestamp`, or null if none. */
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null>
   /** DeleteRecords: moves the log start offset to `offset` (at most the high watermark); resolves to the new log start offset. */
@@ -162,6 +170,12 @@ export interface LogEngine {
    * start as a cleaner's gap), so appends queued behind a refused one are refused too.
    */
   appendAsFollower(topic: string, partition: number, batches: Buffer, expectedLogEnd?: number): Promise<{ logEndOffset: number }>
+  /**
+   * Shared memory for replica fetch responses (channel/follower-staging.ts): batches passed to
+   * appendAsFollower from inside it reach the worker without a copy; the caller keeps them
+   * unchanged until that append settles. Absent: engines without workers.
+   */
+  readonly followerStaging?: FollowerStaging
   /**
    * Rewrites a range the scrubber found damaged (a ScrubDamageEvent's path and position) with an
    * intact copy of the same batches from another replica, and serves it again. Rejects (nothing

@@ -24,8 +24,12 @@ export class DirectFrameReader {
   private deliver: (frame: Buffer) => void = (frame) => { this.early.push(frame) }
   private onError: (error: Error) => void = () => undefined
 
-  /** The socket is created (and may read) before its client exists: the client attaches here. */
-  constructor(private readonly maxFrameSize: number) {}
+  /**
+   * The socket is created (and may read) before its client exists: the client attaches here.
+   * `allocate`: where a frame of a given size is read (undefined from it: a heap buffer), e.g.
+   * shared memory a replica fetcher's appends are taken from (engine/channel/follower-staging.ts).
+   */
+  constructor(private readonly maxFrameSize: number, private readonly allocate?: (size: number) => Buffer | undefined) {}
 
   attach(deliver: (frame: Buffer) => void, onError: (error: Error) => void): void {
     this.deliver = deliver
@@ -64,7 +68,7 @@ export class DirectFrameReader {
           this.onError(this.failure)
           return
         }
-        this.frame = Buffer.allocUnsafe(size)
+        this.frame = this.allocate?.(size) ?? Buffer.allocUnsafe(size)
         this.filled = 0
       }
       const take = Math.min(this.frame.length - this.filled, bytes - at)

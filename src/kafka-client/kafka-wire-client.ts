@@ -159,6 +159,8 @@ export interface WireClientOptions {
    * receive large responses (replica fetchers); small frames cost one copy out of a scratch buffer.
    */
   directReads?: boolean
+  /** With directReads: where each response frame is read (undefined from it: a heap buffer of its own). */
+  frameAllocator?: (size: number) => Buffer | undefined
 }
 
 export interface VersionRange {
@@ -268,7 +270,7 @@ export class KafkaWireClient {
     const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
     return new Promise((resolve, reject) => {
       // With TLS the connection is usable once the handshake is done ('secureConnect'), not at 'connect'.
-      const reader = options.directReads && !options.tls ? new DirectFrameReader(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES) : undefined
+      const reader = options.directReads && !options.tls ? new DirectFrameReader(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, options.frameAllocator) : undefined
       const socket: Socket = options.tls
         ? connectTls({ ...options.tls, host, port, servername: options.tls.servername ?? serverNameOf(host) })
         : connect(reader ? { host, port, onread: { buffer: () => reader.nextBuffer(), callback: (bytes, buffer) => { reader.onRead(bytes, buffer as Buffer); return true } } } : { host, port })

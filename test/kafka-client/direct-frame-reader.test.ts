@@ -48,6 +48,33 @@ describe('DirectFrameReader', () => {
     expect(direct).toBeGreaterThan(0)
   })
 
+  it('reads each frame where its allocator puts it (shared memory for a replica fetcher), the heap when it declines', () => {
+    const random = randomForTest()
+    const area = new SharedArrayBuffer(4 * 1024 * 1024)
+    const sizes = [100, 300_000, 70_000, 5, 1_000_000, 200_000]
+    const bodies = sizes.map((size, i) => patterned(size, i + 7))
+    const stream = Buffer.concat(bodies.map(framed))
+    let next = 0
+    // Frames over 64 KiB go to the area, one after another; smaller ones are declined.
+    const reader = new DirectFrameReader(8 * 1024 * 1024, (size) => {
+      if (size < 65_536) return undefined
+      const frame = Buffer.from(area, next, size)
+      next += size
+      return frame
+    })
+    const got: Buffer[] = []
+    reader.attach((frame) => got.push(frame), (error) => { throw error })
+    for (let at = 0; at < stream.length;) {
+      const target = reader.nextBuffer()
+      const n = Math.min(stream.length - at, 1 + random.int(target.length))
+      stream.copy(target, 0, at, at + n)
+      reader.onRead(n, target)
+      at += n
+    }
+    expect(got.map((f) => f.buffer === area)).toEqual(sizes.map((size) => size >= 65_536))
+    for (let i = 0; i < bodies.length; i++) expect(got[i].equals(bodies[i]), `frame ${i}`).toBe(true)
+  })
+
   it('refuses a size prefix above the limit', () => {
     const errors: Error[] = []
     const reader = new DirectFrameReader(1000)

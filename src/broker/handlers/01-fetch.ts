@@ -65,6 +65,7 @@ import { FetchResponseBuilder } from '../fetch-response.js'
 import { convertedLength, convertedPart } from '../down-conversion.js'
 import type { FileRangePart, GeneratedPart, HandlerReply, RequestContext } from '../handler.js'
 import { releaseFileSource } from '../send-file.js'
+import { followerReadCursors, type FollowerFetch } from '../follower-read-cursors.js'
 import { logRefusedInterBroker } from '../request-authorization.js'
 import { piecesLength, piecesOfRange } from '../../transactions/committed-fetch-pieces.js'
 
@@ -211,6 +212,7 @@ async function pollUntilReady(call: FetchCall, reads: PartitionRead[]): Promise<
 function readAll(broker: NodeContext, { session, ctx, replicaId, request }: FetchCall): PartitionRead[] | Promise<PartitionRead[]> {
   const reads: PartitionRead[] = []
   let located: Promise<void>[] | null = null
+  let served = false
   const byId = ctx.version >= TOPIC_ID_VERSION
   const committed = ctx.version >= FIRST_V2_FORMAT_VERSION && request.isolationLevel === READ_COMMITTED && replicaId < 0
   // A follower's fetch needs CLUSTER_ACTION on the cluster instead of READ on each topic (Kafka's rule).
@@ -225,9 +227,11 @@ function readAll(broker: NodeContext, { session, ctx, replicaId, request }: Fetc
         ? denied(name, byId ? t.topicId : ZERO_UUID, target)
         : readPartition(broker, name, byId ? t.topicId : ZERO_UUID, target, replicaId, committed)
     reads.push(read)
-    if (needsLocate(read)) (located ??= []).push(locate(broker, read))
+    if (!needsLocate(read)) continue
+    if (read.readEnd !== undefined && locatedForFollower(broker, read, replicaId)) served = true
+    else (located ??= []).push(locate(broker, read, replicaId))
   }
-  if (located === null) return reads
+  if (located === null) return served ? limitResponse(reads, request.maxBytes) : reads
   return Promise.all(located).then(() => limitResponse(reads, request.maxBytes))
 }
 
@@ -299,11 +303,13 @@ function needsLocate(read: PartitionRead): boolean {
 }
 
 /** Asks the owning worker for the file range of whole batches from the fetch offset. */
-async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
+async function locate(broker: NodeContext, read: PartitionRead, replicaId: number): Promise<void> {
   const p = read.request
   try {
     const options: ReadOptions = read.readEnd !== undefined ? { holdFile: true, upTo: 'logEnd' } : read.committed ? { holdFile: true, isolation: 'committed', leaveOutAborted: true } : { holdFile: true }
-    const slice = await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, options)
+    const slice = read.readEnd !== undefined
+      ? await followerReadCursors(broker.engine).read(followerFetchOf(read, replicaId), options)
+      : await broker.engine.read(read.topic, p.partition, p.fetchOffset, p.partitionMaxBytes, options)
     read.errorCode = slice.errorCode
     read.highWatermark = slice.highWatermark
     read.lastStableOffset = slice.lastStableOffset
@@ -321,6 +327,20 @@ async function locate(broker: NodeContext, read: PartitionRead): Promise<void> {
   } catch (error) {
     read.errorCode = toErrorPayload(error).code
   }
+}
+
+/** A follower's fetch continuing where its last one ended: located on this thread (follower-read-cursors.ts). */
+function locatedForFollower(broker: NodeContext, read: PartitionRead, replicaId: number): boolean {
+  const range = followerReadCursors(broker.engine).serve(followerFetchOf(read, replicaId))
+  if (!range) return false
+  read.range = { file: { fd: range.fd, owned: true }, position: range.position, length: range.length }
+  read.nextOffset = range.nextOffset
+  return true
+}
+
+function followerFetchOf(read: PartitionRead, replicaId: number): FollowerFetch {
+  const p = read.request
+  return { topic: read.topic, partition: p.partition, replicaId, leaderEpoch: p.currentLeaderEpoch, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, readEnd: read.readEnd ?? -1 }
 }
 
 function releaseRanges(reads: readonly PartitionRead[]): void {

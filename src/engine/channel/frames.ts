@@ -35,6 +35,11 @@ export const enum FrameKind {
    * is an AppendReply whose `baseOffset` carries the log end offset after the append.
    */
   AppendAsFollower = 8,
+  /**
+   * AppendAsFollower of batches already in the follower staging area (follower-staging.ts): the
+   * body is their place there instead of the bytes (STAGED_APPEND_BYTES). Same reply.
+   */
+  AppendAsFollowerStaged = 9,
 }
 
 /** Request id 0 is never used for a call that expects a reply (acks=0 appends use it). */
@@ -72,6 +77,21 @@ export function writeFollowerAppendHead(view: Uint8Array, at: number, expectedLo
 
 export function readFollowerAppendHead(view: Uint8Array, at: number): number {
   return new DataView(view.buffer, view.byteOffset, view.byteLength).getFloat64(at, true)
+}
+
+/** An AppendAsFollowerStaged body: expected log end (float64), then the batches' byte offset and length in the staging area (u32 each). */
+export const STAGED_APPEND_BYTES = FOLLOWER_APPEND_HEAD_BYTES + 8
+
+export function writeStagedAppend(view: Uint8Array, at: number, expectedLogEnd: number, areaOffset: number, length: number): void {
+  const data = new DataView(view.buffer, view.byteOffset, view.byteLength)
+  data.setFloat64(at, expectedLogEnd, true)
+  data.setUint32(at + 8, areaOffset, true)
+  data.setUint32(at + 12, length, true)
+}
+
+export function readStagedAppend(view: Uint8Array, at: number): { expectedLogEnd: number; areaOffset: number; length: number } {
+  const data = new DataView(view.buffer, view.byteOffset, view.byteLength)
+  return { expectedLogEnd: data.getFloat64(at, true), areaOffset: data.getUint32(at + 8, true), length: data.getUint32(at + 12, true) }
 }
 
 export function readHead(view: Uint8Array): FrameHead {

@@ -7,12 +7,17 @@
  * - a sequence word the worker makes odd while it writes the four numbers and even after, so a
  *   reader never sees a torn mix of old and new values (a seqlock);
  * - a change counter bumped, with Atomics.notify, only when the high watermark moves: long
- *   polls wait on it with Atomics.waitAsync (see router.waitForData).
+ *   polls wait on it with Atomics.waitAsync (see router.waitForData);
+ * - a layout generation bumped whenever bytes already in the log's files may stop being what
+ *   they were at their position (truncation, retention or DeleteRecords, a cleaner pass, damage
+ *   found or repaired, close): a reader on another thread that remembered where a batch sits
+ *   trusts that memory only while the generation is unchanged (broker/follower-read-cursors.ts).
+ *   Appends and segment rolls leave it alone: they only add bytes.
  */
 import type { PartitionOffsets } from '../log-engine.js'
 
 const F64_PER_SLOT = 5
-const I32_PER_SLOT = 2
+const I32_PER_SLOT = 3
 const LOG_START = 0
 const LOG_END = 1
 const HIGH_WATERMARK = 2
@@ -20,6 +25,7 @@ const COMMITTED_POSITION = 3
 const LAST_STABLE = 4
 const SEQ = 0
 const HW_COUNTER = 1
+const LAYOUT = 2
 const READ_ATTEMPTS = 64
 
 export interface PublishedOffsets extends PartitionOffsets {
@@ -62,8 +68,19 @@ export class SharedPartitionState {
     }
   }
 
+  /** Worker side: files already written may have changed (see the layout generation above). */
+  bumpLayout(slot: number): void {
+    Atomics.add(this.words, slot * I32_PER_SLOT + LAYOUT, 1)
+  }
+
+  /** A slot's layout generation. */
+  layoutGeneration(slot: number): number {
+    return Atomics.load(this.words, slot * I32_PER_SLOT + LAYOUT)
+  }
+
   /** Worker side: marks a slot unused (all -1) and wakes its waiters so they re-check. */
   clear(slot: number): void {
+    this.bumpLayout(slot)
     this.publish(slot, -1, -1, -1, -1)
   }
 

@@ -25,7 +25,7 @@ import { BATCH_HEADER_SIZE, batchesEndOffset, splitBatches } from '../../protoco
 import type { RecordInput } from '../../protocol/records.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_LINGER_MS } from '../worker/batcher.js'
 import {
-  FOLLOWER_APPEND_HEAD_BYTES, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, writeFollowerAppendHead, writeHead,
+  FOLLOWER_APPEND_HEAD_BYTES, FRAME_HEAD_BYTES, FrameKind, NO_REPLY, packr, STAGED_APPEND_BYTES, writeFollowerAppendHead, writeHead, writeStagedAppend,
   type AppendReply, type ControlRequest,
 } from '../channel/frames.js'
 import type {
@@ -37,6 +37,7 @@ import { RecordFrameEncoder, type EncodedFrame } from '../channel/record-frames.
 import { waitAsyncHeld } from '../channel/ring-wait.js'
 import { copyBytes } from '../channel/shared-copy.js'
 import { SharedPartitionState } from '../channel/shared-state.js'
+import { FOLLOWER_STAGING_BYTES, FollowerStaging } from '../channel/follower-staging.js'
 import { WorkerChannel, type WorkerInit } from './worker-channel.js'
 
 export interface LogEngineConfig {
@@ -115,6 +116,8 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   private pool: RecoveryPool | undefined
   /** Where appendRecords encodes a frame before copying it into a ring. */
   private readonly encoder = new RecordFrameEncoder()
+  /** Where replica fetch responses are read, so their appends skip the ring copy (follower-staging.ts). */
+  readonly followerStaging = new FollowerStaging(new SharedArrayBuffer(FOLLOWER_STAGING_BYTES))
 
   constructor(config: LogEngineConfig) {
     super()
@@ -251,6 +254,7 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
       replyRingBytes: this.config.replyRingBytes,
       workerModule: this.config.partitionWorkerModule,
       slowSyncMs: this.config.slowSyncMs,
+      followerStaging: this.followerStaging.area,
     }, (dead, reason) => this.onWorkerDeath(dead, reason), (event) => { this.emit(event.type, event) })
     this.channels[index] = channel
     return channel
@@ -314,6 +318,14 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
   async appendAsFollower(topic: string, partition: number, batches: Buffer, expectedLogEnd = -1): Promise<{ logEndOffset: number }> {
     const entry = this.entry(topic, partition)
     const channel = this.channel(entry.worker)
+    if (this.followerStaging.holds(batches)) {
+      // Read into the staging area: the worker appends them from there (the caller keeps them until this reply).
+      const reply = await this.sendAppend(channel, FrameKind.AppendAsFollowerStaged, 1, 0, entry.slot, STAGED_APPEND_BYTES, (view) => {
+        writeStagedAppend(view, FRAME_HEAD_BYTES, expectedLogEnd, batches.byteOffset, batches.length)
+      })
+      if (reply !== null && reply.errorCode !== ErrorCode.NONE) throw typedError(reply.errorCode, reply.errorMessage ?? `follower append to ${topic}-${partition} failed`)
+      return { logEndOffset: reply === null ? -1 : reply.baseOffset }
+    }
     const chunks = this.chunkBatches(batches, channel.maxFrameLength - FRAME_HEAD_BYTES - FOLLOWER_APPEND_HEAD_BYTES)
     if (chunks === null) throw new RecordTooLargeError(`a record batch is larger than the worker ring's largest frame (${channel.maxFrameLength} bytes)`)
     let expected = expectedLogEnd
@@ -492,6 +504,11 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     const entry = this.partitions.get(key(topic, partition))
     if (!entry) return -1
     return this.states[entry.worker].logEndOffset(entry.slot) ?? -1
+  }
+
+  layoutGeneration(topic: string, partition: number): number | undefined {
+    const entry = this.partitions.get(key(topic, partition))
+    return entry ? this.states[entry.worker].layoutGeneration(entry.slot) : undefined
   }
 
   async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<TimestampOffset | null> {

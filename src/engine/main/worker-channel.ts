@@ -39,6 +39,8 @@ export interface WorkerInit {
   workerIndex: number
   /** Group commits at least this long are reported to the main thread (postMessage: rare); -1 = never. */
   slowSyncMs: number
+  /** The engine's follower staging area (follower-staging.ts), read by AppendAsFollowerStaged frames. */
+  followerStaging: SharedArrayBuffer
 }
 
 /** Encodes a frame into the ring's reserved `view`. */
@@ -75,7 +77,7 @@ export class WorkerChannel {
   constructor(
     index: number,
     state: SharedPartitionState,
-    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; slowSyncMs: number; workerModule?: URL },
+    options: { dataDir: string; flush: WorkerInit['flush']; batchSize: number; lingerMs: number; retentionCheckMs: number; scrubIntervalMs: number; scrubBytesPerSecond: number; requestRingBytes: number; replyRingBytes: number; slowSyncMs: number; followerStaging: SharedArrayBuffer; workerModule?: URL },
     private readonly onDeath: (channel: WorkerChannel, reason: Error) => void,
     onEvent: (event: WorkerEvent) => void = () => undefined,
   ) {
@@ -98,6 +100,7 @@ export class WorkerChannel {
       scrubBytesPerSecond: options.scrubBytesPerSecond,
       workerIndex: index,
       slowSyncMs: options.slowSyncMs,
+      followerStaging: options.followerStaging,
     }
     const workerOptions = { workerData: init, name: `ringlog-partition-worker-${index}` }
     this.worker = options.workerModule

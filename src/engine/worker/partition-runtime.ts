@@ -262,6 +262,11 @@ export class PartitionRuntime {
     if (batcher.pending > 0 && this.routerTurnEnded()) this.sealOpenBatch()
   }
 
+  /** Bytes already in the files may have moved or gone: other threads' remembered positions are void (shared-state.ts). */
+  private layoutChanged(): void {
+    this.shared.bumpLayout(this.slot)
+  }
+
   /** Writes the current offsets to shared memory (wakes long polls if the high watermark moved). */
   private publish(): void {
     if (this.closed) return
@@ -336,8 +341,11 @@ export class PartitionRuntime {
    * baseOffset carries the log end offset (see FrameKind.AppendAsFollower).
    */
   appendAsFollower(frame: Buffer, offset: number, requestId: number): void {
-    const expectedLogEnd = readFollowerAppendHead(frame, offset)
-    const batches = frame.subarray(offset + FOLLOWER_APPEND_HEAD_BYTES)
+    this.appendFollowerBatches(frame.subarray(offset + FOLLOWER_APPEND_HEAD_BYTES), readFollowerAppendHead(frame, offset), requestId)
+  }
+
+  /** appendAsFollower of `batches` wherever they are (the ring frame, or the follower staging area); -1: no expected log end. */
+  appendFollowerBatches(batches: Buffer, expectedLogEnd: number, requestId: number): void {
     try {
       this.log.appendAsFollower(batches, expectedLogEnd >= 0 ? expectedLogEnd : undefined)
     } catch (error) {
@@ -365,6 +373,7 @@ export class PartitionRuntime {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RinglogError(ErrorCode.INVALID_REQUEST, `invalid truncation offset ${offset}`)
     this.sealOpenBatch()
     this.log.truncateTo(offset)
+    this.layoutChanged()
     this.cleaner.abandon()
     this.txnIndex.truncateFrom(this.log.logEndOffset)
     this.scrubber.forget()
@@ -378,12 +387,14 @@ export class PartitionRuntime {
   /** See LogEngine.repairDamagedRange (PartitionScrubber.repair checks the copy). */
   repairDamagedRange(path: string, position: number, bytes: Buffer): void {
     this.scrubber.repair(path, position, bytes)
+    this.layoutChanged()
   }
 
   /** Empties the log and restarts it at `offset` (see PartitionLog.truncateFullyAndStartAt); producer state goes with it. */
   truncateFullyAndStartAt(offset: number): { logEndOffset: number } {
     this.sealOpenBatch()
     this.log.truncateFullyAndStartAt(offset)
+    this.layoutChanged()
     this.cleaner.abandon()
     this.txnIndex.truncateFrom(0)
     this.scrubber.forget()
@@ -659,6 +670,7 @@ export class PartitionRuntime {
     if (this.closed) return 0
     const result = this.log.applyRetention()
     if (result.deletedSegments > 0) {
+      this.layoutChanged()
       this.txnIndex.dropBelow(result.logStartOffset)
       this.publish()
     }
@@ -668,6 +680,7 @@ export class PartitionRuntime {
   /** DeleteRecords: advances the log start offset; returns the new one (Kafka's low watermark). */
   deleteRecordsBefore(offset: number): number {
     const start = this.log.deleteRecordsBefore(offset)
+    this.layoutChanged()
     this.txnIndex.dropBelow(start)
     this.publish()
     return start
@@ -704,14 +717,21 @@ export class PartitionRuntime {
     if (this.closed || !this.log.config.compact) return 0
     const read = this.cleaner.step(this.lastStableOffset)
     // A swapped-in segment has other bytes at the positions the scrubber may have marked.
-    if (read > 0) this.scrubber.forget()
+    if (read > 0) {
+      this.layoutChanged()
+      this.scrubber.forget()
+    }
     return read
   }
 
   /** One bounded step of the background scrub (see storage/scrub.ts); returns the bytes read. */
   scrubStep(budgetBytes: number, now: number, intervalMs: number): number {
     if (this.closed) return 0
-    return this.scrubber.step(budgetBytes, now, intervalMs)
+    const { corruptBatches, repairedBatches } = this.scrubber.counters
+    const read = this.scrubber.step(budgetBytes, now, intervalMs)
+    // Damage found (or mended): ranges readers were told about may now be refused.
+    if (this.scrubber.counters.corruptBatches !== corruptBatches || this.scrubber.counters.repairedBatches !== repairedBatches) this.layoutChanged()
+    return read
   }
 
   /** Seals pending records, flushes, snapshots producer state and closes the log cleanly. */
@@ -720,6 +740,7 @@ export class PartitionRuntime {
     this.sealOpenBatch()
     await this.log.flush().catch(() => undefined)
     this.publish()
+    this.layoutChanged()
     this.closed = true
     this.unsubscribe()
     this.scrubber.close()
@@ -736,6 +757,7 @@ export class PartitionRuntime {
   /** Closes and deletes the partition's files. */
   async drop(): Promise<void> {
     if (!this.closed) {
+      this.layoutChanged()
       this.closed = true
       this.unsubscribe()
       this.scrubber.close()

@@ -20,6 +20,7 @@ import { PartitionRuntime, type ReplyTarget } from './partition-runtime.js'
 import { CleanerPacer } from '../../storage/log-cleaner.js'
 import { Ring } from '../channel/ring.js'
 import { SharedPartitionState } from '../channel/shared-state.js'
+import { readStagedAppend } from '../channel/frames.js'
 import { unwrapWorkerData } from '../channel/spawn-worker.js'
 import type { WorkerInit } from '../main/worker-channel.js'
 
@@ -87,7 +88,7 @@ function handleFrame(frame: Uint8Array): void {
   }
   if (head.kind === FrameKind.AppendRecords && init.flush === 'always') routerTurnEnded = false
   const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
-  if (head.kind === FrameKind.AppendBatches || head.kind === FrameKind.AppendRecords || head.kind === FrameKind.AppendAsFollower) {
+  if (head.kind === FrameKind.AppendBatches || head.kind === FrameKind.AppendRecords || head.kind === FrameKind.AppendAsFollower || head.kind === FrameKind.AppendAsFollowerStaged) {
     const runtime = partitions.get(head.slot)
     if (!runtime) {
       appendError(head, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `no partition open in slot ${head.slot} of this worker`)
@@ -95,6 +96,11 @@ function handleFrame(frame: Uint8Array): void {
     }
     if (head.kind === FrameKind.AppendBatches) runtime.appendBatches(buf, FRAME_HEAD_BYTES, head.requestId, head.acks)
     else if (head.kind === FrameKind.AppendAsFollower) runtime.appendAsFollower(buf, FRAME_HEAD_BYTES, head.requestId)
+    else if (head.kind === FrameKind.AppendAsFollowerStaged) {
+      // The batches stay where the fetch response was read (follower-staging.ts); the main thread keeps them until the reply.
+      const staged = readStagedAppend(buf, FRAME_HEAD_BYTES)
+      runtime.appendFollowerBatches(Buffer.from(init.followerStaging, staged.areaOffset, staged.length), staged.expectedLogEnd, head.requestId)
+    }
     else runtime.appendRecords(buf, FRAME_HEAD_BYTES, head.requestId, head.acks, head.compression)
     return
   }

@@ -1,0 +1,131 @@
+/**
+ * FollowerReadCursors (src/broker/follower-read-cursors.ts) against the partition worker's own
+ * answer: a follower's fetches served on the main thread from a remembered file position must
+ * be exactly the range (position, length, next offset, bytes) the worker locates for the same
+ * fetch, across segment rolls, appends racing the fetches, truncation and DeleteRecords; after
+ * a layout change the remembered position is not used. Batches and fetch sizes come from a
+ * seeded generator (seed printed, replay with RINGLOG_SEED).
+ */
+import { closeSync, readSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { seededRandom, testSeed } from '../seed.js'
+import { FollowerReadCursors, type FollowerFetch, type FollowerRange } from '../../src/broker/follower-read-cursors.js'
+import { ErrorCode } from '../../src/protocol/error-codes.js'
+import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
+import type { PartitionRouter } from '../../src/engine/main/router.js'
+import { Fixture } from '../engine/helpers.js'
+
+const fixture = new Fixture()
+afterEach(() => fixture.cleanup())
+
+const T = 'cur'
+const SEED = testSeed()
+console.log(`follower-read-cursors.test seed=${SEED} (replay: RINGLOG_SEED=${SEED})`)
+
+function batch(next: () => number): Buffer {
+  const count = 1 + Math.floor(next() * 6)
+  return encodeRecordBatch({ records: Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: 'v'.repeat(Math.floor(next() * 300)), timestamp: 1_700_000_000_000 + i })) })
+}
+
+function bytesAt(fd: number, position: number, length: number): Buffer {
+  const out = Buffer.alloc(length)
+  expect(readSync(fd, out, 0, length, position)).toBe(length)
+  return out
+}
+
+async function engineWithPartition(): Promise<PartitionRouter> {
+  const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never' })
+  await engine.openPartition(T, 0, { segmentBytes: 4096 })
+  return engine
+}
+
+function fetchOf(engine: PartitionRouter, offset: number, maxBytes: number, leaderEpoch = 0): FollowerFetch {
+  return { topic: T, partition: 0, replicaId: 2, leaderEpoch, offset, maxBytes, readEnd: engine.offsets(T, 0)!.logEndOffset }
+}
+
+/** The worker's answer for `fetch`, compared with a range served from a cursor (then both descriptors closed). */
+async function expectSameAsWorker(engine: PartitionRouter, fetch: FollowerFetch, served: FollowerRange): Promise<void> {
+  const slice = await engine.read(T, 0, fetch.offset, fetch.maxBytes, { holdFile: true, upTo: 'logEnd' })
+  const s = slice.segment!
+  try {
+    expect(slice.errorCode).toBe(ErrorCode.NONE)
+    expect({ position: served.position, length: served.length, nextOffset: served.nextOffset }).toEqual({ position: s.position, length: s.length, nextOffset: s.nextOffset })
+    expect(bytesAt(served.fd, served.position, served.length).equals(bytesAt(s.heldFd!, s.position, s.length))).toBe(true)
+  } finally {
+    closeSync(served.fd)
+    closeSync(s.heldFd!)
+  }
+}
+
+describe('follower read cursors', () => {
+  it('serve exactly the worker\'s ranges across segment rolls, appends, truncation and DeleteRecords', async () => {
+    const engine = await engineWithPartition()
+    const cursors = new FollowerReadCursors(engine)
+    const { next } = seededRandom(SEED)
+    for (let i = 0; i < 40; i++) await engine.appendBatches(T, 0, batch(next), 1)
+    let offset = 0
+    for (let step = 0; step < 400; step++) {
+      const roll = next()
+      if (roll < 0.25) await engine.appendBatches(T, 0, batch(next), 1)
+      else if (roll < 0.28) {
+        const { logStartOffset, logEndOffset } = engine.offsets(T, 0)!
+        const cut = logStartOffset + Math.floor(next() * (logEndOffset - logStartOffset))
+        await engine.truncateTo(T, 0, cut)
+      } else if (roll < 0.3) {
+        const { logStartOffset, logEndOffset } = engine.offsets(T, 0)!
+        await engine.deleteRecordsBefore(T, 0, Math.min(logEndOffset, logStartOffset + Math.floor(next() * 20)))
+      }
+      const { logStartOffset, logEndOffset } = engine.offsets(T, 0)!
+      // A follower that fell outside the log (truncated or deleted under it) starts again at the log start.
+      if (offset < logStartOffset || offset > logEndOffset) offset = logStartOffset
+      if (offset === logEndOffset) continue
+      const fetch = fetchOf(engine, offset, 64 + Math.floor(next() * 3000))
+      const served = cursors.serve(fetch)
+      if (served) {
+        await expectSameAsWorker(engine, fetch, served)
+        offset = served.nextOffset
+        continue
+      }
+      const slice = await cursors.read(fetch, { holdFile: true, upTo: 'logEnd' })
+      expect(slice.errorCode).toBe(ErrorCode.NONE)
+      const s = slice.segment!
+      closeSync(s.heldFd!)
+      offset = s.nextOffset!
+    }
+    console.log(`served on this thread ${cursors.counters.served}, by the worker ${cursors.counters.located}`)
+    expect(cursors.counters.served).toBeGreaterThan(cursors.counters.located)
+    cursors.close()
+    expect(cursors.size).toBe(0)
+  })
+
+  it('does not use a remembered position after DeleteRecords, truncation or a new leader epoch', async () => {
+    const engine = await engineWithPartition()
+    const cursors = new FollowerReadCursors(engine)
+    const { next } = seededRandom(SEED)
+    for (let i = 0; i < 30; i++) await engine.appendBatches(T, 0, batch(next), 1)
+    const remembered = async (epoch = 0): Promise<number> => {
+      const slice = await cursors.read(fetchOf(engine, engine.offsets(T, 0)!.logStartOffset, 200, epoch), { holdFile: true, upTo: 'logEnd' })
+      closeSync(slice.segment!.heldFd!)
+      expect(cursors.size).toBe(1)
+      return slice.segment!.nextOffset!
+    }
+    // DeleteRecords past the remembered offset: its bytes are still in the file, but no longer in the log.
+    let at = await remembered()
+    await engine.deleteRecordsBefore(T, 0, at + 1)
+    expect(cursors.serve(fetchOf(engine, at, 200))).toBeUndefined()
+    // Truncation below it, and the same offsets written again in other batches.
+    at = await remembered()
+    await engine.truncateTo(T, 0, engine.offsets(T, 0)!.logStartOffset)
+    for (let i = 0; i < 30; i++) await engine.appendBatches(T, 0, batch(next), 1)
+    expect(cursors.serve(fetchOf(engine, at, 200))).toBeUndefined()
+    // Another leader epoch.
+    at = await remembered(0)
+    expect(cursors.serve(fetchOf(engine, at, 200, 1))).toBeUndefined()
+    // Unchanged: served.
+    at = await remembered(0)
+    const served = cursors.serve(fetchOf(engine, at, 200))
+    expect(served).toBeDefined()
+    closeSync(served!.fd)
+    cursors.close()
+  })
+})
