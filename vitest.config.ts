@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { defineConfig } from 'vitest/config'
+import { ProcessHeavyFirst } from './test/process-heavy-first.js'
 
 // Tests import the TypeScript sources. Partition workers and CLI child processes start from the
 // compiled dist/ instead (0.2 s a worker against 1.8 s through the tsx shim in
@@ -65,6 +66,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    // With no durations cached (a fresh clone), the files starting the most processes go first.
+    sequence: { sequencer: ProcessHeavyFirst },
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: process.env.CI ? { json: '.vitest-results.json' } : undefined,
     // Most files run one after another in a reused process (isolate: false): their imports are

@@ -21,7 +21,8 @@ export interface TestBroker {
 
 export async function startTestBroker(overrides: Partial<RinglogConfig> = {}, logger: BrokerLogger = silentLogger, dataDir?: string): Promise<TestBroker> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'ringlog-broker-'))
-  const config = resolveConfig({ host: '127.0.0.1', port: 0, maxWorkers: 2, flush: 'never', offsetsTopicNumPartitions: 3 }, { ...overrides, dataDir: dir })
+  // No group initial rebalance delay (Kafka's 3 s would hold every first join); a test of the delay sets one.
+  const config = resolveConfig({ host: '127.0.0.1', port: 0, maxWorkers: 2, flush: 'never', offsetsTopicNumPartitions: 3, groupInitialRebalanceDelayMs: 0 }, { ...overrides, dataDir: dir })
   const server = await BrokerServer.start(config, { logger })
   const broker: TestBroker = {
     server,

@@ -1,7 +1,7 @@
 /**
  * Issue 14: committed offsets live in the replicated `__consumer_offsets` topic. Three real broker
- * processes and a private etcd; a kafkajs admin commits a group's offsets, FindCoordinator names
- * the leader of the group's offsets partition, that broker is killed with -9, and kafkajs finds
+ * processes and a private etcd; FindCoordinator names the leader of the group's offsets partition,
+ * an OffsetCommit there commits a group's offsets, that broker is killed with -9, and kafkajs finds
  * the new coordinator by itself and reads the same offsets back.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
@@ -33,6 +33,26 @@ async function coordinatorOf(port: number, not = -1, group = GROUP): Promise<num
   throw new Error('no coordinator named within 10 s')
 }
 
+/**
+ * OffsetCommit v2 for GROUP with no member (generation -1), as admin tools commit, to the
+ * coordinator FindCoordinator names; asked again (bounded) while the answer is a retriable
+ * coordinator error, as clients do. The coordinator that took the commit and the partitions' codes.
+ */
+async function commitOffsets(firstPort: number, ports: Map<number, number>, offsets: [partition: number, offset: number][]): Promise<{ coordinator: number; codes: number[] }> {
+  const RETRIABLE = new Set([14, 15, 16]) // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const coordinator = await coordinatorOf(firstPort)
+    const answer = await withWireClient(`127.0.0.1:${ports.get(coordinator)}`, (client) => client.request(ApiKey.OffsetCommit, 2, {
+      groupId: GROUP, generationIdOrMemberEpoch: -1, memberId: '', retentionTimeMs: -1,
+      topics: [{ name: TOPIC, partitions: offsets.map(([partitionIndex, committedOffset]) => ({ partitionIndex, committedOffset, committedMetadata: null })) }],
+    }))
+    const codes = answer.topics[0].partitions.map((p) => p.errorCode)
+    if (!codes.some((code) => RETRIABLE.has(code))) return { coordinator, codes }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error('no coordinator took the commit within 100 attempts')
+}
+
 describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows its leader', () => {
   let etcd: EtcdProcess
   let root = ''
@@ -60,9 +80,12 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows it
     const admin = kafka.admin()
     await admin.connect()
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: 3 }] })
-    const coordinator = await coordinatorOf(brokers[0].port)
-    await admin.setOffsets({ groupId: GROUP, topic: TOPIC, partitions: [{ partition: 0, offset: '7' }, { partition: 2, offset: '9' }] })
     await admin.disconnect()
+    // An admin-style commit (no member, generation -1) straight to the coordinator. kafkajs's
+    // setOffsets would join the group with a consumer whose paused fetch loop sleeps 5 s before it
+    // commits; controlled-shutdown-serving runs kafkajs setOffsets on a replicated __consumer_offsets.
+    const { coordinator, codes } = await commitOffsets(brokers[0].port, new Map(brokers.map((b) => [b.nodeId, b.port])), [[0, 7], [2, 9]])
+    expect(codes).toEqual([0, 0])
     const victim = brokers.find((b) => b.nodeId === coordinator)!
     await stopBrokerProcess(victim, 'SIGKILL')
     const survivor = brokers.find((b) => b.nodeId !== coordinator)!
@@ -92,7 +115,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows it
     }
     const live = [...brokers]
     const kafka = new Kafka({ clientId: 'member-client', brokers: live.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } })
-    const consumer = kafka.consumer({ groupId: MEMBER_GROUP, sessionTimeout: 30_000, heartbeatInterval: 1_000 })
+    const consumer = kafka.consumer({ groupId: MEMBER_GROUP, sessionTimeout: 30_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 200 })
     let joined: () => void = () => undefined
     const joinedOnce = new Promise<void>((resolve) => { joined = resolve })
     // Every member id kafkajs joins under: after the coordinator's kill it may restart its consumer and

@@ -146,7 +146,7 @@ describe.skipIf(!built || !hasEtcd)('listeners per broker in cluster mode', () =
       await producer.disconnect()
       expect(sent.every((r) => r.errorCode === 0)).toBe(true)
 
-      const consumer = kafka.consumer({ groupId: 'sasl-group', sessionTimeout: 10_000, heartbeatInterval: 500 })
+      const consumer = kafka.consumer({ groupId: 'sasl-group', sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 200 }) // disconnect would wait out a 5 s fetch
       await consumer.connect()
       const seen: string[] = []
       const done = new Promise<void>((resolve) => {

@@ -93,7 +93,7 @@ describe('kafkajs over SASL_SSL with scram-sha-512', () => {
     const messages = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `kafkajs-${i}` }))
     await producer.send({ topic: 'kjs-tls', messages, acks: -1 })
     await producer.disconnect()
-    const consumer = kafka.consumer({ groupId: 'kjs-tls-group' })
+    const consumer = kafka.consumer({ groupId: 'kjs-tls-group', maxWaitTimeInMs: 200 }) // disconnect would wait out a 5 s fetch
     await consumer.connect()
     await consumer.subscribe({ topic: 'kjs-tls', fromBeginning: true })
     const seen: string[] = []
