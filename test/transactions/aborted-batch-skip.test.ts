@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
 import { encodeTxnMarkerBatch } from '../../src/protocol/control-records.js'
-import { skipAbortedBatches, type AbortedSpan } from '../../src/transactions/aborted-batch-skip.js'
+import { blockHeaderReader, HEADER_BLOCK_BYTES, skipAbortedBatches, type AbortedSpan } from '../../src/transactions/aborted-batch-skip.js'
 
 interface Spec { producerId: number; transactional?: boolean; marker?: 'commit' | 'abort' }
 
@@ -71,5 +71,31 @@ describe('skipAbortedBatches', () => {
   it('another producer\'s aborted span leaves P\'s batches alone', () => {
     expect(skipAbortedBatches(0, bytes.length, [{ producerId: 9, firstOffset: 0, lastOffset: 5 }], reader(bytes))).toBeUndefined()
     expect(skipAbortedBatches(0, bytes.length, [], reader(bytes))).toBeUndefined()
+  })
+
+  it('reading headers by blocks gives the same pieces with one read per block, not per batch', () => {
+    // 2,000 small batches (about 70 bytes each, so several blocks): producer 1 aborts every
+    // other transaction of 9 data batches and a marker; producer 2's plain batches sit between.
+    const specs: Spec[] = []
+    const spans: AbortedSpan[] = []
+    for (let txn = 0; specs.length < 2_000; txn++) {
+      const first = specs.length
+      for (let i = 0; i < 9; i++) specs.push(i % 3 === 2 ? { producerId: 2 } : { producerId: 1, transactional: true })
+      const abort = txn % 2 === 0
+      if (abort) spans.push({ producerId: 1, firstOffset: first, lastOffset: specs.length })
+      specs.push({ producerId: 1, marker: abort ? 'abort' : 'commit' })
+    }
+    const { bytes: log } = buildLog(specs)
+    expect(log.length).toBeGreaterThan(4 * HEADER_BLOCK_BYTES)
+    let reads = 0
+    const blocks = blockHeaderReader(log.length, (position, length) => {
+      reads++
+      return log.subarray(position, position + length)
+    })
+    const byBlocks = skipAbortedBatches(0, log.length, spans, blocks)
+    const byBatch = skipAbortedBatches(0, log.length, spans, reader(log))
+    expect(byBlocks).toEqual(byBatch)
+    expect(byBlocks!.pieces.length).toBeGreaterThan(50)
+    expect(reads).toBeLessThanOrEqual(Math.ceil(log.length / (HEADER_BLOCK_BYTES - 61)) + 1)
   })
 })

@@ -36,7 +36,7 @@ import { LogCleaner } from '../../storage/log-cleaner.js'
 import { PartitionLog, type SegmentSlice } from '../../storage/partition-log.js'
 import { ProducerStateManager, type ActiveProducer, type ProducerBatchInfo } from '../../storage/producer-state.js'
 import { AbortedTxnIndex, type AbortedTxn } from '../../storage/aborted-txn-index.js'
-import { skipAbortedBatches, type AbortedSkip } from '../../transactions/aborted-batch-skip.js'
+import { blockHeaderReader, skipAbortedBatches, type AbortedSkip } from '../../transactions/aborted-batch-skip.js'
 import { CONSUMER_OFFSETS_TOPIC } from '../../protocol/consumer-offsets-records.js'
 import { rebuildTxnIndex, TxnIndexScanCheck, txnIndexMismatch } from '../../storage/txn-index-check.js'
 import { CONTROL_TYPE_COMMIT, controlTypeOf, coordinatorEpochOf, encodeTxnMarkerBatch, isControlBatch, isTransactionalBatch, type TxnMarker } from '../../protocol/control-records.js'
@@ -659,7 +659,8 @@ export class PartitionRuntime {
   /** read_committed wire Fetch: the parts of the range without aborted data batches; undefined (send it all) if none or unreadable. */
   private leaveOutAborted(slice: SegmentSlice, length: number, aborted: readonly AbortedTxn[]): AbortedSkip<AbortedTxn> | undefined {
     try {
-      return skipAbortedBatches(slice.position, length, aborted, (position) => this.log.readBytes({ ...slice, position, length: BATCH_HEADER_SIZE }))
+      const readHeader = blockHeaderReader(slice.position + length, (position, bytes) => this.log.readBytes({ ...slice, position, length: bytes }))
+      return skipAbortedBatches(slice.position, length, aborted, readHeader)
     } catch {
       return undefined // the whole range and the full aborted list, as without the option
     }
