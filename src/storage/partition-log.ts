@@ -763,6 +763,9 @@ export class PartitionLog {
   /** What every truncation ends with: offsets, epochs, group commit, marks and checkpoints follow the cut segments. */
   private afterTruncation(): void {
     this.nextOffset = this.active.nextOffset
+    // A cut lands on a batch's start; when DeleteRecords had moved the log start inside that
+    // batch, the start follows the end down (Kafka: logStartOffset = min(target, logStartOffset)).
+    if (this.startOffset > this.nextOffset) this.startOffset = this.nextOffset
     // After the segments: a crash in between leaves entries past the end, which open cuts.
     this.epochs.truncateFromEnd(this.nextOffset)
     this.committer.truncate(this.nextOffset)

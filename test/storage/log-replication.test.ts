@@ -257,6 +257,20 @@ describe('PartitionLog.truncateTo', () => {
     expect(reopened.log.leaderEpochEntries).toEqual([{ epoch: 2, startOffset: 1000 }])
   })
 
+  it('a cut below a log start DeleteRecords left inside a batch brings the log start down to the new end', async () => {
+    const { log, dir } = await openLog()
+    for (let tag = 0; tag < 3; tag++) log.append(testBatch(tag, 4), { leaderEpoch: 0 }) // offsets 0-3, 4-7, 8-11
+    log.deleteRecordsBefore(6)
+    expect(log.logStartOffset).toBe(6)
+    log.truncateTo(7) // inside batch 4-7, past the log start: the batch goes whole, the end is 4
+    expect([log.logStartOffset, log.logEndOffset]).toEqual([4, 4])
+    expect(log.read(4, 100).length).toBe(0)
+    expect(log.append(testBatch(9, 2), { leaderEpoch: 0 }).baseOffset).toBe(4)
+    await log.close()
+    const reopened = await openLog(CONFIG, dir)
+    expect([reopened.log.logStartOffset, reopened.log.logEndOffset]).toEqual([4, 6])
+  })
+
   it('truncating to the log start or below resets the log there, epochs included', async () => {
     const { log } = await openLog()
     fillLeader(log)
