@@ -105,6 +105,7 @@ export class PartitionLog {
   private readonly segments: Segment[]
   private readonly committer: GroupCommit
   private readonly durableListeners = new Set<(durableEndOffset: number) => void>()
+  private offlineListener: (() => void) | undefined
   private readonly retiring = new Map<Segment, NodeJS.Timeout>()
   /** Appends not yet flushed, so a read bounded by the high watermark knows its byte position. */
   private readonly pendingMarks: HighWatermarkMark[] = []
@@ -512,6 +513,11 @@ export class PartitionLog {
   whenAcknowledged(offset: number): Promise<void> {
     if (this.offline) return Promise.reject(this.offline)
     return this.config.flush === 'always' ? this.whenDurable(offset) : Promise.resolve()
+  }
+
+  /** Called once when the log goes offline (a failed write, read or file operation); one listener, a later call replaces it. */
+  onOffline(listener: () => void): void {
+    this.offlineListener = listener
   }
 
   /** Calls `report` after each group commit that took at least `thresholdMs` (one listener; a later call replaces it). */
@@ -993,6 +999,7 @@ export class PartitionLog {
       const detail = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error)
       this.offline = new StorageOfflineError(`${what} (${detail}); the partition is offline`)
       this.committer.stop(this.offline)
+      this.offlineListener?.()
     }
     return this.offline
   }

@@ -163,13 +163,19 @@ describe('storage faults', () => {
 
   it('takes the partition offline on a write I/O error', async () => {
     const { log, faults } = await openFaulty()
+    // The partition's runtime listens, to void file positions other threads remember (follower read cursors).
+    let offlineCalls = 0
+    log.onOffline(() => offlineCalls++)
     log.append(testBatch(1), { leaderEpoch: 0 })
+    expect(offlineCalls).toBe(0)
     faults.writeFailure = 'EIO'
     expect(() => log.append(testBatch(2), { leaderEpoch: 0 })).toThrow(StorageOfflineError)
     faults.writeFailure = undefined
     expect(log.isOffline).toBe(true)
+    expect(offlineCalls).toBe(1)
     expect(() => log.append(testBatch(3), { leaderEpoch: 0 })).toThrow(StorageOfflineError)
     expect(() => log.read(0, 100)).toThrow(StorageOfflineError)
+    expect(offlineCalls).toBe(1)
   })
 
   it('takes the partition offline when fdatasync fails and never acknowledges the writes', async () => {

@@ -149,6 +149,8 @@ export class PartitionRuntime {
     this.sealWithGroupCommit = flushPolicyOf(options) === 'always'
     this.routerTurnEnded = options.routerTurnEnded ?? (() => true)
     this.unsubscribe = log.onDurable(() => this.onDurable())
+    // Positions other threads remember in these files are void once the disk failed under them.
+    log.onOffline(() => this.layoutChanged())
     const onScrubDamage = options.onScrubDamage
     this.scrubber = new PartitionScrubber(dir, (message) => process.stderr.write(`ringlog ${this.topic}-${this.partition}: ${message}\n`), nodeStorageFs,
       (damage) => onScrubDamage?.({ type: 'scrubDamage', topic: this.topic, partition: this.partition, ...damage }), () => log.cleanedUpTo,
