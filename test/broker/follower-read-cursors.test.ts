@@ -3,7 +3,8 @@
  * answer: a follower's fetches served on the main thread from a remembered file position must
  * be exactly the range (position, length, next offset, bytes) the worker locates for the same
  * fetch, across segment rolls, appends racing the fetches, truncation and DeleteRecords; after
- * a layout change the remembered position is not used. Batches and fetch sizes come from a
+ * a layout change the remembered position is not used; on a compacted log (offset gaps) a served
+ * range is a prefix of the worker's, ending at a gap. Batches and fetch sizes come from a
  * seeded generator (seed printed, replay with RINGLOG_SEED).
  */
 import { closeSync, readSync } from 'node:fs'
@@ -11,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { seededRandom, testSeed } from '../seed.js'
 import { FollowerReadCursors, type FollowerFetch, type FollowerRange } from '../../src/broker/follower-read-cursors.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
-import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
+import { encodeRecordBatch, readInt64, splitBatches } from '../../src/protocol/record-batch.js'
 import type { PartitionRouter } from '../../src/engine/main/router.js'
 import { Fixture } from '../engine/helpers.js'
 
@@ -57,6 +58,30 @@ async function expectSameAsWorker(engine: PartitionRouter, fetch: FollowerFetch,
   }
 }
 
+/**
+ * A compacted log: a served range may stop at a gap the worker's range crosses, so it is a prefix
+ * of the worker's (same start, same bytes, whole batches), ending where its own last batch ends.
+ */
+async function expectPrefixOfWorker(engine: PartitionRouter, fetch: FollowerFetch, served: FollowerRange): Promise<void> {
+  const slice = await engine.read(T, 0, fetch.offset, fetch.maxBytes, { holdFile: true, upTo: 'logEnd' })
+  const s = slice.segment!
+  try {
+    expect(slice.errorCode).toBe(ErrorCode.NONE)
+    expect(served.position).toBe(s.position)
+    expect(served.length).toBeLessThanOrEqual(s.length)
+    const bytes = bytesAt(served.fd, served.position, served.length)
+    expect(bytes.equals(bytesAt(s.heldFd!, s.position, served.length))).toBe(true)
+    const batches = splitBatches(bytes)
+    expect(batches.trailingBytes).toBe(0)
+    const last = batches.batches.at(-1)!
+    expect(served.nextOffset).toBe(readInt64(bytes, last.offset) + bytes.readInt32BE(last.offset + 23) + 1)
+    if (served.length === s.length) expect(served.nextOffset).toBeLessThanOrEqual(s.nextOffset!)
+  } finally {
+    closeSync(served.fd)
+    closeSync(s.heldFd!)
+  }
+}
+
 describe('follower read cursors', () => {
   it('serve exactly the worker\'s ranges across segment rolls, appends, truncation and DeleteRecords', async () => {
     const engine = await engineWithPartition()
@@ -96,6 +121,40 @@ describe('follower read cursors', () => {
     expect(cursors.counters.served).toBeGreaterThan(cursors.counters.located)
     cursors.close()
     expect(cursors.size).toBe(0)
+  })
+
+  it("serve a compacted log's offset gaps exactly as the worker does (the walk stops at a gap, the worker finds the next batch)", async () => {
+    const engine = fixture.engine({ dataDir: fixture.dir(), flush: 'never' })
+    await engine.openPartition(T, 0, { segmentBytes: 4096, compact: true })
+    const cursors = new FollowerReadCursors(engine)
+    const { next } = seededRandom(SEED)
+    // A cleaned leader's batches as a follower receives them: offsets keep their places, whole batches gone between.
+    let base = 0
+    for (let i = 0; i < 60; i++) {
+      base += next() < 0.4 ? 1 + Math.floor(next() * 5) : 0
+      const records = Array.from({ length: 1 + Math.floor(next() * 4) }, (_, r) => ({ key: `k${r}`, value: 'v'.repeat(Math.floor(next() * 300)), timestamp: 1_700_000_000_000 + r }))
+      const bytes = encodeRecordBatch({ baseOffset: base, records })
+      await engine.appendAsFollower(T, 0, bytes)
+      base += records.length
+    }
+    expect(engine.offsets(T, 0)!.logEndOffset).toBe(base)
+    let offset = 0
+    for (let step = 0; step < 1000 && offset < base; step++) {
+      const fetch = fetchOf(engine, offset, 64 + Math.floor(next() * 2000))
+      const served = cursors.serve(fetch)
+      if (served) {
+        await expectPrefixOfWorker(engine, fetch, served)
+        offset = served.nextOffset
+        continue
+      }
+      const slice = await cursors.read(fetch, { holdFile: true, upTo: 'logEnd' })
+      expect(slice.errorCode).toBe(ErrorCode.NONE)
+      closeSync(slice.segment!.heldFd!)
+      offset = slice.segment!.nextOffset!
+    }
+    expect(offset).toBe(base)
+    expect(cursors.counters.served).toBeGreaterThan(0)
+    cursors.close()
   })
 
   it('does not use a remembered position after DeleteRecords, truncation or a new leader epoch', async () => {
