@@ -82,6 +82,20 @@ async function expectPrefixOfWorker(engine: PartitionRouter, fetch: FollowerFetc
   }
 }
 
+/** One follower fetch: served from the cursor (checked against the worker by `check`) or by the worker; the next offset. */
+async function fetchOnce(engine: PartitionRouter, cursors: FollowerReadCursors, fetch: FollowerFetch,
+  check: (engine: PartitionRouter, fetch: FollowerFetch, served: FollowerRange) => Promise<void>): Promise<number> {
+  const served = cursors.serve(fetch)
+  if (served) {
+    await check(engine, fetch, served)
+    return served.nextOffset
+  }
+  const slice = await cursors.read(fetch, { holdFile: true, upTo: 'logEnd' })
+  expect(slice.errorCode).toBe(ErrorCode.NONE)
+  closeSync(slice.segment!.heldFd!)
+  return slice.segment!.nextOffset!
+}
+
 describe('follower read cursors', () => {
   it('serve exactly the worker\'s ranges across segment rolls, appends, truncation and DeleteRecords', async () => {
     const engine = await engineWithPartition()
@@ -104,18 +118,7 @@ describe('follower read cursors', () => {
       // A follower that fell outside the log (truncated or deleted under it) starts again at the log start.
       if (offset < logStartOffset || offset > logEndOffset) offset = logStartOffset
       if (offset === logEndOffset) continue
-      const fetch = fetchOf(engine, offset, 64 + Math.floor(next() * 3000))
-      const served = cursors.serve(fetch)
-      if (served) {
-        await expectSameAsWorker(engine, fetch, served)
-        offset = served.nextOffset
-        continue
-      }
-      const slice = await cursors.read(fetch, { holdFile: true, upTo: 'logEnd' })
-      expect(slice.errorCode).toBe(ErrorCode.NONE)
-      const s = slice.segment!
-      closeSync(s.heldFd!)
-      offset = s.nextOffset!
+      offset = await fetchOnce(engine, cursors, fetchOf(engine, offset, 64 + Math.floor(next() * 3000)), expectSameAsWorker)
     }
     console.log(`served on this thread ${cursors.counters.served}, by the worker ${cursors.counters.located}`)
     expect(cursors.counters.served).toBeGreaterThan(cursors.counters.located)
@@ -140,17 +143,7 @@ describe('follower read cursors', () => {
     expect(engine.offsets(T, 0)!.logEndOffset).toBe(base)
     let offset = 0
     for (let step = 0; step < 1000 && offset < base; step++) {
-      const fetch = fetchOf(engine, offset, 64 + Math.floor(next() * 2000))
-      const served = cursors.serve(fetch)
-      if (served) {
-        await expectPrefixOfWorker(engine, fetch, served)
-        offset = served.nextOffset
-        continue
-      }
-      const slice = await cursors.read(fetch, { holdFile: true, upTo: 'logEnd' })
-      expect(slice.errorCode).toBe(ErrorCode.NONE)
-      closeSync(slice.segment!.heldFd!)
-      offset = slice.segment!.nextOffset!
+      offset = await fetchOnce(engine, cursors, fetchOf(engine, offset, 64 + Math.floor(next() * 2000)), expectPrefixOfWorker)
     }
     expect(offset).toBe(base)
     expect(cursors.counters.served).toBeGreaterThan(0)
