@@ -10,7 +10,7 @@ import type { Command } from 'commander'
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient, type RequestOf } from '../kafka-client/kafka-wire-client.js'
-import { withWireClient } from '../kafka-client/negotiated-client.js'
+import { connectNegotiated, withWireClient } from '../kafka-client/negotiated-client.js'
 import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 import { alterTopic, checkAlteration, describeAlteration, describeTopicConfigs, formatTopicConfigs, type TopicConfigEntry } from './topic-configs.js'
 
@@ -104,7 +104,12 @@ export async function deleteTopic(client: KafkaWireClient, name: string): Promis
   failIf(result.errorCode, `cannot delete topic "${name}"`, result.errorMessage)
 }
 
-export async function describeTopic(client: KafkaWireClient, name: string): Promise<TopicDescription> {
+/**
+ * A topic's partitions with their log start and end offsets. ListOffsets is answered by a
+ * partition's leader only (NOT_LEADER_OR_FOLLOWER elsewhere), so in a cluster each leader is
+ * asked for its own partitions through `clientAt(address)`; without it everything goes to `client`.
+ */
+export async function describeTopic(client: KafkaWireClient, name: string, clientAt?: (address: string) => Promise<KafkaWireClient>): Promise<TopicDescription> {
   const metadataVersion = client.version(ApiKey.Metadata)
   const metadata = await client.request(ApiKey.Metadata, metadataVersion, metadataRequest(metadataVersion, [name], false))
   const topic = metadata.topics.find((t) => t.name === name)
@@ -112,17 +117,36 @@ export async function describeTopic(client: KafkaWireClient, name: string): Prom
   if (topic.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw errorFromCode(topic.errorCode, `topic "${name}" does not exist`)
   failIf(topic.errorCode, `cannot describe topic "${name}"`)
   const partitions = [...topic.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex)
-  const offsetsVersion = client.version(ApiKey.ListOffsets)
-  const listOffsets = (timestamp: number) => client.request(ApiKey.ListOffsets, offsetsVersion, {
-    replicaId: -1,
-    isolationLevel: 0,
-    topics: [{ name, partitions: partitions.map((p) => ({ partitionIndex: p.partitionIndex, currentLeaderEpoch: -1, timestamp })) }],
-  })
-  // Pipelined: both requests are on the wire before either answer arrives.
-  const [earliest, latest] = await Promise.all([listOffsets(EARLIEST_TIMESTAMP), listOffsets(LATEST_TIMESTAMP)])
-  const offsetsOf = (response: typeof earliest) => new Map(response.topics.filter((t) => t.name === name).flatMap((t) => t.partitions).map((p) => [p.partitionIndex, p]))
-  const starts = offsetsOf(earliest)
-  const ends = offsetsOf(latest)
+  const addresses = new Map(metadata.brokers.map((b) => [b.nodeId, `${b.host}:${b.port}`]))
+  const byLeader = new Map<number, number[]>()
+  for (const p of partitions) {
+    const leader = clientAt && addresses.has(p.leaderId) ? p.leaderId : -1
+    byLeader.set(leader, [...(byLeader.get(leader) ?? []), p.partitionIndex])
+  }
+  type OffsetAnswer = { errorCode: number; offset: number }
+  const starts = new Map<number, OffsetAnswer>()
+  const ends = new Map<number, OffsetAnswer>()
+  await Promise.all([...byLeader].map(async ([leader, indexes]) => {
+    let target: KafkaWireClient
+    try {
+      target = leader === -1 || !clientAt ? client : await clientAt(addresses.get(leader)!)
+    } catch {
+      // The leader named by Metadata cannot be reached: its partitions say so.
+      for (const index of indexes) for (const into of [starts, ends]) into.set(index, { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, offset: -1 })
+      return
+    }
+    const version = target.version(ApiKey.ListOffsets)
+    const listOffsets = (timestamp: number) => target.request(ApiKey.ListOffsets, version, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name, partitions: indexes.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) }],
+    })
+    // Pipelined: both requests are on the wire before either answer arrives.
+    const [earliest, latest] = await Promise.all([listOffsets(EARLIEST_TIMESTAMP), listOffsets(LATEST_TIMESTAMP)])
+    for (const [response, into] of [[earliest, starts], [latest, ends]] as const) {
+      for (const p of response.topics.filter((t) => t.name === name).flatMap((t) => t.partitions)) into.set(p.partitionIndex, p)
+    }
+  }))
   return {
     name,
     topicId: metadataVersion >= 10 ? topic.topicId : null,
@@ -217,10 +241,22 @@ export function register(program: Command): void {
     .option('--configs', 'also list every config of the topic: value, source, read-only')
     .option('--json', 'print JSON')
     .action(async (name: string, options: CommonOptions & { json?: boolean; configs?: boolean }) => {
+      const login = connectOptions(options, 'ringlog-topics')
+      // One connection per partition leader, for ListOffsets (closed when the command ends).
+      const leaders = new Map<string, Promise<KafkaWireClient>>()
+      const clientAt = (address: string): Promise<KafkaWireClient> => {
+        let connecting = leaders.get(address)
+        if (!connecting) leaders.set(address, connecting = connectNegotiated(address, login))
+        return connecting
+      }
       const { described, configs } = await withWireClient(options.bootstrap, async (client) => {
-        const topic = await describeTopic(client, name)
-        return { described: topic, configs: options.configs ? await describeTopicConfigs(client, name) : null }
-      }, connectOptions(options, 'ringlog-topics'))
+        try {
+          const topic = await describeTopic(client, name, clientAt)
+          return { described: topic, configs: options.configs ? await describeTopicConfigs(client, name) : null }
+        } finally {
+          for (const connecting of leaders.values()) await connecting.then((c) => c.close(), () => undefined)
+        }
+      }, login)
       process.stdout.write(formatDescribe(described, configs, options.json === true) + '\n')
     })
 

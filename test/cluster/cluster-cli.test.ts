@@ -159,6 +159,12 @@ describe.skipIf(!built || !hasEtcd)('ringlog cluster up / status', () => {
     // RF 1 partitions are spread over the three brokers: broker 3 holds at least one.
     const heldBy3 = (await readPlacement(firstPort)).filter((p) => p.replicas.length === 1 && p.replicas[0] === 3).map((p) => `${p.topic}-${p.partition}`)
     expect(heldBy3.length).toBeGreaterThan(0)
+    // topics describe through one broker shows every partition's offsets, asked of each partition's own leader.
+    const described = spawnSync(process.execPath, [BIN, 'topics', 'describe', 'rf1', '--json', '-b', `127.0.0.1:${firstPort}`], { encoding: 'utf8', timeout: 15_000 })
+    expect(described.stderr).toBe('')
+    const rf1 = JSON.parse(described.stdout) as { partitions: { leader: number; logStartOffset: number | null; logEndOffset: number | null; error: string | null }[] }
+    expect(new Set(rf1.partitions.map((p) => p.leader)).size).toBeGreaterThan(1)
+    for (const p of rf1.partitions) expect(p).toMatchObject({ logStartOffset: 0, logEndOffset: 0, error: null })
     process.kill(pids.get(3)!, 'SIGTERM')
     const after = await statusUntil(join(dir, 'cluster'), (s) => !s.brokers.find((b) => b.id === 3)!.alive && s.underReplicated.length === 2 && s.offline.length === heldBy3.length, 'broker 3 down', 20_000)
     expect(after.brokers.find((b) => b.id === 3)).toEqual({ id: 3, address: null, alive: false, listeners: [] })
