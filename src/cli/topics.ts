@@ -121,7 +121,9 @@ export async function describeTopic(client: KafkaWireClient, name: string, clien
   const byLeader = new Map<number, number[]>()
   for (const p of partitions) {
     const leader = clientAt && addresses.has(p.leaderId) ? p.leaderId : -1
-    byLeader.set(leader, [...(byLeader.get(leader) ?? []), p.partitionIndex])
+    const indexes = byLeader.get(leader)
+    if (indexes) indexes.push(p.partitionIndex)
+    else byLeader.set(leader, [p.partitionIndex])
   }
   type OffsetAnswer = { errorCode: number; offset: number }
   const starts = new Map<number, OffsetAnswer>()
