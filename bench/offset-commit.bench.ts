@@ -15,7 +15,9 @@
  * Run (after `npm run build`; needs /usr/bin/etcd):
  *   npx tsx bench/offset-commit.bench.ts [--runs 3] [--commits 500] [--partitions 100] [--baseline-bin PATH]
  *     [--flush never|always (every broker's --flush; default never)] [--broker-node-args="..."]
- * Prints p50/p99/max per setup and run, and the medians over runs.
+ *     [--warmup N (commits before each run's measured ones; default 20)]
+ * Prints p50/p99/max per setup and run, the medians over runs, and p50/p99 of every measured
+ * commit of a setup pooled over its runs (the first run's cold tail included).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -28,14 +30,17 @@ import { connectNegotiated } from '../src/kafka-client/negotiated-client.js'
 import { median } from '../src/bench/stats.js'
 import { freeLoopbackPort } from '../src/cluster/etcd-process.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' }, 'baseline-bin': { type: 'string', default: '' }, flush: { type: 'string', default: 'never' }, 'broker-node-args': { type: 'string', default: '' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, commits: { type: 'string', default: '500' }, partitions: { type: 'string', default: '100' }, 'baseline-bin': { type: 'string', default: '' }, flush: { type: 'string', default: 'never' }, 'broker-node-args': { type: 'string', default: '' }, warmup: { type: 'string', default: '20' } } })
 const RUNS = Number(values.runs)
 const COMMITS = Number(values.commits)
 const PARTITIONS = Number(values.partitions)
+const WARMUP = Number(values.warmup)
 const TOPIC = 'commit-bench'
 const GROUP = 'commit-bench-group'
 
 interface Row { setup: string; run: number; p50: number; p99: number; max: number; errors: number }
+/** Every measured commit of a setup, over all its runs. */
+const pooled = new Map<string, ReturnType<typeof createHistogram>>()
 
 async function createTopic(client: KafkaWireClient, replicationFactor: number): Promise<void> {
   const response = await client.request(ApiKey.CreateTopics, client.version(ApiKey.CreateTopics), {
@@ -73,12 +78,12 @@ async function measure(bootstrap: string, setup: string, run: number): Promise<R
     return response.topics.every((t) => t.partitions.every((p) => p.errorCode === 0))
   }
   try {
-    // Warm-up: until the offsets partition is led, loaded and its ISR full enough, then 20 more.
+    // Warm-up: until the offsets partition is led, loaded and its ISR full enough, then WARMUP more.
     for (let attempt = 0; !(await commit(0)); attempt++) {
       if (attempt > 300) throw new Error(`${setup}: no commit succeeded within 30 s`)
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    for (let i = 0; i < 20; i++) await commit(i)
+    for (let i = 0; i < WARMUP; i++) await commit(i)
     for (let i = 0; i < COMMITS; i++) {
       const started = performance.now()
       const ok = await commit(i)
@@ -89,6 +94,9 @@ async function measure(bootstrap: string, setup: string, run: number): Promise<R
   } finally {
     await client.close()
   }
+  const all = pooled.get(setup) ?? createHistogram()
+  all.add(latencies)
+  pooled.set(setup, all)
   const ms = (q: number): number => latencies.percentile(q) / 1e6
   return { setup, run, p50: ms(50), p99: ms(99), max: latencies.max / 1e6, errors }
 }
@@ -141,13 +149,14 @@ try {
   for (const s of singles) s.child.kill('SIGKILL')
   rmSync(root, { recursive: true, force: true })
 }
-console.log(`OffsetCommit of ${PARTITIONS} partitions, ${COMMITS} sequential commits per run, --flush ${values.flush}, latency in ms`)
+console.log(`OffsetCommit of ${PARTITIONS} partitions, ${COMMITS} sequential commits per run after ${WARMUP} warm-up ones, --flush ${values.flush}, latency in ms`)
 console.log(`1-minute load average after each run: ${loads.map((l) => l.toFixed(1)).join(', ')}`)
 for (const r of rows) console.log(`${r.setup.padEnd(16)} run ${r.run}: p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  max ${r.max.toFixed(2)}  errors ${r.errors}`)
 for (const setup of new Set(rows.map((r) => r.setup))) {
   const mine = rows.filter((r) => r.setup === setup)
   console.log(`${setup.padEnd(16)} median over runs: p50 ${median(mine.map((r) => r.p50)).toFixed(2)}  p99 ${median(mine.map((r) => r.p99)).toFixed(2)}`)
 }
+for (const [setup, all] of pooled) console.log(`${setup.padEnd(16)} all ${all.count} commits pooled: p50 ${(all.percentile(50) / 1e6).toFixed(2)}  p99 ${(all.percentile(99) / 1e6).toFixed(2)}  max ${(all.max / 1e6).toFixed(2)}`)
 if (baseline) {
   const of = (setup: string, q: 'p50' | 'p99'): number => median(rows.filter((r) => r.setup === setup).map((r) => r[q]))
   console.log(`this build / baseline build (RF 3, medians over runs): p50 ${(of('3 brokers, RF 3', 'p50') / of('baseline RF 3', 'p50')).toFixed(2)}  p99 ${(of('3 brokers, RF 3', 'p99') / of('baseline RF 3', 'p99')).toFixed(2)}; single broker p99 this / baseline ${(of('1 broker, RF 1', 'p99') / of('baseline 1 broker', 'p99')).toFixed(2)}`)
