@@ -115,7 +115,10 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows it
     }
     const live = [...brokers]
     const kafka = new Kafka({ clientId: 'member-client', brokers: live.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } })
-    const consumer = kafka.consumer({ groupId: MEMBER_GROUP, sessionTimeout: 30_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 200 })
+    // The session outlives the describe below (a few seconds after the kill) with room to spare,
+    // and is short because a rejoin under a new member id waits it out (Kafka's rule: the restored
+    // member stays until its session expires), and disconnect() waits for that join: 30 s took 33.
+    const consumer = kafka.consumer({ groupId: MEMBER_GROUP, sessionTimeout: 12_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 200 })
     let joined: () => void = () => undefined
     const joinedOnce = new Promise<void>((resolve) => { joined = resolve })
     // Every member id kafkajs joins under: after the coordinator's kill it may restart its consumer and
