@@ -13,6 +13,7 @@
  *   isolation_level: it reads read_uncommitted only, which this does not touch.)
  */
 import { execFile, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import kafkajs from 'kafkajs'
@@ -26,6 +27,7 @@ const TOPIC = 'left-out'
 const PYTHON = '/usr/bin/python3'
 const hasConfluent = spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status === 0
 const hasKcat = spawnSync('kcat', ['-V']).status === 0
+const READ_COMMITTED_CONSUMER = fileURLToPath(new URL('../compat/read-committed-consumer.py', import.meta.url))
 
 interface AbortedTxn { producerId: number; firstOffset: number }
 interface FetchPartition { errorCode: number; highWatermark: number; abortedTransactions: AbortedTxn[] | null; records: Buffer | null }
@@ -181,26 +183,9 @@ describe('read_committed Fetch leaves aborted data out', () => {
     }
   }, 60_000)
 
-  const librdkafkaScript = `
-import json, sys, time
-from confluent_kafka import Consumer, TopicPartition
-bootstrap, topic, fetch_bytes, want = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'left-out-rd', 'isolation.level': 'read_committed', 'enable.auto.commit': False,
-              'fetch.message.max.bytes': fetch_bytes})
-c.assign([TopicPartition(topic, 0, 0)])
-seen = []
-deadline = time.time() + 30
-while time.time() < deadline and len(seen) < want:
-    m = c.poll(0.2)
-    if m is None or m.error():
-        continue
-    seen.append(m.value().decode())
-c.close()
-print(json.dumps(seen))
-`
   it.skipIf(!hasConfluent)('confluent-kafka (librdkafka) read_committed consumers, default and tiny fetch sizes', async () => {
     for (const fetchBytes of [1 << 20, 1]) {
-      const { stdout } = await promisify(execFile)(PYTHON, ['-c', librdkafkaScript, `127.0.0.1:${broker.port}`, TOPIC, String(fetchBytes), String(committed.length)], { timeout: 60_000 })
+      const { stdout } = await promisify(execFile)(PYTHON, [READ_COMMITTED_CONSUMER, `127.0.0.1:${broker.port}`, TOPIC, String(fetchBytes), String(committed.length)], { timeout: 60_000 })
       expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual(committed)
     }
   }, 90_000)
