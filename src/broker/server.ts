@@ -29,7 +29,6 @@ import { Authorizer } from '../security/authorizer.js'
 import type { BrokerSecurity } from './broker-security.js'
 import type { SharedSecurityStore } from '../security/shared-security-store.js'
 import { InvalidConfigError } from '../errors.js'
-import { configureInterBroker, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
 import { clientCertificatePrincipal, secureContextOptions, tlsServerOptions } from './tls-context.js'
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', ''])
@@ -126,10 +125,9 @@ export class BrokerServer {
 
   /** Opens a context from `config` and serves it; stop() closes it. */
   static async start(config: RinglogConfig, options: BrokerServerOptions = {}): Promise<BrokerServer> {
-    // Before the node opens: its replica fetchers connect as soon as it joins the cluster.
     const log = options.logger ?? stderrLogger
-    configureInterBroker(interBrokerSettingsOf(config), (message) => log.warn(message))
-    const context = await openNodeContext(config)
+    // Its cluster node's inter-broker connections report their failures in the broker's log.
+    const context = await openNodeContext(config, { warn: (message) => log.warn(message) })
     let broker: BrokerServer
     try {
       broker = new BrokerServer(context, options)

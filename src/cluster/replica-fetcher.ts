@@ -8,7 +8,7 @@
  */
 import { ConnectionFrames } from '../engine/channel/follower-staging.js'
 import type { LogEngine } from '../engine/log-engine.js'
-import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
+import { InterBrokerConnector } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 
@@ -48,6 +48,8 @@ export interface ReplicaFetcherOptions {
    */
   partitionMaxBytes?: number
   responseMaxBytes?: number
+  /** How this broker connects to the leader (its listener protocol, TLS, SASL login); PLAINTEXT if not given. */
+  connector?: InterBrokerConnector
   onError?(error: unknown): void
 }
 
@@ -93,7 +95,11 @@ export class ReplicaFetcher {
   private hwWriting: Promise<void> | undefined
   private wake: (() => void) | undefined
 
-  constructor(private readonly options: ReplicaFetcherOptions) {}
+  private readonly connector: InterBrokerConnector
+
+  constructor(private readonly options: ReplicaFetcherOptions) {
+    this.connector = options.connector ?? new InterBrokerConnector()
+  }
 
   get size(): number { return this.partitions.size }
 
@@ -152,7 +158,7 @@ export class ReplicaFetcher {
     if (!address) throw new Error(`leader ${this.options.leaderId} is not registered`)
     const staging = this.options.engine.followerStaging
     const frames = staging && new ConnectionFrames(staging)
-    this.client = await connectInterBroker(`${address.host}:${address.port}`, {
+    this.client = await this.connector.connect(`${address.host}:${address.port}`, {
       clientId: `ringlog-replica-${this.options.nodeId}`, requestTimeoutMs: 10_000, directReads: true,
       ...(frames && { frameAllocator: (size: number) => frames.allocate(size) }),
     })

@@ -9,7 +9,7 @@
  * Repairs run one at a time, each bounded in attempts; every outcome is logged.
  */
 import type { LogEngine, ScrubDamageEvent } from '../engine/log-engine.js'
-import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
+import type { InterBrokerConnector } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode } from '../protocol/error-codes.js'
 
@@ -25,6 +25,8 @@ export interface ScrubRepairHost {
   /** The partition's current leader as this broker's metadata cache knows it (-1: none). */
   leaderOf(topic: string, partition: number): number
   address(brokerId: number): { host: string; port: number } | undefined
+  /** How this broker connects to the leader holding the good copy. */
+  readonly connector: InterBrokerConnector
   /** Moves this broker's leadership of the partition to another live ISR member; false if there is none. */
   resignLeadership(topic: string, partition: number): Promise<boolean>
   log(message: string): void
@@ -96,7 +98,7 @@ export class ScrubRepairer {
 
   /** The leader's bytes for the range: whole batches from its first offset, `length` of them. */
   private async fetchCopy(address: { host: string; port: number }, damage: ScrubDamageEvent): Promise<Buffer> {
-    const client = await connectInterBroker(`${address.host}:${address.port}`, { clientId: `ringlog-scrub-repair-${this.host.nodeId}`, requestTimeoutMs: 10_000 })
+    const client = await this.host.connector.connect(`${address.host}:${address.port}`, { clientId: `ringlog-scrub-repair-${this.host.nodeId}`, requestTimeoutMs: 10_000 })
     try {
       const response = await client.request(ApiKey.Fetch, FETCH_VERSION, {
         replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: damage.length, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,

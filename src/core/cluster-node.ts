@@ -26,7 +26,7 @@ import { addClusterPartitions } from '../cluster/partition-addition.js'
 import { alterClusterTopicConfigs } from '../cluster/topic-config-alteration.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView, ListenerEndpoint } from './cluster-view.js'
-import { interBrokerProtocol } from '../kafka-client/inter-broker-connection.js'
+import { InterBrokerConnector, interBrokerProtocol, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
 import { advertisedEndpoints, resolveListeners } from '../security/listeners.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import type { TopicInfo, TopicRegistry } from './topic-registry.js'
@@ -99,6 +99,8 @@ export class ClusterNode implements ClusterView {
   private registration: BrokerRegistration | undefined
   /** The listener (by name) this node's replica fetchers, marker writers and repairs connect to. */
   private readonly interBrokerListener: string
+  /** How they connect there: this broker's TLS files and SASL login for that listener. */
+  readonly interBroker: InterBrokerConnector
   private topicsSeen: (() => void)[] = []
   private readonly producerIds: ClusterProducerIdAllocator
   private readonly leadershipListeners: LeadershipListener[] = []
@@ -111,15 +113,17 @@ export class ClusterNode implements ClusterView {
   /** Mends ranges the scrubber finds damaged with the leader's copy (cluster/scrub-repair.ts). */
   private readonly scrubRepairer: ScrubRepairer
 
-  private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata) {
+  private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata, warn?: (message: string) => void) {
     this.nodeId = config.nodeId
     this.interBrokerListener = interBrokerProtocol(config)
+    this.interBroker = new InterBrokerConnector(interBrokerSettingsOf(config), warn)
     this.producerIds = new ClusterProducerIdAllocator(metadata)
     this.scrubRepairer = new ScrubRepairer({
       nodeId: this.nodeId,
       engine: context.engine,
       leaderOf: (topic, partition) => this.stateCache.get(keyOf(topic, partition))?.leader ?? -1,
       address: (id) => this.interBrokerAddress(id),
+      connector: this.interBroker,
       resignLeadership: (topic, partition) => this.resignLeadership(topic, partition),
       log: (message) => process.stderr.write(`ringlog cluster: ${message}\n`),
     })
@@ -157,10 +161,13 @@ export class ClusterNode implements ClusterView {
     return this.producerIds.allocate()
   }
 
-  /** Joins the cluster: registers, starts the controller candidate and the watches, applies the current state. */
-  static async start(context: ClusterNodeHost, config: RinglogConfig): Promise<ClusterNode> {
+  /**
+   * Joins the cluster: registers, starts the controller candidate and the watches, applies the
+   * current state. `warn` gets the inter-broker connection failures (stderr lines if not given).
+   */
+  static async start(context: ClusterNodeHost, config: RinglogConfig, warn?: (message: string) => void): Promise<ClusterNode> {
     const metadata = new ClusterMetadata({ endpoints: config.etcd.split(',').map((e) => e.trim()).filter((e) => e !== ''), cluster: config.clusterName })
-    const node = new ClusterNode(context, config, metadata)
+    const node = new ClusterNode(context, config, metadata, warn)
     try {
       await node.join()
     } catch (error) {
@@ -504,6 +511,7 @@ export class ClusterNode implements ClusterView {
       fetcher = new ReplicaFetcher({
         nodeId: this.nodeId, leaderId, engine,
         address: () => this.interBrokerAddress(leaderId),
+        connector: this.interBroker,
         partitionMaxBytes: this.config.replicaFetchMaxBytes,
         responseMaxBytes: this.config.replicaFetchResponseMaxBytes,
       })

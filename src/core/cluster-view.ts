@@ -5,6 +5,7 @@
  */
 
 import type { AppendWait } from '../cluster/append-waiters.js'
+import type { InterBrokerConnector } from '../kafka-client/inter-broker-connection.js'
 
 /** One listener of a live broker, at the address its clients are told (metadata-layout.ts's BrokerEndpoint). */
 export interface ListenerEndpoint {
@@ -56,6 +57,8 @@ export type { AppendWait }
 
 export interface ClusterView {
   readonly nodeId: number
+  /** How this broker connects to the others (its inter-broker listener's protocol, TLS, SASL login). */
+  readonly interBroker: InterBrokerConnector
   /** Every live broker, by id. */
   brokers(): ClusterBrokerView[]
   /** The elected controller's broker id, -1 while none is known. */

@@ -85,8 +85,14 @@ export interface NodeContext {
   close(): Promise<void>
 }
 
+/** What the node reports while it runs, beside its return values (the broker's logger). */
+export interface NodeContextLog {
+  /** A cluster node's inter-broker connection failures (stderr lines if not given). */
+  warn?(message: string): void
+}
+
 /** Opens the data dir, the registry, the engine and every partition of every known topic. */
-export async function openNodeContext(config: RinglogConfig): Promise<NodeContext> {
+export async function openNodeContext(config: RinglogConfig, log: NodeContextLog = {}): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
   mkdirDurable(nodeStorageFs, dataDir)
   removeDeletedDirs(dataDir)
@@ -150,7 +156,7 @@ export async function openNodeContext(config: RinglogConfig): Promise<NodeContex
   if (config.etcd) {
     // Cluster mode only: etcd and cluster/ are never loaded by a single-node broker.
     const { ClusterNode } = await import('./cluster-node.js')
-    const cluster = await ClusterNode.start(context, context.config).catch(async (error: unknown) => {
+    const cluster = await ClusterNode.start(context, context.config, log.warn?.bind(log)).catch(async (error: unknown) => {
       await context.close().catch(() => undefined)
       await offsets.close()
       throw error

@@ -15,7 +15,6 @@
  */
 import type { LogEngine, TxnMarkerRequest } from '../engine/log-engine.js'
 import { RinglogError, UnknownTopicOrPartitionError } from '../errors.js'
-import { connectInterBroker } from '../kafka-client/inter-broker-connection.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import type { ClusterView } from './cluster-view.js'
@@ -188,8 +187,9 @@ export class TxnMarkerWriter {
   }
 
   private connect(brokerId: number): Promise<KafkaWireClient> {
-    const broker = this.host.cluster?.brokers().find((b) => b.id === brokerId)
-    if (!broker) return Promise.reject(new Error(`broker ${brokerId} is not registered`))
+    const cluster = this.host.cluster
+    const broker = cluster?.brokers().find((b) => b.id === brokerId)
+    if (!cluster || !broker) return Promise.reject(new Error(`broker ${brokerId} is not registered`))
     const address = `${broker.host}:${broker.port}`
     const known = this.connections.get(brokerId)
     if (known && known.address === address) {
@@ -200,7 +200,7 @@ export class TxnMarkerWriter {
       })
     }
     if (known) this.drop(brokerId)
-    const client = connectInterBroker(address, { clientId: `ringlog-txn-markers-${this.host.cluster?.nodeId ?? -1}`, requestTimeoutMs: REQUEST_TIMEOUT_MS })
+    const client = cluster.interBroker.connect(address, { clientId: `ringlog-txn-markers-${cluster.nodeId}`, requestTimeoutMs: REQUEST_TIMEOUT_MS })
     client.catch(() => { if (this.connections.get(brokerId)?.client === client) this.connections.delete(brokerId) })
     this.connections.set(brokerId, { address, client })
     return client

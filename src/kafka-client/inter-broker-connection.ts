@@ -3,8 +3,8 @@
  * WriteTxnMarkers from the transaction coordinator, scrub repairs): over the inter-broker
  * listener every broker registered in etcd, with TLS when that listener is SSL/SASL_SSL (trusting
  * `tlsCaFile`, presenting the broker's own certificate for mTLS) and a SASL login when it is
- * SASL_* (`--inter-broker-sasl user:password`, Kafka's inter-broker JAAS login). The settings are
- * the process's: one broker per `ringlog serve` process. A refused login or a connection that
+ * SASL_* (`--inter-broker-sasl user:password`, Kafka's inter-broker JAAS login). Each broker's
+ * cluster node holds its own InterBrokerConnector with these settings. A refused login or a connection that
  * cannot be opened is logged (once per peer and 30 s), never swallowed: otherwise a follower
  * that cannot authenticate would only show as one that never catches up.
  */
@@ -35,9 +35,7 @@ export interface InterBrokerConfig {
 
 const REPORT_INTERVAL_MS = 30_000
 
-let settings: InterBrokerSettings = { protocol: 'PLAINTEXT' }
-const lastReported = new Map<string, number>()
-let report: (message: string) => void = (message) => { process.stderr.write(`ringlog cluster: ${message}\n`) }
+const reportToStderr = (message: string): void => { process.stderr.write(`ringlog cluster: ${message}\n`) }
 
 /** The inter-broker listener's protocol: the one named, else the first listener's (PLAINTEXT without listeners). */
 export function interBrokerProtocol(config: Pick<InterBrokerConfig, 'listeners' | 'interBrokerListener'>): string {
@@ -60,31 +58,37 @@ export function interBrokerSettingsOf(config: InterBrokerConfig): InterBrokerSet
   return out
 }
 
-export function configureInterBroker(next: InterBrokerSettings, log?: (message: string) => void): void {
-  settings = next
-  if (log) report = log
-  lastReported.clear()
-}
+/**
+ * One broker's connections to the others: its settings and its failure reports. Each broker
+ * holds its own (never process-wide: a broker started in the same process after one with TLS
+ * listeners, or a test's replica fetcher there, would otherwise speak TLS to a plaintext peer).
+ */
+export class InterBrokerConnector {
+  private readonly lastReported = new Map<string, number>()
 
-function reportFailure(address: string, error: unknown, nowMs = Date.now()): void {
-  if ((lastReported.get(address) ?? -Infinity) > nowMs - REPORT_INTERVAL_MS) return
-  lastReported.set(address, nowMs)
-  const login = settings.sasl ? ` as ${settings.sasl.username} (${settings.sasl.mechanism})` : ''
-  report(`inter-broker connection to ${address} over ${settings.protocol}${login} failed: ${error instanceof Error ? error.message : String(error)}`)
-}
+  constructor(readonly settings: InterBrokerSettings = { protocol: 'PLAINTEXT' }, private readonly report: (message: string) => void = reportToStderr) {}
 
-/** A negotiated (and, on a SASL listener, authenticated) connection to another broker. */
-export async function connectInterBroker(address: string, options: WireClientOptions = {}): Promise<KafkaWireClient> {
-  try {
-    const client = await connectNegotiated(address, {
-      ...options,
-      ...(settings.sasl && { sasl: settings.sasl }),
-      ...(settings.tls && { tls: settings.tls }),
-    })
-    lastReported.delete(address)
-    return client
-  } catch (error) {
-    reportFailure(address, error)
-    throw error
+  /** A negotiated (and, on a SASL listener, authenticated) connection to another broker. */
+  async connect(address: string, options: WireClientOptions = {}): Promise<KafkaWireClient> {
+    const { settings } = this
+    try {
+      const client = await connectNegotiated(address, {
+        ...options,
+        ...(settings.sasl && { sasl: settings.sasl }),
+        ...(settings.tls && { tls: settings.tls }),
+      })
+      this.lastReported.delete(address)
+      return client
+    } catch (error) {
+      this.reportFailure(address, error)
+      throw error
+    }
+  }
+
+  private reportFailure(address: string, error: unknown, nowMs = Date.now()): void {
+    if ((this.lastReported.get(address) ?? -Infinity) > nowMs - REPORT_INTERVAL_MS) return
+    this.lastReported.set(address, nowMs)
+    const login = this.settings.sasl ? ` as ${this.settings.sasl.username} (${this.settings.sasl.mechanism})` : ''
+    this.report(`inter-broker connection to ${address} over ${this.settings.protocol}${login} failed: ${error instanceof Error ? error.message : String(error)}`)
   }
 }

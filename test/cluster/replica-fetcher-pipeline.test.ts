@@ -184,7 +184,11 @@ async function scriptedLeader(a: PartitionRouter, follower: PartitionRouter, opt
     let queue = Promise.resolve()
     socket.on('error', () => undefined)
     // One request at a time per connection, in order, as a broker answers them.
-    socket.on('data', (chunk) => { for (const frame of decoder.push(chunk)) queue = queue.then(() => answer(socket, frame)).catch(() => { socket.destroy() }) })
+    socket.on('data', (chunk) => {
+      let frames: Buffer[]
+      try { frames = decoder.push(chunk) } catch { socket.destroy(); return } // not Kafka's framing (a stray client): drop it, as a broker does
+      for (const frame of frames) queue = queue.then(() => answer(socket, frame)).catch(() => { socket.destroy() })
+    })
   })
   servers.push(server)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
