@@ -57,6 +57,11 @@ export function internalTopicIo(host: OffsetsTopicHost, spec: InternalTopicSpec)
       return existing ?? spec.partitions(host.config)
     },
 
+    ledHere(partition: number): boolean {
+      const { cluster } = host
+      return !cluster || cluster.topic(topic)?.partitions[partition]?.leader === cluster.nodeId
+    },
+
     async ensureTopic(): Promise<void> {
       const { cluster, config } = host
       try {

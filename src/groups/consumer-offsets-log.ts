@@ -7,8 +7,9 @@
  *
  * The state of a partition is held in memory only while this broker coordinates it: `load`
  * reads the partition from its log start (last value per key wins; tombstones remove), `unload`
- * forgets it. Until a load completes its groups answer COORDINATOR_LOAD_IN_PROGRESS, and groups
- * of partitions not held here answer NOT_COORDINATOR.
+ * forgets it. Until a load completes its groups answer COORDINATOR_LOAD_IN_PROGRESS (also a
+ * partition this broker's metadata shows it leading, not yet taken over: FindCoordinator already
+ * names it), and groups of partitions led elsewhere answer NOT_COORDINATOR.
  *
  * Transactional offsets (TxnOffsetCommit), Kafka's way (GroupMetadataManager): a batch carrying
  * the producer's id and epoch with the transactional bit set, held as pending for that producer,
@@ -40,6 +41,11 @@ export interface OffsetsTopicIo {
   append(partition: number, batch: Buffer): Promise<void>
   /** Hands every stored batch of the partition (log start to log end) to `onBatches`, in order. */
   read(partition: number, onBatches: (bytes: Buffer) => void): Promise<void>
+  /**
+   * Whether this broker leads the partition as its metadata shows it: FindCoordinator names it
+   * from then on, a moment before its load starts (single node: every partition).
+   */
+  ledHere(partition: number): boolean
 }
 
 type PartitionOffsets = Map<number, CommittedOffset>
@@ -97,9 +103,10 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
   partitionOf(groupId: string): number { return partitionForGroup(groupId, this.io.partitions) }
 
   coordinatorError(groupId: string): number {
-    const state = this.states.get(this.partitionOf(groupId))
-    if (!state) return ErrorCode.NOT_COORDINATOR
-    return state.loaded ? ErrorCode.NONE : ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+    const partition = this.partitionOf(groupId)
+    const state = this.states.get(partition)
+    if (state?.loaded) return ErrorCode.NONE
+    return state || this.io.ledHere(partition) ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NOT_COORDINATOR
   }
 
   /** Reads the partition into memory, then coordinates its groups. A newer load or unload wins. */
@@ -251,7 +258,7 @@ export class ConsumerOffsetsLog implements OffsetsBackend {
     if (this.closed) throw new LogClosedError('the offsets log is closed')
     const partition = this.partitionOf(groupId)
     const state = this.states.get(partition)
-    if (!state?.loaded) throw new RinglogError(state ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NOT_COORDINATOR, `this broker does not coordinate group "${groupId}"`)
+    if (!state?.loaded) throw new RinglogError(this.coordinatorError(groupId), `this broker does not coordinate group "${groupId}"`)
     await this.prepare()
     try {
       await this.io.append(partition, batch)

@@ -93,11 +93,15 @@ export class TransactionCoordinator {
 
   partitionOf(transactionalId: string): number { return partitionForGroup(transactionalId, this.deps.io.partitions) }
 
-  /** NONE when this broker coordinates the id; NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS otherwise. */
+  /**
+   * NONE when this broker coordinates the id; COORDINATOR_LOAD_IN_PROGRESS while its partition
+   * loads or is about to (led here, not yet taken over); NOT_COORDINATOR otherwise.
+   */
   coordinatorError(transactionalId: string): number {
-    const state = this.states.get(this.partitionOf(transactionalId))
-    if (!state) return ErrorCode.NOT_COORDINATOR
-    return state.loaded ? ErrorCode.NONE : ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+    const partition = this.partitionOf(transactionalId)
+    const state = this.states.get(partition)
+    if (state?.loaded) return ErrorCode.NONE
+    return state || this.deps.io.ledHere(partition) ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NOT_COORDINATOR
   }
 
   /** Reads a partition of the log (newest record per id wins), then finishes what it finds prepared. */

@@ -75,6 +75,28 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows it
     if (root) rmSync(root, { recursive: true, force: true })
   })
 
+  it('a broker that FindCoordinator names answers COORDINATOR_LOAD_IN_PROGRESS until it has loaded the partition, not NOT_COORDINATOR', async () => {
+    // The offsets topic does not exist yet: the first FindCoordinator creates it. A broker names
+    // itself once its metadata shows it leading the group's partition, a moment before it takes
+    // the partition over; a client told NOT_COORDINATOR there would look for the coordinator again.
+    const codes: number[] = []
+    const deadline = Date.now() + 30_000
+    for (let attempt = 0; attempt < 1_000 && Date.now() < deadline && codes.at(-1) !== 0; attempt++) {
+      for (const b of brokers) {
+        await withWireClient(`127.0.0.1:${b.port}`, async (client) => {
+          const found = await client.request(ApiKey.FindCoordinator, 3, { key: 'load-window-group', keyType: 0 })
+          if (found.errorCode !== 0 || found.nodeId !== b.nodeId) return
+          const answer = await client.request(ApiKey.OffsetFetch, 3, { groupId: 'load-window-group', topics: null })
+          codes.push(answer.errorCode)
+        })
+        if (codes.at(-1) === 0) break
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(codes.at(-1)).toBe(0)
+    expect(codes.filter((code) => code === 16), codes.join(' ')).toEqual([]) // NOT_COORDINATOR
+  }, 60_000)
+
   it('a commit survives kill -9 of the coordinator; kafkajs re-finds it', async () => {
     const kafka = new Kafka({ clientId: 'offsets-test', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } })
     const admin = kafka.admin()

@@ -33,6 +33,7 @@ async function harness(log: Buffer[], clock = { now: 1_000_000 }): Promise<Harne
     io: {
       partitions: 1,
       ensureTopic: async () => undefined,
+      ledHere: () => true,
       append: async (_partition, batch) => { log.push(Buffer.from(batch)) },
       read: async (_partition, onBatches) => { if (log.length > 0) onBatches(Buffer.concat(log)) },
     },
