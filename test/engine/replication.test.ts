@@ -242,6 +242,15 @@ describe('replication through the engine', () => {
     await settle(b)
   })
 
+  it('close() wakes a parked long poll at once instead of leaving it to its timeout', async () => {
+    const { b } = await pair()
+    await b.setHighWatermark(T, 0, 0)
+    // Longer than the test's own timeout: only close() can end this wait in time.
+    const parked = b.waitForData(T, 0, 0, 600_000)
+    await b.close()
+    await parked
+  })
+
   it('follower appends queued behind one another each start where they were fetched: once one is refused, those behind it are too, on a compacted log as well', async () => {
     const next = seededRandom(SEED + 5).next
     for (const compact of [true, false]) {

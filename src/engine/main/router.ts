@@ -600,6 +600,14 @@ export class PartitionRouter extends EventEmitter implements LogEngine {
     if (this.closed) return
     await Promise.all([...this.partitions.values()].map((entry) => entry.ready.catch(() => undefined)))
     this.closed = true
+    // Parked fetches (waitForData) see `closed` and return now, not at their timeout.
+    for (const state of this.states) {
+      if (!state) continue
+      for (let slot = 0; slot < this.config.slotsPerWorker; slot++) {
+        const { words, index } = state.hwCounter(slot)
+        Atomics.notify(words, index)
+      }
+    }
     const stopping = this.channels.filter((c): c is WorkerChannel => c?.alive === true).map(async (channel) => {
       channel.expectExit()
       const body = packr.pack({ op: 'shutdown' } satisfies ControlRequest)
