@@ -127,7 +127,7 @@ export class BrokerServer {
   static async start(config: RinglogConfig, options: BrokerServerOptions = {}): Promise<BrokerServer> {
     const log = options.logger ?? stderrLogger
     // Its cluster node's inter-broker connections report their failures in the broker's log.
-    const context = await openNodeContext(config, { warn: (message) => log.warn(message) })
+    const context = await openNodeContext(config, (message) => log.warn(message))
     let broker: BrokerServer
     try {
       broker = new BrokerServer(context, options)

@@ -26,7 +26,7 @@ import { addClusterPartitions } from '../cluster/partition-addition.js'
 import { alterClusterTopicConfigs } from '../cluster/topic-config-alteration.js'
 import { InvalidReplicationFactorError, UnknownTopicOrPartitionError } from '../errors.js'
 import type { ClusterBrokerView, ClusterEvent, ClusterTopicView, ClusterView, ListenerEndpoint } from './cluster-view.js'
-import { InterBrokerConnector, interBrokerProtocol, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
+import { InterBrokerConnector, interBrokerSettingsOf } from '../kafka-client/inter-broker-connection.js'
 import { advertisedEndpoints, resolveListeners } from '../security/listeners.js'
 import type { LogEngine } from '../engine/log-engine.js'
 import type { TopicInfo, TopicRegistry } from './topic-registry.js'
@@ -97,9 +97,10 @@ export class ClusterNode implements ClusterView {
   private shuttingDownBrokers = new Set<number>()
   private candidate: Controller | undefined
   private registration: BrokerRegistration | undefined
-  /** The listener (by name) this node's replica fetchers, marker writers and repairs connect to. */
-  private readonly interBrokerListener: string
-  /** How they connect there: this broker's TLS files and SASL login for that listener. */
+  /**
+   * How this node's replica fetchers, marker writers and repairs connect to the other brokers:
+   * the listener they connect to (`settings.protocol`), this broker's TLS files and SASL login.
+   */
   readonly interBroker: InterBrokerConnector
   private topicsSeen: (() => void)[] = []
   private readonly producerIds: ClusterProducerIdAllocator
@@ -115,7 +116,6 @@ export class ClusterNode implements ClusterView {
 
   private constructor(private readonly context: ClusterNodeHost, private readonly config: RinglogConfig, private readonly metadata: ClusterMetadata, warn?: (message: string) => void) {
     this.nodeId = config.nodeId
-    this.interBrokerListener = interBrokerProtocol(config)
     this.interBroker = new InterBrokerConnector(interBrokerSettingsOf(config), warn)
     this.producerIds = new ClusterProducerIdAllocator(metadata)
     this.scrubRepairer = new ScrubRepairer({
@@ -221,7 +221,7 @@ export class ClusterNode implements ClusterView {
     const { metadata, config } = this
     const report = (error: unknown): void => { process.stderr.write(`ringlog cluster: ${error instanceof Error ? error.message : String(error)}\n`) }
     // host:port is the inter-broker listener's, what a reader of the older one-address registration uses.
-    const interBroker = endpoints.find((e) => e.listener === this.interBrokerListener) ?? endpoints[0]
+    const interBroker = endpoints.find((e) => e.listener === this.interBroker.settings.protocol) ?? endpoints[0]
     this.registration = await BrokerRegistration.register(metadata, config.nodeId,
       { host: interBroker.host, port: interBroker.port, endpoints: endpoints.map((e) => ({ ...e })) },
       { ttlSeconds: config.leaseTtlSeconds })
@@ -238,7 +238,7 @@ export class ClusterNode implements ClusterView {
 
   private viewOf(broker: LiveBroker): ClusterBrokerView {
     const endpoints = broker.endpoints ?? null
-    const interBroker = endpoints?.find((e) => e.listener === this.interBrokerListener)
+    const interBroker = endpoints?.find((e) => e.listener === this.interBroker.settings.protocol)
     return { id: broker.id, host: interBroker?.host ?? broker.host, port: interBroker?.port ?? broker.port, endpoints }
   }
 

@@ -85,14 +85,11 @@ export interface NodeContext {
   close(): Promise<void>
 }
 
-/** What the node reports while it runs, beside its return values (the broker's logger). */
-export interface NodeContextLog {
-  /** A cluster node's inter-broker connection failures (stderr lines if not given). */
-  warn?(message: string): void
-}
-
-/** Opens the data dir, the registry, the engine and every partition of every known topic. */
-export async function openNodeContext(config: RinglogConfig, log: NodeContextLog = {}): Promise<NodeContext> {
+/**
+ * Opens the data dir, the registry, the engine and every partition of every known topic. `warn`
+ * gets a cluster node's inter-broker connection failures (stderr lines if not given).
+ */
+export async function openNodeContext(config: RinglogConfig, warn?: (message: string) => void): Promise<NodeContext> {
   const dataDir = resolve(config.dataDir)
   mkdirDurable(nodeStorageFs, dataDir)
   removeDeletedDirs(dataDir)
@@ -156,7 +153,7 @@ export async function openNodeContext(config: RinglogConfig, log: NodeContextLog
   if (config.etcd) {
     // Cluster mode only: etcd and cluster/ are never loaded by a single-node broker.
     const { ClusterNode } = await import('./cluster-node.js')
-    const cluster = await ClusterNode.start(context, context.config, log.warn?.bind(log)).catch(async (error: unknown) => {
+    const cluster = await ClusterNode.start(context, context.config, warn).catch(async (error: unknown) => {
       await context.close().catch(() => undefined)
       await offsets.close()
       throw error
