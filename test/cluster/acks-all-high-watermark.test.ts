@@ -7,16 +7,14 @@
  * killed with -9 and the new leader serves every acknowledged record.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
+import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
@@ -50,20 +48,14 @@ function fetchHighWatermark(port: number, offset: number): Promise<{ errorCode: 
 }
 
 describe.skipIf(!built || !hasEtcd).each(['never', 'always'])('cluster mode, --flush %s: an acks=all ack shows in the HW at once and survives kill -9 of the leader', (flush) => {
+  let processes: BrokerProcessCluster | undefined
   let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let brokers: BrokerProcess[] = []
   let kafka: Kafka
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-acked-hw-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({
-        nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: `acked-hw-${flush}-${process.pid}`,
-        extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000', '--min-insync-replicas', '2', '--flush', flush],
-      }))
-    }
+    processes = await startBrokerProcessCluster({ name: `acked-hw-${flush}-${process.pid}`, extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000', '--min-insync-replicas', '2', '--flush', flush] })
+    ;({ etcd, brokers } = processes)
     kafka = new Kafka({
       clientId: 'acked-hw', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING,
       retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
@@ -71,9 +63,7 @@ describe.skipIf(!built || !hasEtcd).each(['never', 'always'])('cluster mode, --f
   }, 90_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   it('ListOffsets and Fetch on the leader see every acknowledged batch; the new leader serves them all', async () => {

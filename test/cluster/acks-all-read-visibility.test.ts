@@ -6,19 +6,17 @@
  * min.insync.replicas 2; one connection to the leader sends each request right after the
  * previous answer. Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterMetadata } from '../../src/cluster/cluster-metadata.js'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
+import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
 import { createClusterTopic } from '../../src/cluster/topic-creation.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { encodeRecordBatch } from '../../src/protocol/record-batch.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
@@ -28,16 +26,13 @@ const ROUNDS = 60
 const RECORDS = 3
 
 describe.skipIf(!built || !hasEtcd)('acks=all answered from the leader main thread HW (flush never)', () => {
+  let processes: BrokerProcessCluster | undefined
   let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let brokers: BrokerProcess[] = []
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-acks-visibility-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({ nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: CLUSTER, extra: ['--flush', 'never'] }))
-    }
+    processes = await startBrokerProcessCluster({ name: CLUSTER, extra: ['--flush', 'never'] })
+    ;({ etcd, brokers } = processes)
     const metadata = new ClusterMetadata({ endpoints: [etcd.endpoint], cluster: CLUSTER })
     try {
       await createClusterTopic(metadata, { name: TOPIC, partitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' }, replicaAssignment: [[1, 2, 3]] })
@@ -47,9 +42,7 @@ describe.skipIf(!built || !hasEtcd)('acks=all answered from the leader main thre
   }, 180_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   it('ListOffsets and Fetch right after each acknowledgement see the batch', async () => {

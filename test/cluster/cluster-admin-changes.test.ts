@@ -8,18 +8,15 @@
  * two brokers are stopped; accepted again after IncrementalAlterConfigs lowers it).
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildBatchTemplates } from '../../src/bench/loadgen/batch-templates.js'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 import { partitionView, until } from './fixtures/replica-logs.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
@@ -51,20 +48,13 @@ function produceCode(port: number, partition: number): Promise<number> {
 }
 
 describe.skipIf(!built || !hasEtcd)('CreatePartitions and AlterConfigs in cluster mode', () => {
-  let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let processes: BrokerProcessCluster | undefined
+  let brokers: BrokerProcess[] = []
   let kafka: Kafka
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-cluster-admin-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({
-        nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: 'admin',
-        extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '10000'],
-      }))
-    }
+    processes = await startBrokerProcessCluster({ name: 'admin', extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '10000'] })
+    brokers = processes.brokers
     kafka = new Kafka({
       clientId: 'admin-changes', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING,
       retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1_000 },
@@ -72,9 +62,7 @@ describe.skipIf(!built || !hasEtcd)('CreatePartitions and AlterConfigs in cluste
   }, 120_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   it('adds partitions across the brokers; kafkajs produces to and consumes from each new one; assignments are checked', async () => {

@@ -9,18 +9,17 @@
  * off (controlled shutdown); all three replicas' segment files hold identical batches.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
+import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
 import { ZERO_UUID } from '../../src/protocol/primitives.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, startBrokerProcess, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url))) || existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
@@ -108,21 +107,15 @@ function segmentBatches(partitionDir: string): Batch[] {
 }
 
 describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, leader killed with -9', () => {
+  let processes: BrokerProcessCluster | undefined
   let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let brokers: BrokerProcess[] = []
   const cluster = `wire-${process.pid}`
   let kafka: Kafka
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-cluster-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({
-        nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster,
-        extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000'],
-      }))
-    }
+    processes = await startBrokerProcessCluster({ name: cluster, extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000'] })
+    ;({ etcd, brokers } = processes)
     kafka = new Kafka({
       clientId: 'cluster-test', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING,
       retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
@@ -130,9 +123,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: 3 brokers, RF 3, acks=all, le
   }, 60_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   const alive = (): BrokerProcess[] => brokers.filter((b) => b.child.exitCode === null && b.child.signalCode === null)

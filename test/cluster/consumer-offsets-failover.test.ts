@@ -5,17 +5,15 @@
  * the new coordinator by itself and reads the same offsets back.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
+import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
 import { runRinglog } from '../cli/ringlog-process.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, startBrokerProcess, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
@@ -54,25 +52,17 @@ async function commitOffsets(firstPort: number, ports: Map<number, number>, offs
 }
 
 describe.skipIf(!built || !hasEtcd)('cluster mode: __consumer_offsets follows its leader', () => {
+  let processes: BrokerProcessCluster | undefined
   let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let brokers: BrokerProcess[] = []
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-offsets-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({
-        nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: `offsets-${process.pid}`,
-        extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000', '--min-insync-replicas', '2'],
-      }))
-    }
+    processes = await startBrokerProcessCluster({ name: `offsets-${process.pid}`, extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000', '--min-insync-replicas', '2'] })
+    ;({ etcd, brokers } = processes)
   }, 60_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.stop()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   it('a broker that FindCoordinator names answers COORDINATOR_LOAD_IN_PROGRESS until it has loaded the partition, not NOT_COORDINATOR', async () => {

@@ -11,15 +11,13 @@
  * durable by the ISR, as in Kafka; a single node keeps flush.messages=1, test/groups/).
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterMetadata } from '../../src/cluster/cluster-metadata.js'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
+import { type BrokerProcess, type BrokerProcessCluster, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 import { partitionView, until } from './fixtures/replica-logs.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
@@ -28,28 +26,23 @@ const CLUSTER = 'handoff'
 const TOPIC = 'handoff'
 
 describe.skipIf(!built || !hasEtcd)('controlled shutdown while serving', () => {
+  let processes: BrokerProcessCluster | undefined
   let etcd: EtcdProcess
   let metadata: ClusterMetadata
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let brokers: BrokerProcess[] = []
   let stopped: BrokerProcess | undefined
 
   beforeAll(async () => {
-    etcd = await startEtcd()
+    // Lease TTL 10 s: the SIGSTOPped controller keeps its election for the whole check.
+    processes = await startBrokerProcessCluster({ name: CLUSTER, extra: ['--lease-ttl-seconds', '10'] })
+    ;({ etcd, brokers } = processes)
     metadata = new ClusterMetadata({ endpoints: etcd.endpoint, cluster: CLUSTER })
-    root = mkdtempSync(join(tmpdir(), 'ringlog-handoff-'))
-    for (const nodeId of [1, 2, 3]) {
-      // Lease TTL 10 s: the SIGSTOPped controller keeps its election for the whole check.
-      brokers.push(await startBrokerProcess({ nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: CLUSTER, extra: ['--lease-ttl-seconds', '10'] }))
-    }
   }, 120_000)
 
   afterAll(async () => {
     if (stopped) process.kill(stopped.child.pid!, 'SIGCONT')
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
     metadata?.close()
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   it('answers requests until the controller has moved its leadership, then exits with it moved', async () => {

@@ -8,14 +8,13 @@
  * and every acks=all record is read back once, in order.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
+import { type BrokerProcess, type BrokerProcessCluster, startBrokerProcess, startBrokerProcessCluster, stopBrokerProcess, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 import { divergences, partitionView, type SegmentBatch, segmentBatches, until } from './fixtures/replica-logs.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
@@ -27,25 +26,20 @@ const TAIL_VALUE = 'x'.repeat(32 * 1024)
 const BROKER_FLAGS = ['--lease-ttl-seconds', '3', '--replica-lag-time-max-ms', '30000']
 
 describe.skipIf(!built || !hasEtcd)('cluster mode: a divergent tail is truncated when the old leader returns', () => {
+  let processes: BrokerProcessCluster | undefined
   let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let brokers: BrokerProcess[] = []
   const cluster = `divergent-${process.pid}`
   const stopped = new Set<number>()
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-divergent-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({ nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster, extra: BROKER_FLAGS }))
-    }
+    processes = await startBrokerProcessCluster({ name: cluster, extra: BROKER_FLAGS })
+    ;({ etcd, brokers } = processes)
   }, 60_000)
 
   afterAll(async () => {
     for (const pid of stopped) try { process.kill(pid, 'SIGCONT') } catch { /* gone */ }
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   const kafkaOf = (ports: number[], clientId: string): Kafka => new Kafka({

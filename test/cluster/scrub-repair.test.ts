@@ -7,16 +7,14 @@
  * The batch and bit are drawn from a seeded source (RINGLOG_SEED replays).
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { splitBatches } from '../../src/protocol/record-batch.js'
 import { randomForTest, type SeededRandom } from '../seed.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from './fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
 import { partitionView, segmentBatches, until } from './fixtures/replica-logs.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
@@ -26,23 +24,17 @@ const RECORDS = 60
 const BROKER_FLAGS = ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '30000', '--scrub-interval-ms', '300', '--scrub-rate-mb', '50']
 
 describe.skipIf(!built || !hasEtcd)('cluster mode: the scrubber mends a damaged batch from another replica', () => {
-  let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let processes: BrokerProcessCluster | undefined
+  let brokers: BrokerProcess[] = []
   const cluster = `scrub-repair-${process.pid}`
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-scrub-repair-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({ nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster, extra: BROKER_FLAGS }))
-    }
+    processes = await startBrokerProcessCluster({ name: cluster, extra: BROKER_FLAGS })
+    brokers = processes.brokers
   }, 60_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.destroy()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   const kafka = (): Kafka => new Kafka({

@@ -14,18 +14,15 @@
  *   partition rebuilds the pending offsets from the log and the retried marker commits them.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
 import { partitionForGroup } from '../../src/protocol/consumer-offsets-records.js'
 import { ErrorCode } from '../../src/protocol/error-codes.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from '../cluster/fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from '../cluster/fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
@@ -35,9 +32,8 @@ const INTERNAL_PARTITIONS = 3
 const INPUT_RECORDS = 40
 
 describe.skipIf(!built || !hasEtcd)('cluster mode: sendOffsets when the group and transaction coordinators differ', () => {
-  let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let processes: BrokerProcessCluster | undefined
+  let brokers: BrokerProcess[] = []
   let kafka: Kafka
   let txnId = ''
   let groupId = ''
@@ -87,14 +83,8 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: sendOffsets when the group an
   }
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-cluster-sendoffsets-'))
-    for (const nodeId of [1, 2, 3]) {
-      brokers.push(await startBrokerProcess({
-        nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: `sendoffsets-${process.pid}`,
-        extra: ['--lease-ttl-seconds', '2', '--transaction-state-log-num-partitions', String(INTERNAL_PARTITIONS), '--offsets-topic-num-partitions', String(INTERNAL_PARTITIONS), '--group-initial-rebalance-delay-ms', '0'],
-      }))
-    }
+    processes = await startBrokerProcessCluster({ name: `sendoffsets-${process.pid}`, extra: ['--lease-ttl-seconds', '2', '--transaction-state-log-num-partitions', String(INTERNAL_PARTITIONS), '--offsets-topic-num-partitions', String(INTERNAL_PARTITIONS), '--group-initial-rebalance-delay-ms', '0'] })
+    brokers = processes.brokers
     kafka = new Kafka({ clientId: 'cluster-sendoffsets', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 } })
     const admin = kafka.admin()
     await admin.connect()
@@ -131,9 +121,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: sendOffsets when the group an
   }, 240_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.stop()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   it('pending offsets are invisible until the marker; commit makes them the group\'s, abort drops them', async () => {
