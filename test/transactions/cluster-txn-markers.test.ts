@@ -9,17 +9,14 @@
  * markers find the new leaders and the commit completes.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EtcdProcess, startEtcd } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
-import { type BrokerProcess, startBrokerProcess, stopBrokerProcess } from '../cluster/fixtures/broker-processes.js'
+import { type BrokerProcess, type BrokerProcessCluster, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from '../cluster/fixtures/broker-processes.js'
 
 const built = existsSync(fileURLToPath(new URL('../../dist/index.js', import.meta.url)))
 const hasEtcd = existsSync('/usr/bin/etcd')
@@ -47,22 +44,18 @@ async function writeTxnMarkersServed(metricsPort: number): Promise<number> {
 }
 
 describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach every leader (WriteTxnMarkers)', () => {
-  let etcd: EtcdProcess
-  let root = ''
-  const brokers: BrokerProcess[] = []
+  let processes: BrokerProcessCluster | undefined
+  let brokers: BrokerProcess[] = []
   const metricsPorts = new Map<number, number>()
   let kafka: Kafka
 
   beforeAll(async () => {
-    etcd = await startEtcd()
-    root = mkdtempSync(join(tmpdir(), 'ringlog-cluster-txn-'))
-    for (const nodeId of [1, 2, 3]) {
-      metricsPorts.set(nodeId, await freePort())
-      brokers.push(await startBrokerProcess({
-        nodeId, dataDir: join(root, `b${nodeId}`), etcd: etcd.endpoint, cluster: `txn-${process.pid}`,
-        extra: ['--lease-ttl-seconds', '2', '--transaction-state-log-num-partitions', '3', '--offsets-topic-num-partitions', '3', '--group-initial-rebalance-delay-ms', '0', '--metrics-port', String(metricsPorts.get(nodeId))],
-      }))
-    }
+    for (const nodeId of [1, 2, 3]) metricsPorts.set(nodeId, await freePort())
+    processes = await startBrokerProcessCluster({
+      name: `txn-${process.pid}`,
+      extra: (nodeId) => ['--lease-ttl-seconds', '2', '--transaction-state-log-num-partitions', '3', '--offsets-topic-num-partitions', '3', '--group-initial-rebalance-delay-ms', '0', '--metrics-port', String(metricsPorts.get(nodeId))],
+    })
+    brokers = processes.brokers
     kafka = new Kafka({ clientId: 'cluster-txn', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1_000 } })
     const admin = kafka.admin()
     await admin.connect()
@@ -74,9 +67,7 @@ describe.skipIf(!built || !hasEtcd)('cluster mode: transaction markers reach eve
   }, 180_000)
 
   afterAll(async () => {
-    for (const b of brokers) await stopBrokerProcess(b, 'SIGKILL').catch(() => undefined)
-    await etcd?.stop()
-    if (root) rmSync(root, { recursive: true, force: true })
+    await stopBrokerProcessCluster(processes)
   })
 
   /** A broker still running: the metadata questions must not go to the one the second test kills. */
