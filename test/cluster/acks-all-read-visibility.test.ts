@@ -6,7 +6,7 @@
  * min.insync.replicas 2; one connection to the leader sends each request right after the
  * previous answer. Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ClusterMetadata } from '../../src/cluster/cluster-metadata.js'

@@ -9,7 +9,7 @@
  * markers find the new leaders and the commit completes.
  * Needs `npm run build` (the brokers run bin/ringlog.js) and /usr/bin/etcd.
  */
-import { existsSync, } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
