@@ -31,17 +31,18 @@ function track(socket: Socket): Socket {
   return socket
 }
 
-/** Descriptors of this process open on a path containing `fragment` (Linux /proc). */
-function openDescriptorsOf(fragment: string): number {
-  let count = 0
+/** Descriptors of this process open on a path containing `fragment` (Linux /proc): fd -> path. */
+function openDescriptorsOf(fragment: string): Map<string, string> {
+  const open = new Map<string, string>()
   for (const fd of readdirSync('/proc/self/fd')) {
     try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).includes(fragment)) count++
+      const target = readlinkSync(`/proc/self/fd/${fd}`)
+      if (target.includes(fragment)) open.set(fd, target)
     } catch {
       // closed between the listing and the readlink
     }
   }
-  return count
+  return open
 }
 
 describe('a client that never reads its fetch responses', () => {
@@ -71,7 +72,10 @@ describe('a client that never reads its fetch responses', () => {
       console.log(`non-reading fetch client: ${line}`)
       await eventually(async () => (broker!.server.connectionCount === 1 ? true : undefined))
       // Every descriptor held for an unsent response range is closed with the connection.
-      await eventually(async () => (openDescriptorsOf('unread-0') === baselineFds ? true : undefined))
+      const fdsLeft = (): string => JSON.stringify({ baseline: Object.fromEntries(baselineFds), now: Object.fromEntries(openDescriptorsOf('unread-0')) })
+      await eventually(async () => (openDescriptorsOf('unread-0').size === baselineFds.size ? true : undefined)).catch((error: Error) => {
+        throw new Error(`${error.message}: descriptors on the partition's files ${fdsLeft()}`)
+      })
       const rssAfter = rssMiB()
       // The broker still serves: the admin connection fetches normally.
       const fetched = await admin.request<Msg>(1, 11, {
