@@ -5,7 +5,7 @@
  * the same cluster state back (the fault tests stop etcd and restart it), `destroy()` removes it.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,17 +26,50 @@ const DEFAULT_START_TIMEOUT_MS = 20_000
 const STOP_GRACE_MS = 5_000
 const HEALTH_POLL_MS = 50
 
-/** A port the kernel handed out as free on 127.0.0.1 just now. */
-export async function freeLoopbackPort(): Promise<number> {
+/** Lowest port tried below the kernel's ephemeral range. */
+const FIXED_PORTS_FROM = 10_000
+const FREE_PORT_ATTEMPTS = 50
+
+/** The low end of the kernel's ephemeral port range (Linux's default when it cannot be read). */
+function ephemeralPortsFrom(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 0 ? low : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+/** Listens on `port` (0: the kernel picks one) on 127.0.0.1 and closes again: the port, or undefined if it was taken. */
+function probeLoopbackPort(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(undefined) : reject(error)))
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))))
+      const bound = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => (bound > 0 ? resolve(bound) : reject(new Error('no port assigned'))))
     })
   })
+}
+
+/**
+ * A port free on 127.0.0.1 just now, for a process started next to listen on. It is taken from
+ * below the kernel's ephemeral range: a port the kernel hands out for port 0 is also what it hands
+ * to outgoing connections, and one of those took it before the broker bound it (a test saw
+ * "address already in use" with many clients connecting). Falls back to the kernel's choice.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  const below = ephemeralPortsFrom()
+  if (below - FIXED_PORTS_FROM >= 1_000) {
+    for (let attempt = 0; attempt < FREE_PORT_ATTEMPTS; attempt++) {
+      const port = await probeLoopbackPort(FIXED_PORTS_FROM + Math.floor(Math.random() * (below - FIXED_PORTS_FROM)))
+      if (port !== undefined) return port
+    }
+  }
+  const port = await probeLoopbackPort(0)
+  if (port === undefined) throw new Error('no free port on 127.0.0.1')
+  return port
 }
 
 export class EtcdProcess {
