@@ -31,7 +31,7 @@ import { encodeRecordBatch } from '../protocol/record-batch.js'
 import type { RecordHeader, RecordInput } from '../protocol/records.js'
 import { metadataRequest, parseKeyValues } from './topics.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
-import { withWireClient } from '../kafka-client/negotiated-client.js'
+import { connectNegotiated, withWireClient } from '../kafka-client/negotiated-client.js'
 import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 
 const MAX_IN_FLIGHT = 5
@@ -57,6 +57,11 @@ export interface ProduceLinesOptions {
   batchBytes?: number
   lingerMs?: number
   timeoutMs?: number
+  /**
+   * A connection to a partition leader's address: each batch goes to its partition's leader (a
+   * cluster). Without it every batch goes to `client`, which must lead them all (one broker).
+   */
+  clientAt?: (address: string) => Promise<KafkaWireClient>
 }
 
 export interface ProduceSummary {
@@ -74,14 +79,22 @@ export class ProduceCommandError extends Error {
   }
 }
 
-/** The topic's partition count; Metadata may auto-create it, which takes a retry or two. */
-export async function partitionCount(client: KafkaWireClient, topic: string, allowAutoCreate: boolean): Promise<number> {
+/**
+ * Each partition's leader address (undefined: none known), by partition index, so also the
+ * partition count; Metadata may auto-create the topic, which takes a retry or two.
+ */
+export async function topicLeaders(client: KafkaWireClient, topic: string, allowAutoCreate: boolean): Promise<(string | undefined)[]> {
   const version = client.version(ApiKey.Metadata)
   for (let attempt = 0; attempt < METADATA_ATTEMPTS; attempt++) {
     const response = await client.request(ApiKey.Metadata, version, metadataRequest(version, [topic], allowAutoCreate))
     const found = response.topics.find((t) => t.name === topic)
     const code = found?.errorCode ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    if (code === ErrorCode.NONE && found && found.partitions.length > 0) return found.partitions.length
+    if (code === ErrorCode.NONE && found && found.partitions.length > 0) {
+      const addresses = new Map(response.brokers.map((b) => [b.nodeId, `${b.host}:${b.port}`]))
+      const leaders: (string | undefined)[] = new Array(found.partitions.length).fill(undefined)
+      for (const p of found.partitions) if (p.partitionIndex < leaders.length) leaders[p.partitionIndex] = addresses.get(p.leaderId)
+      return leaders
+    }
     if (code !== ErrorCode.LEADER_NOT_AVAILABLE && code !== ErrorCode.NONE) {
       throw errorFromCode(code, code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ? `topic "${topic}" does not exist` : `Metadata for "${topic}": ${errorCodeName(code)}`)
     }
@@ -109,11 +122,11 @@ export async function produceLines(client: KafkaWireClient, lines: AsyncIterable
   const timeoutMs = options.timeoutMs ?? 30_000
   const headers = options.headers ?? []
   const headerBytes = headers.reduce((sum, h) => sum + Buffer.byteLength(h.key) + (h.value?.length ?? 0) + 2, 0)
-  const partitions = await partitionCount(client, topic, true)
+  const leaders = await topicLeaders(client, topic, true)
+  const partitions = leaders.length
   if (options.partition !== undefined && (options.partition < 0 || options.partition >= partitions)) {
     throw new ProduceCommandError(`topic "${topic}" has partitions 0-${partitions - 1}, not ${options.partition}`)
   }
-  const version = client.version(ApiKey.Produce)
   const sticky = new StickyPartitioner()
   const open = new Map<number, OpenBatch>()
   const summary: ProduceSummary = { produced: 0, failed: 0, errors: [] }
@@ -139,17 +152,39 @@ export async function produceLines(client: KafkaWireClient, lines: AsyncIterable
         fail(records.length, `partition ${index}: cannot encode batch: ${(error as Error).message}`)
       }
     }
-    if (partitionData.length === 0) return
+    // One request per leader, each on that leader's connection (opened in closing order, so a
+    // partition's requests reach its leader in order).
+    const byTarget = new Map<string | undefined, { index: number; records: Buffer }[]>()
+    for (const data of partitionData) {
+      const target = options.clientAt ? leaders[data.index] : undefined
+      const group = byTarget.get(target)
+      if (group) group.push(data)
+      else byTarget.set(target, [data])
+    }
+    for (const [target, data] of byTarget) {
+      let connection: KafkaWireClient
+      try {
+        connection = target !== undefined && options.clientAt ? await options.clientAt(target) : client
+      } catch (error) {
+        for (const d of data) fail(counts.get(d.index) ?? 0, `partition ${d.index}: cannot connect to its leader ${target}: ${(error as Error).message}`)
+        continue
+      }
+      sendRequest(connection, data, new Map(data.map((d) => [d.index, counts.get(d.index) ?? 0])))
+    }
+  }
+
+  /** One Produce request of these partitions' batches on `connection`; its outcome goes into the summary. */
+  const sendRequest = (connection: KafkaWireClient, partitionData: { index: number; records: Buffer }[], counts: Map<number, number>): void => {
     const body = { transactionalId: null, acks, timeoutMs, topicData: [{ name: topic, partitionData }] }
     const total = [...counts.values()].reduce((a, b) => a + b, 0)
     let done: Promise<void>
     if (acks === 0) {
-      done = client.send(ApiKey.Produce, version, body).then(
+      done = connection.send(ApiKey.Produce, connection.version(ApiKey.Produce), body).then(
         () => { summary.produced += total },
         (error: Error) => fail(total, `Produce failed: ${error.message}`),
       )
     } else {
-      done = client.request(ApiKey.Produce, version, body, { timeoutMs: timeoutMs + 5000 }).then(
+      done = connection.request(ApiKey.Produce, connection.version(ApiKey.Produce), body, { timeoutMs: timeoutMs + 5000 }).then(
         (response) => {
           const answered = new Set<number>()
           for (const t of response.responses) {
@@ -292,7 +327,16 @@ export function register(program: Command): void {
       const headers = Object.entries(parseKeyValues(options.header ?? [], '--header')).map(([key, value]) => ({ key, value: Buffer.from(value) }))
       // Opened up front so a missing file is a plain error before anything connects.
       const input = options.file ? (await open(options.file, 'r')).createReadStream() : process.stdin
+      const login = connectOptions(options, 'ringlog-produce')
+      // One connection per partition leader (a cluster), closed when the command ends.
+      const leaderConnections = new Map<string, Promise<KafkaWireClient>>()
+      const clientAt = (address: string): Promise<KafkaWireClient> => {
+        let connecting = leaderConnections.get(address)
+        if (!connecting) leaderConnections.set(address, connecting = connectNegotiated(address, login))
+        return connecting
+      }
       const summary = await withWireClient(options.bootstrap, (client) => produceLines(client, readLines(input), {
+        clientAt,
         topic,
         keySeparator: options.keySeparator,
         partition: options.partition === undefined ? undefined : nonNegativeInteger(options.partition, '--partition'),
@@ -301,7 +345,9 @@ export function register(program: Command): void {
         headers,
         batchBytes: options.batchBytes === undefined ? undefined : Math.max(1, nonNegativeInteger(options.batchBytes, '--batch-bytes')),
         lingerMs: options.lingerMs === undefined ? undefined : nonNegativeInteger(options.lingerMs, '--linger-ms'),
-      }), connectOptions(options, 'ringlog-produce'))
+      }).finally(async () => {
+        for (const connecting of leaderConnections.values()) await connecting.then((c) => c.close(), () => undefined)
+      }), login)
       const verb = acks === 0 ? 'sent (acks=0, unconfirmed)' : 'produced'
       process.stdout.write(`${verb} ${summary.produced} record${summary.produced === 1 ? '' : 's'} to ${topic}\n`)
       if (summary.failed > 0) throw new ProduceCommandError(failureMessage(summary))

@@ -165,6 +165,14 @@ describe.skipIf(!built || !hasEtcd)('ringlog cluster up / status', () => {
     const rf1 = JSON.parse(described.stdout) as { partitions: { leader: number; logStartOffset: number | null; logEndOffset: number | null; error: string | null }[] }
     expect(new Set(rf1.partitions.map((p) => p.leader)).size).toBeGreaterThan(1)
     for (const p of rf1.partitions) expect(p).toMatchObject({ logStartOffset: 0, logEndOffset: 0, error: null })
+    // produce through one broker sends each partition's batch to that partition's leader.
+    for (const [partition] of rf1.partitions.entries()) {
+      const produced = spawnSync(process.execPath, [BIN, 'produce', 'rf1', '--partition', String(partition), '-b', `127.0.0.1:${firstPort}`], { encoding: 'utf8', input: `p${partition}\n`, timeout: 15_000 })
+      expect(produced.stderr).toBe('')
+      expect(produced.stdout).toContain('produced 1 record')
+    }
+    const afterProduce = JSON.parse(spawnSync(process.execPath, [BIN, 'topics', 'describe', 'rf1', '--json', '-b', `127.0.0.1:${firstPort}`], { encoding: 'utf8', timeout: 15_000 }).stdout) as typeof rf1
+    for (const p of afterProduce.partitions) expect(p).toMatchObject({ logEndOffset: 1, error: null })
     process.kill(pids.get(3)!, 'SIGTERM')
     const after = await statusUntil(join(dir, 'cluster'), (s) => !s.brokers.find((b) => b.id === 3)!.alive && s.underReplicated.length === 2 && s.offline.length === heldBy3.length, 'broker 3 down', 20_000)
     expect(after.brokers.find((b) => b.id === 3)).toEqual({ id: 3, address: null, alive: false, listeners: [] })
