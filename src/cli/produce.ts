@@ -31,7 +31,7 @@ import { encodeRecordBatch } from '../protocol/record-batch.js'
 import type { RecordHeader, RecordInput } from '../protocol/records.js'
 import { metadataRequest, parseKeyValues } from './topics.js'
 import { ApiKey, type KafkaWireClient } from '../kafka-client/kafka-wire-client.js'
-import { connectNegotiated, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withBrokerConnections } from '../kafka-client/negotiated-client.js'
 import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 
 const MAX_IN_FLIGHT = 5
@@ -327,15 +327,8 @@ export function register(program: Command): void {
       const headers = Object.entries(parseKeyValues(options.header ?? [], '--header')).map(([key, value]) => ({ key, value: Buffer.from(value) }))
       // Opened up front so a missing file is a plain error before anything connects.
       const input = options.file ? (await open(options.file, 'r')).createReadStream() : process.stdin
-      const login = connectOptions(options, 'ringlog-produce')
-      // One connection per partition leader (a cluster), closed when the command ends.
-      const leaderConnections = new Map<string, Promise<KafkaWireClient>>()
-      const clientAt = (address: string): Promise<KafkaWireClient> => {
-        let connecting = leaderConnections.get(address)
-        if (!connecting) leaderConnections.set(address, connecting = connectNegotiated(address, login))
-        return connecting
-      }
-      const summary = await withWireClient(options.bootstrap, (client) => produceLines(client, readLines(input), {
+      // Each partition's batches go to its leader (a cluster), over connections closed when the command ends.
+      const summary = await withBrokerConnections(options.bootstrap, (client, clientAt) => produceLines(client, readLines(input), {
         clientAt,
         topic,
         keySeparator: options.keySeparator,
@@ -345,9 +338,7 @@ export function register(program: Command): void {
         headers,
         batchBytes: options.batchBytes === undefined ? undefined : Math.max(1, nonNegativeInteger(options.batchBytes, '--batch-bytes')),
         lingerMs: options.lingerMs === undefined ? undefined : nonNegativeInteger(options.lingerMs, '--linger-ms'),
-      }).finally(async () => {
-        for (const connecting of leaderConnections.values()) await connecting.then((c) => c.close(), () => undefined)
-      }), login)
+      }), connectOptions(options, 'ringlog-produce'))
       const verb = acks === 0 ? 'sent (acks=0, unconfirmed)' : 'produced'
       process.stdout.write(`${verb} ${summary.produced} record${summary.produced === 1 ? '' : 's'} to ${topic}\n`)
       if (summary.failed > 0) throw new ProduceCommandError(failureMessage(summary))

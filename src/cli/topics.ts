@@ -10,7 +10,7 @@ import type { Command } from 'commander'
 import { errorFromCode } from '../errors.js'
 import { ErrorCode, errorCodeName } from '../protocol/error-codes.js'
 import { ApiKey, type KafkaWireClient, type RequestOf } from '../kafka-client/kafka-wire-client.js'
-import { connectNegotiated, withWireClient } from '../kafka-client/negotiated-client.js'
+import { withBrokerConnections, withWireClient } from '../kafka-client/negotiated-client.js'
 import { connectOptions, withBrokerLogin, type BrokerLoginOptions } from './broker-login.js'
 import { alterTopic, checkAlteration, describeAlteration, describeTopicConfigs, formatTopicConfigs, type TopicConfigEntry } from './topic-configs.js'
 
@@ -243,22 +243,11 @@ export function register(program: Command): void {
     .option('--configs', 'also list every config of the topic: value, source, read-only')
     .option('--json', 'print JSON')
     .action(async (name: string, options: CommonOptions & { json?: boolean; configs?: boolean }) => {
-      const login = connectOptions(options, 'ringlog-topics')
-      // One connection per partition leader, for ListOffsets (closed when the command ends).
-      const leaders = new Map<string, Promise<KafkaWireClient>>()
-      const clientAt = (address: string): Promise<KafkaWireClient> => {
-        let connecting = leaders.get(address)
-        if (!connecting) leaders.set(address, connecting = connectNegotiated(address, login))
-        return connecting
-      }
-      const { described, configs } = await withWireClient(options.bootstrap, async (client) => {
-        try {
-          const topic = await describeTopic(client, name, clientAt)
-          return { described: topic, configs: options.configs ? await describeTopicConfigs(client, name) : null }
-        } finally {
-          for (const connecting of leaders.values()) await connecting.then((c) => c.close(), () => undefined)
-        }
-      }, login)
+      // ListOffsets goes to each partition's leader, over connections closed when the command ends.
+      const { described, configs } = await withBrokerConnections(options.bootstrap, async (client, clientAt) => {
+        const topic = await describeTopic(client, name, clientAt)
+        return { described: topic, configs: options.configs ? await describeTopicConfigs(client, name) : null }
+      }, connectOptions(options, 'ringlog-topics'))
       process.stdout.write(formatDescribe(described, configs, options.json === true) + '\n')
     })
 

@@ -37,3 +37,27 @@ export async function withWireClient<T>(address: string, use: (client: KafkaWire
     await client.close()
   }
 }
+
+/**
+ * withWireClient, plus `clientAt`: a connection to another broker (a partition's leader), opened
+ * once per address with the same options. Every connection is closed once `use` settles.
+ */
+export async function withBrokerConnections<T>(
+  address: string,
+  use: (client: KafkaWireClient, clientAt: (address: string) => Promise<KafkaWireClient>) => Promise<T>,
+  options: ToolConnectOptions = {},
+): Promise<T> {
+  const others = new Map<string, Promise<KafkaWireClient>>()
+  const clientAt = (other: string): Promise<KafkaWireClient> => {
+    let connecting = others.get(other)
+    if (!connecting) others.set(other, connecting = connectNegotiated(other, options))
+    return connecting
+  }
+  return withWireClient(address, async (client) => {
+    try {
+      return await use(client, clientAt)
+    } finally {
+      for (const connecting of others.values()) await connecting.then((c) => c.close(), () => undefined)
+    }
+  }, options)
+}
