@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EtcdProcess } from '../../src/cluster/etcd-process.js'
 import { ApiKey } from '../../src/kafka-client/kafka-wire-client.js'
 import { withWireClient } from '../../src/kafka-client/negotiated-client.js'
 import { type BrokerProcess, type BrokerProcessCluster, stopBrokerProcess, startBrokerProcessCluster, stopBrokerProcessCluster } from './fixtures/broker-processes.js'
@@ -49,13 +48,12 @@ function fetchHighWatermark(port: number, offset: number): Promise<{ errorCode: 
 
 describe.skipIf(!built || !hasEtcd).each(['never', 'always'])('cluster mode, --flush %s: an acks=all ack shows in the HW at once and survives kill -9 of the leader', (flush) => {
   let processes: BrokerProcessCluster | undefined
-  let etcd: EtcdProcess
   let brokers: BrokerProcess[] = []
   let kafka: Kafka
 
   beforeAll(async () => {
     processes = await startBrokerProcessCluster({ name: `acked-hw-${flush}-${process.pid}`, extra: ['--lease-ttl-seconds', '2', '--replica-lag-time-max-ms', '5000', '--min-insync-replicas', '2', '--flush', flush] })
-    ;({ etcd, brokers } = processes)
+    brokers = processes.brokers
     kafka = new Kafka({
       clientId: 'acked-hw', brokers: brokers.map((b) => `127.0.0.1:${b.port}`), logLevel: logLevel.NOTHING,
       retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1_000 },
